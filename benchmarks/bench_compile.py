@@ -1,0 +1,83 @@
+"""Compile speed: render, parse and plan a generated project of N model files.
+
+    python benchmarks/bench_compile.py [--files 1000] [--repeat 3]
+
+Prints files per second for `load_project` + `Graph.select` (the work `toolkit compile` and `toolkit build`
+do before touching the warehouse), and, as the in-process baseline, the time sqlglot alone takes to parse
+the same rendered SQL: the ratio tells how much the toolkit adds on top of parsing."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import sqlglot
+
+from toolkit.config import load_settings
+from toolkit.project.load import load_project
+from toolkit.sql.dialect import DIALECT
+
+MODEL = """\
+{{{{ config(materialized='{materialized}', tags=['layer_{layer}']) }}}}
+WITH base AS (
+    SELECT {parent_columns}, {{{{ surrogate_key(['a', 'b']) }}}} AS key_{index}
+    FROM {source}
+    WHERE a > {{{{ var('threshold', 0) }}}}
+)
+SELECT b, a + {index} AS a, count(*) OVER (PARTITION BY b) AS n, key_{index}
+FROM base
+{join}
+"""
+
+
+def generate(root: Path, files: int, seed: int = 0) -> None:
+    """A layered project: every model refs one or two earlier ones, like a real DAG."""
+    rng = random.Random(seed)
+    (root / "pyproject.toml").write_text("[tool.toolkit]\n[tool.toolkit.vars]\nthreshold = 1\n")
+    for index in range(files):
+        folder = root / "models" / f"layer_{index // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if index == 0:
+            source, join = "(SELECT range AS a, range % 7 AS b FROM range(10))", ""
+        else:
+            source = f"{{{{ ref('m{rng.randrange(index)}') }}}}"
+            other = rng.randrange(index)
+            join = f"LEFT JOIN {{{{ ref('m{other}') }}}} AS o ON o.b = base.b" if index > 1 and index % 3 == 0 else ""
+        text = MODEL.format(
+            materialized="view" if index % 4 else "table", layer=index // 100, parent_columns="a, b",
+            index=index, source=source, join=join,
+        )
+        (folder / f"m{index}.sql").write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        generate(root, args.files)
+        settings = load_settings(root)
+        best_toolkit = best_parse = float("inf")
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            project = load_project(settings)
+            project.graph.select(["+m999"] if args.files >= 1000 else [])
+            best_toolkit = min(best_toolkit, time.perf_counter() - started)
+            sqls = [node.sql for node in project.nodes.values()]
+            started = time.perf_counter()
+            for sql in sqls:
+                sqlglot.parse(sql, read=DIALECT)
+            best_parse = min(best_parse, time.perf_counter() - started)
+    print(f"{'files':>8} {'load_project s':>15} {'files/s':>10} {'sqlglot parse s':>16} {'ratio':>6}")
+    print(f"{args.files:>8} {best_toolkit:>15.3f} {args.files / best_toolkit:>10.0f} {best_parse:>16.3f} "
+          f"{best_toolkit / best_parse:>6.2f}")
+    print("target: at least 500 files/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+{{ config(materialized='table', tags=['features']) }}
+-- One row per flight: label arr_delay (minutes late at arrival) and the features known
+-- before departure. Cancelled flights stay in with a NULL label, as do the few flown
+-- flights without a recorded arrival delay; weather and plane features are NULL where
+-- the weather hour or the plane is missing. Caveat: AA and MQ mostly report fleet numbers,
+-- not tail numbers, so few of their flights find a plane, and ~2.9k match a small private
+-- aircraft in the registry (2-seat Cessnas, helicopters).
+select
+    f.flight_id,
+    f.flight_date,
+    f.dep_ts,
+    -- label
+    f.arr_delay,
+    f.arr_delay > 15                                        as is_delayed,
+    f.is_cancelled,
+    -- schedule
+    f.sched_dep_hour                                        as dep_hour,
+    isodow(f.flight_date)::integer                          as day_of_week,  -- 1 = Monday
+    f.month,
+    f.carrier,
+    f.origin,
+    f.dest,
+    f.distance,
+    -- weather at the origin in the scheduled hour
+    w.temp,
+    w.humidity,
+    w.wind_speed,
+    w.precip,
+    w.visibility,
+    w.pressure,
+    -- plane
+    (year(f.flight_date) - p.manufactured_year)::integer    as plane_age,
+    p.seats,
+    p.engine_count,
+    p.engine_type,
+    p.manufacturer_family
+from {{ ref('stg_flights') }} as f
+left join {{ ref('stg_weather') }} as w
+    on w.origin = f.origin and w.time_hour = f.time_hour
+left join {{ ref('stg_planes') }} as p
+    on p.tailnum = f.tailnum

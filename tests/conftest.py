@@ -1,0 +1,62 @@
+"""Shared fixtures: small projects written into tmp_path, and the real CLI run on them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+
+from toolkit.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = '[tool.toolkit]\nlock_timeout = 1\n'
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write `{"models/a.sql": "select 1", …}` under `root`; a pyproject.toml is added when missing."""
+    files = {"pyproject.toml": PYPROJECT, **files}
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A function writing a project into tmp_path/project and returning its folder."""
+    return lambda files: write_files(tmp_path / "project", files)
+
+
+@pytest.fixture
+def toolkit(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the CLI in-process in a project folder: toolkit(folder, "build", "--select", "a")."""
+
+    def invoke(folder: Path, *args: str) -> Result:
+        monkeypatch.chdir(folder)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def run_toolkit(folder: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the CLI in a subprocess, as a user would (`python -m toolkit`)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], cwd=folder, capture_output=True, text=True, env=env, **kwargs
+    )
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    """Rows of `sql` read from a warehouse file (read-only, closed right after)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,98 @@
+"""The other commands: compile, ls, show, query, init, --version."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from conftest import run_toolkit
+
+from toolkit import __version__
+
+PROJECT = {
+    "pyproject.toml": '[tool.toolkit]\nlock_timeout = 1\n[tool.toolkit.vars]\nlimit = 3\n',
+    "models/base.sql": "{{ config(materialized='view', tags=['raw']) }}\nselect range as x, 'v' || range as label from range(10);\n",
+    "models/sub/top.sql": "select * from {{ ref('base') }} where x < {{ var('limit') }} -- done\n",
+}
+
+
+def test_version(project, toolkit):
+    result = toolkit(project({}), "--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_python_dash_m_runs_the_cli(project):
+    result = run_toolkit(project(PROJECT), "--help")
+    assert result.returncode == 0
+    for command in ("build", "compile", "ls", "show", "query", "init"):
+        assert command in result.stdout
+
+
+def test_compile_writes_rendered_sql(project, toolkit):
+    folder = project(PROJECT)
+    result = toolkit(folder, "compile", "--vars", '{"limit": 7}')
+    assert result.exit_code == 0, result.output
+    compiled = (folder / "target/compiled/models/sub/top.sql").read_text()
+    assert 'from "main"."base" where x < 7' in compiled
+    assert not (folder / "warehouse.duckdb").exists()  # compiling needs no warehouse
+
+
+def test_bad_vars_json(project, toolkit):
+    result = toolkit(project(PROJECT), "compile", "--vars", "{limit: 7")
+    assert result.exit_code == 2 and "--vars is not valid JSON" in result.output
+
+
+def test_ls_lists_kind_materialization_and_dependencies(project, toolkit):
+    result = toolkit(project(PROJECT), "ls", "--output", "json")
+    assert result.exit_code == 0
+    nodes = {node["name"]: node for node in json.loads(result.output)}
+    assert nodes["base"]["materialized"] == "view" and nodes["base"]["tags"] == ["raw"]
+    assert nodes["top"] == {
+        "name": "top", "kind": "model", "materialized": "table", "schema": "main", "tags": [],
+        "depends_on": ["base"], "sources": [], "path": "models/sub/top.sql",
+    }
+    table = toolkit(project(PROJECT), "ls", "--select", "path:models/sub")
+    assert "top" in table.output and "base" not in table.output.replace("base", "", 1)
+
+
+def test_show_and_query(project, toolkit):
+    folder = project(PROJECT)
+    assert toolkit(folder, "build").exit_code == 0
+    shown = toolkit(folder, "show", "TOP", "--limit", "2")
+    assert shown.exit_code == 0 and "2 row(s)" in shown.output and "v1" in shown.output
+
+    as_csv = toolkit(folder, "query", "select x, label from top order by x", "--format", "csv")
+    assert list(csv.reader(io.StringIO(as_csv.output))) == [["x", "label"], ["0", "v0"], ["1", "v1"], ["2", "v2"]]
+    as_json = toolkit(folder, "query", "select count(*) as n from base", "--format", "json")
+    assert json.loads(as_json.output) == [{"n": 10}]
+    as_table = toolkit(folder, "query", "select 'hello' as greeting")
+    assert "greeting" in as_table.output and "hello" in as_table.output
+
+
+def test_query_is_read_only_and_errors_are_clear(project, toolkit):
+    folder = project(PROJECT)
+    assert toolkit(folder, "build").exit_code == 0
+    write = toolkit(folder, "query", "drop table top")
+    assert write.exit_code == 2 and "read-only" in write.output
+    bad = toolkit(folder, "query", "select * from nowhere")
+    assert bad.exit_code == 2 and "nowhere" in bad.output
+    unknown = toolkit(folder, "show", "tpo")
+    assert unknown.exit_code == 2 and 'did you mean "top"' in unknown.output
+
+
+def test_show_before_build(project, toolkit):
+    result = toolkit(project(PROJECT), "show", "top")
+    assert result.exit_code == 2 and "does not exist" in result.output and "toolkit build" in result.output
+
+
+def test_init_creates_a_project_that_builds(tmp_path):
+    folder = tmp_path / "new"
+    created = run_toolkit(tmp_path, "init", "new")
+    assert created.returncode == 0, created.stderr
+    built = run_toolkit(folder, "build")
+    assert built.returncode == 0, built.stdout + built.stderr
+    shown = run_toolkit(folder, "query", "select sum(n_times) from numbers", "--format", "csv")
+    assert shown.stdout.splitlines() == ["sum(n_times)", str(3 * sum(range(10)))]
+    again = run_toolkit(tmp_path, "init", "new")
+    assert again.returncode == 2 and "already holds" in again.stderr

@@ -1,0 +1,52 @@
+"""The repository's own example project builds from the committed example warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, query, run_toolkit
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example project, built once for the module."""
+    folder = tmp_path_factory.mktemp("example")
+    for name in ("pyproject.toml", "warehouse.duckdb.example"):
+        shutil.copy(REPO / name, folder / name)
+    for name in ("models", "macros"):
+        shutil.copytree(REPO / name, folder / name)
+    result = run_toolkit(folder, "build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Created warehouse.duckdb from warehouse.duckdb.example" in result.stdout
+    return folder / "warehouse.duckdb"
+
+
+def test_example_warehouse_has_typed_raw_tables():
+    rows = query(REPO / "warehouse.duckdb.example",
+                 "select table_name, estimated_size from duckdb_tables() where schema_name = 'raw' order by 1")
+    assert [name for name, _ in rows] == ["airlines", "airports", "flights", "planes", "weather"]
+    types = dict(query(REPO / "warehouse.duckdb.example",
+                       "select column_name, data_type from information_schema.columns "
+                       "where table_schema = 'raw' and table_name = 'flights'"))
+    assert types["time_hour"] == "TIMESTAMP" and types["arr_delay"] == "DOUBLE" and types["carrier"] == "VARCHAR"
+    assert (REPO / "warehouse.duckdb.example").stat().st_size <= 15 * 1024 * 1024
+
+
+def test_flight_features_has_one_row_per_flight(built):
+    assert query(built, "select count(*), count(distinct flight_id) from flight_features") == [(336_776, 336_776)]
+    assert query(built, "select count(*) from raw.flights") == [(336_776,)]
+
+
+def test_flight_features_joins_weather_and_planes(built):
+    (with_weather, with_plane, cancelled), = query(
+        built, "select count(temp), count(seats), count(*) filter (where is_cancelled) from flight_features")
+    assert with_weather > 330_000 and with_plane > 270_000 and cancelled == 8_255
+
+
+def test_staging_models_are_views(built):
+    kinds = dict(query(built, "select table_name, table_type from information_schema.tables where table_schema = 'main'"))
+    assert kinds["flight_features"] == "BASE TABLE"
+    assert {kinds[n] for n in ("stg_flights", "stg_weather", "stg_planes", "stg_airlines", "stg_airports")} == {"VIEW"}

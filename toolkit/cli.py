@@ -1,0 +1,290 @@
+"""The `toolkit` command line. Only the toolkit's own errors are caught: their message goes to stderr
+and the exit code is 2 (usage or project) or 1 (a node failed); anything else is a bug with a traceback."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from toolkit import __version__
+from toolkit.config import Settings, load_settings
+from toolkit.errors import ToolkitError, WarehouseError
+from toolkit.project.load import load_project
+from toolkit.project.nodes import Node
+from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, save_results
+from toolkit.scaffold import init_project
+from toolkit.warehouse.connection import copy_example_if_missing, open_reader, open_writer
+from toolkit.warehouse.materialize import drop_leftovers
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+STATUS_STYLE = {Status.SUCCESS: ("OK", "green"), Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "yellow")}
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ToolkitError as error:
+            errors.print(Text("error: ", style="bold red") + Text(str(error)), soft_wrap=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            errors.print(Text("interrupted: the relations being built were not published", style="yellow"))
+            ctx.exit(130)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="toolkit")
+def cli() -> None:
+    """SQL-first machine learning in an embedded DuckDB warehouse."""
+
+
+def _project_options(function: Callable) -> Callable:
+    @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
+                  help="The folder whose pyproject.toml holds [tool.toolkit].")
+    @click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="The DuckDB file to use instead of [tool.toolkit].warehouse.")
+    @click.option("--vars", "vars_json", default=None, metavar="JSON",
+                  help='Project variables as a JSON object, overriding [tool.toolkit.vars]: \'{"k": 1}\'.')
+    @functools.wraps(function)
+    def wrapper(project_dir: Path, warehouse: Path | None, vars_json: str | None, **kwargs: Any) -> Any:
+        settings = load_settings(project_dir, warehouse)
+        return function(settings=settings, vars=_parse_vars(vars_json), **kwargs)
+
+    return wrapper
+
+
+def _selection_options(function: Callable) -> Callable:
+    @click.option("--select", "-s", multiple=True, metavar="SELECTOR",
+                  help="name, +name, name+, tag:x, path:models/sub; repeat or separate with spaces.")
+    @click.option("--exclude", multiple=True, metavar="SELECTOR", help="Selectors to leave out.")
+    @functools.wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        return function(**kwargs)
+
+    return wrapper
+
+
+def _parse_vars(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ToolkitError(f"--vars is not valid JSON: {error}", hint='pass an object, e.g. --vars \'{"k": 1}\'') from None
+    if not isinstance(value, dict):
+        raise ToolkitError("--vars must be a JSON object", hint='e.g. --vars \'{"k": 1}\'')
+    return value
+
+
+# --- build -----------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@_selection_options
+def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Render, order and build the project's nodes in the warehouse."""
+    project = load_project(settings, vars)
+    selected = project.graph.select(select, exclude)
+    if not selected:
+        console.print("Nothing to build: the selection matched no nodes.")
+        return
+    if copy_example_if_missing(settings.warehouse, settings.example_warehouse):
+        console.print(f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
+    con = open_writer(settings.warehouse, settings.lock_timeout)
+    try:
+        for leftover in drop_leftovers(con):
+            console.print(f"Removed {leftover}, left behind by an interrupted build.")
+        check_sources(con, project, selected)
+        console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
+        outcome = run(con, project, selected, _ConsoleReporter())
+        results_path = save_results(con, outcome, settings.target)
+    finally:
+        con.close()
+    _print_summary(outcome)
+    console.print(f"Results: {_shown(results_path)} and table _toolkit.run_results")
+    if outcome.failed:
+        sys.exit(1)
+
+
+class _ConsoleReporter:
+    """One line per node as it finishes, with a spinner while it builds."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+
+    def node_started(self, node: Node, index: int, total: int) -> None:
+        self._status = console.status(f"[{index}/{total}] building {node.name} …")
+        self._status.start()
+
+    def node_finished(self, result: NodeResult, index: int, total: int) -> None:
+        if self._status is not None:
+            self._status.stop()
+        label, style = STATUS_STYLE[result.status]
+        width = len(str(total))
+        line = Text(f"{index:>{width}}/{total} ") + Text(f"{label:<5}", style=style) + Text(f" {result.node}")
+        details = f"{result.rows:,} rows, " if result.rows is not None else ""
+        if result.status is not Status.SKIPPED:
+            line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
+        console.print(line)
+
+
+def _print_summary(outcome: RunResult) -> None:
+    table = Table(title="Summary", title_justify="left")
+    for column, justify in (("node", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right")):
+        table.add_column(column, justify=justify)
+    for result in outcome.results:
+        label, style = STATUS_STYLE[result.status]
+        rows = "" if result.rows is None else f"{result.rows:,}"
+        table.add_row(result.node, Text(label, style=style), rows, f"{result.seconds:.2f}")
+    console.print(table)
+    for result in outcome.results:
+        if result.status is Status.ERROR:
+            errors.print(Text(f"{result.node} failed: ", style="bold red") + Text(result.message or ""), soft_wrap=True)
+    counts = {status: sum(r.status is status for r in outcome.results) for status in Status}
+    seconds = (outcome.finished_at - outcome.started_at).total_seconds() if outcome.finished_at else 0.0
+    console.print(
+        f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.ERROR]} failed, "
+        f"{counts[Status.SKIPPED]} skipped."
+    )
+
+
+# --- compile, ls -------------------------------------------------------------------------------------
+@cli.command(name="compile")
+@_project_options
+@_selection_options
+def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Write each node's rendered, parsed SQL to target/compiled/."""
+    project = load_project(settings, vars)
+    root = settings.target / "compiled"
+    selected = project.graph.select(select, exclude)
+    for name in selected:
+        node = project.nodes[name]
+        path = root / node.relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(node.sql.rstrip() + "\n", encoding="utf-8")
+    console.print(f"Compiled {len(selected)} node(s) into {_shown(root)}")
+
+
+@cli.command(name="ls")
+@_project_options
+@_selection_options
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def ls(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+    """List the nodes with their kind, materialization and dependencies."""
+    project = load_project(settings, vars)
+    nodes = [project.nodes[name] for name in project.graph.select(select, exclude)]
+    if output == "json":
+        click.echo(json.dumps([_node_json(node) for node in nodes], indent=2))
+        return
+    table = Table()
+    for column in ("node", "kind", "materialized", "relation", "tags", "depends on", "file"):
+        table.add_column(column)
+    for node in nodes:
+        table.add_row(
+            node.name, node.kind.value, node.materialized.value, node.qualified_name,
+            ", ".join(node.tags), ", ".join(node.depends_on + tuple(f"{s}.{t}" for s, t in node.sources)),
+            str(node.relative_path),
+        )
+    console.print(table)
+
+
+def _node_json(node: Node) -> dict[str, Any]:
+    return {
+        "name": node.name, "kind": node.kind.value, "materialized": node.materialized.value,
+        "schema": node.schema, "tags": list(node.tags), "depends_on": list(node.depends_on),
+        "sources": [f"{schema}.{table}" for schema, table in node.sources], "path": node.relative_path.as_posix(),
+    }
+
+
+# --- show, query -------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@click.argument("node")
+@click.option("--limit", "-n", type=click.IntRange(min=0), default=10, show_default=True)
+def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> None:
+    """Print the first rows of a built node."""
+    project = load_project(settings, vars)
+    target = project.nodes[project.graph.resolve(node)]
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        cursor = _execute(con, f"SELECT * FROM {target.relation} LIMIT {limit}", hint=f"build it: toolkit build --select {target.name}")
+        _print_table(cursor.description, cursor.fetchall(), title=f"{target.schema}.{target.name}")
+    finally:
+        con.close()
+
+
+@cli.command()
+@_project_options
+@click.argument("sql")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> None:
+    """Run a read-only SQL query against the warehouse."""
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        cursor = _execute(con, sql)
+        if cursor.description is None:
+            return
+        columns = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    if output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif output == "json":
+        click.echo(json.dumps([dict(zip(columns, row)) for row in rows], default=str, indent=2))
+    else:
+        _print_table([(c,) for c in columns], rows)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, hint: str | None = None) -> duckdb.DuckDBPyConnection:
+    try:
+        return con.execute(sql)
+    except duckdb.Error as error:
+        raise WarehouseError(str(error), hint=hint) from None
+
+
+def _print_table(description: Any, rows: list[tuple], title: str | None = None) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in description:
+        table.add_column(str(column[0]))
+    for row in rows:
+        table.add_row(*("NULL" if value is None else str(value) for value in row))
+    console.print(table)
+    console.print(f"{len(rows)} row(s)", style="dim")
+
+
+# --- init --------------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create a new project in DIRECTORY that builds out of the box."""
+    written = init_project(directory)
+    console.print(f"Created a toolkit project in {directory} ({len(written)} files). Next:")
+    console.print(f"  cd {directory} && toolkit build")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current folder when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def main() -> None:
+    cli(prog_name="toolkit")

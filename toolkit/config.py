@@ -1,0 +1,133 @@
+"""Project settings: the `[tool.toolkit]` table of the project's pyproject.toml, as a frozen dataclass."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ConfigError, Location, did_you_mean
+
+PYPROJECT = "pyproject.toml"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Tables that already sit in the warehouse, read with `source(name, table)`."""
+
+    name: str
+    schema: str
+    tables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    warehouse: Path
+    models: Path
+    macros: Path
+    target: Path
+    schema: str = "main"
+    sources: dict[str, Source] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    lock_timeout: float = 10.0
+
+    @property
+    def example_warehouse(self) -> Path:
+        """The committed example beside the warehouse, copied by `build` when the warehouse is missing."""
+        return self.warehouse.with_name(self.warehouse.name + ".example")
+
+
+# key → (expected type, default); paths are relative to the project folder.
+_KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
+    "warehouse": (str, "warehouse.duckdb"),
+    "models": (str, "models"),
+    "macros": (str, "macros"),
+    "target": (str, "target"),
+    "schema": (str, "main"),
+    "sources": (dict, {}),
+    "vars": (dict, {}),
+    "lock_timeout": ((int, float), 10.0),
+}
+
+
+def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
+    """Read `[tool.toolkit]` from `project_dir/pyproject.toml`; `warehouse` overrides the file's setting."""
+    project_dir = project_dir.resolve()
+    path = project_dir / PYPROJECT
+    if not path.is_file():
+        raise ConfigError(
+            f"no {PYPROJECT} in {project_dir}",
+            hint="run the command inside a toolkit project, pass --project-dir, or create one with `toolkit init DIR`",
+        )
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{PYPROJECT} is not valid TOML: {error}", Location(path)) from None
+    table = document.get("tool", {}).get("toolkit")
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{PYPROJECT} has no [tool.toolkit] table",
+            Location(path),
+            hint='add one, e.g.\n[tool.toolkit]\nwarehouse = "warehouse.duckdb"',
+        )
+    values = _checked(table, path)
+    return Settings(
+        project_dir=project_dir,
+        warehouse=(warehouse.resolve() if warehouse else project_dir / values["warehouse"]),
+        models=project_dir / values["models"],
+        macros=project_dir / values["macros"],
+        target=project_dir / values["target"],
+        schema=values["schema"],
+        sources=_sources(values["sources"], path),
+        vars=dict(values["vars"]),
+        lock_timeout=float(values["lock_timeout"]),
+    )
+
+
+def _checked(table: dict[str, Any], path: Path) -> dict[str, Any]:
+    values = {}
+    for key, value in table.items():
+        if key not in _KEYS:
+            raise ConfigError(
+                f"unknown setting [tool.toolkit].{key}{did_you_mean(key, _KEYS)}",
+                Location(path),
+                hint="known settings: " + ", ".join(_KEYS),
+            )
+        expected, _ = _KEYS[key]
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ConfigError(
+                f"[tool.toolkit].{key} must be {_type_name(expected)}, not {type(value).__name__}", Location(path)
+            )
+        values[key] = value
+    return {key: values.get(key, default) for key, (_, default) in _KEYS.items()}
+
+
+def _sources(table: dict[str, Any], path: Path) -> dict[str, Source]:
+    """`name = ["t1", …]` (schema = name) or `name = { schema = "s", tables = ["t1", …] }`."""
+    sources = {}
+    for name, value in table.items():
+        where = f"[tool.toolkit.sources].{name}"
+        if isinstance(value, list):
+            schema, tables = name, value
+        elif isinstance(value, dict):
+            unknown = set(value) - {"schema", "tables"}
+            if unknown:
+                key = sorted(unknown)[0]
+                raise ConfigError(
+                    f"unknown key {key!r} in {where}{did_you_mean(key, ['schema', 'tables'])}", Location(path)
+                )
+            schema, tables = value.get("schema", name), value.get("tables", [])
+        else:
+            raise ConfigError(f"{where} must be a list of table names or a table with schema and tables", Location(path))
+        if not isinstance(schema, str) or not all(isinstance(t, str) for t in tables):
+            raise ConfigError(f"{where}: schema and table names must be strings", Location(path))
+        sources[name] = Source(name=name, schema=schema, tables=tuple(tables))
+    return sources
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {str: "a string", dict: "a table", int: "a number", float: "a number"}
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(dict.fromkeys(names[k] for k in kinds))

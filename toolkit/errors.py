@@ -1,0 +1,78 @@
+"""The toolkit's error root. The CLI catches these, prints the message and exits non-zero;
+anything else reaching the top is a toolkit bug and keeps its traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in the user's project something is: a file, optionally a line and column."""
+
+    path: Path
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        try:
+            text = str(self.path.relative_to(Path.cwd()))
+        except ValueError:
+            text = str(self.path)
+        if self.line is not None:
+            text += f", line {self.line}"
+            if self.column is not None:
+                text += f", column {self.column}"
+        return text
+
+
+class ToolkitError(Exception):
+    """Root of every error caused by the user's project, settings, data or environment."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+        self.message = message
+        self.location = location
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def at(self, location: Location) -> ToolkitError:
+        """The same error, placed at `location` unless it already has a place."""
+        if self.location is None:
+            self.location = location
+            self.args = (str(self),)
+        return self
+
+
+class ConfigError(ToolkitError):
+    """Bad `[tool.toolkit]` settings or a bad `config(...)` call in a model file."""
+
+
+class ProjectError(ToolkitError):
+    """A model file, macro or the graph they form cannot be used as written."""
+
+
+class WarehouseError(ToolkitError):
+    """The warehouse file cannot be opened, is busy, or lacks something the project needs."""
+
+
+class NodeError(ToolkitError):
+    """One node failed while building; the run goes on with independent nodes."""
+
+    exit_code = 1
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""

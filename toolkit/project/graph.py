@@ -1,0 +1,124 @@
+"""The DAG of nodes: topological order, cycle detection and dbt-style node selection."""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterable, Mapping
+from pathlib import PurePosixPath
+
+from toolkit.errors import ProjectError, did_you_mean
+from toolkit.project.nodes import Node
+
+
+class Graph:
+    """Nodes and their `ref` edges. `order()` is deterministic: ties break by name."""
+
+    def __init__(self, nodes: Mapping[str, Node]):
+        self.nodes = dict(nodes)
+        self.parents = {name: tuple(node.depends_on) for name, node in self.nodes.items()}
+        self.children: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for name, parents in self.parents.items():
+            for parent in parents:
+                self.children[parent].append(name)
+        self._order = self._topological_order()
+
+    def _topological_order(self) -> list[str]:
+        sorter = graphlib.TopologicalSorter({name: self.parents[name] for name in sorted(self.nodes)})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as error:
+            cycle = error.args[1]  # [a, b, …, a]: each node is a parent of the next one
+            path = " -> ".join(reversed(cycle))  # now each node refs the next
+            files = ", ".join(str(self.nodes[name].relative_path) for name in dict.fromkeys(cycle))
+            raise ProjectError(
+                f"the refs form a cycle: {path} (each node refs the next)", hint=f"remove one ref from these files to break it: {files}"
+            ) from None
+        order: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order.extend(ready)
+            sorter.done(*ready)
+        return order
+
+    def order(self, names: Iterable[str] | None = None) -> list[str]:
+        """All nodes, or just `names`, in an order where every node follows the nodes it refs."""
+        if names is None:
+            return list(self._order)
+        wanted = set(names)
+        return [name for name in self._order if name in wanted]
+
+    def ancestors(self, name: str) -> set[str]:
+        return _reach(name, self.parents)
+
+    def descendants(self, name: str) -> set[str]:
+        return _reach(name, self.children)
+
+    def resolve(self, name: str) -> str:
+        """The node called `name`, compared case-insensitively as DuckDB does."""
+        by_folded = {node.casefold(): node for node in self.nodes}
+        if name.casefold() not in by_folded:
+            raise ProjectError(f'no node named "{name}"{did_you_mean(name, self.nodes)}', hint="`toolkit ls` lists them")
+        return by_folded[name.casefold()]
+
+    def select(self, select: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[str]:
+        """Nodes picked by the selectors (all when there are none) minus the excluded ones, in order.
+
+        Each argument may hold several space-separated selectors: `name`, `+name` (with ancestors),
+        `name+` (with descendants), `tag:x`, `path:models/sub`, and the `+` forms of tag and path."""
+        selectors = _split(select)
+        chosen = set(self.nodes) if not selectors else set().union(*(self._pick(s) for s in selectors))
+        for selector in _split(exclude):
+            chosen -= self._pick(selector)
+        return self.order(chosen)
+
+    def _pick(self, selector: str) -> set[str]:
+        with_ancestors, with_descendants = selector.startswith("+"), selector.endswith("+")
+        core = selector.strip("+")
+        picked = self._match(core, selector)
+        extra: set[str] = set()
+        for name in picked:
+            if with_ancestors:
+                extra |= self.ancestors(name)
+            if with_descendants:
+                extra |= self.descendants(name)
+        return picked | extra
+
+    def _match(self, core: str, selector: str) -> set[str]:
+        method, _, value = core.partition(":") if ":" in core else ("name", "", core)
+        if method == "name":
+            return {self.resolve(value)}
+        if method == "tag":
+            found = {name for name, node in self.nodes.items() if value in node.tags}
+            if not found:
+                tags = {tag for node in self.nodes.values() for tag in node.tags}
+                raise ProjectError(f'--select/--exclude "{selector}": no node has tag "{value}"{did_you_mean(value, tags)}')
+            return found
+        if method == "path":
+            prefix = PurePosixPath(value.rstrip("/"))
+            found = {
+                name
+                for name, node in self.nodes.items()
+                if PurePosixPath(node.relative_path.as_posix()).is_relative_to(prefix)
+            }
+            if not found:
+                raise ProjectError(f'--select/--exclude "{selector}": no model file under "{value}"')
+            return found
+        raise ProjectError(
+            f'--select/--exclude "{selector}": unknown selector method "{method}"{did_you_mean(method, ["tag", "path"])}',
+            hint="use name, +name, name+, tag:x or path:models/sub",
+        )
+
+
+def _reach(start: str, edges: Mapping[str, Iterable[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(edges[start])
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(edges[name])
+    return seen
+
+
+def _split(arguments: Iterable[str]) -> list[str]:
+    return [selector for argument in arguments for selector in argument.split()]

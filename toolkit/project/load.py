@@ -1,0 +1,61 @@
+"""Load a project: discover → render → resolve refs → parse → nodes → graph."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.config import Settings
+from toolkit.project.discover import macro_files, model_files, standard_macro_files
+from toolkit.project.graph import Graph
+from toolkit.project.nodes import Materialization, Node
+from toolkit.project.parse import parse_model
+from toolkit.project.render import Rendered, Renderer, resolve_refs
+from toolkit.sql.quoting import relation
+
+
+@dataclass(frozen=True)
+class Project:
+    settings: Settings
+    graph: Graph
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return self.graph.nodes
+
+
+def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Project:
+    """Every model file rendered, parsed and placed in the DAG; the first problem raises a ToolkitError."""
+    files = model_files(settings.models)
+    renderer = Renderer(
+        settings,
+        node_names=list(files),
+        vars={**settings.vars, **(vars or {})},
+        standard_macros=standard_macro_files(),
+        project_macros=macro_files(settings.macros),
+    )
+    rendered = [renderer.render(name, path) for name, path in files.items()]
+    relations = {r.name: relation(r.config.get("schema", settings.schema), r.name) for r in rendered}
+    nodes = {r.name: _node(r, settings, relations) for r in rendered}
+    return Project(settings=settings, graph=Graph(nodes))
+
+
+def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> Node:
+    sql = resolve_refs(rendered.sql, relations)
+    statement = parse_model(sql, rendered.path)
+    config = rendered.config
+    return Node(
+        name=rendered.name,
+        path=rendered.path,
+        relative_path=Path(os.path.relpath(rendered.path, settings.project_dir)),
+        kind=statement.kind,
+        materialized=Materialization(config.get("materialized", Materialization.TABLE.value)),
+        schema=config.get("schema", settings.schema),
+        tags=tuple(config.get("tags", ())),
+        depends_on=tuple(rendered.refs),
+        sources=tuple(rendered.sources),
+        sql=statement.sql,
+        statement=statement.expression,
+    )

@@ -1,0 +1,47 @@
+"""Parsed nodes: frozen, validated objects the runner builds."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlglot import exp
+
+from toolkit.sql.quoting import relation
+
+
+class NodeKind(enum.Enum):
+    """What a model file is, decided by the statement it contains."""
+
+    MODEL = "model"  # a SELECT materialized as a table or view
+
+
+class Materialization(enum.Enum):
+    TABLE = "table"
+    VIEW = "view"
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    path: Path  # absolute path of the model file
+    relative_path: Path  # relative to the project folder, as users write it in `path:` selectors
+    kind: NodeKind
+    materialized: Materialization
+    schema: str
+    tags: tuple[str, ...]
+    depends_on: tuple[str, ...]  # names of the nodes this one `ref`s
+    sources: tuple[tuple[str, str], ...]  # (schema, table) of every `source()` it reads
+    sql: str  # the rendered statement, refs resolved, ready to run in DuckDB
+    statement: exp.Expression = field(repr=False, compare=False)
+
+    @property
+    def relation(self) -> str:
+        """The quoted relation name this node publishes."""
+        return relation(self.schema, self.name)
+
+    @property
+    def qualified_name(self) -> str:
+        """`schema.name`, unquoted, for people to read."""
+        return f"{self.schema}.{self.name}"

@@ -1,0 +1,89 @@
+"""Parse a rendered model file with sqlglot and decide what kind of node it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from toolkit.errors import Location, ProjectError
+from toolkit.project.nodes import NodeKind
+from toolkit.sql.dialect import DIALECT
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: NodeKind
+    expression: exp.Expression
+    sql: str  # the file's text up to the statement's last token: line numbers stay those of the file
+
+
+def parse_model(sql: str, path: Path) -> Statement:
+    """The one statement of a model file, classified; anything else is a clear error."""
+    try:
+        dialect = DIALECT()
+        tokens = dialect.tokenize(sql)
+        expressions = [e for e in dialect.parser().parse(tokens, sql) if e is not None]
+    except ParseError as error:
+        raise _syntax_error(error, sql, path) from None
+    except TokenError as error:
+        raise ProjectError(f"SQL syntax error: {error}", Location(path)) from None
+    if not expressions:
+        raise ProjectError("the model file contains no SQL statement", Location(path), hint="write one SELECT statement")
+    if len(expressions) > 1:
+        raise ProjectError(
+            f"the model file contains {len(expressions)} statements; a model file holds exactly one",
+            Location(path, _statement_line(tokens, 1)),
+            hint="split it into several model files, or combine the statements with CTEs (WITH …)",
+        )
+    expression = expressions[0]
+    return Statement(kind=_classify(expression, path), expression=expression, sql=_statement_text(sql, tokens))
+
+
+def _classify(expression: exp.Expression, path: Path) -> NodeKind:
+    if isinstance(expression, exp.Query):
+        return NodeKind.MODEL
+    keyword = expression.key.upper()
+    if isinstance(expression, exp.Command):
+        keyword = str(expression.this).upper()
+    raise ProjectError(
+        f"a model file must hold a query (SELECT …), but this one holds a {keyword} statement",
+        Location(path),
+        hint="the toolkit creates, replaces and drops the node's relation itself; write only the SELECT",
+    )
+
+
+def _statement_text(sql: str, tokens: list) -> str:
+    """The text up to the last token that is not a semicolon (trailing comments would swallow
+    whatever the toolkit appends)."""
+    last = next(t for t in reversed(tokens) if t.token_type != TokenType.SEMICOLON)
+    return sql[: last.end + 1]
+
+
+def _statement_line(tokens: list, index: int) -> int | None:
+    """The line where statement number `index` (from 0) starts."""
+    seen = 0
+    for previous, token in zip(tokens, tokens[1:]):
+        if previous.token_type == TokenType.SEMICOLON and token.token_type != TokenType.SEMICOLON:
+            seen += 1
+            if seen == index:
+                return token.line
+    return None
+
+
+def _syntax_error(error: ParseError, sql: str, path: Path) -> ProjectError:
+    detail = error.errors[0] if error.errors else {}
+    line, column = detail.get("line"), detail.get("col")
+    description = detail.get("description") or str(error)
+    description = description.split(". Line ")[0].split(" <Token")[0]
+    if detail.get("highlight") and description.endswith(" got"):
+        description += f" {detail['highlight']!r}"
+    hint = None
+    if line:
+        text = sql.splitlines()[line - 1] if line <= len(sql.splitlines()) else ""
+        pointer = " " * max((column or 1) - len(detail.get("highlight") or " "), 0) + "^"
+        hint = f"near {detail.get('highlight')!r}:\n    {text}\n    {pointer}"
+    return ProjectError(f"SQL syntax error: {description}", Location(path, line, column), hint=hint)

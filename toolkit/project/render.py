@@ -1,0 +1,260 @@
+"""Render model files with sandboxed Jinja: `ref`, `source`, `config`, `var`, `this` and every macro.
+
+`ref('x')` and `this` render to markers that `resolve_refs` replaces with quoted relation names once
+every node's schema is known, so one pass over the files suffices."""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.runtime import Macro
+from jinja2.sandbox import SandboxedEnvironment
+
+from toolkit.config import Settings
+from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
+from toolkit.sql.quoting import relation
+
+_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
+_MARK = "\x1f"
+_REF_MARKER = re.compile(f"{_MARK}ref{_MARK}([^{_MARK}]*){_MARK}")
+RESERVED_GLOBALS = ("ref", "source", "config", "var", "this", "raise_error")
+
+# config(...) keys → accepted values (None: checked by type only).
+MATERIALIZATIONS = ("table", "view")
+CONFIG_KEYS = ("materialized", "schema", "tags")
+
+# Errors a user's template can raise while rendering; anything else is a toolkit bug.
+_TEMPLATE_ERRORS = (jinja2.TemplateError, ToolkitError, TypeError, ValueError, ArithmeticError, LookupError)
+
+
+@dataclass
+class Rendered:
+    """One model file after Jinja: SQL with ref markers, plus what the template declared."""
+
+    name: str
+    path: Path
+    sql: str
+    refs: list[str] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def ref_marker(name: str) -> str:
+    return f"{_MARK}ref{_MARK}{name}{_MARK}"
+
+
+def resolve_refs(sql: str, relations: dict[str, str]) -> str:
+    """Replace ref markers with the quoted relation names in `relations` (node name → relation)."""
+    return _REF_MARKER.sub(lambda m: relations[m.group(1)], sql)
+
+
+class Renderer:
+    """A sandboxed Jinja environment for one project: standard macros, then the project's own."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        node_names: list[str],
+        vars: dict[str, Any],
+        standard_macros: list[Path],
+        project_macros: list[Path],
+    ):
+        self._settings = settings
+        self._nodes = {name.casefold(): name for name in node_names}
+        self._vars = vars
+        self._current: Rendered | None = None
+        self._templates: dict[str, Path] = {}
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FunctionLoader(self._load),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            # Compiled templates are cached by source checksum, so unchanged files skip Jinja's compiler.
+            bytecode_cache=_bytecode_cache(settings.target / "jinja-cache"),
+        )
+        self.env.globals.update(
+            ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error
+        )
+        self.macros = self._load_macros(standard_macros, project_macros)
+
+    # --- templates -------------------------------------------------------------------------------
+    def _load(self, name: str) -> tuple[str, str, Any] | None:
+        path = self._templates.get(name)
+        if path is None:
+            return None
+        return path.read_text(encoding="utf-8"), str(path), lambda: True
+
+    def _template(self, path: Path) -> jinja2.Template:
+        key = str(path)
+        self._templates[key] = path
+        try:
+            return self.env.get_template(key)
+        except jinja2.TemplateSyntaxError as error:
+            raise ProjectError(f"Jinja syntax error: {error.message}", Location(path, error.lineno)) from None
+        except UnicodeDecodeError:
+            raise ProjectError("the file is not UTF-8 text", Location(path)) from None
+
+    def _load_macros(self, standard: list[Path], project: list[Path]) -> dict[str, Path]:
+        """Expose every macro as a global: the standard library first, then the project's own files,
+        which may override a standard macro but not define one name twice."""
+        origin: dict[str, Path] = {}
+        project_origin: dict[str, Path] = {}
+        standard_resolved = {path.resolve() for path in standard}
+        project = [path for path in project if path.resolve() not in standard_resolved]
+        for path in [*standard, *project]:
+            module = self._run(path, lambda template: template.module)
+            for name in dir(module):
+                macro = getattr(module, name)
+                if not isinstance(macro, Macro):
+                    continue
+                if name in RESERVED_GLOBALS:
+                    raise ProjectError(f'a macro may not be called "{name}": the name is built in', Location(path))
+                if name in project_origin:
+                    raise ProjectError(
+                        f'macro "{name}" is defined in both {project_origin[name]} and {path}',
+                        hint="rename one of them",
+                    )
+                if path in project:
+                    project_origin[name] = path
+                origin[name] = path
+                self.env.globals[name] = macro
+        return origin
+
+    # --- rendering -------------------------------------------------------------------------------
+    def render(self, name: str, path: Path) -> Rendered:
+        """Render one model file; errors name the file and the template line."""
+        self._current = Rendered(name=name, path=path, sql="")
+        try:
+            self._current.sql = self._run(path, lambda template: template.render(this=ref_marker(name)))
+            return self._current
+        finally:
+            self._current = None
+
+    def _run(self, path: Path, action: Any) -> Any:
+        template = self._template(path)
+        try:
+            return action(template)
+        except _TEMPLATE_ERRORS as error:
+            raise _located(error, path, self.env.globals) from None
+
+    # --- the functions templates call ------------------------------------------------------------
+    def _state(self, function: str) -> Rendered:
+        if self._current is None:
+            raise ProjectError(f"{function}() can only be called while a model file renders, not in a macro file's body")
+        return self._current
+
+    def _ref(self, name: str) -> str:
+        state = self._state("ref")
+        if not isinstance(name, str):
+            raise ProjectError(f"ref() takes a node name as a string, not {type(name).__name__}")
+        target = self._nodes.get(name.casefold())
+        if target is None:
+            raise ProjectError(
+                f'ref("{name}") names no node{did_you_mean(name, self._nodes.values())}',
+                hint="a node's name is its model file's stem, e.g. models/stg_flights.sql is ref('stg_flights')",
+            )
+        if target == state.name:
+            raise ProjectError(f'node "{target}" refs itself', hint="use {{ this }} to name the node's own relation")
+        if target not in state.refs:
+            state.refs.append(target)
+        return ref_marker(target)
+
+    def _source(self, source: str, table: str) -> str:
+        state = self._state("source")
+        declared = self._settings.sources.get(source)
+        if declared is None:
+            raise ConfigError(
+                f'source("{source}", "{table}"): no source named "{source}"{did_you_mean(source, self._settings.sources)}',
+                hint=f'declare it in pyproject.toml: [tool.toolkit.sources] {source} = ["{table}"]',
+            )
+        if table not in declared.tables:
+            raise ConfigError(
+                f'source("{source}", "{table}"): "{table}" is not among the tables of source "{source}"'
+                f"{did_you_mean(table, declared.tables)}",
+                hint=f"declared tables: {', '.join(declared.tables) or 'none'}; add it to [tool.toolkit.sources].{source}",
+            )
+        if (declared.schema, table) not in state.sources:
+            state.sources.append((declared.schema, table))
+        return relation(declared.schema, table)
+
+    def _config(self, **settings: Any) -> str:
+        state = self._state("config")
+        for key, value in settings.items():
+            if key not in CONFIG_KEYS:
+                raise ConfigError(
+                    f"unknown config key {key!r}{did_you_mean(key, CONFIG_KEYS)}",
+                    hint="known keys: " + ", ".join(CONFIG_KEYS),
+                )
+            state.config[key] = _checked_config(key, value)
+        return ""
+
+    def _var(self, name: str, *default: Any) -> Any:
+        if name in self._vars:
+            return self._vars[name]
+        if default:
+            return default[0]
+        raise ConfigError(
+            f'var("{name}") is not set and has no default{did_you_mean(name, self._vars)}',
+            hint=f"set it in [tool.toolkit.vars], pass --vars '{{\"{name}\": …}}', or give a default: var('{name}', …)",
+        )
+
+
+def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only project still renders, just without the cache
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+def _raise_error(message: str) -> None:
+    """For macros: stop rendering with `message`, reported at the model file and line."""
+    raise ProjectError(str(message))
+
+
+def _checked_config(key: str, value: Any) -> Any:
+    if key == "materialized":
+        if value not in MATERIALIZATIONS:
+            raise ConfigError(
+                f"config(materialized={value!r}) is not a materialization{did_you_mean(str(value), MATERIALIZATIONS)}",
+                hint="use one of: " + ", ".join(MATERIALIZATIONS),
+            )
+    elif key == "schema":
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"config(schema=…) must be a non-empty string, not {value!r}")
+    elif key == "tags":
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, (list, tuple)) or not all(isinstance(tag, str) for tag in value):
+            raise ConfigError(f"config(tags=…) must be a string or a list of strings, not {value!r}")
+        value = tuple(value)
+    return value
+
+
+def _located(error: Exception, path: Path, names: Mapping[str, Any]) -> ToolkitError:
+    """The error as a ToolkitError at the template line where it was raised."""
+    line = None
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        if frame.f_code.co_filename == str(path):
+            line = lineno
+    if isinstance(error, jinja2.TemplateSyntaxError) and error.lineno:
+        line = error.lineno
+    location = Location(path, line)
+    if isinstance(error, ToolkitError):
+        return error.at(location)
+    if isinstance(error, jinja2.UndefinedError):
+        undefined = _UNDEFINED_NAME.match(error.message or "")
+        suggestion = did_you_mean(undefined[1], names) if undefined else ""
+        return ProjectError(
+            f"undefined Jinja variable: {error.message}{suggestion}",
+            location,
+            hint="check the spelling of the variable or macro; project variables are read with var('name')",
+        )
+    if isinstance(error, jinja2.TemplateError):
+        return ProjectError(f"Jinja error: {error.message or error}", location)
+    return ProjectError(f"error while rendering: {type(error).__name__}: {error}", location)

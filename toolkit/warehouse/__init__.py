@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: connections, functions registered on them, atomic materialization, state tables."""

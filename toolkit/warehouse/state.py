@@ -1,0 +1,52 @@
+"""The toolkit's own tables in the warehouse's `_toolkit` schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import duckdb
+
+from toolkit.warehouse.materialize import transaction
+
+STATE_SCHEMA = "_toolkit"
+
+_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.runs (
+    run_id VARCHAR PRIMARY KEY,
+    command VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL,
+    toolkit_version VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.run_results (
+    run_id VARCHAR NOT NULL,
+    node VARCHAR NOT NULL,
+    relation VARCHAR,
+    status VARCHAR NOT NULL,
+    rows BIGINT,
+    seconds DOUBLE NOT NULL,
+    message VARCHAR,
+    started_at TIMESTAMP NOT NULL
+);
+"""
+
+
+def ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in filter(str.strip, _DDL.split(";")):
+        con.execute(statement)
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    run: tuple[str, str, datetime, datetime, str, str],
+    results: Sequence[tuple[str, str, str | None, str, int | None, float, str | None, datetime]],
+) -> None:
+    """Write one run and its per-node results together."""
+    ensure_state_tables(con)
+    with transaction(con):
+        con.execute(f"INSERT INTO {STATE_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?)", list(run))
+        if results:
+            con.executemany(f"INSERT INTO {STATE_SCHEMA}.run_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(results))
