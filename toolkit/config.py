@@ -121,6 +121,8 @@ def _sources(table: dict[str, Any], path: Path) -> dict[str, Source]:
             schema, tables = value.get("schema", name), value.get("tables", [])
         else:
             raise ConfigError(f"{where} must be a list of table names or a table with schema and tables", Location(path))
+        if not isinstance(tables, list):
+            raise ConfigError(f"{where}: tables must be a list of table names", Location(path))
         if not isinstance(schema, str) or not all(isinstance(t, str) for t in tables):
             raise ConfigError(f"{where}: schema and table names must be strings", Location(path))
         sources[name] = Source(name=name, schema=schema, tables=tuple(tables))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,12 @@ def parse_model(sql: str, path: Path) -> Statement:
     try:
         dialect = DIALECT()
         tokens = dialect.tokenize(sql)
-        expressions = [e for e in dialect.parser().parse(tokens, sql) if e is not None]
+        # A comment after the last semicolon comes back as an exp.Semicolon of its own: not a statement.
+        expressions = [e for e in dialect.parser().parse(tokens, sql) if e is not None and not isinstance(e, exp.Semicolon)]
     except ParseError as error:
         raise _syntax_error(error, sql, path) from None
     except TokenError as error:
-        raise ProjectError(f"SQL syntax error: {error}", Location(path)) from None
+        raise _token_error(error, path) from None
     if not expressions:
         raise ProjectError("the model file contains no SQL statement", Location(path), hint="write one SELECT statement")
     if len(expressions) > 1:
@@ -43,14 +45,19 @@ def parse_model(sql: str, path: Path) -> Statement:
     return Statement(kind=_classify(expression, path), expression=expression, sql=_statement_text(sql, tokens))
 
 
+# Statements that return rows: SELECT and set operations, plus DuckDB's VALUES and PIVOT/UNPIVOT.
+_QUERIES = (exp.Query, exp.Values, exp.Pivot)
+
+
 def _classify(expression: exp.Expression, path: Path) -> NodeKind:
-    if isinstance(expression, exp.Query):
+    if isinstance(expression, _QUERIES):
         return NodeKind.MODEL
     keyword = expression.key.upper()
     if isinstance(expression, exp.Command):
         keyword = str(expression.this).upper()
+    article = "an" if keyword[:1] in "AEIOU" else "a"
     raise ProjectError(
-        f"a model file must hold a query (SELECT …), but this one holds a {keyword} statement",
+        f"a model file must hold a query (SELECT …), but this one holds {article} {keyword} statement",
         Location(path),
         hint="the toolkit creates, replaces and drops the node's relation itself; write only the SELECT",
     )
@@ -72,6 +79,14 @@ def _statement_line(tokens: list, index: int) -> int | None:
             if seen == index:
                 return token.line
     return None
+
+
+def _token_error(error: TokenError, path: Path) -> ProjectError:
+    """sqlglot says where tokenizing stopped ("Missing ' from 2:12") in the error's cause."""
+    detail = str(error.__cause__ or error)
+    where = re.search(r"(\d+):(\d+)", detail)
+    location = Location(path, int(where[1]), int(where[2])) if where else Location(path)
+    return ProjectError(f"SQL syntax error: {detail}", location, hint="is a quote or comment left open?")
 
 
 def _syntax_error(error: ParseError, sql: str, path: Path) -> ProjectError:

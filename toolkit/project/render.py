@@ -108,7 +108,7 @@ class Renderer:
         standard_resolved = {path.resolve() for path in standard}
         project = [path for path in project if path.resolve() not in standard_resolved]
         for path in [*standard, *project]:
-            module = self._run(path, lambda template: template.module)
+            module = self._run(path, self._module)
             for name in dir(module):
                 macro = getattr(module, name)
                 if not isinstance(macro, Macro):
@@ -125,6 +125,13 @@ class Renderer:
                 origin[name] = path
                 self.env.globals[name] = macro
         return origin
+
+    def _module(self, template: jinja2.Template) -> Any:
+        """A macro file's macros, bound to the live globals so they see macros loaded after them."""
+        try:
+            return template.make_module(self.env.globals, shared=True)
+        except Exception:
+            self.env.handle_exception()  # re-raises with the traceback pointing at template lines
 
     # --- rendering -------------------------------------------------------------------------------
     def render(self, name: str, path: Path) -> Rendered:
