@@ -30,7 +30,7 @@ def test_build_materializes_tables_views_and_schemas(project, toolkit):
                                   "where table_schema <> '_toolkit'"))
     assert kinds == {"main.numbers": "VIEW", "main.doubled": "BASE TABLE", "marts.total": "BASE TABLE"}
     assert query(warehouse, "select total from marts.total") == [(20,)]
-    assert "3 succeeded, 0 failed, 0 skipped" in result.output
+    assert "3 succeeded, 0 warned, 0 failed, 0 errored, 0 skipped" in result.output
 
 
 def test_rebuild_replaces_relations_and_switches_kind(project, toolkit):
@@ -59,7 +59,7 @@ def test_failed_node_keeps_previous_version_and_skips_descendants(project, toolk
                                      "(select run_id from _toolkit.runs order by started_at desc limit 1)"))
     assert statuses == {"numbers": "success", "doubled": "error", "total": "skipped", "independent": "success"}
     assert "no_such_column" in result.output and "models/doubled.sql" in result.output
-    assert "1 failed, 1 skipped" in result.output
+    assert "0 failed, 1 errored, 1 skipped" in result.output
 
 
 def test_run_results_json_and_table_agree(project, toolkit):

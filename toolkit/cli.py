@@ -21,7 +21,7 @@ from rich.text import Text
 from toolkit import __version__
 from toolkit.config import Settings, load_settings
 from toolkit.errors import ToolkitError, WarehouseError
-from toolkit.project.load import load_project
+from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node
 from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, save_results
 from toolkit.scaffold import init_project
@@ -31,7 +31,11 @@ from toolkit.warehouse.materialize import drop_leftovers
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
 
-STATUS_STYLE = {Status.SUCCESS: ("OK", "green"), Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "yellow")}
+STATUS_STYLE = {
+    Status.SUCCESS: ("OK", "green"), Status.WARN: ("WARN", "yellow"), Status.FAIL: ("FAIL", "red"),
+    Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"),
+}
+VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 
 
 class _Cli(click.Group):
@@ -103,18 +107,38 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
         return
     if copy_example_if_missing(settings.warehouse, settings.example_warehouse):
         console.print(f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
+    _run_and_report(settings, project, selected, "build")
+
+
+@cli.command()
+@_project_options
+@_selection_options
+def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Run the selected nodes' assertions against the published tables, building nothing."""
+    project = load_project(settings, vars)
+    selected = project.graph.select(select, exclude)
+    if not any(project.nodes[name].assertions for name in selected):
+        console.print("Nothing to test: the selected nodes declare no assertions.")
+        return
+    if not settings.warehouse.is_file():
+        raise WarehouseError(f"warehouse {settings.warehouse} does not exist", hint="run `toolkit build` first")
+    _run_and_report(settings, project, selected, "test")
+
+
+def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str) -> None:
     con = open_writer(settings.warehouse, settings.lock_timeout)
     try:
         for leftover in drop_leftovers(con):
             console.print(f"Removed {leftover}, left behind by an interrupted build.")
-        check_sources(con, project, selected)
-        console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
-        outcome = run(con, project, selected, _ConsoleReporter())
+        if command == "build":
+            check_sources(con, project, selected)
+            console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
+        outcome = run(con, project, selected, _ConsoleReporter(), command=command)
         results_path = save_results(con, outcome, settings.target)
     finally:
         con.close()
     _print_summary(outcome)
-    console.print(f"Results: {_shown(results_path)} and table _toolkit.run_results")
+    console.print(f"Results: {_shown(results_path)} and tables _toolkit.run_results, _toolkit.assertion_results")
     if outcome.failed:
         sys.exit(1)
 
@@ -136,9 +160,16 @@ class _ConsoleReporter:
         width = len(str(total))
         line = Text(f"{index:>{width}}/{total} ") + Text(f"{label:<5}", style=style) + Text(f" {result.node}")
         details = f"{result.rows:,} rows, " if result.rows is not None else ""
+        if result.assertions:
+            passed = sum(a.status == "pass" for a in result.assertions)
+            details += f"{passed}/{len(result.assertions)} assertions passed, "
         if result.status is not Status.SKIPPED:
             line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
         console.print(line)
+        for assertion in result.assertions:
+            if assertion.status != "pass":
+                label, style = VERDICT_STYLE[assertion.status]
+                console.print(Text("      ") + Text(f"{label:<5}", style=style) + Text(f" {assertion.message}"))
 
 
 def _print_summary(outcome: RunResult) -> None:
@@ -150,15 +181,36 @@ def _print_summary(outcome: RunResult) -> None:
         rows = "" if result.rows is None else f"{result.rows:,}"
         table.add_row(result.node, Text(label, style=style), rows, f"{result.seconds:.2f}")
     console.print(table)
+    _print_assertions(outcome)
     for result in outcome.results:
-        if result.status is Status.ERROR:
+        if result.status in (Status.ERROR, Status.FAIL):
             errors.print(Text(f"{result.node} failed: ", style="bold red") + Text(result.message or ""), soft_wrap=True)
     counts = {status: sum(r.status is status for r in outcome.results) for status in Status}
     seconds = (outcome.finished_at - outcome.started_at).total_seconds() if outcome.finished_at else 0.0
     console.print(
-        f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.ERROR]} failed, "
-        f"{counts[Status.SKIPPED]} skipped."
+        f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.WARN]} warned, "
+        f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped."
     )
+
+
+def _print_assertions(outcome: RunResult) -> None:
+    audits = [a for result in outcome.results for a in result.assertions]
+    if not audits:
+        return
+    table = Table(title="Assertions", title_justify="left")
+    for column, justify in (("node", "left"), ("assertion", "left"), ("dimension", "left"), ("severity", "left"),
+                            ("status", "left"), ("failing rows", "right")):
+        table.add_column(column, justify=justify)
+    for audit in audits:
+        label, style = VERDICT_STYLE[audit.status]
+        failing = "" if audit.failing_rows is None else f"{audit.failing_rows:,}"
+        table.add_row(audit.node, audit.assertion, audit.dimension, audit.severity, Text(label, style=style), failing)
+    console.print(table)
+    for audit in audits:
+        if audit.samples:
+            console.print(Text(f"{audit.node} · {audit.assertion}: sample failing rows", style="bold"))
+            for sample in audit.samples[:2]:
+                console.print(Text("  " + json.dumps(sample, default=str), style="dim"), no_wrap=True, overflow="ellipsis")
 
 
 # --- compile, ls -------------------------------------------------------------------------------------

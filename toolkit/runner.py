@@ -1,5 +1,5 @@
-"""Walk the DAG: build each selected node in order, record a status per node, skip what sits
-downstream of a failure, and write the run's results to the warehouse and target/run_results.json."""
+"""Walk the DAG: build each selected node in order (write, audit, publish), record a status per node, skip
+what sits downstream of a failure, and write the run's results to the warehouse and target/run_results.json."""
 
 from __future__ import annotations
 
@@ -16,17 +16,24 @@ from typing import Protocol
 import duckdb
 
 from toolkit import __version__
+from toolkit.checks.evaluate import AssertionResult, evaluate
 from toolkit.errors import WarehouseError
 from toolkit.project.load import Project
-from toolkit.project.nodes import Node
-from toolkit.warehouse.materialize import existing_kind, materialize
+from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.warehouse.materialize import build_temporary, discard, existing_kind, publish
 from toolkit.warehouse.state import record_run
 
 
 class Status(enum.Enum):
     SUCCESS = "success"
-    ERROR = "error"
+    WARN = "warn"  # built (or checked), with warn-severity assertions failing
+    FAIL = "fail"  # an error-severity assertion failed: not published, descendants skipped
+    ERROR = "error"  # the node could not be built or checked
     SKIPPED = "skipped"
+
+    @property
+    def blocks_descendants(self) -> bool:
+        return self in (Status.FAIL, Status.ERROR, Status.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class NodeResult:
     seconds: float
     message: str | None
     started_at: datetime
+    assertions: tuple[AssertionResult, ...] = ()
 
 
 @dataclass
@@ -50,7 +58,7 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        return any(result.status is not Status.SUCCESS for result in self.results)
+        return any(result.status.blocks_descendants for result in self.results)
 
     @property
     def status(self) -> str:
@@ -109,29 +117,34 @@ def run(
     reporter: Reporter = SilentReporter(),
     command: str = "build",
 ) -> RunResult:
-    """Build the selected nodes in topological order. One node's failure skips its descendants only."""
+    """`build`: build the selected nodes in topological order; a failure skips its descendants only.
+    `test`: evaluate the selected nodes' assertions against what is published, building nothing."""
     outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now())
     broken: dict[str, str] = {}  # node → the failed node that makes it unbuildable
-    for index, name in enumerate(selected, start=1):
+    names = [name for name in selected if command == "build" or project.nodes[name].assertions]
+    for index, name in enumerate(names, start=1):
         node = project.nodes[name]
-        reporter.node_started(node, index, len(selected))
-        culprit = next((broken[parent] for parent in node.depends_on if parent in broken), None)
+        reporter.node_started(node, index, len(names))
+        culprit = next((broken[p] for p in project.graph.parents[name] if p in broken), None)
         if culprit is not None:
             result = _result(node, Status.SKIPPED, None, 0.0, f"skipped because upstream node {culprit} failed", _now())
+        elif command == "test":
+            result = _test(con, node)
         else:
             result = _build(con, project, node, set(selected))
-        if result.status is not Status.SUCCESS:
+        if result.status.blocks_descendants and command == "build":
             broken[name] = culprit or name
         outcome.results.append(result)
-        reporter.node_finished(result, index, len(selected))
+        reporter.node_finished(result, index, len(names))
     outcome.finished_at = _now()
     return outcome
 
 
 def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str]) -> NodeResult:
     started_at, clock = _now(), time.perf_counter()
+    seconds = lambda: time.perf_counter() - clock  # noqa: E731
     missing = [
-        project.nodes[parent].relation
+        project.nodes[parent].qualified_name
         for parent in node.depends_on
         if parent not in selected
         and existing_kind(con, project.nodes[parent].schema, project.nodes[parent].name) is None
@@ -141,21 +154,65 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
             f"{node.relative_path}: refs {', '.join(missing)}, which is not built and not selected; "
             f"build it first or select it too (--select +{node.name})"
         )
-        return _result(node, Status.ERROR, None, time.perf_counter() - clock, message, started_at)
+        return _result(node, Status.ERROR, None, seconds(), message, started_at)
+    if node.kind is NodeKind.ASSERTION:
+        return _checked(node, None, evaluate(con, node.name, None, node.assertions), seconds(), started_at)
     try:
-        rows = materialize(con, node)
+        temporary = build_temporary(con, node)
+        rows = None
+        if node.materialized is Materialization.TABLE:
+            rows = con.execute(f"SELECT count(*) FROM {temporary}").fetchall()[0][0]
+        audit = evaluate(con, node.name, temporary, node.assertions)  # write, audit, then publish
+        result = _checked(node, rows, audit, seconds(), started_at)
+        if result.status.blocks_descendants:
+            discard(con, node)
+        else:
+            publish(con, node)
     except duckdb.Error as error:
-        message = f"{node.relative_path}: {error}"
-        return _result(node, Status.ERROR, None, time.perf_counter() - clock, message, started_at)
-    return _result(node, Status.SUCCESS, rows, time.perf_counter() - clock, None, started_at)
+        return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
+    return result
 
 
-def _result(node: Node, status: Status, rows: int | None, seconds: float, message: str | None, started_at: datetime):
-    return NodeResult(node.name, node.qualified_name, status, rows, round(seconds, 4), message, started_at)
+def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
+    """Evaluate a node's assertions against its published relation."""
+    started_at, clock = _now(), time.perf_counter()
+    relation = None
+    if node.kind is NodeKind.MODEL:
+        if existing_kind(con, node.schema, node.name) is None:
+            message = f"{node.qualified_name} is not built; run `toolkit build --select {node.name}` first"
+            return _result(node, Status.ERROR, None, time.perf_counter() - clock, message, started_at)
+        relation = node.relation
+    return _checked(node, None, evaluate(con, node.name, relation, node.assertions), time.perf_counter() - clock, started_at)
+
+
+def _checked(
+    node: Node, rows: int | None, audit: list[AssertionResult], seconds: float, started_at: datetime
+) -> NodeResult:
+    """The node's status from its assertions' verdicts: any error or fail beats warn, warn beats success."""
+    verdicts = {result.status for result in audit}
+    status = next(
+        (s for verdict, s in (("error", Status.ERROR), ("fail", Status.FAIL), ("warn", Status.WARN)) if verdict in verdicts),
+        Status.SUCCESS,
+    )
+    messages = [r.message for r in audit if r.status in ("error", "fail")]
+    message = f"{node.relative_path}: " + "; ".join(messages) if messages else None
+    return _result(node, status, rows, seconds, message, started_at, tuple(audit))
+
+
+def _result(
+    node: Node,
+    status: Status,
+    rows: int | None,
+    seconds: float,
+    message: str | None,
+    started_at: datetime,
+    assertions: tuple[AssertionResult, ...] = (),
+) -> NodeResult:
+    return NodeResult(node.name, node.qualified_name, status, rows, round(seconds, 4), message, started_at, assertions)
 
 
 def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Path) -> Path:
-    """Write the run to `_toolkit.runs` / `_toolkit.run_results` and to target/run_results.json."""
+    """Write the run to the `_toolkit` tables and to target/run_results.json."""
     record_run(
         con,
         (outcome.run_id, outcome.command, outcome.started_at, outcome.finished_at, outcome.status, __version__),
@@ -163,11 +220,17 @@ def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Pat
             (outcome.run_id, r.node, r.relation, r.status.value, r.rows, r.seconds, r.message, r.started_at)
             for r in outcome.results
         ],
+        [
+            (outcome.run_id, a.node, a.assertion, a.test, a.dimension, a.severity, a.status, a.failing_rows,
+             a.seconds, a.message, json.dumps(a.samples, default=str))
+            for r in outcome.results
+            for a in r.assertions
+        ],
     )
     target.mkdir(parents=True, exist_ok=True)
     path = target / "run_results.json"
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(outcome.to_json(), indent=2) + "\n", encoding="utf-8")
+    partial.write_text(json.dumps(outcome.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
     partial.replace(path)
     return path
 

@@ -1,4 +1,11 @@
-{{ config(materialized='table', tags=['features']) }}
+{{ config(materialized='table', tags=['features'], assertions=[
+    unique('flight_id'),
+    row_count_between(300000, 400000),
+    values_present('origin', ['EWR', 'JFK', 'LGA']),
+    column_types({'flight_id': 'VARCHAR', 'flight_date': 'DATE', 'arr_delay': 'DOUBLE', 'dep_ts': 'TIMESTAMP'}),
+    null_fraction_at_most('temp', 0.01),
+    not_null('arr_delay', severity='warn'),
+]) }}
 -- One row per flight: label arr_delay (minutes late at arrival) and the features known
 -- before departure. Cancelled flights stay in with a NULL label, as do the few flown
 -- flights without a recorded arrival delay; weather and plane features are NULL where

@@ -1,4 +1,12 @@
-{{ config(materialized='view', tags=['staging']) }}
+{{ config(materialized='view', tags=['staging'], assertions=[
+    unique('flight_id'),
+    not_null('flight_date'),
+    accepted_values('origin', ['EWR', 'JFK', 'LGA']),
+    matches_regex('carrier', '[A-Z0-9]{2}'),
+    relationships('carrier', to=ref('stg_airlines'), field='carrier'),
+    in_range('distance', min=1, max=5000),
+    expression_is_true('is_cancelled OR arr_delay IS NOT NULL', severity='warn', label='arrival_delay_recorded'),
+]) }}
 -- One row per scheduled flight out of NYC in 2013. year/month/day and the hhmm clock times
 -- are local (America/New_York) time; time_hour is the scheduled hour in UTC (joins weather).
 -- (flight_date, origin, carrier, flight) is unique, so it makes the flight_id.

@@ -1,4 +1,8 @@
-{{ config(materialized='view', tags=['staging']) }}
+{{ config(materialized='view', tags=['staging'], assertions=[
+    unique('tailnum'),
+    not_null('tailnum'),
+    in_range('manufactured_year', min=1950, max=2013),
+]) }}
 -- Aircraft from the FAA registry, one row per tail number.
 select
     tailnum,

@@ -1,4 +1,9 @@
-{{ config(materialized='view', tags=['staging']) }}
+{{ config(materialized='view', tags=['staging'], assertions=[
+    unique_combination(['origin', 'time_hour']),
+    in_range('humidity', min=0, max=100),
+    in_range('wind_speed', min=0, max=150),
+    freshness('time_hour', max_age='2 days', relative_to='(SELECT max(time_hour) FROM ' ~ ref('stg_flights') ~ ')'),
+]) }}
 -- Hourly weather per NYC origin airport, one row per (origin, time_hour) (time_hour in UTC).
 -- The local year/month/day/hour are NOT unique: 01:00 occurs twice when DST ends (Nov 3).
 -- Should an (origin, time_hour) repeat, keep the most complete reading; the other columns

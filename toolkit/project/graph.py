@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
 from toolkit.errors import ProjectError, did_you_mean
-from toolkit.project.nodes import Node
+from toolkit.project.nodes import Node, NodeKind
 
 
 class Graph:
@@ -16,11 +16,32 @@ class Graph:
     def __init__(self, nodes: Mapping[str, Node]):
         self.nodes = dict(nodes)
         self.parents = {name: tuple(node.depends_on) for name, node in self.nodes.items()}
+        self._gate_on_assertions()
         self.children: dict[str, list[str]] = {name: [] for name in self.nodes}
         for name, parents in self.parents.items():
             for parent in parents:
                 self.children[parent].append(name)
         self._order = self._topological_order()
+
+    def _gate_on_assertions(self) -> None:
+        """An assertion file guards the data it reads: the other nodes that read the same data wait for it,
+        so its failure skips them (unless they feed the assertion, which must then come first)."""
+        children: dict[str, set[str]] = {name: set() for name in self.nodes}
+        for name, parents in self.parents.items():
+            for parent in parents:
+                children.setdefault(parent, set()).add(name)
+        for name, node in self.nodes.items():
+            if node.kind is not NodeKind.ASSERTION:
+                continue
+            feeding = _reach(name, self.parents)
+            guarded = {
+                child
+                for parent in node.depends_on
+                for child in children.get(parent, ())
+                if child != name and child not in feeding and self.nodes[child].kind is not NodeKind.ASSERTION
+            }
+            for child in guarded:
+                self.parents[child] = (*self.parents[child], name)
 
     def _topological_order(self) -> list[str]:
         sorter = graphlib.TopologicalSorter({name: self.parents[name] for name in sorted(self.nodes)})

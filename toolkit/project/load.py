@@ -10,9 +10,11 @@ from typing import Any
 from toolkit.config import Settings
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
-from toolkit.project.nodes import Materialization, Node
+from toolkit.checks.assertions import Assertion, make_assertion, unique_names
+from toolkit.errors import ConfigError, Location, ToolkitError
+from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.project.parse import parse_model
-from toolkit.project.render import Rendered, Renderer, resolve_refs
+from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_refs
 from toolkit.sql.quoting import relation
 
 
@@ -46,16 +48,39 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
     sql = resolve_refs(rendered.sql, relations)
     statement = parse_model(sql, rendered.path)
     config = rendered.config
+    materialized = Materialization(config.get("materialized", Materialization.TABLE.value))
+    try:
+        kind, assertions = _assertions(rendered, materialized, statement.sql)
+    except ToolkitError as error:
+        raise error.at(Location(rendered.path)) from None
     return Node(
         name=rendered.name,
         path=rendered.path,
         relative_path=Path(os.path.relpath(rendered.path, settings.project_dir)),
-        kind=statement.kind,
-        materialized=Materialization(config.get("materialized", Materialization.TABLE.value)),
+        kind=kind,
+        materialized=materialized,
         schema=config.get("schema", settings.schema),
         tags=tuple(config.get("tags", ())),
         depends_on=tuple(rendered.refs),
         sources=tuple(rendered.sources),
         sql=statement.sql,
         statement=statement.expression,
+        assertions=unique_names([a.map_sql(lambda text: resolve_refs(text, relations)) for a in assertions]),
     )
+
+
+def _assertions(rendered: Rendered, materialized: Materialization, sql: str) -> tuple[NodeKind, list[Assertion]]:
+    """The node's kind and its assertions: those declared in config(), or for an assertion file its own."""
+    file_keys = [key for key in ASSERTION_FILE_KEYS if key in rendered.config]
+    if materialized is not Materialization.ASSERTION:
+        if file_keys:
+            raise ConfigError(
+                f"config({file_keys[0]}=…) applies to assertion files (materialized='assertion') only",
+                hint="on a model, give it to each assertion instead, e.g. not_null('x', severity='warn')",
+            )
+        return NodeKind.MODEL, rendered.assertions
+    if rendered.assertions:
+        raise ConfigError("an assertion file cannot declare assertions of its own", hint="remove config(assertions=…)")
+    options = {key: rendered.config[key] for key in file_keys}
+    own = make_assertion("assertion", failing_rows=sql, label=rendered.name, **options)
+    return NodeKind.ASSERTION, [own]

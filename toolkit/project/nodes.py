@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
+from toolkit.checks.assertions import Assertion
 from toolkit.sql.quoting import relation
 
 
@@ -15,11 +16,13 @@ class NodeKind(enum.Enum):
     """What a model file is, decided by the statement it contains."""
 
     MODEL = "model"  # a SELECT materialized as a table or view
+    ASSERTION = "assertion"  # a SELECT returning failing rows (config(materialized='assertion'))
 
 
 class Materialization(enum.Enum):
     TABLE = "table"
     VIEW = "view"
+    ASSERTION = "assertion"  # nothing is stored: the query's rows are failures
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Node:
     sources: tuple[tuple[str, str], ...]  # (schema, table) of every `source()` it reads
     sql: str  # the rendered statement, refs resolved, ready to run in DuckDB
     statement: exp.Expression = field(repr=False, compare=False)
+    assertions: tuple[Assertion, ...] = ()  # declared in config(), or the file's own for an assertion node
 
     @property
     def relation(self) -> str:

@@ -18,16 +18,19 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
-from toolkit.sql.quoting import relation
+from toolkit.checks.assertions import UNDER_TEST, Assertion, make_assertion
+from toolkit.sql.quoting import identifier, literal, relation
 
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 _MARK = "\x1f"
 _REF_MARKER = re.compile(f"{_MARK}ref{_MARK}([^{_MARK}]*){_MARK}")
-RESERVED_GLOBALS = ("ref", "source", "config", "var", "this", "raise_error")
+_ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
+RESERVED_GLOBALS = ("ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test")
 
 # config(...) keys → accepted values (None: checked by type only).
-MATERIALIZATIONS = ("table", "view")
-CONFIG_KEYS = ("materialized", "schema", "tags")
+MATERIALIZATIONS = ("table", "view", "assertion")
+CONFIG_KEYS = ("materialized", "schema", "tags", "assertions", "severity", "error_if", "warn_if", "dimension")
+ASSERTION_FILE_KEYS = ("severity", "error_if", "warn_if", "dimension")  # for materialized='assertion' only
 
 # Errors a user's template can raise while rendering; anything else is a toolkit bug.
 _TEMPLATE_ERRORS = (jinja2.TemplateError, ToolkitError, TypeError, ValueError, ArithmeticError, LookupError)
@@ -43,6 +46,7 @@ class Rendered:
     refs: list[str] = field(default_factory=list)
     sources: list[tuple[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    assertions: list[Assertion] = field(default_factory=list)
 
 
 def ref_marker(name: str) -> str:
@@ -75,12 +79,16 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
+            extensions=["jinja2.ext.do"],
             # Compiled templates are cached by source checksum, so unchanged files skip Jinja's compiler.
             bytecode_cache=_bytecode_cache(settings.target / "jinja-cache"),
         )
         self.env.globals.update(
-            ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error
+            ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error,
+            assertion=self._assertion, under_test=UNDER_TEST,
         )
+        self.env.filters.update(identifier=identifier, literal=_literal)
+        self._assertions: list[Assertion] = []
         self.macros = self._load_macros(standard_macros, project_macros)
 
     # --- templates -------------------------------------------------------------------------------
@@ -198,8 +206,31 @@ class Renderer:
                     f"unknown config key {key!r}{did_you_mean(key, CONFIG_KEYS)}",
                     hint="known keys: " + ", ".join(CONFIG_KEYS),
                 )
-            state.config[key] = _checked_config(key, value)
+            if key == "assertions":
+                state.assertions.extend(self._declared_assertions(value))
+            else:
+                state.config[key] = _checked_config(key, value)
         return ""
+
+    def _assertion(self, test: str, **options: Any) -> str:
+        """For assertion macros: register an assertion and return a marker that config(assertions=…) takes."""
+        self._assertions.append(make_assertion(str(test), **options))
+        return f"{_MARK}assertion{_MARK}{len(self._assertions) - 1}{_MARK}"
+
+    def _declared_assertions(self, items: Any) -> list[Assertion]:
+        items = [items] if isinstance(items, str) else items
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError("config(assertions=…) takes a list of assertions, e.g. [not_null('id'), unique('id')]")
+        found = []
+        for item in items:
+            marker = _ASSERTION_MARKER.match(str(item))
+            if marker is None:
+                raise ConfigError(
+                    f"config(assertions=…): {str(item)[:60]!r} is not an assertion",
+                    hint="list assertion macro calls, e.g. assertions=[not_null('id'), accepted_values('x', ['a', 'b'])]",
+                )
+            found.append(self._assertions[int(marker[1])])
+        return found
 
     def _var(self, name: str, *default: Any) -> Any:
         if name in self._vars:
@@ -225,7 +256,20 @@ def _raise_error(message: str) -> None:
     raise ProjectError(str(message))
 
 
+def _literal(value: Any) -> str:
+    """A Python value as a SQL literal: strings quoted, numbers as they are, None as NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return literal(str(value))
+
+
 def _checked_config(key: str, value: Any) -> Any:
+    if key in ASSERTION_FILE_KEYS:
+        return value  # validated with the node, once its materialization is known
     if key == "materialized":
         if value not in MATERIALIZATIONS:
             raise ConfigError(

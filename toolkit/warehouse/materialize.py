@@ -39,21 +39,40 @@ def existing_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Mat
     return Materialization.VIEW if rows[0][0] == "VIEW" else Materialization.TABLE
 
 
-def materialize(con: duckdb.DuckDBPyConnection, node: Node) -> int | None:
-    """Build `node` and publish it atomically; the row count for tables, None for views."""
+def temporary_relation(node: Node) -> str:
+    return relation(node.schema, TEMPORARY_PREFIX + node.name)
+
+
+def build_temporary(con: duckdb.DuckDBPyConnection, node: Node) -> str:
+    """Build `node` under its temporary name, unpublished; the quoted temporary relation."""
     temporary = TEMPORARY_PREFIX + node.name
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(node.schema)}")
     _drop(con, node.schema, temporary)
-    kind = "VIEW" if node.materialized is Materialization.VIEW else "TABLE"
     # The query starts on the first line so DuckDB's "LINE n" in errors is the model file's line n.
-    con.execute(f"CREATE {kind} {relation(node.schema, temporary)} AS ({node.sql}\n)")
-    rows = None
-    if node.materialized is Materialization.TABLE:
-        rows = con.execute(f"SELECT count(*) FROM {relation(node.schema, temporary)}").fetchall()[0][0]
+    con.execute(f"CREATE {_kind(node)} {temporary_relation(node)} AS ({node.sql}\n)")
+    return temporary_relation(node)
+
+
+def publish(con: duckdb.DuckDBPyConnection, node: Node) -> None:
+    """Swap the temporary relation in for the published one, in one transaction."""
     with transaction(con):
         _drop(con, node.schema, node.name)
-        con.execute(f"ALTER {kind} {relation(node.schema, temporary)} RENAME TO {identifier(node.name)}")
-    return rows
+        con.execute(f"ALTER {_kind(node)} {temporary_relation(node)} RENAME TO {identifier(node.name)}")
+
+
+def discard(con: duckdb.DuckDBPyConnection, node: Node) -> None:
+    """Drop the temporary relation, leaving the published one as it was."""
+    _drop(con, node.schema, TEMPORARY_PREFIX + node.name)
+
+
+def materialize(con: duckdb.DuckDBPyConnection, node: Node) -> None:
+    """Build `node` and publish it atomically."""
+    build_temporary(con, node)
+    publish(con, node)
+
+
+def _kind(node: Node) -> str:
+    return "VIEW" if node.materialized is Materialization.VIEW else "TABLE"
 
 
 def drop_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import duckdb
 
@@ -31,6 +30,19 @@ CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.run_results (
     message VARCHAR,
     started_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.assertion_results (
+    run_id VARCHAR NOT NULL,
+    node VARCHAR NOT NULL,
+    assertion VARCHAR NOT NULL,
+    test VARCHAR NOT NULL,
+    dimension VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    failing_rows BIGINT,
+    seconds DOUBLE NOT NULL,
+    message VARCHAR,
+    samples JSON
+);
 """
 
 
@@ -42,11 +54,16 @@ def ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
 def record_run(
     con: duckdb.DuckDBPyConnection,
     run: tuple[str, str, datetime, datetime, str, str],
-    results: Sequence[tuple[str, str, str | None, str, int | None, float, str | None, datetime]],
+    results: Sequence[tuple],
+    assertions: Sequence[tuple] = (),
 ) -> None:
-    """Write one run and its per-node results together."""
+    """Write one run, its per-node results and its assertion results together."""
     ensure_state_tables(con)
     with transaction(con):
         con.execute(f"INSERT INTO {STATE_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?)", list(run))
         if results:
             con.executemany(f"INSERT INTO {STATE_SCHEMA}.run_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(results))
+        if assertions:
+            con.executemany(
+                f"INSERT INTO {STATE_SCHEMA}.assertion_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(assertions)
+            )

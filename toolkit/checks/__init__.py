@@ -1,0 +1,1 @@
+"""Checks on data: data-quality assertions (and, later, distribution checks)."""
