@@ -19,7 +19,7 @@ def model_files(models_dir: Path) -> dict[str, Path]:
         raise ProjectError(f"models folder {models_dir} does not exist", hint="create it or set [tool.toolkit].models")
     found: dict[str, Path] = {}
     by_folded: dict[str, Path] = {}
-    for path in sorted(models_dir.rglob(f"*{MODEL_SUFFIX}")):
+    for path in sorted(models_dir.rglob(f"*{MODEL_SUFFIX}"), key=str):
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(models_dir).parts):
             continue
         name = path.stem

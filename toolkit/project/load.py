@@ -11,10 +11,11 @@ from toolkit.config import Settings
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
 from toolkit.checks.assertions import Assertion, make_assertion, unique_names
-from toolkit.errors import ConfigError, Location, ToolkitError
+from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.nodes import Materialization, Node, NodeKind
-from toolkit.project.parse import parse_model
+from toolkit.project.parse import Statement, parse_model
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_refs
+from toolkit.sql.create_model import CreateModel, read_create_model
 from toolkit.sql.quoting import relation
 
 
@@ -39,6 +40,7 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         project_macros=macro_files(settings.macros),
     )
     rendered = [renderer.render(name, path) for name, path in files.items()]
+    renderer.template_cache.save()
     relations = {r.name: relation(r.config.get("schema", settings.schema), r.name) for r in rendered}
     nodes = {r.name: _node(r, settings, relations) for r in rendered}
     return Project(settings=settings, graph=Graph(nodes))
@@ -49,8 +51,13 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
     statement = parse_model(sql, rendered.path)
     config = rendered.config
     materialized = Materialization(config.get("materialized", Materialization.TABLE.value))
+    create_model = None
     try:
-        kind, assertions = _assertions(rendered, materialized, statement.sql)
+        if statement.kind is NodeKind.ML_MODEL:
+            create_model = _create_model(rendered, statement)
+            kind, assertions, materialized = NodeKind.ML_MODEL, [], Materialization.MODEL_STORE
+        else:
+            kind, assertions = _assertions(rendered, materialized, statement.sql)
     except ToolkitError as error:
         raise error.at(Location(rendered.path)) from None
     return Node(
@@ -66,7 +73,25 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
         sql=statement.sql,
         statement=statement.expression,
         assertions=unique_names([a.map_sql(lambda text: resolve_refs(text, relations)) for a in assertions]),
+        create_model=create_model,
     )
+
+
+def _create_model(rendered: Rendered, statement: Statement) -> CreateModel:
+    """The CREATE MODEL of an ML model file, whose model must be the node itself."""
+    for key in ("materialized", *ASSERTION_FILE_KEYS):
+        if key in rendered.config:
+            raise ConfigError(f"config({key}=…) does not apply to a CREATE MODEL file", hint="remove it")
+    if rendered.assertions:
+        raise ConfigError("config(assertions=…) does not apply to a CREATE MODEL file", hint="assert on its input model")
+    create = read_create_model(statement.expression)
+    if create.name.casefold() != rendered.name.casefold():
+        raise ProjectError(
+            f'CREATE MODEL names "{create.name}", but this file defines the node "{rendered.name}"',
+            hint=f"a model's name is its file's stem: write CREATE OR REPLACE MODEL {rendered.name} (or {{{{ this }}}}), "
+            f"or rename the file to {create.name}.sql",
+        )
+    return create
 
 
 def _assertions(rendered: Rendered, materialized: Materialization, sql: str) -> tuple[NodeKind, list[Assertion]]:

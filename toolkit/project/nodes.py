@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from toolkit.checks.assertions import Assertion
+from toolkit.sql.create_model import CreateModel
 from toolkit.sql.quoting import relation
 
 
@@ -17,12 +18,14 @@ class NodeKind(enum.Enum):
 
     MODEL = "model"  # a SELECT materialized as a table or view
     ASSERTION = "assertion"  # a SELECT returning failing rows (config(materialized='assertion'))
+    ML_MODEL = "ml_model"  # CREATE MODEL … AS SELECT: trained, stored in the model store
 
 
 class Materialization(enum.Enum):
     TABLE = "table"
     VIEW = "view"
     ASSERTION = "assertion"  # nothing is stored: the query's rows are failures
+    MODEL_STORE = "model_store"  # a trained model, stored as a new version in `_toolkit`
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Node:
     sql: str  # the rendered statement, refs resolved, ready to run in DuckDB
     statement: exp.Expression = field(repr=False, compare=False)
     assertions: tuple[Assertion, ...] = ()  # declared in config(), or the file's own for an assertion node
+    create_model: CreateModel | None = None  # the parsed CREATE MODEL of an ML model node
 
     @property
     def relation(self) -> str:

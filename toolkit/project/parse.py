@@ -12,7 +12,11 @@ from sqlglot.tokens import TokenType
 
 from toolkit.errors import Location, ProjectError
 from toolkit.project.nodes import NodeKind
+from toolkit.sql.create_model import is_create_model
 from toolkit.sql.dialect import DIALECT
+
+
+_DIALECT = DIALECT()
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,14 @@ _QUERIES = (exp.Query, exp.Values, exp.Pivot)
 def _classify(expression: exp.Expression, path: Path) -> NodeKind:
     if isinstance(expression, _QUERIES):
         return NodeKind.MODEL
+    if is_create_model(expression):
+        return NodeKind.ML_MODEL
     keyword = expression.key.upper()
     if isinstance(expression, exp.Command):
         keyword = str(expression.this).upper()
     article = "an" if keyword[:1] in "AEIOU" else "a"
     raise ProjectError(
-        f"a model file must hold a query (SELECT …), but this one holds {article} {keyword} statement",
+        f"a model file must hold a query (SELECT …) or CREATE MODEL, but this one holds {article} {keyword} statement",
         Location(path),
         hint="the toolkit creates, replaces and drops the node's relation itself; write only the SELECT",
     )

@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
+from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.checks.assertions import UNDER_TEST, Assertion, make_assertion
 from toolkit.sql.quoting import identifier, literal, relation
 
@@ -74,14 +75,15 @@ class Renderer:
         self._vars = vars
         self._current: Rendered | None = None
         self._templates: dict[str, Path] = {}
+        # Compiled templates are cached by source checksum, so unchanged files skip Jinja's compiler.
+        self.template_cache = SingleFileBytecodeCache(settings.target / "jinja-cache.bin")
         self.env = SandboxedEnvironment(
             loader=jinja2.FunctionLoader(self._load),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
             extensions=["jinja2.ext.do"],
-            # Compiled templates are cached by source checksum, so unchanged files skip Jinja's compiler.
-            bytecode_cache=_bytecode_cache(settings.target / "jinja-cache"),
+            bytecode_cache=self.template_cache,
         )
         self.env.globals.update(
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error,
@@ -241,14 +243,6 @@ class Renderer:
             f'var("{name}") is not set and has no default{did_you_mean(name, self._vars)}',
             hint=f"set it in [tool.toolkit.vars], pass --vars '{{\"{name}\": …}}', or give a default: var('{name}', …)",
         )
-
-
-def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:  # a read-only project still renders, just without the cache
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _raise_error(message: str) -> None:
