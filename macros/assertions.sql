@@ -8,7 +8,7 @@
 
 {#- Values of the column appear once (NULLs are not compared); failing rows = the extra copies. -#}
 {% macro unique(column) -%}
-{{ assertion('unique', dimension='accuracy', columns=[column],
+{{ assertion('unique', default_dimension='accuracy', columns=[column],
     failing_count='count(' ~ column | identifier ~ ') - count(DISTINCT ' ~ column | identifier ~ ')',
     samples='SELECT ' ~ column | identifier ~ ', count(*) AS copies FROM ' ~ under_test ~ ' WHERE ' ~ column | identifier
         ~ ' IS NOT NULL GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC',
@@ -18,7 +18,7 @@
 {#- The combination of the columns appears once; failing rows = the extra copies. -#}
 {% macro unique_combination(columns) -%}
 {%- set listed = columns | map('identifier') | join(', ') -%}
-{{ assertion('unique_combination', dimension='accuracy', columns=columns,
+{{ assertion('unique_combination', default_dimension='accuracy', columns=columns,
     failing_count='count(*) - count(DISTINCT row(' ~ listed ~ '))',
     samples='SELECT ' ~ listed ~ ', count(*) AS copies FROM ' ~ under_test ~ ' GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC',
     default_label='unique_combination(' ~ columns | join(', ') ~ ')', **kwargs) }}
@@ -26,7 +26,7 @@
 
 {#- No two rows are identical in every column; failing rows = the distinct rows that have copies. -#}
 {% macro no_duplicate_rows() -%}
-{{ assertion('no_duplicate_rows', dimension='accuracy',
+{{ assertion('no_duplicate_rows', default_dimension='accuracy',
     failing_rows='SELECT *, count(*) AS copies FROM ' ~ under_test ~ ' GROUP BY ALL HAVING count(*) > 1', **kwargs) }}
 {%- endmacro %}
 
@@ -37,26 +37,26 @@
 {%- set tests = [] -%}
 {%- if min is not none %}{% do tests.append(column | identifier ~ ' ' ~ low ~ ' ' ~ min | literal) %}{% endif -%}
 {%- if max is not none %}{% do tests.append(column | identifier ~ ' ' ~ high ~ ' ' ~ max | literal) %}{% endif -%}
-{{ assertion('in_range', dimension='accuracy', columns=[column], failing_when=tests | join(' OR '), **kwargs) }}
+{{ assertion('in_range', default_dimension='accuracy', columns=[column], failing_when=tests | join(' OR '), **kwargs) }}
 {%- endmacro %}
 
 {#- A boolean SQL expression every row satisfies (rows where it is FALSE fail; NULL passes). -#}
 {% macro expression_is_true(expression) -%}
-{{ assertion('expression_is_true', dimension='accuracy', failing_when='NOT (' ~ expression ~ ')',
+{{ assertion('expression_is_true', default_dimension='accuracy', failing_when='NOT (' ~ expression ~ ')',
     default_label='expression_is_true(' ~ expression ~ ')', **kwargs) }}
 {%- endmacro %}
 
 {#- ------------------------------------------------------------ completeness -#}
 
 {% macro not_null(column) -%}
-{{ assertion('not_null', dimension='completeness', columns=[column],
+{{ assertion('not_null', default_dimension='completeness', columns=[column],
     failing_when=column | identifier ~ ' IS NULL', **kwargs) }}
 {%- endmacro %}
 
 {#- The share of NULLs in the column is at most `fraction`; failing rows = the NULL rows when it is not. -#}
 {% macro null_fraction_at_most(column, fraction) -%}
 {%- set nulls = 'count(*) FILTER (WHERE ' ~ column | identifier ~ ' IS NULL)' -%}
-{{ assertion('null_fraction_at_most', dimension='completeness', columns=[column],
+{{ assertion('null_fraction_at_most', default_dimension='completeness', columns=[column],
     failing_count='CASE WHEN ' ~ nulls ~ ' > ' ~ fraction | literal ~ ' * count(*) THEN ' ~ nulls ~ ' ELSE 0 END',
     samples='SELECT count(*) AS row_count, ' ~ nulls ~ ' AS null_count, round(' ~ nulls ~ ' / count(*), 4) AS null_fraction FROM ' ~ under_test,
     default_label='null_fraction_at_most(' ~ column ~ ', ' ~ fraction ~ ')', **kwargs) }}
@@ -65,17 +65,17 @@
 {#- The relation has between min and max rows; one failing "row" when it does not. -#}
 {% macro row_count_between(min=0, max=none) -%}
 {%- set bounds = ['count(*) < ' ~ min | literal] + (['count(*) > ' ~ max | literal] if max is not none else []) -%}
-{{ assertion('row_count_between', dimension='completeness',
+{{ assertion('row_count_between', default_dimension='completeness',
     failing_count='CASE WHEN ' ~ bounds | join(' OR ') ~ ' THEN 1 ELSE 0 END',
     samples='SELECT count(*) AS row_count FROM ' ~ under_test,
-    default_label='row_count_between(' ~ min ~ ', ' ~ max ~ ')', **kwargs) }}
+    default_label='row_count_between(' ~ min ~ (', ' ~ max if max is not none else '') ~ ')', **kwargs) }}
 {%- endmacro %}
 
 {#- Every expected category appears at least once; failing rows = the categories that never do. -#}
 {% macro values_present(column, values) -%}
 {%- set checks = [] -%}
 {%- for value in values %}{% do checks.append('(count(*) FILTER (WHERE ' ~ column | identifier ~ ' = ' ~ value | literal ~ ') = 0)::INTEGER') %}{% endfor -%}
-{{ assertion('values_present', dimension='completeness', columns=[column], failing_count=checks | join(' + '),
+{{ assertion('values_present', default_dimension='completeness', columns=[column], failing_count=checks | join(' + '),
     samples='SELECT expected AS missing_value FROM (SELECT unnest([' ~ values | map('literal') | join(', ') ~ ']) AS expected) WHERE expected NOT IN (SELECT '
         ~ column | identifier ~ ' FROM ' ~ under_test ~ ' WHERE ' ~ column | identifier ~ ' IS NOT NULL)',
     **kwargs) }}
@@ -84,7 +84,7 @@
 {#- Every label value appears in every split; failing rows = the (split, label) pairs that are missing. -#}
 {% macro label_present_in_every_split(label, split_column='split') -%}
 {%- set l, s = label | identifier, split_column | identifier -%}
-{{ assertion('label_present_in_every_split', dimension='completeness', columns=[label, split_column],
+{{ assertion('label_present_in_every_split', default_dimension='completeness', columns=[label, split_column],
     failing_rows='SELECT s.' ~ s ~ ', l.' ~ l ~ ' FROM (SELECT DISTINCT ' ~ s ~ ' FROM ' ~ under_test ~ ') AS s CROSS JOIN (SELECT DISTINCT '
         ~ l ~ ' FROM ' ~ under_test ~ ' WHERE ' ~ l ~ ' IS NOT NULL) AS l EXCEPT SELECT DISTINCT ' ~ s ~ ', ' ~ l ~ ' FROM ' ~ under_test,
     **kwargs) }}
@@ -94,20 +94,20 @@
 
 {#- The column holds only the listed values (NULLs pass: combine with not_null). -#}
 {% macro accepted_values(column, values) -%}
-{{ assertion('accepted_values', dimension='consistency', columns=[column],
+{{ assertion('accepted_values', default_dimension='consistency', columns=[column],
     failing_when=column | identifier ~ ' NOT IN (' ~ values | map('literal') | join(', ') ~ ')', **kwargs) }}
 {%- endmacro %}
 
 {#- Every non-NULL value matches the regular expression in full (one format per column). -#}
 {% macro matches_regex(column, pattern) -%}
-{{ assertion('matches_regex', dimension='consistency', columns=[column],
+{{ assertion('matches_regex', default_dimension='consistency', columns=[column],
     failing_when='NOT regexp_full_match(CAST(' ~ column | identifier ~ ' AS VARCHAR), ' ~ pattern | literal ~ ')',
     **kwargs) }}
 {%- endmacro %}
 
 {#- Foreign key: every non-NULL value of the column exists in `field` of `to` (e.g. to=ref('stg_planes')). -#}
 {% macro relationships(column, to, field) -%}
-{{ assertion('relationships', dimension='consistency', columns=[column],
+{{ assertion('relationships', default_dimension='consistency', columns=[column],
     failing_rows='SELECT child.* FROM ' ~ under_test ~ ' AS child WHERE child.' ~ column | identifier ~ ' IS NOT NULL AND NOT EXISTS (SELECT 1 FROM '
         ~ to ~ ' AS parent WHERE parent.' ~ field | identifier ~ ' = child.' ~ column | identifier ~ ')',
     default_label='relationships(' ~ column ~ ' -> ' ~ field ~ ')', **kwargs) }}
@@ -117,7 +117,7 @@
 {% macro column_types(types) -%}
 {%- set expected = [] -%}
 {%- for column, type in types.items() %}{% do expected.append('(' ~ column | literal ~ ', ' ~ type | upper | literal ~ ')') %}{% endfor -%}
-{{ assertion('column_types', dimension='consistency',
+{{ assertion('column_types', default_dimension='consistency',
     failing_rows='SELECT e.column_name, e.expected_type, d.column_type AS actual_type FROM (VALUES ' ~ expected | join(', ')
         ~ ') AS e(column_name, expected_type) LEFT JOIN (DESCRIBE ' ~ under_test ~ ') AS d ON lower(d.column_name) = lower(e.column_name)'
         ~ ' WHERE d.column_type IS DISTINCT FROM e.expected_type',
@@ -130,7 +130,7 @@
     one failing "row" when it is older. -#}
 {% macro freshness(column, max_age='1 day', relative_to='now()') -%}
 {%- set newest = 'max(' ~ column | identifier ~ ')' -%}
-{{ assertion('freshness', dimension='timeliness', columns=[column],
+{{ assertion('freshness', default_dimension='timeliness', columns=[column],
     failing_count='CASE WHEN ' ~ newest ~ ' IS NULL OR ' ~ newest ~ ' < (' ~ relative_to ~ ') - INTERVAL ' ~ max_age | literal ~ ' THEN 1 ELSE 0 END',
     samples='SELECT max(' ~ column | identifier ~ ') AS newest, ' ~ relative_to ~ ' AS relative_to FROM ' ~ under_test,
     default_label='freshness(' ~ column ~ ', ' ~ max_age ~ ')', **kwargs) }}
@@ -141,7 +141,7 @@
 {% macro ingestion_lag_at_most(event_at, ingested_at, max_lag='1 hour', percentile=0.95) -%}
 {%- set lag = '(epoch(' ~ ingested_at | identifier ~ ') - epoch(' ~ event_at | identifier ~ '))' -%}
 {%- set bound = 'epoch(INTERVAL ' ~ max_lag | literal ~ ')' -%}
-{{ assertion('ingestion_lag_at_most', dimension='timeliness', columns=[event_at, ingested_at],
+{{ assertion('ingestion_lag_at_most', default_dimension='timeliness', columns=[event_at, ingested_at],
     failing_count='CASE WHEN quantile_cont(' ~ lag ~ ', ' ~ percentile | literal ~ ') > ' ~ bound
         ~ ' THEN count(*) FILTER (WHERE ' ~ lag ~ ' > ' ~ bound ~ ') ELSE 0 END',
     samples='SELECT * FROM ' ~ under_test ~ ' WHERE ' ~ lag ~ ' > ' ~ bound ~ ' ORDER BY ' ~ lag ~ ' DESC',

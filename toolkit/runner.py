@@ -39,7 +39,7 @@ class Status(enum.Enum):
 @dataclass(frozen=True)
 class NodeResult:
     node: str
-    relation: str
+    relation: str | None
     status: Status
     rows: int | None
     seconds: float
@@ -208,7 +208,8 @@ def _result(
     started_at: datetime,
     assertions: tuple[AssertionResult, ...] = (),
 ) -> NodeResult:
-    return NodeResult(node.name, node.qualified_name, status, rows, round(seconds, 4), message, started_at, assertions)
+    relation = None if node.kind is NodeKind.ASSERTION else node.qualified_name  # an assertion stores nothing
+    return NodeResult(node.name, relation, status, rows, round(seconds, 4), message, started_at, assertions)
 
 
 def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Path) -> Path:

@@ -87,7 +87,7 @@ class Assertion:
 
 
 _OPTIONS = ("columns", "failing_when", "failing_count", "failing_rows", "samples", "dimension",
-            "severity", "error_if", "warn_if", "where", "label", "default_label")
+            "severity", "error_if", "warn_if", "where", "label", "default_label", "default_dimension")
 
 
 def make_assertion(test: str, **options: Any) -> Assertion:
@@ -106,7 +106,7 @@ def make_assertion(test: str, **options: Any) -> Assertion:
         raise ConfigError(
             f"{test}(): severity {severity!r} is not one of error, warn{did_you_mean(str(severity), ['error', 'warn'])}"
         )
-    dimension = options.get("dimension", "custom")
+    dimension = options.get("dimension") or options.get("default_dimension") or "custom"
     if dimension not in DIMENSIONS:
         raise ConfigError(f"{test}(): dimension {dimension!r} is not one of {', '.join(DIMENSIONS)}")
     columns = options.get("columns") or ()

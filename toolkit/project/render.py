@@ -89,7 +89,7 @@ class Renderer:
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error,
             assertion=self._assertion, under_test=UNDER_TEST,
         )
-        self.env.filters.update(identifier=identifier, literal=_literal)
+        self.env.filters.update(identifier=_identifier, literal=_literal)
         self._assertions: list[Assertion] = []
         self.macros = self._load_macros(standard_macros, project_macros)
 
@@ -133,7 +133,7 @@ class Renderer:
                 if path in project:
                     project_origin[name] = path
                 origin[name] = path
-                self.env.globals[name] = macro
+                self.env.globals[name] = _named(name, macro)
         return origin
 
     def _module(self, template: jinja2.Template) -> Any:
@@ -245,13 +245,48 @@ class Renderer:
         )
 
 
+class _ArgumentError(ConfigError):
+    """A bad argument found inside a macro; the macro's wrapper names the macro."""
+
+
+def _named(name: str, macro: Macro) -> Any:
+    """`macro`, with a missing or malformed argument reported as an error naming the macro."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return macro(*args, **kwargs)
+        except jinja2.UndefinedError as error:
+            if not (error.message or "").startswith("parameter "):
+                raise
+            raise ConfigError(f"{name}(): missing argument: {error.message}", hint="check the macro's arguments") from None
+        except _ArgumentError as error:
+            raise ConfigError(f"{name}(): {error.message}", hint=error.hint) from None
+
+    return call
+
+
+def _defined(value: Any) -> None:
+    """Raise Jinja's own error for an undefined value, e.g. a macro argument that was not given."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+
+
 def _raise_error(message: str) -> None:
     """For macros: stop rendering with `message`, reported at the model file and line."""
     raise ProjectError(str(message))
 
 
+def _identifier(name: Any) -> str:
+    """The `identifier` filter: a quoted column or table name."""
+    _defined(name)
+    if not isinstance(name, str) or not name:
+        raise _ArgumentError(f"expected a column name as a string, got {name!r}")
+    return identifier(name)
+
+
 def _literal(value: Any) -> str:
-    """A Python value as a SQL literal: strings quoted, numbers as they are, None as NULL."""
+    """The `literal` filter: strings quoted, numbers as they are, None as NULL."""
+    _defined(value)
     if value is None:
         return "NULL"
     if isinstance(value, bool):
