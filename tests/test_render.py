@@ -345,7 +345,7 @@ def test_raise_error_in_a_macro_is_reported_at_the_model_file_and_line(tmp_path)
         },
         ProjectError,
     )
-    assert error.message == "amounts must be positive"
+    assert error.message == "check(): amounts must be positive"  # the message names the macro
     assert error.location is not None
     assert error.location.path.name == "a.sql"
     assert error.location.line == 3

@@ -76,3 +76,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+class ModelError(NodeError):
+    """A model cannot be trained, stored, loaded or applied: its data, options or artifact are unusable."""

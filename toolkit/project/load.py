@@ -74,6 +74,7 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
         statement=statement.expression,
         assertions=unique_names([a.map_sql(lambda text: resolve_refs(text, relations)) for a in assertions]),
         create_model=create_model,
+        hash_splits=tuple(rendered.hash_splits),
     )
 
 

@@ -29,6 +29,15 @@ class Materialization(enum.Enum):
 
 
 @dataclass(frozen=True)
+class HashSplit:
+    """A hash_split() in a model: the SQL text hashed, the number of buckets, where NULL keys go."""
+
+    key_sql: str
+    buckets: int
+    null_split: str
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     path: Path  # absolute path of the model file
@@ -43,6 +52,7 @@ class Node:
     statement: exp.Expression = field(repr=False, compare=False)
     assertions: tuple[Assertion, ...] = ()  # declared in config(), or the file's own for an assertion node
     create_model: CreateModel | None = None  # the parsed CREATE MODEL of an ML model node
+    hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report
 
     @property
     def relation(self) -> str:

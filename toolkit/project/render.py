@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
+from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.checks.assertions import UNDER_TEST, Assertion, make_assertion
 from toolkit.sql.quoting import identifier, literal, relation
@@ -26,7 +27,9 @@ _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 _MARK = "\x1f"
 _REF_MARKER = re.compile(f"{_MARK}ref{_MARK}([^{_MARK}]*){_MARK}")
 _ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
-RESERVED_GLOBALS = ("ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test")
+RESERVED_GLOBALS = (
+    "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split",
+)
 
 # config(...) keys → accepted values (None: checked by type only).
 MATERIALIZATIONS = ("table", "view", "assertion")
@@ -48,6 +51,7 @@ class Rendered:
     sources: list[tuple[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     assertions: list[Assertion] = field(default_factory=list)
+    hash_splits: list[HashSplit] = field(default_factory=list)
 
 
 def ref_marker(name: str) -> str:
@@ -87,7 +91,7 @@ class Renderer:
         )
         self.env.globals.update(
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error,
-            assertion=self._assertion, under_test=UNDER_TEST,
+            assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
         )
         self.env.filters.update(identifier=_identifier, literal=_literal)
         self._assertions: list[Assertion] = []
@@ -219,6 +223,12 @@ class Renderer:
         self._assertions.append(make_assertion(str(test), **options))
         return f"{_MARK}assertion{_MARK}{len(self._assertions) - 1}{_MARK}"
 
+    def _record_split(self, key: Any, buckets: Any, null_split: Any) -> str:
+        """For hash_split(): remember how the node splits, for the split report."""
+        key_sql = self.env.globals["hash_key_text"](key)
+        self._state("hash_split").hash_splits.append(HashSplit(str(key_sql), int(buckets), str(null_split)))
+        return ""
+
     def _declared_assertions(self, items: Any) -> list[Assertion]:
         items = [items] if isinstance(items, str) else items
         if not isinstance(items, (list, tuple)):
@@ -245,8 +255,8 @@ class Renderer:
         )
 
 
-class _ArgumentError(ConfigError):
-    """A bad argument found inside a macro; the macro's wrapper names the macro."""
+class _ArgumentError(ProjectError):
+    """A bad argument found inside a macro (raise_error, the filters); the macro's wrapper names the macro."""
 
 
 def _named(name: str, macro: Macro) -> Any:
@@ -260,7 +270,17 @@ def _named(name: str, macro: Macro) -> Any:
                 raise
             raise ConfigError(f"{name}(): missing argument: {error.message}", hint="check the macro's arguments") from None
         except _ArgumentError as error:
-            raise ConfigError(f"{name}(): {error.message}", hint=error.hint) from None
+            raise ProjectError(f"{name}(): {error.message}", hint=error.hint) from None
+        except TypeError as error:
+            takes = f"{name}({', '.join(macro.arguments)}{', …' if macro.catch_kwargs else ''})"
+            unknown = re.search(r"takes no keyword argument '(\w+)'", str(error))
+            if unknown:
+                word = unknown[1]
+                raise ConfigError(f"{name}(): unknown argument {word!r}{did_you_mean(word, macro.arguments)}",
+                                  hint=f"it takes {takes}") from None
+            if "takes not more than" in str(error):
+                raise ConfigError(f"{name}(): too many arguments", hint=f"it takes {takes}") from None
+            raise
 
     return call
 
@@ -272,8 +292,8 @@ def _defined(value: Any) -> None:
 
 
 def _raise_error(message: str) -> None:
-    """For macros: stop rendering with `message`, reported at the model file and line."""
-    raise ProjectError(str(message))
+    """For macros: stop rendering with `message`, reported at the model file and line, naming the macro."""
+    raise _ArgumentError(str(message))
 
 
 def _identifier(name: Any) -> str:

@@ -11,7 +11,15 @@ the offsets/data buffers of Arrow string and binary arrays:
 * a batch whose rows all have the same length (dates, fixed-width codes, ...)
   reads its words through strided views of the data buffer, with no gather;
 * the >64-byte loop runs over 64-byte blocks for all rows at once: rows are
-  sorted by block count, so the rows still active at a step are a prefix.
+  sorted by block count, so the rows still active at a step are a prefix;
+* arrays longer than 16384 rows are hashed in blocks of that many rows, which
+  keeps the numpy temporaries in cache.
+
+Fetches read the Arrow buffers in place (strided views) or gather from one
+copy of the batch's bytes; no Python code runs per row. In DuckDB the UDF sees
+batches of at most 2048 rows, so the cost per call (about 25-40 numpy calls
+for short keys) matters as much as the arithmetic; see
+``benchmarks/bench_farmhash.py``.
 
 Public API: :func:`fingerprint64` (Arrow in, Arrow int64 out, NULL-preserving)
 and :func:`register_farm_fingerprint` (the ``farm_fingerprint`` SQL function
@@ -40,11 +48,13 @@ _U_K0, _U_K1, _U_K2 = U64(K0), U64(K1), U64(K2)
 _U_9, _U_255, _MASK32 = U64(9), U64(0xFF), U64(0xFFFFFFFF)
 _SHIFT = tuple(U64(i) for i in range(65))  # shift counts as uint64 scalars
 
-# Hash64's state seeds for inputs longer than 64 bytes (seed = 81).
+# Hash64's initial state for inputs longer than 64 bytes (seed = 81), in exact
+# integers: x = seed * k2 (+ Fetch(s)), y = seed * k1 + 113, z = ShiftMix(y * k2 + 113) * k2.
 _SEED = 81
-_Y0 = (_SEED * K1 + 113) & _MASK64
-_Z0 = (((_Y0 * K2 + 113) & _MASK64) ^ (((_Y0 * K2 + 113) & _MASK64) >> 47)) * K2 & _MASK64
 _X0_MUL = U64(_SEED * K2 & _MASK64)
+_Y0 = (_SEED * K1 + 113) & _MASK64
+_Z0 = (_Y0 * K2 + 113) & _MASK64
+_Z0 = ((_Z0 ^ (_Z0 >> 47)) * K2) & _MASK64
 
 # `mul = k2 + len * 2` for every len <= 64, as a lookup table.
 _MUL_OF_LEN = (np.arange(65, dtype=np.uint64) * U64(2)) + _U_K2
@@ -401,7 +411,7 @@ def hash64_over64(rows: _Rows) -> np.ndarray:
     return out
 
 
-# Hashers indexed by length class (see _CLASS_OF_LEN).
+# Hash functions indexed by length class (see _CLASS_OF_LEN).
 _HASHERS: tuple[Callable[[_Rows], np.ndarray], ...] = (
     hash_len_0, hash_len_0to16_short, hash_len_0to16_mid, hash_len_0to16_long,
     hash_len_17to32, hash_len_33to64, hash64_over64,
@@ -421,8 +431,10 @@ def hash64(buf: pa.Buffer | np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if lo == hi:  # one common length: strided views, no gathers
         return _HASHERS[_CLASS_OF_LEN[min(lo, 65)]](_StridedRows(buf, int(offsets[0]), lo, n))
 
-    data = np.concatenate((np.frombuffer(buf, dtype=np.uint8), _PAD))
-    offsets = offsets.astype(np.int64, copy=False)
+    # Copy just these rows' bytes (a slice may share a much larger buffer), padded.
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = np.concatenate((np.frombuffer(buf, dtype=np.uint8, count=last - first, offset=first), _PAD))
+    offsets = offsets - np.int64(first)  # int64, rebased on the copy
     rows = _GatherRows(data, offsets[:-1], offsets[1:])
     cls_lo, cls_hi = _CLASS_OF_LEN[min(lo, 65)], _CLASS_OF_LEN[min(hi, 65)]
     if cls_lo == cls_hi:
@@ -444,6 +456,7 @@ _OFFSET_TYPES = {
     pa.string().id: np.int32, pa.binary().id: np.int32,
     pa.large_string().id: np.int64, pa.large_binary().id: np.int64,
 }
+_BLOCK_ROWS = 16384  # rows hashed per numpy pass in large arrays
 _VIEW_CASTS = {pa.string_view().id: pa.large_string(), pa.binary_view().id: pa.large_binary()}
 
 
@@ -463,12 +476,17 @@ def _fingerprint_array(arr: pa.Array) -> pa.Array:
     n = len(arr)
     validity, offsets_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=offset_type, count=n + 1,
-                            offset=arr.offset * offset_type().itemsize)
-    if offset_type is np.int32:
-        offsets = offsets.astype(np.int64)
+                            offset=arr.offset * np.dtype(offset_type).itemsize)
     if data_buf is None:
-        data_buf = np.zeros(8, dtype=np.uint8)
-    hashes = pa.py_buffer(hash64(data_buf, offsets).view(np.int64))
+        data_buf = _PAD
+    if n <= _BLOCK_ROWS:
+        hashes = hash64(data_buf, offsets)
+    else:  # blocks of rows keep the temporaries cache-sized
+        hashes = np.empty(n, dtype=np.uint64)
+        for start in range(0, n, _BLOCK_ROWS):
+            stop = min(start + _BLOCK_ROWS, n)
+            hashes[start:stop] = hash64(data_buf, offsets[start:stop + 1])
+    hashes = pa.py_buffer(hashes.view(np.int64))
 
     null_count = arr.null_count
     if null_count == 0:
