@@ -5,6 +5,8 @@
     column_types({'flight_id': 'VARCHAR', 'flight_date': 'DATE', 'arr_delay': 'DOUBLE', 'dep_ts': 'TIMESTAMP'}),
     null_fraction_at_most('temp', 0.01),
     not_null('arr_delay', severity='warn'),
+    accepted_values('split', ['train', 'eval', 'test']),
+    label_present_in_every_split('is_delayed', 'split'),
 ]) }}
 -- One row per flight: label arr_delay (minutes late at arrival) and the features known
 -- before departure. Cancelled flights stay in with a NULL label, as do the few flown
@@ -15,6 +17,9 @@
 select
     f.flight_id,
     f.flight_date,
+    -- Repeatable split by day (the book's Repeatable Splitting): flights of one day share weather and
+    -- delays, so keeping a day's flights together keeps eval and test free of leaked information.
+    {{ hash_split('f.flight_date', train=0.8, eval=0.1, test=0.1) }} as split,
     f.dep_ts,
     -- label
     f.arr_delay,
