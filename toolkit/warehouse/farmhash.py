@@ -146,7 +146,7 @@ class _StridedRows:
         self.buf, self.first, self.length, self.n = buf, first, length, n
 
     def _column(self, dtype: str, k: int) -> np.ndarray:
-        # Byte k of every row; astype/copy turns the unaligned strided view contiguous.
+        # The word at byte k of every row; astype turns the unaligned strided view contiguous.
         view = np.ndarray((self.n,), dtype, self.buf, self.first + k, (self.length,))
         return view.astype(np.uint64)
 
