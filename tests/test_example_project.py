@@ -50,3 +50,12 @@ def test_staging_models_are_views(built):
     kinds = dict(query(built, "select table_name, table_type from information_schema.tables where table_schema = 'main'"))
     assert kinds["flight_features"] == "BASE TABLE"
     assert {kinds[n] for n in ("stg_flights", "stg_weather", "stg_planes", "stg_airlines", "stg_airports")} == {"VIEW"}
+
+
+def test_example_models_are_trained(built):
+    models = dict(query(built, "select model_name, model_type from _toolkit.model_versions"))
+    assert models == {"flight_delay": "LOGISTIC_REG", "arrival_delay": "BOOSTED_TREE_REGRESSOR",
+                      "route_clusters": "KMEANS"}
+    metrics = dict(query(built, "select metric, value from _toolkit.model_eval_metrics "
+                                "where model_name = 'flight_delay' and split = 'eval'"))
+    assert 0.6 < metrics["roc_auc"] < 1 and metrics["accuracy"] > 0.7

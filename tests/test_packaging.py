@@ -18,5 +18,6 @@ def test_wheel_contains_the_standard_macros(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     macros = sorted(p.name for p in (REPO / "macros").glob("*.sql"))
     assert macros and all(f"toolkit/macros/{name}" in names for name in macros)
-    assert "toolkit/cli.py" in names
+    sources = {p.relative_to(REPO).as_posix() for p in (REPO / "toolkit").rglob("*.py") if "__pycache__" not in p.parts}
+    assert sources <= set(names), f"missing from the wheel: {sorted(sources - set(names))}"
     assert not any(name.startswith(("tests/", "models/", "benchmarks/")) for name in names)

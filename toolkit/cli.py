@@ -4,6 +4,7 @@ and the exit code is 2 (usage or project) or 1 (a node failed); anything else is
 from __future__ import annotations
 
 import csv
+from dataclasses import asdict
 import functools
 import json
 import sys
@@ -125,6 +126,36 @@ def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], excl
     _run_and_report(settings, project, selected, "test")
 
 
+@cli.command(name="split-report")
+@_project_options
+@click.argument("node")
+@click.option("--split-column", default="split", show_default=True, help="The column naming each row's split.")
+@click.option("--label", default=None, metavar="COLUMN", help="The label column: its distribution per split.")
+@click.option("--features", default=None, metavar="A,B", help="Columns to compare (default: all but split, label, key).")
+@click.option("--key", "key_sql", default=None, metavar="SQL", help="The split key, when the node has no hash_split().")
+@click.option("--buckets", type=click.IntRange(min=1), default=None, help="Hash buckets of the split, with --key.")
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def split_report(
+    settings: Settings, vars: dict[str, Any], node: str, split_column: str, label: str | None,
+    features: str | None, key_sql: str | None, buckets: int | None, output: str,
+) -> None:
+    """Compare the splits of a built node: rows, label and feature distributions, split-key warnings."""
+    from toolkit.checks.split_report import node_split_report, print_report
+
+    project = load_project(settings, vars)
+    target = project.nodes[project.graph.resolve(node)]
+    chosen = None if features is None else [name.strip() for name in features.split(",") if name.strip()]
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        report = node_split_report(con, target, split_column, label, chosen, key_sql, buckets)
+    finally:
+        con.close()
+    if output == "json":
+        click.echo(report.to_json())
+    else:
+        print_report(report, console)
+
+
 def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str) -> None:
     con = open_writer(settings.warehouse, settings.lock_timeout)
     try:
@@ -163,6 +194,8 @@ class _ConsoleReporter:
         if result.assertions:
             passed = sum(a.status == "pass" for a in result.assertions)
             details += f"{passed}/{len(result.assertions)} assertions passed, "
+        if result.status is Status.SUCCESS and result.message:
+            details += f"{result.message}, "  # e.g. a trained model's version and metrics
         if result.status is not Status.SKIPPED:
             line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
         console.print(line)
@@ -318,6 +351,37 @@ def _print_table(description: Any, rows: list[tuple], title: str | None = None) 
         table.add_row(*("NULL" if value is None else str(value) for value in row))
     console.print(table)
     console.print(f"{len(rows)} row(s)", style="dim")
+
+
+# --- models ------------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def models(settings: Settings, vars: dict[str, Any], output: str) -> None:
+    """List the trained models in the warehouse's model store, with their versions and metrics."""
+    from toolkit.ml import list_models  # scikit-learn loads only for this command
+    from toolkit.ml.metrics import headline
+
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        summaries = list_models(con)
+    finally:
+        con.close()
+    if output == "json":
+        click.echo(json.dumps([{**asdict(s), "created_at": s.created_at.isoformat()} for s in summaries], indent=2))
+        return
+    if not summaries:
+        console.print("No trained models yet: add a CREATE MODEL file and run `toolkit build`.")
+        return
+    table = Table(title="Models", title_justify="left")
+    for column, justify in (("model", "left"), ("type", "left"), ("version", "right"), ("trained", "left"),
+                            ("rows", "right"), ("metrics", "left")):
+        table.add_column(column, justify=justify, no_wrap=column in ("model", "type"))
+    for s in summaries:
+        version = f"{s.latest_version} of {s.versions}" if s.versions > 1 else str(s.latest_version)
+        table.add_row(s.name, s.model_type, version, s.created_at.strftime("%Y-%m-%d %H:%M"), f"{s.training_rows:,}",
+                      headline(s.metrics))
+    console.print(table)
 
 
 # --- init --------------------------------------------------------------------------------------------

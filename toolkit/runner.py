@@ -17,7 +17,7 @@ import duckdb
 
 from toolkit import __version__
 from toolkit.checks.evaluate import AssertionResult, evaluate
-from toolkit.errors import WarehouseError
+from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.warehouse.materialize import build_temporary, discard, existing_kind, publish
@@ -157,6 +157,8 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
     if node.kind is NodeKind.ASSERTION:
         return _checked(node, None, evaluate(con, node.name, None, node.assertions), seconds(), started_at)
+    if node.kind is NodeKind.ML_MODEL:
+        return _train(con, node, started_at, clock)
     try:
         temporary = build_temporary(con, node)
         rows = None
@@ -171,6 +173,39 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
     except duckdb.Error as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     return result
+
+
+def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
+    """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
+    from toolkit.ml import list_models, save_model, train_model  # scikit-learn loads only when a model trains
+    from toolkit.ml.metrics import headline
+
+    create = node.create_model
+    seconds = lambda: time.perf_counter() - clock  # noqa: E731
+    try:
+        clash = existing_kind(con, node.schema, node.name)
+        if clash is not None:
+            raise ToolkitError(
+                f"model {node.name} has the name of the {clash.value} {node.qualified_name}",
+                hint="models and tables share one namespace, as in BigQuery: rename the model file or drop the "
+                f"{clash.value}",
+            )
+        if create.transform:
+            raise ToolkitError(
+                f"model {node.name}: TRANSFORM(…) is parsed but not applied yet",
+                hint="compute those columns in the AS SELECT instead",
+            )
+        if create.if_not_exists and any(m.name.casefold() == node.name.casefold() for m in list_models(con)):
+            return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
+        trained = train_model(con, name=node.name, options=create.options, query=create.query)
+        version = save_model(con, trained)
+    except ToolkitError as error:
+        return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
+    except duckdb.Error as error:
+        return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
+    metrics = headline(trained.metrics)
+    message = f"version {version}, {trained.metrics_split} {metrics}" if metrics else f"version {version}"
+    return _result(node, Status.SUCCESS, trained.split.get("training_rows"), seconds(), message, started_at)
 
 
 def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
@@ -208,7 +243,7 @@ def _result(
     started_at: datetime,
     assertions: tuple[AssertionResult, ...] = (),
 ) -> NodeResult:
-    relation = None if node.kind is NodeKind.ASSERTION else node.qualified_name  # an assertion stores nothing
+    relation = node.qualified_name if node.kind is NodeKind.MODEL else None  # assertions and models store no relation
     return NodeResult(node.name, relation, status, rows, round(seconds, 4), message, started_at, assertions)
 
 

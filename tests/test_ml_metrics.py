@@ -1,0 +1,68 @@
+"""BigQuery-named evaluation metrics against scikit-learn's definitions (and BigQuery's lower median)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from toolkit.ml.metrics import classification_metrics, kmeans_metrics, pca_metrics, regression_metrics
+
+rng = np.random.default_rng(7)
+
+
+def test_regression_metrics():
+    y, pred = rng.uniform(0, 10, 101), rng.uniform(0, 10, 101)
+    got = regression_metrics(y, pred)
+    assert got["mean_absolute_error"] == pytest.approx(skm.mean_absolute_error(y, pred))
+    assert got["mean_squared_error"] == pytest.approx(skm.mean_squared_error(y, pred))
+    assert got["mean_squared_log_error"] == pytest.approx(skm.mean_squared_log_error(y, pred))
+    assert got["r2_score"] == pytest.approx(skm.r2_score(y, pred))
+    assert got["explained_variance"] == pytest.approx(skm.explained_variance_score(y, pred))
+    assert got["median_absolute_error"] == pytest.approx(skm.median_absolute_error(y, pred))  # odd n
+
+
+def test_median_absolute_error_is_the_lower_median():
+    assert regression_metrics(np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]))["median_absolute_error"] == 2.0
+
+
+def test_msle_undefined_below_minus_one():
+    assert regression_metrics(np.array([-2.0, 1.0]), np.array([0.0, 1.0]))["mean_squared_log_error"] is None
+
+
+def test_binary_metrics_at_threshold_half_on_the_higher_class():
+    y = rng.integers(0, 2, 200)
+    p1 = np.clip(y * 0.3 + rng.uniform(0, 0.7, 200), 0, 1)
+    proba = np.column_stack([1 - p1, p1])
+    got = classification_metrics(y, proba)
+    predicted = (p1 > 0.5).astype(int)
+    assert got["precision"] == pytest.approx(skm.precision_score(y, predicted))
+    assert got["recall"] == pytest.approx(skm.recall_score(y, predicted))
+    assert got["f1_score"] == pytest.approx(skm.f1_score(y, predicted))
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p1))
+
+
+def test_multiclass_metrics_are_macro_averages():
+    y = rng.integers(0, 3, 300)
+    proba = rng.dirichlet([1, 1, 1], 300)
+    proba[np.arange(300), y] += 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    got = classification_metrics(y, proba)
+    predicted = proba.argmax(axis=1)
+    assert got["precision"] == pytest.approx(skm.precision_score(y, predicted, average="macro"))
+    assert got["recall"] == pytest.approx(skm.recall_score(y, predicted, average="macro"))
+    assert got["f1_score"] == pytest.approx(skm.f1_score(y, predicted, average="macro"))
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba))
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
+
+
+def test_kmeans_and_pca_metrics():
+    X = rng.normal(size=(60, 2))
+    labels = (X[:, 0] > 0).astype(int)
+    got = kmeans_metrics(X, labels, np.full(60, 4.0))
+    assert got["davies_bouldin_index"] == pytest.approx(skm.davies_bouldin_score(X, labels))
+    assert got["mean_squared_distance"] == 4.0
+    assert pca_metrics(np.array([0.5, 0.25]))["total_explained_variance_ratio"] == 0.75

@@ -1,0 +1,65 @@
+"""DATA_SPLIT_METHOD: AUTO_SPLIT's row-count rules, deterministic RANDOM, CUSTOM, SEQ, NO_SPLIT."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from toolkit.ml.registry import validate_options
+from toolkit.ml.split import EVAL, KEY_COLUMN, TEST, TRAIN, key_sql, split_rows
+
+
+def options(**kw: object):
+    return validate_options("m", {"model_type": "LINEAR_REG", **kw})
+
+
+def keyed(con: duckdb.DuckDBPyConnection, n: int, order: str = "i") -> pa.Table:
+    return con.sql(f"SELECT i, i * 2 AS label, {key_sql(['i', 'label'])} AS {KEY_COLUMN} "
+                   f"FROM (SELECT range AS i, i * 2 AS label FROM range({n})) ORDER BY {order}").to_arrow_table()
+
+
+@pytest.fixture(scope="module")
+def con():
+    return duckdb.connect()
+
+
+@pytest.mark.parametrize("n, eval_rows", [(499, 0), (500, 100), (50_000, 10_000), (200_000, 10_000)])
+def test_auto_split_row_count_rules(con, n, eval_rows):
+    split = split_rows(keyed(con, n), options())
+    assert split.method == ("NO_SPLIT" if n < 500 else "RANDOM")
+    fraction = eval_rows / n
+    assert abs(split.count(EVAL) - eval_rows) <= 4 * (n * fraction * (1 - fraction)) ** 0.5  # binomial
+    assert split.count(TRAIN) + split.count(EVAL) == n
+
+
+def test_random_split_is_deterministic_and_ignores_row_order(con):
+    opts = options(data_split_method="RANDOM", data_split_eval_fraction=0.3, data_split_test_fraction=0.1)
+    first = keyed(con, 5_000)
+    split = split_rows(first, opts)
+    assert np.array_equal(split.roles, split_rows(keyed(con, 5_000), opts).roles)
+    shuffled = keyed(con, 5_000, order="hash(i)")
+    roles = dict(zip(shuffled.column("i").to_pylist(), split_rows(shuffled, opts).roles))
+    assert [roles[i] for i in first.column("i").to_pylist()] == split.roles.tolist()
+    assert split.count(EVAL) == pytest.approx(1_500, rel=0.1) and split.count(TEST) == pytest.approx(500, rel=0.2)
+
+
+def test_custom_split_true_or_null_is_eval():
+    table = pa.table({"x": [1, 2, 3, 4], "is_eval": [True, False, None, False]})
+    split = split_rows(table, options(data_split_method="CUSTOM", data_split_col="is_eval"))
+    assert split.roles.tolist() == [EVAL, TRAIN, EVAL, TRAIN]
+
+
+def test_seq_split_takes_the_last_fraction_nulls_train():
+    table = pa.table({"t": [5, 1, None, 3, 9, 7, 2, 8, 4, 6]})
+    split = split_rows(table, options(data_split_method="SEQ", data_split_col="t", data_split_eval_fraction=0.2,
+                                      data_split_test_fraction=0.1))
+    by_value = dict(zip(table.column("t").to_pylist(), split.roles.tolist()))
+    assert by_value[9] == TEST and by_value[8] == EVAL and by_value[7] == EVAL
+    assert all(by_value[v] == TRAIN for v in (None, 1, 2, 3, 4, 5, 6))
+
+
+def test_no_split_trains_on_everything(con):
+    split = split_rows(keyed(con, 1_000), options(data_split_method="NO_SPLIT"))
+    assert split.count(TRAIN) == 1_000 and split.method == "NO_SPLIT"

@@ -1,0 +1,108 @@
+"""BigQuery ML's evaluation metrics, by task, computed with numpy.
+
+Regression: mean_absolute_error, mean_squared_error, mean_squared_log_error (NULL when a label or prediction is
+below -1), median_absolute_error (BigQuery's lower median: sorted[(n - 1) // 2]), r2_score, explained_variance.
+Classification: precision, recall, accuracy, f1_score, log_loss, roc_auc — binary at a threshold (0.5) on the
+positive (higher) class; multiclass: argmax, macro averages of precision / recall / f1 / one-vs-rest roc_auc over
+the classes, accuracy micro. KMEANS: davies_bouldin_index, mean_squared_distance. PCA:
+total_explained_variance_ratio. A metric that is undefined on the data is None."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import davies_bouldin_score
+
+Metrics = dict[str, float | None]
+_EPS = 1e-15
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> Metrics:
+    y, pred = np.asarray(y, np.float64), np.asarray(pred, np.float64)
+    error = y - pred
+    absolute = np.abs(error)
+    variance = float(np.var(y))
+    msle = None
+    if np.all(y > -1) and np.all(pred > -1):
+        msle = float(np.mean((np.log1p(y) - np.log1p(pred)) ** 2))
+    return {
+        "mean_absolute_error": float(absolute.mean()),
+        "mean_squared_error": float(np.mean(error**2)),
+        "mean_squared_log_error": msle,
+        "median_absolute_error": float(np.partition(absolute, (len(y) - 1) // 2)[(len(y) - 1) // 2]),
+        "r2_score": 1.0 - float(np.mean(error**2)) / variance if variance > 0 else None,
+        "explained_variance": 1.0 - float(np.var(error)) / variance if variance > 0 else None,
+    }
+
+
+def log_loss(y: np.ndarray, proba: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """Mean negative log-likelihood of the true classes (`y` holds class indices)."""
+    p = np.clip(proba[np.arange(len(y)), y], _EPS, 1.0)
+    return float(np.average(-np.log(p), weights=sample_weight))
+
+
+def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> Metrics:
+    """Metrics of class indices `y` against class probabilities `proba` (rows × classes, classes ascending)."""
+    n_classes = proba.shape[1]
+    if n_classes == 2:
+        predicted = (proba[:, 1] > threshold).astype(np.int64)
+        precision, recall = _precision_recall(y, predicted, 1)
+        auc = _binary_auc(y == 1, proba[:, 1])
+    else:
+        predicted = np.argmax(proba, axis=1)
+        pairs = [_precision_recall(y, predicted, c) for c in range(n_classes)]
+        precision = float(np.mean([p for p, _ in pairs]))
+        recall = float(np.mean([r for _, r in pairs]))
+        aucs = [a for a in (_binary_auc(y == c, proba[:, c]) for c in range(n_classes)) if a is not None]
+        auc = float(np.mean(aucs)) if aucs else None
+        f1s = [_f1(p, r) for p, r in pairs]
+    return {
+        "precision": precision,
+        "recall": recall,
+        "accuracy": float(np.mean(predicted == y)),
+        "f1_score": _f1(precision, recall) if n_classes == 2 else float(np.mean(f1s)),
+        "log_loss": log_loss(y, proba),
+        "roc_auc": auc,
+    }
+
+
+def _precision_recall(y: np.ndarray, predicted: np.ndarray, positive: int) -> tuple[float, float]:
+    tp = int(np.count_nonzero((predicted == positive) & (y == positive)))
+    predicted_positive = int(np.count_nonzero(predicted == positive))
+    actual_positive = int(np.count_nonzero(y == positive))
+    return (tp / predicted_positive if predicted_positive else 0.0, tp / actual_positive if actual_positive else 0.0)
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the ROC curve by the rank statistic (ties count half); None without both classes."""
+    n_pos = int(np.count_nonzero(positive))
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def kmeans_metrics(X: np.ndarray, labels: np.ndarray, squared_distances: np.ndarray) -> Metrics:
+    """`squared_distances`: each row's squared distance to its nearest centroid."""
+    dbi = float(davies_bouldin_score(X, labels)) if len(np.unique(labels)) > 1 else None
+    return {"davies_bouldin_index": dbi, "mean_squared_distance": float(np.mean(squared_distances))}
+
+
+def pca_metrics(explained_variance_ratio: np.ndarray) -> Metrics:
+    return {"total_explained_variance_ratio": float(np.sum(explained_variance_ratio))}
+
+
+# The metrics that summarise a model in one line, in order of preference.
+HEADLINE = ("roc_auc", "accuracy", "r2_score", "mean_absolute_error", "davies_bouldin_index",
+            "total_explained_variance_ratio")
+
+
+def headline(metrics: Metrics, most: int = 2) -> str:
+    """'roc_auc 0.71, accuracy 0.78': the first `most` headline metrics that are defined."""
+    chosen = [f"{name} {metrics[name]:.4g}" for name in HEADLINE if metrics.get(name) is not None]
+    return ", ".join(chosen[:most])

@@ -1,0 +1,83 @@
+"""TrainedModel: everything one training produced, as stored in (and loaded from) the model store."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import scipy
+import sklearn
+import skops
+
+from toolkit.ml.fit import Iteration
+from toolkit.ml.options import ModelOptions
+from toolkit.ml.preprocess import Preprocessor
+from toolkit.ml.registry import MODEL_TYPES, ModelType
+
+# Bumped whenever the stored layout of a model changes; loading another format is refused.
+ARTIFACT_FORMAT = 1
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a fitted model depends on."""
+    from toolkit import __version__ as toolkit_version
+
+    return {"toolkit": toolkit_version, "artifact_format": str(ARTIFACT_FORMAT), "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__, "skops": skops.__version__,
+            "pyarrow": pa.__version__, "python": ".".join(map(str, sys.version_info[:2]))}
+
+
+@dataclass
+class TrainedModel:
+    """A fitted model with its preprocessing, label, training record and provenance."""
+
+    name: str
+    options: ModelOptions
+    preprocessor: Preprocessor
+    estimator: Any
+    label: str | None  # None for KMEANS / PCA
+    label_type: str | None  # the label's Arrow type, e.g. 'string', 'int64', 'bool'
+    classes: tuple[Any, ...] | None  # classifiers: label values ascending (the last is binary's positive class)
+    feature_schema: tuple[dict, ...]  # {"name", "type" (DuckDB), "kind"} of each input column
+    iterations: list[Iteration]
+    feature_info: list[dict]
+    data_stats: dict[str, dict]
+    metrics: dict[str, float | None]  # evaluation on the eval split (on the training rows without one)
+    metrics_split: str  # 'eval' or 'training'
+    test_metrics: dict[str, float | None] | None
+    seed: int
+    query_fingerprint: str
+    data_fingerprint: str
+    split: dict[str, Any]  # effective method, fractions, row counts per role
+    estimator_params: dict[str, Any]  # the estimator's resolved parameters (JSON-able)
+    library_versions: dict[str, str] = field(default_factory=library_versions)
+    created_at: datetime = field(default_factory=datetime.now)
+    version: int | None = None  # set by save_model / load_model
+    transform: Any = None  # reserved for TRANSFORM(...) (a later issue); applied before `preprocessor`
+
+    @property
+    def model_type(self) -> ModelType:
+        return MODEL_TYPES[self.options.model_type]
+
+    @property
+    def input_columns(self) -> list[str]:
+        return [column["name"] for column in self.feature_schema]
+
+
+def jsonable_params(estimator: Any) -> dict[str, Any]:
+    """The estimator's parameters that are plain JSON values (arrays such as a CUSTOM init become lists)."""
+    out: dict[str, Any] = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        elif isinstance(value, tuple):
+            value = list(value)
+        if value is None or isinstance(value, (str, bool, int, float, list)):
+            out[key] = None if isinstance(value, float) and not np.isfinite(value) else value
+            if isinstance(value, float) and np.isinf(value):
+                out[key] = "inf"
+    return {"estimator": type(estimator).__name__, **out}

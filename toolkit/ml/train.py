@@ -1,0 +1,224 @@
+"""train_model: query → Arrow → checks → split → preprocessing → fit → evaluation → TrainedModel.
+
+The query runs once, inside DuckDB, and comes back as one Arrow table holding only what training needs (its
+columns, plus the split key when the split is random). Its schema is checked first, from a zero-row run, so bad
+columns fail before any data moves. TRANSFORM(...) (a later issue) slots in where `_apply_transform` is called:
+it maps the fetched table to the table the automatic preprocessing sees, and is stored with the model."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml import labels
+from toolkit.ml.estimators import FitContext
+from toolkit.ml.fit import FitData, fit
+from toolkit.ml.model import TrainedModel, jsonable_params
+from toolkit.ml.options import FROM_DATA, ModelOptions
+from toolkit.ml.predict import design_matrix, evaluate
+from toolkit.ml.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
+from toolkit.ml.registry import CLASSIFICATION, MODEL_TYPES, ModelType, validate_options
+from toolkit.ml.split import EVAL, KEY_COLUMN, TEST, TRAIN, key_sql, needs_key, split_rows
+from toolkit.ml.stats import data_stats, feature_info
+from toolkit.sql.quoting import identifier
+from toolkit.warehouse.farmhash import fingerprint64
+
+__all__ = ["TrainedModel", "seed_for", "train_model"]
+
+_ENCODINGS = {"ONE_HOT_ENCODING": ONE_HOT, "DUMMY_ENCODING": DUMMY, "LABEL_ENCODING": LABEL}
+
+
+def seed_for(name: str) -> int:
+    """The model's random seed: FARM_FINGERPRINT of its lower-cased name, in [0, 2**31)."""
+    return int(fingerprint64(pa.array([name.lower()]))[0].as_py()) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The query's columns by role."""
+
+    label: str | None
+    split: str | None
+    init: str | None  # KMEANS_INIT_COL
+    features: tuple[str, ...]
+    types: Mapping[str, str]  # DuckDB type of every column
+
+
+def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
+                query: str) -> TrainedModel:
+    """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`."""
+    opts = validate_options(name, options)
+    model_type = MODEL_TYPES[opts.model_type]
+    query = query.strip().rstrip(";").strip()
+    columns = _columns(con, opts, model_type, query)
+    table = _fetch(con, opts, columns, query)
+    table = _apply_transform(table, None)
+    if table.num_rows == 0:
+        raise ModelError(f"model {name}: the training query returned no rows", hint="check its WHERE clauses and joins")
+
+    label = classes = None
+    if model_type.has_label:
+        label = labels.label_values(opts, table.column(columns.label), columns.label)
+        if model_type.task == CLASSIFICATION:
+            classes = labels.class_values(opts, label, columns.label)
+    split = split_rows(table, opts)
+    if split.count(TRAIN) == 0:
+        raise ModelError(f"model {name}: DATA_SPLIT_METHOD '{split.method}' leaves no training rows "
+                         f"({table.num_rows} rows, {split.count(EVAL)} eval, {split.count(TEST)} test)",
+                         hint="lower DATA_SPLIT_EVAL_FRACTION, or mark rows FALSE in the CUSTOM split column")
+    parts = {role: _rows(table, split.roles, role) for role in (TRAIN, EVAL, TEST)}
+    del table
+
+    standardize = model_type.uses_standardization and opts.get("STANDARDIZE_FEATURES", True) \
+        and opts.get("SCALE_FEATURES", True)
+    encoding = _ENCODINGS[opts.get("CATEGORY_ENCODING_METHOD", "ONE_HOT_ENCODING")]
+    dtype = "float32" if model_type.family == "random_forest" else "float64"  # what each estimator fits on
+    preprocessor = Preprocessor.fit(parts[TRAIN], columns.features, model=name, standardize=standardize,
+                                    encoding=encoding, dtype=dtype)
+    trained = TrainedModel(
+        name=name, options=opts, preprocessor=preprocessor, estimator=None, label=columns.label,
+        label_type=str(label.type) if label is not None else None, classes=classes,
+        feature_schema=tuple({"name": c, "type": columns.types[c], "kind": column_kind(parts[TRAIN].schema.field(c)
+                              .type)} for c in columns.features),
+        iterations=[], feature_info=feature_info(parts[TRAIN], list(columns.features)),
+        data_stats=data_stats(parts[TRAIN], list(columns.features)), metrics={}, metrics_split="eval",
+        test_metrics=None, seed=seed_for(name), query_fingerprint=hashlib.sha256(query.encode()).hexdigest(),
+        data_fingerprint="", split={}, estimator_params={},
+    )
+    X = {role: design_matrix(trained, part) for role, part in parts.items() if part.num_rows}
+    y = {role: _targets(trained, part) for role, part in parts.items() if part.num_rows}
+    if classes:
+        labels.check_training_classes(opts, y[TRAIN], classes, split.method)
+    weights = labels.sample_weights(opts, y[TRAIN], classes) if classes else None
+    init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
+
+    context = FitContext(seed=trained.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
+                         n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
+    trained.estimator = model_type.factory(opts, context)
+    data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes)
+    trained.iterations = fit(model_type.family, opts, trained.estimator, data)
+
+    scored = EVAL if EVAL in X else TRAIN
+    trained.metrics = evaluate(trained, X[scored], y[scored])
+    trained.metrics_split = "eval" if scored == EVAL else "training"
+    trained.test_metrics = evaluate(trained, X[TEST], y[TEST]) if TEST in X else None
+    trained.split = {"method": split.method, "eval_fraction": split.eval_fraction,
+                     "test_fraction": split.test_fraction, "training_rows": split.count(TRAIN),
+                     "eval_rows": split.count(EVAL), "test_rows": split.count(TEST)}
+    trained.estimator_params = jsonable_params(trained.estimator)
+    trained.data_fingerprint = _data_fingerprint(X, y)
+    return trained
+
+
+def _apply_transform(table: pa.Table, transform: object) -> pa.Table:
+    """TRANSFORM(...) goes here (a later issue); without one the fetched table is used as it is."""
+    return table
+
+
+def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: ModelType, query: str) -> _Columns:
+    """The query's columns by role, with every schema problem reported before data is fetched."""
+    model = f"model {opts.model}"
+    try:
+        relation = con.sql(query)
+        schema = relation.limit(0).to_arrow_table().schema
+        duck_types = dict(zip(relation.columns, (str(t) for t in relation.types)))
+    except duckdb.Error as error:
+        raise ModelError(f"{model}: the training query failed: {error}", hint="fix the query after AS") from None
+    names = schema.names
+    duplicates = sorted({n for n in names if [m.lower() for m in names].count(n.lower()) > 1})
+    if duplicates:
+        raise ModelError(f"{model}: the query returns column '{duplicates[0]}' more than once",
+                         hint="give each column its own name (AS)")
+
+    def find(option: str, column: str) -> str:
+        for n in names:
+            if n.lower() == column.lower():
+                return n
+        raise ModelError(f"{model}: {option} column '{column}' is not in the query's output"
+                         f"{did_you_mean(column, names)}; its columns are {', '.join(names)}",
+                         hint=f"select a column named '{column}'" + (", or set INPUT_LABEL_COLS = ['your_label']"
+                                                                     if option == "label" else ""))
+
+    label = find("label", opts["INPUT_LABEL_COLS"][0]) if model_type.has_label else None
+    split = find("DATA_SPLIT_COL", opts["DATA_SPLIT_COL"]) if opts.get("DATA_SPLIT_COL") else None
+    init = find("KMEANS_INIT_COL", opts["KMEANS_INIT_COL"]) if opts.get("KMEANS_INIT_COL") else None
+    if label is not None:
+        labels.check_label_type(opts, label, schema.field(label).type, duck_types[label],
+                                model_type.task == CLASSIFICATION)
+    if init is not None and not pa.types.is_boolean(schema.field(init).type):
+        raise ModelError(f"{model}: KMEANS_INIT_COL '{init}' is {duck_types[init]}, not BOOL",
+                         hint="select a BOOL column: TRUE for the rows that are initial centroids")
+    features = tuple(n for n in names if n not in (label, split, init))
+    if not features:
+        raise ModelError(f"{model}: the query has no feature columns (only {', '.join(names)})",
+                         hint="select the columns to learn from next to the label")
+    for column in features:
+        arrow_type = schema.field(column).type
+        if pa.types.is_null(arrow_type):
+            raise ModelError(f"{model}: column '{column}' is NULL in every row (type NULL)",
+                             hint=f"leave '{column}' out of the query, or CAST it to a type with values")
+        if column_kind(arrow_type) is None:
+            raise ModelError(
+                f"{model}: column '{column}' has type {duck_types[column]}, which {opts.model_type} cannot use "
+                "as a feature (numbers, BOOL, VARCHAR, BLOB, DATE, TIME, TIMESTAMP and VARCHAR[] can be used)",
+                hint=f"select what you need from '{column}' as plain columns (e.g. a struct's fields, "
+                     "list_avg(...) of a list), CAST it, or leave it out")
+    return _Columns(label, split, init, features, duck_types)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns, query: str) -> pa.Table:
+    wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init) if c is not None]
+    select = [identifier(c) for c in wanted]
+    if needs_key(opts):
+        select.append(f"{key_sql(wanted)} AS {identifier(KEY_COLUMN)}")
+    sql = f"SELECT {', '.join(select)} FROM ({query}\n) AS __toolkit_training"
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as error:
+        raise ModelError(f"model {opts.model}: the training query failed: {error}",
+                         hint="fix the query after AS") from None
+
+
+def _rows(table: pa.Table, roles: np.ndarray, role: int) -> pa.Table:
+    keep = roles == role
+    if keep.all():
+        return table
+    return table.filter(pa.array(keep)) if keep.any() else table.slice(0, 0)
+
+
+def _targets(trained: TrainedModel, table: pa.Table) -> np.ndarray | None:
+    if trained.label is None:
+        return None
+    values = labels.label_values(trained.options, table.column(trained.label), trained.label)
+    if trained.classes is None:
+        return np.asarray(values.cast(pa.float64()).to_numpy(), np.float64)
+    return labels.class_indices(values, trained.classes)
+
+
+def _initial_centroids(opts: ModelOptions, train: pa.Table, X: np.ndarray, column: str | None) -> np.ndarray | None:
+    if column is None:
+        return None
+    chosen = np.asarray(train.column(column).fill_null(False).to_numpy(), dtype=bool)
+    k = opts["NUM_CLUSTERS"]
+    if chosen.sum() < 2 or (k != FROM_DATA and chosen.sum() != k):
+        raise ModelError(f"model {opts.model}: KMEANS_INIT_COL '{column}' is TRUE in {int(chosen.sum())} rows; it "
+                         f"must be TRUE in exactly NUM_CLUSTERS ({k if k != FROM_DATA else 'at least 2'}) rows",
+                         hint="mark one row per initial centroid TRUE, the others FALSE")
+    return X[chosen]
+
+
+def _data_fingerprint(X: Mapping[int, np.ndarray], y: Mapping[int, np.ndarray | None]) -> str:
+    """sha256 of the data as the model saw it: the encoded rows and labels of each split, in order."""
+    digest = hashlib.sha256()
+    for role in sorted(X):
+        digest.update(f"role {role} {X[role].shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(X[role])).cast("B"))
+        if y[role] is not None:
+            digest.update(memoryview(np.ascontiguousarray(y[role])).cast("B"))
+    return digest.hexdigest()
