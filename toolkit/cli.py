@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 import duckdb
+import sqlglot
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +27,8 @@ from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node
 from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, save_results
 from toolkit.scaffold import init_project
+from toolkit.sql.dialect import DIALECT
+from toolkit.sql.ml_functions import model_names
 from toolkit.warehouse.connection import copy_example_if_missing, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
@@ -316,16 +319,21 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
 @click.argument("sql")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> None:
-    """Run a read-only SQL query against the warehouse."""
+    """Run a read-only SQL query against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
+    statement = _ml_statement(sql)
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
-        cursor = _execute(con, sql)
-        if cursor.description is None:
-            return
-        columns = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
+        if statement is None:
+            columns, rows = _fetch(con, sql)
+        else:
+            from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
+
+            with applied_ml_calls(con, statement) as applied:
+                columns, rows = _fetch(con, applied.sql)
     finally:
         con.close()
+    if columns is None:
+        return
     if output == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
@@ -334,6 +342,24 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
         click.echo(json.dumps([dict(zip(columns, row)) for row in rows], default=str, indent=2))
     else:
         _print_table([(c,) for c in columns], rows)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str] | None, list[tuple]]:
+    cursor = _execute(con, sql)
+    if cursor.description is None:
+        return None, []
+    return [column[0] for column in cursor.description], cursor.fetchall()
+
+
+def _ml_statement(sql: str) -> sqlglot.exp.Expression | None:
+    """The parsed query when it calls ML.* functions; None when it does not (it then runs exactly as written)."""
+    if "ml." not in sql.lower():
+        return None
+    try:
+        statement = sqlglot.parse_one(sql, read=DIALECT)
+    except sqlglot.errors.ParseError as error:
+        raise ToolkitError(f"SQL syntax error: {error.errors[0]['description'] if error.errors else error}") from None
+    return statement if model_names(statement) else None
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, hint: str | None = None) -> duckdb.DuckDBPyConnection:

@@ -7,7 +7,8 @@ import enum
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +21,9 @@ from toolkit.checks.evaluate import AssertionResult, evaluate
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.sql.ml_functions import Applied
 from toolkit.warehouse.materialize import build_temporary, discard, existing_kind, publish
-from toolkit.warehouse.state import record_run
+from toolkit.warehouse.state import STATE_SCHEMA, record_run
 
 
 class Status(enum.Enum):
@@ -46,6 +48,7 @@ class NodeResult:
     message: str | None
     started_at: datetime
     assertions: tuple[AssertionResult, ...] = ()
+    models: tuple[tuple[str, int, str], ...] = ()  # (model, version, ML function) its ML.* calls used
 
 
 @dataclass
@@ -146,8 +149,7 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
     missing = [
         project.nodes[parent].qualified_name
         for parent in node.depends_on
-        if parent not in selected
-        and existing_kind(con, project.nodes[parent].schema, project.nodes[parent].name) is None
+        if parent not in selected and not _is_built(con, project.nodes[parent])
     ]
     if missing:
         message = (
@@ -159,20 +161,37 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         return _checked(node, None, evaluate(con, node.name, None, node.assertions), seconds(), started_at)
     if node.kind is NodeKind.ML_MODEL:
         return _train(con, node, started_at, clock)
+    if node.uses_models and node.materialized is Materialization.VIEW:
+        message = f"{node.relative_path}: a view cannot hold ML.* calls (the model runs in Python); make it a table"
+        return _result(node, Status.ERROR, None, seconds(), message, started_at)
     try:
-        temporary = build_temporary(con, node)
+        with _applied(con, node) as applied:
+            temporary = build_temporary(con, node, applied.sql)
         rows = None
         if node.materialized is Materialization.TABLE:
             rows = con.execute(f"SELECT count(*) FROM {temporary}").fetchall()[0][0]
         audit = evaluate(con, node.name, temporary, node.assertions)  # write, audit, then publish
-        result = _checked(node, rows, audit, seconds(), started_at)
+        result = _checked(node, rows, audit, seconds(), started_at, tuple(applied.models))
         if result.status.blocks_descendants:
             discard(con, node)
         else:
             publish(con, node)
-    except duckdb.Error as error:
+    except (duckdb.Error, ToolkitError) as error:
+        discard(con, node)
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     return result
+
+
+@contextmanager
+def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
+    """The node's SQL, its ML.* calls (if any) run and replaced by their results."""
+    if not node.uses_models:
+        yield Applied(node.sql)
+        return
+    from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
+
+    with applied_ml_calls(con, node.statement) as applied:
+        yield applied
 
 
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
@@ -208,6 +227,18 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
     return _result(node, Status.SUCCESS, trained.split.get("training_rows"), seconds(), message, started_at)
 
 
+def _is_built(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
+    """Whether what `node` publishes exists: its relation, or a version of its model (assertions publish nothing)."""
+    if node.kind is NodeKind.ASSERTION:
+        return True
+    if node.kind is NodeKind.ML_MODEL:
+        if existing_kind(con, STATE_SCHEMA, "model_versions") is None:
+            return False
+        sql = f"SELECT count(*) FROM {STATE_SCHEMA}.model_versions WHERE lower(model_name) = lower(?)"
+        return con.execute(sql, [node.name]).fetchall()[0][0] > 0
+    return existing_kind(con, node.schema, node.name) is not None
+
+
 def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
     """Evaluate a node's assertions against its published relation."""
     started_at, clock = _now(), time.perf_counter()
@@ -221,7 +252,12 @@ def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
 
 
 def _checked(
-    node: Node, rows: int | None, audit: list[AssertionResult], seconds: float, started_at: datetime
+    node: Node,
+    rows: int | None,
+    audit: list[AssertionResult],
+    seconds: float,
+    started_at: datetime,
+    models: tuple[tuple[str, int, str], ...] = (),
 ) -> NodeResult:
     """The node's status from its assertions' verdicts: any error or fail beats warn, warn beats success."""
     verdicts = {result.status for result in audit}
@@ -231,7 +267,7 @@ def _checked(
     )
     messages = [r.message for r in audit if r.status in ("error", "fail")]
     message = f"{node.relative_path}: " + "; ".join(messages) if messages else None
-    return _result(node, status, rows, seconds, message, started_at, tuple(audit))
+    return _result(node, status, rows, seconds, message, started_at, tuple(audit), models)
 
 
 def _result(
@@ -242,9 +278,10 @@ def _result(
     message: str | None,
     started_at: datetime,
     assertions: tuple[AssertionResult, ...] = (),
+    models: tuple[tuple[str, int, str], ...] = (),
 ) -> NodeResult:
     relation = node.qualified_name if node.kind is NodeKind.MODEL else None  # assertions and models store no relation
-    return NodeResult(node.name, relation, status, rows, round(seconds, 4), message, started_at, assertions)
+    return NodeResult(node.name, relation, status, rows, round(seconds, 4), message, started_at, assertions, models)
 
 
 def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Path) -> Path:
@@ -262,6 +299,8 @@ def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Pat
             for r in outcome.results
             for a in r.assertions
         ],
+        [(outcome.run_id, r.node, model, version, function) for r in outcome.results for model, version, function in r.models
+         if r.status is not Status.ERROR],
     )
     target.mkdir(parents=True, exist_ok=True)
     path = target / "run_results.json"

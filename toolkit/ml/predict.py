@@ -91,8 +91,26 @@ def label_arrow_type(trained: TrainedModel) -> pa.DataType:
     return pa.type_for_alias(trained.label_type)
 
 
+def output_schema(trained: TrainedModel) -> pa.Schema:
+    """The columns `predict` returns, known without predicting anything."""
+    task = trained.model_type.task
+    if task == "regression":
+        return pa.schema([(f"predicted_{trained.label}", pa.float64())])
+    if task == "classification":
+        label = label_arrow_type(trained)
+        probs = pa.list_(pa.struct([("label", label), ("prob", pa.float64())]))
+        return pa.schema([(f"predicted_{trained.label}", label), (f"predicted_{trained.label}_probs", probs)])
+    if task == "clustering":
+        nearest = pa.list_(pa.struct([("centroid_id", pa.int64()), ("distance", pa.float64())]))
+        return pa.schema([("centroid_id", pa.int64()), ("nearest_centroids_distance", nearest)])
+    return pa.schema([(f"principal_component_{i + 1}", pa.float64()) for i in range(trained.estimator.n_components_)])
+
+
 def predict(trained: TrainedModel, table: pa.Table, *, threshold: float | None = None) -> pa.Table:
     """BigQuery ML.PREDICT's output columns for the rows of `table` (same order)."""
+    if table.num_rows == 0:
+        _inputs(trained, table)  # the same checks of the input's columns
+        return output_schema(trained).empty_table()
     X = design_matrix(trained, table)
     task = trained.model_type.task
     if task == "regression":

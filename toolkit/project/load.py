@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.project.parse import Statement, parse_model
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_refs
 from toolkit.sql.create_model import CreateModel, read_create_model
+from toolkit.sql.ml_functions import model_names
 from toolkit.sql.quoting import relation
 
 
@@ -43,7 +44,18 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     renderer.template_cache.save()
     relations = {r.name: relation(r.config.get("schema", settings.schema), r.name) for r in rendered}
     nodes = {r.name: _node(r, settings, relations) for r in rendered}
-    return Project(settings=settings, graph=Graph(nodes))
+    return Project(settings=settings, graph=Graph(_with_model_edges(nodes)))
+
+
+def _with_model_edges(nodes: dict[str, Node]) -> dict[str, Node]:
+    """A node whose ML.* calls name a model of the project depends on it, ref() or not."""
+    models = {name.casefold(): name for name, node in nodes.items() if node.kind is NodeKind.ML_MODEL}
+    for name, node in nodes.items():
+        extra = [models[m.casefold()] for m in node.uses_models if m.casefold() in models]
+        missing = [m for m in extra if m not in node.depends_on and m != name]
+        if missing:
+            nodes[name] = replace(node, depends_on=(*node.depends_on, *missing))
+    return nodes
 
 
 def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> Node:
@@ -75,6 +87,7 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
         assertions=unique_names([a.map_sql(lambda text: resolve_refs(text, relations)) for a in assertions]),
         create_model=create_model,
         hash_splits=tuple(rendered.hash_splits),
+        uses_models=tuple(model_names(statement.expression)),
     )
 
 

@@ -53,6 +53,7 @@ class Node:
     assertions: tuple[Assertion, ...] = ()  # declared in config(), or the file's own for an assertion node
     create_model: CreateModel | None = None  # the parsed CREATE MODEL of an ML model node
     hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report
+    uses_models: tuple[str, ...] = ()  # the models its ML.* calls name (ML.PREDICT(MODEL m, …))
 
     @property
     def relation(self) -> str:

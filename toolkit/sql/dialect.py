@@ -3,8 +3,17 @@ with BigQuery ML's statements and functions."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
+
+from toolkit.sql.ml_functions import TABLE_FUNCTION_NAMES, MLFunction, check_ml_prefix, parse_ml_function
+
+
+def _ml_parser(name: str) -> Any:
+    return lambda parser: parse_ml_function(parser, name)
 
 
 class Toolkit(DuckDB):
@@ -17,9 +26,24 @@ class Toolkit(DuckDB):
     class Parser(DuckDB.Parser):
         # CREATE MODEL … OPTIONS(key = value, …); TRANSFORM(…) is already a property of the base parser.
         PROPERTY_PARSERS = {**DuckDB.Parser.PROPERTY_PARSERS, "OPTIONS": lambda self: self._parse_with_property()}
+        # ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
+        FUNCTION_PARSERS = {**DuckDB.Parser.FUNCTION_PARSERS, **{n: _ml_parser(n) for n in TABLE_FUNCTION_NAMES}}
+
+        def _parse_function(self, *args: Any, **kwargs: Any) -> exp.Expression | None:
+            if self._curr is not None:
+                check_ml_prefix(self)
+            return super()._parse_function(*args, **kwargs)
 
     class Generator(DuckDB.Generator):
-        pass
+        TRANSFORMS = {
+            **DuckDB.Generator.TRANSFORMS,
+            MLFunction: lambda self, e: "{}(MODEL {}{}{})".format(
+                e.name.upper(),
+                self.sql(e, "model"),
+                f", {self.sql(e, 'input')}" if e.args.get("input") else "",
+                f", {self.sql(e, 'settings')}" if e.args.get("settings") else "",
+            ),
+        }
 
 
 DIALECT = Toolkit

@@ -43,13 +43,13 @@ def temporary_relation(node: Node) -> str:
     return relation(node.schema, TEMPORARY_PREFIX + node.name)
 
 
-def build_temporary(con: duckdb.DuckDBPyConnection, node: Node) -> str:
-    """Build `node` under its temporary name, unpublished; the quoted temporary relation."""
+def build_temporary(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None) -> str:
+    """Build `node` (or `sql` in its place) under its temporary name, unpublished; the quoted temporary relation."""
     temporary = TEMPORARY_PREFIX + node.name
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(node.schema)}")
     _drop(con, node.schema, temporary)
     # The query starts on the first line so DuckDB's "LINE n" in errors is the model file's line n.
-    con.execute(f"CREATE {_kind(node)} {temporary_relation(node)} AS ({node.sql}\n)")
+    con.execute(f"CREATE {_kind(node)} {temporary_relation(node)} AS ({sql or node.sql}\n)")
     return temporary_relation(node)
 
 

@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.assertion_results (
     message VARCHAR,
     samples JSON
 );
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.model_usage (
+    run_id VARCHAR NOT NULL,
+    node VARCHAR NOT NULL,
+    model_name VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    function VARCHAR NOT NULL
+);
 """
 
 
@@ -56,8 +63,9 @@ def record_run(
     run: tuple[str, str, datetime, datetime, str, str],
     results: Sequence[tuple],
     assertions: Sequence[tuple] = (),
+    model_usage: Sequence[tuple] = (),
 ) -> None:
-    """Write one run, its per-node results and its assertion results together."""
+    """Write one run, its per-node results, its assertion results and the model versions its nodes applied."""
     ensure_state_tables(con)
     with transaction(con):
         con.execute(f"INSERT INTO {STATE_SCHEMA}.runs VALUES (?, ?, ?, ?, ?, ?)", list(run))
@@ -67,3 +75,5 @@ def record_run(
             con.executemany(
                 f"INSERT INTO {STATE_SCHEMA}.assertion_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(assertions)
             )
+        if model_usage:
+            con.executemany(f"INSERT INTO {STATE_SCHEMA}.model_usage VALUES (?, ?, ?, ?, ?)", list(model_usage))

@@ -1,0 +1,103 @@
+"""Run a statement's ML.* calls: each becomes an Arrow relation registered on the connection, and the
+statement is rewritten to read it. Row-wise functions stream: the input query is read batch by batch on a
+cursor of its own while DuckDB consumes the predictions, so no more than a few batches are held at once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml.model import TrainedModel
+from toolkit.ml.store import list_models, load_model
+from toolkit.ml.table_functions import TABLE_FUNCTIONS
+from toolkit.sql.dialect import DIALECT
+from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
+
+BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
+_names = itertools.count(1)
+
+
+@contextmanager
+def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) -> Iterator[Applied]:
+    """The statement's SQL, its ML.* calls replaced by relations registered on `con` for the duration of the
+    block; the models and versions they used. A statement without calls comes back as it is."""
+    calls = ml_calls(statement)
+    if not calls:
+        yield Applied(statement.sql(dialect=DIALECT))
+        return
+    statement = statement.copy()
+    calls = ml_calls(statement)
+    registered: list[str] = []
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    models: dict[str, TrainedModel] = {}
+    used = []
+    try:
+        for call in calls:
+            trained = models.get(call.model.casefold()) or _load(con, call.model)
+            models[call.model.casefold()] = trained
+            name = f"__toolkit_ml_{next(_names)}"
+            con.register(name, _result(con, call, trained, cursors))
+            registered.append(name)
+            replacement = exp.to_table(name)
+            alias = call.node.args.get("alias") if isinstance(call.node, exp.Table) else None
+            replacement.set("alias", alias or exp.TableAlias(this=exp.to_identifier(call.function.lower())))
+            call.node.replace(replacement)
+            used.append((trained.name, trained.version, call.function))
+        yield Applied(statement.sql(dialect=DIALECT), used)
+    finally:
+        for name in registered:
+            con.unregister(name)
+        for cursor in cursors:
+            cursor.close()
+
+
+def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
+    known = [m.name for m in list_models(con)]
+    if name.casefold() not in {k.casefold() for k in known}:
+        raise ModelError(
+            f"no model named {name} in the model store{did_you_mean(name, known)}",
+            hint="train it with a CREATE MODEL file and `toolkit build`; `toolkit models` lists the models",
+        )
+    return load_model(con, name)
+
+
+def _result(
+    con: duckdb.DuckDBPyConnection, call: MLCall, trained: TrainedModel, cursors: list[duckdb.DuckDBPyConnection]
+) -> pa.Table | pa.RecordBatchReader:
+    function = TABLE_FUNCTIONS.get(call.function)
+    if function is None:
+        raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
+    settings = function.checked_settings(call.settings)
+    function.check_model(trained)
+    if call.input is None:
+        if function.input == "required":
+            raise ModelError(f"ML.{call.function} needs input rows: ML.{call.function}(MODEL m, (SELECT …))")
+        return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
+    if function.input == "none":
+        raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
+    cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
+    cursors.append(cursor)
+    reader = cursor.sql(_input_sql(call.input)).to_arrow_reader(BATCH_ROWS)
+    return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
+
+
+def _as_relation(result, function, trained, input_schema, settings) -> pa.Table | pa.RecordBatchReader:
+    if isinstance(result, pa.Table):
+        return result
+    schema = function.schema(trained, input_schema, settings)
+    return pa.RecordBatchReader.from_batches(schema, result)
+
+
+def _input_sql(node: exp.Expression) -> str:
+    """The input as a query: `(SELECT …)` as it is, a table name as SELECT * FROM it."""
+    if isinstance(node, exp.Subquery):
+        return node.this.sql(dialect=DIALECT)
+    if isinstance(node, exp.Query):
+        return node.sql(dialect=DIALECT)
+    return exp.select("*").from_(node.copy()).sql(dialect=DIALECT)

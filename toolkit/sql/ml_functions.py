@@ -1,0 +1,121 @@
+"""BigQuery ML's table functions in SQL: `ML.PREDICT(MODEL m, (query) | TABLE t, STRUCT(0.6 AS threshold))`.
+
+The parser reads each call as an `MLFunction` node of its own (registered in the dialect's FUNCTION_PARSERS);
+`ml_calls` lists the calls of a statement, innermost first, in the plain terms the ML layer needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+from toolkit.errors import ProjectError, did_you_mean
+
+# The table functions, by name without the ML. prefix.
+TABLE_FUNCTION_NAMES = (
+    "PREDICT", "EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE", "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS",
+    "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT", "GLOBAL_EXPLAIN",
+)
+
+
+class MLFunction(exp.Expression):
+    """ML.<this>(MODEL <model> [, <input>] [, <settings>])."""
+
+    arg_types = {"this": True, "model": True, "input": False, "settings": False}
+
+
+def parse_ml_function(parser: Any, name: str) -> MLFunction:
+    """The arguments after `ML.NAME(`: MODEL name, then a `(query)`, `TABLE t` or table name, then a STRUCT."""
+    if not parser._match(TokenType.MODEL):
+        parser.raise_error(f"ML.{name} takes MODEL <name> as its first argument")
+    model = parser._parse_table_parts()
+    found: dict[str, exp.Expression] = {}
+    while parser._match(TokenType.COMMA):
+        if parser._match(TokenType.STRUCT, advance=False) or parser._curr.text.upper() == "STRUCT":
+            found["settings"] = parser._parse_bitwise()
+        elif parser._match(TokenType.TABLE):
+            found["input"] = parser._parse_table_parts()
+        else:
+            found["input"] = parser._parse_table()
+    return parser.expression(MLFunction(this=exp.var(name), model=model, **found))
+
+
+def check_ml_prefix(parser: Any) -> None:
+    """Before a function call: `ML.<unknown>(` is an error with a did-you-mean, not a mystery later."""
+    tokens, index = parser._tokens, parser._index
+    name = parser._curr
+    if (
+        index >= 2
+        and tokens[index - 1].token_type == TokenType.DOT
+        and tokens[index - 2].text.upper() == "ML"
+        and parser._next is not None
+        and parser._next.token_type == TokenType.L_PAREN
+        and name.text.upper() not in TABLE_FUNCTION_NAMES
+    ):
+        known = [f"ML.{n}" for n in TABLE_FUNCTION_NAMES]
+        parser.raise_error(f"unknown function ML.{name.text.upper()}{did_you_mean(f'ML.{name.text.upper()}', known)}")
+
+
+@dataclass(frozen=True)
+class MLCall:
+    """One ML.* call found in a statement."""
+
+    node: exp.Table  # the FROM item holding the call, to be replaced by its result
+    function: str  # e.g. 'PREDICT'
+    model: str  # the model's name, unqualified
+    input: exp.Expression | None  # the (query) or table
+    settings: dict[str, Any]
+
+
+@dataclass
+class Applied:
+    """A statement with its ML.* calls replaced by registered relations (toolkit.ml.apply)."""
+
+    sql: str
+    models: list[tuple[str, int, str]] = field(default_factory=list)  # (model, version, function) used
+
+
+def ml_calls(statement: exp.Expression) -> list[MLCall]:
+    """Every ML.* call of the statement, innermost first (an input query may itself hold calls)."""
+    calls = []
+    for function in statement.find_all(MLFunction):
+        holder = function.parent if isinstance(function.parent, exp.Table) else function
+        calls.append((function.depth, holder, function))
+    calls.sort(key=lambda item: -item[0])
+    return [
+        MLCall(
+            node=holder,
+            function=function.name.upper(),
+            model=function.args["model"].name,
+            input=function.args.get("input"),
+            settings=_settings(function),
+        )
+        for _, holder, function in calls
+    ]
+
+
+def model_names(statement: exp.Expression) -> list[str]:
+    """The models a statement's ML.* calls name, in order of appearance."""
+    return list(dict.fromkeys(function.args["model"].name for function in statement.find_all(MLFunction)))
+
+
+def _settings(function: MLFunction) -> dict[str, Any]:
+    from toolkit.sql.create_model import option_value
+
+    struct = function.args.get("settings")
+    if struct is None:
+        return {}
+    name = f"ML.{function.name.upper()}"
+    if not isinstance(struct, exp.Struct):
+        raise ProjectError(f"{name}: the settings must be a STRUCT, e.g. STRUCT(0.6 AS threshold)")
+    settings = {}
+    for item in struct.expressions:
+        if isinstance(item, (exp.PropertyEQ, exp.Alias)) and (item.alias or item.this):
+            key = item.alias if isinstance(item, exp.Alias) else item.this.name
+            value = item.this if isinstance(item, exp.Alias) else item.expression
+        else:
+            raise ProjectError(f"{name}: name each setting, e.g. STRUCT(0.6 AS threshold)")
+        settings[key.lower()] = option_value(value, key)
+    return settings
