@@ -147,3 +147,64 @@
     samples='SELECT * FROM ' ~ under_test ~ ' WHERE ' ~ lag ~ ' > ' ~ bound ~ ' ORDER BY ' ~ lag ~ ' DESC',
     default_label='ingestion_lag_at_most(' ~ event_at ~ ', ' ~ ingested_at ~ ', ' ~ max_lag ~ ')', **kwargs) }}
 {%- endmacro %}
+
+{#- ------------------------------------------------------------ distribution -#}
+
+{#- The splits look alike: for each feature (and the label column, if given), the distance between its
+    distribution in a split and in the reference split ('train', or the largest split when there is no
+    'train') is at most max_distance. Numbers, dates and timestamps: the two-sample Kolmogorov-Smirnov
+    statistic (the largest gap between the two empirical CDFs over the sorted distinct values; NULLs left
+    out). VARCHAR, BOOLEAN and ENUM columns: the largest difference between the shares of a category (NULL a
+    category of its own). Rows whose split is NULL are left out. Failing rows = the (feature, split) pairs
+    further apart than max_distance, with the distance. `toolkit split-report` runs this same query
+    (max_distance=none: every pair). Note: `label` names the label column here, not the assertion. -#}
+{% macro splits_are_balanced(split_column='split', features=none, max_distance=0.1, label_column=none) -%}
+{%- set features = [features] if features is string else (features or []) | list -%}
+{%- set compared = features + ([label_column] if label_column is not none and label_column not in features else []) -%}
+{%- if not compared -%}
+    {{ raise_error("give the columns to compare, e.g. features=['distance', 'carrier']") }}
+{%- endif -%}
+{%- if split_column in compared -%}
+    {{ raise_error("the split column " ~ split_column ~ " cannot be one of the features") }}
+{%- endif -%}
+{%- if max_distance is not none and (max_distance is not number or max_distance < 0 or max_distance > 1) -%}
+    {{ raise_error("max_distance=" ~ max_distance ~ ": give a distance from 0 to 1, e.g. 0.1") }}
+{%- endif -%}
+{%- set s = split_column | identifier -%}
+{%- set categorical = "(typeof(value) IN ('VARCHAR', 'BOOLEAN') OR typeof(value) LIKE 'ENUM(%')" -%}
+{%- set ctes = [
+    "__splits AS (SELECT CAST(" ~ s ~ " AS VARCHAR) AS split, count(*) AS n FROM " ~ under_test ~ " WHERE " ~ s ~ " IS NOT NULL GROUP BY ALL)",
+    "__reference AS (SELECT split FROM __splits ORDER BY split <> 'train', n DESC, split LIMIT 1)",
+] -%}
+{%- set pairs = [] -%}
+{%- for column in compared -%}
+    {%- set i = loop.index -%}
+    {#- rows per (split, value), then per (split, value) the counts in that split and in the reference -#}
+    {%- do ctes.append("__values_" ~ i ~ " AS (SELECT CAST(" ~ s ~ " AS VARCHAR) AS split, " ~ column | identifier
+        ~ " AS value, count(*) AS n FROM " ~ under_test ~ " WHERE " ~ s ~ " IS NOT NULL GROUP BY ALL)") -%}
+    {%- do ctes.append("__pairs_" ~ i ~ " AS (SELECT o.split, v.value,"
+        ~ " coalesce(sum(v.n) FILTER (WHERE v.split = r.split), 0) AS n_reference,"
+        ~ " coalesce(sum(v.n) FILTER (WHERE v.split = o.split), 0) AS n_split"
+        ~ " FROM __splits AS o CROSS JOIN __reference AS r JOIN __values_" ~ i ~ " AS v ON v.split IN (o.split, r.split)"
+        ~ " WHERE o.split <> r.split GROUP BY ALL)") -%}
+    {#- KS: cumulative counts over the sorted values, of the non-NULL rows; L-inf: category counts, of all rows.
+        |a/A - b/B| is computed as |a*B - b*A| / (A*B) in integers, so the one division rounds the exact value. -#}
+    {%- do ctes.append("__distance_" ~ i ~ " AS (SELECT split, any_value(statistic) AS statistic,"
+        ~ " max(abs(c_reference * total_split - c_split * total_reference) / NULLIF(total_reference * total_split, 0)) AS distance"
+        ~ " FROM (SELECT split, CASE WHEN " ~ categorical ~ " THEN 'linf' ELSE 'ks' END AS statistic,"
+        ~ " CASE WHEN " ~ categorical ~ " THEN n_reference ELSE sum(n_reference) OVER upto END AS c_reference,"
+        ~ " CASE WHEN " ~ categorical ~ " THEN n_split ELSE sum(n_split) OVER upto END AS c_split,"
+        ~ " sum(n_reference) OVER whole AS total_reference, sum(n_split) OVER whole AS total_split"
+        ~ " FROM __pairs_" ~ i ~ " WHERE value IS NOT NULL OR " ~ categorical
+        ~ " WINDOW whole AS (PARTITION BY split), upto AS (PARTITION BY split ORDER BY value ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        ~ ") GROUP BY split)") -%}
+    {%- do pairs.append("SELECT " ~ column | literal ~ " AS feature, o.split, r.split AS reference, d.statistic, d.distance, " ~ i
+        ~ " AS position FROM __splits AS o CROSS JOIN __reference AS r LEFT JOIN __distance_" ~ i ~ " AS d ON d.split = o.split"
+        ~ " WHERE o.split <> r.split") -%}
+{%- endfor -%}
+{{ assertion('splits_are_balanced', default_dimension='distribution', columns=[split_column] + compared,
+    failing_rows='WITH ' ~ ctes | join(', ') ~ ' SELECT feature, split, reference, statistic, distance FROM ('
+        ~ pairs | join(' UNION ALL ') ~ ')' ~ (' WHERE distance > ' ~ max_distance | literal if max_distance is not none else '')
+        ~ ' ORDER BY position, split',
+    default_label='splits_are_balanced(' ~ split_column ~ ': ' ~ compared | join(', ') ~ ')', **kwargs) }}
+{%- endmacro %}

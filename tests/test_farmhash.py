@@ -230,3 +230,13 @@ def test_duckdb_table_matches_pyfarmhash(con: duckdb.DuckDBPyConnection) -> None
     assert [row[2] for row in got] == want
     total = scalar(con, "SELECT sum(farm_fingerprint(k)) FROM t")
     assert total == sum(v for v in want if v is not None)
+
+
+def test_other_types_and_unknown_columns_are_clear_errors():
+    con = duckdb.connect()
+    register_farm_fingerprint(con)
+    with pytest.raises(duckdb.Error, match="takes VARCHAR or BLOB, not INTEGER"):
+        con.execute("SELECT farm_fingerprint(42)").fetchall()
+    with pytest.raises(duckdb.Error, match='Referenced column "nope" not found'):
+        con.execute("SELECT farm_fingerprint(nope) FROM range(2)").fetchall()
+    assert con.execute("SELECT farm_fingerprint(NULL)").fetchall() == [(None,)]

@@ -535,8 +535,8 @@ def register_farm_fingerprint(con: duckdb.DuckDBPyConnection) -> None:
 
     DuckDB's Python API allows one signature per UDF name, so two Arrow UDFs
     are registered (``farm_fingerprint_varchar``, ``farm_fingerprint_blob``)
-    and ``farm_fingerprint`` is a temporary macro with one overload per type,
-    dispatching at bind time (no run-time cost). Casting between VARCHAR and
+    and ``farm_fingerprint`` is a temporary macro dispatching on the argument's
+    type at bind time (no run-time cost); other types are an error, as in BigQuery. Casting between VARCHAR and
     BLOB is avoided on purpose: DuckDB's casts escape/unescape ``\\xNN`` and
     would change the hashed bytes. Idempotent for a connection.
     """
@@ -547,7 +547,11 @@ def register_farm_fingerprint(con: duckdb.DuckDBPyConnection) -> None:
             pass
         con.create_function(name, _udf, [sql_type], "BIGINT", type="arrow",
                             null_handling="special", side_effects=False)
+    # One macro, dispatching on the argument's type when the query is planned (typeof() folds to a constant, so
+    # the other branches cost nothing). Typed overloads would hide a misspelt column behind "multiple overloads".
     con.execute(
-        f"CREATE OR REPLACE TEMP MACRO farm_fingerprint(x VARCHAR) AS {_UDF_VARCHAR}(x), "
-        f"(x BLOB) AS {_UDF_BLOB}(x)"
+        "CREATE OR REPLACE TEMP MACRO farm_fingerprint(x) AS CASE typeof(x) "
+        f"WHEN 'VARCHAR' THEN {_UDF_VARCHAR}(x::VARCHAR) WHEN 'BLOB' THEN {_UDF_BLOB}(x::BLOB) "
+        "WHEN '\"NULL\"' THEN NULL::BIGINT "
+        "ELSE error('FARM_FINGERPRINT takes VARCHAR or BLOB, not ' || typeof(x)) END"
     )
