@@ -45,6 +45,31 @@ def toolkit(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     return invoke
 
 
+IRIS_PYPROJECT = '[tool.toolkit]\nlock_timeout = 1\n[tool.toolkit.sources]\nraw = ["iris"]\n'
+IRIS_FEATURES = "select *, species = 'virginica' as is_virginica from {{ source('raw', 'iris') }}\n"
+CLASSIFIER = """\
+CREATE OR REPLACE MODEL iris_model
+OPTIONS (model_type = 'logistic_reg', input_label_cols = ['species'], data_split_method = 'no_split')
+AS SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM {{ ref('iris_features') }}
+"""
+
+
+@pytest.fixture
+def iris_project(project: Callable[[dict[str, str]], Path]) -> Path:
+    """A project whose warehouse holds scikit-learn's iris table in raw.iris, and an iris_model file."""
+    from sklearn.datasets import load_iris
+
+    folder = project({"pyproject.toml": IRIS_PYPROJECT, "models/iris_features.sql": IRIS_FEATURES,
+                      "models/iris_model.sql": CLASSIFIER})
+    frame = load_iris(as_frame=True).frame
+    frame.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width", "target"]
+    frame["species"] = frame["target"].map(dict(enumerate(load_iris().target_names)))
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    con.execute("create schema raw; create table raw.iris as select * exclude (target) from frame")
+    con.close()
+    return folder
+
+
 def run_toolkit(folder: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the CLI in a subprocess, as a user would (`python -m toolkit`)."""
     env = {**os.environ, "COLUMNS": "200"}

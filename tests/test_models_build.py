@@ -5,33 +5,8 @@ from __future__ import annotations
 import json
 
 import duckdb
-import pytest
-from sklearn.datasets import load_iris
 
-from conftest import query
-
-PYPROJECT = '[tool.toolkit]\nlock_timeout = 1\n[tool.toolkit.sources]\nraw = ["iris"]\n'
-FEATURES = "select *, species = 'virginica' as is_virginica from {{ source('raw', 'iris') }}\n"
-CLASSIFIER = """\
-CREATE OR REPLACE MODEL iris_model
-OPTIONS (model_type = 'logistic_reg', input_label_cols = ['species'], data_split_method = 'no_split')
-AS SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM {{ ref('iris_features') }}
-"""
-
-
-@pytest.fixture
-def iris_project(project):
-    """A project whose warehouse holds scikit-learn's iris table in raw.iris."""
-    folder = project({"pyproject.toml": PYPROJECT, "models/iris_features.sql": FEATURES,
-                      "models/iris_model.sql": CLASSIFIER})
-    frame = load_iris(as_frame=True).frame
-    frame.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width", "target"]
-    frame["species"] = frame["target"].map(dict(enumerate(load_iris().target_names)))
-    con = duckdb.connect(str(folder / "warehouse.duckdb"))
-    con.execute("create schema raw; create table raw.iris as select * exclude (target) from frame")
-    con.close()
-    return folder
-
+from conftest import CLASSIFIER, query
 
 def versions(folder) -> list[tuple]:
     if not query(folder / "warehouse.duckdb", "select 1 from duckdb_tables() where table_name = 'model_versions'"):

@@ -328,8 +328,11 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
         else:
             from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
-            with applied_ml_calls(con, statement) as applied:
-                columns, rows = _fetch(con, applied.sql)
+            try:
+                with applied_ml_calls(con, statement) as applied:
+                    columns, rows = _fetch(con, applied.sql)
+            except ToolkitError as error:  # a model error here is the query's, a usage error: exit code 2
+                raise ToolkitError(error.message, error.location, error.hint) from None
     finally:
         con.close()
     if columns is None:
