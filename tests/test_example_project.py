@@ -59,3 +59,15 @@ def test_example_models_are_trained(built):
     metrics = dict(query(built, "select metric, value from _toolkit.model_eval_metrics "
                                 "where model_name = 'flight_delay' and split = 'eval'"))
     assert 0.6 < metrics["roc_auc"] < 1 and metrics["accuracy"] > 0.7
+
+
+def test_example_prediction_and_evaluation_tables(built):
+    assert query(built, "select count(*) from flight_delay_predictions") == query(
+        built, "select count(*) from flight_features where split = 'test' and is_delayed is not null")
+    splits = dict(query(built, "select split, roc_auc from flight_delay_evaluation"))
+    assert set(splits) == {"test", "eval"} and all(0.6 < auc < 1 for auc in splits.values())
+    (mae,), = query(built, "select mean_absolute_error from arrival_delay_evaluation where split = 'test'")
+    assert 0 < mae < 60
+    assert query(built, "select count(distinct centroid_id) from route_cluster_assignments") == [(8,)]
+    used = {model for model, in query(built, "select distinct model_name from _toolkit.model_usage")}
+    assert used == {"flight_delay", "arrival_delay", "route_clusters"}

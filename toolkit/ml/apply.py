@@ -73,11 +73,14 @@ def _result(
     function = TABLE_FUNCTIONS.get(call.function)
     if function is None:
         raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
-    settings = function.checked_settings(call.settings)
+    settings = function.checked_settings(call.settings, trained.name)
     function.check_model(trained)
     if call.input is None:
         if function.input == "required":
-            raise ModelError(f"ML.{call.function} needs input rows: ML.{call.function}(MODEL m, (SELECT …))")
+            raise ModelError(
+                f"ML.{call.function} with model {trained.name} needs input rows",
+                hint=f"ML.{call.function}(MODEL {trained.name}, (SELECT …)) or ML.{call.function}(MODEL {trained.name}, TABLE t)",
+            )
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     if function.input == "none":
         raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")

@@ -3,7 +3,13 @@
 Each function takes the model, its input rows as a stream of Arrow record batches (or None when it reads none)
 and its settings (the STRUCT(…) argument, validated against the function's schema), and returns Arrow: a stream
 of batches for the row-wise functions (so predicting 30M rows holds a few batches at a time) or one small table
-for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become Arrow list/struct."""
+for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become Arrow list/struct.
+
+Registered here: PREDICT (below); EVALUATE, CONFUSION_MATRIX, ROC_CURVE (toolkit/ml/evaluation.py);
+TRAINING_INFO, FEATURE_INFO, WEIGHTS, CENTROIDS, FEATURE_IMPORTANCE (toolkit/ml/inspection.py); EXPLAIN_PREDICT,
+GLOBAL_EXPLAIN (toolkit/ml/explain.py). Each module's docstring gives its outputs and the approximations chosen.
+Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
+a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError, did_you_mean
+from toolkit.ml import evaluation, explain, inspection
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.predict import predict
 
@@ -21,22 +28,44 @@ Batches = Iterable[pa.RecordBatch]
 Result = pa.Table | Iterator[pa.RecordBatch]
 
 
+_SQL_TYPES = {float: "FLOAT64 (e.g. 0.5)", int: "INT64 (e.g. 5)", bool: "BOOL (TRUE or FALSE)"}
+
+
 @dataclass(frozen=True)
 class Setting:
-    """One field of the STRUCT(…) argument: its Python type, default and allowed range."""
+    """One field of the STRUCT(…) argument: its Python type, default and allowed range. A list setting (kind
+    list) holds `item` values, each checked against the range."""
 
     kind: type
     default: Any = None
     low: float | None = None
     high: float | None = None
+    item: type | None = None
 
-    def check(self, function: str, name: str, value: Any) -> Any:
-        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+    def check(self, function: str, name: str, value: Any, model: str | None = None) -> Any:
+        where = f"ML.{function}" + (f" with model {model}" if model else "")
+        if self.kind is list:
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where}: {name} must be an array of {self.item.__name__}, not {value!r}",
+                                  hint=f"e.g. [0.25, 0.5, 0.75] AS {name}")
+            return [self._scalar(where, name, v, self.item) for v in value]
+        return self._scalar(where, name, value, self.kind)
+
+    def _scalar(self, where: str, name: str, value: Any, kind: type) -> Any:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, self.kind) or isinstance(value, bool) and self.kind is not bool:
-            raise ConfigError(f"ML.{function}: {name} must be {self.kind.__name__}, not {value!r}")
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ConfigError(f"{where}: {name} must be {kind.__name__}, not {value!r}",
+                              hint=f"give {name} as a {_SQL_TYPES.get(kind, kind.__name__)}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise ConfigError(f"ML.{function}: {name} = {value} is outside [{self.low}, {self.high}]")
+            if self.high is None:
+                allowed = f"at least {self.low}"
+            elif self.low is None:
+                allowed = f"at most {self.high}"
+            else:
+                allowed = f"between {self.low} and {self.high}"
+            raise ConfigError(f"{where}: {name} = {value} is outside [{self.low}, {self.high}]",
+                              hint=f"give a {name} {allowed}")
         return value
 
 
@@ -49,24 +78,26 @@ class TableFunction:
     applies_to: Callable[[TrainedModel], str | None] = lambda trained: None  # why it does not apply, or None
     schema: Callable[[TrainedModel, pa.Schema | None, dict[str, Any]], pa.Schema] | None = None  # of streamed output
 
-    def checked_settings(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """The STRUCT's fields validated, with defaults filled in."""
+    def checked_settings(self, raw: Mapping[str, Any], model: str | None = None) -> dict[str, Any]:
+        """The STRUCT's fields validated, with defaults filled in; errors name `model` when given."""
         values = {name: setting.default for name, setting in self.settings.items()}
         for name, value in raw.items():
             key = name.lower()
             if key not in self.settings:
-                known = ", ".join(self.settings) or "none"
+                known = ", ".join(self.settings) or "none: leave the STRUCT out"
+                with_model = f" (model {model})" if model else ""
                 raise ConfigError(
-                    f"ML.{self.name} has no setting {name!r}{did_you_mean(key, self.settings)}",
+                    f"ML.{self.name} has no setting {name!r}{did_you_mean(key, self.settings)}{with_model}",
                     hint=f"its settings: {known}",
                 )
-            values[key] = self.settings[key].check(self.name, key, value)
+            values[key] = self.settings[key].check(self.name, key, value, model)
         return values
 
     def check_model(self, trained: TrainedModel) -> None:
         reason = self.applies_to(trained)
         if reason:
-            raise ModelError(f"ML.{self.name} does not apply to model {trained.name} ({trained.model_type.name}): {reason}")
+            raise ModelError(f"ML.{self.name} does not apply to model {trained.name} "
+                             f"({trained.model_type.name}): {reason}")
 
 
 # --- ML.PREDICT -----------------------------------------------------------------------------------------------------
@@ -83,7 +114,7 @@ def _predict_schema(trained: TrainedModel, input_schema: pa.Schema | None, setti
 
 
 def _beside(batch: pa.RecordBatch, predicted: pa.Table, model: str) -> pa.RecordBatch:
-    clash = set(batch.schema.names) & set(predicted.column_names)
+    clash = {n.lower() for n in batch.schema.names} & {n.lower() for n in predicted.column_names}
     if clash:
         raise ModelError(
             f"ML.PREDICT with model {model}: the input already has a column {sorted(clash)[0]!r}",
@@ -93,9 +124,30 @@ def _beside(batch: pa.RecordBatch, predicted: pa.Table, model: str) -> pa.Record
     return pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *predicted.column_names])
 
 
-TABLE_FUNCTIONS: dict[str, TableFunction] = {
-    "PREDICT": TableFunction(
-        "PREDICT", input="required", run=_predict, schema=_predict_schema,
-        settings={"threshold": Setting(float, None, 0.0, 1.0)},
-    ),
-}
+_THRESHOLD = Setting(float, None, 0.0, 1.0)
+_NO_INPUT = "none"
+
+TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
+    TableFunction("PREDICT", input="required", run=_predict, schema=_predict_schema,
+                  settings={"threshold": _THRESHOLD}),
+    TableFunction("EVALUATE", input="optional", run=evaluation.evaluate_run, settings={"threshold": _THRESHOLD}),
+    # BigQuery reads the eval split without input; the toolkit does not keep it, so run() asks for the rows.
+    TableFunction("CONFUSION_MATRIX", input="optional", run=evaluation.confusion_matrix_run,
+                  settings={"threshold": _THRESHOLD}, applies_to=evaluation.confusion_matrix_applies),
+    TableFunction("ROC_CURVE", input="optional", run=evaluation.roc_curve_run,
+                  settings={"thresholds": Setting(list, None, 0.0, 1.0, item=float)},
+                  applies_to=evaluation.roc_curve_applies),
+    TableFunction("TRAINING_INFO", input=_NO_INPUT, run=inspection.training_info_run),
+    TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspection.feature_info_run),
+    TableFunction("WEIGHTS", input=_NO_INPUT, run=inspection.weights_run,
+                  settings={"standardize": Setting(bool, False)}, applies_to=inspection.weights_applies),
+    TableFunction("CENTROIDS", input=_NO_INPUT, run=inspection.centroids_run,
+                  settings={"standardize": Setting(bool, False)}, applies_to=inspection.centroids_applies),
+    TableFunction("FEATURE_IMPORTANCE", input=_NO_INPUT, run=inspection.feature_importance_run,
+                  applies_to=inspection.feature_importance_applies),
+    TableFunction("EXPLAIN_PREDICT", input="required", run=explain.explain_run, schema=explain.explain_schema,
+                  settings={"top_k_features": Setting(int, 5, 1, None), "threshold": _THRESHOLD},
+                  applies_to=explain.explain_applies),
+    TableFunction("GLOBAL_EXPLAIN", input=_NO_INPUT, run=explain.global_explain_run,
+                  applies_to=explain.global_explain_applies),
+]}
