@@ -117,3 +117,22 @@ def test_streams_many_batches_in_order(tmp_path, monkeypatch):
         rows = con.execute(applied.sql).fetchall()
     assert len(rows) == 25000 and sorted(r[0] for r in rows) == list(range(25000))
     assert max(abs(label - predicted) for _, label, predicted in rows) < 1e-6
+
+
+def test_ml_calls_in_ctes_and_joins(iris_project, toolkit):
+    (iris_project / "models/iris_report.sql").write_text("""\
+WITH scored AS (
+    SELECT * FROM ML.PREDICT(MODEL {{ ref('iris_model') }}, TABLE {{ ref('iris_features') }})
+)
+SELECT s.species, count(*) AS flowers, any_value(e.accuracy) AS accuracy
+FROM scored AS s
+CROSS JOIN ML.EVALUATE(MODEL {{ ref('iris_model') }}, TABLE {{ ref('iris_features') }}) AS e
+GROUP BY s.species
+""")
+    assert toolkit(iris_project, "build").exit_code == 0
+    rows = query(iris_project / "warehouse.duckdb", "select species, flowers, accuracy from iris_report order by 1")
+    assert [(species, flowers) for species, flowers, _ in rows] == [("setosa", 50), ("versicolor", 50),
+                                                                     ("virginica", 50)]
+    assert rows[0][2] > 0.9
+    assert query(iris_project / "warehouse.duckdb", "select function from _toolkit.model_usage "
+                                                    "where node = 'iris_report' order by 1") == [("EVALUATE",), ("PREDICT",)]
