@@ -96,3 +96,12 @@ def test_init_creates_a_project_that_builds(tmp_path):
     assert shown.stdout.splitlines() == ["sum(n_times)", str(3 * sum(range(10)))]
     again = run_toolkit(tmp_path, "init", "new")
     assert again.returncode == 2 and "already holds" in again.stderr
+
+
+def test_query_table_shows_the_first_rows_only(project, toolkit):
+    folder = project(PROJECT)
+    assert toolkit(folder, "build").exit_code == 0
+    table = toolkit(folder, "query", "select range as n from range(150)")
+    assert "100 row(s)" in table.output and "only the first 100 rows" in table.output
+    as_csv = toolkit(folder, "query", "select range as n from range(150)", "--format", "csv")
+    assert len(as_csv.output.splitlines()) == 151

@@ -39,6 +39,7 @@ STATUS_STYLE = {
     Status.SUCCESS: ("OK", "green"), Status.WARN: ("WARN", "yellow"), Status.FAIL: ("FAIL", "red"),
     Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"),
 }
+TABLE_ROWS = 100  # rows `toolkit query` shows as a table
 VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 
 
@@ -321,16 +322,17 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
 def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> None:
     """Run a read-only SQL query against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
     statement = _ml_statement(sql)
+    limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
         if statement is None:
-            columns, rows = _fetch(con, sql)
+            columns, rows = _fetch(con, sql, limit)
         else:
             from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
             try:
                 with applied_ml_calls(con, statement) as applied:
-                    columns, rows = _fetch(con, applied.sql)
+                    columns, rows = _fetch(con, applied.sql, limit)
             except ToolkitError as error:  # a model error here is the query's, a usage error: exit code 2
                 raise ToolkitError(error.message, error.location, error.hint) from None
     finally:
@@ -344,14 +346,18 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
     elif output == "json":
         click.echo(json.dumps([dict(zip(columns, row)) for row in rows], default=str, indent=2))
     else:
-        _print_table([(c,) for c in columns], rows)
+        _print_table([(c,) for c in columns], rows[:TABLE_ROWS])
+        if len(rows) > TABLE_ROWS:
+            console.print(f"(only the first {TABLE_ROWS} rows are shown; --format csv or json prints all)", style="dim")
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str] | None, list[tuple]]:
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple[list[str] | None, list[tuple]]:
+    """The result's column names and rows: all of them, or `limit` + 1 to tell that there are more."""
     cursor = _execute(con, sql)
     if cursor.description is None:
         return None, []
-    return [column[0] for column in cursor.description], cursor.fetchall()
+    rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
+    return [column[0] for column in cursor.description], rows
 
 
 def _ml_statement(sql: str) -> sqlglot.exp.Expression | None:

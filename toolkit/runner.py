@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -177,7 +177,8 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         else:
             publish(con, node)
     except (duckdb.Error, ToolkitError) as error:
-        discard(con, node)
+        with suppress(duckdb.Error):  # the previous version stays published either way
+            discard(con, node)
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     return result
 
@@ -218,9 +219,7 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
         trained = train_model(con, name=node.name, options=create.options, query=create.query)
         version = save_model(con, trained)
-    except ToolkitError as error:
-        return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
-    except duckdb.Error as error:
+    except (ToolkitError, duckdb.Error) as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     metrics = headline(trained.metrics)
     message = f"version {version}, {trained.metrics_split} {metrics}" if metrics else f"version {version}"
