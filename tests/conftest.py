@@ -35,13 +35,8 @@ def project(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 
 
 @pytest.fixture
-def toolkit(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def toolkit() -> Callable[..., Result]:
     """Run the CLI in-process in a project folder: toolkit(folder, "build", "--select", "a")."""
-
-    def invoke(folder: Path, *args: str) -> Result:
-        monkeypatch.chdir(folder)
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
     return invoke
 
 
@@ -68,6 +63,21 @@ def iris_project(project: Callable[[dict[str, str]], Path]) -> Path:
     con.execute("create schema raw; create table raw.iris as select * exclude (target) from frame")
     con.close()
     return folder
+
+
+def invoke(folder: Path, *args: str) -> Result:
+    """The CLI in-process, for module-scoped fixtures (the `toolkit` fixture is per test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def signed_fingerprint(text: str) -> int:
+    """pyfarmhash's Fingerprint64 as BigQuery's signed INT64."""
+    import farmhash
+    import numpy as np
+
+    return int(np.uint64(farmhash.fingerprint64(text)).view(np.int64))
 
 
 def run_toolkit(folder: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from conftest import query, write_files
+from conftest import invoke, query, write_files
 from toolkit.checks.evaluate import evaluate
-from toolkit.cli import cli
 from toolkit.config import load_settings
 from toolkit.project.load import load_project
 
@@ -70,12 +69,6 @@ def relations(warehouse: Path) -> set[str]:
                                     "where table_schema <> '_toolkit'")
     }
 
-
-def invoke(folder: Path, *args: str) -> Result:
-    """The CLI in-process, for module-scoped fixtures (the `toolkit` fixture is per test)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def assert_clean_error(result: Result, code: int, *fragments: str) -> None:

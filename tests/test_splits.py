@@ -9,17 +9,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import duckdb
-import farmhash
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
 from scipy.stats import ks_2samp
 
-from conftest import query, write_files
+from conftest import invoke, query, signed_fingerprint, write_files
 from toolkit.checks.assertions import UNDER_TEST
 from toolkit.checks.split_report import distance_sql, split_report
-from toolkit.cli import cli
 from toolkit.config import load_settings
 from toolkit.errors import ToolkitError
 from toolkit.project.load import load_project
@@ -28,16 +25,6 @@ from toolkit.warehouse.connection import open_reader
 KEYS = 10_000
 
 
-def invoke(folder: Path, *args: str) -> Result:
-    """The CLI in-process, for module-scoped fixtures (the `toolkit` fixture is per test)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def signed_fingerprint(text: str) -> int:
-    """pyfarmhash's Fingerprint64 as BigQuery's signed INT64."""
-    return int(np.uint64(farmhash.fingerprint64(text)).view(np.int64))
 
 
 def book_split(h: int) -> str:

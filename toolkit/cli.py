@@ -8,7 +8,6 @@ from dataclasses import asdict
 import functools
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

@@ -27,7 +27,7 @@ select
     f.is_cancelled,
     -- schedule
     f.sched_dep_hour                                        as dep_hour,
-    isodow(f.flight_date)::integer                          as day_of_week,  -- 1 = Monday
+    {{ day_of_week('f.flight_date') }}                      as day_of_week,  -- 1 = Monday
     f.month,
     f.carrier,
     f.origin,
