@@ -96,3 +96,9 @@ def test_transform_is_refused_clearly_until_supported(iris_project, toolkit):
 def test_ls_shows_ml_models(iris_project, toolkit):
     nodes = {n["name"]: n for n in json.loads(toolkit(iris_project, "ls", "--output", "json").output)}
     assert nodes["iris_model"]["kind"] == "ml_model" and nodes["iris_model"]["depends_on"] == ["iris_features"]
+
+
+def test_show_on_a_model_points_to_the_ml_functions(iris_project, toolkit):
+    assert toolkit(iris_project, "build").exit_code == 0
+    result = toolkit(iris_project, "show", "iris_model")
+    assert result.exit_code == 2 and "is a trained model" in result.output and "ML.EVALUATE" in result.output

@@ -23,7 +23,7 @@ from toolkit import __version__
 from toolkit.config import Settings, load_settings
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
-from toolkit.project.nodes import Node
+from toolkit.project.nodes import Node, NodeKind
 from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, save_results
 from toolkit.scaffold import init_project
 from toolkit.sql.dialect import DIALECT
@@ -306,9 +306,19 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
     """Print the first rows of a built node."""
     project = load_project(settings, vars)
     target = project.nodes[project.graph.resolve(node)]
+    if target.kind is NodeKind.ML_MODEL:
+        raise ToolkitError(
+            f"{target.name} is a trained model and publishes no rows",
+            hint=f'`toolkit models` lists models; ask one with ML.* functions: '
+            f'toolkit query "SELECT * FROM ML.EVALUATE(MODEL {target.name})"',
+        )
+    if target.kind is NodeKind.ASSERTION:
+        raise ToolkitError(f"{target.name} is an assertion and publishes no rows",
+                           hint=f"run it with `toolkit test --select {target.name}`")
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
-        cursor = _execute(con, f"SELECT * FROM {target.relation} LIMIT {limit}", hint=f"build it: toolkit build --select {target.name}")
+        hint = f"build it: toolkit build --select {target.name}"
+        cursor = _execute(con, f"SELECT * FROM {target.relation} LIMIT {limit}", hint=hint)
         _print_table(cursor.description, cursor.fetchall(), title=f"{target.schema}.{target.name}")
     finally:
         con.close()
