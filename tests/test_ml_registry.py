@@ -9,7 +9,8 @@ from toolkit.ml.options import FROM_DATA
 from toolkit.ml.registry import MODEL_TYPES, validate_options
 
 ALL_TYPES = ["LINEAR_REG", "LOGISTIC_REG", "BOOSTED_TREE_CLASSIFIER", "BOOSTED_TREE_REGRESSOR",
-             "RANDOM_FOREST_CLASSIFIER", "RANDOM_FOREST_REGRESSOR", "DNN_CLASSIFIER", "DNN_REGRESSOR", "KMEANS", "PCA"]
+             "RANDOM_FOREST_CLASSIFIER", "RANDOM_FOREST_REGRESSOR", "DNN_CLASSIFIER", "DNN_REGRESSOR", "KMEANS", "PCA",
+             "TRANSFORM_ONLY"]
 
 
 def error(model_type: str, **options: object) -> str:
@@ -23,7 +24,7 @@ def error(model_type: str, **options: object) -> str:
 def test_every_model_type_is_registered_with_valid_defaults():
     assert sorted(MODEL_TYPES) == sorted(ALL_TYPES)
     for name, model_type in MODEL_TYPES.items():
-        assert model_type.task in ("regression", "classification", "clustering", "decomposition")
+        assert model_type.task in ("regression", "classification", "clustering", "decomposition", "transform")
         for spec in model_type.options.values():
             if spec.default not in (None, FROM_DATA) and spec.only_default is None:
                 assert spec.coerce("m", spec.default if not isinstance(spec.default, tuple)

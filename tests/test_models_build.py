@@ -86,11 +86,19 @@ def test_model_name_must_match_the_file(iris_project, toolkit):
     assert result.exit_code == 2 and 'CREATE MODEL names "other"' in result.output
 
 
-def test_transform_is_refused_clearly_until_supported(iris_project, toolkit):
+def test_transform_is_trained_stored_and_applied_to_raw_inputs(iris_project, toolkit):
     (iris_project / "models/iris_model.sql").write_text(
-        CLASSIFIER.replace("OPTIONS", "TRANSFORM(sepal_length * 2 AS doubled, species) OPTIONS"))
+        CLASSIFIER.replace("OPTIONS", "TRANSFORM(sepal_length * 2 AS doubled, petal_length, species) OPTIONS"))
+    (iris_project / "models/iris_predictions.sql").write_text(
+        "SELECT * FROM ML.PREDICT(MODEL iris_model, (SELECT sepal_length, petal_length FROM {{ ref('iris_features') }}))")
     result = toolkit(iris_project, "build")
-    assert result.exit_code == 1 and "TRANSFORM(…) is parsed but not applied yet" in result.output
+    assert result.exit_code == 0, result.output
+    warehouse = iris_project / "warehouse.duckdb"
+    (transform,), = query(warehouse, "select transform from _toolkit.model_versions where model_name = 'iris_model'")
+    assert [name for name, _ in json.loads(transform)["columns"]] == ["doubled", "petal_length", "species"]
+    columns = [c for c, in query(warehouse, "select column_name from information_schema.columns "
+                                            "where table_name = 'iris_predictions' order by ordinal_position")]
+    assert columns == ["sepal_length", "petal_length", "predicted_species", "predicted_species_probs"]
 
 
 def test_ls_shows_ml_models(iris_project, toolkit):

@@ -210,14 +210,10 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
                 hint="models and tables share one namespace, as in BigQuery: rename the model file or drop the "
                 f"{clash.value}",
             )
-        if create.transform:
-            raise ToolkitError(
-                f"model {node.name}: TRANSFORM(…) is parsed but not applied yet",
-                hint="compute those columns in the AS SELECT instead",
-            )
         if create.if_not_exists and any(m.name.casefold() == node.name.casefold() for m in list_models(con)):
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
-        trained = train_model(con, name=node.name, options=create.options, query=create.query)
+        trained = train_model(con, name=node.name, options=create.options, query=create.query,
+                              transform=create.transform)
         version = save_model(con, trained)
     except (ToolkitError, duckdb.Error) as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)

@@ -1,5 +1,6 @@
-"""BigQuery ML on scikit-learn: model types and options (registry), automatic preprocessing, splits, training,
-evaluation metrics, prediction, and the model store in the warehouse's `_toolkit` schema.
+"""BigQuery ML on scikit-learn: model types and options (registry), TRANSFORM(…) (transform) and automatic
+preprocessing, splits, training, evaluation metrics, prediction, and the model store in the warehouse's `_toolkit`
+schema.
 
     trained = train_model(con, name="m", options={"model_type": "LOGISTIC_REG"}, query="SELECT ...")
     version = save_model(con, trained)

@@ -1,6 +1,10 @@
 """Run a statement's ML.* calls: each becomes an Arrow relation registered on the connection, and the
 statement is rewritten to read it. Row-wise functions stream: the input query is read batch by batch on a
-cursor of its own while DuckDB consumes the predictions, so no more than a few batches are held at once."""
+cursor of its own while DuckDB consumes the predictions, so no more than a few batches are held at once.
+
+A model trained with TRANSFORM(…) gets its saved TRANSFORM applied to the raw input inside DuckDB, in the same
+streamed query: `SELECT __input.*, <fitted expression> AS "__transform__<name>", … FROM (<input>) AS __input`.
+An input lacking a raw column TRANSFORM reads is refused, naming the column(s)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.store import list_models, load_model
 from toolkit.ml.table_functions import TABLE_FUNCTIONS
+from toolkit.ml.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
 
@@ -86,7 +91,10 @@ def _result(
         raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     cursors.append(cursor)
-    reader = cursor.sql(_input_sql(call.input)).to_arrow_reader(BATCH_ROWS)
+    sql = _input_sql(call.input)
+    if trained.transform is not None:
+        sql = _transformed_input(cursor, call.function, trained, sql)
+    reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
     return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
 
 
@@ -95,6 +103,21 @@ def _as_relation(result, function, trained, input_schema, settings) -> pa.Table 
         return result
     schema = function.schema(trained, input_schema, settings)
     return pa.RecordBatchReader.from_batches(schema, result)
+
+
+def _transformed_input(cursor: duckdb.DuckDBPyConnection, function: str, trained: TrainedModel, sql: str) -> str:
+    """The input query with the model's TRANSFORM outputs beside its raw columns (as `__transform__<name>`)."""
+    where = f"ML.{function} with model {trained.name}"
+    missing = trained.transform.missing_inputs(cursor.sql(sql).columns)
+    if missing:
+        raise missing_error(trained.name, missing, trained.transform, where)
+    wrapped = trained.transform.select_sql(sql, PREFIX, keep_input=True, features_only=True)
+    try:
+        cursor.sql(wrapped).columns  # binds the expressions: a type error is reported here, naming the model
+    except duckdb.Error as error:
+        raise ModelError(f"{where}: applying the model's TRANSFORM to the input failed: {error}",
+                         hint="give the raw columns the types they had in the training query") from None
+    return wrapped
 
 
 def _input_sql(node: exp.Expression) -> str:

@@ -26,8 +26,8 @@ TRUSTED_TYPES = frozenset({
 
 
 def dump(estimator: Any) -> tuple[bytes, str]:
-    """The estimator's bytes and their sha256."""
-    data = sio.dumps(estimator, compression=zipfile.ZIP_DEFLATED)
+    """The estimator's bytes and their sha256; no estimator (TRANSFORM_ONLY) is stored as no bytes."""
+    data = b"" if estimator is None else sio.dumps(estimator, compression=zipfile.ZIP_DEFLATED)
     return data, hashlib.sha256(data).hexdigest()
 
 
@@ -53,6 +53,8 @@ def load(model: str, version: int, data: bytes, sha256: str) -> Any:
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ModelError(f"{where}: the stored artifact does not match its checksum; it was changed after training",
                          hint=f"retrain it: toolkit build --select {model}")
+    if not data:  # a model without an estimator (TRANSFORM_ONLY)
+        return None
     try:
         untrusted = set(sio.get_untrusted_types(data=data))
     except Exception as error:  # a corrupt archive: skops raises zipfile/json/key errors

@@ -178,3 +178,8 @@ def pca(options: ModelOptions, ctx: FitContext) -> Any:
                              "'AUTO'", hint="remove PCA_SOLVER, or use NUM_PRINCIPAL_COMPONENTS")
         solver = "full"
     return PCA(n_components=k if k is not None else ratio, svd_solver=solver, random_state=ctx.seed)
+
+
+def transform_only(options: ModelOptions, ctx: FitContext) -> None:
+    """TRANSFORM_ONLY has no estimator: its TRANSFORM's statistics are the whole model."""
+    return None

@@ -58,6 +58,7 @@ from toolkit.ml.function_support import (
 )
 from toolkit.ml.inspection import Tree, split_statistics, trees
 from toolkit.ml.predict import design_matrix, predict
+from toolkit.ml.transform import without_prefixed
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
@@ -84,10 +85,11 @@ def explain_applies(trained: TrainedModel) -> str | None:
 # --- ML.EXPLAIN_PREDICT ---------------------------------------------------------------------------------------------
 def explain_schema(trained: TrainedModel, input_schema: pa.Schema | None, settings: dict[str, Any]) -> pa.Schema:
     fields = _output_fields(trained)
+    raw = without_prefixed(input_schema)  # the raw input columns pass through, not TRANSFORM's outputs
     with naming("EXPLAIN_PREDICT", trained):
         predict(trained, input_schema.empty_table())  # checks the input's columns
-        _check_clash(trained, input_schema.names, fields)
-    return pa.schema([*input_schema, *fields])
+        _check_clash(trained, raw.names, fields)
+    return pa.schema([*raw, *fields])
 
 
 def _check_clash(trained: TrainedModel, names: list[str], fields: list[pa.Field]) -> None:
@@ -127,11 +129,12 @@ def _explain_batches(trained: TrainedModel, batches: Iterable[pa.RecordBatch], e
     for batch in batches:
         if batch.num_rows == 0:
             continue
+        raw = without_prefixed(batch)
         with naming("EXPLAIN_PREDICT", trained):
-            _check_clash(trained, batch.schema.names, fields)
+            _check_clash(trained, raw.schema.names, fields)
             columns = explainer.explain(pa.Table.from_batches([batch]), threshold, top_k)
-        arrays = [*batch.columns, *(columns[name] for name in names)]
-        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*batch.schema, *fields]))
+        arrays = [*raw.columns, *(columns[name] for name in names)]
+        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*raw.schema, *fields]))
 
 
 class _Explainer:

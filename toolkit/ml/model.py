@@ -17,6 +17,7 @@ from toolkit.ml.fit import Iteration
 from toolkit.ml.options import ModelOptions
 from toolkit.ml.preprocess import Preprocessor
 from toolkit.ml.registry import MODEL_TYPES, ModelType
+from toolkit.ml.transform import FittedTransform
 
 # Bumped whenever the stored layout of a model changes; loading another format is refused.
 ARTIFACT_FORMAT = 1
@@ -38,11 +39,12 @@ class TrainedModel:
     name: str
     options: ModelOptions
     preprocessor: Preprocessor
-    estimator: Any
+    estimator: Any  # None for TRANSFORM_ONLY
     label: str | None  # None for KMEANS / PCA
     label_type: str | None  # the label's Arrow type, e.g. 'string', 'int64', 'bool'
     classes: tuple[Any, ...] | None  # classifiers: label values ascending (the last is binary's positive class)
-    feature_schema: tuple[dict, ...]  # {"name", "type" (DuckDB), "kind"} of each input column
+    feature_schema: tuple[dict, ...]  # {"name", "type" (DuckDB), "kind"} of each column the preprocessing reads:
+    # the query's feature columns, or with TRANSFORM its feature outputs (STRUCT outputs flattened into fields)
     iterations: list[Iteration]
     feature_info: list[dict]
     data_stats: dict[str, dict]
@@ -57,7 +59,7 @@ class TrainedModel:
     library_versions: dict[str, str] = field(default_factory=library_versions)
     created_at: datetime = field(default_factory=datetime.now)
     version: int | None = None  # set by save_model / load_model
-    transform: Any = None  # reserved for TRANSFORM(...) (a later issue); applied before `preprocessor`
+    transform: FittedTransform | None = None  # TRANSFORM(...), fitted; applied before `preprocessor`
 
     @property
     def model_type(self) -> ModelType:
@@ -65,6 +67,14 @@ class TrainedModel:
 
     @property
     def input_columns(self) -> list[str]:
+        """The columns an input must have: the raw columns TRANSFORM reads, or without one the feature columns."""
+        if self.transform is not None:
+            return list(self.transform.inputs)
+        return self.feature_columns
+
+    @property
+    def feature_columns(self) -> list[str]:
+        """The columns the automatic preprocessing reads (TRANSFORM's feature outputs when there is one)."""
         return [column["name"] for column in self.feature_schema]
 
 

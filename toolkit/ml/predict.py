@@ -20,25 +20,38 @@ import pyarrow as pa
 from toolkit.errors import ModelError
 from toolkit.ml import metrics
 from toolkit.ml.preprocess import column_kind
+from toolkit.ml.transform import model_features, outputs_of
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
 
 NEAREST_CENTROIDS = 5
-_NULL_AS = {"numeric": pa.float64(), "timestamp": pa.timestamp("us"), "multi_hot": pa.list_(pa.string())}
+_NULL_AS = {"numeric": pa.float64(), "timestamp": pa.timestamp("us"), "multi_hot": pa.list_(pa.string()),
+            "sparse": pa.list_(pa.struct([("index", pa.int64()), ("value", pa.float64())]))}
 
 
 def _cosine(trained: TrainedModel) -> bool:
     return trained.options.get("DISTANCE_TYPE") == "COSINE"
 
 
+def model_inputs(trained: TrainedModel, table: pa.Table) -> pa.Table:
+    """What the automatic preprocessing reads of `table`: the table itself, or for a model with TRANSFORM its
+    feature outputs (the `__transform__` columns the ML.* functions add, else computed from the raw columns) with
+    STRUCT outputs flattened, exactly as at training."""
+    if trained.transform is None:
+        return table
+    return model_features(outputs_of(trained.transform, table, trained.name), trained.name,
+                          reserved=trained.transform.passthrough)
+
+
 def _inputs(trained: TrainedModel, table: pa.Table) -> pa.Table:
-    """The model's input columns of `table` (names compared case-insensitively), kinds checked."""
+    """The model's feature columns of `table` (names compared case-insensitively), kinds checked."""
     by_lower = {name.lower(): name for name in table.column_names}
-    missing = [c for c in trained.input_columns if c.lower() not in by_lower]
+    features = trained.feature_columns
+    missing = [c for c in features if c.lower() not in by_lower]
     if missing:
         raise ModelError(f"model {trained.name}: the input has no column(s) {', '.join(missing)}; the model was "
-                         f"trained on {', '.join(trained.input_columns)}",
+                         f"trained on {', '.join(features)}",
                          hint="select every feature column the model was trained on")
     columns = {}
     for column in trained.feature_schema:
@@ -54,8 +67,14 @@ def _inputs(trained: TrainedModel, table: pa.Table) -> pa.Table:
 
 
 def design_matrix(trained: TrainedModel, table: pa.Table) -> np.ndarray:
-    """Encoded rows of `table` as the estimator expects them."""
-    X = trained.preprocessor.transform(_inputs(trained, table))
+    """Encoded rows of `table` (input rows, with TRANSFORM applied first when the model has one) as the estimator
+    expects them."""
+    return encode(trained, model_inputs(trained, table))
+
+
+def encode(trained: TrainedModel, features: pa.Table) -> np.ndarray:
+    """Encoded rows of a table of the model's feature columns (`model_inputs`)."""
+    X = trained.preprocessor.transform(_inputs(trained, features))
     if _cosine(trained):  # COSINE k-means clusters the directions of the rows
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
@@ -109,7 +128,7 @@ def output_schema(trained: TrainedModel) -> pa.Schema:
 def predict(trained: TrainedModel, table: pa.Table, *, threshold: float | None = None) -> pa.Table:
     """BigQuery ML.PREDICT's output columns for the rows of `table` (same order)."""
     if table.num_rows == 0:
-        _inputs(trained, table)  # the same checks of the input's columns
+        _inputs(trained, model_inputs(trained, table))  # the same checks of the input's columns
         return output_schema(trained).empty_table()
     X = design_matrix(trained, table)
     task = trained.model_type.task

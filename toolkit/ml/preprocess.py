@@ -7,7 +7,10 @@
   all zeros (one-hot) or NaN (label encoding: the trees' missing-value branch);
 - TIMESTAMP (DuckDB TIMESTAMP and TIMESTAMPTZ, read in UTC: DuckDB has no separate DATETIME): epoch seconds as a
   numeric, plus the categorical parts _TS_DOM_, _TS_DOW_, _TS_MOY_, _TS_HOD_, _TS_MOH_, _TS_WOY_, _TS_YEAR_;
-- ARRAY<STRING>: multi-hot over the training vocabulary (NULL elements ignored).
+- ARRAY<STRING>: multi-hot over the training vocabulary (NULL elements ignored);
+- ARRAY<STRUCT<index INT, value numeric>> (a sparse vector, e.g. TRANSFORM's ML.ONE_HOT_ENCODER): one column per
+  index seen in training, holding the entry's value (0 elsewhere; NULL values count as 0); indices unseen in
+  training contribute nothing; never standardized, whatever the model's categorical encoding.
 Categories are kept as canonical text (bool 'true'/'false', dates ISO, bytes hex), NULL first, then sorted."""
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pyarrow.compute as pc
 
 from toolkit.errors import ModelError
 
-NUMERIC, CATEGORICAL, MULTI_HOT, TIMESTAMP = "numeric", "categorical", "multi_hot", "timestamp"
+NUMERIC, CATEGORICAL, MULTI_HOT, TIMESTAMP, SPARSE = "numeric", "categorical", "multi_hot", "timestamp", "sparse"
 ONE_HOT, DUMMY, LABEL = "one_hot", "dummy", "label"
 TS_PARTS = {"DOM": pc.day, "DOW": pc.day_of_week, "MOY": pc.month, "HOD": pc.hour, "MOH": pc.minute,
             "WOY": pc.iso_week, "YEAR": pc.year}
@@ -43,7 +46,18 @@ def column_kind(arrow_type: pa.DataType) -> str | None:
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and column_kind(t.value_type) == CATEGORICAL \
             and not pa.types.is_boolean(t.value_type):
         return MULTI_HOT
+    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and _is_sparse_entry(t.value_type):
+        return SPARSE
     return None
+
+
+def _is_sparse_entry(t: pa.DataType) -> bool:
+    """STRUCT<index INT, value numeric>: one entry of a sparse vector."""
+    if not pa.types.is_struct(t) or t.num_fields != 2:
+        return False
+    fields = {t.field(i).name.lower(): t.field(i).type for i in range(2)}
+    return (set(fields) == {"index", "value"} and pa.types.is_integer(fields["index"])
+            and column_kind(fields["value"]) == NUMERIC)
 
 
 @dataclass(frozen=True)
@@ -52,12 +66,12 @@ class Feature:
 
     name: str  # processed input name: the column, or _TS_<PART>_<column>
     column: str  # the input column it is computed from
-    kind: str  # NUMERIC | CATEGORICAL | MULTI_HOT
+    kind: str  # NUMERIC | CATEGORICAL | MULTI_HOT | SPARSE
     part: str | None = None  # None: the value itself; 'EPOCH' or a TS_PARTS key for TIMESTAMP columns
     mean: float | None = None  # numeric: fills NULLs
     center: float = 0.0  # numeric: subtracted (the mean when standardizing)
     scale: float = 1.0  # numeric: divides (the standard deviation when standardizing)
-    categories: tuple[str | None, ...] = ()  # categorical vocabulary; None is the NULL category
+    categories: tuple[str | None, ...] = ()  # categorical vocabulary (None: the NULL category); sparse: indices
     encoding: str = ONE_HOT
 
     @property
@@ -110,7 +124,7 @@ class Preprocessor:
                 for part in TS_PARTS:
                     name = f"_TS_{part}_{column}"
                     features.append(_fit_categorical(name, column, part, _part(values, part), encoding))
-            elif kind in (CATEGORICAL, MULTI_HOT):
+            elif kind in (CATEGORICAL, MULTI_HOT, SPARSE):
                 features.append(_fit_categorical(column, column, None, values, encoding, kind))
         return cls(tuple(features), dtype)
 
@@ -129,7 +143,7 @@ class Preprocessor:
             flat = block.reshape(-1)
             row_starts = np.arange(len(block), dtype=np.int64) * self.width
             for feature, offset, vector in vectors:
-                if feature.kind == MULTI_HOT:
+                if feature.kind in (MULTI_HOT, SPARSE):
                     continue
                 part = vector[start:start + len(block)]
                 if feature.kind == NUMERIC or feature.encoding == LABEL:
@@ -139,12 +153,14 @@ class Preprocessor:
                     flat[row_starts[hit] + offset + part[hit]] = 1.0
         for feature, offset, (rows, codes) in ((f, o, v) for f, o, v in vectors if f.kind == MULTI_HOT):
             out[rows, offset + codes] = 1.0
+        for feature, offset, (rows, codes, values) in ((f, o, v) for f, o, v in vectors if f.kind == SPARSE):
+            out[rows, offset + codes] = values
         return out
 
     @staticmethod
     def _vector(feature: Feature, table: pa.Table) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Numeric: the scaled values; label encoding: codes with NaN for unseen; one-hot: the column index within
-        the feature (-1: no column); multi-hot: (rows, codes)."""
+        the feature (-1: no column); multi-hot: (rows, codes); sparse: (rows, codes, values)."""
         values = _decoded(table.column(feature.column))
         if feature.kind == NUMERIC:
             x = _numbers(values, feature.part)
@@ -154,6 +170,8 @@ class Preprocessor:
             return x
         if feature.kind == MULTI_HOT:
             return _multi_hot_codes(values, feature.categories)
+        if feature.kind == SPARSE:
+            return _sparse_entries(values, feature.categories)
         codes = _codes(_part(values, feature.part) if feature.part else values, feature.categories)
         if feature.encoding == LABEL:
             return np.where(codes >= 0, codes, np.nan)
@@ -214,11 +232,14 @@ def _fit_categorical(name: str, column: str, part: str | None, values: pa.Chunke
                      kind: str = CATEGORICAL) -> Feature:
     if kind == MULTI_HOT:
         vocabulary = tuple(v for v in _vocabulary(pc.list_flatten(values)) if v is not None)
+    elif kind == SPARSE:
+        indices = pc.unique(sparse_indices(values)).drop_null().to_pylist()
+        vocabulary = tuple(str(i) for i in sorted(indices))
     else:
         vocabulary = _vocabulary(values)
-    # Multi-hot columns stay multi-hot whatever the model's categorical encoding.
+    # Multi-hot and sparse columns keep one column per category whatever the model's categorical encoding.
     return Feature(name, column, kind, part, categories=vocabulary,
-                   encoding=ONE_HOT if kind == MULTI_HOT else encoding)
+                   encoding=ONE_HOT if kind in (MULTI_HOT, SPARSE) else encoding)
 
 
 def _codes(values: pa.ChunkedArray | pa.Array, categories: Sequence[str | None]) -> np.ndarray:
@@ -241,3 +262,35 @@ def _multi_hot_codes(values: pa.ChunkedArray, categories: Sequence[str | None]) 
         codes.append(element_codes[keep])
         start += len(chunk)
     return np.concatenate(rows or [np.zeros(0, np.int64)]), np.concatenate(codes or [np.zeros(0, np.int64)])
+
+
+def _entry_field(entries: pa.Array | pa.ChunkedArray, name: str) -> pa.Array | pa.ChunkedArray:
+    """A field of sparse entries by name, ignoring its case."""
+    struct_type = entries.type
+    for i in range(struct_type.num_fields):
+        if struct_type.field(i).name.lower() == name:
+            return entries.flatten()[i]  # a NULL entry's fields are NULL
+    raise KeyError(name)
+
+
+def sparse_indices(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Every entry's index, as int64, of a column of sparse vectors."""
+    return _entry_field(pc.list_flatten(values), "index").cast(pa.int64())
+
+
+def _sparse_entries(values: pa.ChunkedArray, categories: Sequence[str | None]) -> tuple[np.ndarray, ...]:
+    """(rows, codes, values) of the entries whose index is in the training vocabulary."""
+    rows, codes, numbers, start = [], [], [], 0
+    for chunk in values.chunks:
+        entries = pc.list_flatten(chunk)
+        parents = pc.list_parent_indices(chunk).to_numpy() + start
+        entry_codes = _codes(_entry_field(entries, "index").cast(pa.int64()), categories)
+        x = np.asarray(_entry_field(entries, "value").cast(pa.float64()).fill_null(0.0).to_numpy(), np.float64)
+        keep = entry_codes >= 0
+        rows.append(parents[keep])
+        codes.append(entry_codes[keep])
+        numbers.append(x[keep])
+        start += len(chunk)
+    empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return (np.concatenate(rows or [empty_i]), np.concatenate(codes or [empty_i]),
+            np.concatenate(numbers or [empty_f]))

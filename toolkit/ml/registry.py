@@ -16,6 +16,7 @@ from toolkit.ml import estimators as est
 from toolkit.ml.options import FROM_DATA, ModelOptions, OptionSpec
 
 REGRESSION, CLASSIFICATION, CLUSTERING, DECOMPOSITION = "regression", "classification", "clustering", "decomposition"
+TRANSFORM_ONLY = "transform"  # the task of MODEL_TYPE = 'TRANSFORM_ONLY': TRANSFORM's statistics, no estimator
 
 
 def _spec(name: str, kind: str, default: Any = None, **kw: Any) -> OptionSpec:
@@ -182,10 +183,13 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
     _model("DNN_REGRESSOR", REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor"),
     _model("KMEANS", CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans"),
     _model("PCA", DECOMPOSITION, est.pca, _PCA, estimator="PCA"),
+    # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
+    _model("TRANSFORM_ONLY", TRANSFORM_ONLY, est.transform_only, (), standardize=False,
+           estimator="none (TRANSFORM only)"),
 ]})
 
 # BigQuery ML model types the toolkit does not train (yet), and options only they take.
-UNSUPPORTED_MODEL_TYPES = ("MATRIX_FACTORIZATION", "ARIMA_PLUS", "ARIMA_PLUS_XREG", "AUTOENCODER", "TRANSFORM_ONLY",
+UNSUPPORTED_MODEL_TYPES = ("MATRIX_FACTORIZATION", "ARIMA_PLUS", "ARIMA_PLUS_XREG", "AUTOENCODER",
                            "AUTOML_CLASSIFIER", "AUTOML_REGRESSOR", "TENSORFLOW", "ONNX", "XGBOOST",
                            "CONTRIBUTION_ANALYSIS")
 _OTHER_MODEL_OPTIONS = {

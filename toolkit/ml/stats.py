@@ -1,7 +1,9 @@
 """Statistics of the training data: ML.FEATURE_INFO rows, and distributions kept for later skew checks.
 
 Feature info has one row per input column (BigQuery's columns: input, min, max, mean, median, stddev,
-category_count, null_count, dimension); TIMESTAMP columns are described by their epoch seconds. The skew
+category_count, null_count, dimension); TIMESTAMP columns are described by their epoch seconds, sparse vectors
+(ARRAY<STRUCT<index, value>>) by their indices. Columns of other types (a TRANSFORM_ONLY model's outputs may have
+any type) get their NULL count only. The skew
 statistics are histograms: numeric columns over 20 equal-width bins between the training min and max (plus the
 NULL count), categorical columns as counts of their most frequent 1,000 values (plus the rest and the NULLs)."""
 
@@ -11,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.ml.preprocess import CATEGORICAL, MULTI_HOT, NUMERIC, TIMESTAMP, column_kind
+from toolkit.ml.preprocess import CATEGORICAL, MULTI_HOT, NUMERIC, SPARSE, TIMESTAMP, column_kind, sparse_indices
 
 NUMERIC_BINS = 20
 TOP_CATEGORIES = 1_000
@@ -50,8 +52,8 @@ def feature_info(table: pa.Table, columns: list[str]) -> list[dict]:
                            median=float(np.median(x)), stddev=float(x.std(ddof=1)) if len(x) > 1 else None)
         elif kind == CATEGORICAL:
             row["category_count"] = int(pc.count_distinct(values, mode="only_valid").as_py())
-        elif kind == MULTI_HOT:
-            flat = pc.list_flatten(values)
+        elif kind in (MULTI_HOT, SPARSE):
+            flat = pc.list_flatten(values) if kind == MULTI_HOT else sparse_indices(values)
             row["category_count"] = int(pc.count_distinct(flat, mode="only_valid").as_py())
             lengths = pc.list_value_length(values).drop_null()
             row["dimension"] = int(pc.max(lengths).as_py() or 0) if len(lengths) else 0
@@ -72,8 +74,8 @@ def data_stats(table: pa.Table, columns: list[str]) -> dict[str, dict]:
             counts, edges = np.histogram(finite, bins=NUMERIC_BINS, range=(low, high if high > low else low + 1))
             out[column] = {"kind": "numeric", "edges": edges.tolist(), "counts": counts.tolist(),
                            "null_count": int(len(x) - len(finite))}
-        else:
-            flat = pc.list_flatten(values) if kind == MULTI_HOT else values
+        elif kind in (CATEGORICAL, MULTI_HOT, SPARSE):
+            flat = {MULTI_HOT: pc.list_flatten, SPARSE: sparse_indices}.get(kind, lambda v: v)(values)
             if not (pa.types.is_string(flat.type) or pa.types.is_large_string(flat.type)):
                 flat = flat.cast(pa.string()) if not pa.types.is_binary(flat.type) else flat
             frequencies = pc.value_counts(flat.drop_null())

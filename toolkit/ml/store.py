@@ -1,7 +1,8 @@
 """The model store: versions of trained models in the warehouse's `_toolkit` schema.
 
-`_toolkit.model_versions` has one row per model version (its options, preprocessing, label, feature schema,
-fingerprints, library versions, metrics and the fitted estimator as a skops artifact);
+`_toolkit.model_versions` has one row per model version (its options, preprocessing, fitted TRANSFORM, label,
+feature schema, fingerprints, library versions, metrics and the fitted estimator as a skops artifact — no bytes for
+a TRANSFORM_ONLY model, which has none);
 `_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
 ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution, for skew checks) and ML.EVALUATE.
 A version and all its rows are written in one transaction. Model names compare case-insensitively, as in DuckDB."""
@@ -22,6 +23,7 @@ from toolkit.ml.model import TrainedModel
 from toolkit.ml.options import ModelOptions
 from toolkit.ml.predict import predict
 from toolkit.ml.preprocess import Preprocessor
+from toolkit.ml.transform import FittedTransform
 from toolkit.warehouse.materialize import transaction
 from toolkit.warehouse.state import STATE_SCHEMA
 
@@ -32,7 +34,7 @@ _VERSION_COLUMNS = (
     "model_name", "version", "model_type", "options", "label", "label_type", "classes", "feature_schema",
     "preprocessing", "split", "estimator_params", "seed", "query_fingerprint", "data_fingerprint",
     "library_versions", "created_at", "training_rows", "eval_rows", "metrics", "metrics_split", "test_metrics",
-    "artifact_format", "artifact_sha256", "artifact",
+    "artifact_format", "artifact_sha256", "artifact", "transform",
 )
 _DDL = [
     f"CREATE SCHEMA IF NOT EXISTS {S}",
@@ -44,6 +46,8 @@ _DDL = [
         training_rows BIGINT NOT NULL, eval_rows BIGINT NOT NULL, metrics JSON NOT NULL, metrics_split VARCHAR NOT NULL,
         test_metrics JSON, artifact_format VARCHAR NOT NULL, artifact_sha256 VARCHAR NOT NULL, artifact BLOB NOT NULL,
         PRIMARY KEY (model_name, version))""",
+    # Added after the first release: warehouses made before it get the column (NULL: no TRANSFORM) here.
+    f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS transform JSON",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_training_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, training_run INTEGER NOT NULL,
         iteration INTEGER NOT NULL, loss DOUBLE, eval_loss DOUBLE, learning_rate DOUBLE, duration_ms BIGINT)""",
@@ -103,6 +107,7 @@ def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
             "metrics": _dumps(trained.metrics), "metrics_split": trained.metrics_split,
             "test_metrics": _dumps(trained.test_metrics) if trained.test_metrics is not None else None,
             "artifact_format": artifact.FORMAT, "artifact_sha256": sha256, "artifact": data,
+            "transform": _dumps(trained.transform.to_dict()) if trained.transform is not None else None,
         }
         placeholders = ", ".join("?" for _ in _VERSION_COLUMNS)
         con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
@@ -131,7 +136,9 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
                          hint="train it first (toolkit build --select ...); `toolkit models` lists the stored ones")
     condition = "lower(model_name) = lower(?)" + (" AND version = ?" if version is not None else "")
     params: list[Any] = [name] + ([version] if version is not None else [])
-    cursor = con.execute(f"SELECT {', '.join(_VERSION_COLUMNS)} FROM {S}.model_versions WHERE {condition} "
+    selected = [c if c != "transform" or _has_transform_column(con) else "NULL AS transform"
+                for c in _VERSION_COLUMNS]  # a warehouse read-only and older than the column has none
+    cursor = con.execute(f"SELECT {', '.join(selected)} FROM {S}.model_versions WHERE {condition} "
                          "ORDER BY version DESC LIMIT 1", params)
     found = cursor.fetchall()
     if not found:
@@ -165,6 +172,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         seed=row["seed"], query_fingerprint=row["query_fingerprint"], data_fingerprint=row["data_fingerprint"],
         split=json.loads(row["split"]), estimator_params=json.loads(row["estimator_params"]),
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
+        transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
     )
 
 
@@ -179,6 +187,11 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelSummary]:
         QUALIFY row_number() OVER (PARTITION BY lower(model_name) ORDER BY version DESC) = 1
         ORDER BY lower(model_name)""").fetchall()
     return [ModelSummary(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+
+
+def _has_transform_column(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                       "AND column_name = 'transform'", [S, "model_versions"]).fetchall()[0][0] > 0
 
 
 def _model_names(con: duckdb.DuckDBPyConnection) -> list[str]:

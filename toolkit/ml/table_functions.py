@@ -5,11 +5,17 @@ and its settings (the STRUCT(…) argument, validated against the function's sch
 of batches for the row-wise functions (so predicting 30M rows holds a few batches at a time) or one small table
 for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become Arrow list/struct.
 
-Registered here: PREDICT (below); EVALUATE, CONFUSION_MATRIX, ROC_CURVE (toolkit/ml/evaluation.py);
+Registered here: PREDICT and TRANSFORM (below); EVALUATE, CONFUSION_MATRIX, ROC_CURVE (toolkit/ml/evaluation.py);
 TRAINING_INFO, FEATURE_INFO, WEIGHTS, CENTROIDS, FEATURE_IMPORTANCE (toolkit/ml/inspection.py); EXPLAIN_PREDICT,
 GLOBAL_EXPLAIN (toolkit/ml/explain.py). Each module's docstring gives its outputs and the approximations chosen.
 Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
-a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting."""
+a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting.
+
+Models with TRANSFORM(…): the input rows arrive with TRANSFORM's feature outputs beside the raw columns, as
+`__transform__<name>` columns (toolkit.ml.apply adds them in DuckDB); the model reads those, and the functions
+pass through the raw columns only. ML.TRANSFORM returns TRANSFORM's outputs themselves: the feature outputs, and
+the passed-through label / split / init columns when the input has them. A TRANSFORM_ONLY model has no estimator:
+only ML.TRANSFORM and ML.FEATURE_INFO apply to it."""
 
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from toolkit.errors import ConfigError, ModelError, did_you_mean
 from toolkit.ml import evaluation, explain, inspection
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.predict import predict
+from toolkit.ml.registry import TRANSFORM_ONLY
+from toolkit.ml.transform import PREFIX, without_prefixed
 
 Batches = Iterable[pa.RecordBatch]
 Result = pa.Table | Iterator[pa.RecordBatch]
@@ -77,6 +85,7 @@ class TableFunction:
     settings: Mapping[str, Setting] = field(default_factory=dict)
     applies_to: Callable[[TrainedModel], str | None] = lambda trained: None  # why it does not apply, or None
     schema: Callable[[TrainedModel, pa.Schema | None, dict[str, Any]], pa.Schema] | None = None  # of streamed output
+    without_estimator: bool = False  # applies to TRANSFORM_ONLY models too
 
     def checked_settings(self, raw: Mapping[str, Any], model: str | None = None) -> dict[str, Any]:
         """The STRUCT's fields validated, with defaults filled in; errors name `model` when given."""
@@ -94,6 +103,11 @@ class TableFunction:
         return values
 
     def check_model(self, trained: TrainedModel) -> None:
+        if trained.model_type.task == TRANSFORM_ONLY and not self.without_estimator:
+            raise ModelError(f"ML.{self.name} does not apply to model {trained.name} (TRANSFORM_ONLY): it only "
+                             "preprocesses, with no model to predict, evaluate or explain",
+                             hint=f"use ML.TRANSFORM(MODEL {trained.name}, …) for its outputs, or train a model "
+                                  "with this TRANSFORM(…) and another MODEL_TYPE")
         reason = self.applies_to(trained)
         if reason:
             raise ModelError(f"ML.{self.name} does not apply to model {trained.name} "
@@ -105,12 +119,12 @@ def _predict(trained: TrainedModel, batches: Batches | None, settings: dict[str,
     """The input columns passed through, then BigQuery's prediction columns, batch by batch."""
     for batch in batches or ():
         predicted = predict(trained, pa.Table.from_batches([batch]), threshold=settings.get("threshold"))
-        yield _beside(batch, predicted, trained.name)
+        yield _beside(without_prefixed(batch), predicted, trained.name)
 
 
 def _predict_schema(trained: TrainedModel, input_schema: pa.Schema | None, settings: dict[str, Any]) -> pa.Schema:
     predicted = predict(trained, input_schema.empty_table(), threshold=settings.get("threshold"))  # checks inputs
-    return pa.schema([*input_schema, *predicted.schema])
+    return pa.schema([*without_prefixed(input_schema), *predicted.schema])
 
 
 def _beside(batch: pa.RecordBatch, predicted: pa.Table, model: str) -> pa.RecordBatch:
@@ -122,6 +136,41 @@ def _beside(batch: pa.RecordBatch, predicted: pa.Table, model: str) -> pa.Record
         )
     columns = [*batch.columns, *(column.combine_chunks() for column in predicted.columns)]
     return pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *predicted.column_names])
+
+
+# --- ML.TRANSFORM ---------------------------------------------------------------------------------------------------
+def _transform_applies(trained: TrainedModel) -> str | None:
+    if trained.transform is None:
+        return "it was trained without TRANSFORM(…), so there is nothing to apply; its input columns are its features"
+    return None
+
+
+def _transform_outputs(trained: TrainedModel, schema: pa.Schema) -> list[tuple[int, str]]:
+    """(position in the input, output name) of each TRANSFORM output, in TRANSFORM's order: the `__transform__`
+    column of a feature, the raw column of a passed-through output (left out when the input lacks it)."""
+    fitted = trained.transform
+    by_name = {n: i for i, n in enumerate(schema.names)}
+    raw = {n.lower(): i for i, n in enumerate(schema.names) if not n.startswith(PREFIX)}
+    chosen = []
+    for name in fitted.names:
+        if PREFIX + name in by_name:
+            chosen.append((by_name[PREFIX + name], name))
+        elif name in fitted.passthrough and name.lower() in raw:
+            chosen.append((raw[name.lower()], name))
+    return chosen
+
+
+def _transform_run(trained: TrainedModel, batches: Batches | None,
+                   settings: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+    """TRANSFORM's outputs for the input rows, batch by batch."""
+    chosen = None
+    for batch in batches or ():
+        chosen = chosen or _transform_outputs(trained, batch.schema)
+        yield pa.RecordBatch.from_arrays([batch.column(i) for i, _ in chosen], names=[n for _, n in chosen])
+
+
+def _transform_schema(trained: TrainedModel, input_schema: pa.Schema | None, settings: dict[str, Any]) -> pa.Schema:
+    return pa.schema([input_schema.field(i).with_name(name) for i, name in _transform_outputs(trained, input_schema)])
 
 
 _THRESHOLD = Setting(float, None, 0.0, 1.0)
@@ -138,7 +187,7 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
                   settings={"thresholds": Setting(list, None, 0.0, 1.0, item=float)},
                   applies_to=evaluation.roc_curve_applies),
     TableFunction("TRAINING_INFO", input=_NO_INPUT, run=inspection.training_info_run),
-    TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspection.feature_info_run),
+    TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspection.feature_info_run, without_estimator=True),
     TableFunction("WEIGHTS", input=_NO_INPUT, run=inspection.weights_run,
                   settings={"standardize": Setting(bool, False)}, applies_to=inspection.weights_applies),
     TableFunction("CENTROIDS", input=_NO_INPUT, run=inspection.centroids_run,
@@ -150,4 +199,6 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
                   applies_to=explain.explain_applies),
     TableFunction("GLOBAL_EXPLAIN", input=_NO_INPUT, run=explain.global_explain_run,
                   applies_to=explain.global_explain_applies),
+    TableFunction("TRANSFORM", input="required", run=_transform_run, schema=_transform_schema,
+                  applies_to=_transform_applies, without_estimator=True),
 ]}

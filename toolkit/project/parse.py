@@ -14,6 +14,7 @@ from toolkit.errors import Location, ProjectError
 from toolkit.project.nodes import NodeKind
 from toolkit.sql.create_model import is_create_model
 from toolkit.sql.dialect import DIALECT
+from toolkit.sql.preprocessing import PreprocessingError, has_preprocessing, rewrite_scalar_preprocessing
 
 
 _DIALECT = DIALECT()
@@ -46,7 +47,27 @@ def parse_model(sql: str, path: Path) -> Statement:
             hint="split it into several model files, or combine the statements with CTEs (WITH …)",
         )
     expression = expressions[0]
-    return Statement(kind=_classify(expression, path), expression=expression, sql=_statement_text(sql, tokens))
+    kind, text = _classify(expression, path), _statement_text(sql, tokens)
+    if has_preprocessing(expression):
+        expression, text = _preprocessing_rewritten(expression, kind, text, path)
+    return Statement(kind=kind, expression=expression, sql=text)
+
+
+def _preprocessing_rewritten(expression: exp.Expression, kind: NodeKind, text: str,
+                             path: Path) -> tuple[exp.Expression, str]:
+    """ML.BUCKETIZE and the other scalar preprocessing functions as DuckDB SQL: in a query, whose SQL is then
+    regenerated, and in the AS query of a CREATE MODEL (its TRANSFORM(…) is fitted when the model trains)."""
+    try:
+        if kind is NodeKind.MODEL:
+            expression = rewrite_scalar_preprocessing(expression)
+            return expression, expression.sql(dialect=DIALECT)
+        query = expression.args.get("expression")
+        if query is not None and has_preprocessing(query):
+            expression = expression.copy()
+            expression.set("expression", rewrite_scalar_preprocessing(query))
+        return expression, text
+    except PreprocessingError as error:
+        raise error.at(Location(path, error.line, error.column)) from None
 
 
 # Statements that return rows: SELECT and set operations, plus DuckDB's VALUES and PIVOT/UNPIVOT.

@@ -9,7 +9,14 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
-from toolkit.sql.ml_functions import TABLE_FUNCTION_NAMES, MLFunction, check_ml_prefix, parse_ml_function
+from toolkit.sql.ml_functions import (
+    TABLE_FUNCTION_NAMES,
+    MLFunction,
+    MLPreprocess,
+    check_ml_prefix,
+    parse_ml_function,
+    parse_ml_preprocess,
+)
 
 
 def _ml_parser(name: str) -> Any:
@@ -29,6 +36,11 @@ class Toolkit(DuckDB):
         # ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
         FUNCTION_PARSERS = {**DuckDB.Parser.FUNCTION_PARSERS, **{n: _ml_parser(n) for n in TABLE_FUNCTION_NAMES}}
 
+        # ML.BUCKETIZE(…), ML.STANDARD_SCALER(…) OVER () and the other preprocessing functions, each an MLPreprocess
+        # node: read where a column would begin, since `ML.` looks like a qualifier to the base parser.
+        def _parse_column(self) -> exp.Expression | None:
+            return parse_ml_preprocess(self) or super()._parse_column()
+
         def _parse_function(self, *args: Any, **kwargs: Any) -> exp.Expression | None:
             if self._curr is not None:
                 check_ml_prefix(self)
@@ -43,6 +55,7 @@ class Toolkit(DuckDB):
                 f", {self.sql(e, 'input')}" if e.args.get("input") else "",
                 f", {self.sql(e, 'settings')}" if e.args.get("settings") else "",
             ),
+            MLPreprocess: lambda self, e: f"ML.{e.name.upper()}({self.expressions(e, flat=True)})",
         }
 
 
