@@ -71,3 +71,31 @@ def test_example_prediction_and_evaluation_tables(built):
     assert query(built, "select count(distinct centroid_id) from route_cluster_assignments") == [(8,)]
     used = {model for model, in query(built, "select distinct model_name from _toolkit.model_usage")}
     assert used == {"flight_delay", "arrival_delay", "route_clusters"}
+
+
+def test_flight_delay_predicts_raw_rows_as_it_was_trained(built):
+    """The Transform pattern: ML.PREDICT on raw flight rows equals the model applied to the TRANSFORM outputs."""
+    import duckdb
+    import sqlglot
+
+    from toolkit.ml import load_model
+    from toolkit.ml.apply import applied_ml_calls
+    from toolkit.ml.predict import encode
+    from toolkit.ml.transform import model_features
+    from toolkit.sql.dialect import DIALECT
+    from toolkit.warehouse.functions import register_functions
+
+    con = duckdb.connect(str(built), read_only=True)
+    register_functions(con)
+    raw = "SELECT * FROM flight_training WHERE is_delayed IS NOT NULL ORDER BY ALL LIMIT 2000"
+    probability = "SELECT list_filter(predicted_is_delayed_probs, p -> p.label)[1].prob FROM ML.PREDICT(MODEL flight_delay, ({raw}))"
+    transformed = f"SELECT * FROM ML.TRANSFORM(MODEL flight_delay, ({raw}))"
+    with applied_ml_calls(con, sqlglot.parse_one(probability.format(raw=raw), read=DIALECT)) as applied:
+        served = [row[0] for row in con.execute(applied.sql).fetchall()]
+    with applied_ml_calls(con, sqlglot.parse_one(transformed, read=DIALECT)) as applied:
+        features = con.sql(applied.sql).to_arrow_table()
+    model = load_model(con, "flight_delay")
+    direct = model.estimator.predict_proba(encode(model, model_features(features, model.name)))[:, 1]
+    con.close()
+    assert len(served) == 2000
+    assert max(abs(a - b) for a, b in zip(served, direct)) < 1e-9

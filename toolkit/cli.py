@@ -28,6 +28,7 @@ from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, sa
 from toolkit.scaffold import init_project
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import model_names
+from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.warehouse.connection import copy_example_if_missing, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
@@ -331,6 +332,8 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
 def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> None:
     """Run a read-only SQL query against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
     statement = _ml_statement(sql)
+    if statement is not None and not model_names(statement):  # only scalar ML.* preprocessing: plain SQL now
+        sql, statement = statement.sql(dialect=DIALECT), None
     limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
@@ -370,14 +373,19 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple
 
 
 def _ml_statement(sql: str) -> sqlglot.exp.Expression | None:
-    """The parsed query when it calls ML.* functions; None when it does not (it then runs exactly as written)."""
+    """The parsed query, scalar ML.* preprocessing rewritten, when it calls ML.* functions; None when it does not
+    (it then runs exactly as written)."""
     if "ml." not in sql.lower():
         return None
     try:
         statement = sqlglot.parse_one(sql, read=DIALECT)
     except sqlglot.errors.ParseError as error:
         raise ToolkitError(f"SQL syntax error: {error.errors[0]['description'] if error.errors else error}") from None
-    return statement if model_names(statement) else None
+    if has_preprocessing(statement):
+        statement = rewrite_scalar_preprocessing(statement)
+    elif not model_names(statement):
+        return None
+    return statement
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, hint: str | None = None) -> duckdb.DuckDBPyConnection:

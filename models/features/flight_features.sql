@@ -32,6 +32,7 @@ select
     f.carrier,
     f.origin,
     f.dest,
+    f.tailnum,
     f.distance,
     -- weather at the origin in the scheduled hour
     w.temp,

@@ -5,7 +5,7 @@
 SELECT
     arr_delay, is_delayed,
     split = 'eval' AS is_eval,
-    dep_hour, day_of_week, month, carrier, origin, dest, distance,
+    dep_hour, day_of_week, month, carrier, origin, dest, distance, tailnum,
     temp, humidity, wind_speed, precip, visibility, plane_age, seats
 FROM {{ ref('flight_features') }}
 WHERE split IN ('train', 'eval')

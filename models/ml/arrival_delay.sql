@@ -10,6 +10,6 @@ OPTIONS (
     learn_rate = 0.3,
     max_tree_depth = 6
 ) AS
-SELECT * EXCLUDE (is_delayed)
+SELECT * EXCLUDE (is_delayed, tailnum)
 FROM {{ ref('flight_training') }}
 WHERE arr_delay IS NOT NULL

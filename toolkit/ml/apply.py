@@ -22,6 +22,7 @@ from toolkit.ml.store import list_models, load_model
 from toolkit.ml.table_functions import TABLE_FUNCTIONS
 from toolkit.ml.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
+from toolkit.warehouse.functions import register_functions
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
@@ -90,6 +91,7 @@ def _result(
     if function.input == "none":
         raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
+    register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)
     sql = _input_sql(call.input)
     if trained.transform is not None:

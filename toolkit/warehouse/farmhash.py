@@ -538,15 +538,16 @@ def register_farm_fingerprint(con: duckdb.DuckDBPyConnection) -> None:
     and ``farm_fingerprint`` is a temporary macro dispatching on the argument's
     type at bind time (no run-time cost); other types are an error, as in BigQuery. Casting between VARCHAR and
     BLOB is avoided on purpose: DuckDB's casts escape/unescape ``\\xNN`` and
-    would change the hashed bytes. Idempotent for a connection.
+    would change the hashed bytes. Idempotent, and safe on a cursor of a connection that has them: the UDFs
+    belong to the database, the temporary macro to the connection.
     """
     for name, sql_type in ((_UDF_VARCHAR, "VARCHAR"), (_UDF_BLOB, "BLOB")):
         try:
-            con.remove_function(name)
-        except duckdb.Error:
-            pass
-        con.create_function(name, _udf, [sql_type], "BIGINT", type="arrow",
-                            null_handling="special", side_effects=False)
+            con.create_function(name, _udf, [sql_type], "BIGINT", type="arrow",
+                                null_handling="special", side_effects=False)
+        except (duckdb.CatalogException, duckdb.NotImplementedException) as error:
+            if "already" not in str(error):  # "already exists" (another connection), "already created" (this one)
+                raise
     # One macro, dispatching on the argument's type when the query is planned (typeof() folds to a constant, so
     # the other branches cost nothing). Typed overloads would hide a misspelt column behind "multiple overloads".
     con.execute(
