@@ -6,7 +6,6 @@ import itertools
 from pathlib import Path
 
 import pytest
-from sqlglot import exp
 
 from toolkit.errors import ProjectError
 from toolkit.project.graph import Graph
@@ -26,7 +25,6 @@ def node(name: str, refs: tuple[str, ...] = (), tags: tuple[str, ...] = (), fold
         depends_on=tuple(refs),
         sources=(),
         sql="select 1",
-        statement=exp.select("1"),
     )
 
 

@@ -46,6 +46,10 @@ class ToolkitError(Exception):
             text += f"\n  hint: {self.hint}"
         return text
 
+    def __reduce__(self) -> tuple:
+        # Errors cross process boundaries (parallel loading) with their location and hint intact.
+        return (self.__class__, (self.message, self.location, self.hint))
+
     def at(self, location: Location) -> ToolkitError:
         """The same error, placed at `location` unless it already has a place."""
         if self.location is None:

@@ -13,6 +13,7 @@ from toolkit.project.graph import Graph
 from toolkit.checks.assertions import Assertion, make_assertion, unique_names
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.project.parallel import map_in_order
 from toolkit.project.parse import Statement, parse_model
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_refs
 from toolkit.sql.create_model import CreateModel, read_create_model
@@ -40,11 +41,14 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         standard_macros=standard_macro_files(),
         project_macros=macro_files(settings.macros),
     )
-    rendered = [renderer.render(name, path) for name, path in files.items()]
+    rendered, compiled = map_in_order(lambda item: renderer.render(*item), list(files.items()),
+                                      collect=renderer.template_cache.entries)
+    for entries in compiled:
+        renderer.template_cache.merge(entries)
     renderer.template_cache.save()
     relations = {r.name: relation(r.config.get("schema", settings.schema), r.name) for r in rendered}
-    nodes = {r.name: _node(r, settings, relations) for r in rendered}
-    return Project(settings=settings, graph=Graph(_with_model_edges(nodes)))
+    nodes, _ = map_in_order(lambda r: _node(r, settings, relations), rendered)
+    return Project(settings=settings, graph=Graph(_with_model_edges({node.name: node for node in nodes})))
 
 
 def _with_model_edges(nodes: dict[str, Node]) -> dict[str, Node]:
@@ -83,7 +87,6 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
         depends_on=tuple(rendered.refs),
         sources=tuple(rendered.sources),
         sql=statement.sql,
-        statement=statement.expression,
         assertions=unique_names([a.map_sql(lambda text: resolve_refs(text, relations)) for a in assertions]),
         create_model=create_model,
         hash_splits=tuple(rendered.hash_splits),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
+import sqlglot
 from sqlglot import exp
 
 from toolkit.checks.assertions import Assertion
 from toolkit.sql.create_model import CreateModel
+from toolkit.sql.dialect import DIALECT
 from toolkit.sql.quoting import relation
 
 
@@ -49,7 +52,6 @@ class Node:
     depends_on: tuple[str, ...]  # names of the nodes this one `ref`s
     sources: tuple[tuple[str, str], ...]  # (schema, table) of every `source()` it reads
     sql: str  # the rendered statement, refs resolved, ready to run in DuckDB
-    statement: exp.Expression = field(repr=False, compare=False)
     assertions: tuple[Assertion, ...] = ()  # declared in config(), or the file's own for an assertion node
     create_model: CreateModel | None = None  # the parsed CREATE MODEL of an ML model node
     hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report
@@ -59,6 +61,11 @@ class Node:
     def relation(self) -> str:
         """The quoted relation name this node publishes."""
         return relation(self.schema, self.name)
+
+    @functools.cached_property
+    def statement(self) -> exp.Expression:
+        """The parsed statement, parsed again on first use (nodes travel between processes as plain data)."""
+        return sqlglot.parse_one(self.sql, read=DIALECT)
 
     @property
     def qualified_name(self) -> str:

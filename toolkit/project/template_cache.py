@@ -37,6 +37,15 @@ class SingleFileBytecodeCache(jinja2.BytecodeCache):
         self._used[bucket.key] = bucket.bytecode_to_string()
         self._changed = True
 
+    def entries(self) -> dict[str, bytes]:
+        """The compiled templates this process used or made (a worker's, to merge into the loader's cache)."""
+        return dict(self._used)
+
+    def merge(self, entries: dict[str, bytes]) -> None:
+        changed = any(self._stored.get(key) != data for key, data in entries.items())
+        self._used.update(entries)
+        self._changed = self._changed or changed
+
     def save(self) -> None:
         """Write the entries this run used (dropping those of deleted files); silently skipped when the
         target folder cannot be written."""
