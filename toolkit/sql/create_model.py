@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from toolkit.errors import ProjectError
 from toolkit.sql.dialect import DIALECT
+from toolkit.sql.literals import NotConstant, constant
 
 
 @dataclass(frozen=True)
@@ -59,24 +60,10 @@ def read_create_model(statement: exp.Create) -> CreateModel:
 
 def option_value(node: exp.Expression, key: str) -> Any:
     """An OPTIONS value as Python: strings, numbers, booleans, NULL, arrays, and STRUCT('a', 0.2) as a tuple."""
-    if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        number = node.this
-        return int(number) if number.lstrip("-").isdigit() else float(number)
-    if isinstance(node, exp.Neg):
-        return -option_value(node.this, key)
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Null):
-        return None
-    if isinstance(node, exp.Array):
-        return [option_value(item, key) for item in node.expressions]
-    if isinstance(node, exp.Struct):
-        return tuple(option_value(item, key) for item in node.expressions)
-    if isinstance(node, exp.Paren):
-        return option_value(node.this, key)
-    raise ProjectError(
-        f"OPTIONS({key.upper()} = {node.sql(dialect=DIALECT)}): only literals, arrays and STRUCTs are accepted",
-        hint="write strings in quotes, numbers, TRUE/FALSE, ['a', 'b'] or [STRUCT('a', 0.2)]",
-    )
+    try:
+        return constant(node)
+    except NotConstant:
+        raise ProjectError(
+            f"OPTIONS({key.upper()} = {node.sql(dialect=DIALECT)}): only literals, arrays and STRUCTs are accepted",
+            hint="write strings in quotes, numbers, TRUE/FALSE, ['a', 'b'] or [STRUCT('a', 0.2)]",
+        ) from None

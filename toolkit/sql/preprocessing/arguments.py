@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.sql.dialect import DIALECT
+from toolkit.sql.literals import NotConstant, constant
 from toolkit.sql.ml_functions import MLPreprocess
 
 BUCKET_FORMATS = ("bucket_names", "bucket_ranges", "bucket_ranges_json")
@@ -90,32 +91,11 @@ def _error(call: exp.Expression, message: str, hint: str | None = None) -> Proje
 # --- readers of constant settings ------------------------------------------------------------------------------
 def _constant(node: exp.Expression) -> Any:
     """A literal as Python: numbers, strings, booleans, NULL, arrays; CAST('inf' AS FLOAT64) and the like."""
-    if isinstance(node, exp.Paren):
-        return _constant(node.this)
-    if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        text = node.this
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    if isinstance(node, exp.Neg):
-        value = _constant(node.this)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return -value
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Null):
-        return None
-    if isinstance(node, exp.Array):
-        return [_constant(item) for item in node.expressions]
-    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
-        value = _constant(node.this)
-        if node.to.is_type(*exp.DataType.REAL_TYPES) or node.to.sql().upper() in ("FLOAT64", "FLOAT"):
-            try:
-                return float(value)
-            except ValueError:
-                raise ArgumentError(f"is not a number: {node.sql(dialect=DIALECT)}") from None
-        return value
-    raise ArgumentError(f"must be a constant, not {node.sql(dialect=DIALECT)}")
+    try:
+        return constant(node)
+    except NotConstant as error:
+        text = str(error)
+        raise ArgumentError(text if text.startswith("is not a number") else f"must be a constant, not {text}") from None
 
 
 def _is_number(value: Any) -> bool:
