@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import Result
-
 from conftest import invoke, query, write_files
+
 from toolkit.checks.evaluate import evaluate
 from toolkit.config import load_settings
 from toolkit.project.load import load_project

@@ -10,7 +10,6 @@ import sys
 import time
 
 import duckdb
-
 from conftest import query, run_toolkit, write_files
 
 CHAIN = {

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-
 from conftest import write_files
+
 from toolkit.config import load_settings
 from toolkit.errors import ToolkitError
 from toolkit.project.load import load_project

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, invoke, query, signed_fingerprint, write_files
+
 from toolkit.config import load_settings
 from toolkit.project.discover import standard_macros_dir
 from toolkit.project.load import load_project
-
-
 
 
 def hashed(text: str | None, buckets: int) -> int | None:

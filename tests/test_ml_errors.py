@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from ml_data import IRIS, connect
+
 from toolkit.errors import ConfigError, ModelError, ToolkitError
 from toolkit.ml.predict import predict
 from toolkit.ml.train import train_model

@@ -6,7 +6,6 @@ import json
 
 import duckdb
 import sqlglot
-
 from conftest import query
 
 from toolkit.ml import apply

@@ -7,9 +7,9 @@ import json
 import duckdb
 import pytest
 import skops.io as sio
+from ml_data import IRIS, PENGUIN_SPECIES, connect
 from sklearn.preprocessing import FunctionTransformer
 
-from ml_data import IRIS, PENGUIN_SPECIES, connect
 from toolkit.errors import ModelError
 from toolkit.ml import list_models, load_model, predict, save_model, train_model
 

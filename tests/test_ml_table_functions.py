@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from ml_data import DIABETES, IRIS, PENGUIN_MASS, connect
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import confusion_matrix, roc_curve
 
-from ml_data import DIABETES, IRIS, PENGUIN_MASS, connect
 from toolkit.errors import ConfigError, ModelError
 from toolkit.ml.evaluation import class_column_names, roc_thresholds
 from toolkit.ml.predict import design_matrix, predict

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-
 from ml_data import DIABETES, IRIS, PENGUIN_MASS, PENGUIN_SPECIES, connect
+
 from toolkit.ml import artifact
 from toolkit.ml.predict import predict
 from toolkit.ml.train import seed_for, train_model

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import sqlglot
+from ml_data import connect
 from sqlglot import exp
 
-from ml_data import connect
 from toolkit.errors import ConfigError, ModelError, ToolkitError
 from toolkit.ml import load_model, predict, save_model, train_model
 from toolkit.ml.apply import applied_ml_calls

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import duckdb
-
 from conftest import CLASSIFIER, query
+
 
 def versions(folder) -> list[tuple]:
     if not query(folder / "warehouse.duckdb", "select 1 from duckdb_tables() where table_name = 'model_versions'"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import write_files
+
 from toolkit.config import load_settings
 from toolkit.errors import ProjectError
 from toolkit.project import parallel

@@ -9,9 +9,9 @@ import re
 import duckdb
 import pytest
 import sqlglot
+from conftest import query, signed_fingerprint
 from sqlglot import exp
 
-from conftest import query, signed_fingerprint
 from toolkit.errors import ProjectError, ToolkitError
 from toolkit.sql.create_model import read_create_model
 from toolkit.sql.dialect import DIALECT
@@ -423,6 +423,7 @@ def test_ml_typo_in_a_model_file(project, toolkit):
 
 def test_create_model_query_gets_scalar_functions_rewritten(tmp_path):
     from conftest import write_files
+
     from toolkit.config import load_settings
     from toolkit.project.load import load_project
 

@@ -12,9 +12,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import invoke, query, signed_fingerprint, write_files
 from scipy.stats import ks_2samp
 
-from conftest import invoke, query, signed_fingerprint, write_files
 from toolkit.checks.assertions import UNDER_TEST
 from toolkit.checks.split_report import distance_sql, split_report
 from toolkit.config import load_settings

@@ -4,11 +4,11 @@ and the exit code is 2 (usage or project) or 1 (a node failed); anything else is
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict
 import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 

@@ -117,11 +117,12 @@ def run(
     con: duckdb.DuckDBPyConnection,
     project: Project,
     selected: Sequence[str],
-    reporter: Reporter = SilentReporter(),
+    reporter: Reporter | None = None,
     command: str = "build",
 ) -> RunResult:
     """`build`: build the selected nodes in topological order; a failure skips its descendants only.
     `test`: evaluate the selected nodes' assertions against what is published, building nothing."""
+    reporter = reporter or SilentReporter()
     outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now())
     broken: dict[str, str] = {}  # node → the failed node that makes it unbuildable
     names = [name for name in selected if command == "build" or project.nodes[name].assertions]

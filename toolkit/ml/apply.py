@@ -22,8 +22,8 @@ from toolkit.ml.store import list_models, load_model
 from toolkit.ml.table_functions import TABLE_FUNCTIONS
 from toolkit.ml.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
-from toolkit.warehouse.functions import register_functions
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
+from toolkit.warehouse.functions import register_functions
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
 _names = itertools.count(1)

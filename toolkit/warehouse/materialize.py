@@ -5,8 +5,8 @@ A build killed mid-way leaves at most a temporary relation, which `drop_leftover
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
