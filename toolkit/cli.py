@@ -173,7 +173,7 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
     finally:
         con.close()
     _print_summary(outcome)
-    console.print(f"Results: {_shown(results_path)} and tables _toolkit.run_results, _toolkit.assertion_results")
+    console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
         sys.exit(1)
 
