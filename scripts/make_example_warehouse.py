@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "warehouse.duckdb.example"
 SCHEMA = "raw"
 MAX_BYTES = 15 * 1024 * 1024
-# Oldest DuckDB the project supports (pyproject: duckdb>=1.4): keep the file readable by it.
+# Written in the storage format of DuckDB 1.4, so DuckDB clients from 1.4 on can open it (the toolkit needs 2.0).
 STORAGE_VERSION = "v1.4.0"
 # The package gives time_hour as UTC ISO-8601 text such as '2013-01-01T10:00:00Z'.
 TIME_HOUR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
