@@ -276,11 +276,11 @@ def hash_len_0to16_long(rows: _Rows) -> np.ndarray:
     return hash_len16(c, d, mul)
 
 
-def hash_len_17to32(rows: _Rows) -> np.ndarray:
-    """HashLen17to32."""
+def _head_mix(rows: _Rows, a_multiplier: np.uint64) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The opening HashLen17to32 and HashLen33to64 share: HashLen16's two inputs, `mul` and `a`."""
     mul = rows.mul()
     a = rows.fetch64(0)
-    a *= _U_K1
+    a *= a_multiplier
     b = rows.fetch64(8)
     c = rows.fetch64_tail(8)
     c *= mul
@@ -293,26 +293,18 @@ def hash_len_17to32(rows: _Rows) -> np.ndarray:
     v = rotate(b, 18)
     v += a
     v += c
+    return u, v, mul, a
+
+
+def hash_len_17to32(rows: _Rows) -> np.ndarray:
+    """HashLen17to32."""
+    u, v, mul, _ = _head_mix(rows, _U_K1)
     return hash_len16(u, v, mul)
 
 
 def hash_len_33to64(rows: _Rows) -> np.ndarray:
     """HashLen33to64."""
-    mul = rows.mul()
-    a = rows.fetch64(0)
-    a *= _U_K2
-    b = rows.fetch64(8)
-    c = rows.fetch64_tail(8)
-    c *= mul
-    d = rows.fetch64_tail(16)
-    d *= _U_K2
-    y = rotate(a + b, 43)
-    y += rotate(c, 30)
-    y += d
-    b += _U_K2
-    t = rotate(b, 18)
-    t += a
-    t += c
+    y, t, mul, a = _head_mix(rows, _U_K2)
     z = hash_len16(y.copy(), t, mul)
     e = rows.fetch64(16)
     e *= mul
