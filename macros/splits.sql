@@ -5,7 +5,9 @@
 
 {#- The SQL text hashed for `key`: one column, or several joined with '|' (NULL if any is NULL). -#}
 {% macro hash_key_text(key) -%}
-{%- if key is string -%}CAST({{ key }} AS VARCHAR)
+{%- if key is not string and (key is not iterable or key is mapping) -%}
+    {{ raise_error("the hash key must be a column, an expression, or a list of them, as text, e.g. 'flight_date'; not " ~ key) }}
+{%- elif key is string -%}CAST({{ key }} AS VARCHAR)
 {%- elif key | length > 0 -%}
     {%- for column in key -%}CAST({{ column }} AS VARCHAR){{ " || '|' || " if not loop.last }}{%- endfor -%}
 {%- else -%}{{ raise_error("the hash key must be a column, an expression, or a non-empty list of them") }}

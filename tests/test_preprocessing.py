@@ -354,11 +354,11 @@ def test_transform_errors_name_the_model_and_the_entry(con, entry, message):
 
 @pytest.mark.parametrize(("transform", "message"), [
     (["x", "x * 2 AS X"], "TRANSFORM outputs the column x 2 times: `x`, `x * 2 AS X`"),
-    (["x"], "the label y is missing from TRANSFORM(…)"),
-    (["x", "y AS target"], "the label y must keep its name, but `y AS target` renames it"),
-    (["x", "y * 2 AS y"], "the label y must pass through TRANSFORM unchanged, but `y * 2 AS y` computes it"),
-    (["x", "y", "NOT is_eval AS is_eval"], "the column named in OPTIONS is_eval must pass through TRANSFORM"),
-    (["x", "y", "is_eval AS e"], "the column named in OPTIONS is_eval must keep its name"),
+    (["x"], "the label `y` is missing from TRANSFORM(…)"),
+    (["x", "y AS target"], "the label `y` must keep its name, but `y AS target` renames it"),
+    (["x", "y * 2 AS y"], "the label `y` must pass through TRANSFORM unchanged, but `y * 2 AS y` computes it"),
+    (["x", "y", "NOT is_eval AS is_eval"], "the column named in OPTIONS `is_eval` must pass through TRANSFORM"),
+    (["x", "y", "is_eval AS e"], "the column named in OPTIONS `is_eval` must keep its name"),
 ])
 def test_output_names_label_and_passthrough_columns(con, transform, message):
     rows = "(SELECT 1 AS x, 2 AS y, TRUE AS is_eval)"

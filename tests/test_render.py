@@ -489,3 +489,18 @@ def test_surrogate_key_refuses_a_string_or_an_empty_list(tmp_path, argument):
     error = load_error(tmp_path, {"models/a.sql": f"select {{{{ surrogate_key({argument}) }}}}"}, ProjectError)
     assert "non-empty list of column names" in str(error)
     assert "a.sql, line 1" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("select * from {{ ref('a', 'b') }}", "ref() takes one node name"),
+        ("select * from {{ source('raw') }}", "source() takes a source name and a table name"),
+        ("select {{ var() }}", "var() takes a variable name and an optional default"),
+        ("select {{ hash_split(3) }}", "the hash key must be a column"),
+    ],
+)
+def test_wrong_arguments_to_the_builtins_are_clear(tmp_path, text, message):
+    error = load_error(tmp_path, {"models/z.sql": text})
+    assert message in str(error) and "z.sql, line 1" in str(error)
+    assert "TypeError" not in str(error)

@@ -170,8 +170,11 @@ class Renderer:
             raise ProjectError(f"{function}() can only be called while a model file renders, not in a macro file's body")
         return self._current
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, *args: Any) -> str:
         state = self._state("ref")
+        if len(args) != 1:
+            raise ProjectError(f"ref() takes one node name, e.g. ref('stg_flights'), not {len(args)} arguments")
+        name = args[0]
         if not isinstance(name, str):
             raise ProjectError(f"ref() takes a node name as a string, not {type(name).__name__}")
         target = self._nodes.get(name.casefold())
@@ -186,8 +189,11 @@ class Renderer:
             state.refs.append(target)
         return ref_marker(target)
 
-    def _source(self, source: str, table: str) -> str:
+    def _source(self, *args: Any) -> str:
         state = self._state("source")
+        if len(args) != 2 or not all(isinstance(arg, str) for arg in args):
+            raise ConfigError("source() takes a source name and a table name, e.g. source('raw', 'flights')")
+        source, table = args
         declared = self._settings.sources.get(source)
         if declared is None:
             raise ConfigError(
@@ -244,7 +250,10 @@ class Renderer:
             found.append(self._assertions[int(marker[1])])
         return found
 
-    def _var(self, name: str, *default: Any) -> Any:
+    def _var(self, *args: Any) -> Any:
+        if not 1 <= len(args) <= 2 or not isinstance(args[0], str):
+            raise ConfigError("var() takes a variable name and an optional default, e.g. var('start_year', 2013)")
+        name, default = args[0], args[1:]
         if name in self._vars:
             return self._vars[name]
         if default:

@@ -136,15 +136,15 @@ def _check_names(items: list[_Item], where: str, label: str | None, passthrough:
         if any(item.name.casefold() == key for item in plain):
             continue
         if key in by_name:
-            raise ProjectError(f"{where}: the {role} {column} must pass through TRANSFORM unchanged, but "
+            raise ProjectError(f"{where}: the {role} `{column}` must pass through TRANSFORM unchanged, but "
                                f"`{by_name[key][0].sql}` computes it",
                                hint=f"write {column} as it is in TRANSFORM(…); give the computed column another name")
         if plain:
-            raise ProjectError(f"{where}: the {role} {column} must keep its name, but `{plain[0].sql}` renames it",
+            raise ProjectError(f"{where}: the {role} `{column}` must keep its name, but `{plain[0].sql}` renames it",
                                hint=f"write {column} without AS in TRANSFORM(…)")
         if not required:  # the split is decided on the query's rows: the column need not be an output
             continue
-        raise ProjectError(f"{where}: the {role} {column} is missing from TRANSFORM(…)",
+        raise ProjectError(f"{where}: the {role} `{column}` is missing from TRANSFORM(…)",
                            hint=f"add {column} to TRANSFORM(…): only its outputs reach the model")
 
 
