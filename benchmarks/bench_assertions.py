@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).parent))
 from flights_scaled import ensure_scaled_warehouse  # noqa: E402
+from timing import best_of  # noqa: E402
 
 from toolkit.checks.evaluate import _aggregate, _sql, evaluate  # noqa: E402
 from toolkit.config import load_settings  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
         for assertion in assertions:
             con.execute(f"SELECT {_sql(_aggregate(assertion), relation)} FROM {relation}").fetchall()
 
-    timings = {name: _best(action, args.repeat) for name, action in
+    timings = {name: best_of(action, args.repeat) for name, action in
                (("full scan (baseline)", full_scan), ("toolkit: 10 assertions", toolkit),
                 ("one query per assertion", one_query_each))}
     baseline = timings["full scan (baseline)"]
@@ -77,16 +77,6 @@ def main() -> None:
     for name, seconds in timings.items():
         print(f"{name:<26} {seconds:>8.3f} {seconds / baseline:>19.2f}")
     print("target: the toolkit's 10 assertions at most 2.00× one full scan")
-
-
-def _best(action, repeat: int) -> float:
-    action()  # warm the buffer cache
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 if __name__ == "__main__":

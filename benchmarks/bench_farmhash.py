@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from toolkit.warehouse.farmhash import fingerprint64, register_farm_fingerprint  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import best_of  # noqa: E402
+
 TARGET_ROWS_PER_S = 10e6
 TARGET_RATIO = 5.0
 
@@ -44,17 +46,6 @@ KEY_SETS = {
     "int ids": "i::VARCHAR",
     "int ids, scrambled": "((i * 7919) % {rows})::VARCHAR",
 }
-
-
-def best_of(run: Callable[[], object], repeat: int) -> float:
-    """Best wall time of `repeat` calls of `run` (after one warm-up call)."""
-    run()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> Callable[[], object]:

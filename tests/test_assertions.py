@@ -711,16 +711,21 @@ def _loaded_assertions(project, calls: list[str]):
     return load_project(load_settings(folder)).nodes["scanned"].assertions
 
 
-def test_single_scan_evaluates_row_and_aggregate_assertions_in_one_query(project):
-    assertions = _loaded_assertions(project, SINGLE_SCAN)
-    assert len(assertions) == 10 and all(assertion.single_scan for assertion in assertions)
+def _evaluate_recorded(assertions):
+    """Evaluate on a fresh table of SCANNED rows through a connection that records every query sent."""
     con = duckdb.connect()
     try:
         con.execute(f"create table scanned as {SCANNED}")
         recording = RecordingConnection(con)
-        results = evaluate(recording, "scanned", '"main"."scanned"', assertions)
+        return evaluate(recording, "scanned", '"main"."scanned"', assertions), recording
     finally:
         con.close()
+
+
+def test_single_scan_evaluates_row_and_aggregate_assertions_in_one_query(project):
+    assertions = _loaded_assertions(project, SINGLE_SCAN)
+    assert len(assertions) == 10 and all(assertion.single_scan for assertion in assertions)
+    results, recording = _evaluate_recorded(assertions)
     assert [(r.assertion, r.status, r.failing_rows) for r in results] == [
         (a.name, "pass", 0) for a in assertions], [r.message for r in results]
     describes = [sql for sql in recording.sent if sql.lstrip().upper().startswith("DESCRIBE")]
@@ -734,13 +739,7 @@ def test_single_scan_evaluates_row_and_aggregate_assertions_in_one_query(project
 def test_query_assertions_and_failures_add_their_own_queries(project):
     calls = ["not_null('note')", "unique('id')", "no_duplicate_rows()"]
     assertions = _loaded_assertions(project, calls)
-    con = duckdb.connect()
-    try:
-        con.execute(f"create table scanned as {SCANNED}")
-        recording = RecordingConnection(con)
-        results = evaluate(recording, "scanned", '"main"."scanned"', assertions)
-    finally:
-        con.close()
+    results, recording = _evaluate_recorded(assertions)
     verdicts = {r.assertion: (r.status, r.failing_rows) for r in results}
     assert verdicts == {"not_null(note)": ("fail", 25), "unique(id)": ("pass", 0), "no_duplicate_rows()": ("pass", 0)}
     # DESCRIBE, the one combined scan, no_duplicate_rows' own query, and not_null's sample rows
