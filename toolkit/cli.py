@@ -40,6 +40,7 @@ STATUS_STYLE = {
     Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"),
 }
 TABLE_ROWS = 100  # rows `toolkit query` shows as a table
+EXPORT_DIALECTS = ["duckdb", "bigquery", "snowflake", "postgres"]  # `toolkit compile --model … --dialect`
 VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 
 
@@ -254,8 +255,20 @@ def _print_assertions(outcome: RunResult) -> None:
 @cli.command(name="compile")
 @_project_options
 @_selection_options
-def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-    """Write each node's rendered, parsed SQL to target/compiled/."""
+@click.option("--model", "model", metavar="NAME", help="Print this trained model's prediction SQL instead.")
+@click.option("--dialect", type=click.Choice(EXPORT_DIALECTS), default="duckdb", show_default=True,
+              help="With --model: the SQL dialect to print.")
+@click.option("--input", "input_table", metavar="TABLE", default="input_rows", show_default=True,
+              help="With --model: the table the prediction SQL reads.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="With --model: a binary classifier's threshold (default 0.5).")
+def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+             model: str | None, dialect: str, input_table: str, threshold: float | None) -> None:
+    """Write each node's rendered, parsed SQL to target/compiled/; with --model, print a trained model's
+    ML.PREDICT as SQL for DuckDB, BigQuery, Snowflake or Postgres."""
+    if model is not None:
+        _print_model_sql(settings, model, dialect, input_table, threshold)
+        return
     project = load_project(settings, vars)
     root = settings.target / "compiled"
     selected = project.graph.select(select, exclude)
@@ -299,6 +312,33 @@ def _node_json(node: Node) -> dict[str, Any]:
 
 
 # --- show, query -------------------------------------------------------------------------------------
+def _print_model_sql(settings: Settings, model: str, dialect: str, input_table: str, threshold: float | None) -> None:
+    from sqlglot.errors import SqlglotError
+
+    from toolkit.ml import load_model  # scikit-learn loads only when a model is read
+    from toolkit.ml.compiled import NotCompilable, compile_sql
+
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        trained = load_model(con, model)
+    except ToolkitError as error:  # an unknown model here is a usage error: exit code 2
+        raise ToolkitError(error.message, error.location, error.hint) from None
+    finally:
+        con.close()
+    try:
+        sql = compile_sql(trained, dialect=dialect, input_table=input_table, threshold=threshold)
+    except NotCompilable as reason:
+        raise ToolkitError(f"model {trained.name} has no SQL form: {reason}",
+                           hint="ML.PREDICT runs it in Python; `toolkit models` shows how each model predicts",
+                           ) from None
+    except SqlglotError as error:
+        raise ToolkitError(f"model {trained.name}'s prediction SQL cannot be written for {dialect}: {error}",
+                           hint="print it for another dialect, or use the DuckDB warehouse's table macro") from None
+    click.echo(sql.rstrip() + ";")
+    errors.print(f"-- model {trained.name} version {trained.version} for {dialect}: {len(sql):,} bytes, "
+                 f"reading {input_table}({', '.join(trained.input_columns)})", highlight=False)
+
+
 @cli.command()
 @_project_options
 @click.argument("node")
@@ -340,7 +380,9 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
         if statement is None:
             columns, rows = _fetch(con, sql, limit)
         else:
-            from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
+            from toolkit.ml.apply import (
+                applied_ml_calls,  # scikit-learn loads only when a model is applied
+            )
 
             try:
                 with applied_ml_calls(con, statement) as applied:
@@ -427,12 +469,12 @@ def models(settings: Settings, vars: dict[str, Any], output: str) -> None:
         return
     table = Table(title="Models", title_justify="left")
     for column, justify in (("model", "left"), ("type", "left"), ("version", "right"), ("trained", "left"),
-                            ("rows", "right"), ("metrics", "left")):
+                            ("rows", "right"), ("metrics", "left"), ("ML.PREDICT", "left")):
         table.add_column(column, justify=justify, no_wrap=column in ("model", "type"))
     for s in summaries:
         version = f"{s.latest_version} of {s.versions}" if s.versions > 1 else str(s.latest_version)
         table.add_row(s.name, s.model_type, version, s.created_at.strftime("%Y-%m-%d %H:%M"), f"{s.training_rows:,}",
-                      headline(s.metrics))
+                      headline(s.metrics), s.prediction)
     console.print(table)
 
 

@@ -199,6 +199,7 @@ def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
     """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
     from toolkit.ml import list_models, save_model, train_model  # scikit-learn loads only when a model trains
+    from toolkit.ml.compiled import FALLBACK
     from toolkit.ml.metrics import headline
 
     create = node.create_model
@@ -220,7 +221,12 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     metrics = headline(trained.metrics)
     message = f"version {version}, {trained.metrics_split} {metrics}" if metrics else f"version {version}"
-    return _result(node, Status.SUCCESS, trained.split.get("training_rows"), seconds(), message, started_at)
+    status = Status.SUCCESS
+    if trained.compiled is not None:  # ML.PREDICT in SQL, or why not; a compiled model that failed its check warns
+        message += f"; {trained.compiled.summary()}"
+        if trained.compiled.status == FALLBACK:
+            status = Status.WARN
+    return _result(node, status, trained.split.get("training_rows"), seconds(), message, started_at)
 
 
 def _is_built(con: duckdb.DuckDBPyConnection, node: Node) -> bool:

@@ -23,6 +23,7 @@ from toolkit.ml.table_functions import TABLE_FUNCTIONS
 from toolkit.ml.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
+from toolkit.sql.quoting import identifier
 from toolkit.warehouse.functions import register_functions
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
@@ -40,6 +41,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
     statement = statement.copy()
     calls = ml_calls(statement)
     registered: list[str] = []
+    views: list[str] = []
     cursors: list[duckdb.DuckDBPyConnection] = []
     models: dict[str, TrainedModel] = {}
     used = []
@@ -48,8 +50,13 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             trained = models.get(call.model.casefold()) or _load(con, call.model)
             models[call.model.casefold()] = trained
             name = f"__toolkit_ml_{next(_names)}"
-            con.register(name, _result(con, call, trained, cursors))
-            registered.append(name)
+            result = _result(con, call, trained, cursors)
+            if isinstance(result, str):  # compiled SQL: DuckDB computes the predictions itself
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {identifier(name)} AS {result}")
+                views.append(name)
+            else:
+                con.register(name, result)
+                registered.append(name)
             replacement = exp.to_table(name)
             alias = call.node.args.get("alias") if isinstance(call.node, exp.Table) else None
             replacement.set("alias", alias or exp.TableAlias(this=exp.to_identifier(call.function.lower())))
@@ -59,6 +66,8 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
     finally:
         for name in registered:
             con.unregister(name)
+        for name in views:
+            con.execute(f"DROP VIEW IF EXISTS {identifier(name)}")
         for cursor in cursors:
             cursor.close()
 
@@ -75,7 +84,8 @@ def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
 
 def _result(
     con: duckdb.DuckDBPyConnection, call: MLCall, trained: TrainedModel, cursors: list[duckdb.DuckDBPyConnection]
-) -> pa.Table | pa.RecordBatchReader:
+) -> pa.Table | pa.RecordBatchReader | str:
+    """The call's rows: Arrow, or for ML.PREDICT of a compiled model the SQL that computes them."""
     function = TABLE_FUNCTIONS.get(call.function)
     if function is None:
         raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
@@ -90,6 +100,8 @@ def _result(
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     if function.input == "none":
         raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
+    if call.function == "PREDICT" and trained.compiled is not None and trained.compiled.used_by_predict:
+        return _compiled_predict(con, trained, _input_sql(call.input), settings)
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)
@@ -98,6 +110,15 @@ def _result(
         sql = _transformed_input(cursor, call.function, trained, sql)
     reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
     return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
+
+
+def _compiled_predict(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sql: str, settings: dict) -> str:
+    """ML.PREDICT as the model's compiled SQL over the input query, after the checks the Python path makes (the
+    input's columns and their types, TRANSFORM's inputs, clashes with the prediction columns)."""
+    schema = con.sql(sql).limit(0).to_arrow_table().schema
+    function = TABLE_FUNCTIONS["PREDICT"]
+    function.schema(trained, schema, settings)
+    return trained.compiled.sql_for(sql, settings.get("threshold"))
 
 
 def _as_relation(result, function, trained, input_schema, settings) -> pa.Table | pa.RecordBatchReader:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +18,9 @@ from toolkit.ml.options import ModelOptions
 from toolkit.ml.preprocess import Preprocessor
 from toolkit.ml.registry import MODEL_TYPES, ModelType
 from toolkit.ml.transform import FittedTransform
+
+if TYPE_CHECKING:
+    from toolkit.ml.compiled import CompiledPrediction
 
 # Bumped whenever the stored layout of a model changes; loading another format is refused.
 ARTIFACT_FORMAT = 1
@@ -60,6 +63,7 @@ class TrainedModel:
     created_at: datetime = field(default_factory=datetime.now)
     version: int | None = None  # set by save_model / load_model
     transform: FittedTransform | None = None  # TRANSFORM(...), fitted; applied before `preprocessor`
+    compiled: CompiledPrediction | None = None  # ML.PREDICT as SQL, or why the model predicts in Python
 
     @property
     def model_type(self) -> ModelType:

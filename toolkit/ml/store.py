@@ -1,11 +1,12 @@
 """The model store: versions of trained models in the warehouse's `_toolkit` schema.
 
 `_toolkit.model_versions` has one row per model version (its options, preprocessing, fitted TRANSFORM, label,
-feature schema, fingerprints, library versions, metrics and the fitted estimator as a skops artifact — no bytes for
-a TRANSFORM_ONLY model, which has none);
+feature schema, fingerprints, library versions, metrics, the fitted estimator as a skops artifact — no bytes for
+a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has none);
 `_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
 ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution, for skew checks) and ML.EVALUATE.
-A version and all its rows are written in one transaction. Model names compare case-insensitively, as in DuckDB."""
+A version, all its rows and its table macro `<model>_predict` (toolkit.ml.compiled.macro) are written in one
+transaction. Model names compare case-insensitively, as in DuckDB."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import duckdb
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml import artifact
+from toolkit.ml.compiled import CompiledPrediction
+from toolkit.ml.compiled.macro import install_prediction_macro
 from toolkit.ml.fit import Iteration
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.options import ModelOptions
@@ -34,7 +37,7 @@ _VERSION_COLUMNS = (
     "model_name", "version", "model_type", "options", "label", "label_type", "classes", "feature_schema",
     "preprocessing", "split", "estimator_params", "seed", "query_fingerprint", "data_fingerprint",
     "library_versions", "created_at", "training_rows", "eval_rows", "metrics", "metrics_split", "test_metrics",
-    "artifact_format", "artifact_sha256", "artifact", "transform",
+    "artifact_format", "artifact_sha256", "artifact", "transform", "compiled",
 )
 _DDL = [
     f"CREATE SCHEMA IF NOT EXISTS {S}",
@@ -48,6 +51,7 @@ _DDL = [
         PRIMARY KEY (model_name, version))""",
     # Added after the first release: warehouses made before it get the column (NULL: no TRANSFORM) here.
     f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS transform JSON",
+    f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS compiled JSON",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_training_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, training_run INTEGER NOT NULL,
         iteration INTEGER NOT NULL, loss DOUBLE, eval_loss DOUBLE, learning_rate DOUBLE, duration_ms BIGINT)""",
@@ -73,6 +77,7 @@ class ModelSummary:
     created_at: datetime
     training_rows: int
     metrics: dict[str, float | None]
+    prediction: str  # how ML.PREDICT runs the latest version: "SQL" or "Python: <why>"
 
 
 def ensure_model_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -108,6 +113,7 @@ def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
             "test_metrics": _dumps(trained.test_metrics) if trained.test_metrics is not None else None,
             "artifact_format": artifact.FORMAT, "artifact_sha256": sha256, "artifact": data,
             "transform": _dumps(trained.transform.to_dict()) if trained.transform is not None else None,
+            "compiled": _dumps(trained.compiled.to_dict()) if trained.compiled is not None else None,
         }
         placeholders = ", ".join("?" for _ in _VERSION_COLUMNS)
         con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
@@ -124,6 +130,7 @@ def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
         metric_rows += [[name, version, "test", k, v] for k, v in (trained.test_metrics or {}).items()]
         if metric_rows:
             con.executemany(f"INSERT INTO {S}.model_eval_metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
+        install_prediction_macro(con, name, trained.compiled)
     trained.version = version
     return version
 
@@ -136,8 +143,8 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
                          hint="train it first (toolkit build --select ...); `toolkit models` lists the stored ones")
     condition = "lower(model_name) = lower(?)" + (" AND version = ?" if version is not None else "")
     params: list[Any] = [name] + ([version] if version is not None else [])
-    selected = [c if c != "transform" or _has_transform_column(con) else "NULL AS transform"
-                for c in _VERSION_COLUMNS]  # a warehouse read-only and older than the column has none
+    present = _version_columns(con)  # a warehouse read-only and older than a column has none
+    selected = [c if c in present else f"NULL AS {c}" for c in _VERSION_COLUMNS]
     cursor = con.execute(f"SELECT {', '.join(selected)} FROM {S}.model_versions WHERE {condition} "
                          "ORDER BY version DESC LIMIT 1", params)
     found = cursor.fetchall()
@@ -173,6 +180,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         split=json.loads(row["split"]), estimator_params=json.loads(row["estimator_params"]),
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
+        compiled=CompiledPrediction.from_dict(json.loads(row["compiled"])) if row["compiled"] is not None else None,
     )
 
 
@@ -180,18 +188,26 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelSummary]:
     """Every stored model, by name, described by its latest version."""
     if not _tables_exist(con):
         return []
+    compiled = "compiled" if "compiled" in _version_columns(con) else "NULL"
     rows = con.execute(f"""
         SELECT model_name, version, count(*) OVER (PARTITION BY lower(model_name)), model_type, created_at,
-               training_rows, metrics
+               training_rows, metrics, {compiled}
         FROM {S}.model_versions
         QUALIFY row_number() OVER (PARTITION BY lower(model_name) ORDER BY version DESC) = 1
         ORDER BY lower(model_name)""").fetchall()
-    return [ModelSummary(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows]
+    return [ModelSummary(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), _prediction(r[7])) for r in rows]
 
 
-def _has_transform_column(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-                       "AND column_name = 'transform'", [S, "model_versions"]).fetchall()[0][0] > 0
+def _prediction(compiled: str | None) -> str:
+    if compiled is None:
+        return "Python: trained before models were compiled to SQL"
+    return CompiledPrediction.from_dict(json.loads(compiled)).path
+
+
+def _version_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_versions"]).fetchall()
+    return {r[0] for r in rows}
 
 
 def _model_names(con: duckdb.DuckDBPyConnection) -> list[str]:

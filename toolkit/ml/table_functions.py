@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError, did_you_mean
 from toolkit.ml import evaluation, explain, inspection
+from toolkit.ml.batches import chunk_rows, chunks, in_parallel, one_batch
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.predict import predict
 from toolkit.ml.registry import TRANSFORM_ONLY
@@ -116,24 +117,33 @@ class TableFunction:
 
 # --- ML.PREDICT -----------------------------------------------------------------------------------------------------
 def _predict(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> Iterator[pa.RecordBatch]:
-    """The input columns passed through, then BigQuery's prediction columns, batch by batch."""
-    for batch in batches or ():
-        predicted = predict(trained, pa.Table.from_batches([batch]), threshold=settings.get("threshold"))
-        yield _beside(without_prefixed(batch), predicted, trained.name)
+    """The input columns passed through, then BigQuery's prediction columns, chunk by chunk on every core."""
+    def predicted_beside(table: pa.Table) -> pa.RecordBatch:
+        predicted = predict(trained, table, threshold=settings.get("threshold"))
+        return _beside(without_prefixed(one_batch(table)), predicted, trained.name)
+
+    rows = chunk_rows(trained.preprocessor.width, 4 if trained.preprocessor.dtype == "float32" else 8)
+    yield from in_parallel(predicted_beside, chunks(batches or (), rows))
 
 
 def _predict_schema(trained: TrainedModel, input_schema: pa.Schema | None, settings: dict[str, Any]) -> pa.Schema:
     predicted = predict(trained, input_schema.empty_table(), threshold=settings.get("threshold"))  # checks inputs
-    return pa.schema([*without_prefixed(input_schema), *predicted.schema])
+    passed = without_prefixed(input_schema)
+    _check_clash(passed.names, predicted.column_names, trained.name)
+    return pa.schema([*passed, *predicted.schema])
 
 
-def _beside(batch: pa.RecordBatch, predicted: pa.Table, model: str) -> pa.RecordBatch:
-    clash = {n.lower() for n in batch.schema.names} & {n.lower() for n in predicted.column_names}
+def _check_clash(names: list[str], predicted: list[str], model: str) -> None:
+    clash = {n.lower() for n in names} & {n.lower() for n in predicted}
     if clash:
         raise ModelError(
             f"ML.PREDICT with model {model}: the input already has a column {sorted(clash)[0]!r}",
             hint="leave it out of the input query or rename it",
         )
+
+
+def _beside(batch: pa.RecordBatch, predicted: pa.Table, model: str) -> pa.RecordBatch:
+    _check_clash(batch.schema.names, predicted.column_names, model)
     columns = [*batch.columns, *(column.combine_chunks() for column in predicted.columns)]
     return pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *predicted.column_names])
 

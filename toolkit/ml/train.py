@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml import labels
+from toolkit.ml.compiled import compile_prediction
+from toolkit.ml.compiled.prediction import PARITY_ROWS
 from toolkit.ml.estimators import FitContext
 from toolkit.ml.fit import FitData, fit
 from toolkit.ml.model import TrainedModel, jsonable_params
@@ -88,6 +90,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
                          f"({table.num_rows} rows, {split.count(EVAL)} eval, {split.count(TEST)} test)",
                          hint="lower DATA_SPLIT_EVAL_FRACTION, or mark rows FALSE in the CUSTOM split column")
     roles, fitted = split.roles, None
+    sample = _parity_sample(table, roles, seed_for(name))
     if transform:
         raw = table.drop_columns([KEY_COLUMN]) if KEY_COLUMN in table.column_names else table
         del table
@@ -139,7 +142,18 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     trained.split = _split_record(split)
     trained.estimator_params = jsonable_params(trained.estimator)
     trained.data_fingerprint = _data_fingerprint(X, y)
+    trained.compiled = compile_prediction(con, trained, sample)
     return trained
+
+
+def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
+    """Raw rows to check the compiled SQL on: a sample of the eval split, else of the training rows."""
+    role = EVAL if (roles == EVAL).any() else TRAIN
+    rows = np.flatnonzero(roles == role)
+    if len(rows) > PARITY_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, PARITY_ROWS, replace=False))
+    sample = table.take(pa.array(rows))
+    return sample.drop_columns([KEY_COLUMN]) if KEY_COLUMN in sample.column_names else sample
 
 
 def _split_record(split: Split) -> dict:
