@@ -257,7 +257,7 @@ def test_uncovered_features_keep_the_python_path(con):
 def test_too_large_sql_falls_back_with_the_size_in_the_message(con, models):
     trained = models["forest_multiclass"]
     small = compile_prediction(con, trained, None, limit=2_000)
-    assert small.status in (FALLBACK, PYTHON)
+    assert small.status == FALLBACK
     assert "limit" in small.reason and not small.compiled
 
 

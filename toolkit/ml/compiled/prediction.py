@@ -22,7 +22,7 @@ from toolkit.ml.compiled.query import (
     prediction_query,
     threshold_sql,
 )
-from toolkit.ml.compiled.sql import NotCompilable, number
+from toolkit.ml.compiled.sql import NotCompilable, TooLarge, check_size, number, size
 from toolkit.ml.compiled.trees import node_count
 from toolkit.ml.model import TrainedModel
 from toolkit.sql.dialect import DIALECT, Toolkit
@@ -85,7 +85,7 @@ class CompiledPrediction:
             checked = f", checked on {self.parity_rows:,} rows" if self.parity_rows else ""
             slower = "" if self.used_by_predict else (
                 f"; ML.PREDICT runs scikit-learn, faster on {self.tree_nodes:,} tree nodes")
-            return f"SQL {_size(self.sql_bytes)}{checked}{slower}"
+            return f"SQL {size(self.sql_bytes)}{checked}{slower}"
         return f"predicts in Python: {self.reason}"
 
     def to_dict(self) -> dict:
@@ -96,10 +96,6 @@ class CompiledPrediction:
     @classmethod
     def from_dict(cls, data: dict) -> CompiledPrediction:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024:.1f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
 
 
 def compile_sql(trained: TrainedModel, *, dialect: str, input_table: str, threshold: float | None = None,
@@ -115,8 +111,7 @@ def compile_sql(trained: TrainedModel, *, dialect: str, input_table: str, thresh
         if node.name == THRESHOLD_PLACEHOLDER and not node.table:
             node.replace(number(DEFAULT_THRESHOLD if threshold is None else threshold))
     sql = query.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
-    if len(sql) > limit:
-        raise NotCompilable(f"its SQL would take {_size(len(sql))}, over the {_size(limit)} limit")
+    check_size(len(sql), limit)
     return sql
 
 
@@ -126,11 +121,11 @@ def compile_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sa
     try:
         query = prediction_query(trained, limit=limit)
         sql = query.sql(dialect=DIALECT, copy=False)
+        check_size(len(sql), limit)
+    except TooLarge as reason:  # compilable, but too large: the build warns
+        return CompiledPrediction(FALLBACK, str(reason))
     except NotCompilable as reason:
         return CompiledPrediction(PYTHON, str(reason))
-    if len(sql) > limit:
-        return CompiledPrediction(FALLBACK, f"its SQL would take {_size(len(sql))}, over the {_size(limit)} "
-                                            "limit (fewer or shallower trees compile)", sql_bytes=len(sql))
     nodes = node_count(trained.estimator)
     compiled = CompiledPrediction(COMPILED, sql=sql, sql_bytes=len(sql), tree_nodes=nodes,
                                   macro_sql=_macro_body(query))

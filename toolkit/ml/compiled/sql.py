@@ -12,6 +12,21 @@ class NotCompilable(Exception):
     """The model (or one of its features) has no SQL form; ML.PREDICT keeps the Python path. The message says why."""
 
 
+class TooLarge(NotCompilable):
+    """The model's SQL would exceed the size limit."""
+
+
+def size(n: int) -> str:
+    return f"{n / 1024:.1f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB"
+
+
+def check_size(n: int, limit: int, what: str = "its SQL") -> None:
+    """Refuse `n` bytes of SQL over `limit`."""
+    if n > limit:
+        raise TooLarge(f"{what} would take {size(n)}, over the {size(limit)} limit (fewer or shallower trees "
+                       "compile)")
+
+
 def number(value: float) -> exp.Expression:
     """An exact DOUBLE literal: the shortest round-trip digits, always with an exponent (a plain decimal literal
     is a DECIMAL in DuckDB and Postgres, which would round the value)."""

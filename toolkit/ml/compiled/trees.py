@@ -17,7 +17,7 @@ from toolkit.ml.compiled.features import HELPER, PreparedFeature
 from toolkit.ml.compiled.layers import Layers, ref
 from toolkit.ml.compiled.linear import sigmoid, softmax
 from toolkit.ml.compiled.lookup import Lookup, lookup
-from toolkit.ml.compiled.sql import NotCompilable, number, paren, total
+from toolkit.ml.compiled.sql import NotCompilable, check_size, number, paren, total
 from toolkit.ml.preprocess import LABEL, NUMERIC
 
 BYTES_PER_NODE = 64  # an estimate of the SQL one tree node takes, to refuse a model before writing it all
@@ -29,22 +29,23 @@ class _Inputs:
 
     def __init__(self, layers: Layers, features: Sequence[PreparedFeature]) -> None:
         self.by_column: dict[int, tuple[str, bool]] = {}  # design column → (the layer column, may be NULL)
-        lookups: list[Lookup] = []
+        codes: list[tuple[str, Lookup]] = []
         offset = 0
         for index, feature in enumerate(features):
             f = feature.feature
             if f.kind == NUMERIC:
                 self.by_column[offset] = (feature.name, False)
             elif f.encoding == LABEL:
-                lookups.append(lookup(index, feature.name, [(c, [float(i)]) for i, c in enumerate(f.categories)],
-                                      [None], keep_defaults=True, counts=feature.counts))
-                self.by_column[offset] = (f"{HELPER}c{index}", True)
+                name = f"{HELPER}c{index}"
+                codes.append((name, lookup(index, feature.name, [(c, [float(i)]) for i, c in enumerate(f.categories)],
+                                           [None], keep_defaults=True, counts=feature.counts)))
+                self.by_column[offset] = (name, True)
             else:
                 raise NotCompilable(f"tree feature {f.column} is {f.encoding}-encoded")
             offset += f.width
-        if lookups:
-            layers.add([(f"{HELPER}c{lk.alias.removeprefix(f'{HELPER}lookup')}", lk.value(0)) for lk in lookups],
-                       [join for join in (lk.join() for lk in lookups) if join is not None])
+        if codes:
+            layers.add([(name, lk.value(0)) for name, lk in codes],
+                       [join for join in (lk.join() for _, lk in codes) if join is not None])
 
     def split(self, column: int, threshold: float, missing_left: bool) -> exp.Expression:
         name, nullable = self.by_column[column]
@@ -73,13 +74,6 @@ def node_count(estimator) -> int:
     return 0
 
 
-def check_size(node_count: int, limit: int, what: str) -> None:
-    estimate = node_count * BYTES_PER_NODE
-    if estimate > limit:
-        raise NotCompilable(f"its {what} ({node_count:,} nodes) would take about {estimate / 2**20:.0f} MB of SQL, "
-                            f"over the {limit / 2**20:.0f} MB limit")
-
-
 # --- boosted trees ----------------------------------------------------------------------------------------------------
 def _boosted_tree(inputs: _Inputs, nodes: np.ndarray) -> exp.Expression:
     if nodes["is_categorical"].any():
@@ -93,7 +87,8 @@ def _boosted_tree(inputs: _Inputs, nodes: np.ndarray) -> exp.Expression:
 def boosted_scores(layers: Layers, features: Sequence[PreparedFeature], estimator, limit: int) -> list[str]:
     """The raw scores (one per tree of an iteration): baseline + every iteration's tree, in order."""
     predictors = estimator._predictors
-    check_size(sum(p.nodes.shape[0] for iteration in predictors for p in iteration), limit, "trees")
+    nodes = sum(p.nodes.shape[0] for iteration in predictors for p in iteration)
+    check_size(nodes * BYTES_PER_NODE, limit, f"its trees ({nodes:,} nodes)")
     inputs = _Inputs(layers, features)
     per_iteration = len(predictors[0]) if predictors else 1
     trees = [(f"{HELPER}t{i}_{k}", _boosted_tree(inputs, p.nodes))
@@ -134,23 +129,33 @@ def _forest_tree(inputs: _Inputs, tree, leaf: Callable[[int], exp.Expression]) -
 
 def forest_outputs(layers: Layers, features: Sequence[PreparedFeature], estimator, limit: int,
                    n_outputs: int) -> list[str]:
-    """The forest's mean leaf values: one column for a regressor, one per class (the class fractions) for a
-    classifier; each tree's leaf is a number or a list of the fractions."""
+    """The forest's mean leaf values, one column per output: the value of a regressor; a classifier's class
+    fractions. A tree's leaf is one number (a regressor's value, a binary classifier's positive fraction, whose
+    complement gives the other class) or the list of the K fractions."""
     trees = estimator.estimators_
-    check_size(sum(t.tree_.node_count * max(1, n_outputs // 2) for t in trees), limit, f"{len(trees)} trees")
+    nodes = sum(t.tree_.node_count for t in trees)
+    per_leaf = 1 if n_outputs <= 2 else n_outputs
+    check_size(nodes * per_leaf * BYTES_PER_NODE, limit, f"its {len(trees)} trees ({nodes:,} nodes)")
     inputs = _Inputs(layers, features)
     columns = []
     for i, tree in enumerate(trees):
         values = tree.tree_.value[:, 0, :]
-        if n_outputs == 1:
-            leaf = lambda n, v=values: number(v[n][0])  # noqa: E731
+        if per_leaf == 1:
+            leaf = lambda n, v=values: number(v[n][-1])  # noqa: E731
         else:
             leaf = lambda n, v=values: exp.Array(expressions=[number(x) for x in v[n]])  # noqa: E731
         columns.append((f"{HELPER}t{i}", _forest_tree(inputs, tree, leaf)))
     layers.add(columns)
     n = number(float(len(trees)))
+    if per_leaf == 1:
+        mean = f"{HELPER}mean{n_outputs - 1}"
+        layers.add([(mean, exp.Div(this=paren(total(ref(name) for name, _ in columns)), expression=n))])
+        if n_outputs == 1:
+            return [mean]
+        layers.add([(f"{HELPER}mean0", exp.Sub(this=number(1.0), expression=ref(mean)))])
+        return [f"{HELPER}mean0", mean]
     means = [f"{HELPER}mean{k}" for k in range(n_outputs)]
-    parts = [[ref(name) if n_outputs == 1 else exp.Bracket(this=ref(name), expressions=[exp.Literal.number(k)])
-              for name, _ in columns] for k in range(n_outputs)]
+    parts = [[exp.Bracket(this=ref(name), expressions=[exp.Literal.number(k)]) for name, _ in columns]
+             for k in range(n_outputs)]
     layers.add([(m, exp.Div(this=paren(total(part)), expression=n.copy())) for m, part in zip(means, parts)])
     return means
