@@ -33,7 +33,7 @@ MAX_SQL_BYTES = 8 * 2**20  # a model whose SQL would be larger predicts in Pytho
 # DuckDB evaluates a nested CASE node by node for every vector of 2,048 rows, while scikit-learn walks each row down
 # its trees in compiled code: beyond this many tree nodes ML.PREDICT is faster in scikit-learn, round trip included
 # (benchmarks/bench_inference.py), so it keeps the Python path; the SQL still serves the table macro and export.
-MAX_TREE_NODES_IN_PREDICT = 750
+MAX_TREE_NODES_IN_PREDICT = 1_500
 PARITY_ROWS = 2_000
 COMPILED, PYTHON, FALLBACK = "compiled", "python", "fallback"
 _INPUT = identifier(INPUT_PLACEHOLDER)
