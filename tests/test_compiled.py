@@ -112,7 +112,7 @@ def _assert_same(expected: pa.Table, actual: pa.Table) -> None:
     """Equal labels and ids, numbers within 1e-9 relative, lists entry by entry."""
     assert actual.column_names[-expected.num_columns:] == expected.column_names
     for name in expected.column_names:
-        difference, _ = parity_module._differ(expected.column(name), actual.column(name))
+        difference, _ = parity_module.differ(expected.column(name), actual.column(name))
         assert difference is None, f"{name}: {difference}"
 
 

@@ -380,9 +380,7 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
         if statement is None:
             columns, rows = _fetch(con, sql, limit)
         else:
-            from toolkit.ml.apply import (
-                applied_ml_calls,  # scikit-learn loads only when a model is applied
-            )
+            from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
             try:
                 with applied_ml_calls(con, statement) as applied:

@@ -17,6 +17,8 @@ def _star() -> exp.Column:
 
 
 class Layers:
+    """The query built so far (`relation`) and the helper columns it added."""
+
     def __init__(self, source: exp.Expression, helpers: Sequence[str] = ()) -> None:
         self.relation = source
         self.helpers: list[str] = list(helpers)

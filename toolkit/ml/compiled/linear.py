@@ -72,26 +72,31 @@ def sigmoid(z: exp.Expression) -> exp.Expression:
         "exp", exp.Neg(this=paren(z))))))
 
 
-def softmax(layers: Layers, scores: Sequence[str], prefix: str) -> list[str]:
+def softmax(layers: Layers, scores: Sequence[str]) -> list[str]:
     """Two layers: `exp(z - max z)`, then each divided by their sum; the probability columns' names."""
     top = call("greatest", *(ref(s) for s in scores)) if len(scores) > 1 else ref(scores[0])
-    exps = [f"{HELPER}{prefix}e{k}" for k in range(len(scores))]
+    exps = [f"{HELPER}e{k}" for k in range(len(scores))]
     layers.add([(e, call("exp", exp.Sub(this=ref(s), expression=top.copy()))) for e, s in zip(exps, scores)])
-    probs = [f"{HELPER}{prefix}p{k}" for k in range(len(scores))]
+    probs = [f"{HELPER}p{k}" for k in range(len(scores))]
     denominator = paren(total(ref(e) for e in exps))
     layers.add([(p, exp.Div(this=ref(e), expression=denominator.copy())) for p, e in zip(probs, exps)])
     return probs
 
 
+def class_probabilities(layers: Layers, scores: Sequence[str]) -> list[str]:
+    """The class probabilities of raw scores: binary (one score) the sigmoid for the positive class and its
+    complement, as scikit-learn computes them; multiclass the softmax."""
+    if len(scores) > 1:
+        return softmax(layers, scores)
+    p0, p1 = f"{HELPER}p0", f"{HELPER}p1"
+    layers.add([(p1, sigmoid(ref(scores[0])))])
+    layers.add([(p0, exp.Sub(this=number(1.0), expression=ref(p1)))])
+    return [p0, p1]
+
+
 def logistic_probabilities(layers: Layers, features: Sequence[PreparedFeature], estimator) -> list[str]:
-    scores = affine(layers, features, estimator.coef_, np.atleast_1d(estimator.intercept_), "z")
-    if len(scores) == 1:  # binary: the positive class's probability, and its complement
-        p1 = f"{HELPER}p1"
-        layers.add([(p1, sigmoid(ref(scores[0])))])
-        p0 = f"{HELPER}p0"
-        layers.add([(p0, exp.Sub(this=number(1.0), expression=ref(p1)))])
-        return [p0, p1]
-    return softmax(layers, scores, "")
+    return class_probabilities(layers, affine(layers, features, estimator.coef_,
+                                              np.atleast_1d(estimator.intercept_), "z"))
 
 
 def regression_value(layers: Layers, features: Sequence[PreparedFeature], estimator) -> exp.Expression:

@@ -38,24 +38,25 @@ def compare(con: duckdb.DuckDBPyConnection, trained: TrainedModel, compiled: Com
     for column in expected.column_names:
         if column not in actual.column_names:
             return f"the SQL has no column {column}", worst
-        difference, error = _differ(expected.column(column), actual.column(column))
+        difference, error = differ(expected.column(column), actual.column(column))
         worst = max(worst, error)
         if difference is not None:
             return f"{column}: {difference} ({sample.num_rows:,} rows checked)", worst
     return None, worst
 
 
-def _differ(expected: pa.ChunkedArray, actual: pa.ChunkedArray) -> tuple[str | None, float]:
+def differ(expected: pa.ChunkedArray, actual: pa.ChunkedArray) -> tuple[str | None, float]:
+    """What differs between two columns (None: nothing), and the largest relative difference of their numbers."""
     t = expected.type
     if pa.types.is_list(t):
         if pc.list_value_length(expected).to_pylist() != pc.list_value_length(actual).to_pylist():
             return "list lengths differ", 0.0
-        return _differ(pc.list_flatten(expected), pc.list_flatten(actual))
+        return differ(pc.list_flatten(expected), pc.list_flatten(actual))
     if pa.types.is_struct(t):
         worst = 0.0
         for i in range(t.num_fields):
             name = t.field(i).name
-            difference, error = _differ(pc.struct_field(expected, [i]), pc.struct_field(actual, name))
+            difference, error = differ(pc.struct_field(expected, [i]), pc.struct_field(actual, name))
             worst = max(worst, error)
             if difference is not None:
                 return f"{name}: {difference}", worst

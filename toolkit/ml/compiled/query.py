@@ -2,8 +2,8 @@
 same names, types and values as the Python path (`toolkit.ml.predict`).
 
 The query reads its input from a placeholder table and a binary classifier's threshold from a placeholder
-column; `CompiledPrediction.sql_for` puts an input query and a threshold in their place, `macro_body` the
-parameters of the warehouse's table macro."""
+column; `CompiledPrediction.sql_for` puts an input query and a threshold in their place, and the warehouse's
+table macro its parameters (toolkit.ml.compiled.prediction)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from toolkit.ml.compiled.features import HELPER, PreparedFeature
 from toolkit.ml.compiled.layers import Layers, ref
-from toolkit.ml.compiled.linear import sigmoid, softmax
+from toolkit.ml.compiled.linear import class_probabilities
 from toolkit.ml.compiled.lookup import Lookup, lookup
 from toolkit.ml.compiled.sql import NotCompilable, check_size, number, paren, total
 from toolkit.ml.preprocess import LABEL, NUMERIC
@@ -109,13 +109,7 @@ def boosted_regression(layers: Layers, features: Sequence[PreparedFeature], esti
 
 
 def boosted_probabilities(layers: Layers, features: Sequence[PreparedFeature], estimator, limit: int) -> list[str]:
-    scores = boosted_scores(layers, features, estimator, limit)
-    if len(scores) == 1:
-        p1 = f"{HELPER}p1"
-        layers.add([(p1, sigmoid(ref(scores[0])))])
-        layers.add([(f"{HELPER}p0", exp.Sub(this=number(1.0), expression=ref(p1)))])
-        return [f"{HELPER}p0", p1]
-    return softmax(layers, scores, "")
+    return class_probabilities(layers, boosted_scores(layers, features, estimator, limit))
 
 
 # --- random forests ---------------------------------------------------------------------------------------------------
