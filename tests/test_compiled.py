@@ -247,11 +247,45 @@ def test_table_macro_is_replaced_by_each_version_and_dropped_when_not_compiled(t
 
 
 def test_uncovered_features_keep_the_python_path(con):
-    trained = train_model(con, name="arrays", options={"model_type": "LINEAR_REG", "input_label_cols": ["amount"]},
+    trained = train_model(con, name="arrays", options={"model_type": "BOOSTED_TREE_REGRESSOR",
+                                                       "input_label_cols": ["amount"], "max_iterations": 2},
                           query="SELECT x, [colour, many] AS tags, amount FROM training")
     assert trained.compiled.status == PYTHON
-    assert "tags is an ARRAY" in trained.compiled.reason
+    assert "tags is an ARRAY column" in trained.compiled.reason
     assert trained.compiled.summary().startswith("predicts in Python")
+
+
+ARRAY_ROWS = """
+SELECT * FROM (VALUES
+    (1.0, 'red', ['k1', 'k2', 'k1', NULL, 'k999']),   -- a duplicate, a NULL element, an unseen string
+    (NULL, 'purple', NULL),                             -- a NULL array, an unseen category
+    (-3.0, 'blue', []::VARCHAR[]),                      -- an empty array
+    (40.0, NULL, ['k39'])
+) AS t(x, colour, tags)
+"""
+ARRAY_CASES = {
+    "linear_reg": ({"model_type": "LINEAR_REG", "input_label_cols": ["amount"]}, "amount"),
+    "logistic_multiclass": ({"model_type": "LOGISTIC_REG", "input_label_cols": ["tier"]}, "tier"),
+    "kmeans": ({"model_type": "KMEANS", "num_clusters": 3}, None),
+    "pca": ({"model_type": "PCA", "num_principal_components": 2}, None),
+}
+
+
+@pytest.mark.parametrize("case", list(ARRAY_CASES))
+@pytest.mark.parametrize("with_transform", [False, True])
+def test_array_features_of_linear_models_compile(con, case, with_transform):
+    """A multi-hot ARRAY<STRING> column, and ML.ONE_HOT_ENCODER's sparse ARRAY<STRUCT<index, value>> output."""
+    options, label = ARRAY_CASES[case]
+    passed = f", {label}" if label else ""
+    transform = ["x", "tags", "ML.ONE_HOT_ENCODER(colour) OVER () AS colour_hot", *([label] if label else [])]
+    trained = train_model(con, name=f"arrays_{case}", options=options,
+                          query=f"SELECT x, colour, list_value(many, 'k' || (length(many) % 3)::VARCHAR) AS tags"
+                                f"{passed} FROM training",
+                          transform=transform if with_transform else ())
+    assert trained.compiled.status == COMPILED, trained.compiled.reason
+    assert "LIST_TRANSFORM" in trained.compiled.sql.upper()
+    expected = predict(trained, con.sql(ARRAY_ROWS).to_arrow_table())
+    _assert_same(expected, _compiled_rows(con, trained, ARRAY_ROWS))
 
 
 def test_too_large_sql_falls_back_with_the_size_in_the_message(con, models):

@@ -4,7 +4,9 @@ as one column, exactly as `toolkit.ml.preprocess` computes it in numpy:
 - numeric: CAST to DOUBLE (TIMESTAMP: epoch seconds), NULL and NaN → the training mean, then (x - center) / scale;
   a float32 design (random forests) rounds the result to FLOAT, as scikit-learn's trees read it;
 - categorical: the canonical category text (strings as they are, BOOL 'true'/'false', DATE ISO, BLOB lower hex,
-  TIMESTAMP parts as numbers in UTC), left NULL for NULL; the model's lookup maps it to weights or codes."""
+  TIMESTAMP parts as numbers in UTC), left NULL for NULL; the model's lookup maps it to weights or codes;
+- arrays: a multi-hot ARRAY<STRING> as it is, a sparse ARRAY<STRUCT<index, value>> with its fields named
+  `index` and `value`; the linear models sum their entries' weights (toolkit.ml.compiled.linear)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlglot import exp
 
 from toolkit.ml.compiled.sql import NotCompilable, call, case, cast, column, number, paren
 from toolkit.ml.model import TrainedModel
-from toolkit.ml.preprocess import CATEGORICAL, NUMERIC, Feature
+from toolkit.ml.preprocess import CATEGORICAL, MULTI_HOT, NUMERIC, Feature
 from toolkit.ml.transform import INPUT_ALIAS, PREFIX
 from toolkit.sql.dialect import DIALECT
 
@@ -53,8 +55,9 @@ def transform_layer(trained: TrainedModel, source: exp.Expression) -> tuple[exp.
             expression = sqlglot.parse_one(sql, read=DIALECT)
         except sqlglot.errors.SqlglotError as error:
             raise NotCompilable(f"TRANSFORM output {name} could not be parsed: {error}") from None
+        parameters = {p.name for fn in expression.find_all(exp.Lambda) for p in fn.expressions}
         for ref in expression.find_all(exp.Column):  # qualify the raw columns TRANSFORM reads
-            if not ref.table:
+            if not ref.table and ref.name not in parameters:
                 ref.set("table", exp.to_identifier(INPUT, quoted=True))
         items.append(exp.alias_(expression, PREFIX + name, quoted=True, copy=False))
         added.append(PREFIX + name)
@@ -106,7 +109,7 @@ def prepared_features(trained: TrainedModel) -> list[PreparedFeature]:
         elif feature.kind == CATEGORICAL:
             expression = _category_text(feature, source, duck_type)
         else:
-            raise NotCompilable(f"feature {feature.column} is an ARRAY ({feature.kind.replace('_', '-')}) column")
+            expression = _array(feature, source, duck_type)
         stats = trained.data_stats.get(feature.column) if feature.part is None else None
         counts = stats.get("counts") if stats and stats.get("kind") == "categorical" else None
         prepared.append(PreparedFeature(feature, f"{HELPER}f{i}", expression, counts))
@@ -138,6 +141,22 @@ def _numeric(feature: Feature, source: exp.Expression, duck_type: str, float32: 
     if float32:
         x = cast(cast(x, "FLOAT"), "DOUBLE")
     return x
+
+
+def _array(feature: Feature, source: exp.Expression, duck_type: str) -> exp.Expression:
+    """A multi-hot ARRAY<STRING> as it is; a sparse ARRAY<STRUCT<index, value>> with its fields renamed to
+    `index` and `value` (their case may differ)."""
+    if feature.kind == MULTI_HOT:
+        if duck_type != "VARCHAR[]":
+            raise NotCompilable(f"feature {feature.column} has type {duck_type}")
+        return source
+    data_type = exp.DataType.build(duck_type, dialect="duckdb")
+    fields = {f.name.lower(): f.name for f in data_type.expressions[0].expressions}
+    entry = exp.to_identifier("e")
+    renamed = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=cast(
+        exp.Dot(this=entry.copy(), expression=exp.to_identifier(fields[name], quoted=True)), kind))
+        for name, kind in (("index", "BIGINT"), ("value", "DOUBLE"))])
+    return call("list_transform", source, exp.Lambda(this=renamed, expressions=[entry]))
 
 
 def _category_text(feature: Feature, source: exp.Expression, duck_type: str) -> exp.Expression:

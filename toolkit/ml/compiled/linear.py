@@ -17,8 +17,8 @@ from sqlglot import exp
 from toolkit.ml.compiled.features import HELPER, PreparedFeature
 from toolkit.ml.compiled.layers import Layers, ref
 from toolkit.ml.compiled.lookup import Lookup, lookup
-from toolkit.ml.compiled.sql import NotCompilable, call, number, paren, total
-from toolkit.ml.preprocess import DUMMY, NUMERIC
+from toolkit.ml.compiled.sql import NotCompilable, call, case, number, paren, text, total
+from toolkit.ml.preprocess import DUMMY, MULTI_HOT, NUMERIC, SPARSE
 
 
 def _column_of(feature: PreparedFeature, offset: int) -> dict[str | None, int]:
@@ -37,13 +37,20 @@ def affine(layers: Layers, features: Sequence[PreparedFeature], weights: np.ndar
     lookups: list[Lookup] = []
     offset = 0
     for index, feature in enumerate(features):
-        if feature.feature.kind == NUMERIC:
+        kind, width = feature.feature.kind, feature.feature.width
+        if kind == NUMERIC:
             x = ref(feature.name)
             for j, row in enumerate(weights):
                 if row[offset] != 0.0:
                     terms[j].append(exp.Mul(this=x.copy(), expression=number(row[offset])))
             if squares:
                 terms[-1].append(exp.Mul(this=x.copy(), expression=x.copy()))
+        elif kind in (MULTI_HOT, SPARSE):
+            for j, row in enumerate(weights):
+                if row[offset:offset + width].any():
+                    terms[j].append(_array_term(feature, row[offset:offset + width]))
+            if squares:
+                terms[-1].append(_array_term(feature, np.ones(width), squared=True))
         else:
             columns = _column_of(feature, offset)
             entries = [(c, [*(row[i] for row in weights), *([1.0] if squares else [])])
@@ -53,7 +60,7 @@ def affine(layers: Layers, features: Sequence[PreparedFeature], weights: np.ndar
                 lookups.append(found)
                 for j in range(len(terms)):
                     terms[j].append(found.value(j))
-        offset += feature.feature.width
+        offset += width
     if offset != weights.shape[1]:
         raise NotCompilable(f"the design has {offset} columns but the model {weights.shape[1]} weights")
     names = [f"{HELPER}{prefix}{j}" for j in range(len(terms))]
@@ -65,6 +72,28 @@ def affine(layers: Layers, features: Sequence[PreparedFeature], weights: np.ndar
         columns.append((name, value))
     layers.add(columns, [join for join in (lk.join() for lk in lookups) if join is not None])
     return names
+
+
+def _array_term(feature: PreparedFeature, weights: np.ndarray, *, squared: bool = False) -> exp.Expression:
+    """Σ over an array's entries of its design column's weight: a multi-hot array's distinct known strings, or
+    a sparse array's known indices times their values (NULL values count 0); `squared` sums the squared column
+    values instead, for ‖x‖². NULL or empty arrays add 0, as their all-zero design columns do."""
+    e = exp.to_identifier("e")
+    multi_hot = feature.feature.kind == MULTI_HOT
+    key = exp.column(e.copy()) if multi_hot else exp.Dot(this=e.copy(),
+                                                          expression=exp.to_identifier("index", quoted=True))
+    whens = [(exp.EQ(this=key.copy(), expression=text(c) if multi_hot else exp.Literal.number(c)), number(w))
+             for c, w in zip(feature.feature.categories, weights) if w != 0.0]
+    weight = case(whens, number(0.0))
+    if multi_hot:
+        entries, body = call("list_distinct", ref(feature.name)), weight
+    else:
+        value = exp.Coalesce(this=exp.Dot(this=e.copy(), expression=exp.to_identifier("value", quoted=True)),
+                             expressions=[number(0.0)])
+        entries = ref(feature.name)
+        body = exp.Mul(this=exp.Mul(this=value, expression=value.copy()) if squared else value, expression=weight)
+    summed = call("list_sum", call("list_transform", entries, exp.Lambda(this=body, expressions=[e])))
+    return exp.Coalesce(this=summed, expressions=[number(0.0)])
 
 
 def sigmoid(z: exp.Expression) -> exp.Expression:

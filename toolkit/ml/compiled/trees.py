@@ -18,7 +18,7 @@ from toolkit.ml.compiled.layers import Layers, ref
 from toolkit.ml.compiled.linear import class_probabilities
 from toolkit.ml.compiled.lookup import Lookup, lookup
 from toolkit.ml.compiled.sql import NotCompilable, check_size, number, paren, total
-from toolkit.ml.preprocess import LABEL, NUMERIC
+from toolkit.ml.preprocess import LABEL, MULTI_HOT, NUMERIC, SPARSE
 
 BYTES_PER_NODE = 64  # an estimate of the SQL one tree node takes, to refuse a model before writing it all
 
@@ -40,6 +40,8 @@ class _Inputs:
                 codes.append((name, lookup(index, feature.name, [(c, [float(i)]) for i, c in enumerate(f.categories)],
                                            [None], keep_defaults=True, counts=feature.counts)))
                 self.by_column[offset] = (name, True)
+            elif f.kind in (MULTI_HOT, SPARSE):
+                raise NotCompilable(f"tree feature {f.column} is an ARRAY column")
             else:
                 raise NotCompilable(f"tree feature {f.column} is {f.encoding}-encoded")
             offset += f.width
