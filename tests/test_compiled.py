@@ -185,6 +185,7 @@ def test_ml_predict_runs_the_compiled_sql_with_the_python_path_columns(con, mode
 def test_compiled_ml_predict_checks_its_input_like_the_python_path(con, models):
     save_model(con, models["logistic_binary"])
     cases = {
+        "SELECT * FROM no_such_table": "ML.PREDICT with model logistic_binary: its input query failed in DuckDB",
         "SELECT * EXCLUDE (colour) FROM new_rows": r"no column\(s\) colour",
         "SELECT * REPLACE (1 AS colour) FROM new_rows": "column 'colour' is int32 in the input",
         "SELECT *, TRUE AS predicted_is_high FROM new_rows": "already has a column 'predicted_is_high'",
@@ -408,7 +409,6 @@ def test_a_model_whose_check_fails_warns_and_predicts_in_python(iris_project, to
 
 
 def test_large_tree_ensembles_keep_the_python_path_in_ml_predict(con, models, monkeypatch):
-    from toolkit.ml import apply
     from toolkit.ml.compiled import prediction
 
     trained = models["boosted_binary"]
@@ -419,7 +419,7 @@ def test_large_tree_ensembles_keep_the_python_path_in_ml_predict(con, models, mo
     assert "ML.PREDICT runs scikit-learn" in trained.compiled.summary()
     save_model(con, trained)
     ran_sql = []
-    monkeypatch.setattr(apply, "_compiled_predict", lambda *args: ran_sql.append(args))
+    monkeypatch.setattr(prediction.CompiledPrediction, "sql_for", lambda *args: ran_sql.append(args))
     statement = sqlglot.parse_one("SELECT * FROM ML.PREDICT(MODEL boosted_binary, TABLE new_rows)", read=DIALECT)
     with applied_ml_calls(con, statement) as applied:
         rows = con.sql(applied.sql).to_arrow_table()

@@ -1,6 +1,8 @@
-"""Run a statement's ML.* calls: each becomes an Arrow relation registered on the connection, and the
-statement is rewritten to read it. Row-wise functions stream: the input query is read batch by batch on a
-cursor of its own while DuckDB consumes the predictions, so no more than a few batches are held at once.
+"""Run a statement's ML.* calls: each becomes a relation on the connection, and the statement is rewritten to
+read it. ML.PREDICT of a model compiled to SQL (toolkit.ml.compiled) is a temporary view of that SQL over the
+input; every other call is an Arrow relation. Row-wise functions stream: the input query is read batch by batch on
+a cursor of its own while DuckDB consumes the predictions, so no more than a few chunks are held at once. An input
+query DuckDB refuses is reported as the call's error, naming the function and the model.
 
 A model trained with TRANSFORM(…) gets its saved TRANSFORM applied to the raw input inside DuckDB, in the same
 streamed query: `SELECT __input.*, <fitted expression> AS "__transform__<name>", … FROM (<input>) AS __input`.
@@ -100,25 +102,27 @@ def _result(
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     if function.input == "none":
         raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
+    sql = _input_sql(call.input)
+    schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql)
     if call.function == "PREDICT" and trained.compiled is not None and trained.compiled.used_by_predict:
-        return _compiled_predict(con, trained, _input_sql(call.input), settings)
+        function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
+        return trained.compiled.sql_for(sql, settings.get("threshold"))
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)
-    sql = _input_sql(call.input)
     if trained.transform is not None:
-        sql = _transformed_input(cursor, call.function, trained, sql)
+        sql = _transformed_input(cursor, call.function, trained, sql, schema.names)
     reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
     return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
 
 
-def _compiled_predict(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sql: str, settings: dict) -> str:
-    """ML.PREDICT as the model's compiled SQL over the input query, after the checks the Python path makes (the
-    input's columns and their types, TRANSFORM's inputs, clashes with the prediction columns)."""
-    schema = con.sql(sql).limit(0).to_arrow_table().schema
-    function = TABLE_FUNCTIONS["PREDICT"]
-    function.schema(trained, schema, settings)
-    return trained.compiled.sql_for(sql, settings.get("threshold"))
+def _input_schema(con: duckdb.DuckDBPyConnection, where: str, sql: str) -> pa.Schema:
+    """The input query's columns, bound without running it: a query DuckDB refuses is reported as the call's."""
+    try:
+        return con.sql(sql).limit(0).to_arrow_table().schema
+    except duckdb.Error as error:
+        raise ModelError(f"{where}: its input query failed in DuckDB: {error}",
+                         hint="check the rows given after MODEL …: (SELECT …), TABLE t or a table name") from None
 
 
 def _as_relation(result, function, trained, input_schema, settings) -> pa.Table | pa.RecordBatchReader:
@@ -128,10 +132,12 @@ def _as_relation(result, function, trained, input_schema, settings) -> pa.Table 
     return pa.RecordBatchReader.from_batches(schema, result)
 
 
-def _transformed_input(cursor: duckdb.DuckDBPyConnection, function: str, trained: TrainedModel, sql: str) -> str:
-    """The input query with the model's TRANSFORM outputs beside its raw columns (as `__transform__<name>`)."""
+def _transformed_input(cursor: duckdb.DuckDBPyConnection, function: str, trained: TrainedModel, sql: str,
+                       columns: list[str]) -> str:
+    """The input query (with `columns`) and the model's TRANSFORM outputs beside its raw columns (as
+    `__transform__<name>`)."""
     where = f"ML.{function} with model {trained.name}"
-    missing = trained.transform.missing_inputs(cursor.sql(sql).columns)
+    missing = trained.transform.missing_inputs(columns)
     if missing:
         raise missing_error(trained.name, missing, trained.transform, where)
     wrapped = trained.transform.select_sql(sql, PREFIX, keep_input=True, features_only=True)
