@@ -17,7 +17,7 @@ Each variant materializes every row of `features` with its predictions as a tabl
 - ml_predict: `CREATE OR REPLACE TABLE … AS SELECT * FROM ML.PREDICT(MODEL m, TABLE features)`, parsed with the
   toolkit dialect and run in `applied_ml_calls`, exactly as `toolkit build` runs it: the model's compiled SQL
   when ML.PREDICT uses it, else the Python path (the path taken is printed);
-- python_path: the script a user would write by hand — fetch `features` as one Arrow table, `toolkit.ml.predict`
+- python_path: the script a user would write by hand — fetch `features` as one Arrow table, `toolkit.ml.inference.predict`
   with the loaded model (loading is not timed), append the prediction columns, CREATE TABLE from the result;
 - compiled_sql (forest only): the forest's compiled SQL run directly, which ML.PREDICT does not use for a forest
   this large (scikit-learn is faster); one run after the others, it takes a while;
@@ -102,7 +102,7 @@ def ml_predict(con, model: str, target: str) -> tuple[float, int]:
     """ML.PREDICT through the toolkit, as `toolkit build` runs it."""
     import sqlglot
 
-    from toolkit.ml.apply import applied_ml_calls
+    from toolkit.ml.functions.apply import applied_ml_calls
     from toolkit.sql.dialect import DIALECT
 
     statement = sqlglot.parse_one(f"CREATE OR REPLACE TABLE {target} AS "

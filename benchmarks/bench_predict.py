@@ -63,7 +63,7 @@ def run_toolkit(path: str) -> dict:
     import duckdb
     import sqlglot
 
-    from toolkit.ml.apply import applied_ml_calls
+    from toolkit.ml.functions.apply import applied_ml_calls
     from toolkit.sql.dialect import DIALECT
     from toolkit.warehouse.functions import register_functions
 

@@ -14,11 +14,11 @@ import sqlglot
 
 from toolkit.errors import ModelError
 from toolkit.ml import load_model, save_model, train_model
-from toolkit.ml.apply import applied_ml_calls
-from toolkit.ml.compiled import COMPILED, FALLBACK, PYTHON, compile_prediction, compile_sql
-from toolkit.ml.compiled import parity as parity_module
-from toolkit.ml.compiled.lookup import MAX_CASE_ENTRIES
-from toolkit.ml.predict import predict
+from toolkit.ml.functions.apply import applied_ml_calls
+from toolkit.ml.compile import COMPILED, FALLBACK, PYTHON, compile_prediction, compile_sql
+from toolkit.ml.compile import parity as parity_module
+from toolkit.ml.compile.lookup import MAX_CASE_ENTRIES
+from toolkit.ml.inference.predict import predict
 from toolkit.sql.dialect import DIALECT
 from toolkit.warehouse.functions import register_functions
 
@@ -350,7 +350,7 @@ def test_kmeans_nearest_centroids_are_sorted_and_capped(con, models):
 
 
 def test_numbers_are_exact_double_literals():
-    from toolkit.ml.compiled.sql import number
+    from toolkit.ml.compile.sql import number
 
     con = duckdb.connect()
     for value in (0.1, -1.5e-3, 1e-300, 123456789.123456789, -0.0, 2.0**-1074, np.float64(1 / 3)):
@@ -409,7 +409,7 @@ def test_a_model_whose_check_fails_warns_and_predicts_in_python(iris_project, to
 
 
 def test_large_tree_ensembles_keep_the_python_path_in_ml_predict(con, models, monkeypatch):
-    from toolkit.ml.compiled import prediction
+    from toolkit.ml.compile import prediction
 
     trained = models["boosted_binary"]
     assert trained.compiled.tree_nodes > 20 and trained.compiled.used_by_predict

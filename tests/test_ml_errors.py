@@ -6,8 +6,8 @@ import pytest
 from ml_data import IRIS, connect
 
 from toolkit.errors import ConfigError, ModelError, ToolkitError
-from toolkit.ml.predict import predict
-from toolkit.ml.train import train_model
+from toolkit.ml.inference.predict import predict
+from toolkit.ml.training.train import train_model
 
 
 @pytest.fixture(scope="module")

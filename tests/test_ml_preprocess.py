@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from toolkit.errors import ModelError
-from toolkit.ml.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor
+from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor
 
 
 def fit(table: pa.Table, standardize: bool = True, encoding: str = ONE_HOT) -> Preprocessor:

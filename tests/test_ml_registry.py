@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from toolkit.errors import ConfigError
-from toolkit.ml.options import FROM_DATA
-from toolkit.ml.registry import MODEL_TYPES, validate_options
+from toolkit.ml.types.options import FROM_DATA
+from toolkit.ml.types.registry import MODEL_TYPES, validate_options
 
 ALL_TYPES = ["LINEAR_REG", "LOGISTIC_REG", "BOOSTED_TREE_CLASSIFIER", "BOOSTED_TREE_REGRESSOR",
              "RANDOM_FOREST_CLASSIFIER", "RANDOM_FOREST_REGRESSOR", "DNN_CLASSIFIER", "DNN_REGRESSOR", "KMEANS", "PCA",

@@ -8,7 +8,7 @@ import duckdb
 import sqlglot
 from conftest import query
 
-from toolkit.ml import apply
+from toolkit.ml.functions import apply
 from toolkit.sql.dialect import DIALECT
 from toolkit.warehouse.functions import register_functions
 

@@ -13,11 +13,11 @@ from sqlglot import exp
 
 from toolkit.errors import ConfigError, ModelError, ToolkitError
 from toolkit.ml import load_model, predict, save_model, train_model
-from toolkit.ml.apply import applied_ml_calls
-from toolkit.ml.predict import design_matrix, encode
-from toolkit.ml.split import EVAL, TRAIN
-from toolkit.ml.store import S
-from toolkit.ml.transform import PREFIX, FittedTransform, fit
+from toolkit.ml.functions.apply import applied_ml_calls
+from toolkit.ml.inference.predict import design_matrix, encode
+from toolkit.ml.training.split import EVAL, TRAIN
+from toolkit.ml.store.versions import S
+from toolkit.ml.features.transform import PREFIX, FittedTransform, fit
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import TABLE_FUNCTION_NAMES
 

@@ -316,7 +316,7 @@ def _print_model_sql(settings: Settings, model: str, dialect: str, input_table: 
     from sqlglot.errors import SqlglotError
 
     from toolkit.ml import load_model  # scikit-learn loads only when a model is read
-    from toolkit.ml.compiled import NotCompilable, compile_sql
+    from toolkit.ml.compile import NotCompilable, compile_sql
 
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
@@ -380,7 +380,7 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
         if statement is None:
             columns, rows = _fetch(con, sql, limit)
         else:
-            from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
+            from toolkit.ml.functions.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
             try:
                 with applied_ml_calls(con, statement) as applied:

@@ -190,7 +190,7 @@ def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
     if not node.uses_models:
         yield Applied(node.sql)
         return
-    from toolkit.ml.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
+    from toolkit.ml.functions.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
     with applied_ml_calls(con, node.statement) as applied:
         yield applied
@@ -199,7 +199,7 @@ def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
     """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
     from toolkit.ml import list_models, save_model, train_model  # scikit-learn loads only when a model trains
-    from toolkit.ml.compiled import FALLBACK
+    from toolkit.ml.compile import FALLBACK
     from toolkit.ml.metrics import headline
 
     create = node.create_model

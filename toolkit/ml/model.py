@@ -13,14 +13,14 @@ import scipy
 import sklearn
 import skops
 
-from toolkit.ml.fit import Iteration
-from toolkit.ml.options import ModelOptions
-from toolkit.ml.preprocess import Preprocessor
-from toolkit.ml.registry import MODEL_TYPES, ModelType
-from toolkit.ml.transform import FittedTransform
+from toolkit.ml.training.fit import Iteration
+from toolkit.ml.types.options import ModelOptions
+from toolkit.ml.features.preprocess import Preprocessor
+from toolkit.ml.types.registry import MODEL_TYPES, ModelType
+from toolkit.ml.features.transform import FittedTransform
 
 if TYPE_CHECKING:
-    from toolkit.ml.compiled import CompiledPrediction
+    from toolkit.ml.compile import CompiledPrediction
 
 # Bumped whenever the stored layout of a model changes; loading another format is refused.
 ARTIFACT_FORMAT = 1

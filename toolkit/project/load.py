@@ -102,7 +102,7 @@ def _create_model(rendered: Rendered, statement: Statement) -> CreateModel:
     if rendered.assertions:
         raise ConfigError("config(assertions=…) does not apply to a CREATE MODEL file", hint="assert on its input model")
     create = read_create_model(statement.expression)
-    from toolkit.ml.registry import validate_options  # scikit-learn loads only for projects with models
+    from toolkit.ml.types.registry import validate_options  # scikit-learn loads only for projects with models
 
     validate_options(rendered.name, create.options)  # option typos stop the build before anything runs
     if create.name.casefold() != rendered.name.casefold():

@@ -125,7 +125,7 @@ class MLCall:
 
 @dataclass
 class Applied:
-    """A statement with its ML.* calls replaced by registered relations (toolkit.ml.apply)."""
+    """A statement with its ML.* calls replaced by registered relations (toolkit.ml.functions.apply)."""
 
     sql: str
     models: list[tuple[str, int, str]] = field(default_factory=list)  # (model, version, function) used

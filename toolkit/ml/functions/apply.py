@@ -1,0 +1,158 @@
+"""Run a statement's ML.* calls: each becomes a relation on the connection, and the statement is rewritten to
+read it. ML.PREDICT of a model compiled to SQL (toolkit.ml.compile) is a temporary view of that SQL over the
+input; every other call is an Arrow relation. Row-wise functions stream: the input query is read batch by batch on
+a cursor of its own while DuckDB consumes the predictions, so no more than a few chunks are held at once. An input
+query DuckDB refuses is reported as the call's error, naming the function and the model.
+
+A model trained with TRANSFORM(…) gets its saved TRANSFORM applied to the raw input inside DuckDB, in the same
+streamed query: `SELECT __input.*, <fitted expression> AS "__transform__<name>", … FROM (<input>) AS __input`.
+An input lacking a raw column TRANSFORM reads is refused, naming the column(s)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml.model import TrainedModel
+from toolkit.ml.store.versions import list_models, load_model
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
+from toolkit.ml.features.transform import PREFIX, missing_error
+from toolkit.sql.dialect import DIALECT
+from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
+from toolkit.sql.quoting import identifier
+from toolkit.warehouse.functions import register_functions
+
+BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
+_names = itertools.count(1)
+
+
+@contextmanager
+def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) -> Iterator[Applied]:
+    """The statement's SQL, its ML.* calls replaced by relations registered on `con` for the duration of the
+    block; the models and versions they used. A statement without calls comes back as it is."""
+    calls = ml_calls(statement)
+    if not calls:
+        yield Applied(statement.sql(dialect=DIALECT))
+        return
+    statement = statement.copy()
+    calls = ml_calls(statement)
+    registered: list[str] = []
+    views: list[str] = []
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    models: dict[str, TrainedModel] = {}
+    used = []
+    try:
+        for call in calls:
+            trained = models.get(call.model.casefold()) or _load(con, call.model)
+            models[call.model.casefold()] = trained
+            name = f"__toolkit_ml_{next(_names)}"
+            result = _result(con, call, trained, cursors)
+            if isinstance(result, str):  # compiled SQL: DuckDB computes the predictions itself
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {identifier(name)} AS {result}")
+                views.append(name)
+            else:
+                con.register(name, result)
+                registered.append(name)
+            replacement = exp.to_table(name)
+            alias = call.node.args.get("alias") if isinstance(call.node, exp.Table) else None
+            replacement.set("alias", alias or exp.TableAlias(this=exp.to_identifier(call.function.lower())))
+            call.node.replace(replacement)
+            used.append((trained.name, trained.version, call.function))
+        yield Applied(statement.sql(dialect=DIALECT), used)
+    finally:
+        for name in registered:
+            con.unregister(name)
+        for name in views:
+            con.execute(f"DROP VIEW IF EXISTS {identifier(name)}")
+        for cursor in cursors:
+            cursor.close()
+
+
+def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
+    known = [m.name for m in list_models(con)]
+    if name.casefold() not in {k.casefold() for k in known}:
+        raise ModelError(
+            f"no model named {name} in the model store{did_you_mean(name, known)}",
+            hint="train it with a CREATE MODEL file and `toolkit build`; `toolkit models` lists the models",
+        )
+    return load_model(con, name)
+
+
+def _result(
+    con: duckdb.DuckDBPyConnection, call: MLCall, trained: TrainedModel, cursors: list[duckdb.DuckDBPyConnection]
+) -> pa.Table | pa.RecordBatchReader | str:
+    """The call's rows: Arrow, or for ML.PREDICT of a compiled model the SQL that computes them."""
+    function = TABLE_FUNCTIONS.get(call.function)
+    if function is None:
+        raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
+    settings = function.checked_settings(call.settings, trained.name)
+    function.check_model(trained)
+    if call.input is None:
+        if function.input == "required":
+            raise ModelError(
+                f"ML.{call.function} with model {trained.name} needs input rows",
+                hint=f"ML.{call.function}(MODEL {trained.name}, (SELECT …)) or ML.{call.function}(MODEL {trained.name}, TABLE t)",
+            )
+        return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
+    if function.input == "none":
+        raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
+    sql = _input_sql(call.input)
+    schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql)
+    if call.function == "PREDICT" and trained.compiled is not None and trained.compiled.used_by_predict:
+        function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
+        return trained.compiled.sql_for(sql, settings.get("threshold"))
+    cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
+    register_functions(cursor)  # a cursor shares the database, not the connection's functions
+    cursors.append(cursor)
+    if trained.transform is not None:
+        sql = _transformed_input(cursor, call.function, trained, sql, schema.names)
+    reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
+    return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
+
+
+def _input_schema(con: duckdb.DuckDBPyConnection, where: str, sql: str) -> pa.Schema:
+    """The input query's columns, bound without running it: a query DuckDB refuses is reported as the call's."""
+    try:
+        return con.sql(sql).limit(0).to_arrow_table().schema
+    except duckdb.Error as error:
+        raise ModelError(f"{where}: its input query failed in DuckDB: {error}",
+                         hint="check the rows given after MODEL …: (SELECT …), TABLE t or a table name") from None
+
+
+def _as_relation(result, function, trained, input_schema, settings) -> pa.Table | pa.RecordBatchReader:
+    if isinstance(result, pa.Table):
+        return result
+    schema = function.schema(trained, input_schema, settings)
+    return pa.RecordBatchReader.from_batches(schema, result)
+
+
+def _transformed_input(cursor: duckdb.DuckDBPyConnection, function: str, trained: TrainedModel, sql: str,
+                       columns: list[str]) -> str:
+    """The input query (with `columns`) and the model's TRANSFORM outputs beside its raw columns (as
+    `__transform__<name>`)."""
+    where = f"ML.{function} with model {trained.name}"
+    missing = trained.transform.missing_inputs(columns)
+    if missing:
+        raise missing_error(trained.name, missing, trained.transform, where)
+    wrapped = trained.transform.select_sql(sql, PREFIX, keep_input=True, features_only=True)
+    try:
+        cursor.sql(wrapped).columns  # binds the expressions: a type error is reported here, naming the model
+    except duckdb.Error as error:
+        raise ModelError(f"{where}: applying the model's TRANSFORM to the input failed: {error}",
+                         hint="give the raw columns the types they had in the training query") from None
+    return wrapped
+
+
+def _input_sql(node: exp.Expression) -> str:
+    """The input as a query: `(SELECT …)` as it is, a table name as SELECT * FROM it."""
+    if isinstance(node, exp.Subquery):
+        return node.this.sql(dialect=DIALECT)
+    if isinstance(node, exp.Query):
+        return node.sql(dialect=DIALECT)
+    return exp.select("*").from_(node.copy()).sql(dialect=DIALECT)

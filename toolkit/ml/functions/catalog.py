@@ -1,0 +1,143 @@
+"""BigQuery ML's table functions (ML.PREDICT, ML.EVALUATE, …) over a trained model, in one registry.
+
+Each function takes the model, its input rows as a stream of Arrow record batches (or None when it reads none)
+and its settings (the STRUCT(…) argument, validated against the function's schema), and returns Arrow: a stream
+of batches for the row-wise functions (so predicting 30M rows holds a few batches at a time) or one small table
+for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become Arrow list/struct.
+
+One module per family, in `toolkit/ml/functions/`: PREDICT (predict.py), TRANSFORM (transform.py); EVALUATE,
+CONFUSION_MATRIX, ROC_CURVE (evaluate.py); TRAINING_INFO, FEATURE_INFO, WEIGHTS, CENTROIDS, FEATURE_IMPORTANCE
+(inspect.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py). Each module's docstring gives its outputs and the approximations chosen.
+Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
+a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting.
+
+Models with TRANSFORM(…): the input rows arrive with TRANSFORM's feature outputs beside the raw columns, as
+`__transform__<name>` columns (toolkit.ml.functions.apply adds them in DuckDB); the model reads those, and the functions
+pass through the raw columns only. ML.TRANSFORM returns TRANSFORM's outputs themselves: the feature outputs, and
+the passed-through label / split / init columns when the input has them. A TRANSFORM_ONLY model has no estimator:
+only ML.TRANSFORM and ML.FEATURE_INFO apply to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from toolkit.errors import ConfigError, ModelError, did_you_mean
+from toolkit.ml.functions import evaluate, explain, inspect, predict, transform
+from toolkit.ml.model import TrainedModel
+from toolkit.ml.types.registry import TRANSFORM_ONLY
+
+Batches = Iterable[pa.RecordBatch]
+Result = pa.Table | Iterator[pa.RecordBatch]
+
+
+_SQL_TYPES = {float: "FLOAT64 (e.g. 0.5)", int: "INT64 (e.g. 5)", bool: "BOOL (TRUE or FALSE)"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of the STRUCT(…) argument: its Python type, default and allowed range. A list setting (kind
+    list) holds `item` values, each checked against the range."""
+
+    kind: type
+    default: Any = None
+    low: float | None = None
+    high: float | None = None
+    item: type | None = None
+
+    def check(self, function: str, name: str, value: Any, model: str | None = None) -> Any:
+        where = f"ML.{function}" + (f" with model {model}" if model else "")
+        if self.kind is list:
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where}: {name} must be an array of {self.item.__name__}, not {value!r}",
+                                  hint=f"e.g. [0.25, 0.5, 0.75] AS {name}")
+            return [self._scalar(where, name, v, self.item) for v in value]
+        return self._scalar(where, name, value, self.kind)
+
+    def _scalar(self, where: str, name: str, value: Any, kind: type) -> Any:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ConfigError(f"{where}: {name} must be {kind.__name__}, not {value!r}",
+                              hint=f"give {name} as a {_SQL_TYPES.get(kind, kind.__name__)}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            if self.high is None:
+                allowed = f"at least {self.low}"
+            elif self.low is None:
+                allowed = f"at most {self.high}"
+            else:
+                allowed = f"between {self.low} and {self.high}"
+            raise ConfigError(f"{where}: {name} = {value} is outside [{self.low}, {self.high}]",
+                              hint=f"give a {name} {allowed}")
+        return value
+
+
+@dataclass(frozen=True)
+class TableFunction:
+    name: str  # without the ML. prefix
+    input: str  # 'required', 'optional' or 'none': whether it reads rows besides the model
+    run: Callable[[TrainedModel, Batches | None, dict[str, Any]], Result]
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    applies_to: Callable[[TrainedModel], str | None] = lambda trained: None  # why it does not apply, or None
+    schema: Callable[[TrainedModel, pa.Schema | None, dict[str, Any]], pa.Schema] | None = None  # of streamed output
+    without_estimator: bool = False  # applies to TRANSFORM_ONLY models too
+
+    def checked_settings(self, raw: Mapping[str, Any], model: str | None = None) -> dict[str, Any]:
+        """The STRUCT's fields validated, with defaults filled in; errors name `model` when given."""
+        values = {name: setting.default for name, setting in self.settings.items()}
+        for name, value in raw.items():
+            key = name.lower()
+            if key not in self.settings:
+                known = ", ".join(self.settings) or "none: leave the STRUCT out"
+                with_model = f" (model {model})" if model else ""
+                raise ConfigError(
+                    f"ML.{self.name} has no setting {name!r}{did_you_mean(key, self.settings)}{with_model}",
+                    hint=f"its settings: {known}",
+                )
+            values[key] = self.settings[key].check(self.name, key, value, model)
+        return values
+
+    def check_model(self, trained: TrainedModel) -> None:
+        if trained.model_type.task == TRANSFORM_ONLY and not self.without_estimator:
+            raise ModelError(f"ML.{self.name} does not apply to model {trained.name} (TRANSFORM_ONLY): it only "
+                             "preprocesses, with no model to predict, evaluate or explain",
+                             hint=f"use ML.TRANSFORM(MODEL {trained.name}, …) for its outputs, or train a model "
+                                  "with this TRANSFORM(…) and another MODEL_TYPE")
+        reason = self.applies_to(trained)
+        if reason:
+            raise ModelError(f"ML.{self.name} does not apply to model {trained.name} "
+                             f"({trained.model_type.name}): {reason}")
+
+
+_THRESHOLD = Setting(float, None, 0.0, 1.0)
+_NO_INPUT = "none"
+
+TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
+    TableFunction("PREDICT", input="required", run=predict.predict_run, schema=predict.predict_schema,
+                  settings={"threshold": _THRESHOLD}),
+    TableFunction("EVALUATE", input="optional", run=evaluate.evaluate_run, settings={"threshold": _THRESHOLD}),
+    # BigQuery reads the eval split without input; the toolkit does not keep it, so run() asks for the rows.
+    TableFunction("CONFUSION_MATRIX", input="optional", run=evaluate.confusion_matrix_run,
+                  settings={"threshold": _THRESHOLD}, applies_to=evaluate.confusion_matrix_applies),
+    TableFunction("ROC_CURVE", input="optional", run=evaluate.roc_curve_run,
+                  settings={"thresholds": Setting(list, None, 0.0, 1.0, item=float)},
+                  applies_to=evaluate.roc_curve_applies),
+    TableFunction("TRAINING_INFO", input=_NO_INPUT, run=inspect.training_info_run),
+    TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspect.feature_info_run, without_estimator=True),
+    TableFunction("WEIGHTS", input=_NO_INPUT, run=inspect.weights_run,
+                  settings={"standardize": Setting(bool, False)}, applies_to=inspect.weights_applies),
+    TableFunction("CENTROIDS", input=_NO_INPUT, run=inspect.centroids_run,
+                  settings={"standardize": Setting(bool, False)}, applies_to=inspect.centroids_applies),
+    TableFunction("FEATURE_IMPORTANCE", input=_NO_INPUT, run=inspect.feature_importance_run,
+                  applies_to=inspect.feature_importance_applies),
+    TableFunction("EXPLAIN_PREDICT", input="required", run=explain.explain_run, schema=explain.explain_schema,
+                  settings={"top_k_features": Setting(int, 5, 1, None), "threshold": _THRESHOLD},
+                  applies_to=explain.explain_applies),
+    TableFunction("GLOBAL_EXPLAIN", input=_NO_INPUT, run=explain.global_explain_run,
+                  applies_to=explain.global_explain_applies),
+    TableFunction("TRANSFORM", input="required", run=transform.transform_run, schema=transform.transform_schema,
+                  applies_to=transform.transform_applies, without_estimator=True),
+]}

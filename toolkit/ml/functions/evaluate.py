@@ -1,0 +1,306 @@
+"""ML.EVALUATE, ML.CONFUSION_MATRIX and ML.ROC_CURVE over a model and (optionally) input rows.
+
+Input rows stream in as Arrow record batches; only the label and the model's outputs for each row are kept
+(class indices and probabilities, predictions, or each row's nearest centroid and distances), never the input.
+Rows whose label is NULL cannot be scored and are left out; a label value the classifier never saw is an error.
+
+- ML.EVALUATE without input returns the metrics recorded at training (on the eval split, on the training rows when
+  there was none; binary classifiers at threshold 0.5). With input: the same metrics on those rows, with the
+  threshold of the STRUCT for binary classifiers. KMEANS on input rows: mean_squared_distance as at training;
+  davies_bouldin_index measures each cluster's scatter (mean distance of its rows) around the model's centroid,
+  where the recorded value (scikit-learn's score) uses the mean of the cluster's rows — the two agree when k-means
+  converged on those rows. PCA: the model's total_explained_variance_ratio (the input is checked, not needed).
+- ML.CONFUSION_MATRIX: `expected_label` (the label's type) and one INT64 column per class, classes ascending,
+  named as BigQuery names them: the label as text with characters other than letters, digits and '_' replaced by
+  '_', and '_' in front when it would not start with a letter or '_' (labels 0 and 1 → `_0`, `_1`). The toolkit
+  does not keep the eval rows, so the input query is required.
+- ML.ROC_CURVE (binary classifiers): threshold, recall, false_positive_rate, true_positives, false_positives,
+  true_negatives, false_negatives, thresholds ascending. A row is predicted positive when its probability of the
+  positive (higher) class is above the threshold, as in ML.PREDICT, so each row equals ML.CONFUSION_MATRIX at
+  that threshold. Thresholds: the `thresholds` setting if given, else the distinct predicted probabilities —
+  at most 101 of them: the 0th, 1st, …, 100th percentiles (lower values) when there are more."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from toolkit.ml import metrics
+from toolkit.ml.functions.support import (
+    class_array,
+    find_column,
+    function_error,
+    label_arrow_type,
+    naming,
+    setting_error,
+    type_names,
+)
+from toolkit.ml.training.labels import class_indices, class_text
+from toolkit.ml.inference.predict import centroid_distances, design_matrix
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+Batches = Iterable[pa.RecordBatch]
+METRICS = {
+    "regression": ("mean_absolute_error", "mean_squared_error", "mean_squared_log_error", "median_absolute_error",
+                   "r2_score", "explained_variance"),
+    "classification": ("precision", "recall", "accuracy", "f1_score", "log_loss", "roc_auc"),
+    "clustering": ("davies_bouldin_index", "mean_squared_distance"),
+    "decomposition": ("total_explained_variance_ratio",),
+}
+ROC_QUANTILES = 100
+
+
+def is_binary(trained: TrainedModel) -> bool:
+    return trained.model_type.task == "classification" and len(trained.classes or ()) == 2
+
+
+def check_threshold(function: str, trained: TrainedModel, threshold: float | None) -> None:
+    if threshold is not None and not is_binary(trained):
+        kind = f"{len(trained.classes)} classes" if trained.classes else f"a {trained.model_type.task} model"
+        raise setting_error(function, trained, f"threshold applies to binary classifiers only; "
+                            f"{trained.name} is {trained.options.model_type} with {kind}",
+                            hint="remove threshold from the STRUCT")
+
+
+# --- scoring the input rows -----------------------------------------------------------------------------------------
+@dataclass
+class Scores:
+    """What evaluation keeps of the input rows: labels and the model's outputs, row by row."""
+
+    rows: int = 0
+    y: np.ndarray | None = None  # class indices (classification) or label values (regression)
+    proba: np.ndarray | None = None  # classification: rows × classes
+    pred: np.ndarray | None = None  # regression
+    nearest: np.ndarray | None = None  # clustering: index of the nearest centroid
+    distance: np.ndarray | None = None  # clustering: distance to it (the model's DISTANCE_TYPE)
+    spread: np.ndarray | None = None  # clustering: Euclidean distance to it in the encoded space
+
+
+def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
+    """Score every batch, keeping only labels and outputs; errors name `function` and the model."""
+    task = trained.model_type.task
+    supervised = task in ("regression", "classification")
+    parts: dict[str, list[np.ndarray]] = {}
+    rows = 0
+    schema = getattr(batches, "schema", None)
+    with naming(function, trained):
+        if supervised and schema is not None:
+            _label_column(function, trained, schema.names)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            table = pa.Table.from_batches([batch])
+            X = design_matrix(trained, table)
+            if supervised:
+                y, keep = _labels(function, trained, table)
+                if not keep.any():
+                    continue
+                parts.setdefault("y", []).append(y)
+                X = X if keep.all() else X[keep]
+            rows += len(X)
+            if task == "classification":
+                parts.setdefault("proba", []).append(trained.estimator.predict_proba(X))
+            elif task == "regression":
+                parts.setdefault("pred", []).append(trained.estimator.predict(X))
+            elif task == "clustering":
+                distances = centroid_distances(trained, X)
+                nearest = np.argmin(distances, axis=1)
+                parts.setdefault("nearest", []).append(nearest)
+                parts.setdefault("distance", []).append(distances[np.arange(len(X)), nearest])
+                centers = trained.estimator.cluster_centers_
+                parts.setdefault("spread", []).append(np.linalg.norm(X - centers[nearest], axis=1))
+    if rows == 0:
+        with_label = f" with a non-NULL label '{trained.label}'" if supervised else ""
+        raise function_error(function, trained, f"the input has no rows{with_label} to evaluate",
+                             hint="check the input query's WHERE clauses")
+    return Scores(rows, **{name: np.concatenate(arrays) for name, arrays in parts.items()})
+
+
+def _label_column(function: str, trained: TrainedModel, names: list[str]) -> str:
+    column = find_column(names, trained.label)
+    if column is None:
+        raise function_error(function, trained, f"the input has no label column '{trained.label}' (its columns: "
+                             f"{', '.join(names)})",
+                             hint=f"select the label column '{trained.label}' next to the features")
+    return column
+
+
+def _labels(function: str, trained: TrainedModel, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's labels (class indices or floats) for rows with a label, and the mask of those rows."""
+    values = table.column(_label_column(function, trained, table.column_names)).combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    target = label_arrow_type(trained) if trained.classes is not None else pa.float64()
+    try:
+        values = values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise function_error(function, trained, f"the label column '{trained.label}' is {values.type} in the "
+                             f"input but {target} in training",
+                             hint=f"CAST({trained.label} AS the training type)") from None
+    valid = pc.is_valid(values)
+    if pa.types.is_floating(values.type):
+        valid = pc.and_(valid, pc.invert(pc.is_nan(values)))
+    keep = np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+    values = values.filter(pa.array(keep)) if not keep.all() else values
+    if trained.classes is None:
+        return np.asarray(values.to_numpy(), dtype=np.float64), keep
+    y = class_indices(values, trained.classes)
+    if (y < 0).any():
+        unseen = sorted({str(v) for v in values.filter(pa.array(y < 0)).to_pylist()})
+        raise function_error(function, trained, f"the input has label value(s) the model never saw in training: "
+                             f"{', '.join(unseen[:5])}{' …' if len(unseen) > 5 else ''} (its classes: "
+                             f"{', '.join(class_text(c) for c in trained.classes)})",
+                             hint="filter those rows out of the input, or retrain with them")
+    return y, keep
+
+
+def predicted_classes(trained: TrainedModel, proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Class index of each row: binary above the threshold (0.5), else the most probable class (as ML.PREDICT)."""
+    if proba.shape[1] == 2:
+        return (proba[:, 1] > (0.5 if threshold is None else threshold)).astype(np.int64)
+    return np.argmax(proba, axis=1)
+
+
+# --- ML.EVALUATE ----------------------------------------------------------------------------------------------------
+def evaluate_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
+    function, task = "EVALUATE", trained.model_type.task
+    threshold = settings.get("threshold")
+    check_threshold(function, trained, threshold)
+    if batches is None:
+        if threshold is not None and threshold != 0.5:
+            raise function_error(function, trained, "a threshold other than 0.5 needs input rows: the recorded "
+                                 f"metrics ({trained.metrics_split} rows) are at 0.5 and the toolkit does not keep "
+                                 "the evaluation rows",
+                                 hint=f"pass them: ML.EVALUATE(MODEL {trained.name}, (SELECT …), "
+                                      f"STRUCT({threshold} AS threshold))")
+        values = trained.metrics
+    else:
+        values = _metrics(function, trained, score(function, trained, batches), threshold)
+    return pa.table({name: pa.array([values.get(name)], pa.float64()) for name in METRICS[task]})
+
+
+def _metrics(function: str, trained: TrainedModel, scores: Scores, threshold: float | None) -> dict:
+    task = trained.model_type.task
+    if task == "regression":
+        return metrics.regression_metrics(scores.y, scores.pred)
+    if task == "classification":
+        return metrics.classification_metrics(scores.y, scores.proba, 0.5 if threshold is None else threshold)
+    if task == "clustering":
+        centers = trained.estimator.cluster_centers_
+        return {"davies_bouldin_index": davies_bouldin(centers, scores.nearest, scores.spread),
+                "mean_squared_distance": float(np.mean(scores.distance ** 2))}
+    return metrics.pca_metrics(trained.estimator.explained_variance_ratio_)
+
+
+def davies_bouldin(centers: np.ndarray, nearest: np.ndarray, spread: np.ndarray) -> float | None:
+    """The Davies-Bouldin index of rows assigned to `centers` (scikit-learn's formula, with the model's centroids):
+    the mean over clusters of max over other clusters of (S_i + S_j) / d(c_i, c_j), S = mean distance to c."""
+    present = np.unique(nearest)
+    if len(present) < 2:
+        return None
+    scatter = np.array([spread[nearest == i].mean() for i in present])
+    chosen = centers[present]
+    separation = np.linalg.norm(chosen[:, None, :] - chosen[None, :, :], axis=2)
+    separation[separation == 0] = np.inf
+    return float(np.mean(np.max((scatter[:, None] + scatter[None, :]) / separation, axis=1)))
+
+
+# --- ML.CONFUSION_MATRIX --------------------------------------------------------------------------------------------
+def confusion_matrix_applies(trained: TrainedModel) -> str | None:
+    if trained.model_type.task != "classification":
+        return ("a confusion matrix needs a classifier (" + type_names(lambda t: t.task == "classification")
+                + "); use ML.EVALUATE for regression, KMEANS and PCA models")
+    return None
+
+
+def class_column_names(classes: Iterable[Any]) -> list[str]:
+    """BigQuery's column name of each class: its text, other characters than [A-Za-z0-9_] as '_', a leading '_'
+    unless it starts with a letter or '_'; duplicates get _2, _3, …"""
+    names: list[str] = []
+    taken = {"expected_label"}
+    for value in classes:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", class_text(value))
+        if not re.match(r"[A-Za-z_]", name):
+            name = "_" + name
+        base, n = name, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _needs_input(function: str, trained: TrainedModel, batches: Batches | None, extra: str = "") -> Batches:
+    if batches is None:
+        raise function_error(function, trained, "needs input rows: the toolkit does not keep the rows of the eval "
+                             "split, so it cannot compute this without them",
+                             hint=f"pass the rows to evaluate, e.g. ML.{function}(MODEL {trained.name}, "
+                                  f"(SELECT * FROM … WHERE <your eval rows>){extra})")
+    return batches
+
+
+def confusion_matrix_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
+    function = "CONFUSION_MATRIX"
+    threshold = settings.get("threshold")
+    check_threshold(function, trained, threshold)
+    scores = score(function, trained, _needs_input(function, trained, batches))
+    k = len(trained.classes)
+    predicted = predicted_classes(trained, scores.proba, threshold)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (scores.y, predicted), 1)
+    columns = {"expected_label": class_array(trained)}
+    for j, name in enumerate(class_column_names(trained.classes)):
+        columns[name] = pa.array(counts[:, j], pa.int64())
+    return pa.table(columns)
+
+
+# --- ML.ROC_CURVE ---------------------------------------------------------------------------------------------------
+def roc_curve_applies(trained: TrainedModel) -> str | None:
+    if trained.model_type.task != "classification":
+        return ("a ROC curve needs a binary classifier; " + trained.options.model_type + " is not a classifier "
+                "(use ML.EVALUATE)")
+    if len(trained.classes) != 2:
+        return (f"a ROC curve needs a binary classifier, and {trained.name} has {len(trained.classes)} classes; use "
+                "ML.CONFUSION_MATRIX or ML.EVALUATE (macro-averaged roc_auc), or train one model per class "
+                "(label = 'x')")
+    return None
+
+
+ROC_SCHEMA = pa.schema([("threshold", pa.float64()), ("recall", pa.float64()), ("false_positive_rate", pa.float64()),
+                        ("true_positives", pa.int64()), ("false_positives", pa.int64()),
+                        ("true_negatives", pa.int64()), ("false_negatives", pa.int64())])
+
+
+def roc_thresholds(scores: np.ndarray, most: int = ROC_QUANTILES) -> np.ndarray:
+    """The distinct scores, or their percentiles (lower values) when more than `most` + 1 are distinct."""
+    distinct = np.unique(scores)
+    if len(distinct) <= most + 1:
+        return distinct
+    return np.unique(np.quantile(scores, np.linspace(0.0, 1.0, most + 1), method="lower"))
+
+
+def roc_curve_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
+    function = "ROC_CURVE"
+    given = settings.get("thresholds")
+    scores = score(function, trained, _needs_input(function, trained, batches))
+    p = scores.proba[:, 1]
+    positive = scores.y == 1
+    thresholds = np.unique(np.asarray(given, dtype=np.float64)) if given else roc_thresholds(p)
+    pos, neg = np.sort(p[positive]), np.sort(p[~positive])
+    tp = len(pos) - np.searchsorted(pos, thresholds, side="right")  # probability above the threshold
+    fp = len(neg) - np.searchsorted(neg, thresholds, side="right")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp / len(pos) if len(pos) else np.full(len(thresholds), np.nan)
+        fpr = fp / len(neg) if len(neg) else np.full(len(thresholds), np.nan)
+    columns = [thresholds, recall, fpr, tp, fp, len(neg) - fp, len(pos) - tp]
+    arrays = [pa.array(np.asarray(c), type=f.type, from_pandas=True) for c, f in zip(columns, ROC_SCHEMA)]
+    return pa.Table.from_arrays(arrays, schema=ROC_SCHEMA)

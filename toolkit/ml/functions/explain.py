@@ -1,0 +1,323 @@
+"""ML.EXPLAIN_PREDICT and ML.GLOBAL_EXPLAIN: feature attributions of linear and tree models.
+
+ML.EXPLAIN_PREDICT streams: each input batch comes back with its columns, then predicted_<label>, `probability`
+(classifiers: the probability of the predicted class), top_feature_attributions (list<struct<feature,
+attribution>>: the top_k_features input columns by absolute attribution, largest first), baseline_prediction_value,
+prediction_value and approximation_error = |baseline + sum of all attributions - prediction_value|. Attributions
+are per input column of the training query (a TIMESTAMP's epoch and _TS_ parts, a one-hot column's categories are
+summed into their column), and explain the prediction in the model's additive space:
+
+- LINEAR_REG / LOGISTIC_REG — exact: attribution = weight × (x − baseline x) over the encoded columns, where the
+  baseline row has every numeric input at its training mean and every categorical input at the all-zero
+  encoding (an unseen category). The baseline prediction is then the intercept of the standardized model
+  (BigQuery: "the intercept for linear models"). Regression explains the predicted value; logistic regression the
+  logit of the predicted class (binary: ± the positive class's log-odds; multiclass: that class's linear score).
+  approximation_error is 0 up to rounding.
+- BOOSTED_TREE_* / RANDOM_FOREST_* — Saabas path attribution (exact, not Tree SHAP): following the row's path
+  down each tree, the change of the node's expected output (the count-weighted mean of the leaves below it) at
+  each split is credited to the split's column. Contributions over all trees plus the trees' root expectations
+  (plus the boosting's initial score) add up to the prediction, so approximation_error is 0 up to rounding.
+  Boosted trees explain the raw score: the prediction (regressors) or the predicted class's logit (binary:
+  ± the positive class's log-odds; multiclass: its raw score before softmax). Random forests explain the average of
+  the trees: the prediction (regressors) or the predicted class's probability (classifiers). Unlike Tree SHAP,
+  Saabas attributions favour splits near the leaves; they are cheap (one pass down each tree).
+- DNN, KMEANS and PCA models are refused (BigQuery explains DNNs with integrated gradients, not implemented).
+
+ML.GLOBAL_EXPLAIN (models trained with ENABLE_GLOBAL_EXPLAIN = TRUE): one row per input column, feature and
+attribution, largest first.
+- Linear models: the mean absolute attribution over the training rows, estimated from the statistics stored at
+  training: numeric inputs |weight| × E|x − mean| / stddev from the stored 20-bin histogram (NULLs, imputed with
+  the mean, count as 0), one-hot inputs sum over categories of share × |weight| from the stored category counts
+  (categories beyond the stored top 1,000 at their mean |weight|), TIMESTAMP parts (no stored distribution) the
+  mean |weight| of their categories; multiclass: the average over the classes' weights. The per-column values of
+  an input with several encoded parts (a TIMESTAMP) are added.
+- Tree models: the share of the total split gain of each input column (normalized to sum to 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from toolkit.ml.functions.evaluate import check_threshold, predicted_classes
+from toolkit.ml.functions.support import (
+    LINEAR_TYPES,
+    TREE_FAMILIES,
+    by_input,
+    class_array,
+    function_error,
+    input_sources,
+    label_arrow_type,
+    linear_parameters,
+    naming,
+    numeric_means,
+    ragged_structs,
+    type_names,
+)
+from toolkit.ml.functions.inspect import Tree, split_statistics, trees
+from toolkit.ml.inference.predict import design_matrix, predict
+from toolkit.ml.features.transform import without_prefixed
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+_ATTRIBUTION = pa.struct([("feature", pa.string()), ("attribution", pa.float64())])
+
+
+def _explainable(trained: TrainedModel) -> bool:
+    return trained.options.model_type in LINEAR_TYPES or trained.model_type.family in TREE_FAMILIES
+
+
+def _supported() -> str:
+    return type_names(lambda t: t.name in LINEAR_TYPES or t.family in TREE_FAMILIES)
+
+
+def explain_applies(trained: TrainedModel) -> str | None:
+    if _explainable(trained):
+        return None
+    why = ("DNN models are explained by integrated gradients in BigQuery, which the toolkit does not implement"
+           if trained.model_type.family == "dnn" else "it has no label to explain; use ML.PREDICT")
+    return f"ML.EXPLAIN_PREDICT supports {_supported()} models; {why}"
+
+
+# --- ML.EXPLAIN_PREDICT ---------------------------------------------------------------------------------------------
+def explain_schema(trained: TrainedModel, input_schema: pa.Schema | None, settings: dict[str, Any]) -> pa.Schema:
+    fields = _output_fields(trained)
+    raw = without_prefixed(input_schema)  # the raw input columns pass through, not TRANSFORM's outputs
+    with naming("EXPLAIN_PREDICT", trained):
+        predict(trained, input_schema.empty_table())  # checks the input's columns
+        _check_clash(trained, raw.names, fields)
+    return pa.schema([*raw, *fields])
+
+
+def _check_clash(trained: TrainedModel, names: list[str], fields: list[pa.Field]) -> None:
+    clash = sorted({n.lower() for n in names} & {f.name.lower() for f in fields})
+    if clash:
+        raise function_error("EXPLAIN_PREDICT", trained, f"the input already has a column {clash[0]!r}",
+                             hint="leave it out of the input query or rename it")
+
+
+def _output_fields(trained: TrainedModel) -> list[pa.Field]:
+    label = label_arrow_type(trained) if trained.classes is not None else pa.float64()
+    fields = [pa.field(f"predicted_{trained.label}", label)]
+    if trained.classes is not None:
+        fields.append(pa.field("probability", pa.float64()))
+    return fields + [pa.field("top_feature_attributions", pa.list_(_ATTRIBUTION)),
+                     pa.field("baseline_prediction_value", pa.float64()), pa.field("prediction_value", pa.float64()),
+                     pa.field("approximation_error", pa.float64())]
+
+
+def explain_run(trained: TrainedModel, batches: Iterable[pa.RecordBatch] | None,
+                settings: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+    function = "EXPLAIN_PREDICT"
+    if batches is None:
+        raise function_error(function, trained, "needs input rows to explain",
+                             hint=f"ML.EXPLAIN_PREDICT(MODEL {trained.name}, (SELECT …))")
+    threshold = settings.get("threshold")
+    check_threshold(function, trained, threshold)
+    top_k = settings.get("top_k_features") or 5
+    explainer = _Explainer(trained)
+    fields = _output_fields(trained)
+    return _explain_batches(trained, batches, explainer, threshold, top_k, fields)
+
+
+def _explain_batches(trained: TrainedModel, batches: Iterable[pa.RecordBatch], explainer: _Explainer,
+                     threshold: float | None, top_k: int, fields: list[pa.Field]) -> Iterator[pa.RecordBatch]:
+    names = [f.name for f in fields]
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        raw = without_prefixed(batch)
+        with naming("EXPLAIN_PREDICT", trained):
+            _check_clash(trained, raw.schema.names, fields)
+            columns = explainer.explain(pa.Table.from_batches([batch]), threshold, top_k)
+        arrays = [*raw.columns, *(columns[name] for name in names)]
+        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*raw.schema, *fields]))
+
+
+class _Explainer:
+    """What explaining needs from the model, computed once: linear weights or the trees' node arrays."""
+
+    def __init__(self, trained: TrainedModel):
+        self.trained = trained
+        self.inputs, self.sources = input_sources(trained)
+        self.linear = trained.options.model_type in LINEAR_TYPES
+        if self.linear:
+            self.coef, self.intercept = linear_parameters(trained)
+            self.means = numeric_means(trained)
+        else:
+            try:
+                self.trees = trees(trained)
+            except ValueError as error:
+                raise function_error("EXPLAIN_PREDICT", trained, f"its trees cannot be read: {error}",
+                                     hint="retrain the model") from None
+
+    def explain(self, table: pa.Table, threshold: float | None, top_k: int) -> dict[str, pa.Array]:
+        trained, estimator = self.trained, self.trained.estimator
+        X = design_matrix(trained, table)
+        n = len(X)
+        columns: dict[str, pa.Array] = {}
+        if trained.classes is not None:
+            proba = estimator.predict_proba(X)
+            chosen = predicted_classes(trained, proba, threshold)
+            columns[f"predicted_{trained.label}"] = class_array(trained, chosen)
+            columns["probability"] = pa.array(proba[np.arange(n), chosen], pa.float64())
+        else:
+            proba, chosen = None, np.zeros(n, np.int64)
+        attributions, baseline, value = (self._linear if self.linear else self._trees)(X, proba, chosen)
+        if trained.classes is None:
+            columns[f"predicted_{trained.label}"] = pa.array(value, pa.float64())
+        k = min(top_k, len(self.inputs))
+        order = np.argsort(-np.abs(attributions), axis=1, kind="stable")[:, :k]
+        columns["top_feature_attributions"] = ragged_structs(
+            np.full(n, k), [("feature", pa.array(self.inputs, pa.string()).take(pa.array(order.ravel()))),
+                            ("attribution", pa.array(np.take_along_axis(attributions, order, axis=1).ravel()))])
+        columns["baseline_prediction_value"] = pa.array(baseline, pa.float64())
+        columns["prediction_value"] = pa.array(value, pa.float64())
+        columns["approximation_error"] = pa.array(np.abs(baseline + attributions.sum(axis=1) - value), pa.float64())
+        return columns
+
+    def _sign(self, chosen: np.ndarray) -> np.ndarray:
+        """Binary models score the positive class; the negative class's log-odds are the opposite."""
+        return np.where(chosen == 1, 1.0, -1.0) if len(self.trained.classes or ()) == 2 else np.ones(len(chosen))
+
+    def _linear(self, X: np.ndarray, proba: np.ndarray | None,
+                chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        multiclass = self.coef.shape[0] > 1
+        weights = self.coef[chosen] if multiclass else np.broadcast_to(self.coef[0], X.shape)
+        intercept = self.intercept[chosen] if multiclass else np.full(len(X), self.intercept[0])
+        design = by_input((X - self.means) * weights, self.sources, len(self.inputs))
+        baseline = intercept + (weights * self.means).sum(axis=1)
+        estimator = self.trained.estimator
+        if self.trained.classes is None:
+            return design, baseline, np.asarray(estimator.predict(X), np.float64)
+        scores = np.asarray(estimator.decision_function(X), np.float64)
+        if multiclass:
+            return design, baseline, scores[np.arange(len(X)), chosen]
+        sign = self._sign(chosen)
+        return design * sign[:, None], baseline * sign, scores * sign
+
+    def _trees(self, X: np.ndarray, proba: np.ndarray | None,
+               chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        trained, estimator = self.trained, self.trained.estimator
+        n, boosted = len(X), trained.model_type.family == "boosted_tree"
+        attributions = np.zeros((n, len(self.inputs)))
+        baseline = np.zeros(n)
+        classes = len(trained.classes or ())
+        forest_classes = not boosted and classes > 0
+        groups = range(classes) if (boosted and classes > 2) or forest_classes else [0]
+        for k in groups:
+            rows = np.flatnonzero(chosen == k) if len(groups) > 1 else np.arange(n)
+            if len(rows) == 0:
+                continue
+            members = [t for t in self.trees if t.output == k] if boosted else self.trees
+            column = k if forest_classes else 0
+            X_rows = X[rows]
+            for tree in members:
+                attributions[rows] += _path_contributions(X_rows, tree, tree.values[:, column], self.sources,
+                                                          len(self.inputs))
+                baseline[rows] += tree.values[0, column]
+            if boosted:
+                baseline[rows] += np.ravel(estimator._baseline_prediction)[k]
+        if not boosted:  # a forest averages its trees
+            attributions /= len(self.trees)
+            baseline /= len(self.trees)
+        if classes == 0:
+            return attributions, baseline, np.asarray(estimator.predict(X), np.float64)
+        if not boosted:
+            return attributions, baseline, proba[np.arange(n), chosen]
+        scores = np.asarray(estimator.decision_function(X), np.float64)
+        if classes > 2:
+            return attributions, baseline, scores[np.arange(n), chosen]
+        sign = self._sign(chosen)
+        return attributions * sign[:, None], baseline * sign, scores * sign
+
+
+def _path_contributions(X: np.ndarray, tree: Tree, values: np.ndarray, sources: np.ndarray,
+                        n_inputs: int) -> np.ndarray:
+    """Saabas attributions of one tree (rows × inputs): each split's change of expected value, to its column."""
+    n = len(X)
+    out = np.zeros((n, n_inputs))
+    node = np.zeros(n, dtype=np.int64)
+    active = np.arange(n) if not tree.is_leaf[0] else np.zeros(0, np.int64)
+    while len(active):
+        current = node[active]
+        feature = tree.feature[current]
+        x = X[active, feature]
+        go_left = np.where(np.isnan(x), tree.missing_left[current], x <= tree.threshold[current])
+        following = np.where(go_left, tree.left[current], tree.right[current])
+        out[active, sources[feature]] += values[following] - values[current]
+        node[active] = following
+        active = active[~tree.is_leaf[following]]
+    return out
+
+
+# --- ML.GLOBAL_EXPLAIN ----------------------------------------------------------------------------------------------
+def global_explain_applies(trained: TrainedModel) -> str | None:
+    if not _explainable(trained):
+        return f"ML.GLOBAL_EXPLAIN supports {_supported()} models"
+    if not trained.options.get("ENABLE_GLOBAL_EXPLAIN"):
+        return (f"{trained.name} was trained without ENABLE_GLOBAL_EXPLAIN; retrain it with "
+                "OPTIONS(..., enable_global_explain = TRUE)")
+    return None
+
+
+def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    if trained.options.model_type in LINEAR_TYPES:
+        inputs, values = _linear_global(trained)
+    else:
+        try:
+            inputs, _, gain, _ = split_statistics(trained)
+        except ValueError as error:
+            raise function_error("GLOBAL_EXPLAIN", trained, f"its trees cannot be read: {error}",
+                                 hint="retrain the model") from None
+        total = gain.sum()
+        values = gain / total if total > 0 else gain
+    order = np.argsort(-values, kind="stable")
+    return pa.table({"feature": pa.array([inputs[i] for i in order], pa.string()),
+                     "attribution": pa.array(values[order], pa.float64())})
+
+
+def _linear_global(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
+    coef, _ = linear_parameters(trained)
+    inputs, sources = input_sources(trained)
+    rows = max(int(trained.split.get("training_rows") or 0), 1)
+    per_class = np.zeros(len(inputs))
+    for k in range(coef.shape[0]):
+        offset, per_column = 0, np.zeros(coef.shape[1])
+        for feature in trained.preprocessor.features:
+            weights = np.abs(coef[k, offset:offset + feature.width])
+            stats = trained.data_stats.get(feature.column)
+            if feature.kind == "numeric":
+                per_column[offset] = weights[0] * _mean_abs_deviation(feature, stats, rows) / feature.scale
+            elif feature.part is not None or not stats or stats.get("kind") != "categorical":
+                per_column[offset:offset + feature.width] = weights / max(feature.width, 1)  # no distribution
+            else:
+                per_column[offset:offset + feature.width] = _category_shares(feature, stats, rows) * weights
+            offset += feature.width
+        per_class += by_input(per_column[None, :], sources, len(inputs))[0]
+    return inputs, per_class / coef.shape[0]
+
+
+def _mean_abs_deviation(feature: Any, stats: dict | None, rows: int) -> float:
+    """E|x - mean| over the training rows, from the stored histogram (NULLs sit at the mean)."""
+    if not stats or stats.get("kind") != "numeric" or not stats.get("counts"):
+        return 0.0
+    edges, counts = np.asarray(stats["edges"], float), np.asarray(stats["counts"], float)
+    centres = (edges[:-1] + edges[1:]) / 2
+    total = counts.sum() + float(stats.get("null_count") or 0)
+    return float((counts * np.abs(centres - feature.mean)).sum() / total) if total > 0 else 0.0
+
+
+def _category_shares(feature: Any, stats: dict, rows: int) -> np.ndarray:
+    """Share of the training rows in each encoded category (categories past the stored top ones share the rest)."""
+    counts = stats.get("counts") or {}
+    columns = feature.output_columns()
+    shares = np.array([(float(stats.get("null_count") or 0) if c is None else float(counts.get(c, np.nan)))
+                       for _, c in columns]) / rows
+    unknown = np.isnan(shares)
+    if unknown.any():
+        shares[unknown] = float(stats.get("other_count") or 0) / rows / unknown.sum()
+    return shares

@@ -1,0 +1,270 @@
+"""ML.TRAINING_INFO, ML.FEATURE_INFO, ML.WEIGHTS, ML.CENTROIDS and ML.FEATURE_IMPORTANCE: what a trained model
+holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT and ML.GLOBAL_EXPLAIN walk.
+
+- ML.TRAINING_INFO: training_run (0), iteration (from 0), loss, eval_loss, learning_rate, duration_ms, as
+  recorded at training; KMEANS adds cluster_info, list<struct<centroid_id, cluster_radius, cluster_size>> with
+  the number of training rows of each cluster (cluster_radius is NULL: the toolkit does not record it).
+- ML.FEATURE_INFO: input, min, max, mean, median, stddev, category_count, null_count, dimension per input column
+  (TIMESTAMP columns in epoch seconds).
+- ML.WEIGHTS (LINEAR_REG, LOGISTIC_REG): processed_input, weight (numeric inputs), category_weights
+  (list<struct<category, weight>> for one-hot/multi-hot inputs and TIMESTAMP parts; empty for numeric inputs), and
+  class_label for multiclass logistic regression (one set of rows per class); the intercept is the row
+  `__INTERCEPT__`. The model is fitted on standardized numerics; with standardize = FALSE (the default) the
+  weights are converted back to the raw inputs' units, weight / stddev, and the intercept absorbs the centring
+  (intercept - sum of weight * mean / stddev), so weight * raw value + intercept gives the prediction (the logit
+  for logistic regression). standardize = TRUE gives the fitted, standardized weights. With DUMMY_ENCODING the
+  dropped (first) category has no weight.
+- ML.CENTROIDS (KMEANS): centroid_id, feature, numerical_value (numeric inputs and a TIMESTAMP's epoch seconds),
+  categorical_value (list<struct<category, value>>, the share of the cluster in each category; empty for numeric
+  inputs). Numerical values are in the raw units (the standardization undone) unless standardize = TRUE. With
+  DISTANCE_TYPE = 'COSINE' centroids are directions in the space of unit-length encoded rows; their unscaled
+  values are indicative only.
+- ML.FEATURE_IMPORTANCE (boosted trees, random forests), per input column of the training query, over every tree
+  (every class's trees): importance_weight = the number of splits on the column, importance_gain = the average
+  gain of those splits, importance_cover = the average number of training rows reaching them (BigQuery's / XGBoost's
+  weight, gain and cover); 0 for a column no split uses. Gain is the split gain of scikit-learn's histogram
+  gradient boosting (boosted trees) or the weighted impurity decrease (random forests); cover is the node's
+  sample count (random forests: weighted by the bootstrap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from toolkit.ml.functions.support import (
+    LINEAR_TYPES,
+    TREE_FAMILIES,
+    class_array,
+    function_error,
+    input_sources,
+    linear_parameters,
+    struct_lists,
+    type_names,
+)
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+INTERCEPT = "__INTERCEPT__"
+_CATEGORY_WEIGHT = [("category", pa.string()), ("weight", pa.float64())]
+_CATEGORY_VALUE = [("category", pa.string()), ("value", pa.float64())]
+_CLUSTER_INFO = [("centroid_id", pa.int64()), ("cluster_radius", pa.float64()), ("cluster_size", pa.int64())]
+
+
+# --- ML.TRAINING_INFO / ML.FEATURE_INFO -----------------------------------------------------------------------------
+def training_info_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    rows = trained.iterations
+    columns: dict[str, pa.Array] = {
+        "training_run": pa.array([0] * len(rows), pa.int64()),
+        "iteration": pa.array([r.iteration for r in rows], pa.int64()),
+        "loss": pa.array([r.loss for r in rows], pa.float64()),
+        "eval_loss": pa.array([r.eval_loss for r in rows], pa.float64()),
+        "learning_rate": pa.array([r.learning_rate for r in rows], pa.float64()),
+        "duration_ms": pa.array([r.duration_ms for r in rows], pa.int64()),
+    }
+    if trained.model_type.task == "clustering":
+        k = len(trained.estimator.cluster_centers_)
+        assigned = getattr(trained.estimator, "labels_", None)
+        sizes = np.bincount(assigned, minlength=k) if assigned is not None else [None] * k
+        info = [(i + 1, None, None if sizes[i] is None else int(sizes[i])) for i in range(k)]
+        columns["cluster_info"] = struct_lists([info] * len(rows), _CLUSTER_INFO)
+    return pa.table(columns)
+
+
+_FEATURE_INFO = pa.schema([("input", pa.string()), ("min", pa.float64()), ("max", pa.float64()),
+                           ("mean", pa.float64()), ("median", pa.float64()), ("stddev", pa.float64()),
+                           ("category_count", pa.int64()), ("null_count", pa.int64()), ("dimension", pa.int64())])
+
+
+def feature_info_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    return pa.Table.from_pylist([{f.name: row.get(f.name) for f in _FEATURE_INFO} for row in trained.feature_info],
+                                schema=_FEATURE_INFO)
+
+
+# --- ML.WEIGHTS -----------------------------------------------------------------------------------------------------
+def weights_applies(trained: TrainedModel) -> str | None:
+    if trained.options.model_type not in LINEAR_TYPES:
+        hint = ("use ML.FEATURE_IMPORTANCE for tree models" if trained.model_type.family in TREE_FAMILIES
+                else "use ML.CENTROIDS for KMEANS" if trained.options.model_type == "KMEANS" else
+                "this model type has no weights the toolkit reports")
+        return f"ML.WEIGHTS applies to LINEAR_REG and LOGISTIC_REG models only; {hint}"
+    return None
+
+
+def raw_unit_parameters(trained: TrainedModel, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and intercepts per class; with standardize False in the raw inputs' units."""
+    coef, intercept = linear_parameters(trained)
+    if standardize:
+        return coef, intercept
+    coef, intercept = coef.copy(), intercept.copy()
+    offset = 0
+    for feature in trained.preprocessor.features:
+        if feature.kind == "numeric":
+            intercept -= coef[:, offset] * feature.center / feature.scale
+            coef[:, offset] /= feature.scale
+        offset += feature.width
+    return coef, intercept
+
+
+def weights_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    coef, intercept = raw_unit_parameters(trained, bool(settings.get("standardize")))
+    multiclass = coef.shape[0] > 1
+    names, weights, categories, class_rows = [], [], [], []
+    for k in range(coef.shape[0]):
+        offset = 0
+        for feature in trained.preprocessor.features:
+            names.append(feature.name)
+            if feature.kind == "numeric":
+                weights.append(float(coef[k, offset]))
+                categories.append([])
+            else:
+                weights.append(None)
+                pairs = feature.output_columns()
+                categories.append([(category, float(coef[k, offset + i])) for i, (_, category) in enumerate(pairs)])
+            offset += feature.width
+            class_rows.append(k)
+        names.append(INTERCEPT)
+        weights.append(float(intercept[k]))
+        categories.append([])
+        class_rows.append(k)
+    columns = {"processed_input": pa.array(names, pa.string()), "weight": pa.array(weights, pa.float64()),
+               "category_weights": struct_lists(categories, _CATEGORY_WEIGHT)}
+    if multiclass:
+        columns["class_label"] = class_array(trained, class_rows)
+    return pa.table(columns)
+
+
+# --- ML.CENTROIDS ---------------------------------------------------------------------------------------------------
+def centroids_applies(trained: TrainedModel) -> str | None:
+    if trained.options.model_type != "KMEANS":
+        return "ML.CENTROIDS applies to KMEANS models only; use ML.WEIGHTS for linear models"
+    return None
+
+
+def centroids_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    standardize = bool(settings.get("standardize"))
+    centers = np.asarray(trained.estimator.cluster_centers_, dtype=np.float64)
+    ids, names, numbers, categories = [], [], [], []
+    for i, center in enumerate(centers):
+        offset = 0
+        for feature in trained.preprocessor.features:
+            ids.append(i + 1)
+            names.append(feature.name)
+            if feature.kind == "numeric":
+                value = center[offset]
+                numbers.append(float(value if standardize else value * feature.scale + feature.center))
+                categories.append([])
+            else:
+                numbers.append(None)
+                pairs = feature.output_columns()
+                categories.append([(category, float(center[offset + j])) for j, (_, category) in enumerate(pairs)])
+            offset += feature.width
+    return pa.table({"centroid_id": pa.array(ids, pa.int64()), "feature": pa.array(names, pa.string()),
+                     "numerical_value": pa.array(numbers, pa.float64()),
+                     "categorical_value": struct_lists(categories, _CATEGORY_VALUE)})
+
+
+# --- the trees of boosted tree and random forest models -------------------------------------------------------------
+@dataclass(frozen=True)
+class Tree:
+    """One tree as flat node arrays; children have higher indices than their parent (pre-order)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray  # design-matrix column of each split
+    threshold: np.ndarray  # rows with x <= threshold go left
+    missing_left: np.ndarray  # NaN goes left
+    is_leaf: np.ndarray
+    values: np.ndarray  # nodes × outputs: each node's expected output over the training rows reaching it
+    cover: np.ndarray  # (weighted) training rows reaching the node
+    gain: np.ndarray  # the split's gain (internal nodes)
+    output: int  # boosted trees: the class whose raw score the tree adds to (0 for one score)
+
+    def internal(self) -> np.ndarray:
+        return ~self.is_leaf
+
+
+def trees(trained: TrainedModel) -> list[Tree]:
+    """Every tree of a boosted tree or random forest model."""
+    estimator = trained.estimator
+    if trained.model_type.family == "boosted_tree":
+        return [_hist_tree(predictor, k) for iteration in estimator._predictors for k, predictor in
+                enumerate(iteration)]
+    return [_forest_tree(member.tree_, trained.model_type.task == "classification")
+            for member in estimator.estimators_]
+
+
+def _hist_tree(predictor: Any, output: int) -> Tree:
+    nodes = predictor.nodes
+    if nodes["is_categorical"].any():
+        raise ValueError("categorical splits are not supported")
+    is_leaf = nodes["is_leaf"].astype(bool)
+    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
+    count = nodes["count"].astype(np.float64)
+    # Internal nodes do not hold the (shrunk) expected value: it is recomputed from the leaves, count-weighted.
+    values = nodes["value"].astype(np.float64).copy()
+    for i in range(len(nodes) - 1, -1, -1):
+        if not is_leaf[i]:
+            total = count[left[i]] + count[right[i]]
+            values[i] = (count[left[i]] * values[left[i]] + count[right[i]] * values[right[i]]) / total \
+                if total > 0 else 0.5 * (values[left[i]] + values[right[i]])
+    return Tree(left, right, nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(np.float64),
+                nodes["missing_go_to_left"].astype(bool), is_leaf, values[:, None], count,
+                np.where(is_leaf, 0.0, nodes["gain"].astype(np.float64)), output)
+
+
+def _forest_tree(tree: Any, classifier: bool) -> Tree:
+    left, right = tree.children_left.astype(np.int64), tree.children_right.astype(np.int64)
+    is_leaf = left < 0
+    weight = tree.weighted_n_node_samples.astype(np.float64)
+    impurity = tree.impurity.astype(np.float64)
+    gain = np.zeros(len(left))
+    inner = np.flatnonzero(~is_leaf)
+    gain[inner] = (weight[inner] * impurity[inner] - weight[left[inner]] * impurity[left[inner]]
+                   - weight[right[inner]] * impurity[right[inner]])
+    values = tree.value[:, 0, :].astype(np.float64)
+    if classifier:  # class shares (scikit-learn stores shares or weighted counts depending on its version)
+        totals = values.sum(axis=1, keepdims=True)
+        values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
+    missing = getattr(tree, "missing_go_to_left", None)
+    missing = np.zeros(len(left), bool) if missing is None else np.asarray(missing).astype(bool)
+    return Tree(left, right, tree.feature.astype(np.int64), tree.threshold.astype(np.float64), missing, is_leaf,
+                values, weight, gain, 0)
+
+
+# --- ML.FEATURE_IMPORTANCE ------------------------------------------------------------------------------------------
+def feature_importance_applies(trained: TrainedModel) -> str | None:
+    if trained.model_type.family not in TREE_FAMILIES:
+        other = " (use ML.WEIGHTS for LINEAR_REG and LOGISTIC_REG)" if trained.options.model_type in LINEAR_TYPES \
+            else ""
+        return (f"ML.FEATURE_IMPORTANCE applies to tree models ({type_names(lambda t: t.family in TREE_FAMILIES)})"
+                f"{other}")
+    return None
+
+
+def split_statistics(trained: TrainedModel) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Per input column: the number of splits on it, their total gain and their total cover."""
+    inputs, sources = input_sources(trained)
+    splits, gain, cover = (np.zeros(len(inputs)) for _ in range(3))
+    for tree in trees(trained):
+        inner = tree.internal()
+        source = sources[tree.feature[inner]]
+        np.add.at(splits, source, 1)
+        np.add.at(gain, source, tree.gain[inner])
+        np.add.at(cover, source, tree.cover[inner])
+    return inputs, splits, gain, cover
+
+
+def feature_importance_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    try:
+        inputs, splits, gain, cover = split_statistics(trained)
+    except ValueError as error:
+        raise function_error("FEATURE_IMPORTANCE", trained, f"its trees cannot be read: {error}",
+                             hint="retrain the model") from None
+    used = np.maximum(splits, 1)
+    return pa.table({"feature": pa.array(inputs, pa.string()), "importance_weight": pa.array(splits, pa.float64()),
+                     "importance_gain": pa.array(gain / used, pa.float64()),
+                     "importance_cover": pa.array(cover / used, pa.float64())})

@@ -1,0 +1,126 @@
+"""Shared pieces of the ML.* table functions: errors that name the function and the model, the label column of
+input rows, Arrow list<struct> builders, the map from design-matrix columns to the model's input columns, and
+the parameters of linear models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from toolkit.errors import ConfigError, ModelError
+from toolkit.ml.types.registry import MODEL_TYPES, ModelType
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+LINEAR_TYPES = ("LINEAR_REG", "LOGISTIC_REG")
+TREE_FAMILIES = ("boosted_tree", "random_forest")
+
+
+def where(function: str, trained: TrainedModel) -> str:
+    return f"ML.{function} with model {trained.name}"
+
+
+def function_error(function: str, trained: TrainedModel, message: str, hint: str | None = None) -> ModelError:
+    """'ML.ROC_CURVE with model m: <message>' with a hint saying what to do."""
+    return ModelError(f"{where(function, trained)}: {message}", hint=hint)
+
+
+def setting_error(function: str, trained: TrainedModel, message: str, hint: str | None = None) -> ConfigError:
+    return ConfigError(f"{where(function, trained)}: {message}", hint=hint)
+
+
+@contextmanager
+def naming(function: str, trained: TrainedModel) -> Iterator[None]:
+    """Errors raised by the shared prediction code ('model m: the input has no column x') re-raised naming the
+    function too ('ML.EVALUATE with model m: the input has no column x')."""
+    try:
+        yield
+    except ModelError as error:
+        if error.message.startswith("ML."):
+            raise
+        message = error.message
+        prefix = f"model {trained.name}: "
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+        raise ModelError(f"{where(function, trained)}: {message}", error.location, error.hint) from None
+
+
+def type_names(predicate: Callable[[ModelType], bool]) -> str:
+    return ", ".join(name for name, model_type in MODEL_TYPES.items() if predicate(model_type))
+
+
+def find_column(names: Sequence[str], wanted: str) -> str | None:
+    """The column of `names` equal to `wanted` ignoring case (DuckDB's rule), or None."""
+    for name in names:
+        if name.lower() == wanted.lower():
+            return name
+    return None
+
+
+def struct_lists(rows: Sequence[Sequence[tuple]], fields: Sequence[tuple[str, pa.DataType]]) -> pa.Array:
+    """A list<struct<fields>> array from Python rows of tuples (small outputs only)."""
+    names = [name for name, _ in fields]
+    return pa.array([[dict(zip(names, entry)) for entry in row] for row in rows], type=pa.list_(pa.struct(fields)))
+
+
+def ragged_structs(counts: np.ndarray, columns: Sequence[tuple[str, pa.Array]]) -> pa.ListArray:
+    """A list<struct> array whose row i holds counts[i] entries of the flat `columns` (vectorized)."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    entries = pa.StructArray.from_arrays([array for _, array in columns], names=[name for name, _ in columns])
+    return pa.ListArray.from_arrays(pa.array(offsets), entries)
+
+
+def input_sources(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
+    """The model's input columns, and for each design-matrix column the index of the input it is computed from
+    (a TIMESTAMP's epoch and _TS_ parts all come from the TIMESTAMP column)."""
+    inputs = trained.preprocessor.input_columns
+    position = {name: i for i, name in enumerate(inputs)}
+    sources = [position[f.column] for f in trained.preprocessor.features for _ in range(f.width)]
+    return inputs, np.asarray(sources, dtype=np.int64)
+
+
+def by_input(values: np.ndarray, sources: np.ndarray, n_inputs: int) -> np.ndarray:
+    """Sum the design-matrix columns of `values` (rows × width) per input column (rows × inputs)."""
+    out = np.zeros((values.shape[0], n_inputs), dtype=np.float64)
+    for j in range(n_inputs):
+        out[:, j] = values[:, sources == j].sum(axis=1)
+    return out
+
+
+def linear_parameters(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (rows × design width: one row per class for multiclass logistic regression, else one row) and
+    intercepts of a LINEAR_REG / LOGISTIC_REG model, in the standardized (design-matrix) space."""
+    estimator = trained.estimator
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
+    if intercept.shape[0] != coef.shape[0]:
+        intercept = np.broadcast_to(intercept, (coef.shape[0],)).copy()
+    return coef, intercept
+
+
+def numeric_means(trained: TrainedModel) -> np.ndarray:
+    """Each design-matrix column's value at the training means: (mean - center) / scale for numeric features
+    (0 when standardized), 0 for categorical ones (their all-zero encoding)."""
+    values: list[float] = []
+    for feature in trained.preprocessor.features:
+        if feature.kind == "numeric":
+            values.append((feature.mean - feature.center) / feature.scale)
+        else:
+            values.extend([0.0] * feature.width)
+    return np.asarray(values, dtype=np.float64)
+
+
+def label_arrow_type(trained: TrainedModel) -> pa.DataType:
+    return pa.type_for_alias(trained.label_type) if trained.label_type else pa.float64()
+
+
+def class_array(trained: TrainedModel, indices: Any = None) -> pa.Array:
+    """The classes (or those at `indices`) as an Arrow array of the label's type."""
+    classes = pa.array(list(trained.classes), type=label_arrow_type(trained))
+    return classes if indices is None else classes.take(pa.array(np.asarray(indices, dtype=np.int64)))

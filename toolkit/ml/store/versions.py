@@ -1,0 +1,239 @@
+"""The model store: versions of trained models in the warehouse's `_toolkit` schema.
+
+`_toolkit.model_versions` has one row per model version (its options, preprocessing, fitted TRANSFORM, label,
+feature schema, fingerprints, library versions, metrics, the fitted estimator as a skops artifact — no bytes for
+a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has none);
+`_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
+ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution, for skew checks) and ML.EVALUATE.
+A version, all its rows and its table macro `<model>_predict` (toolkit.ml.compile.macro) are written in one
+transaction. Model names compare case-insensitively, as in DuckDB."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml.store import artifact
+from toolkit.ml.compile import CompiledPrediction
+from toolkit.ml.compile.macro import install_prediction_macro
+from toolkit.ml.training.fit import Iteration
+from toolkit.ml.model import TrainedModel
+from toolkit.ml.types.options import ModelOptions
+from toolkit.ml.inference.predict import predict
+from toolkit.ml.features.preprocess import Preprocessor
+from toolkit.ml.features.transform import FittedTransform
+from toolkit.warehouse.materialize import transaction
+from toolkit.warehouse.state import STATE_SCHEMA
+
+__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "predict", "save_model"]
+
+S = STATE_SCHEMA
+_VERSION_COLUMNS = (
+    "model_name", "version", "model_type", "options", "label", "label_type", "classes", "feature_schema",
+    "preprocessing", "split", "estimator_params", "seed", "query_fingerprint", "data_fingerprint",
+    "library_versions", "created_at", "training_rows", "eval_rows", "metrics", "metrics_split", "test_metrics",
+    "artifact_format", "artifact_sha256", "artifact", "transform", "compiled",
+)
+_DDL = [
+    f"CREATE SCHEMA IF NOT EXISTS {S}",
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_versions (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, model_type VARCHAR NOT NULL, options JSON NOT NULL,
+        label VARCHAR, label_type VARCHAR, classes JSON, feature_schema JSON NOT NULL, preprocessing JSON NOT NULL,
+        split JSON NOT NULL, estimator_params JSON NOT NULL, seed BIGINT NOT NULL, query_fingerprint VARCHAR NOT NULL,
+        data_fingerprint VARCHAR NOT NULL, library_versions JSON NOT NULL, created_at TIMESTAMP NOT NULL,
+        training_rows BIGINT NOT NULL, eval_rows BIGINT NOT NULL, metrics JSON NOT NULL, metrics_split VARCHAR NOT NULL,
+        test_metrics JSON, artifact_format VARCHAR NOT NULL, artifact_sha256 VARCHAR NOT NULL, artifact BLOB NOT NULL,
+        PRIMARY KEY (model_name, version))""",
+    # Added after the first release: warehouses made before it get the column (NULL: no TRANSFORM) here.
+    f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS transform JSON",
+    f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS compiled JSON",
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_training_info (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, training_run INTEGER NOT NULL,
+        iteration INTEGER NOT NULL, loss DOUBLE, eval_loss DOUBLE, learning_rate DOUBLE, duration_ms BIGINT)""",
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_feature_info (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, input VARCHAR NOT NULL, min DOUBLE, max DOUBLE,
+        mean DOUBLE, median DOUBLE, stddev DOUBLE, category_count BIGINT, null_count BIGINT, dimension BIGINT,
+        distribution JSON)""",
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_eval_metrics (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, split VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+        value DOUBLE)""",
+]
+_FEATURE_INFO = ("input", "min", "max", "mean", "median", "stddev", "category_count", "null_count", "dimension")
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One model in the store, described by its latest version."""
+
+    name: str
+    latest_version: int
+    versions: int
+    model_type: str
+    created_at: datetime
+    training_rows: int
+    metrics: dict[str, float | None]
+    prediction: str  # how ML.PREDICT runs the latest version: "SQL" or "Python: <why>"
+
+
+def ensure_model_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in _DDL:
+        con.execute(statement)
+
+
+def _tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_versions"]).fetchall()
+    return rows[0][0] > 0
+
+
+def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
+    """Store `trained` as the next version of its model, atomically; the new version number."""
+    data, sha256 = artifact.dump(trained.estimator)
+    ensure_model_tables(con)
+    name = trained.name
+    with transaction(con):
+        version = con.execute(f"SELECT coalesce(max(version), 0) + 1 FROM {S}.model_versions "
+                              "WHERE lower(model_name) = lower(?)", [name]).fetchall()[0][0]
+        row = {
+            "model_name": name, "version": version, "model_type": trained.options.model_type,
+            "options": trained.options.to_json(), "label": trained.label, "label_type": trained.label_type,
+            "classes": _dumps(list(trained.classes)) if trained.classes is not None else None,
+            "feature_schema": _dumps(list(trained.feature_schema)),
+            "preprocessing": _dumps(trained.preprocessor.to_dict()), "split": _dumps(trained.split),
+            "estimator_params": _dumps(trained.estimator_params), "seed": trained.seed,
+            "query_fingerprint": trained.query_fingerprint, "data_fingerprint": trained.data_fingerprint,
+            "library_versions": _dumps(trained.library_versions), "created_at": trained.created_at,
+            "training_rows": trained.split.get("training_rows", 0), "eval_rows": trained.split.get("eval_rows", 0),
+            "metrics": _dumps(trained.metrics), "metrics_split": trained.metrics_split,
+            "test_metrics": _dumps(trained.test_metrics) if trained.test_metrics is not None else None,
+            "artifact_format": artifact.FORMAT, "artifact_sha256": sha256, "artifact": data,
+            "transform": _dumps(trained.transform.to_dict()) if trained.transform is not None else None,
+            "compiled": _dumps(trained.compiled.to_dict()) if trained.compiled is not None else None,
+        }
+        placeholders = ", ".join("?" for _ in _VERSION_COLUMNS)
+        con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
+                    [row[c] for c in _VERSION_COLUMNS])
+        if trained.iterations:
+            con.executemany(f"INSERT INTO {S}.model_training_info VALUES (?, ?, 0, ?, ?, ?, ?, ?)",
+                            [[name, version, i.iteration, i.loss, i.eval_loss, i.learning_rate, i.duration_ms]
+                             for i in trained.iterations])
+        if trained.feature_info:
+            con.executemany(f"INSERT INTO {S}.model_feature_info VALUES (?, ?, {', '.join('?' * 10)})",
+                            [[name, version, *(f[k] for k in _FEATURE_INFO),
+                              _dumps(trained.data_stats.get(f["input"]))] for f in trained.feature_info])
+        metric_rows = [[name, version, trained.metrics_split, k, v] for k, v in trained.metrics.items()]
+        metric_rows += [[name, version, "test", k, v] for k, v in (trained.test_metrics or {}).items()]
+        if metric_rows:
+            con.executemany(f"INSERT INTO {S}.model_eval_metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
+        install_prediction_macro(con, name, trained.compiled)
+    trained.version = version
+    return version
+
+
+def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = None) -> TrainedModel:
+    """A stored model version (the latest by default), refusing changed, foreign or incompatible artifacts."""
+    known = _model_names(con)
+    if name.lower() not in {n.lower() for n in known}:
+        raise ModelError(f"unknown model '{name}'{did_you_mean(name, known)}",
+                         hint="train it first (toolkit build --select ...); `toolkit models` lists the stored ones")
+    condition = "lower(model_name) = lower(?)" + (" AND version = ?" if version is not None else "")
+    params: list[Any] = [name] + ([version] if version is not None else [])
+    present = _version_columns(con)  # a warehouse read-only and older than a column has none
+    selected = [c if c in present else f"NULL AS {c}" for c in _VERSION_COLUMNS]
+    cursor = con.execute(f"SELECT {', '.join(selected)} FROM {S}.model_versions WHERE {condition} "
+                         "ORDER BY version DESC LIMIT 1", params)
+    found = cursor.fetchall()
+    if not found:
+        versions = [r[0] for r in con.execute(f"SELECT version FROM {S}.model_versions WHERE lower(model_name) = "
+                                              "lower(?) ORDER BY version", [name]).fetchall()]
+        raise ModelError(f"model '{name}' has no version {version} (its versions: {versions})",
+                         hint="omit the version for the latest one")
+    row = dict(zip(_VERSION_COLUMNS, found[0]))
+    stored_name, stored_version = row["model_name"], row["version"]
+    artifact.check_versions(stored_name, stored_version, json.loads(row["library_versions"]))
+    if row["artifact_format"] != artifact.FORMAT:
+        raise ModelError(f"model {stored_name} version {stored_version} has artifact format "
+                         f"'{row['artifact_format']}'", hint=f"retrain it: toolkit build --select {stored_name}")
+    estimator = artifact.load(stored_name, stored_version, bytes(row["artifact"]), row["artifact_sha256"])
+    key = [stored_name, stored_version]
+    iterations = [Iteration(*r) for r in con.execute(
+        f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms FROM {S}.model_training_info "
+        "WHERE model_name = ? AND version = ? ORDER BY training_run, iteration", key).fetchall()]
+    info = con.execute(f"SELECT {', '.join(_FEATURE_INFO)}, distribution FROM {S}.model_feature_info "
+                       "WHERE model_name = ? AND version = ? ORDER BY rowid", key).fetchall()
+    test = json.loads(row["test_metrics"]) if row["test_metrics"] is not None else None
+    return TrainedModel(
+        name=stored_name, options=ModelOptions.from_json(stored_name, row["options"]),
+        preprocessor=Preprocessor.from_dict(json.loads(row["preprocessing"])), estimator=estimator,
+        label=row["label"], label_type=row["label_type"],
+        classes=tuple(json.loads(row["classes"])) if row["classes"] is not None else None,
+        feature_schema=tuple(json.loads(row["feature_schema"])), iterations=iterations,
+        feature_info=[dict(zip(_FEATURE_INFO, r[:-1])) for r in info],
+        data_stats={r[0]: json.loads(r[-1]) for r in info if r[-1] is not None},
+        metrics=json.loads(row["metrics"]), metrics_split=row["metrics_split"], test_metrics=test,
+        seed=row["seed"], query_fingerprint=row["query_fingerprint"], data_fingerprint=row["data_fingerprint"],
+        split=json.loads(row["split"]), estimator_params=json.loads(row["estimator_params"]),
+        library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
+        transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
+        compiled=CompiledPrediction.from_dict(json.loads(row["compiled"])) if row["compiled"] is not None else None,
+    )
+
+
+def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelSummary]:
+    """Every stored model, by name, described by its latest version."""
+    if not _tables_exist(con):
+        return []
+    compiled = "compiled" if "compiled" in _version_columns(con) else "NULL"
+    rows = con.execute(f"""
+        SELECT model_name, version, count(*) OVER (PARTITION BY lower(model_name)), model_type, created_at,
+               training_rows, metrics, {compiled}
+        FROM {S}.model_versions
+        QUALIFY row_number() OVER (PARTITION BY lower(model_name) ORDER BY version DESC) = 1
+        ORDER BY lower(model_name)""").fetchall()
+    return [ModelSummary(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), _prediction(r[7])) for r in rows]
+
+
+def _prediction(compiled: str | None) -> str:
+    if compiled is None:
+        return "Python: trained before models were compiled to SQL"
+    return CompiledPrediction.from_dict(json.loads(compiled)).path
+
+
+def _version_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_versions"]).fetchall()
+    return {r[0] for r in rows}
+
+
+def _model_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    if not _tables_exist(con):
+        return []
+    return [r[0] for r in con.execute(f"SELECT DISTINCT model_name FROM {S}.model_versions").fetchall()]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_finite(value), default=_default, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they are stored as null."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

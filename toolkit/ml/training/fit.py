@@ -1,0 +1,126 @@
+"""Fitting an estimator while recording ML.TRAINING_INFO: loss and eval loss per iteration where exposed.
+
+Losses are mean squared error (regression), mean log loss (classification), mean squared distance to the nearest
+centroid (KMEANS; with DISTANCE_TYPE COSINE, between unit-length rows) and mean squared reconstruction error
+(PCA). Boosted trees report every iteration (scikit-learn's per-iteration scores) and the DNN every epoch (the
+toolkit runs the epochs); both stop early as BigQuery does, after the first iteration whose relative improvement
+of the eval loss (training loss without an eval split) is below MIN_REL_PROGRESS. The other estimators report one
+row: the fitted model's losses (scikit-learn does not expose their per-iteration losses)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from toolkit.ml import metrics
+from toolkit.ml.types.options import ModelOptions
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One row of ML.TRAINING_INFO."""
+
+    iteration: int
+    loss: float | None
+    eval_loss: float | None
+    learning_rate: float | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The encoded training (and eval) data."""
+
+    X: np.ndarray
+    y: np.ndarray | None  # class indices (classification), floats (regression), None (unsupervised)
+    weights: np.ndarray | None
+    X_eval: np.ndarray | None
+    y_eval: np.ndarray | None
+    task: str
+    n_classes: int = 0
+
+
+def loss(task: str, estimator: object, X: np.ndarray, y: np.ndarray | None) -> float | None:
+    """The task's loss of a fitted estimator on (X, y); None on no rows."""
+    if X is None or len(X) == 0:
+        return None
+    if task == "classification":
+        return metrics.log_loss(y, estimator.predict_proba(X))
+    if task == "regression":
+        return float(np.mean((y - estimator.predict(X)) ** 2))
+    if task == "clustering":
+        return float(np.mean(np.min(estimator.transform(X), axis=1) ** 2))
+    restored = estimator.inverse_transform(estimator.transform(X))
+    return float(np.mean((X - restored) ** 2))
+
+
+def stop_after(losses: list[float], min_rel_progress: float) -> int | None:
+    """1-based index of the first iteration whose relative improvement over the previous is below the bar."""
+    for i in range(1, len(losses)):
+        previous = losses[i - 1]
+        if previous > 0 and (previous - losses[i]) / previous < min_rel_progress:
+            return i
+    return None
+
+
+def fit(family: str, options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
+    """Fit `estimator` in place; the training-info rows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if family == "boosted_tree":
+            return _fit_boosted(options, estimator, data)
+        if family == "dnn":
+            return _fit_dnn(options, estimator, data)
+        return _fit_once(estimator, data)
+
+
+def _fit_once(estimator: object, data: FitData) -> list[Iteration]:
+    start = time.perf_counter()
+    if data.task in ("clustering", "decomposition"):
+        estimator.fit(data.X)
+    else:
+        estimator.fit(data.X, data.y, sample_weight=data.weights)
+    ms = int((time.perf_counter() - start) * 1000)
+    return [Iteration(0, loss(data.task, estimator, data.X, data.y),
+                      loss(data.task, estimator, data.X_eval, data.y_eval), None, ms)]
+
+
+def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
+    has_eval = data.X_eval is not None and len(data.X_eval) > 0
+    validation = {"X_val": data.X_eval, "y_val": data.y_eval} if has_eval else {}
+    start = time.perf_counter()
+    estimator.fit(data.X, data.y, sample_weight=data.weights, **validation)
+    # Scores are negative losses, index 0 being the constant baseline; squared error is halved in scikit-learn.
+    factor = 2.0 if data.task == "regression" else 1.0
+    train = [float(-s * factor) for s in estimator.train_score_]
+    evals = [float(-s * factor) for s in estimator.validation_score_] if has_eval else None
+    if options["EARLY_STOP"]:
+        keep = stop_after(evals or train, options["MIN_REL_PROGRESS"])
+        if keep is not None and keep < estimator.n_iter_:
+            estimator.set_params(max_iter=keep, n_iter_no_change=keep + 1)  # same seed: the same first trees
+            estimator.fit(data.X, data.y, sample_weight=data.weights, **validation)
+    n = estimator.n_iter_
+    ms = int((time.perf_counter() - start) * 1000 / max(n, 1))
+    rate = options["LEARN_RATE"]
+    return [Iteration(i, train[i + 1], evals[i + 1] if evals else None, rate, ms) for i in range(n)]
+
+
+def _fit_dnn(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
+    classes = {"classes": np.arange(data.n_classes)} if data.task == "classification" else {}
+    factor = 2.0 if data.task == "regression" else 1.0  # MLPRegressor's loss_ is half the squared error
+    rows: list[Iteration] = []
+    watched: list[float] = []
+    for i in range(options["MAX_ITERATIONS"]):
+        start = time.perf_counter()
+        estimator.partial_fit(data.X, data.y, sample_weight=data.weights, **classes)
+        ms = int((time.perf_counter() - start) * 1000)
+        eval_loss = loss(data.task, estimator, data.X_eval, data.y_eval)
+        rows.append(Iteration(i, float(estimator.loss_) * factor, eval_loss, options["LEARN_RATE"], ms))
+        watched.append(eval_loss if eval_loss is not None else rows[-1].loss)
+        if options["EARLY_STOP"] and stop_after(watched, options["MIN_REL_PROGRESS"]) is not None:
+            break
+    return rows

@@ -1,0 +1,328 @@
+"""train_model: query → Arrow → checks → split → [TRANSFORM] → preprocessing → fit → evaluation → model.
+
+The query runs once, inside DuckDB, and comes back as one Arrow table holding only what training needs (its
+columns, plus the split key when the split is random). Its schema is checked first, from a zero-row run, so bad
+columns fail before any data moves.
+
+With TRANSFORM(…) (toolkit.ml.features.transform) the split is decided on the raw rows, TRANSFORM's statistics are fitted
+on the training split only and its projection is applied to every row in DuckDB; the features are TRANSFORM's
+outputs (less the label, DATA_SPLIT_COL and KMEANS_INIT_COL, which pass through unchanged) with STRUCT outputs
+flattened, and the automatic preprocessing applies to them as to any query's columns. The fitted TRANSFORM is
+stored with the model. MODEL_TYPE = 'TRANSFORM_ONLY' stops after fitting TRANSFORM (on every row): there is no
+estimator."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml.training import labels
+from toolkit.ml.compile import compile_prediction
+from toolkit.ml.compile.prediction import PARITY_ROWS
+from toolkit.ml.types.estimators import FitContext
+from toolkit.ml.training.fit import FitData, fit
+from toolkit.ml.model import TrainedModel, jsonable_params
+from toolkit.ml.types.options import FROM_DATA, ModelOptions
+from toolkit.ml.inference.predict import encode, evaluate
+from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
+from toolkit.ml.types.registry import CLASSIFICATION, MODEL_TYPES, TRANSFORM_ONLY, ModelType, validate_options
+from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
+from toolkit.ml.features.stats import data_stats, feature_info
+from toolkit.ml.features.transform import FittedTransform, model_features
+from toolkit.ml.features.transform import fit as fit_transform
+from toolkit.sql.quoting import identifier
+from toolkit.warehouse.farmhash import fingerprint64
+
+__all__ = ["TrainedModel", "seed_for", "train_model"]
+
+_ENCODINGS = {"ONE_HOT_ENCODING": ONE_HOT, "DUMMY_ENCODING": DUMMY, "LABEL_ENCODING": LABEL}
+_names = itertools.count(1)
+
+
+def seed_for(name: str) -> int:
+    """The model's random seed: FARM_FINGERPRINT of its lower-cased name, in [0, 2**31)."""
+    return int(fingerprint64(pa.array([name.lower()]))[0].as_py()) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The query's columns by role."""
+
+    label: str | None
+    split: str | None
+    init: str | None  # KMEANS_INIT_COL
+    features: tuple[str, ...]  # with TRANSFORM: the raw columns, then (once fitted) TRANSFORM's feature outputs
+    types: Mapping[str, str]  # DuckDB type of every column
+
+
+def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
+                query: str, transform: Sequence[str] = ()) -> TrainedModel:
+    """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`; `transform` is
+    TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM)."""
+    opts = validate_options(name, options)
+    model_type = MODEL_TYPES[opts.model_type]
+    transform = tuple(transform or ())
+    if model_type.task == TRANSFORM_ONLY and not transform:
+        raise ModelError(f"model {name}: MODEL_TYPE 'TRANSFORM_ONLY' needs a TRANSFORM(…) clause",
+                         hint=f"CREATE MODEL {name} TRANSFORM(<expression> AS <name>, …) "
+                              "OPTIONS (model_type = 'TRANSFORM_ONLY') AS SELECT …")
+    query = query.strip().rstrip(";").strip()
+    columns = _columns(con, opts, model_type, query, raw=bool(transform))
+    table = _fetch(con, opts, columns, query)
+    if table.num_rows == 0:
+        raise ModelError(f"model {name}: the training query returned no rows", hint="check its WHERE clauses and joins")
+
+    label = classes = None
+    if model_type.has_label:
+        label = labels.label_values(opts, table.column(columns.label), columns.label)
+        if model_type.task == CLASSIFICATION:
+            classes = labels.class_values(opts, label, columns.label)
+    split = split_rows(table, opts)  # on the raw rows, TRANSFORM or not
+    if split.count(TRAIN) == 0:
+        raise ModelError(f"model {name}: DATA_SPLIT_METHOD '{split.method}' leaves no training rows "
+                         f"({table.num_rows} rows, {split.count(EVAL)} eval, {split.count(TEST)} test)",
+                         hint="lower DATA_SPLIT_EVAL_FRACTION, or mark rows FALSE in the CUSTOM split column")
+    roles, fitted = split.roles, None
+    sample = _parity_sample(table, roles, seed_for(name))
+    if transform:
+        raw = table.drop_columns([KEY_COLUMN]) if KEY_COLUMN in table.column_names else table
+        del table
+        fitted, transformed, roles = fit_transform(
+            con, raw, roles, transform, model=name, label=columns.label,
+            passthrough=[c for c in (columns.split, columns.init) if c is not None])
+        del raw
+        table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
+    parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
+    del table
+
+    described = query if not transform else f"{query}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
+    query_fingerprint = hashlib.sha256(described.encode()).hexdigest()
+    if model_type.task == TRANSFORM_ONLY:
+        return _transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint)
+    standardize = model_type.uses_standardization and opts.get("STANDARDIZE_FEATURES", True) \
+        and opts.get("SCALE_FEATURES", True)
+    encoding = _ENCODINGS[opts.get("CATEGORY_ENCODING_METHOD", "ONE_HOT_ENCODING")]
+    dtype = "float32" if model_type.family == "random_forest" else "float64"  # what each estimator fits on
+    preprocessor = Preprocessor.fit(parts[TRAIN], columns.features, model=name, standardize=standardize,
+                                    encoding=encoding, dtype=dtype)
+    trained = TrainedModel(
+        name=name, options=opts, preprocessor=preprocessor, estimator=None, label=columns.label,
+        label_type=str(label.type) if label is not None else None, classes=classes,
+        feature_schema=_feature_schema(parts[TRAIN], columns),
+        iterations=[], feature_info=feature_info(parts[TRAIN], list(columns.features)),
+        data_stats=data_stats(parts[TRAIN], list(columns.features)), metrics={}, metrics_split="eval",
+        test_metrics=None, seed=seed_for(name), query_fingerprint=query_fingerprint,
+        data_fingerprint="", split={}, estimator_params={}, transform=fitted,
+    )
+    # The parts hold the feature columns themselves (TRANSFORM already applied): encode, not design_matrix.
+    X = {role: encode(trained, part) for role, part in parts.items() if part.num_rows}
+    y = {role: _targets(trained, part) for role, part in parts.items() if part.num_rows}
+    if classes:
+        labels.check_training_classes(opts, y[TRAIN], classes, split.method)
+    weights = labels.sample_weights(opts, y[TRAIN], classes) if classes else None
+    init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
+
+    context = FitContext(seed=trained.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
+                         n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
+    trained.estimator = model_type.factory(opts, context)
+    data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes)
+    trained.iterations = fit(model_type.family, opts, trained.estimator, data)
+
+    scored = EVAL if EVAL in X else TRAIN
+    trained.metrics = evaluate(trained, X[scored], y[scored])
+    trained.metrics_split = "eval" if scored == EVAL else "training"
+    trained.test_metrics = evaluate(trained, X[TEST], y[TEST]) if TEST in X else None
+    trained.split = _split_record(split)
+    trained.estimator_params = jsonable_params(trained.estimator)
+    trained.data_fingerprint = _data_fingerprint(X, y)
+    trained.compiled = compile_prediction(con, trained, sample)
+    return trained
+
+
+def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
+    """Raw rows to check the compiled SQL on: a sample of the eval split, else of the training rows."""
+    role = EVAL if (roles == EVAL).any() else TRAIN
+    rows = np.flatnonzero(roles == role)
+    if len(rows) > PARITY_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, PARITY_ROWS, replace=False))
+    sample = table.take(pa.array(rows))
+    return sample.drop_columns([KEY_COLUMN]) if KEY_COLUMN in sample.column_names else sample
+
+
+def _split_record(split: Split) -> dict:
+    return {"method": split.method, "eval_fraction": split.eval_fraction, "test_fraction": split.test_fraction,
+            "training_rows": split.count(TRAIN), "eval_rows": split.count(EVAL), "test_rows": split.count(TEST)}
+
+
+def _feature_schema(train: pa.Table, columns: _Columns) -> tuple[dict, ...]:
+    return tuple({"name": c, "type": columns.types[c], "kind": column_kind(train.schema.field(c).type)}
+                 for c in columns.features)
+
+
+def _transformed(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: ModelType, columns: _Columns,
+                 fitted: FittedTransform, transformed: pa.Table) -> tuple[pa.Table, _Columns]:
+    """The table training reads after TRANSFORM: its feature outputs (STRUCTs flattened, as at prediction), then
+    the label and the KMEANS init column; the columns by role, with the features' DuckDB types."""
+    keep = [c for c in (columns.label, columns.init) if c is not None]
+    by_lower = {n.lower(): n for n in transformed.column_names}
+    features = model_features(transformed.select(fitted.features), opts.model, reserved=[*fitted.passthrough, *keep])
+    types = _duck_types(con, features)
+    if model_type.task != TRANSFORM_ONLY:  # TRANSFORM_ONLY outputs may have any type: no estimator reads them
+        if not features.num_columns:
+            raise ModelError(f"model {opts.model}: TRANSFORM(…) outputs no feature column (only "
+                             f"{', '.join(fitted.names)})", hint="list the features to learn from in TRANSFORM(…)")
+        _check_features(opts, features.column_names, features.schema, types, "TRANSFORM output")
+    table = pa.table([*features.columns, *(transformed.column(by_lower[c.lower()]) for c in keep)],
+                     names=[*features.column_names, *keep])
+    return table, _Columns(columns.label, None, columns.init, tuple(features.column_names), types)
+
+
+def _duck_types(con: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, str]:
+    """The DuckDB type of every column of an Arrow table."""
+    if not table.num_columns:
+        return {}
+    name = f"__toolkit_features_{next(_names)}"
+    con.register(name, table.slice(0, 0))
+    try:
+        relation = con.sql(f"SELECT * FROM {identifier(name)}")
+        return dict(zip(relation.columns, (str(t) for t in relation.types)))
+    finally:
+        con.unregister(name)
+
+
+def _transform_only(name: str, opts: ModelOptions, fitted: FittedTransform, train: pa.Table, columns: _Columns,
+                    split: Split, query_fingerprint: str) -> TrainedModel:
+    """A TRANSFORM_ONLY model: TRANSFORM fitted on every row; no estimator, preprocessing or metrics."""
+    described = [c for c in columns.features if column_kind(train.schema.field(c).type) is not None]
+    data_fingerprint = hashlib.sha256(repr((fitted.columns, train.num_rows)).encode()).hexdigest()
+    return TrainedModel(
+        name=name, options=opts, preprocessor=Preprocessor(()), estimator=None, label=None, label_type=None,
+        classes=None, feature_schema=_feature_schema(train, columns), iterations=[],
+        feature_info=feature_info(train, list(columns.features)), data_stats=data_stats(train, described),
+        metrics={}, metrics_split="training", test_metrics=None, seed=seed_for(name),
+        query_fingerprint=query_fingerprint, data_fingerprint=data_fingerprint, split=_split_record(split),
+        estimator_params={}, transform=fitted,
+    )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: ModelType, query: str, *,
+             raw: bool = False) -> _Columns:
+    """The query's columns by role, with every schema problem reported before data is fetched. `raw`: TRANSFORM
+    reads the columns, so feature types are checked on its outputs instead."""
+    model = f"model {opts.model}"
+    try:
+        relation = con.sql(query)
+        schema = relation.limit(0).to_arrow_table().schema
+        duck_types = dict(zip(relation.columns, (str(t) for t in relation.types)))
+    except duckdb.Error as error:
+        raise ModelError(f"{model}: the training query failed: {error}", hint="fix the query after AS") from None
+    names = schema.names
+    duplicates = sorted({n for n in names if [m.lower() for m in names].count(n.lower()) > 1})
+    if duplicates:
+        raise ModelError(f"{model}: the query returns column '{duplicates[0]}' more than once",
+                         hint="give each column its own name (AS)")
+
+    def find(option: str, column: str) -> str:
+        for n in names:
+            if n.lower() == column.lower():
+                return n
+        raise ModelError(f"{model}: {option} column '{column}' is not in the query's output"
+                         f"{did_you_mean(column, names)}; its columns are {', '.join(names)}",
+                         hint=f"select a column named '{column}'" + (", or set INPUT_LABEL_COLS = ['your_label']"
+                                                                     if option == "label" else ""))
+
+    label = find("label", opts["INPUT_LABEL_COLS"][0]) if model_type.has_label else None
+    split = find("DATA_SPLIT_COL", opts["DATA_SPLIT_COL"]) if opts.get("DATA_SPLIT_COL") else None
+    init = find("KMEANS_INIT_COL", opts["KMEANS_INIT_COL"]) if opts.get("KMEANS_INIT_COL") else None
+    if label is not None:
+        labels.check_label_type(opts, label, schema.field(label).type, duck_types[label],
+                                model_type.task == CLASSIFICATION)
+    if init is not None and not pa.types.is_boolean(schema.field(init).type):
+        raise ModelError(f"{model}: KMEANS_INIT_COL '{init}' is {duck_types[init]}, not BOOL",
+                         hint="select a BOOL column: TRUE for the rows that are initial centroids")
+    features = tuple(n for n in names if n not in (label, split, init))
+    if raw:
+        return _Columns(label, split, init, features, duck_types)
+    if not features:
+        raise ModelError(f"{model}: the query has no feature columns (only {', '.join(names)})",
+                         hint="select the columns to learn from next to the label")
+    _check_features(opts, features, schema, duck_types, "column")
+    return _Columns(label, split, init, features, duck_types)
+
+
+def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Schema, duck_types: Mapping[str, str],
+                    noun: str) -> None:
+    """Every feature must have a type the automatic preprocessing encodes."""
+    model = f"model {opts.model}"
+    where = "the query" if noun == "column" else "TRANSFORM(…)"
+    for column in features:
+        arrow_type = schema.field(column).type
+        if pa.types.is_null(arrow_type):
+            raise ModelError(f"{model}: {noun} '{column}' is NULL in every row (type NULL)",
+                             hint=f"leave '{column}' out of {where}, or CAST it to a type with values")
+        if column_kind(arrow_type) is None:
+            raise ModelError(
+                f"{model}: {noun} '{column}' has type {duck_types[column]}, which {opts.model_type} cannot use "
+                "as a feature (numbers, BOOL, VARCHAR, BLOB, DATE, TIME, TIMESTAMP, VARCHAR[] and sparse "
+                "STRUCT(index INTEGER, value DOUBLE)[] can be used)",
+                hint=f"select what you need from '{column}' as plain columns (e.g. a struct's fields, "
+                     f"list_avg(...) of a list), CAST it, or leave it out of {where}")
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns, query: str) -> pa.Table:
+    wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init) if c is not None]
+    select = [identifier(c) for c in wanted]
+    if needs_key(opts):
+        select.append(f"{key_sql(wanted)} AS {identifier(KEY_COLUMN)}")
+    sql = f"SELECT {', '.join(select)} FROM ({query}\n) AS __toolkit_training"
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as error:
+        raise ModelError(f"model {opts.model}: the training query failed: {error}",
+                         hint="fix the query after AS") from None
+
+
+def _rows(table: pa.Table, roles: np.ndarray, role: int) -> pa.Table:
+    keep = roles == role
+    if keep.all():
+        return table
+    return table.filter(pa.array(keep)) if keep.any() else table.slice(0, 0)
+
+
+def _targets(trained: TrainedModel, table: pa.Table) -> np.ndarray | None:
+    if trained.label is None:
+        return None
+    values = labels.label_values(trained.options, table.column(trained.label), trained.label)
+    if trained.classes is None:
+        return np.asarray(values.cast(pa.float64()).to_numpy(), np.float64)
+    return labels.class_indices(values, trained.classes)
+
+
+def _initial_centroids(opts: ModelOptions, train: pa.Table, X: np.ndarray, column: str | None) -> np.ndarray | None:
+    if column is None:
+        return None
+    chosen = np.asarray(train.column(column).fill_null(False).to_numpy(), dtype=bool)
+    k = opts["NUM_CLUSTERS"]
+    if chosen.sum() < 2 or (k != FROM_DATA and chosen.sum() != k):
+        raise ModelError(f"model {opts.model}: KMEANS_INIT_COL '{column}' is TRUE in {int(chosen.sum())} rows; it "
+                         f"must be TRUE in exactly NUM_CLUSTERS ({k if k != FROM_DATA else 'at least 2'}) rows",
+                         hint="mark one row per initial centroid TRUE, the others FALSE")
+    return X[chosen]
+
+
+def _data_fingerprint(X: Mapping[int, np.ndarray], y: Mapping[int, np.ndarray | None]) -> str:
+    """sha256 of the data as the model saw it: the encoded rows and labels of each split, in order."""
+    digest = hashlib.sha256()
+    for role in sorted(X):
+        digest.update(f"role {role} {X[role].shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(X[role])).cast("B"))
+        if y[role] is not None:
+            digest.update(memoryview(np.ascontiguousarray(y[role])).cast("B"))
+    return digest.hexdigest()

@@ -1,0 +1,185 @@
+"""Translation of validated OPTIONS to scikit-learn estimators, one factory per model family.
+
+Regularization follows one convention for every linear model: the training objective is
+    sum over rows of loss  +  L1_REG * ||w||_1  +  L2_REG * ||w||_2^2      (the intercept is not penalized)
+so L2_REG is Ridge's alpha, LogisticRegression gets C = 1 / (L1_REG + 2 * L2_REG), and ElasticNet's mean-loss
+parameters are derived from it. EARLY_STOP = FALSE sets a solver's tolerance to 0 (all MAX_ITERATIONS run);
+MIN_REL_PROGRESS is applied by the toolkit itself where it drives the iterations (boosted trees, DNN) and as
+KMeans' relative tolerance."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression, Ridge
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+from toolkit.errors import ModelError
+from toolkit.ml.types.options import FROM_DATA, ModelOptions
+
+# OPTIMIZE_STRATEGY = AUTO_STRATEGY picks gradient descent above this many encoded features (BigQuery's rule).
+MAX_NORMAL_EQUATION_FEATURES = 10_000
+_SOLVER_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What a factory needs to know about the data besides the options."""
+
+    seed: int
+    n_rows: int  # training rows
+    n_features: int  # encoded width of the design matrix
+    n_inputs: int  # input columns before encoding
+    n_classes: int = 0  # 0 for regression and unsupervised models
+    init_centroids: np.ndarray | None = None  # KMEANS_INIT_METHOD = 'CUSTOM'
+
+
+def _tol(options: ModelOptions) -> float:
+    return _SOLVER_TOL if options["EARLY_STOP"] else 0.0
+
+
+def optimize_strategy(options: ModelOptions, ctx: FitContext) -> str:
+    """NORMAL_EQUATION or BATCH_GRADIENT_DESCENT, as BigQuery's AUTO_STRATEGY decides."""
+    strategy = options["OPTIMIZE_STRATEGY"]
+    if strategy != "AUTO_STRATEGY":
+        return strategy
+    if (options["L1_REG"] > 0 or ctx.n_features > MAX_NORMAL_EQUATION_FEATURES
+            or ctx.n_rows < 10 * ctx.n_features):
+        return "BATCH_GRADIENT_DESCENT"
+    return "NORMAL_EQUATION"
+
+
+def linear_reg(options: ModelOptions, ctx: FitContext) -> Any:
+    l1, l2, intercept = options["L1_REG"], options["L2_REG"], options["FIT_INTERCEPT"]
+    if optimize_strategy(options, ctx) == "NORMAL_EQUATION":
+        # Rank-deficient designs (full one-hot plus intercept) get the minimum-norm solution of the centred problem.
+        return LinearRegression(fit_intercept=intercept) if l2 == 0 else Ridge(alpha=l2, fit_intercept=intercept)
+    if l1 > 0:  # ElasticNet minimises 1/(2n)·SSE + alpha·l1_ratio·|w|_1 + alpha·(1-l1_ratio)/2·|w|^2
+        n = ctx.n_rows
+        alpha = l1 / (2 * n) + l2 / n
+        return ElasticNet(alpha=alpha, l1_ratio=(l1 / (2 * n)) / alpha, fit_intercept=intercept,
+                          max_iter=options["MAX_ITERATIONS"], tol=_tol(options), random_state=ctx.seed)
+    return Ridge(alpha=l2, fit_intercept=intercept, solver="lsqr", max_iter=options["MAX_ITERATIONS"],
+                 tol=_tol(options) or 1e-12)
+
+
+def logistic_reg(options: ModelOptions, ctx: FitContext) -> Any:
+    l1, l2 = options["L1_REG"], options["L2_REG"]
+    penalty = l1 + 2 * l2
+    return LogisticRegression(
+        C=1.0 / penalty if penalty > 0 else np.inf,
+        l1_ratio=l1 / penalty if penalty > 0 else 0.0,
+        solver="saga" if l1 > 0 else "lbfgs",
+        fit_intercept=options["FIT_INTERCEPT"],
+        max_iter=options["MAX_ITERATIONS"],
+        tol=_tol(options),
+        random_state=ctx.seed,
+    )
+
+
+def boosted_tree(options: ModelOptions, ctx: FitContext) -> Any:
+    cls = HistGradientBoostingClassifier if ctx.n_classes else HistGradientBoostingRegressor
+    return cls(
+        learning_rate=options["LEARN_RATE"],
+        max_iter=options["MAX_ITERATIONS"],
+        max_depth=options["MAX_TREE_DEPTH"],
+        max_leaf_nodes=None,  # depth-limited trees, as XGBoost grows them
+        min_samples_leaf=max(1, options["MIN_TREE_CHILD_WEIGHT"]),
+        l2_regularization=options["L2_REG"],
+        max_features=options["COLSAMPLE_BYNODE"],
+        categorical_features=None,  # label-encoded categories are ordinal codes, as in XGBoost
+        # Scores are recorded every iteration (on the eval split, else the training data); the toolkit applies
+        # EARLY_STOP / MIN_REL_PROGRESS itself, so scikit-learn's own rule never triggers.
+        early_stopping=True, scoring="loss", validation_fraction=None,
+        n_iter_no_change=options["MAX_ITERATIONS"] + 1,
+        random_state=ctx.seed,
+    )
+
+
+def random_forest(options: ModelOptions, ctx: FitContext) -> Any:
+    cls = RandomForestClassifier if ctx.n_classes else RandomForestRegressor
+    subsample = options["SUBSAMPLE"]
+    return cls(
+        n_estimators=options["NUM_PARALLEL_TREE"],
+        max_depth=options["MAX_TREE_DEPTH"],
+        max_features=options["COLSAMPLE_BYNODE"],
+        max_samples=subsample if subsample < 1.0 else None,
+        min_samples_leaf=max(1, options["MIN_TREE_CHILD_WEIGHT"]),
+        bootstrap=True,
+        n_jobs=-1,  # results do not depend on the number of jobs
+        random_state=ctx.seed,
+    )
+
+
+def dnn_defaults(options: ModelOptions, ctx: FitContext) -> tuple[tuple[int, ...], int]:
+    """HIDDEN_UNITS and BATCH_SIZE, with BigQuery's data-dependent defaults where not given."""
+    hidden = options["HIDDEN_UNITS"]
+    if hidden == FROM_DATA:  # one layer: rows / (2 * (inputs + outputs)), between 1 and 128 units
+        outputs = max(ctx.n_classes, 1)
+        hidden = (int(min(128, max(1, ctx.n_rows // (2 * (ctx.n_features + outputs))))),)
+    batch = options["BATCH_SIZE"]
+    if batch == FROM_DATA:
+        batch = min(32, ctx.n_rows)
+    return tuple(hidden), int(batch)
+
+
+_ACTIVATIONS = {"RELU": "relu", "SIGMOID": "logistic", "TANH": "tanh"}
+
+
+def dnn(options: ModelOptions, ctx: FitContext) -> Any:
+    cls = MLPClassifier if ctx.n_classes else MLPRegressor
+    hidden, batch = dnn_defaults(options, ctx)
+    # The toolkit calls partial_fit once per epoch (MAX_ITERATIONS epochs at most), recording the losses.
+    return cls(hidden_layer_sizes=hidden, activation=_ACTIVATIONS[options["ACTIVATION_FN"]],
+               solver=options["OPTIMIZER"].lower(), alpha=options["L2_REG"], batch_size=batch,
+               learning_rate_init=options["LEARN_RATE"], shuffle=True, random_state=ctx.seed)
+
+
+def num_clusters(options: ModelOptions, ctx: FitContext) -> int:
+    """NUM_CLUSTERS, defaulting to log10(rows) as BigQuery does (at least 2)."""
+    k = options["NUM_CLUSTERS"]
+    if k == FROM_DATA:
+        k = max(2, int(round(math.log10(max(ctx.n_rows, 1)))))
+    if k > ctx.n_rows:
+        raise ModelError(f"model {options.model}: NUM_CLUSTERS = {k} but the training data has {ctx.n_rows} rows",
+                         hint="lower NUM_CLUSTERS, or train on more rows")
+    return k
+
+
+def kmeans(options: ModelOptions, ctx: FitContext) -> Any:
+    method = options["KMEANS_INIT_METHOD"]
+    init: Any = {"RANDOM": "random", "KMEANS++": "k-means++"}.get(method, ctx.init_centroids)
+    k = len(init) if method == "CUSTOM" else num_clusters(options, ctx)
+    return KMeans(n_clusters=k, init=init, n_init=1, max_iter=options["MAX_ITERATIONS"],
+                  tol=options["MIN_REL_PROGRESS"] if options["EARLY_STOP"] else 0.0, random_state=ctx.seed)
+
+
+def pca(options: ModelOptions, ctx: FitContext) -> Any:
+    k, ratio = options["NUM_PRINCIPAL_COMPONENTS"], options["PCA_EXPLAINED_VARIANCE_RATIO"]
+    solver = {"FULL": "full", "RANDOMIZED": "randomized", "AUTO": "auto"}[options["PCA_SOLVER"]]
+    if k is not None and k > min(ctx.n_rows, ctx.n_features):
+        raise ModelError(
+            f"model {options.model}: NUM_PRINCIPAL_COMPONENTS = {k} exceeds min(rows, encoded features) = "
+            f"{min(ctx.n_rows, ctx.n_features)}", hint="lower NUM_PRINCIPAL_COMPONENTS")
+    if ratio is not None:
+        if solver == "randomized":
+            raise ModelError(f"model {options.model}: PCA_EXPLAINED_VARIANCE_RATIO needs PCA_SOLVER 'FULL' or "
+                             "'AUTO'", hint="remove PCA_SOLVER, or use NUM_PRINCIPAL_COMPONENTS")
+        solver = "full"
+    return PCA(n_components=k if k is not None else ratio, svd_solver=solver, random_state=ctx.seed)
+
+
+def transform_only(options: ModelOptions, ctx: FitContext) -> None:
+    """TRANSFORM_ONLY has no estimator: its TRANSFORM's statistics are the whole model."""
+    return None

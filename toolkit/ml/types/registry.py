@@ -1,0 +1,312 @@
+"""The one table of model types: MODEL_TYPE → scikit-learn estimator factory, task, option schema, capabilities.
+
+`validate_options` checks a CREATE MODEL's OPTIONS against it: unknown names get a "did you mean", wrong values
+name what the option accepts, options of other model types say which types they belong to, BigQuery options the
+toolkit does not implement say why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from toolkit.errors import ConfigError, did_you_mean
+from toolkit.ml.types import estimators as est
+from toolkit.ml.types.options import FROM_DATA, ModelOptions, OptionSpec
+
+REGRESSION, CLASSIFICATION, CLUSTERING, DECOMPOSITION = "regression", "classification", "clustering", "decomposition"
+TRANSFORM_ONLY = "transform"  # the task of MODEL_TYPE = 'TRANSFORM_ONLY': TRANSFORM's statistics, no estimator
+
+
+def _spec(name: str, kind: str, default: Any = None, **kw: Any) -> OptionSpec:
+    return OptionSpec(name, kind, default, **kw)
+
+
+# Every option any supported model type takes, with BigQuery's defaults; model types override below.
+_O = {s.name: s for s in [
+    _spec("INPUT_LABEL_COLS", "str_list", ("label",), doc="the one label column"),
+    _spec("DATA_SPLIT_METHOD", "enum", "AUTO_SPLIT", choices=("AUTO_SPLIT", "RANDOM", "CUSTOM", "SEQ", "NO_SPLIT")),
+    _spec("DATA_SPLIT_EVAL_FRACTION", "float", 0.2, low=0.0, high=1.0, low_exclusive=True),
+    _spec("DATA_SPLIT_TEST_FRACTION", "float", 0.0, low=0.0, high=1.0),
+    _spec("DATA_SPLIT_COL", "str"),
+    _spec("AUTO_CLASS_WEIGHTS", "bool", False),
+    _spec("CLASS_WEIGHTS", "class_weights", low=0.0),
+    _spec("L1_REG", "float", 0.0, low=0.0),
+    _spec("L2_REG", "float", 0.0, low=0.0),
+    _spec("MAX_ITERATIONS", "int", 20, low=1, high=100_000),
+    _spec("EARLY_STOP", "bool", True),
+    _spec("MIN_REL_PROGRESS", "float", 0.01, low=0.0, high=1.0),
+    _spec("LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True),
+    _spec("FIT_INTERCEPT", "bool", True),
+    _spec("ENABLE_GLOBAL_EXPLAIN", "bool", False),
+    _spec("CALCULATE_P_VALUES", "bool", False, refused={True: "p-values are not computed yet"}),
+    _spec("WARM_START", "bool", False, refused={True: "every training starts from scratch"}),
+    _spec("OPTIMIZE_STRATEGY", "enum", "AUTO_STRATEGY",
+          choices=("AUTO_STRATEGY", "BATCH_GRADIENT_DESCENT", "NORMAL_EQUATION")),
+    _spec("LEARN_RATE_STRATEGY", "enum", "LINE_SEARCH", choices=("LINE_SEARCH", "CONSTANT"),
+          refused={"CONSTANT": "scikit-learn's solvers choose their own step sizes (line search)"}),
+    _spec("LS_INIT_LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True,
+          only_default="scikit-learn's L-BFGS line search picks its own initial step"),
+    _spec("CATEGORY_ENCODING_METHOD", "enum", "ONE_HOT_ENCODING", choices=("ONE_HOT_ENCODING", "DUMMY_ENCODING")),
+    _spec("BOOSTER_TYPE", "enum", "GBTREE", choices=("GBTREE", "DART"),
+          refused={"DART": "scikit-learn's gradient boosting has no dropout of trees"}),
+    _spec("NUM_PARALLEL_TREE", "int", 1, low=1, high=10_000),
+    _spec("MAX_TREE_DEPTH", "int", 6, low=1, high=100, param="max_depth"),
+    _spec("MIN_TREE_CHILD_WEIGHT", "int", 1, low=0, high=1_000_000),
+    _spec("SUBSAMPLE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True),
+    _spec("COLSAMPLE_BYTREE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True,
+          only_default="scikit-learn's trees sample features per split only (use COLSAMPLE_BYNODE)"),
+    _spec("COLSAMPLE_BYLEVEL", "float", 1.0, low=0.0, high=1.0, low_exclusive=True,
+          only_default="scikit-learn's trees sample features per split only (use COLSAMPLE_BYNODE)"),
+    _spec("COLSAMPLE_BYNODE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True, param="max_features"),
+    _spec("MIN_SPLIT_LOSS", "float", 0.0, low=0.0, only_default="scikit-learn's trees have no minimum split gain"),
+    _spec("TREE_METHOD", "enum", "AUTO", choices=("AUTO", "EXACT", "APPROX", "HIST")),
+    _spec("HIDDEN_UNITS", "int_list", FROM_DATA, low=1, high=100_000),
+    _spec("ACTIVATION_FN", "enum", "RELU", choices=("RELU", "RELU6", "CRELU", "ELU", "SELU", "SIGMOID", "TANH"),
+          refused={a: "scikit-learn's MLP offers RELU, SIGMOID and TANH" for a in ("RELU6", "CRELU", "ELU", "SELU")}),
+    _spec("OPTIMIZER", "enum", "ADAM", choices=("ADAGRAD", "ADAM", "FTRL", "RMSPROP", "SGD"),
+          refused={o: "scikit-learn's MLP offers ADAM and SGD" for o in ("ADAGRAD", "FTRL", "RMSPROP")}),
+    _spec("BATCH_SIZE", "int", FROM_DATA, low=1, high=10_000_000),
+    _spec("DROPOUT", "float", 0.0, low=0.0, high=1.0, only_default="scikit-learn's MLP has no dropout"),
+    _spec("NUM_CLUSTERS", "int", FROM_DATA, low=2, high=100),
+    _spec("KMEANS_INIT_METHOD", "enum", "RANDOM", choices=("RANDOM", "KMEANS++", "CUSTOM")),
+    _spec("KMEANS_INIT_COL", "str"),
+    _spec("DISTANCE_TYPE", "enum", "EUCLIDEAN", choices=("EUCLIDEAN", "COSINE")),
+    _spec("STANDARDIZE_FEATURES", "bool", True),
+    _spec("NUM_PRINCIPAL_COMPONENTS", "int", None, low=1, high=10_000),
+    _spec("PCA_EXPLAINED_VARIANCE_RATIO", "float", None, low=0.0, high=1.0, low_exclusive=True),
+    _spec("SCALE_FEATURES", "bool", True),
+    _spec("PCA_SOLVER", "enum", "AUTO", choices=("FULL", "RANDOMIZED", "AUTO")),
+]}
+
+_SPLIT = ("DATA_SPLIT_METHOD", "DATA_SPLIT_EVAL_FRACTION", "DATA_SPLIT_TEST_FRACTION", "DATA_SPLIT_COL")
+_SUPERVISED = ("INPUT_LABEL_COLS", *_SPLIT, "MAX_ITERATIONS", "EARLY_STOP", "MIN_REL_PROGRESS",
+               "ENABLE_GLOBAL_EXPLAIN", "WARM_START")
+_WEIGHTS = ("AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS")
+_LINEAR = (*_SUPERVISED, "L1_REG", "L2_REG", "FIT_INTERCEPT", "CALCULATE_P_VALUES", "OPTIMIZE_STRATEGY",
+           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD")
+_TREE = (*_SUPERVISED, "L1_REG", "L2_REG", "NUM_PARALLEL_TREE", "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
+         "SUBSAMPLE", "COLSAMPLE_BYTREE", "COLSAMPLE_BYLEVEL", "COLSAMPLE_BYNODE", "MIN_SPLIT_LOSS", "TREE_METHOD",
+         "CATEGORY_ENCODING_METHOD")
+_BOOSTED = (*_TREE, "BOOSTER_TYPE", "LEARN_RATE")
+_DNN = (*_SUPERVISED, "L1_REG", "L2_REG", "HIDDEN_UNITS", "ACTIVATION_FN", "OPTIMIZER", "BATCH_SIZE", "DROPOUT",
+        "LEARN_RATE")
+_KMEANS = ("NUM_CLUSTERS", "KMEANS_INIT_METHOD", "KMEANS_INIT_COL", "DISTANCE_TYPE", "STANDARDIZE_FEATURES",
+           "MAX_ITERATIONS", "EARLY_STOP", "MIN_REL_PROGRESS", "WARM_START")
+_PCA = ("NUM_PRINCIPAL_COMPONENTS", "PCA_EXPLAINED_VARIANCE_RATIO", "SCALE_FEATURES", "PCA_SOLVER")
+
+_TREE_ENCODINGS = replace(
+    _O["CATEGORY_ENCODING_METHOD"], default="LABEL_ENCODING",
+    choices=("LABEL_ENCODING", "TARGET_ENCODING", "ONE_HOT_ENCODING"),
+    refused={"TARGET_ENCODING": "target encoding is not implemented; LABEL_ENCODING or ONE_HOT_ENCODING work"},
+)
+_HIST_ONLY = "the toolkit's trees are scikit-learn's histogram-based ones (AUTO or HIST)"
+_BOOSTED_OVERRIDES = {
+    "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.3, param="learning_rate"),
+    "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's gradient boosting has L2 regularization only"),
+    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], only_default="boosted random forests are not "
+                                 "implemented; use RANDOM_FOREST_CLASSIFIER or RANDOM_FOREST_REGRESSOR"),
+    "SUBSAMPLE": replace(_O["SUBSAMPLE"], only_default="scikit-learn's HistGradientBoosting uses every row"),
+    "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
+    "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"EXACT": _HIST_ONLY, "APPROX": _HIST_ONLY}),
+}
+_FOREST_OVERRIDES = {
+    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100, param="n_estimators"),
+    "MAX_TREE_DEPTH": replace(_O["MAX_TREE_DEPTH"], default=15),
+    "SUBSAMPLE": replace(_O["SUBSAMPLE"], default=0.8),
+    "COLSAMPLE_BYNODE": replace(_O["COLSAMPLE_BYNODE"], default=0.8),
+    "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's random forest has no regularization term"),
+    "L2_REG": replace(_O["L2_REG"], only_default="scikit-learn's random forest has no regularization term"),
+    "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
+    "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"APPROX": "scikit-learn's forests split exactly"}),
+}
+_DNN_OVERRIDES = {
+    "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001, param="learning_rate_init"),
+    "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
+}
+_LINEAR_OVERRIDES = {
+    "LEARN_RATE": replace(_O["LEARN_RATE"], only_default="scikit-learn's solvers choose their own step sizes"),
+}
+_LOGISTIC_OVERRIDES = {
+    **_LINEAR_OVERRIDES,
+    "OPTIMIZE_STRATEGY": replace(_O["OPTIMIZE_STRATEGY"],
+                                 refused={"NORMAL_EQUATION": "logistic regression has no closed-form solution"}),
+}
+
+
+@dataclass(frozen=True)
+class ModelType:
+    """One MODEL_TYPE: its estimator factory, task, options and preprocessing capabilities."""
+
+    name: str
+    task: str
+    factory: Callable[..., Any]  # (ModelOptions, est.FitContext) -> unfitted scikit-learn estimator
+    options: Mapping[str, OptionSpec]
+    uses_standardization: bool  # numeric features are standardized (KMEANS/PCA: per their option)
+    is_tree: bool  # categoricals label-encoded by default, numerics left as they are
+    estimator: str  # the scikit-learn class, for documentation and messages
+
+    @property
+    def family(self) -> str:
+        """The estimator family, e.g. 'boosted_tree' or 'dnn': the name of its factory."""
+        return self.factory.__name__
+
+    @property
+    def has_label(self) -> bool:
+        return self.task in (REGRESSION, CLASSIFICATION)
+
+
+def _model(name: str, task: str, factory: Callable[..., Any], names: tuple[str, ...], *, estimator: str,
+           overrides: Mapping[str, OptionSpec] = MappingProxyType({}), standardize: bool = True,
+           tree: bool = False) -> ModelType:
+    options = {n: overrides.get(n, _O[n]) for n in names}
+    if task == CLASSIFICATION:
+        options.update({n: _O[n] for n in _WEIGHTS})
+    return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator)
+
+
+MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
+    _model("LINEAR_REG", REGRESSION, est.linear_reg, _LINEAR, overrides=_LINEAR_OVERRIDES,
+           estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')"),
+    _model("LOGISTIC_REG", CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
+           estimator="LogisticRegression (lbfgs; saga with L1)"),
+    _model("BOOSTED_TREE_CLASSIFIER", CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
+           standardize=False, tree=True, estimator="HistGradientBoostingClassifier"),
+    _model("BOOSTED_TREE_REGRESSOR", REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
+           standardize=False, tree=True, estimator="HistGradientBoostingRegressor"),
+    _model("RANDOM_FOREST_CLASSIFIER", CLASSIFICATION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
+           standardize=False, tree=True, estimator="RandomForestClassifier"),
+    _model("RANDOM_FOREST_REGRESSOR", REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
+           standardize=False, tree=True, estimator="RandomForestRegressor"),
+    _model("DNN_CLASSIFIER", CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier"),
+    _model("DNN_REGRESSOR", REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor"),
+    _model("KMEANS", CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans"),
+    _model("PCA", DECOMPOSITION, est.pca, _PCA, estimator="PCA"),
+    # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
+    _model("TRANSFORM_ONLY", TRANSFORM_ONLY, est.transform_only, (), standardize=False,
+           estimator="none (TRANSFORM only)"),
+]})
+
+# BigQuery ML model types the toolkit does not train (yet), and options only they take.
+UNSUPPORTED_MODEL_TYPES = ("MATRIX_FACTORIZATION", "ARIMA_PLUS", "ARIMA_PLUS_XREG", "AUTOENCODER",
+                           "AUTOML_CLASSIFIER", "AUTOML_REGRESSOR", "TENSORFLOW", "ONNX", "XGBOOST",
+                           "CONTRIBUTION_ANALYSIS")
+_OTHER_MODEL_OPTIONS = {
+    **dict.fromkeys(("FEEDBACK_TYPE", "NUM_FACTORS", "USER_COL", "ITEM_COL", "RATING_COL", "WALS_ALPHA"),
+                    "MATRIX_FACTORIZATION"),
+    **dict.fromkeys(("TIME_SERIES_TIMESTAMP_COL", "TIME_SERIES_DATA_COL", "TIME_SERIES_ID_COL", "HORIZON",
+                     "AUTO_ARIMA", "HOLIDAY_REGION", "DATA_FREQUENCY", "CLEAN_SPIKES_AND_DIPS"), "ARIMA_PLUS"),
+    "BUDGET_HOURS": "AUTOML_CLASSIFIER, AUTOML_REGRESSOR", "MODEL_PATH": "TENSORFLOW, ONNX, XGBOOST",
+}
+# BigQuery options that exist for these model types but that the toolkit refuses, with the reason.
+REFUSED_OPTIONS = {
+    **dict.fromkeys(("NUM_TRIALS", "MAX_PARALLEL_TRIALS", "HPARAM_TUNING_ALGORITHM", "HPARAM_TUNING_OBJECTIVES"),
+                    "hyperparameter tuning is not supported yet; train one model per setting instead"),
+    "INSTANCE_WEIGHT_COL": "instance weights are not supported yet; use CLASS_WEIGHTS or AUTO_CLASS_WEIGHTS",
+    "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
+    "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
+    "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
+    "DART_NORMALIZE_TYPE": "BOOSTER_TYPE='DART' is not supported",
+    **dict.fromkeys(("MODEL_REGISTRY", "VERTEX_AI_MODEL_ID", "VERTEX_AI_MODEL_VERSION_ALIASES", "KMS_KEY_NAME"),
+                    "it configures a BigQuery/Vertex AI service that does not exist in a local warehouse"),
+}
+
+
+def _known_names() -> set[str]:
+    names = {"MODEL_TYPE", *_OTHER_MODEL_OPTIONS, *REFUSED_OPTIONS}
+    for model_type in MODEL_TYPES.values():
+        names.update(model_type.options)
+    return names
+
+
+def model_type_of(model: str, value: object) -> ModelType:
+    """The ModelType named by a MODEL_TYPE value, or a ConfigError with a did-you-mean."""
+    if not isinstance(value, str):
+        raise ConfigError(f"model {model}: MODEL_TYPE = {value!r} is not a string",
+                          hint="write e.g. MODEL_TYPE = 'LINEAR_REG'")
+    name = value.upper()
+    if name in MODEL_TYPES:
+        return MODEL_TYPES[name]
+    supported = ", ".join(MODEL_TYPES)
+    if name in UNSUPPORTED_MODEL_TYPES:
+        raise ConfigError(f"model {model}: MODEL_TYPE '{value}' is a BigQuery ML model type the toolkit does not "
+                          "support yet", hint=f"use one of {supported}")
+    raise ConfigError(f"model {model}: unknown MODEL_TYPE '{value}'{did_you_mean(name, MODEL_TYPES)}",
+                      hint=f"use one of {supported}")
+
+
+def validate_options(model: str, raw: Mapping[str, object]) -> ModelOptions:
+    """Check OPTIONS(...) of model `model` (names in any case) and fill in the defaults."""
+    given: dict[str, object] = {}
+    for key, value in raw.items():
+        name = str(key).upper()
+        if name in given:
+            raise ConfigError(f"model {model}: option {name} is given twice", hint=f"keep one {name}")
+        given[name] = value
+    if "MODEL_TYPE" not in given:
+        raise ConfigError(f"model {model}: OPTIONS has no MODEL_TYPE",
+                          hint=f"add MODEL_TYPE = '…', one of {', '.join(MODEL_TYPES)}")
+    model_type = model_type_of(model, given.pop("MODEL_TYPE"))
+    values = {name: spec.default for name, spec in model_type.options.items()}
+    for name, value in given.items():
+        spec = model_type.options.get(name)
+        if spec is None:
+            raise _not_an_option(model, model_type, name)
+        values[name] = spec.coerce(model, value)
+    _check_together(model, model_type, values, set(given))
+    return ModelOptions(model, model_type.name, MappingProxyType(values), frozenset(given))
+
+
+def _not_an_option(model: str, model_type: ModelType, name: str) -> ConfigError:
+    if name in REFUSED_OPTIONS:
+        return ConfigError(f"model {model}: option {name} is not supported: {REFUSED_OPTIONS[name]}",
+                           hint=f"remove {name}")
+    owners = [m.name for m in MODEL_TYPES.values() if name in m.options] or [_OTHER_MODEL_OPTIONS.get(name)]
+    if owners != [None]:
+        return ConfigError(f"model {model}: option {name} applies to {', '.join(owners)}, not to {model_type.name}",
+                           hint=f"remove {name}, or change MODEL_TYPE")
+    close = did_you_mean(name, model_type.options) or did_you_mean(name, _known_names())
+    return ConfigError(f"model {model}: unknown option {name}{close}",
+                       hint=f"{model_type.name} takes: {', '.join(sorted(model_type.options))}")
+
+
+def _check_together(model: str, model_type: ModelType, values: dict[str, Any], given: set[str]) -> None:
+    """Rules that involve several options."""
+
+    def fail(message: str, hint: str) -> None:
+        raise ConfigError(f"model {model}: {message}", hint=hint)
+
+    if len(values.get("INPUT_LABEL_COLS") or ()) > 1:
+        fail("INPUT_LABEL_COLS names more than one column", "BigQuery ML models take one label: name one column")
+    if {"AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS"} <= given and values["AUTO_CLASS_WEIGHTS"]:
+        fail("AUTO_CLASS_WEIGHTS and CLASS_WEIGHTS are both set", "keep one of them")
+    method = values.get("DATA_SPLIT_METHOD")
+    if method is not None:
+        if method in ("CUSTOM", "SEQ") and not values["DATA_SPLIT_COL"]:
+            fail(f"DATA_SPLIT_METHOD = '{method}' needs DATA_SPLIT_COL", "add DATA_SPLIT_COL = 'column_name'")
+        if method not in ("CUSTOM", "SEQ") and "DATA_SPLIT_COL" in given:
+            fail(f"DATA_SPLIT_COL is used only with DATA_SPLIT_METHOD 'CUSTOM' or 'SEQ', not '{method}'",
+                 "remove DATA_SPLIT_COL, or set DATA_SPLIT_METHOD = 'CUSTOM' or 'SEQ'")
+        fractions = {"DATA_SPLIT_EVAL_FRACTION", "DATA_SPLIT_TEST_FRACTION"} & given
+        if fractions and method not in ("RANDOM", "SEQ"):
+            fail(f"{sorted(fractions)[0]} is used only with DATA_SPLIT_METHOD 'RANDOM' or 'SEQ', not '{method}'",
+                 "remove it, or set DATA_SPLIT_METHOD = 'RANDOM'")
+        for name in ("DATA_SPLIT_EVAL_FRACTION", "DATA_SPLIT_TEST_FRACTION"):
+            values[name] = round(values[name], 2)  # BigQuery keeps two decimals
+        if values["DATA_SPLIT_EVAL_FRACTION"] + values["DATA_SPLIT_TEST_FRACTION"] >= 1.0:
+            fail("DATA_SPLIT_EVAL_FRACTION + DATA_SPLIT_TEST_FRACTION leave no training rows",
+                 "make their sum less than 1")
+    if values.get("OPTIMIZE_STRATEGY") == "NORMAL_EQUATION" and values.get("L1_REG"):
+        fail("L1_REG needs OPTIMIZE_STRATEGY 'BATCH_GRADIENT_DESCENT' (the normal equation has no L1 term)",
+             "remove OPTIMIZE_STRATEGY, or L1_REG")
+    if model_type.name == "KMEANS":
+        custom = values["KMEANS_INIT_METHOD"] == "CUSTOM"
+        if custom != bool(values["KMEANS_INIT_COL"]):
+            fail("KMEANS_INIT_METHOD = 'CUSTOM' and KMEANS_INIT_COL go together",
+                 "set both (KMEANS_INIT_COL names a BOOL column, TRUE for the initial centroids) or neither")
+    if model_type.name == "PCA":
+        chosen = [n for n in ("NUM_PRINCIPAL_COMPONENTS", "PCA_EXPLAINED_VARIANCE_RATIO") if values[n] is not None]
+        if len(chosen) != 1:
+            fail("PCA needs exactly one of NUM_PRINCIPAL_COMPONENTS and PCA_EXPLAINED_VARIANCE_RATIO",
+                 "set e.g. NUM_PRINCIPAL_COMPONENTS = 2, or PCA_EXPLAINED_VARIANCE_RATIO = 0.9")
