@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from toolkit.checks.assertions import UNDER_TEST, Assertion
+from toolkit.project.assertions import UNDER_TEST, Assertion
 from toolkit.errors import did_you_mean
 from toolkit.sql.quoting import identifier
 

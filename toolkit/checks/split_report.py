@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlglot import exp
 
-from toolkit.checks.assertions import UNDER_TEST
+from toolkit.project.assertions import UNDER_TEST
 from toolkit.errors import ToolkitError, WarehouseError, did_you_mean
 from toolkit.project.discover import standard_macros_dir
 from toolkit.project.nodes import Node, NodeKind

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from toolkit.checks.assertions import Assertion
+from toolkit.project.assertions import Assertion
 from toolkit.sql.create_model import CreateModel
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.quoting import relation

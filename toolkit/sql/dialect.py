@@ -9,7 +9,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
-from toolkit.sql.ml_functions import (
+from toolkit.sql.ml_nodes import (
     TABLE_FUNCTION_NAMES,
     MLFunction,
     MLPreprocess,

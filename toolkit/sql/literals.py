@@ -6,11 +6,14 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.sql.dialect import DIALECT
-
 
 class NotConstant(ValueError):
-    """The expression is not a constant; the message holds its SQL text."""
+    """The expression is not a constant; the caller renders it in its dialect (this module sits below the dialect)."""
+
+    def __init__(self, node: exp.Expression, reason: str = "") -> None:
+        super().__init__(reason or node.sql())
+        self.node = node
+        self.reason = reason  # set when the expression has a constant's shape but not its value
 
 
 def constant(node: exp.Expression) -> Any:
@@ -40,6 +43,6 @@ def constant(node: exp.Expression) -> Any:
             try:
                 return float(value)
             except ValueError:
-                raise NotConstant(f"is not a number: {node.sql(dialect=DIALECT)}") from None
+                raise NotConstant(node, "is not a number") from None
         return value
-    raise NotConstant(node.sql(dialect=DIALECT))
+    raise NotConstant(node)

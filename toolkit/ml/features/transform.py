@@ -30,7 +30,7 @@ import sqlglot
 from sqlglot import exp
 
 from toolkit.errors import ModelError
-from toolkit.ml.training.split import TRAIN
+from toolkit.ml.types.splits import TRAIN
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.quoting import identifier
 

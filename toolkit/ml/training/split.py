@@ -24,8 +24,8 @@ from toolkit.errors import ModelError
 from toolkit.ml.types.options import ModelOptions
 from toolkit.sql.quoting import identifier
 from toolkit.warehouse.farmhash import fingerprint64
+from toolkit.ml.types.splits import EVAL, TEST, TRAIN  # noqa: F401  (re-exported)
 
-TRAIN, EVAL, TEST = 0, 1, 2
 KEY_COLUMN = "__toolkit_split_key"
 AUTO_NO_SPLIT_BELOW = 500
 AUTO_FRACTION_UP_TO = 50_000

@@ -94,8 +94,8 @@ def _constant(node: exp.Expression) -> Any:
     try:
         return constant(node)
     except NotConstant as error:
-        text = str(error)
-        raise ArgumentError(text if text.startswith("is not a number") else f"must be a constant, not {text}") from None
+        text = error.node.sql(dialect=DIALECT)
+        raise ArgumentError(f"{error.reason}: {text}" if error.reason else f"must be a constant, not {text}") from None
 
 
 def _is_number(value: Any) -> bool:

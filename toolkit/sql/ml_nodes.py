@@ -1,0 +1,105 @@
+"""BigQuery ML's functions as sqlglot nodes: the names, the `MLFunction` and `MLPreprocess` nodes and their parsers
+(registered in the dialect's FUNCTION_PARSERS). Imports no dialect, so the dialect can import it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+from toolkit.errors import did_you_mean
+
+# The table functions, by name without the ML. prefix.
+TABLE_FUNCTION_NAMES = (
+    "PREDICT", "EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE", "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS",
+    "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT", "GLOBAL_EXPLAIN", "TRANSFORM",
+)
+
+
+# The preprocessing functions, by name without the ML. prefix: scalar ones, and analytic ones (written with OVER ()).
+SCALAR_PREPROCESSING_NAMES = (
+    "BUCKETIZE", "FEATURE_CROSS", "HASH_BUCKETIZE", "NORMALIZER", "POLYNOMIAL_EXPAND", "NGRAMS",
+)
+ANALYTIC_PREPROCESSING_NAMES = (
+    "QUANTILE_BUCKETIZE", "STANDARD_SCALER", "MIN_MAX_SCALER", "MAX_ABS_SCALER", "ROBUST_SCALER",
+    "ONE_HOT_ENCODER", "LABEL_ENCODER", "IMPUTER",
+)
+PREPROCESSING_NAMES = SCALAR_PREPROCESSING_NAMES + ANALYTIC_PREPROCESSING_NAMES
+ML_NAMES = TABLE_FUNCTION_NAMES + PREPROCESSING_NAMES
+
+
+class MLFunction(exp.Expression):
+    """ML.<this>(MODEL <model> [, <input>] [, <settings>])."""
+
+    arg_types = {"this": True, "model": True, "input": False, "settings": False}
+
+
+def parse_ml_function(parser: Any, name: str) -> MLFunction:
+    """The arguments after `ML.NAME(`: MODEL name, then a `(query)`, `TABLE t` or table name, then a STRUCT."""
+    if not parser._match(TokenType.MODEL):
+        parser.raise_error(f"ML.{name} takes MODEL <name> as its first argument")
+    model = parser._parse_table_parts()
+    found: dict[str, exp.Expression] = {}
+    while parser._match(TokenType.COMMA):
+        if parser._match(TokenType.STRUCT, advance=False) or parser._curr.text.upper() == "STRUCT":
+            found["settings"] = parser._parse_bitwise()
+        elif parser._match(TokenType.TABLE):
+            found["input"] = parser._parse_table_parts()
+        else:
+            found["input"] = parser._parse_table()
+    return parser.expression(MLFunction(this=exp.var(name), model=model, **found))
+
+
+class MLPreprocess(exp.Expression, exp.Func):
+    """ML.<this>(<expressions>): a preprocessing function call, arguments as written (positional or `name => value`).
+    An analytic one is the `this` of an `exp.Window` holding its OVER ()."""
+
+    arg_types = {"this": True, "expressions": False}
+
+    @property
+    def is_analytic(self) -> bool:
+        return self.name.upper() in ANALYTIC_PREPROCESSING_NAMES
+
+
+def parse_ml_preprocess(parser: Any) -> exp.Expression | None:
+    """At `ML . NAME (` with NAME a preprocessing function: the call (with its OVER (…), if any); otherwise None
+    and nothing consumed. Hooked in before the parser reads a column, where `ML.NAME(` would otherwise begin."""
+    tokens, index = parser._tokens, parser._index
+    if not (
+        index + 3 < len(tokens)
+        and tokens[index].text.upper() == "ML"
+        and tokens[index].token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+        and tokens[index + 1].token_type == TokenType.DOT
+        and tokens[index + 2].text.upper() in PREPROCESSING_NAMES
+        and tokens[index + 3].token_type == TokenType.L_PAREN
+    ):
+        return None
+    name = tokens[index + 2]
+    parser._advance(4)
+    arguments = [] if parser._match(TokenType.R_PAREN, advance=False) else parser._parse_csv(parser._parse_lambda)
+    parser._match_r_paren()
+    call = parser.expression(MLPreprocess(this=exp.var(name.text.upper()), expressions=arguments))
+    call.update_positions(name)
+    return parser._parse_column_ops(parser._parse_window(call))
+
+
+def check_ml_prefix(parser: Any) -> None:
+    """Before a function call: `ML.<unknown>(` is an error with a did-you-mean, not a mystery later; a
+    preprocessing function where a table is expected is an error too."""
+    tokens, index = parser._tokens, parser._index
+    name = parser._curr
+    if (
+        index >= 2
+        and tokens[index - 1].token_type == TokenType.DOT
+        and tokens[index - 2].text.upper() == "ML"
+        and parser._next is not None
+        and parser._next.token_type == TokenType.L_PAREN
+        and name.text.upper() not in TABLE_FUNCTION_NAMES
+    ):
+        upper = name.text.upper()
+        if upper in PREPROCESSING_NAMES:
+            parser.raise_error(f"ML.{upper} is a preprocessing function: call it in a SELECT list or in "
+                               "TRANSFORM(…), not where a table is expected")
+        known = [f"ML.{n}" for n in ML_NAMES]
+        parser.raise_error(f"unknown function ML.{upper}{did_you_mean(f'ML.{upper}', known)}")
