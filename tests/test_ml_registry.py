@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from toolkit.errors import ConfigError
 from toolkit.ml.types.options import FROM_DATA
 from toolkit.ml.types.registry import MODEL_TYPES, validate_options
+from toolkit.ml.types.tasks import Family, Task, chosen_classes
 
 ALL_TYPES = ["LINEAR_REG", "LOGISTIC_REG", "BOOSTED_TREE_CLASSIFIER", "BOOSTED_TREE_REGRESSOR",
              "RANDOM_FOREST_CLASSIFIER", "RANDOM_FOREST_REGRESSOR", "DNN_CLASSIFIER", "DNN_REGRESSOR", "KMEANS", "PCA",
@@ -38,6 +40,25 @@ def test_capabilities():
     assert MODEL_TYPES["BOOSTED_TREE_REGRESSOR"].is_tree and not MODEL_TYPES["LINEAR_REG"].is_tree
     assert MODEL_TYPES["LINEAR_REG"].uses_standardization and not MODEL_TYPES["RANDOM_FOREST_CLASSIFIER"]\
         .uses_standardization
+
+
+def test_every_type_names_its_task_family_and_capabilities():
+    # The string values are what the model store writes: changing one breaks stored models.
+    assert [t.value for t in Task] == ["regression", "classification", "clustering", "decomposition", "transform"]
+    assert {m.family for m in MODEL_TYPES.values()} == set(Family)
+    assert {n for n, m in MODEL_TYPES.items() if m.has_weights} == {"LINEAR_REG", "LOGISTIC_REG"}
+    assert {n for n, m in MODEL_TYPES.items() if not m.compilable} == {"DNN_CLASSIFIER", "DNN_REGRESSOR",
+                                                                      "TRANSFORM_ONLY"}
+    for model_type in MODEL_TYPES.values():
+        assert model_type.has_label == (model_type.task in (Task.REGRESSION, Task.CLASSIFICATION))
+        assert model_type.spec.metric_names or model_type.task is Task.TRANSFORM
+
+
+def test_one_threshold_rule():
+    proba = np.array([[0.4, 0.6], [0.7, 0.3]])
+    assert chosen_classes(proba).tolist() == [1, 0]
+    assert chosen_classes(proba, 0.65).tolist() == [0, 0]
+    assert chosen_classes(np.array([[0.2, 0.5, 0.3]]), 0.9).tolist() == [1]  # multiclass: the most probable
 
 
 def test_defaults_follow_bigquery():

@@ -23,7 +23,7 @@ from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
 from toolkit.warehouse.materialize import build_temporary, discard, existing_kind, publish
-from toolkit.warehouse.state import STATE_SCHEMA, record_run
+from toolkit.warehouse.state import record_run
 
 
 class Status(enum.Enum):
@@ -198,7 +198,7 @@ def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
 
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
     """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
-    from toolkit.ml import list_models, save_model, train_model  # scikit-learn loads only when a model trains
+    from toolkit.ml import model_exists, save_model, train_model  # scikit-learn loads only when a model trains
     from toolkit.ml.compile import FALLBACK
     from toolkit.ml.metrics import headline
 
@@ -212,7 +212,7 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
                 hint="models and tables share one namespace, as in BigQuery: rename the model file or drop the "
                 f"{clash.value}",
             )
-        if create.if_not_exists and any(m.name.casefold() == node.name.casefold() for m in list_models(con)):
+        if create.if_not_exists and model_exists(con, node.name):
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
         trained = train_model(con, name=node.name, options=create.options, query=create.query,
                               transform=create.transform)
@@ -234,10 +234,9 @@ def _is_built(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
     if node.kind is NodeKind.ASSERTION:
         return True
     if node.kind is NodeKind.ML_MODEL:
-        if existing_kind(con, STATE_SCHEMA, "model_versions") is None:
-            return False
-        sql = f"SELECT count(*) FROM {STATE_SCHEMA}.model_versions WHERE lower(model_name) = lower(?)"
-        return con.execute(sql, [node.name]).fetchall()[0][0] > 0
+        from toolkit.ml import model_exists  # the model store's modules load only for a model
+
+        return model_exists(con, node.name)
     return existing_kind(con, node.schema, node.name) is not None
 
 

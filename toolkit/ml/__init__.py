@@ -22,6 +22,7 @@ _EXPORTS = {
     "ModelSummary": "toolkit.ml.store.versions",
     "list_models": "toolkit.ml.store.versions",
     "load_model": "toolkit.ml.store.versions",
+    "model_exists": "toolkit.ml.store.versions",
     "save_model": "toolkit.ml.store.versions",
     "train_model": "toolkit.ml.training.train",
 }

@@ -13,6 +13,8 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import davies_bouldin_score
 
+from toolkit.ml.types.tasks import HEADLINE_METRICS, chosen_classes
+
 Metrics = dict[str, float | None]
 _EPS = 1e-15
 
@@ -41,15 +43,14 @@ def log_loss(y: np.ndarray, proba: np.ndarray, sample_weight: np.ndarray | None 
     return float(np.average(-np.log(p), weights=sample_weight))
 
 
-def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float = 0.5) -> Metrics:
+def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float | None = None) -> Metrics:
     """Metrics of class indices `y` against class probabilities `proba` (rows × classes, classes ascending)."""
     n_classes = proba.shape[1]
+    predicted = chosen_classes(proba, threshold)
     if n_classes == 2:
-        predicted = (proba[:, 1] > threshold).astype(np.int64)
         precision, recall = _precision_recall(y, predicted, 1)
         auc = _binary_auc(y == 1, proba[:, 1])
     else:
-        predicted = np.argmax(proba, axis=1)
         pairs = [_precision_recall(y, predicted, c) for c in range(n_classes)]
         precision = float(np.mean([p for p, _ in pairs]))
         recall = float(np.mean([r for _, r in pairs]))
@@ -97,9 +98,7 @@ def pca_metrics(explained_variance_ratio: np.ndarray) -> Metrics:
     return {"total_explained_variance_ratio": float(np.sum(explained_variance_ratio))}
 
 
-# The metrics that summarise a model in one line, in order of preference.
-HEADLINE = ("roc_auc", "accuracy", "r2_score", "mean_absolute_error", "davies_bouldin_index",
-            "total_explained_variance_ratio")
+HEADLINE = HEADLINE_METRICS
 
 
 def headline(metrics: Metrics, most: int = 2) -> str:

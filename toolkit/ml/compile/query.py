@@ -17,23 +17,23 @@ from toolkit.ml.compile.layers import Layers, ref
 from toolkit.ml.compile.sql import NotCompilable, call, case, cast, integer, number, text
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.inference.predict import NEAREST_CENTROIDS
+from toolkit.ml.types.tasks import DEFAULT_THRESHOLD, Family, Task
 
 INPUT_PLACEHOLDER = "__toolkit_predict_input__"
 THRESHOLD_PLACEHOLDER = "__toolkit_threshold__"
-DEFAULT_THRESHOLD = 0.5
 _LABEL_TYPES = {"bool": "BOOLEAN", "string": "VARCHAR", "large_string": "VARCHAR", "string_view": "VARCHAR",
                 "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT", "uint8": "UTINYINT",
                 "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT", "float": "FLOAT",
                 "double": "DOUBLE", "date32[day]": "DATE"}
-COVERED = {"linear_reg", "logistic_reg", "kmeans", "pca", "boosted_tree", "random_forest"}
 
 
 def prediction_query(trained: TrainedModel, *, limit: int, passthrough: Sequence[str] | None = None) -> exp.Select:
     """The model's ML.PREDICT over the placeholder input; raises NotCompilable (with the reason) for a model the
     compiler does not cover. `passthrough`: the input columns to keep (None: all of them)."""
-    family = trained.model_type.family
-    if family not in COVERED:
-        raise NotCompilable(f"{trained.model_type.name} models are not compiled to SQL")
+    model_type = trained.model_type
+    if not model_type.compilable:
+        raise NotCompilable(model_type.not_compiled)
+    family = model_type.family
     if trained.options.get("DISTANCE_TYPE") == "COSINE":
         raise NotCompilable("KMEANS with DISTANCE_TYPE 'COSINE'")
     source, added = transform_layer(trained, exp.Table(this=exp.to_identifier(INPUT_PLACEHOLDER, quoted=True)))
@@ -42,23 +42,23 @@ def prediction_query(trained: TrainedModel, *, limit: int, passthrough: Sequence
     layers.add([(f.name, f.expression) for f in features])
     estimator, task = trained.estimator, trained.model_type.task
     label = trained.label
-    if task == "regression":
-        if family == "boosted_tree":
+    if task is Task.REGRESSION:
+        if family is Family.BOOSTED_TREE:
             value = trees.boosted_regression(layers, features, estimator, limit)
-        elif family == "random_forest":
+        elif family is Family.RANDOM_FOREST:
             value = ref(trees.forest_outputs(layers, features, estimator, limit, 1)[0])
         else:
             value = linear.regression_value(layers, features, estimator)
         outputs = [(f"predicted_{label}", value)]
-    elif task == "classification":
-        if family == "boosted_tree":
+    elif task is Task.CLASSIFICATION:
+        if family is Family.BOOSTED_TREE:
             probs = trees.boosted_probabilities(layers, features, estimator, limit)
-        elif family == "random_forest":
+        elif family is Family.RANDOM_FOREST:
             probs = trees.forest_outputs(layers, features, estimator, limit, len(trained.classes))
         else:
             probs = linear.logistic_probabilities(layers, features, estimator)
         outputs = _classes(trained, probs)
-    elif task == "clustering":
+    elif task is Task.CLUSTERING:
         outputs = _clusters(layers, linear.centroid_distances(layers, features, estimator))
     else:
         components = linear.pca_components(layers, features, estimator)

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.model import TrainedModel
-from toolkit.ml.store.versions import list_models, load_model
+from toolkit.ml.store.versions import load_model, model_exists, model_names
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
@@ -75,10 +75,9 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
 
 
 def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
-    known = [m.name for m in list_models(con)]
-    if name.casefold() not in {k.casefold() for k in known}:
+    if not model_exists(con, name):
         raise ModelError(
-            f"no model named {name} in the model store{did_you_mean(name, known)}",
+            f"no model named {name} in the model store{did_you_mean(name, model_names(con))}",
             hint="train it with a CREATE MODEL file and `toolkit build`; `toolkit models` lists the models",
         )
     return load_model(con, name)

@@ -28,7 +28,7 @@ import pyarrow as pa
 from toolkit.errors import ConfigError, ModelError, did_you_mean
 from toolkit.ml.functions import evaluate, explain, inspect, predict, transform
 from toolkit.ml.model import TrainedModel
-from toolkit.ml.types.registry import TRANSFORM_ONLY
+from toolkit.ml.types.tasks import Task
 
 Batches = Iterable[pa.RecordBatch]
 Result = pa.Table | Iterator[pa.RecordBatch]
@@ -101,7 +101,7 @@ class TableFunction:
         return values
 
     def check_model(self, trained: TrainedModel) -> None:
-        if trained.model_type.task == TRANSFORM_ONLY and not self.without_estimator:
+        if trained.model_type.task is Task.TRANSFORM and not self.without_estimator:
             raise ModelError(f"ML.{self.name} does not apply to model {trained.name} (TRANSFORM_ONLY): it only "
                              "preprocesses, with no model to predict, evaluate or explain",
                              hint=f"use ML.TRANSFORM(MODEL {trained.name}, …) for its outputs, or train a model "

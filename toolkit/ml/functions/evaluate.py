@@ -43,23 +43,17 @@ from toolkit.ml.functions.support import (
 )
 from toolkit.ml.training.labels import class_indices, class_text
 from toolkit.ml.inference.predict import centroid_distances, design_matrix
+from toolkit.ml.types.tasks import Task, chosen_classes
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
 
 Batches = Iterable[pa.RecordBatch]
-METRICS = {
-    "regression": ("mean_absolute_error", "mean_squared_error", "mean_squared_log_error", "median_absolute_error",
-                   "r2_score", "explained_variance"),
-    "classification": ("precision", "recall", "accuracy", "f1_score", "log_loss", "roc_auc"),
-    "clustering": ("davies_bouldin_index", "mean_squared_distance"),
-    "decomposition": ("total_explained_variance_ratio",),
-}
 ROC_QUANTILES = 100
 
 
 def is_binary(trained: TrainedModel) -> bool:
-    return trained.model_type.task == "classification" and len(trained.classes or ()) == 2
+    return trained.model_type.task is Task.CLASSIFICATION and len(trained.classes or ()) == 2
 
 
 def check_threshold(function: str, trained: TrainedModel, threshold: float | None) -> None:
@@ -87,7 +81,7 @@ class Scores:
 def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
     """Score every batch, keeping only labels and outputs; errors name `function` and the model."""
     task = trained.model_type.task
-    supervised = task in ("regression", "classification")
+    supervised = trained.model_type.has_label
     parts: dict[str, list[np.ndarray]] = {}
     rows = 0
     schema = getattr(batches, "schema", None)
@@ -106,11 +100,11 @@ def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
                 parts.setdefault("y", []).append(y)
                 X = X if keep.all() else X[keep]
             rows += len(X)
-            if task == "classification":
+            if task is Task.CLASSIFICATION:
                 parts.setdefault("proba", []).append(trained.estimator.predict_proba(X))
-            elif task == "regression":
+            elif task is Task.REGRESSION:
                 parts.setdefault("pred", []).append(trained.estimator.predict(X))
-            elif task == "clustering":
+            elif task is Task.CLUSTERING:
                 distances = centroid_distances(trained, X)
                 nearest = np.argmin(distances, axis=1)
                 parts.setdefault("nearest", []).append(nearest)
@@ -164,9 +158,7 @@ def _labels(function: str, trained: TrainedModel, table: pa.Table) -> tuple[np.n
 
 def predicted_classes(trained: TrainedModel, proba: np.ndarray, threshold: float | None) -> np.ndarray:
     """Class index of each row: binary above the threshold (0.5), else the most probable class (as ML.PREDICT)."""
-    if proba.shape[1] == 2:
-        return (proba[:, 1] > (0.5 if threshold is None else threshold)).astype(np.int64)
-    return np.argmax(proba, axis=1)
+    return chosen_classes(proba, threshold)
 
 
 # --- ML.EVALUATE ----------------------------------------------------------------------------------------------------
@@ -184,16 +176,17 @@ def evaluate_run(trained: TrainedModel, batches: Batches | None, settings: dict[
         values = trained.metrics
     else:
         values = _metrics(function, trained, score(function, trained, batches), threshold)
-    return pa.table({name: pa.array([values.get(name)], pa.float64()) for name in METRICS[task]})
+    names = trained.model_type.spec.metric_names
+    return pa.table({name: pa.array([values.get(name)], pa.float64()) for name in names})
 
 
 def _metrics(function: str, trained: TrainedModel, scores: Scores, threshold: float | None) -> dict:
     task = trained.model_type.task
-    if task == "regression":
+    if task is Task.REGRESSION:
         return metrics.regression_metrics(scores.y, scores.pred)
-    if task == "classification":
-        return metrics.classification_metrics(scores.y, scores.proba, 0.5 if threshold is None else threshold)
-    if task == "clustering":
+    if task is Task.CLASSIFICATION:
+        return metrics.classification_metrics(scores.y, scores.proba, threshold)
+    if task is Task.CLUSTERING:
         centers = trained.estimator.cluster_centers_
         return {"davies_bouldin_index": davies_bouldin(centers, scores.nearest, scores.spread),
                 "mean_squared_distance": float(np.mean(scores.distance ** 2))}
@@ -215,8 +208,8 @@ def davies_bouldin(centers: np.ndarray, nearest: np.ndarray, spread: np.ndarray)
 
 # --- ML.CONFUSION_MATRIX --------------------------------------------------------------------------------------------
 def confusion_matrix_applies(trained: TrainedModel) -> str | None:
-    if trained.model_type.task != "classification":
-        return ("a confusion matrix needs a classifier (" + type_names(lambda t: t.task == "classification")
+    if trained.model_type.task is not Task.CLASSIFICATION:
+        return ("a confusion matrix needs a classifier (" + type_names(lambda t: t.task is Task.CLASSIFICATION)
                 + "); use ML.EVALUATE for regression, KMEANS and PCA models")
     return None
 
@@ -265,7 +258,7 @@ def confusion_matrix_run(trained: TrainedModel, batches: Batches | None, setting
 
 # --- ML.ROC_CURVE ---------------------------------------------------------------------------------------------------
 def roc_curve_applies(trained: TrainedModel) -> str | None:
-    if trained.model_type.task != "classification":
+    if trained.model_type.task is not Task.CLASSIFICATION:
         return ("a ROC curve needs a binary classifier; " + trained.options.model_type + " is not a classifier "
                 "(use ML.EVALUATE)")
     if len(trained.classes) != 2:

@@ -43,8 +43,6 @@ import pyarrow as pa
 
 from toolkit.ml.functions.evaluate import check_threshold, predicted_classes
 from toolkit.ml.functions.support import (
-    LINEAR_TYPES,
-    TREE_FAMILIES,
     by_input,
     class_array,
     function_error,
@@ -59,6 +57,7 @@ from toolkit.ml.functions.support import (
 from toolkit.ml.functions.inspect import Tree, split_statistics, trees
 from toolkit.ml.inference.predict import design_matrix, predict
 from toolkit.ml.features.transform import without_prefixed
+from toolkit.ml.types.tasks import Family
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
@@ -67,18 +66,18 @@ _ATTRIBUTION = pa.struct([("feature", pa.string()), ("attribution", pa.float64()
 
 
 def _explainable(trained: TrainedModel) -> bool:
-    return trained.options.model_type in LINEAR_TYPES or trained.model_type.family in TREE_FAMILIES
+    return trained.model_type.explainable
 
 
 def _supported() -> str:
-    return type_names(lambda t: t.name in LINEAR_TYPES or t.family in TREE_FAMILIES)
+    return type_names(lambda t: t.explainable)
 
 
 def explain_applies(trained: TrainedModel) -> str | None:
     if _explainable(trained):
         return None
     why = ("DNN models are explained by integrated gradients in BigQuery, which the toolkit does not implement"
-           if trained.model_type.family == "dnn" else "it has no label to explain; use ML.PREDICT")
+           if trained.model_type.family is Family.DNN else "it has no label to explain; use ML.PREDICT")
     return f"ML.EXPLAIN_PREDICT supports {_supported()} models; {why}"
 
 
@@ -143,7 +142,7 @@ class _Explainer:
     def __init__(self, trained: TrainedModel):
         self.trained = trained
         self.inputs, self.sources = input_sources(trained)
-        self.linear = trained.options.model_type in LINEAR_TYPES
+        self.linear = trained.model_type.has_weights
         if self.linear:
             self.coef, self.intercept = linear_parameters(trained)
             self.means = numeric_means(trained)
@@ -202,7 +201,7 @@ class _Explainer:
     def _trees(self, X: np.ndarray, proba: np.ndarray | None,
                chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         trained, estimator = self.trained, self.trained.estimator
-        n, boosted = len(X), trained.model_type.family == "boosted_tree"
+        n, boosted = len(X), trained.model_type.family is Family.BOOSTED_TREE
         attributions = np.zeros((n, len(self.inputs)))
         baseline = np.zeros(n)
         classes = len(trained.classes or ())
@@ -265,7 +264,7 @@ def global_explain_applies(trained: TrainedModel) -> str | None:
 
 
 def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
-    if trained.options.model_type in LINEAR_TYPES:
+    if trained.model_type.has_weights:
         inputs, values = _linear_global(trained)
     else:
         try:

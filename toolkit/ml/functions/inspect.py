@@ -35,8 +35,6 @@ import numpy as np
 import pyarrow as pa
 
 from toolkit.ml.functions.support import (
-    LINEAR_TYPES,
-    TREE_FAMILIES,
     class_array,
     function_error,
     input_sources,
@@ -44,6 +42,7 @@ from toolkit.ml.functions.support import (
     struct_lists,
     type_names,
 )
+from toolkit.ml.types.tasks import Family, Task
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
@@ -65,7 +64,7 @@ def training_info_run(trained: TrainedModel, batches: Any, settings: dict[str, A
         "learning_rate": pa.array([r.learning_rate for r in rows], pa.float64()),
         "duration_ms": pa.array([r.duration_ms for r in rows], pa.int64()),
     }
-    if trained.model_type.task == "clustering":
+    if trained.model_type.task is Task.CLUSTERING:
         k = len(trained.estimator.cluster_centers_)
         assigned = getattr(trained.estimator, "labels_", None)
         sizes = np.bincount(assigned, minlength=k) if assigned is not None else [None] * k
@@ -86,8 +85,8 @@ def feature_info_run(trained: TrainedModel, batches: Any, settings: dict[str, An
 
 # --- ML.WEIGHTS -----------------------------------------------------------------------------------------------------
 def weights_applies(trained: TrainedModel) -> str | None:
-    if trained.options.model_type not in LINEAR_TYPES:
-        hint = ("use ML.FEATURE_IMPORTANCE for tree models" if trained.model_type.family in TREE_FAMILIES
+    if not trained.model_type.has_weights:
+        hint = ("use ML.FEATURE_IMPORTANCE for tree models" if trained.model_type.is_tree
                 else "use ML.CENTROIDS for KMEANS" if trained.options.model_type == "KMEANS" else
                 "this model type has no weights the toolkit reports")
         return f"ML.WEIGHTS applies to LINEAR_REG and LOGISTIC_REG models only; {hint}"
@@ -190,10 +189,10 @@ class Tree:
 def trees(trained: TrainedModel) -> list[Tree]:
     """Every tree of a boosted tree or random forest model."""
     estimator = trained.estimator
-    if trained.model_type.family == "boosted_tree":
+    if trained.model_type.family is Family.BOOSTED_TREE:
         return [_hist_tree(predictor, k) for iteration in estimator._predictors for k, predictor in
                 enumerate(iteration)]
-    return [_forest_tree(member.tree_, trained.model_type.task == "classification")
+    return [_forest_tree(member.tree_, trained.model_type.task is Task.CLASSIFICATION)
             for member in estimator.estimators_]
 
 
@@ -237,10 +236,10 @@ def _forest_tree(tree: Any, classifier: bool) -> Tree:
 
 # --- ML.FEATURE_IMPORTANCE ------------------------------------------------------------------------------------------
 def feature_importance_applies(trained: TrainedModel) -> str | None:
-    if trained.model_type.family not in TREE_FAMILIES:
-        other = " (use ML.WEIGHTS for LINEAR_REG and LOGISTIC_REG)" if trained.options.model_type in LINEAR_TYPES \
+    if not trained.model_type.is_tree:
+        other = " (use ML.WEIGHTS for LINEAR_REG and LOGISTIC_REG)" if trained.model_type.has_weights \
             else ""
-        return (f"ML.FEATURE_IMPORTANCE applies to tree models ({type_names(lambda t: t.family in TREE_FAMILIES)})"
+        return (f"ML.FEATURE_IMPORTANCE applies to tree models ({type_names(lambda t: t.is_tree)})"
                 f"{other}")
     return None
 

@@ -13,13 +13,10 @@ import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType
+from toolkit.ml.types.tasks import label_arrow_type as _label_arrow_type
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
-
-LINEAR_TYPES = ("LINEAR_REG", "LOGISTIC_REG")
-TREE_FAMILIES = ("boosted_tree", "random_forest")
-
 
 def where(function: str, trained: TrainedModel) -> str:
     return f"ML.{function} with model {trained.name}"
@@ -117,7 +114,7 @@ def numeric_means(trained: TrainedModel) -> np.ndarray:
 
 
 def label_arrow_type(trained: TrainedModel) -> pa.DataType:
-    return pa.type_for_alias(trained.label_type) if trained.label_type else pa.float64()
+    return _label_arrow_type(trained.label_type)
 
 
 def class_array(trained: TrainedModel, indices: Any = None) -> pa.Array:

@@ -1,4 +1,4 @@
-"""Applying a trained model: the design matrix of new rows, BigQuery's prediction columns, evaluation metrics.
+"""Applying a trained model: the design matrix of new rows, BigQuery's prediction columns.
 
 `predict` returns only the prediction columns (the caller puts the input columns beside them, as ML.PREDICT does):
 - regressors: predicted_<label> (DOUBLE);
@@ -18,9 +18,10 @@ import numpy as np
 import pyarrow as pa
 
 from toolkit.errors import ModelError
-from toolkit.ml import metrics
 from toolkit.ml.features.preprocess import column_kind
 from toolkit.ml.features.transform import model_features, outputs_of
+from toolkit.ml.types.tasks import Task, chosen_classes
+from toolkit.ml.types.tasks import label_arrow_type as _label_arrow_type
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
@@ -91,35 +92,20 @@ def centroid_distances(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
     return 1.0 - similarity
 
 
-def evaluate(trained: TrainedModel, X: np.ndarray, y: np.ndarray | None) -> dict[str, float | None]:
-    """BigQuery's evaluation metrics of the model on encoded rows."""
-    task = trained.model_type.task
-    if task == "regression":
-        return metrics.regression_metrics(y, trained.estimator.predict(X))
-    if task == "classification":
-        return metrics.classification_metrics(y, trained.estimator.predict_proba(X))
-    if task == "clustering":
-        distances = centroid_distances(trained, X)
-        nearest = np.argmin(distances, axis=1)
-        squared = np.min(distances, axis=1) ** 2
-        return metrics.kmeans_metrics(X, nearest, squared)
-    return metrics.pca_metrics(trained.estimator.explained_variance_ratio_)
-
-
 def label_arrow_type(trained: TrainedModel) -> pa.DataType:
-    return pa.type_for_alias(trained.label_type)
+    return _label_arrow_type(trained.label_type)
 
 
 def output_schema(trained: TrainedModel) -> pa.Schema:
     """The columns `predict` returns, known without predicting anything."""
     task = trained.model_type.task
-    if task == "regression":
+    if task is Task.REGRESSION:
         return pa.schema([(f"predicted_{trained.label}", pa.float64())])
-    if task == "classification":
+    if task is Task.CLASSIFICATION:
         label = label_arrow_type(trained)
         probs = pa.list_(pa.struct([("label", label), ("prob", pa.float64())]))
         return pa.schema([(f"predicted_{trained.label}", label), (f"predicted_{trained.label}_probs", probs)])
-    if task == "clustering":
+    if task is Task.CLUSTERING:
         nearest = pa.list_(pa.struct([("centroid_id", pa.int64()), ("distance", pa.float64())]))
         return pa.schema([("centroid_id", pa.int64()), ("nearest_centroids_distance", nearest)])
     return pa.schema([(f"principal_component_{i + 1}", pa.float64()) for i in range(trained.estimator.n_components_)])
@@ -132,11 +118,11 @@ def predict(trained: TrainedModel, table: pa.Table, *, threshold: float | None =
         return output_schema(trained).empty_table()
     X = design_matrix(trained, table)
     task = trained.model_type.task
-    if task == "regression":
+    if task is Task.REGRESSION:
         return pa.table({f"predicted_{trained.label}": pa.array(trained.estimator.predict(X), pa.float64())})
-    if task == "classification":
+    if task is Task.CLASSIFICATION:
         return _classes(trained, trained.estimator.predict_proba(X), threshold)
-    if task == "clustering":
+    if task is Task.CLUSTERING:
         return _clusters(centroid_distances(trained, X))
     components = trained.estimator.transform(X)
     return pa.table({f"principal_component_{i + 1}": pa.array(components[:, i]) for i in range(components.shape[1])})
@@ -145,10 +131,7 @@ def predict(trained: TrainedModel, table: pa.Table, *, threshold: float | None =
 def _classes(trained: TrainedModel, proba: np.ndarray, threshold: float | None) -> pa.Table:
     n, k = proba.shape
     labels = pa.array(list(trained.classes), type=label_arrow_type(trained))
-    if k == 2:
-        chosen = (proba[:, 1] > (0.5 if threshold is None else threshold)).astype(np.int64)
-    else:
-        chosen = np.argmax(proba, axis=1)
+    chosen = chosen_classes(proba, threshold)
     entries = pa.StructArray.from_arrays(
         [labels.take(pa.array(np.tile(np.arange(k), n))), pa.array(proba.ravel(), pa.float64())],
         names=["label", "prob"])

@@ -30,7 +30,8 @@ from toolkit.ml.features.transform import FittedTransform
 from toolkit.warehouse.materialize import transaction
 from toolkit.warehouse.state import STATE_SCHEMA
 
-__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "predict", "save_model"]
+__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "model_exists", "model_names", "predict",
+           "save_model"]
 
 S = STATE_SCHEMA
 _VERSION_COLUMNS = (
@@ -137,9 +138,8 @@ def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
 
 def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = None) -> TrainedModel:
     """A stored model version (the latest by default), refusing changed, foreign or incompatible artifacts."""
-    known = _model_names(con)
-    if name.lower() not in {n.lower() for n in known}:
-        raise ModelError(f"unknown model '{name}'{did_you_mean(name, known)}",
+    if not model_exists(con, name):
+        raise ModelError(f"unknown model '{name}'{did_you_mean(name, model_names(con))}",
                          hint="train it first (toolkit build --select ...); `toolkit models` lists the stored ones")
     condition = "lower(model_name) = lower(?)" + (" AND version = ?" if version is not None else "")
     params: list[Any] = [name] + ([version] if version is not None else [])
@@ -210,10 +210,16 @@ def _version_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _model_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+def model_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The names of the stored models (none before the first model is saved)."""
     if not _tables_exist(con):
         return []
     return [r[0] for r in con.execute(f"SELECT DISTINCT model_name FROM {S}.model_versions").fetchall()]
+
+
+def model_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the store holds a version of model `name` (names compared ignoring case, as DuckDB's)."""
+    return name.casefold() in {known.casefold() for known in model_names(con)}
 
 
 def _dumps(value: Any) -> str:

@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from toolkit.ml import metrics
 from toolkit.ml.types.options import ModelOptions
+from toolkit.ml.types.tasks import TASKS, Family, Task
 
 
 @dataclass(frozen=True)
@@ -40,19 +41,19 @@ class FitData:
     weights: np.ndarray | None
     X_eval: np.ndarray | None
     y_eval: np.ndarray | None
-    task: str
+    task: Task
     n_classes: int = 0
 
 
-def loss(task: str, estimator: object, X: np.ndarray, y: np.ndarray | None) -> float | None:
+def loss(task: Task, estimator: object, X: np.ndarray, y: np.ndarray | None) -> float | None:
     """The task's loss of a fitted estimator on (X, y); None on no rows."""
     if X is None or len(X) == 0:
         return None
-    if task == "classification":
+    if task is Task.CLASSIFICATION:
         return metrics.log_loss(y, estimator.predict_proba(X))
-    if task == "regression":
+    if task is Task.REGRESSION:
         return float(np.mean((y - estimator.predict(X)) ** 2))
-    if task == "clustering":
+    if task is Task.CLUSTERING:
         return float(np.mean(np.min(estimator.transform(X), axis=1) ** 2))
     restored = estimator.inverse_transform(estimator.transform(X))
     return float(np.mean((X - restored) ** 2))
@@ -67,20 +68,20 @@ def stop_after(losses: list[float], min_rel_progress: float) -> int | None:
     return None
 
 
-def fit(family: str, options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
+def fit(family: Family, options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
     """Fit `estimator` in place; the training-info rows."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        if family == "boosted_tree":
+        if family is Family.BOOSTED_TREE:
             return _fit_boosted(options, estimator, data)
-        if family == "dnn":
+        if family is Family.DNN:
             return _fit_dnn(options, estimator, data)
         return _fit_once(estimator, data)
 
 
 def _fit_once(estimator: object, data: FitData) -> list[Iteration]:
     start = time.perf_counter()
-    if data.task in ("clustering", "decomposition"):
+    if not TASKS[data.task].has_label:
         estimator.fit(data.X)
     else:
         estimator.fit(data.X, data.y, sample_weight=data.weights)
@@ -95,7 +96,7 @@ def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> lis
     start = time.perf_counter()
     estimator.fit(data.X, data.y, sample_weight=data.weights, **validation)
     # Scores are negative losses, index 0 being the constant baseline; squared error is halved in scikit-learn.
-    factor = 2.0 if data.task == "regression" else 1.0
+    factor = 2.0 if data.task is Task.REGRESSION else 1.0
     train = [float(-s * factor) for s in estimator.train_score_]
     evals = [float(-s * factor) for s in estimator.validation_score_] if has_eval else None
     if options["EARLY_STOP"]:
@@ -110,8 +111,8 @@ def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> lis
 
 
 def _fit_dnn(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
-    classes = {"classes": np.arange(data.n_classes)} if data.task == "classification" else {}
-    factor = 2.0 if data.task == "regression" else 1.0  # MLPRegressor's loss_ is half the squared error
+    classes = {"classes": np.arange(data.n_classes)} if data.task is Task.CLASSIFICATION else {}
+    factor = 2.0 if data.task is Task.REGRESSION else 1.0  # MLPRegressor's loss_ is half the squared error
     rows: list[Iteration] = []
     watched: list[float] = []
     for i in range(options["MAX_ITERATIONS"]):

@@ -27,12 +27,14 @@ from toolkit.ml.training import labels
 from toolkit.ml.compile import compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
 from toolkit.ml.types.estimators import FitContext
+from toolkit.ml.training.evaluation import evaluate
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
-from toolkit.ml.inference.predict import encode, evaluate
+from toolkit.ml.inference.predict import encode
 from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
-from toolkit.ml.types.registry import CLASSIFICATION, MODEL_TYPES, TRANSFORM_ONLY, ModelType, validate_options
+from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
+from toolkit.ml.types.tasks import Family, Task
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
@@ -69,7 +71,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     opts = validate_options(name, options)
     model_type = MODEL_TYPES[opts.model_type]
     transform = tuple(transform or ())
-    if model_type.task == TRANSFORM_ONLY and not transform:
+    if model_type.task is Task.TRANSFORM and not transform:
         raise ModelError(f"model {name}: MODEL_TYPE 'TRANSFORM_ONLY' needs a TRANSFORM(…) clause",
                          hint=f"CREATE MODEL {name} TRANSFORM(<expression> AS <name>, …) "
                               "OPTIONS (model_type = 'TRANSFORM_ONLY') AS SELECT …")
@@ -82,7 +84,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     label = classes = None
     if model_type.has_label:
         label = labels.label_values(opts, table.column(columns.label), columns.label)
-        if model_type.task == CLASSIFICATION:
+        if model_type.task is Task.CLASSIFICATION:
             classes = labels.class_values(opts, label, columns.label)
     split = split_rows(table, opts)  # on the raw rows, TRANSFORM or not
     if split.count(TRAIN) == 0:
@@ -104,12 +106,12 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
 
     described = query if not transform else f"{query}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
     query_fingerprint = hashlib.sha256(described.encode()).hexdigest()
-    if model_type.task == TRANSFORM_ONLY:
+    if model_type.task is Task.TRANSFORM:
         return _transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint)
     standardize = model_type.uses_standardization and opts.get("STANDARDIZE_FEATURES", True) \
         and opts.get("SCALE_FEATURES", True)
     encoding = _ENCODINGS[opts.get("CATEGORY_ENCODING_METHOD", "ONE_HOT_ENCODING")]
-    dtype = "float32" if model_type.family == "random_forest" else "float64"  # what each estimator fits on
+    dtype = "float32" if model_type.family is Family.RANDOM_FOREST else "float64"  # what each estimator fits on
     preprocessor = Preprocessor.fit(parts[TRAIN], columns.features, model=name, standardize=standardize,
                                     encoding=encoding, dtype=dtype)
     trained = TrainedModel(
@@ -174,7 +176,7 @@ def _transformed(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type:
     by_lower = {n.lower(): n for n in transformed.column_names}
     features = model_features(transformed.select(fitted.features), opts.model, reserved=[*fitted.passthrough, *keep])
     types = _duck_types(con, features)
-    if model_type.task != TRANSFORM_ONLY:  # TRANSFORM_ONLY outputs may have any type: no estimator reads them
+    if model_type.task is not Task.TRANSFORM:  # TRANSFORM_ONLY outputs may have any type: no estimator reads them
         if not features.num_columns:
             raise ModelError(f"model {opts.model}: TRANSFORM(…) outputs no feature column (only "
                              f"{', '.join(fitted.names)})", hint="list the features to learn from in TRANSFORM(…)")
@@ -243,7 +245,7 @@ def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: Mod
     init = find("KMEANS_INIT_COL", opts["KMEANS_INIT_COL"]) if opts.get("KMEANS_INIT_COL") else None
     if label is not None:
         labels.check_label_type(opts, label, schema.field(label).type, duck_types[label],
-                                model_type.task == CLASSIFICATION)
+                                model_type.task is Task.CLASSIFICATION)
     if init is not None and not pa.types.is_boolean(schema.field(init).type):
         raise ModelError(f"{model}: KMEANS_INIT_COL '{init}' is {duck_types[init]}, not BOOL",
                          hint="select a BOOL column: TRUE for the rows that are initial centroids")

@@ -36,7 +36,6 @@ class OptionSpec:
     choices: tuple[str, ...] = ()  # enum values, upper case
     refused: Mapping[Any, str] = field(default_factory=dict)  # value -> why the toolkit refuses it
     only_default: str | None = None  # set: any non-default value is refused, with this reason
-    param: str | None = None  # the estimator parameter it sets directly, when the translation is 1:1
     doc: str = ""
 
     def accepts(self) -> str:

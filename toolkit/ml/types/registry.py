@@ -14,9 +14,11 @@ from typing import Any
 from toolkit.errors import ConfigError, did_you_mean
 from toolkit.ml.types import estimators as est
 from toolkit.ml.types.options import FROM_DATA, ModelOptions, OptionSpec
+from toolkit.ml.types.tasks import TASKS, Family, Task, TaskSpec
 
-REGRESSION, CLASSIFICATION, CLUSTERING, DECOMPOSITION = "regression", "classification", "clustering", "decomposition"
-TRANSFORM_ONLY = "transform"  # the task of MODEL_TYPE = 'TRANSFORM_ONLY': TRANSFORM's statistics, no estimator
+REGRESSION, CLASSIFICATION, CLUSTERING, DECOMPOSITION = (Task.REGRESSION, Task.CLASSIFICATION, Task.CLUSTERING,
+                                                         Task.DECOMPOSITION)
+TRANSFORM_ONLY = Task.TRANSFORM
 
 
 def _spec(name: str, kind: str, default: Any = None, **kw: Any) -> OptionSpec:
@@ -52,14 +54,14 @@ _O = {s.name: s for s in [
     _spec("BOOSTER_TYPE", "enum", "GBTREE", choices=("GBTREE", "DART"),
           refused={"DART": "scikit-learn's gradient boosting has no dropout of trees"}),
     _spec("NUM_PARALLEL_TREE", "int", 1, low=1, high=10_000),
-    _spec("MAX_TREE_DEPTH", "int", 6, low=1, high=100, param="max_depth"),
+    _spec("MAX_TREE_DEPTH", "int", 6, low=1, high=100),
     _spec("MIN_TREE_CHILD_WEIGHT", "int", 1, low=0, high=1_000_000),
     _spec("SUBSAMPLE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True),
     _spec("COLSAMPLE_BYTREE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True,
           only_default="scikit-learn's trees sample features per split only (use COLSAMPLE_BYNODE)"),
     _spec("COLSAMPLE_BYLEVEL", "float", 1.0, low=0.0, high=1.0, low_exclusive=True,
           only_default="scikit-learn's trees sample features per split only (use COLSAMPLE_BYNODE)"),
-    _spec("COLSAMPLE_BYNODE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True, param="max_features"),
+    _spec("COLSAMPLE_BYNODE", "float", 1.0, low=0.0, high=1.0, low_exclusive=True),
     _spec("MIN_SPLIT_LOSS", "float", 0.0, low=0.0, only_default="scikit-learn's trees have no minimum split gain"),
     _spec("TREE_METHOD", "enum", "AUTO", choices=("AUTO", "EXACT", "APPROX", "HIST")),
     _spec("HIDDEN_UNITS", "int_list", FROM_DATA, low=1, high=100_000),
@@ -103,7 +105,7 @@ _TREE_ENCODINGS = replace(
 )
 _HIST_ONLY = "the toolkit's trees are scikit-learn's histogram-based ones (AUTO or HIST)"
 _BOOSTED_OVERRIDES = {
-    "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.3, param="learning_rate"),
+    "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.3),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's gradient boosting has L2 regularization only"),
     "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], only_default="boosted random forests are not "
                                  "implemented; use RANDOM_FOREST_CLASSIFIER or RANDOM_FOREST_REGRESSOR"),
@@ -112,7 +114,7 @@ _BOOSTED_OVERRIDES = {
     "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"EXACT": _HIST_ONLY, "APPROX": _HIST_ONLY}),
 }
 _FOREST_OVERRIDES = {
-    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100, param="n_estimators"),
+    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100),
     "MAX_TREE_DEPTH": replace(_O["MAX_TREE_DEPTH"], default=15),
     "SUBSAMPLE": replace(_O["SUBSAMPLE"], default=0.8),
     "COLSAMPLE_BYNODE": replace(_O["COLSAMPLE_BYNODE"], default=0.8),
@@ -122,7 +124,7 @@ _FOREST_OVERRIDES = {
     "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"APPROX": "scikit-learn's forests split exactly"}),
 }
 _DNN_OVERRIDES = {
-    "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001, param="learning_rate_init"),
+    "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
 }
 _LINEAR_OVERRIDES = {
@@ -137,40 +139,58 @@ _LOGISTIC_OVERRIDES = {
 
 @dataclass(frozen=True)
 class ModelType:
-    """One MODEL_TYPE: its estimator factory, task, options and preprocessing capabilities."""
+    """One MODEL_TYPE: its estimator factory, task, options and capabilities."""
 
     name: str
-    task: str
+    task: Task
     factory: Callable[..., Any]  # (ModelOptions, est.FitContext) -> unfitted scikit-learn estimator
     options: Mapping[str, OptionSpec]
     uses_standardization: bool  # numeric features are standardized (KMEANS/PCA: per their option)
-    is_tree: bool  # categoricals label-encoded by default, numerics left as they are
+    is_tree: bool  # categoricals label-encoded by default, numerics left as they are; ML.FEATURE_IMPORTANCE
     estimator: str  # the scikit-learn class, for documentation and messages
+    has_weights: bool = False  # a linear model: ML.WEIGHTS, and ML.EXPLAIN_PREDICT from its weights
+    not_compiled: str | None = None  # why ML.PREDICT of this type runs in Python, not as SQL; None: compiled
 
     @property
-    def family(self) -> str:
-        """The estimator family, e.g. 'boosted_tree' or 'dnn': the name of its factory."""
-        return self.factory.__name__
+    def family(self) -> Family:
+        """The estimator family, e.g. boosted_tree or dnn: the name of its factory."""
+        return Family(self.factory.__name__)
+
+    @property
+    def spec(self) -> TaskSpec:
+        """What its task decides: label, metric names."""
+        return TASKS[self.task]
 
     @property
     def has_label(self) -> bool:
-        return self.task in (REGRESSION, CLASSIFICATION)
+        return self.spec.has_label
+
+    @property
+    def compilable(self) -> bool:
+        return self.not_compiled is None
+
+    @property
+    def explainable(self) -> bool:
+        """ML.EXPLAIN_PREDICT and ML.GLOBAL_EXPLAIN apply: attributions from weights or from trees."""
+        return self.has_weights or self.is_tree
 
 
-def _model(name: str, task: str, factory: Callable[..., Any], names: tuple[str, ...], *, estimator: str,
+def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str, ...], *, estimator: str,
            overrides: Mapping[str, OptionSpec] = MappingProxyType({}), standardize: bool = True,
-           tree: bool = False) -> ModelType:
+           tree: bool = False, weights: bool = False, not_compiled: str | None = None) -> ModelType:
     options = {n: overrides.get(n, _O[n]) for n in names}
-    if task == CLASSIFICATION:
+    if task == Task.CLASSIFICATION:
         options.update({n: _O[n] for n in _WEIGHTS})
-    return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator)
+    return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
+                     not_compiled)
 
 
+_PYTHON_ONLY = "{} models are not compiled to SQL"
 MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
     _model("LINEAR_REG", REGRESSION, est.linear_reg, _LINEAR, overrides=_LINEAR_OVERRIDES,
-           estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')"),
+           weights=True, estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')"),
     _model("LOGISTIC_REG", CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
-           estimator="LogisticRegression (lbfgs; saga with L1)"),
+           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)"),
     _model("BOOSTED_TREE_CLASSIFIER", CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
            standardize=False, tree=True, estimator="HistGradientBoostingClassifier"),
     _model("BOOSTED_TREE_REGRESSOR", REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
@@ -179,13 +199,15 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
            standardize=False, tree=True, estimator="RandomForestClassifier"),
     _model("RANDOM_FOREST_REGRESSOR", REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
            standardize=False, tree=True, estimator="RandomForestRegressor"),
-    _model("DNN_CLASSIFIER", CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier"),
-    _model("DNN_REGRESSOR", REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor"),
+    _model("DNN_CLASSIFIER", CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
+           not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
+    _model("DNN_REGRESSOR", REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
+           not_compiled=_PYTHON_ONLY.format("DNN_REGRESSOR")),
     _model("KMEANS", CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans"),
     _model("PCA", DECOMPOSITION, est.pca, _PCA, estimator="PCA"),
     # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
     _model("TRANSFORM_ONLY", TRANSFORM_ONLY, est.transform_only, (), standardize=False,
-           estimator="none (TRANSFORM only)"),
+           estimator="none (TRANSFORM only)", not_compiled=_PYTHON_ONLY.format("TRANSFORM_ONLY")),
 ]})
 
 # BigQuery ML model types the toolkit does not train (yet), and options only they take.
