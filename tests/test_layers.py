@@ -145,3 +145,16 @@ def test_toolkit_ml_imports_lazily() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == [], f"`import toolkit.ml` loads: {loaded}"
+
+
+def test_no_private_name_imported_from_another_module() -> None:
+    private = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("toolkit"):
+                private += [
+                    f"{_where(module, node.lineno)}: {module} imports {node.module}.{alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert not private, "private names imported from another module:\n" + "\n".join(private)

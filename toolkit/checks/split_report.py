@@ -28,7 +28,7 @@ from toolkit.project.assertions import UNDER_TEST
 from toolkit.errors import ToolkitError, WarehouseError, did_you_mean
 from toolkit.project.discover import standard_macros_dir
 from toolkit.project.nodes import Node, NodeKind
-from toolkit.project.render import _identifier, _literal, _raise_error
+from toolkit.project.render import FILTERS, raise_error
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.quoting import identifier
 from toolkit.warehouse.materialize import existing_kind
@@ -343,8 +343,8 @@ def _standard_macro(name: str) -> Any:
     """A macro of the standard assertions library, rendered in a bare sandbox whose `assertion()` returns its
     options as JSON (instead of registering an assertion with a project)."""
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, extensions=["jinja2.ext.do"])
-    env.globals.update(assertion=_assertion_options, under_test=UNDER_TEST, raise_error=_raise_error)
-    env.filters.update(identifier=_identifier, literal=_literal)  # the project renderer's own filters
+    env.globals.update(assertion=_assertion_options, under_test=UNDER_TEST, raise_error=raise_error)
+    env.filters.update(FILTERS)  # the project renderer's own filters
     source = (standard_macros_dir() / "assertions.sql").read_text(encoding="utf-8")
     return getattr(env.from_string(source).make_module(), name)
 

@@ -90,10 +90,10 @@ class Renderer:
             bytecode_cache=self.template_cache,
         )
         self.env.globals.update(
-            ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=_raise_error,
+            ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=raise_error,
             assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
         )
-        self.env.filters.update(identifier=_identifier, literal=_literal)
+        self.env.filters.update(FILTERS)
         self._assertions: list[Assertion] = []
         self.macros = self._load_macros(standard_macros, project_macros)
 
@@ -300,7 +300,7 @@ def _defined(value: Any) -> None:
         value._fail_with_undefined_error()
 
 
-def _raise_error(message: str) -> None:
+def raise_error(message: str) -> None:
     """For macros: stop rendering with `message`, reported at the model file and line, naming the macro."""
     raise _ArgumentError(str(message))
 
@@ -323,6 +323,10 @@ def _literal(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return literal(str(value))
+
+
+# The filters every template gets, the project's and the split report's alike.
+FILTERS = {"identifier": _identifier, "literal": _literal}
 
 
 def _checked_config(key: str, value: Any) -> Any:
