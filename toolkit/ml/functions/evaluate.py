@@ -31,7 +31,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.ml import metrics
 from toolkit.ml.functions.support import (
     class_array,
     find_column,
@@ -42,7 +41,8 @@ from toolkit.ml.functions.support import (
     type_names,
 )
 from toolkit.ml.training.labels import class_indices, class_text
-from toolkit.ml.inference.predict import centroid_distances, design_matrix
+from toolkit.ml.inference.heads import head
+from toolkit.ml.inference.predict import design_matrix
 from toolkit.ml.types.tasks import Task, chosen_classes
 
 if TYPE_CHECKING:
@@ -80,7 +80,6 @@ class Scores:
 
 def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
     """Score every batch, keeping only labels and outputs; errors name `function` and the model."""
-    task = trained.model_type.task
     supervised = trained.model_type.has_label
     parts: dict[str, list[np.ndarray]] = {}
     rows = 0
@@ -100,17 +99,8 @@ def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
                 parts.setdefault("y", []).append(y)
                 X = X if keep.all() else X[keep]
             rows += len(X)
-            if task is Task.CLASSIFICATION:
-                parts.setdefault("proba", []).append(trained.estimator.predict_proba(X))
-            elif task is Task.REGRESSION:
-                parts.setdefault("pred", []).append(trained.estimator.predict(X))
-            elif task is Task.CLUSTERING:
-                distances = centroid_distances(trained, X)
-                nearest = np.argmin(distances, axis=1)
-                parts.setdefault("nearest", []).append(nearest)
-                parts.setdefault("distance", []).append(distances[np.arange(len(X)), nearest])
-                centers = trained.estimator.cluster_centers_
-                parts.setdefault("spread", []).append(np.linalg.norm(X - centers[nearest], axis=1))
+            for name, values in head(trained).score(trained, X).items():
+                parts.setdefault(name, []).append(values)
     if rows == 0:
         with_label = f" with a non-NULL label '{trained.label}'" if supervised else ""
         raise function_error(function, trained, f"the input has no rows{with_label} to evaluate",
@@ -163,7 +153,7 @@ def predicted_classes(trained: TrainedModel, proba: np.ndarray, threshold: float
 
 # --- ML.EVALUATE ----------------------------------------------------------------------------------------------------
 def evaluate_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
-    function, task = "EVALUATE", trained.model_type.task
+    function = "EVALUATE"
     threshold = settings.get("threshold")
     check_threshold(function, trained, threshold)
     if batches is None:
@@ -181,29 +171,8 @@ def evaluate_run(trained: TrainedModel, batches: Batches | None, settings: dict[
 
 
 def _metrics(function: str, trained: TrainedModel, scores: Scores, threshold: float | None) -> dict:
-    task = trained.model_type.task
-    if task is Task.REGRESSION:
-        return metrics.regression_metrics(scores.y, scores.pred)
-    if task is Task.CLASSIFICATION:
-        return metrics.classification_metrics(scores.y, scores.proba, threshold)
-    if task is Task.CLUSTERING:
-        centers = trained.estimator.cluster_centers_
-        return {"davies_bouldin_index": davies_bouldin(centers, scores.nearest, scores.spread),
-                "mean_squared_distance": float(np.mean(scores.distance ** 2))}
-    return metrics.pca_metrics(trained.estimator.explained_variance_ratio_)
-
-
-def davies_bouldin(centers: np.ndarray, nearest: np.ndarray, spread: np.ndarray) -> float | None:
-    """The Davies-Bouldin index of rows assigned to `centers` (scikit-learn's formula, with the model's centroids):
-    the mean over clusters of max over other clusters of (S_i + S_j) / d(c_i, c_j), S = mean distance to c."""
-    present = np.unique(nearest)
-    if len(present) < 2:
-        return None
-    scatter = np.array([spread[nearest == i].mean() for i in present])
-    chosen = centers[present]
-    separation = np.linalg.norm(chosen[:, None, :] - chosen[None, :, :], axis=2)
-    separation[separation == 0] = np.inf
-    return float(np.mean(np.max((scatter[:, None] + scatter[None, :]) / separation, axis=1)))
+    parts = {name: value for name, value in vars(scores).items() if name != "rows" and value is not None}
+    return head(trained).metrics(trained, parts, threshold)
 
 
 # --- ML.CONFUSION_MATRIX --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from toolkit.ml import metrics
+from toolkit.ml.inference.heads import HEADS
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.tasks import TASKS, Family, Task
 
@@ -49,14 +49,7 @@ def loss(task: Task, estimator: object, X: np.ndarray, y: np.ndarray | None) -> 
     """The task's loss of a fitted estimator on (X, y); None on no rows."""
     if X is None or len(X) == 0:
         return None
-    if task is Task.CLASSIFICATION:
-        return metrics.log_loss(y, estimator.predict_proba(X))
-    if task is Task.REGRESSION:
-        return float(np.mean((y - estimator.predict(X)) ** 2))
-    if task is Task.CLUSTERING:
-        return float(np.mean(np.min(estimator.transform(X), axis=1) ** 2))
-    restored = estimator.inverse_transform(estimator.transform(X))
-    return float(np.mean((X - restored) ** 2))
+    return HEADS[task].loss(estimator, X, y)
 
 
 def stop_after(losses: list[float], min_rel_progress: float) -> int | None:
@@ -95,8 +88,8 @@ def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> lis
     validation = {"X_val": data.X_eval, "y_val": data.y_eval} if has_eval else {}
     start = time.perf_counter()
     estimator.fit(data.X, data.y, sample_weight=data.weights, **validation)
-    # Scores are negative losses, index 0 being the constant baseline; squared error is halved in scikit-learn.
-    factor = 2.0 if data.task is Task.REGRESSION else 1.0
+    # Scores are negative losses, index 0 being the constant baseline.
+    factor = HEADS[data.task].sklearn_loss_scale
     train = [float(-s * factor) for s in estimator.train_score_]
     evals = [float(-s * factor) for s in estimator.validation_score_] if has_eval else None
     if options["EARLY_STOP"]:
@@ -111,8 +104,8 @@ def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> lis
 
 
 def _fit_dnn(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
-    classes = {"classes": np.arange(data.n_classes)} if data.task is Task.CLASSIFICATION else {}
-    factor = 2.0 if data.task is Task.REGRESSION else 1.0  # MLPRegressor's loss_ is half the squared error
+    classes = {"classes": np.arange(data.n_classes)} if HEADS[data.task].has_classes else {}
+    factor = HEADS[data.task].sklearn_loss_scale
     rows: list[Iteration] = []
     watched: list[float] = []
     for i in range(options["MAX_ITERATIONS"]):
