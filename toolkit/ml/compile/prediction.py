@@ -103,13 +103,8 @@ def compile_sql(trained: TrainedModel, *, dialect: str, input_table: str, thresh
     """The model's prediction query over `input_table` in another SQL dialect, keeping the input columns the model
     reads (raises NotCompilable, or sqlglot's UnsupportedError for what the dialect cannot express)."""
     query = prediction_query(trained, limit=limit, passthrough=trained.input_columns)
-    table = exp.to_table(input_table, dialect=dialect)
-    for node in list(query.find_all(exp.Table)):
-        if node.name == INPUT_PLACEHOLDER:
-            node.replace(exp.alias_(table.copy(), node.alias, table=True, quoted=True) if node.alias else table.copy())
-    for node in list(query.find_all(exp.Column)):
-        if node.name == THRESHOLD_PLACEHOLDER and not node.table:
-            node.replace(number(DEFAULT_THRESHOLD if threshold is None else threshold))
+    threshold = number(DEFAULT_THRESHOLD if threshold is None else threshold)
+    query = _filled(query, exp.to_table(input_table, dialect=dialect), threshold)
     sql = query.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
     check_size(len(sql), limit)
     return sql
@@ -142,16 +137,35 @@ def compile_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sa
                               max_relative_error=max_error, tree_nodes=nodes, macro_sql=compiled.macro_sql)
 
 
+class _QueryTable(exp.Expression, exp.Func):
+    """DuckDB's `query_table(name)`: the table a table macro's parameter names."""
+
+
 class _MacroDialect(Toolkit):
     """The toolkit's DuckDB, writing FARM_FINGERPRINT as the pure-SQL macro stored in the warehouse."""
 
     class Generator(Toolkit.Generator):
         TRANSFORMS = {**Toolkit.Generator.TRANSFORMS,
-                      exp.FarmFingerprint: lambda self, e: self.func(FINGERPRINT_MACRO, *e.expressions)}
+                      exp.FarmFingerprint: lambda self, e: self.func(FINGERPRINT_MACRO, *e.expressions),
+                      _QueryTable: lambda self, e: f"query_table({self.sql(e, 'this')})"}
+
+
+def _filled(query: exp.Expression, table: exp.Expression, threshold: exp.Expression) -> exp.Expression:
+    """`query` with its input placeholder replaced by `table` (keeping the placeholder's alias) and its threshold
+    placeholder by `threshold`."""
+
+    def fill(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name == INPUT_PLACEHOLDER:
+            return exp.alias_(table.copy(), node.alias, table=True, quoted=True) if node.alias else table.copy()
+        if isinstance(node, exp.Column) and node.name == THRESHOLD_PLACEHOLDER and not node.table:
+            return threshold.copy()
+        return node
+
+    return query.transform(fill)
 
 
 def _macro_body(query: exp.Select) -> str:
     """The query for the warehouse's table macro: the input is `query_table(input)`, the threshold the macro's
     parameter, and FARM_FINGERPRINT the pure-SQL one stored in the warehouse (no Python at all)."""
-    sql = query.sql(dialect=_MacroDialect, copy=False)
-    return sql.replace(_INPUT, "query_table(input)").replace(_THRESHOLD, "threshold")
+    table = exp.Table(this=_QueryTable(this=exp.column("input")))
+    return _filled(query, table, exp.column("threshold")).sql(dialect=_MacroDialect, copy=False)
