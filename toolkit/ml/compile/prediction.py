@@ -23,7 +23,7 @@ from toolkit.ml.compile.query import (
     threshold_sql,
 )
 from toolkit.ml.compile.sql import NotCompilable, TooLarge, check_size, number, size
-from toolkit.ml.compile.trees import node_count
+from toolkit.ml.inference.trees import node_count
 from toolkit.ml.model import TrainedModel
 from toolkit.sql.dialect import DIALECT, Toolkit
 from toolkit.sql.quoting import identifier

@@ -19,6 +19,7 @@ from toolkit.ml.compile.linear import class_probabilities
 from toolkit.ml.compile.lookup import Lookup, lookup
 from toolkit.ml.compile.sql import NotCompilable, check_size, number, paren, total
 from toolkit.ml.features.preprocess import LABEL, MULTI_HOT, NUMERIC, SPARSE
+from toolkit.ml.inference.trees import CategoricalSplits, Tree, boosted_trees, forest_trees, node_count
 
 BYTES_PER_NODE = 64  # an estimate of the SQL one tree node takes, to refuse a model before writing it all
 
@@ -57,44 +58,28 @@ class _Inputs:
         return condition
 
 
-def _tree(node: int, is_leaf: Callable[[int], bool], leaf: Callable[[int], exp.Expression],
-          split: Callable[[int], exp.Expression], left: Callable[[int], int],
-          right: Callable[[int], int]) -> exp.Expression:
+def _case(tree: Tree, node: int, inputs: _Inputs, leaf: Callable[[int], exp.Expression]) -> exp.Expression:
     """The subtree under `node` as nested CASE: WHEN <split> THEN <left subtree> ELSE <right subtree>."""
-    if is_leaf(node):
+    if tree.is_leaf[node]:
         return leaf(node)
-    return exp.Case(ifs=[exp.If(this=split(node), true=_tree(left(node), is_leaf, leaf, split, left, right))],
-                    default=_tree(right(node), is_leaf, leaf, split, left, right))
-
-
-def node_count(estimator) -> int:
-    """The nodes of all the model's trees (0 for a model without trees)."""
-    if hasattr(estimator, "_predictors"):
-        return sum(p.nodes.shape[0] for iteration in estimator._predictors for p in iteration)
-    if hasattr(estimator, "estimators_") and hasattr(estimator.estimators_[0], "tree_"):
-        return sum(t.tree_.node_count for t in estimator.estimators_)
-    return 0
+    split = inputs.split(int(tree.feature[node]), float(tree.threshold[node]), bool(tree.missing_left[node]))
+    return exp.Case(ifs=[exp.If(this=split, true=_case(tree, int(tree.left[node]), inputs, leaf))],
+                    default=_case(tree, int(tree.right[node]), inputs, leaf))
 
 
 # --- boosted trees ----------------------------------------------------------------------------------------------------
-def _boosted_tree(inputs: _Inputs, nodes: np.ndarray) -> exp.Expression:
-    if nodes["is_categorical"].any():
-        raise NotCompilable("a boosted tree splits on native categories")
-    return _tree(0, lambda n: bool(nodes["is_leaf"][n]), lambda n: number(nodes["value"][n]),
-                 lambda n: inputs.split(int(nodes["feature_idx"][n]), float(nodes["num_threshold"][n]),
-                                        bool(nodes["missing_go_to_left"][n])),
-                 lambda n: int(nodes["left"][n]), lambda n: int(nodes["right"][n]))
-
-
 def boosted_scores(layers: Layers, features: Sequence[PreparedFeature], estimator, limit: int) -> list[str]:
     """The raw scores (one per tree of an iteration): baseline + every iteration's tree, in order."""
-    predictors = estimator._predictors
-    nodes = sum(p.nodes.shape[0] for iteration in predictors for p in iteration)
+    nodes = node_count(estimator)
     check_size(nodes * BYTES_PER_NODE, limit, f"its trees ({nodes:,} nodes)")
+    try:
+        iterations = boosted_trees(estimator)
+    except CategoricalSplits as error:
+        raise NotCompilable(str(error)) from None
     inputs = _Inputs(layers, features)
-    per_iteration = len(predictors[0]) if predictors else 1
-    trees = [(f"{HELPER}t{i}_{k}", _boosted_tree(inputs, p.nodes))
-             for i, iteration in enumerate(predictors) for k, p in enumerate(iteration)]
+    per_iteration = len(iterations[0]) if iterations else 1
+    trees = [(f"{HELPER}t{i}_{k}", _case(tree, 0, inputs, lambda n, t=tree: number(t.values[n, 0])))
+             for i, iteration in enumerate(iterations) for k, tree in enumerate(iteration)]
     layers.add(trees)
     baseline = np.asarray(estimator._baseline_prediction, np.float64).reshape(-1)
     scores = [f"{HELPER}raw{k}" for k in range(per_iteration)]
@@ -115,32 +100,24 @@ def boosted_probabilities(layers: Layers, features: Sequence[PreparedFeature], e
 
 
 # --- random forests ---------------------------------------------------------------------------------------------------
-def _forest_tree(inputs: _Inputs, tree, leaf: Callable[[int], exp.Expression]) -> exp.Expression:
-    t = tree.tree_
-    missing_left = getattr(t, "missing_go_to_left", np.zeros(t.node_count, np.uint8))
-    return _tree(0, lambda n: t.children_left[n] == -1, leaf,
-                 lambda n: inputs.split(int(t.feature[n]), float(t.threshold[n]), bool(missing_left[n])),
-                 lambda n: int(t.children_left[n]), lambda n: int(t.children_right[n]))
-
-
 def forest_outputs(layers: Layers, features: Sequence[PreparedFeature], estimator, limit: int,
                    n_outputs: int) -> list[str]:
     """The forest's mean leaf values, one column per output: the value of a regressor; a classifier's class
     fractions. A tree's leaf is one number (a regressor's value, a binary classifier's positive fraction, whose
     complement gives the other class) or the list of the K fractions."""
-    trees = estimator.estimators_
-    nodes = sum(t.tree_.node_count for t in trees)
+    nodes = node_count(estimator)
     per_leaf = 1 if n_outputs <= 2 else n_outputs
-    check_size(nodes * per_leaf * BYTES_PER_NODE, limit, f"its {len(trees)} trees ({nodes:,} nodes)")
+    check_size(nodes * per_leaf * BYTES_PER_NODE, limit, f"its {len(estimator.estimators_)} trees ({nodes:,} nodes)")
+    trees = forest_trees(estimator, classifier=n_outputs > 1)
     inputs = _Inputs(layers, features)
     columns = []
     for i, tree in enumerate(trees):
-        values = tree.tree_.value[:, 0, :]
+        values = tree.values
         if per_leaf == 1:
             leaf = lambda n, v=values: number(v[n][-1])  # noqa: E731
         else:
             leaf = lambda n, v=values: exp.Array(expressions=[number(x) for x in v[n]])  # noqa: E731
-        columns.append((f"{HELPER}t{i}", _forest_tree(inputs, tree, leaf)))
+        columns.append((f"{HELPER}t{i}", _case(tree, 0, inputs, leaf)))
     layers.add(columns)
     n = number(float(len(trees)))
     if per_leaf == 1:

@@ -54,7 +54,8 @@ from toolkit.ml.functions.support import (
     ragged_structs,
     type_names,
 )
-from toolkit.ml.functions.inspect import Tree, split_statistics, trees
+from toolkit.ml.functions.inspect import split_statistics
+from toolkit.ml.inference.trees import Tree, trees
 from toolkit.ml.inference.predict import design_matrix, predict
 from toolkit.ml.features.transform import without_prefixed
 from toolkit.ml.types.tasks import Family

@@ -28,7 +28,6 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,7 +41,8 @@ from toolkit.ml.functions.support import (
     struct_lists,
     type_names,
 )
-from toolkit.ml.types.tasks import Family, Task
+from toolkit.ml.inference.trees import trees
+from toolkit.ml.types.tasks import Task
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
@@ -164,74 +164,6 @@ def centroids_run(trained: TrainedModel, batches: Any, settings: dict[str, Any])
     return pa.table({"centroid_id": pa.array(ids, pa.int64()), "feature": pa.array(names, pa.string()),
                      "numerical_value": pa.array(numbers, pa.float64()),
                      "categorical_value": struct_lists(categories, _CATEGORY_VALUE)})
-
-
-# --- the trees of boosted tree and random forest models -------------------------------------------------------------
-@dataclass(frozen=True)
-class Tree:
-    """One tree as flat node arrays; children have higher indices than their parent (pre-order)."""
-
-    left: np.ndarray
-    right: np.ndarray
-    feature: np.ndarray  # design-matrix column of each split
-    threshold: np.ndarray  # rows with x <= threshold go left
-    missing_left: np.ndarray  # NaN goes left
-    is_leaf: np.ndarray
-    values: np.ndarray  # nodes × outputs: each node's expected output over the training rows reaching it
-    cover: np.ndarray  # (weighted) training rows reaching the node
-    gain: np.ndarray  # the split's gain (internal nodes)
-    output: int  # boosted trees: the class whose raw score the tree adds to (0 for one score)
-
-    def internal(self) -> np.ndarray:
-        return ~self.is_leaf
-
-
-def trees(trained: TrainedModel) -> list[Tree]:
-    """Every tree of a boosted tree or random forest model."""
-    estimator = trained.estimator
-    if trained.model_type.family is Family.BOOSTED_TREE:
-        return [_hist_tree(predictor, k) for iteration in estimator._predictors for k, predictor in
-                enumerate(iteration)]
-    return [_forest_tree(member.tree_, trained.model_type.task is Task.CLASSIFICATION)
-            for member in estimator.estimators_]
-
-
-def _hist_tree(predictor: Any, output: int) -> Tree:
-    nodes = predictor.nodes
-    if nodes["is_categorical"].any():
-        raise ValueError("categorical splits are not supported")
-    is_leaf = nodes["is_leaf"].astype(bool)
-    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
-    count = nodes["count"].astype(np.float64)
-    # Internal nodes do not hold the (shrunk) expected value: it is recomputed from the leaves, count-weighted.
-    values = nodes["value"].astype(np.float64).copy()
-    for i in range(len(nodes) - 1, -1, -1):
-        if not is_leaf[i]:
-            total = count[left[i]] + count[right[i]]
-            values[i] = (count[left[i]] * values[left[i]] + count[right[i]] * values[right[i]]) / total \
-                if total > 0 else 0.5 * (values[left[i]] + values[right[i]])
-    return Tree(left, right, nodes["feature_idx"].astype(np.int64), nodes["num_threshold"].astype(np.float64),
-                nodes["missing_go_to_left"].astype(bool), is_leaf, values[:, None], count,
-                np.where(is_leaf, 0.0, nodes["gain"].astype(np.float64)), output)
-
-
-def _forest_tree(tree: Any, classifier: bool) -> Tree:
-    left, right = tree.children_left.astype(np.int64), tree.children_right.astype(np.int64)
-    is_leaf = left < 0
-    weight = tree.weighted_n_node_samples.astype(np.float64)
-    impurity = tree.impurity.astype(np.float64)
-    gain = np.zeros(len(left))
-    inner = np.flatnonzero(~is_leaf)
-    gain[inner] = (weight[inner] * impurity[inner] - weight[left[inner]] * impurity[left[inner]]
-                   - weight[right[inner]] * impurity[right[inner]])
-    values = tree.value[:, 0, :].astype(np.float64)
-    if classifier:  # class shares (scikit-learn stores shares or weighted counts depending on its version)
-        totals = values.sum(axis=1, keepdims=True)
-        values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
-    missing = getattr(tree, "missing_go_to_left", None)
-    missing = np.zeros(len(left), bool) if missing is None else np.asarray(missing).astype(bool)
-    return Tree(left, right, tree.feature.astype(np.int64), tree.threshold.astype(np.float64), missing, is_leaf,
-                values, weight, gain, 0)
 
 
 # --- ML.FEATURE_IMPORTANCE ------------------------------------------------------------------------------------------
