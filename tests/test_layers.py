@@ -35,10 +35,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # Imports that are known to point the wrong way and are about to be removed; keep this set empty otherwise.
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        # The compiled prediction is becoming a record separate from TrainedModel.
+        # TrainedModel names the type of its compiled prediction (for typing only).
         ("toolkit.ml.model", "toolkit.ml.compile"),
-        ("toolkit.ml.model", "toolkit.ml.training.fit"),  # Iteration, read by TrainedModel
-        ("toolkit.ml.compile.parity", "toolkit.ml.compile.prediction"),
     }
 )
 

@@ -13,7 +13,6 @@ import scipy
 import sklearn
 import skops
 
-from toolkit.ml.training.fit import Iteration
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.features.preprocess import Preprocessor
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType
@@ -33,6 +32,17 @@ def library_versions() -> dict[str, str]:
     return {"toolkit": toolkit_version, "artifact_format": str(ARTIFACT_FORMAT), "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__, "skops": skops.__version__,
             "pyarrow": pa.__version__, "python": ".".join(map(str, sys.version_info[:2]))}
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One row of ML.TRAINING_INFO."""
+
+    iteration: int
+    loss: float | None
+    eval_loss: float | None
+    learning_rate: float | None
+    duration_ms: int
 
 
 @dataclass

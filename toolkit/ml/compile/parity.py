@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -15,22 +15,20 @@ from toolkit.ml.model import TrainedModel
 from toolkit.ml.inference.predict import predict
 from toolkit.sql.quoting import identifier
 
-if TYPE_CHECKING:
-    from toolkit.ml.compile.prediction import CompiledPrediction
-
 RELATIVE, ABSOLUTE = 1e-9, 1e-12
 ROW = "__toolkit_parity_row"
 _names = itertools.count(1)
 
 
-def compare(con: duckdb.DuckDBPyConnection, trained: TrainedModel, compiled: CompiledPrediction,
+def compare(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sql_for: Callable[[str], str],
             sample: pa.Table) -> tuple[str | None, float]:
-    """(what differs, or None; the largest relative difference of the numbers) on the rows of `sample`."""
+    """(what differs, or None; the largest relative difference of the numbers) on the rows of `sample`, where
+    `sql_for(input query)` is the compiled prediction query over those rows."""
     expected = predict(trained, sample)
     name = f"__toolkit_parity_{next(_names)}"
     con.register(name, sample.append_column(ROW, pa.array(np.arange(sample.num_rows, dtype=np.int64))))
     try:
-        sql = compiled.sql_for(f"SELECT * FROM {identifier(name)}")
+        sql = sql_for(f"SELECT * FROM {identifier(name)}")
         actual = con.sql(f"SELECT * FROM ({sql}) ORDER BY {identifier(ROW)}").to_arrow_table()
     finally:
         con.unregister(name)

@@ -127,7 +127,7 @@ def compile_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sa
     if sample is None or sample.num_rows == 0:
         return compiled
     try:
-        mismatch, max_error = compare(con, trained, compiled, sample)
+        mismatch, max_error = compare(con, trained, compiled.sql_for, sample)
     except duckdb.Error as error:
         return CompiledPrediction(FALLBACK, f"its SQL failed in DuckDB: {error}", sql_bytes=len(sql))
     if mismatch:

@@ -21,8 +21,7 @@ from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.store import artifact
 from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.compile.macro import install_prediction_macro
-from toolkit.ml.training.fit import Iteration
-from toolkit.ml.model import TrainedModel
+from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.inference.predict import predict
 from toolkit.ml.features.preprocess import Preprocessor

@@ -17,19 +17,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from toolkit.ml.inference.heads import HEADS
+from toolkit.ml.model import Iteration
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.tasks import TASKS, Family, Task
-
-
-@dataclass(frozen=True)
-class Iteration:
-    """One row of ML.TRAINING_INFO."""
-
-    iteration: int
-    loss: float | None
-    eval_loss: float | None
-    learning_rate: float | None
-    duration_ms: int
 
 
 @dataclass(frozen=True)
