@@ -62,7 +62,7 @@ def feature_info(table: pa.Table, columns: list[str]) -> list[dict]:
 
 
 def data_stats(table: pa.Table, columns: list[str]) -> dict[str, dict]:
-    """Distributions of `columns` for skew checks: histograms of numbers, frequencies of categories."""
+    """Training distributions of `columns`: histograms of numbers, frequencies of categories."""
     out: dict[str, dict] = {}
     for column in columns:
         values = _decoded(table.column(column))
