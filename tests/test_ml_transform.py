@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 import sqlglot
 from ml_data import connect
-from sqlglot import exp
 
 from toolkit.errors import ConfigError, ModelError, ToolkitError
 from toolkit.ml import load_model, predict, save_model, train_model
