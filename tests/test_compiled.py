@@ -333,10 +333,17 @@ def test_exported_duckdb_sql_runs_and_equals_the_python_path(con, models):
     sql = compile_sql(trained, dialect="duckdb", input_table="new_rows")
     rows = con.sql(sql).to_arrow_table()
     assert rows.column_names[:9] == trained.input_columns
-    expected = predict(trained, con.sql("SELECT * FROM new_rows").to_arrow_table())
+    inputs = con.sql("SELECT * FROM new_rows").to_arrow_table()
+    expected = predict(trained, inputs)
     assert rows.num_rows == expected.num_rows
-    assert sorted(rows.column("predicted_is_high").to_pylist(), key=str) == \
-        sorted(expected.column("predicted_is_high").to_pylist(), key=str)
+    # row by row, in input order: the same inputs beside the same label and close probabilities
+    for got, given, want in zip(rows.to_pylist(), inputs.to_pylist(), expected.to_pylist(), strict=True):
+        assert [repr(got[c]) for c in trained.input_columns] == [repr(given[c]) for c in trained.input_columns]
+        assert got["predicted_is_high"] == want["predicted_is_high"]
+        got_probs = {p["label"]: p["prob"] for p in got["predicted_is_high_probs"]}
+        want_probs = {p["label"]: p["prob"] for p in want["predicted_is_high_probs"]}
+        assert got_probs.keys() == want_probs.keys()
+        assert all(abs(got_probs[k] - want_probs[k]) < 1e-9 for k in got_probs)
 
 
 def test_kmeans_nearest_centroids_are_sorted_and_capped(con, models):

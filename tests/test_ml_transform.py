@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 import sqlglot
 from ml_data import connect
-from sqlglot import exp
 
 from toolkit.errors import ConfigError, ModelError, ToolkitError
 from toolkit.ml import load_model, predict, save_model, train_model
@@ -19,7 +18,6 @@ from toolkit.ml.training.split import EVAL, TRAIN
 from toolkit.ml.store.versions import S
 from toolkit.ml.features.transform import PREFIX, FittedTransform, fit
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.ml_functions import TABLE_FUNCTION_NAMES
 
 DIABETES = "SELECT target AS label, (rowid % 5 = 0) AS is_eval, * EXCLUDE (target) FROM diabetes"
 DIABETES_TRANSFORM = ("ML.STANDARD_SCALER(bmi) OVER () AS bmi_z", "bp * 2 AS bp2",
@@ -72,14 +70,8 @@ def sql(con, text: str) -> pa.Table:
 
 
 def ml_transform(con, model: str, input_sql: str) -> pa.Table:
-    """ML.TRANSFORM(MODEL model, (input_sql)) through the same rewrite as every ML.* call (the call node is built
-    directly, so this does not depend on the parser knowing the name)."""
-    statement = sqlglot.parse_one(f"SELECT * FROM ML.PREDICT(MODEL {model}, ({input_sql}))", dialect=DIALECT)
-    for node in statement.walk():
-        if type(node).__name__ == "MLFunction":
-            node.set("this", exp.var("TRANSFORM"))
-    with applied_ml_calls(con, statement) as applied:
-        return con.sql(applied.sql).to_arrow_table()
+    """ML.TRANSFORM(MODEL model, (input_sql)), parsed and run as `toolkit query` does."""
+    return sql(con, f"SELECT * FROM ML.TRANSFORM(MODEL {model}, ({input_sql}))")
 
 
 def column(table: pa.Table, name: str) -> np.ndarray:
@@ -180,7 +172,6 @@ def test_ml_transform_returns_the_outputs(con, models):
         ml_transform(con, "diabetes_by_hand", "SELECT * FROM diabetes")
 
 
-@pytest.mark.skipif("TRANSFORM" not in TABLE_FUNCTION_NAMES, reason="the SQL parser does not know ML.TRANSFORM yet")
 def test_ml_transform_in_sql(con, models):
     out = sql(con, "SELECT * FROM ML.TRANSFORM(MODEL iris_t, TABLE iris)")
     assert out.column_names == ["petal", "width", "sepal"] and out.num_rows == 150

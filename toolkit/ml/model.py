@@ -103,5 +103,5 @@ def jsonable_params(estimator: Any) -> dict[str, Any]:
         if value is None or isinstance(value, (str, bool, int, float, list)):
             out[key] = None if isinstance(value, float) and not np.isfinite(value) else value
             if isinstance(value, float) and np.isinf(value):
-                out[key] = "inf"
+                out[key] = "inf" if value > 0 else "-inf"
     return {"estimator": type(estimator).__name__, **out}

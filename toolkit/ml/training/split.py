@@ -41,9 +41,6 @@ class Split:
     eval_fraction: float
     test_fraction: float
 
-    def mask(self, role: int) -> np.ndarray:
-        return self.roles == role
-
     def count(self, role: int) -> int:
         return int(np.count_nonzero(self.roles == role))
 

@@ -16,9 +16,6 @@ from typing import Any
 
 from toolkit.errors import ConfigError
 
-# The kinds of option values; each has a coercion below.
-KINDS = ("int", "float", "bool", "enum", "str", "str_list", "int_list", "class_weights")
-
 # A default that depends on the training data (e.g. NUM_CLUSTERS = log10(rows)); resolved at fit time.
 FROM_DATA = "<from the data>"
 
