@@ -15,7 +15,7 @@ from sqlglot import exp
 from toolkit.errors import ProjectError, ToolkitError
 from toolkit.sql.create_model import read_create_model
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.ml_functions import MLPreprocess
+from toolkit.sql.ml_nodes import MLPreprocess
 from toolkit.sql.preprocessing import fit_transform_sql, rewrite_scalar_preprocessing, transform_inputs
 from toolkit.warehouse.functions import register_functions
 

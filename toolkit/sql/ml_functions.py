@@ -1,8 +1,9 @@
 """BigQuery ML's functions in SQL.
 
 - Table functions, `ML.PREDICT(MODEL m, (query) | TABLE t, STRUCT(0.6 AS threshold))` and co: the parser reads
-  each call as an `MLFunction` node of its own (registered in the dialect's FUNCTION_PARSERS); `ml_calls` lists the
-  calls of a statement, innermost first, in the plain terms the ML layer needs.
+  each call as an `MLFunction` node of its own (`toolkit.sql.ml_nodes`, registered in the dialect's
+  FUNCTION_PARSERS); `ml_calls` lists the calls of a statement, innermost first, in the plain terms the ML layer
+  needs.
 - Preprocessing functions, `ML.BUCKETIZE(x, [1, 2])`, `ML.STANDARD_SCALER(x) OVER ()` and co: each call is an
   `MLPreprocess` node (the analytic ones inside an `exp.Window`), generated back as `ML.NAME(…)`; what they compute
   lives in `toolkit.sql.preprocessing`."""
@@ -16,18 +17,7 @@ from sqlglot import exp
 
 from toolkit.errors import ProjectError
 from toolkit.sql.create_model import option_value
-from toolkit.sql.ml_nodes import (  # noqa: F401  (re-exported: the nodes are part of this module's interface)
-    ANALYTIC_PREPROCESSING_NAMES,
-    ML_NAMES,
-    PREPROCESSING_NAMES,
-    SCALAR_PREPROCESSING_NAMES,
-    TABLE_FUNCTION_NAMES,
-    MLFunction,
-    MLPreprocess,
-    check_ml_prefix,
-    parse_ml_function,
-    parse_ml_preprocess,
-)
+from toolkit.sql.ml_nodes import MLFunction
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlglot import exp
 from toolkit.errors import ProjectError, did_you_mean
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.literals import NotConstant, constant
-from toolkit.sql.ml_functions import MLPreprocess
+from toolkit.sql.ml_nodes import MLPreprocess
 
 BUCKET_FORMATS = ("bucket_names", "bucket_ranges", "bucket_ranges_json")
 _REQUIRED = object()

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.sql.ml_functions import MLPreprocess
+from toolkit.sql.ml_nodes import MLPreprocess
 from toolkit.sql.preprocessing.arguments import bind
 from toolkit.sql.preprocessing.build import as_double, format_number, number, string, template, wrap
 

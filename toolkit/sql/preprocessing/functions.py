@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.sql.ml_functions import MLPreprocess
+from toolkit.sql.ml_nodes import MLPreprocess
 from toolkit.sql.preprocessing import buckets, crosses, encoders, scalers
 
 NUMBER, TEXT, ANY = "a number", "a number or a string", "any value"

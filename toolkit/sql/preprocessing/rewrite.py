@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from toolkit.errors import ProjectError
-from toolkit.sql.ml_functions import MLPreprocess
+from toolkit.sql.ml_nodes import MLPreprocess
 from toolkit.sql.preprocessing.arguments import call_sql
 from toolkit.sql.preprocessing.functions import SCALAR
 

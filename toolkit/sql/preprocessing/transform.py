@@ -15,7 +15,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from toolkit.errors import ProjectError
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.ml_functions import MLPreprocess
+from toolkit.sql.ml_nodes import MLPreprocess
 from toolkit.sql.preprocessing.arguments import SIGNATURES, bind
 from toolkit.sql.preprocessing.functions import ANALYTIC, Analytic, accepts
 from toolkit.sql.preprocessing.rewrite import check_placement, rewrite_scalar_preprocessing
