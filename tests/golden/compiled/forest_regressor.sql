@@ -1,0 +1,56 @@
+SELECT
+  "__input"."x",
+  "__input"."colour",
+  "__input"."__toolkit_mean0" AS "predicted_amount"
+FROM (
+  SELECT
+    "__input".*,
+    (
+      "__input"."__toolkit_t0" + "__input"."__toolkit_t1"
+    ) / 2.0e0 AS "__toolkit_mean0"
+  FROM (
+    SELECT
+      "__input".*,
+      CASE
+        WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
+        THEN CASE
+          WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 0.5e0
+          THEN 6.185483870967742e0
+          ELSE 4.933333333333334e0
+        END
+        ELSE CASE
+          WHEN "__input"."__toolkit_f0" <= 4.1795454025268555e0
+          THEN 1.5441176470588236e0
+          ELSE 5.222222222222222e0
+        END
+      END AS "__toolkit_t0",
+      CASE
+        WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
+        THEN CASE
+          WHEN "__input"."__toolkit_f0" <= 2.25e0
+          THEN 3.259259259259259e0
+          ELSE 6.662790697674419e0
+        END
+        ELSE CASE WHEN "__input"."__toolkit_f0" <= 4.5e0 THEN 1.868421052631579e0 ELSE 5.5e0 END
+      END AS "__toolkit_t1"
+    FROM (
+      SELECT
+        "__input".*,
+        CASE
+          WHEN "__input"."__toolkit_f1" = 'blue'
+          THEN 0.0e0
+          WHEN "__input"."__toolkit_f1" = 'green'
+          THEN 1.0e0
+          WHEN "__input"."__toolkit_f1" = 'red'
+          THEN 2.0e0
+        END AS "__toolkit_c1"
+      FROM (
+        SELECT
+          "__input".*,
+          CAST(CAST(COALESCE(CAST("__input"."x" AS DOUBLE), 3.859090909090909e0) AS REAL) AS DOUBLE) AS "__toolkit_f0",
+          "__input"."colour" AS "__toolkit_f1"
+        FROM input_rows AS "__input"
+      ) AS "__input"
+    ) AS "__input"
+  ) AS "__input"
+) AS "__input"

@@ -1,0 +1,26 @@
+SELECT
+  "__input"."x",
+  "__input"."colour",
+  "__input"."__toolkit_pc0" - 7.55859540988006e-18 AS "principal_component_1"
+FROM (
+  SELECT
+    "__input".*,
+    "__input"."__toolkit_f0" * 0.9988070396246723e0 + CASE
+      WHEN "__input"."__toolkit_f1" = 'blue'
+      THEN -0.038192055621821965e0
+      WHEN "__input"."__toolkit_f1" = 'green'
+      THEN 0.009182705278384088e0
+      WHEN "__input"."__toolkit_f1" = 'red'
+      THEN 0.029009350343437858e0
+      ELSE 0.0e0
+    END AS "__toolkit_pc0"
+  FROM (
+    SELECT
+      "__input".*,
+      (
+        COALESCE(CAST("__input"."x" AS DOUBLE), 3.859090909090909e0) - 3.859090909090909e0
+      ) / 4.267506748075593e0 AS "__toolkit_f0",
+      "__input"."colour" AS "__toolkit_f1"
+    FROM input_rows AS "__input"
+  ) AS "__input"
+) AS "__input"
