@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 from toolkit.ml.types.registry import validate_options
+from toolkit.sql.quoting import render
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, key_sql, split_rows
 
 
@@ -16,7 +17,7 @@ def options(**kw: object):
 
 
 def keyed(con: duckdb.DuckDBPyConnection, n: int, order: str = "i") -> pa.Table:
-    return con.sql(f"SELECT i, i * 2 AS label, {key_sql(['i', 'label'])} AS {KEY_COLUMN} "
+    return con.sql(f"SELECT i, i * 2 AS label, {render(key_sql(['i', 'label']))} AS {KEY_COLUMN} "
                    f"FROM (SELECT range AS i, i * 2 AS label FROM range({n})) ORDER BY {order}").to_arrow_table()
 
 

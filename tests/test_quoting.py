@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.sql.quoting import identifier, literal, relation
+from pathlib import Path
+
+from toolkit.checks.evaluate import evaluate
+from toolkit.project.assertions import UNDER_TEST, make_assertion
+from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.sql.quoting import identifier, literal, relation, render
+from toolkit.warehouse.materialize import drop_leftovers, existing_kind, materialize
 
 # Quotes, backslashes, whitespace, unicode (no surrogates, no NUL: DuckDB's strings cannot hold NUL).
 TEXT = st.text(
@@ -29,19 +35,64 @@ def con() -> duckdb.DuckDBPyConnection:
 @settings(max_examples=150, deadline=None)
 @given(value=TEXT)
 def test_a_literal_selects_its_value(con: duckdb.DuckDBPyConnection, value: str) -> None:
-    assert con.execute(f"SELECT {literal(value)}").fetchall() == [(value,)]
+    assert con.execute(f"SELECT {render(literal(value))}").fetchall() == [(value,)]
 
 
 @settings(max_examples=100, deadline=None)
 @given(name=TEXT.filter(lambda text: text.strip() != ""))
 def test_a_quoted_identifier_names_its_column_and_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute(f"CREATE OR REPLACE TABLE {relation('main', name)} AS SELECT 1 AS {identifier(name)}")
+    con.execute(f"CREATE OR REPLACE TABLE {render(relation('main', name))} AS SELECT 1 AS {render(identifier(name))}")
     try:
         found = con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
         ).fetchall()
         assert found == [(name,)]
-        assert con.execute(f"SELECT {identifier(name)} FROM {relation('main', name)}").fetchall() == [(1,)]
-        assert [column[0] for column in con.execute(f"SELECT * FROM {identifier(name)}").description] == [name]
+        assert con.execute(f"SELECT {render(identifier(name))} FROM {render(relation('main', name))}").fetchall() == [(1,)]
+        assert [column[0] for column in con.execute(f"SELECT * FROM {render(identifier(name))}").description] == [name]
     finally:
-        con.execute(f"DROP TABLE {relation('main', name)}")
+        con.execute(f"DROP TABLE {render(relation('main', name))}")
+
+
+NAME = TEXT.filter(lambda text: text.strip() != "")
+
+
+def node(schema: str, name: str, sql: str, materialized: Materialization) -> Node:
+    return Node(name=name, path=Path("/m.sql"), relative_path=Path("m.sql"), kind=NodeKind.MODEL,
+                materialized=materialized, schema=schema, tags=(), depends_on=(), sources=(), sql=sql)
+
+
+@settings(max_examples=40, deadline=None)
+@given(schema=NAME, name=NAME, column=NAME, materialized=st.sampled_from([Materialization.TABLE, Materialization.VIEW]))
+def test_a_relation_with_any_name_is_materialized_replaced_and_read_back(
+    schema: str, name: str, column: str, materialized: Materialization
+) -> None:
+    con = duckdb.connect()
+    try:
+        built = node(schema, name, f"SELECT 41 AS {render(identifier(column))}", materialized)
+        materialize(con, built)
+        materialize(con, node(schema, name, f"SELECT 42 AS {render(identifier(column))}", materialized))
+        assert existing_kind(con, schema, name) is materialized
+        assert con.execute(f"SELECT {render(identifier(column))} FROM {built.relation}").fetchall() == [(42,)]
+        assert drop_leftovers(con) == []
+    finally:
+        con.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(schema=NAME, name=NAME, column=NAME)
+def test_assertions_on_a_relation_with_any_name_count_its_failing_rows(schema: str, name: str, column: str) -> None:
+    con = duckdb.connect()
+    try:
+        quoted = render(identifier(column))
+        built = node(schema, name, f"SELECT * FROM (VALUES (1), (NULL), (3)) AS t({quoted})", Materialization.TABLE)
+        materialize(con, built)
+        assertions = [
+            make_assertion("not_null", columns=[column], failing_when=f"{quoted} IS NULL"),
+            make_assertion("big", failing_count=f"count(*) FILTER (WHERE {quoted} > 1)"),
+            make_assertion("rows", failing_rows=f"SELECT u.* FROM {UNDER_TEST} AS u WHERE u.{quoted} = 1"),
+        ]
+        results = evaluate(con, "m", built.relation, assertions)
+        assert [(r.status, r.failing_rows) for r in results] == [("fail", 1), ("fail", 1), ("fail", 1)]
+        assert results[2].samples == [{column: 1}]
+    finally:
+        con.close()

@@ -15,6 +15,7 @@ from typing import Any
 import click
 import duckdb
 import sqlglot
+from sqlglot import exp
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -28,6 +29,7 @@ from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, sa
 from toolkit.scaffold import init_project
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import model_names
+from toolkit.sql.quoting import parse_relation, render
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.warehouse.connection import copy_example_if_missing, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
@@ -359,7 +361,8 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
         hint = f"build it: toolkit build --select {target.name}"
-        cursor = _execute(con, f"SELECT * FROM {target.relation} LIMIT {limit}", hint=hint)
+        shown = exp.select("*").from_(parse_relation(target.relation)).limit(limit)
+        cursor = _execute(con, render(shown), hint=hint)
         _print_table(cursor.description, cursor.fetchall(), title=f"{target.schema}.{target.name}")
     finally:
         con.close()

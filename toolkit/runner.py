@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 import duckdb
+from sqlglot import exp
 
 from toolkit import __version__
 from toolkit.checks.evaluate import AssertionResult, evaluate
@@ -22,6 +23,7 @@ from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
+from toolkit.sql.quoting import parse_relation, render
 from toolkit.warehouse.materialize import build_temporary, discard, existing_kind, publish
 from toolkit.warehouse.state import record_run
 
@@ -170,7 +172,8 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
             temporary = build_temporary(con, node, applied.sql)
         rows = None
         if node.materialized is Materialization.TABLE:
-            rows = con.execute(f"SELECT count(*) FROM {temporary}").fetchall()[0][0]
+            counted = exp.select(exp.Count(this=exp.Star())).from_(parse_relation(temporary))
+            rows = con.execute(render(counted)).fetchall()[0][0]
         audit = evaluate(con, node.name, temporary, node.assertions)  # write, audit, then publish
         result = _checked(node, rows, audit, seconds(), started_at, tuple(applied.models))
         if result.status.blocks_descendants:

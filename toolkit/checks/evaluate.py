@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime
 import decimal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
-from toolkit.project.assertions import UNDER_TEST, Assertion
+from toolkit.project.assertions import UNDER_TEST_NAME, Assertion
 from toolkit.errors import did_you_mean
-from toolkit.sql.quoting import identifier
+from toolkit.sql.quoting import identifier, parse, parse_relation, render
 
 SAMPLE_ROWS = 5
 
@@ -44,7 +46,7 @@ def evaluate(
     relation = relation or "(SELECT 1)"
     columns = []
     if any(assertion.columns for assertion in assertions):
-        columns = [row[0] for row in con.execute(f"DESCRIBE {relation}").fetchall()]
+        columns = [row[0] for row in con.execute(render(exp.Describe(this=parse_relation(relation)))).fetchall()]
     folded = {column.casefold() for column in columns}
     counts: dict[str, int | str] = {}
     runnable = []
@@ -60,7 +62,7 @@ def evaluate(
     counts.update(_single_scan(con, relation, [a for a in runnable if a.single_scan]))
     for assertion in runnable:
         if not assertion.single_scan:
-            counts[assertion.name] = _count(con, f"SELECT count(*) FROM ({_sql(assertion.failing_rows, relation)})")
+            counts[assertion.name] = _count(con, lambda: _count_of(_sql(assertion.failing_rows, relation)))
     seconds = round((time.perf_counter() - started) / len(assertions), 4)
     return [_result(con, node, relation, assertion, counts[assertion.name], seconds) for assertion in assertions]
 
@@ -69,26 +71,34 @@ def _single_scan(con: duckdb.DuckDBPyConnection, relation: str, assertions: list
     """All row-by-row and aggregate assertions in one SELECT; on an error, one at a time to tell which failed."""
     if not assertions:
         return {}
-    expressions = [_aggregate(assertion) for assertion in assertions]
-    select = ", ".join(f"{expression} AS {identifier(str(i))}" for i, expression in enumerate(expressions))
+    def scan(*aggregates: exp.Expression) -> str:
+        return render(exp.select(*aggregates).from_(parse_relation(relation)))
+
     try:
-        row = con.execute(f"SELECT {_sql(select, relation)} FROM {relation}").fetchall()[0]
-    except duckdb.Error:
-        return {a.name: _count(con, f"SELECT {_sql(e, relation)} FROM {relation}") for a, e in zip(assertions, expressions)}
+        expressions = [_aggregate(assertion, relation) for assertion in assertions]
+        named = [exp.alias_(expression, identifier(str(i))) for i, expression in enumerate(expressions)]
+        row = con.execute(scan(*named)).fetchall()[0]
+    except (duckdb.Error, sqlglot.errors.SqlglotError):
+        return {a.name: _count(con, lambda a=a: scan(_aggregate(a, relation))) for a in assertions}
     return {assertion.name: int(value or 0) for assertion, value in zip(assertions, row)}
 
 
-def _aggregate(assertion: Assertion) -> str:
+def _aggregate(assertion: Assertion, relation: str) -> exp.Expression:
     if assertion.failing_when is not None:
-        return f"count(*) FILTER (WHERE {assertion.failing_when})"
-    return f"({assertion.failing_count})"
+        return exp.Filter(this=exp.Count(this=exp.Star()),
+                          expression=exp.Where(this=_sql(assertion.failing_when, relation)))
+    return exp.Paren(this=_sql(assertion.failing_count, relation))
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int | str:
-    """The count, or DuckDB's message when the query cannot run."""
+def _count_of(query: exp.Expression) -> str:
+    return render(exp.select(exp.Count(this=exp.Star())).from_(exp.Subquery(this=query)))
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: Callable[[], str]) -> int | str:
+    """The count, or the message of DuckDB (or of the parser) when the query cannot run."""
     try:
-        return int(con.execute(sql).fetchall()[0][0] or 0)
-    except duckdb.Error as error:
+        return int(con.execute(sql()).fetchall()[0][0] or 0)
+    except (duckdb.Error, sqlglot.errors.SqlglotError) as error:
         return str(error)
 
 
@@ -109,19 +119,18 @@ def _result(
 
 
 def _samples(con: duckdb.DuckDBPyConnection, relation: str, assertion: Assertion) -> list[dict[str, Any]]:
-    if assertion.failing_when is not None:
-        query = f"SELECT * FROM {relation} WHERE {_sql(assertion.failing_when, relation)}"
-    elif assertion.failing_rows is not None:
-        query = f"SELECT * FROM ({_sql(assertion.failing_rows, relation)})"
-    elif assertion.samples is not None:
-        query = f"SELECT * FROM ({_sql(assertion.samples, relation)})"
-    else:
-        return []
     try:
-        cursor = con.execute(f"{query} LIMIT {SAMPLE_ROWS}")
+        if assertion.failing_when is not None:
+            query = exp.select("*").from_(parse_relation(relation)).where(_sql(assertion.failing_when, relation))
+        elif assertion.failing_rows is not None or assertion.samples is not None:
+            rows = _sql(assertion.failing_rows if assertion.failing_rows is not None else assertion.samples, relation)
+            query = exp.select("*").from_(exp.Subquery(this=rows))
+        else:
+            return []
+        cursor = con.execute(render(query.limit(SAMPLE_ROWS)))
         names = [column[0] for column in cursor.description]
         return [{name: _plain(value) for name, value in zip(names, row)} for row in cursor.fetchall()]
-    except duckdb.Error:
+    except (duckdb.Error, sqlglot.errors.SqlglotError):
         return []
 
 
@@ -138,5 +147,20 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _sql(text: str, relation: str) -> str:
-    return text.replace(UNDER_TEST, relation)
+def _sql(text: str, relation: str) -> exp.Expression:
+    """An assertion's SQL parsed, each table node of the relation under test replaced by `relation`'s."""
+    return under_test_replaced(parse(text), parse_relation(relation))
+
+
+def under_test_replaced(tree: exp.Expression, relation: exp.Expression) -> exp.Expression:
+    """`tree` with every reference to the relation under test (a table node) replaced by `relation`, aliases kept."""
+
+    def substitute(node: exp.Expression) -> exp.Expression:
+        if not (isinstance(node, exp.Table) and node.name == UNDER_TEST_NAME and not node.db):
+            return node
+        replacement = relation.copy()
+        if node.args.get("alias"):
+            replacement.set("alias", node.args["alias"].copy())
+        return replacement
+
+    return tree.transform(substitute)

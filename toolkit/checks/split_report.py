@@ -24,13 +24,14 @@ from rich.table import Table
 from rich.text import Text
 from sqlglot import exp
 
-from toolkit.project.assertions import UNDER_TEST
 from toolkit.errors import ToolkitError, WarehouseError, did_you_mean
 from toolkit.project.discover import standard_macros_dir
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.project.render import FILTERS, raise_error
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.quoting import identifier
+from toolkit.checks.evaluate import under_test_replaced
+from toolkit.project.assertions import UNDER_TEST
+from toolkit.sql.quoting import column_ref, parse, parse_relation, render, substituted
 from toolkit.warehouse.materialize import existing_kind
 
 EXPECTED_SPLITS = ("train", "eval", "test")  # what hash_split() assigns
@@ -215,10 +216,11 @@ _SPLIT_ORDER = "CASE split WHEN 'train' THEN 0 WHEN 'eval' THEN 1 WHEN 'test' TH
 
 
 def _splits(con: duckdb.DuckDBPyConnection, relation: str, split_column: str) -> list[dict[str, Any]]:
-    rows = con.execute(
-        f"SELECT split, rows, rows / sum(rows) OVER () AS share FROM (SELECT CAST({identifier(split_column)} AS VARCHAR)"
-        f" AS split, count(*) AS rows FROM {relation} GROUP BY ALL) ORDER BY {_SPLIT_ORDER}"
-    ).fetchall()
+    rows = con.execute(render(substituted(
+        "SELECT split, rows, rows / sum(rows) OVER () AS share FROM (SELECT CAST(__split__ AS VARCHAR)"
+        f" AS split, count(*) AS rows FROM __relation__ GROUP BY ALL) ORDER BY {_SPLIT_ORDER}",
+        __split__=column_ref(split_column), __relation__=parse_relation(relation),
+    ))).fetchall()
     return [{"split": split, "rows": count, "share": share} for split, count, share in rows]
 
 
@@ -233,20 +235,22 @@ def _reference(named: list[dict[str, Any]]) -> str | None:
 def _label_distribution(
     con: duckdb.DuckDBPyConnection, relation: str, split_column: str, label: str, column_type: str
 ) -> list[dict[str, Any]]:
-    s, l = identifier(split_column), identifier(label)
+    nodes = dict(__split__=column_ref(split_column), __label__=column_ref(label), __relation__=parse_relation(relation))
     if _NUMERIC.match(column_type):
-        cursor = con.execute(
-            f"SELECT * FROM (SELECT CAST({s} AS VARCHAR) AS split, count(*) AS rows, count(*) - count({l}) AS nulls,"
-            f" avg({l})::DOUBLE AS mean, stddev_samp({l})::DOUBLE AS stddev, min({l})::DOUBLE AS min,"
-            f" max({l})::DOUBLE AS max FROM {relation} GROUP BY ALL) ORDER BY {_SPLIT_ORDER}"
+        query = substituted(
+            "SELECT * FROM (SELECT CAST(__split__ AS VARCHAR) AS split, count(*) AS rows,"
+            " count(*) - count(__label__) AS nulls, avg(__label__)::DOUBLE AS mean,"
+            " stddev_samp(__label__)::DOUBLE AS stddev, min(__label__)::DOUBLE AS min,"
+            f" max(__label__)::DOUBLE AS max FROM __relation__ GROUP BY ALL) ORDER BY {_SPLIT_ORDER}", **nodes
         )
     else:
-        value = l if column_type == "BOOLEAN" else f"CAST({l} AS VARCHAR)"
-        cursor = con.execute(
-            f"SELECT split, value, rows, rows / sum(rows) OVER (PARTITION BY split) AS share FROM ("
-            f"SELECT CAST({s} AS VARCHAR) AS split, {value} AS value, count(*) AS rows FROM {relation} GROUP BY ALL)"
-            f" ORDER BY {_SPLIT_ORDER}, value NULLS LAST"
+        value = "__label__" if column_type == "BOOLEAN" else "CAST(__label__ AS VARCHAR)"
+        query = substituted(
+            "SELECT split, value, rows, rows / sum(rows) OVER (PARTITION BY split) AS share FROM ("
+            f"SELECT CAST(__split__ AS VARCHAR) AS split, {value} AS value, count(*) AS rows FROM __relation__"
+            f" GROUP BY ALL) ORDER BY {_SPLIT_ORDER}, value NULLS LAST", **nodes
         )
+    cursor = con.execute(render(query))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
@@ -276,14 +280,16 @@ def _key_checks(
     key = {"sql": key_sql, "columns": key_columns, "buckets": buckets, "null_split": null_split}
     shown, key_sql = key_sql, _unqualified(key_sql)
     try:
-        distinct, nulls = con.execute(
-            f"SELECT count(DISTINCT ({key_sql})), count(*) FILTER (WHERE ({key_sql}) IS NULL) FROM {relation}"
-        ).fetchall()[0]
-        where = con.execute(
-            f"SELECT * FROM (SELECT CAST({identifier(split_column)} AS VARCHAR) AS split, count(*) AS rows"
-            f" FROM {relation} WHERE ({key_sql}) IS NULL GROUP BY ALL) ORDER BY {_SPLIT_ORDER}"
-        ).fetchall()
-    except duckdb.Error as error:
+        nodes = dict(__key__=exp.Paren(this=parse(key_sql)), __split__=column_ref(split_column),
+                     __relation__=parse_relation(relation))
+        distinct, nulls = con.execute(render(substituted(
+            "SELECT count(DISTINCT __key__), count(*) FILTER (WHERE __key__ IS NULL) FROM __relation__", **nodes
+        ))).fetchall()[0]
+        where = con.execute(render(substituted(
+            "SELECT * FROM (SELECT CAST(__split__ AS VARCHAR) AS split, count(*) AS rows"
+            f" FROM __relation__ WHERE __key__ IS NULL GROUP BY ALL) ORDER BY {_SPLIT_ORDER}", **nodes
+        ))).fetchall()
+    except (duckdb.Error, sqlglot.errors.SqlglotError) as error:
         notes.append(f"the split key {shown} cannot be evaluated on {relation} (key checks skipped): "
                      f"{str(error).splitlines()[0]}")
         return {**key, "distinct": None, "null_rows": None, "null_rows_by_split": []}
@@ -335,7 +341,7 @@ def distance_sql(relation: str, split_column: str, features: Sequence[str], max_
     called = _standard_macro("splits_are_balanced")(
         split_column=split_column, features=list(features), max_distance=max_distance
     )
-    return json.loads(str(called))["failing_rows"].replace(UNDER_TEST, relation)
+    return render(under_test_replaced(parse(json.loads(str(called))["failing_rows"]), parse_relation(relation)))
 
 
 @functools.cache

@@ -19,7 +19,9 @@ from typing import Any
 
 from toolkit.errors import ConfigError, did_you_mean
 
-UNDER_TEST = "\x1funder_test\x1f"
+# A quoted table name no model uses: the assertion SQL parses, and `under_test_relation` finds its table nodes.
+UNDER_TEST_NAME = "__toolkit_under_test__"
+UNDER_TEST = f'"{UNDER_TEST_NAME}"'
 DIMENSIONS = ("accuracy", "completeness", "consistency", "timeliness", "distribution", "custom")
 
 

@@ -18,7 +18,7 @@ from toolkit.project.parse import Statement, parse_model
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_refs
 from toolkit.sql.create_model import CreateModel, read_create_model
 from toolkit.sql.ml_functions import model_names
-from toolkit.sql.quoting import relation
+from toolkit.sql.quoting import relation, render
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     for entries in compiled:
         renderer.template_cache.merge(entries)
     renderer.template_cache.save()
-    relations = {r.name: relation(r.config.get("schema", settings.schema), r.name) for r in rendered}
+    relations = {r.name: render(relation(r.config.get("schema", settings.schema), r.name)) for r in rendered}
     nodes, _ = map_in_order(lambda r: _node(r, settings, relations), rendered)
     return Project(settings=settings, graph=Graph(_with_model_edges({node.name: node for node in nodes})))
 

@@ -13,7 +13,7 @@ from sqlglot import exp
 from toolkit.project.assertions import Assertion
 from toolkit.sql.create_model import CreateModel
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.quoting import relation
+from toolkit.sql.quoting import relation, render
 
 
 class NodeKind(enum.Enum):
@@ -60,7 +60,7 @@ class Node:
     @property
     def relation(self) -> str:
         """The quoted relation name this node publishes."""
-        return relation(self.schema, self.name)
+        return render(relation(self.schema, self.name))
 
     @functools.cached_property
     def statement(self) -> exp.Expression:

@@ -21,7 +21,7 @@ from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
 from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
-from toolkit.sql.quoting import identifier, literal, relation
+from toolkit.sql.quoting import identifier, literal, relation, render
 
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 _MARK = "\x1f"
@@ -208,7 +208,7 @@ class Renderer:
             )
         if (declared.schema, table) not in state.sources:
             state.sources.append((declared.schema, table))
-        return relation(declared.schema, table)
+        return render(relation(declared.schema, table))
 
     def _config(self, **settings: Any) -> str:
         state = self._state("config")
@@ -310,7 +310,7 @@ def _identifier(name: Any) -> str:
     _defined(name)
     if not isinstance(name, str) or not name:
         raise _ArgumentError(f"expected a column name as a string, got {name!r}")
-    return identifier(name)
+    return render(identifier(name))
 
 
 def _literal(value: Any) -> str:
@@ -322,7 +322,7 @@ def _literal(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
         return repr(value)
-    return literal(str(value))
+    return render(literal(str(value)))
 
 
 # The filters every template gets, the project's and the split report's alike.

@@ -1,22 +1,74 @@
-"""Identifiers and relation names built as sqlglot expressions, never pasted into f-strings."""
+"""Identifiers, relation names and string literals as sqlglot expressions, for statements built as trees.
+
+A statement is assembled from these nodes and rendered once, with `render`, where it is executed; the
+template functions (`ref()`, `source()`, the `identifier` filter) render at the template boundary."""
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import exp
 
 from toolkit.sql.dialect import DIALECT
 
 
-def identifier(name: str) -> str:
+def identifier(name: str) -> exp.Identifier:
     """A quoted identifier: `"my table"`."""
-    return exp.to_identifier(name, quoted=True).sql(dialect=DIALECT)
+    return exp.to_identifier(name, quoted=True)
 
 
-def relation(schema: str, name: str) -> str:
+def column_ref(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column reference, qualified by `table` when given."""
+    return exp.column(identifier(name), table=identifier(table) if table is not None else None)
+
+
+def relation(schema: str, name: str) -> exp.Table:
     """A quoted, schema-qualified relation name: `"main"."flights"`."""
-    return exp.table_(name, db=schema, quoted=True).sql(dialect=DIALECT)
+    return exp.table_(name, db=schema, quoted=True)
 
 
-def literal(value: str) -> str:
-    """A SQL string literal with quotes escaped."""
-    return exp.Literal.string(value).sql(dialect=DIALECT)
+def table_ref(name: str) -> exp.Table:
+    """A quoted, unqualified relation name: `"flights"`."""
+    return exp.table_(name, quoted=True)
+
+
+def literal(value: str) -> exp.Literal:
+    """A SQL string literal (quotes are escaped when rendered)."""
+    return exp.Literal.string(value)
+
+
+def parse(sql: str) -> exp.Expression:
+    """A statement or expression of the toolkit's dialect, as a tree."""
+    return sqlglot.parse_one(sql, dialect=DIALECT)
+
+
+def parse_relation(sql: str) -> exp.Expression:
+    """A quoted relation name or a parenthesised query, as a FROM item."""
+    return sqlglot.parse_one(f"SELECT * FROM {sql}", dialect=DIALECT).args["from_"].this
+
+
+def render(expression: exp.Expression) -> str:
+    """The SQL text of `expression`, rendered once where it is executed."""
+    return expression.sql(dialect=DIALECT)
+
+
+def verbatim(sql: str) -> exp.Var:
+    """A query kept exactly as written (a model file's, a compiled model's): a node rendered as its text, so
+    the statement around it is a tree while the query keeps its lines, comments and DuckDB-only syntax."""
+    return exp.Var(this=sql)
+
+
+def substituted(template: str, **nodes: exp.Expression) -> exp.Expression:
+    """`template` parsed, each bare placeholder named like a keyword of `nodes` (a column or a table, written
+    `__name__`) replaced by a copy of that node; a replaced table keeps its alias."""
+
+    def substitute(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in nodes:
+            return nodes[node.name].copy()
+        if isinstance(node, exp.Table) and not node.db and node.name in nodes:
+            replacement = nodes[node.name].copy()
+            if node.args.get("alias"):
+                replacement.set("alias", node.args["alias"].copy())
+            return replacement
+        return node
+
+    return parse(template).transform(substitute)

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
+from sqlglot import exp
 
 from toolkit.project.nodes import Materialization, Node
-from toolkit.sql.quoting import identifier, relation
+from toolkit.sql.quoting import identifier, relation, render, table_ref
 
 TEMPORARY_PREFIX = "__toolkit_tmp__"
 
@@ -39,25 +40,28 @@ def existing_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Mat
     return Materialization.VIEW if rows[0][0] == "VIEW" else Materialization.TABLE
 
 
-def temporary_relation(node: Node) -> str:
+def temporary_relation(node: Node) -> exp.Table:
     return relation(node.schema, TEMPORARY_PREFIX + node.name)
 
 
 def build_temporary(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None) -> str:
     """Build `node` (or `sql` in its place) under its temporary name, unpublished; the quoted temporary relation."""
     temporary = TEMPORARY_PREFIX + node.name
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(node.schema)}")
+    con.execute(render(exp.Create(this=identifier(node.schema), kind="SCHEMA", exists=True)))
     _drop(con, node.schema, temporary)
-    # The query starts on the first line so DuckDB's "LINE n" in errors is the model file's line n.
-    con.execute(f"CREATE {_kind(node)} {temporary_relation(node)} AS ({sql or node.sql}\n)")
-    return temporary_relation(node)
+    # The model's query is kept as written (a verbatim node) and starts on the statement's first line, so
+    # DuckDB's "LINE n" in errors is the model file's line n and its comments and spelling are untouched.
+    query = exp.Paren(this=exp.Var(this=f"{sql or node.sql}\n"))
+    con.execute(render(exp.Create(this=temporary_relation(node), kind=_kind(node), expression=query)))
+    return render(temporary_relation(node))
 
 
 def publish(con: duckdb.DuckDBPyConnection, node: Node) -> None:
     """Swap the temporary relation in for the published one, in one transaction."""
     with transaction(con):
         _drop(con, node.schema, node.name)
-        con.execute(f"ALTER {_kind(node)} {temporary_relation(node)} RENAME TO {identifier(node.name)}")
+        rename = exp.AlterRename(this=table_ref(node.name))
+        con.execute(render(exp.Alter(this=temporary_relation(node), kind=_kind(node), actions=[rename])))
 
 
 def discard(con: duckdb.DuckDBPyConnection, node: Node) -> None:
@@ -89,4 +93,4 @@ def drop_leftovers(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _drop(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
     kind = existing_kind(con, schema, name)
     if kind is not None:
-        con.execute(f"DROP {kind.name} {relation(schema, name)}")
+        con.execute(render(exp.Drop(tables=[relation(schema, name)], kind=kind.name)))

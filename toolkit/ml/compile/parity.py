@@ -13,7 +13,9 @@ import pyarrow.compute as pc
 
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.inference.predict import predict
-from toolkit.sql.quoting import identifier
+from sqlglot import exp
+
+from toolkit.sql.quoting import column_ref, render, table_ref, verbatim
 
 RELATIVE, ABSOLUTE = 1e-9, 1e-12
 ROW = "__toolkit_parity_row"
@@ -28,8 +30,9 @@ def compare(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sql_for: Call
     name = f"__toolkit_parity_{next(_names)}"
     con.register(name, sample.append_column(ROW, pa.array(np.arange(sample.num_rows, dtype=np.int64))))
     try:
-        sql = sql_for(f"SELECT * FROM {identifier(name)}")
-        actual = con.sql(f"SELECT * FROM ({sql}) ORDER BY {identifier(ROW)}").to_arrow_table()
+        sql = sql_for(render(exp.select("*").from_(table_ref(name))))
+        ordered = exp.select("*").from_(exp.Subquery(this=verbatim(sql))).order_by(column_ref(ROW))
+        actual = con.sql(render(ordered)).to_arrow_table()
     finally:
         con.unregister(name)
     worst = 0.0

@@ -26,7 +26,7 @@ from toolkit.ml.compile.sql import NotCompilable, TooLarge, check_size, number, 
 from toolkit.ml.inference.trees import node_count
 from toolkit.ml.model import TrainedModel
 from toolkit.sql.dialect import DIALECT, Toolkit
-from toolkit.sql.quoting import identifier
+from toolkit.sql.quoting import identifier, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME
 
 MAX_SQL_BYTES = 8 * 2**20  # a model whose SQL would be larger predicts in Python
@@ -36,8 +36,8 @@ MAX_SQL_BYTES = 8 * 2**20  # a model whose SQL would be larger predicts in Pytho
 MAX_TREE_NODES_IN_PREDICT = 1_500
 PARITY_ROWS = 2_000
 COMPILED, PYTHON, FALLBACK = "compiled", "python", "fallback"
-_INPUT = identifier(INPUT_PLACEHOLDER)
-_THRESHOLD = identifier(THRESHOLD_PLACEHOLDER)
+_INPUT = render(identifier(INPUT_PLACEHOLDER))
+_THRESHOLD = render(identifier(THRESHOLD_PLACEHOLDER))
 FINGERPRINT_MACRO = MACRO_NAME  # the pure-SQL FARM_FINGERPRINT stored in the warehouse
 
 

@@ -32,7 +32,7 @@ from sqlglot import exp
 from toolkit.errors import ModelError
 from toolkit.ml.types.splits import TRAIN
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.quoting import identifier
+from toolkit.sql.quoting import column_ref, identifier, render, table_ref, verbatim
 
 PREFIX = "__transform__"  # the TRANSFORM outputs beside the raw input columns, as the ML.* functions read them
 ROLE_COLUMN = "__toolkit_role"
@@ -65,12 +65,13 @@ class FittedTransform:
         (`__input.*`) come first, then the raw columns named in `carry`; with `features_only` the passed-through
         outputs are left out."""
         wanted = set(self.features) if features_only else set(self.names)
-        items = [f"{INPUT_ALIAS}.*"] if keep_input else []
-        items += [f"{INPUT_ALIAS}.{identifier(c)}" for c in carry]
-        items += [f"{sql} AS {identifier(prefix + name)}" for name, sql in self.columns if name in wanted]
-        if not items:
-            items = [f"{INPUT_ALIAS}.*"]
-        return f"SELECT {', '.join(items)}\nFROM ({source_sql}\n) AS {INPUT_ALIAS}"
+        alias = exp.to_identifier(INPUT_ALIAS)
+        every = exp.Column(this=exp.Star(), table=alias.copy())
+        items: list[exp.Expression] = [every.copy()] if keep_input else []
+        items += [exp.column(identifier(c), table=alias.copy()) for c in carry]
+        items += [exp.alias_(verbatim(sql), identifier(prefix + name)) for name, sql in self.columns if name in wanted]
+        source = exp.Subquery(this=verbatim(f"{source_sql}\n"), alias=exp.TableAlias(this=alias.copy()))
+        return render(exp.select(*(items or [every])).from_(source))
 
     def missing_inputs(self, names: Iterable[str]) -> list[str]:
         """The raw columns the features read that are not among `names` (compared ignoring case)."""
@@ -99,15 +100,16 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
     name = f"__toolkit_transform_{next(_names)}"
     con.register(name, raw.append_column(ROLE_COLUMN, pa.array(np.asarray(roles, np.int8))))
     try:
-        role = identifier(ROLE_COLUMN)
-        training = f"(SELECT * EXCLUDE ({role}) FROM {identifier(name)} WHERE {role} = {TRAIN})"
+        rows = exp.select(exp.Star(except_=[column_ref(ROLE_COLUMN)])).from_(table_ref(name))
+        training = render(exp.Subquery(this=rows.where(column_ref(ROLE_COLUMN).eq(TRAIN))))
         columns = tuple((str(n), str(sql)) for n, sql in fit_transform_sql(
             con, training, list(transform), model=model, label=label, passthrough=list(passthrough)))
         outputs = {n.lower(): sql for n, sql in columns}
         _check_passthrough(model, label, passthrough, outputs)
         fitted = FittedTransform(columns, (), tuple(n for n, _ in columns if n.lower() in {t.lower() for t in through}))
         carried = [c for c in through if c.lower() not in outputs]
-        relation = con.sql(fitted.select_sql(f"SELECT * FROM {identifier(name)}", carry=[*carried, ROLE_COLUMN]))
+        everything = render(exp.select("*").from_(table_ref(name)))
+        relation = con.sql(fitted.select_sql(everything, carry=[*carried, ROLE_COLUMN]))
         types = dict(zip(relation.columns, (str(t) for t in relation.types)))
         table = relation.to_arrow_table()
     except duckdb.Error as error:

@@ -25,7 +25,7 @@ from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
-from toolkit.sql.quoting import identifier
+from toolkit.sql.quoting import render, table_ref, verbatim
 from toolkit.warehouse.functions import register_functions
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
@@ -54,7 +54,9 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             name = f"__toolkit_ml_{next(_names)}"
             result = _result(con, call, trained, cursors)
             if isinstance(result, str):  # compiled SQL: DuckDB computes the predictions itself
-                con.execute(f"CREATE OR REPLACE TEMP VIEW {identifier(name)} AS {result}")
+                view = exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=verbatim(result),
+                                  properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+                con.execute(render(view))
                 views.append(name)
             else:
                 con.register(name, result)
@@ -69,7 +71,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
         for name in registered:
             con.unregister(name)
         for name in views:
-            con.execute(f"DROP VIEW IF EXISTS {identifier(name)}")
+            con.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
         for cursor in cursors:
             cursor.close()
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from toolkit.errors import ModelError
 from toolkit.ml.types.options import ModelOptions
-from toolkit.sql.quoting import identifier
+from toolkit.sql.quoting import column_ref
 from toolkit.warehouse.farmhash import fingerprint64
 from toolkit.ml.types.splits import EVAL, TEST, TRAIN  # noqa: F401  (re-exported)
 
@@ -49,9 +50,11 @@ def needs_key(options: ModelOptions) -> bool:
     return options.get("DATA_SPLIT_METHOD") in ("AUTO_SPLIT", "RANDOM")
 
 
-def key_sql(columns: list[str]) -> str:
-    """The SQL expression of a row's split key over `columns`."""
-    return "concat_ws(chr(31), " + ", ".join(f"CAST({identifier(c)} AS VARCHAR)" for c in columns) + ")"
+def key_sql(columns: list[str]) -> exp.Expression:
+    """The expression of a row's split key over `columns`."""
+    # DuckDB's concat_ws skips NULLs; sqlglot's ConcatWs would be rendered NULL-propagating, hence Anonymous.
+    parts = [exp.func("chr", exp.Literal.number(31)), *(exp.cast(column_ref(c), exp.DataType.Type.VARCHAR) for c in columns)]
+    return exp.Anonymous(this="concat_ws", expressions=parts)
 
 
 def split_rows(table: pa.Table, options: ModelOptions) -> Split:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
+from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.training import labels
@@ -39,7 +40,7 @@ from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
-from toolkit.sql.quoting import identifier
+from toolkit.sql.quoting import column_ref, identifier, render, table_ref, verbatim
 from toolkit.warehouse.farmhash import fingerprint64
 
 __all__ = ["TrainedModel", "seed_for", "train_model"]
@@ -193,7 +194,7 @@ def _duck_types(con: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, st
     name = f"__toolkit_features_{next(_names)}"
     con.register(name, table.slice(0, 0))
     try:
-        relation = con.sql(f"SELECT * FROM {identifier(name)}")
+        relation = con.sql(render(exp.select("*").from_(table_ref(name))))
         return dict(zip(relation.columns, (str(t) for t in relation.types)))
     finally:
         con.unregister(name)
@@ -280,10 +281,11 @@ def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Sche
 
 def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns, query: str) -> pa.Table:
     wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init) if c is not None]
-    select = [identifier(c) for c in wanted]
+    select: list[exp.Expression] = [column_ref(c) for c in wanted]
     if needs_key(opts):
-        select.append(f"{key_sql(wanted)} AS {identifier(KEY_COLUMN)}")
-    sql = f"SELECT {', '.join(select)} FROM ({query}\n) AS __toolkit_training"
+        select.append(exp.alias_(key_sql(wanted), identifier(KEY_COLUMN)))
+    training = exp.Subquery(this=verbatim(f"{query}\n"), alias=exp.TableAlias(this=exp.to_identifier("__toolkit_training")))
+    sql = render(exp.select(*select).from_(training))
     try:
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as error:
