@@ -14,10 +14,10 @@ import sqlglot
 
 from toolkit.errors import ModelError
 from toolkit.ml import load_model, save_model, train_model
-from toolkit.ml.functions.apply import applied_ml_calls
 from toolkit.ml.compile import COMPILED, FALLBACK, PYTHON, compile_prediction, compile_sql
 from toolkit.ml.compile import parity as parity_module
 from toolkit.ml.compile.lookup import MAX_CASE_ENTRIES
+from toolkit.ml.functions.apply import applied_ml_calls
 from toolkit.ml.inference.predict import predict
 from toolkit.sql.dialect import DIALECT
 from toolkit.warehouse.functions import register_functions

@@ -78,9 +78,9 @@ def test_flight_delay_predicts_raw_rows_as_it_was_trained(built):
     import sqlglot
 
     from toolkit.ml import load_model
+    from toolkit.ml.features.transform import model_features
     from toolkit.ml.functions.apply import applied_ml_calls
     from toolkit.ml.inference.predict import encode
-    from toolkit.ml.features.transform import model_features
     from toolkit.sql.dialect import DIALECT
     from toolkit.warehouse.functions import register_functions
 

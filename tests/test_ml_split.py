@@ -7,9 +7,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, key_sql, split_rows
 from toolkit.ml.types.registry import validate_options
 from toolkit.sql.quoting import render
-from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, key_sql, split_rows
 
 
 def options(**kw: object):

@@ -12,9 +12,9 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import confusion_matrix, roc_curve
 
 from toolkit.errors import ConfigError, ModelError
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.functions.evaluate import class_column_names, roc_thresholds
 from toolkit.ml.inference.predict import design_matrix, predict
-from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.training.train import train_model
 
 BATCH = 64  # rows per input batch: every input below streams in several batches

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 from ml_data import DIABETES, IRIS, PENGUIN_MASS, PENGUIN_SPECIES, connect
 
-from toolkit.ml.store import artifact
 from toolkit.ml.inference.predict import predict
+from toolkit.ml.store import artifact
 from toolkit.ml.training.train import seed_for, train_model
 
 REGRESSION = ["mean_absolute_error", "mean_squared_error", "mean_squared_log_error", "median_absolute_error",

@@ -12,11 +12,11 @@ from ml_data import connect
 
 from toolkit.errors import ConfigError, ModelError, ToolkitError
 from toolkit.ml import load_model, predict, save_model, train_model
+from toolkit.ml.features.transform import PREFIX, FittedTransform, fit
 from toolkit.ml.functions.apply import applied_ml_calls
 from toolkit.ml.inference.predict import design_matrix, encode
-from toolkit.ml.training.split import EVAL, TRAIN
 from toolkit.ml.store.versions import S
-from toolkit.ml.features.transform import PREFIX, FittedTransform, fit
+from toolkit.ml.training.split import EVAL, TRAIN
 from toolkit.sql.dialect import DIALECT
 
 DIABETES = "SELECT target AS label, (rowid % 5 = 0) AS is_eval, * EXCLUDE (target) FROM diabetes"

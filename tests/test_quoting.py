@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from pathlib import Path
 
 from toolkit.checks.evaluate import evaluate
 from toolkit.project.assertions import UNDER_TEST, make_assertion

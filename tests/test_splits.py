@@ -15,10 +15,10 @@ import pytest
 from conftest import invoke, query, signed_fingerprint, write_files
 from scipy.stats import ks_2samp
 
-from toolkit.project.assertions import UNDER_TEST
 from toolkit.checks.split_report import distance_sql, split_report
 from toolkit.config import load_settings
 from toolkit.errors import ToolkitError
+from toolkit.project.assertions import UNDER_TEST
 from toolkit.project.load import load_project
 from toolkit.warehouse.connection import open_reader
 

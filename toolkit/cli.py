@@ -15,10 +15,10 @@ from typing import Any
 import click
 import duckdb
 import sqlglot
-from sqlglot import exp
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlglot import exp
 
 from toolkit import __version__
 from toolkit.config import Settings, load_settings
@@ -29,8 +29,8 @@ from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, sa
 from toolkit.scaffold import init_project
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import model_names
-from toolkit.sql.quoting import parse_relation, render
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
+from toolkit.sql.quoting import parse_relation, render
 from toolkit.warehouse.connection import copy_example_if_missing, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 

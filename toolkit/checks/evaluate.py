@@ -13,8 +13,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from toolkit.project.assertions import UNDER_TEST_NAME, Assertion
 from toolkit.errors import did_you_mean
+from toolkit.project.assertions import UNDER_TEST_NAME, Assertion
 from toolkit.sql.quoting import identifier, parse, parse_relation, render
 
 SAMPLE_ROWS = 5

@@ -24,13 +24,13 @@ from rich.table import Table
 from rich.text import Text
 from sqlglot import exp
 
+from toolkit.checks.evaluate import under_test_replaced
 from toolkit.errors import ToolkitError, WarehouseError, did_you_mean
+from toolkit.project.assertions import UNDER_TEST
 from toolkit.project.discover import standard_macros_dir
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.project.render import FILTERS, raise_error
 from toolkit.sql.dialect import DIALECT
-from toolkit.checks.evaluate import under_test_replaced
-from toolkit.project.assertions import UNDER_TEST
 from toolkit.sql.quoting import column_ref, parse, parse_relation, render, substituted
 from toolkit.warehouse.materialize import existing_kind
 

@@ -13,10 +13,10 @@ import scipy
 import sklearn
 import skops
 
-from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.features.preprocess import Preprocessor
-from toolkit.ml.types.registry import MODEL_TYPES, ModelType
 from toolkit.ml.features.transform import FittedTransform
+from toolkit.ml.types.options import ModelOptions
+from toolkit.ml.types.registry import MODEL_TYPES, ModelType
 
 if TYPE_CHECKING:
     from toolkit.ml.compile import CompiledPrediction

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
+from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
 from toolkit.project.nodes import Materialization, Node, NodeKind

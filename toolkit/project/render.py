@@ -16,9 +16,9 @@ import jinja2
 from jinja2.runtime import Macro
 from jinja2.sandbox import SandboxedEnvironment
 
-from toolkit.project.assertions import UNDER_TEST, Assertion, make_assertion
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
+from toolkit.project.assertions import UNDER_TEST, Assertion, make_assertion
 from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.sql.quoting import identifier, literal, relation, render

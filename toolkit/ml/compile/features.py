@@ -16,9 +16,9 @@ import sqlglot
 from sqlglot import exp
 
 from toolkit.ml.compile.sql import NotCompilable, call, case, cast, column, number, paren
-from toolkit.ml.model import TrainedModel
 from toolkit.ml.features.preprocess import CATEGORICAL, MULTI_HOT, NUMERIC, Feature
 from toolkit.ml.features.transform import INPUT_ALIAS, PREFIX
+from toolkit.ml.model import TrainedModel
 from toolkit.sql.dialect import DIALECT
 
 INPUT = INPUT_ALIAS  # the alias of the input rows in every layer

@@ -10,11 +10,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from toolkit.ml.model import TrainedModel
-from toolkit.ml.inference.predict import predict
 from sqlglot import exp
 
+from toolkit.ml.inference.predict import predict
+from toolkit.ml.model import TrainedModel
 from toolkit.sql.quoting import column_ref, render, table_ref, verbatim
 
 RELATIVE, ABSOLUTE = 1e-9, 1e-12

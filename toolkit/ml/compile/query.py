@@ -15,8 +15,8 @@ from toolkit.ml.compile import linear, trees
 from toolkit.ml.compile.features import HELPER, prepared_features, transform_layer
 from toolkit.ml.compile.layers import Layers, ref
 from toolkit.ml.compile.sql import NotCompilable, call, case, cast, integer, number, text
-from toolkit.ml.model import TrainedModel
 from toolkit.ml.inference.heads import NEAREST_CENTROIDS
+from toolkit.ml.model import TrainedModel
 from toolkit.ml.types.tasks import DEFAULT_THRESHOLD, Family, Task
 
 INPUT_PLACEHOLDER = "__toolkit_predict_input__"

@@ -13,7 +13,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.ml.features.preprocess import CATEGORICAL, MULTI_HOT, NUMERIC, SPARSE, TIMESTAMP, column_kind, sparse_indices
+from toolkit.ml.features.preprocess import (
+    CATEGORICAL,
+    MULTI_HOT,
+    NUMERIC,
+    SPARSE,
+    TIMESTAMP,
+    column_kind,
+    sparse_indices,
+)
 
 NUMERIC_BINS = 20
 TOP_CATEGORIES = 1_000

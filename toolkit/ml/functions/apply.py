@@ -19,10 +19,10 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml.features.transform import PREFIX, missing_error
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.store.versions import load_model, model_exists, model_names
-from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
-from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
 from toolkit.sql.quoting import render, table_ref, verbatim

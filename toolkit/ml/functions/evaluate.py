@@ -40,9 +40,9 @@ from toolkit.ml.functions.support import (
     setting_error,
     type_names,
 )
-from toolkit.ml.training.labels import class_indices, class_text
 from toolkit.ml.inference.heads import head
 from toolkit.ml.inference.predict import design_matrix
+from toolkit.ml.training.labels import class_indices, class_text
 from toolkit.ml.types.tasks import Task, chosen_classes
 
 if TYPE_CHECKING:

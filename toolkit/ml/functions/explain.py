@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from toolkit.ml.features.transform import without_prefixed
 from toolkit.ml.functions.evaluate import check_threshold, predicted_classes
+from toolkit.ml.functions.inspect import split_statistics
 from toolkit.ml.functions.support import (
     by_input,
     class_array,
@@ -54,10 +56,8 @@ from toolkit.ml.functions.support import (
     ragged_structs,
     type_names,
 )
-from toolkit.ml.functions.inspect import split_statistics
-from toolkit.ml.inference.trees import Tree, trees
 from toolkit.ml.inference.predict import design_matrix, predict
-from toolkit.ml.features.transform import without_prefixed
+from toolkit.ml.inference.trees import Tree, trees
 from toolkit.ml.types.tasks import Family
 
 if TYPE_CHECKING:

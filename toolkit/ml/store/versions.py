@@ -18,14 +18,14 @@ from typing import Any
 import duckdb
 
 from toolkit.errors import ModelError, did_you_mean
-from toolkit.ml.store import artifact
 from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.compile.macro import install_prediction_macro
-from toolkit.ml.model import Iteration, TrainedModel
-from toolkit.ml.types.options import ModelOptions
-from toolkit.ml.inference.predict import predict
 from toolkit.ml.features.preprocess import Preprocessor
 from toolkit.ml.features.transform import FittedTransform
+from toolkit.ml.inference.predict import predict
+from toolkit.ml.model import Iteration, TrainedModel
+from toolkit.ml.store import artifact
+from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.materialize import transaction
 from toolkit.warehouse.state import STATE_SCHEMA
 

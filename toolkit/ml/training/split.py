@@ -23,9 +23,9 @@ from sqlglot import exp
 
 from toolkit.errors import ModelError
 from toolkit.ml.types.options import ModelOptions
+from toolkit.ml.types.splits import EVAL, TEST, TRAIN  # noqa: F401  (re-exported)
 from toolkit.sql.quoting import column_ref
 from toolkit.warehouse.farmhash import fingerprint64
-from toolkit.ml.types.splits import EVAL, TEST, TRAIN  # noqa: F401  (re-exported)
 
 KEY_COLUMN = "__toolkit_split_key"
 AUTO_NO_SPLIT_BELOW = 500

@@ -24,22 +24,22 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
-from toolkit.ml.training import labels
 from toolkit.ml.compile import compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
-from toolkit.ml.types.estimators import FitContext
-from toolkit.ml.training.evaluation import evaluate
-from toolkit.ml.training.fit import FitData, fit
-from toolkit.ml.model import TrainedModel, jsonable_params
-from toolkit.ml.types.options import FROM_DATA, ModelOptions
-from toolkit.ml.inference.predict import encode
 from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
-from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
-from toolkit.ml.types.tasks import Family, Task
-from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
+from toolkit.ml.inference.predict import encode
+from toolkit.ml.model import TrainedModel, jsonable_params
+from toolkit.ml.training import labels
+from toolkit.ml.training.evaluation import evaluate
+from toolkit.ml.training.fit import FitData, fit
+from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
+from toolkit.ml.types.estimators import FitContext
+from toolkit.ml.types.options import FROM_DATA, ModelOptions
+from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
+from toolkit.ml.types.tasks import Family, Task
 from toolkit.sql.quoting import column_ref, identifier, render, table_ref, verbatim
 from toolkit.warehouse.farmhash import fingerprint64
 
