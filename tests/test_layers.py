@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.__main__",),
 )
 
-# Imports that are known to point the wrong way and are about to be removed; keep this set empty otherwise.
+# Imports that point the wrong way, each with its reason; nothing else may be added here.
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
         # TrainedModel names the type of its compiled prediction (for typing only).
