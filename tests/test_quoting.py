@@ -13,7 +13,7 @@ from toolkit.checks.evaluate import evaluate
 from toolkit.project.assertions import UNDER_TEST, make_assertion
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.quoting import identifier, literal, relation, render
-from toolkit.warehouse.materialize import drop_leftovers, existing_kind, materialize
+from toolkit.warehouse.materialize import build_temporary, drop_leftovers, existing_kind, publish
 
 # Quotes, backslashes, whitespace, unicode (no surrogates, no NUL: DuckDB's strings cannot hold NUL).
 TEXT = st.text(
@@ -56,6 +56,12 @@ def test_a_quoted_identifier_names_its_column_and_table(con: duckdb.DuckDBPyConn
 NAME = TEXT.filter(lambda text: text.strip() != "")
 
 
+def _build(con: duckdb.DuckDBPyConnection, node: Node) -> None:
+    """What the runner does with a node: build it under a temporary name, then publish it."""
+    build_temporary(con, node)
+    publish(con, node)
+
+
 def node(schema: str, name: str, sql: str, materialized: Materialization) -> Node:
     return Node(name=name, path=Path("/m.sql"), relative_path=Path("m.sql"), kind=NodeKind.MODEL,
                 materialized=materialized, schema=schema, tags=(), depends_on=(), sources=(), sql=sql)
@@ -69,8 +75,8 @@ def test_a_relation_with_any_name_is_materialized_replaced_and_read_back(
     con = duckdb.connect()
     try:
         built = node(schema, name, f"SELECT 41 AS {render(identifier(column))}", materialized)
-        materialize(con, built)
-        materialize(con, node(schema, name, f"SELECT 42 AS {render(identifier(column))}", materialized))
+        _build(con, built)
+        _build(con, node(schema, name, f"SELECT 42 AS {render(identifier(column))}", materialized))
         assert existing_kind(con, schema, name) is materialized
         assert con.execute(f"SELECT {render(identifier(column))} FROM {built.relation}").fetchall() == [(42,)]
         assert drop_leftovers(con) == []
@@ -85,7 +91,7 @@ def test_assertions_on_a_relation_with_any_name_count_its_failing_rows(schema: s
     try:
         quoted = render(identifier(column))
         built = node(schema, name, f"SELECT * FROM (VALUES (1), (NULL), (3)) AS t({quoted})", Materialization.TABLE)
-        materialize(con, built)
+        _build(con, built)
         assertions = [
             make_assertion("not_null", columns=[column], failing_when=f"{quoted} IS NULL"),
             make_assertion("big", failing_count=f"count(*) FILTER (WHERE {quoted} > 1)"),

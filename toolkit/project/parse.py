@@ -16,8 +16,6 @@ from toolkit.sql.create_model import is_create_model
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.preprocessing import PreprocessingError, has_preprocessing, rewrite_scalar_preprocessing
 
-_DIALECT = DIALECT()
-
 
 @dataclass(frozen=True)
 class Statement:

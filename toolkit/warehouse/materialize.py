@@ -69,12 +69,6 @@ def discard(con: duckdb.DuckDBPyConnection, node: Node) -> None:
     _drop(con, node.schema, TEMPORARY_PREFIX + node.name)
 
 
-def materialize(con: duckdb.DuckDBPyConnection, node: Node) -> None:
-    """Build `node` and publish it atomically."""
-    build_temporary(con, node)
-    publish(con, node)
-
-
 def _kind(node: Node) -> str:
     return "VIEW" if node.materialized is Materialization.VIEW else "TABLE"
 
