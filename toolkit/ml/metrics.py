@@ -98,10 +98,7 @@ def pca_metrics(explained_variance_ratio: np.ndarray) -> Metrics:
     return {"total_explained_variance_ratio": float(np.sum(explained_variance_ratio))}
 
 
-HEADLINE = HEADLINE_METRICS
-
-
 def headline(metrics: Metrics, most: int = 2) -> str:
     """'roc_auc 0.71, accuracy 0.78': the first `most` headline metrics that are defined."""
-    chosen = [f"{name} {metrics[name]:.4g}" for name in HEADLINE if metrics.get(name) is not None]
+    chosen = [f"{name} {metrics[name]:.4g}" for name in HEADLINE_METRICS if metrics.get(name) is not None]
     return ", ".join(chosen[:most])

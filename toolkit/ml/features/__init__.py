@@ -1,1 +1,1 @@
-"""features"""
+"""From rows to a design matrix: automatic preprocessing, TRANSFORM(…), feature statistics."""

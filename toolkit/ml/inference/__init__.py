@@ -1,1 +1,1 @@
-"""inference"""
+"""Predicting with a fitted model in Python: task objects, design matrices, trees, batches."""

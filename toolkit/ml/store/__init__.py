@@ -1,1 +1,1 @@
-"""store"""
+"""The model store in the warehouse's `_toolkit` schema."""

@@ -4,7 +4,7 @@
 feature schema, fingerprints, library versions, metrics, the fitted estimator as a skops artifact — no bytes for
 a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has none);
 `_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
-ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution, for skew checks) and ML.EVALUATE.
+ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution) and ML.EVALUATE.
 A version, all its rows and its table macro `<model>_predict` (toolkit.ml.compile.macro) are written in one
 transaction. Model names compare case-insensitively, as in DuckDB."""
 
@@ -22,14 +22,13 @@ from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.compile.macro import install_prediction_macro
 from toolkit.ml.features.preprocess import Preprocessor
 from toolkit.ml.features.transform import FittedTransform
-from toolkit.ml.inference.predict import predict
 from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.store import artifact
 from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.materialize import transaction
 from toolkit.warehouse.state import STATE_SCHEMA
 
-__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "model_exists", "model_names", "predict",
+__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "model_exists", "model_names",
            "save_model"]
 
 S = STATE_SCHEMA

@@ -1,1 +1,1 @@
-"""training"""
+"""CREATE MODEL: split, fit and evaluate a model on the rows of its query."""

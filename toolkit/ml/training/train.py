@@ -30,10 +30,10 @@ from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, 
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
+from toolkit.ml.inference.heads import head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels
-from toolkit.ml.training.evaluation import evaluate
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.types.estimators import FitContext
@@ -139,9 +139,9 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     trained.iterations = fit(model_type.family, opts, trained.estimator, data)
 
     scored = EVAL if EVAL in X else TRAIN
-    trained.metrics = evaluate(trained, X[scored], y[scored])
+    trained.metrics = head(trained).evaluate(trained, X[scored], y[scored])
     trained.metrics_split = "eval" if scored == EVAL else "training"
-    trained.test_metrics = evaluate(trained, X[TEST], y[TEST]) if TEST in X else None
+    trained.test_metrics = head(trained).evaluate(trained, X[TEST], y[TEST]) if TEST in X else None
     trained.split = _split_record(split)
     trained.estimator_params = jsonable_params(trained.estimator)
     trained.data_fingerprint = _data_fingerprint(X, y)

@@ -1,1 +1,1 @@
-"""types"""
+"""The model-type registry: options, estimator factories, tasks and capabilities."""

@@ -16,10 +16,6 @@ from toolkit.ml.types import estimators as est
 from toolkit.ml.types.options import FROM_DATA, ModelOptions, OptionSpec
 from toolkit.ml.types.tasks import TASKS, Family, Task, TaskSpec
 
-REGRESSION, CLASSIFICATION, CLUSTERING, DECOMPOSITION = (Task.REGRESSION, Task.CLASSIFICATION, Task.CLUSTERING,
-                                                         Task.DECOMPOSITION)
-TRANSFORM_ONLY = Task.TRANSFORM
-
 
 def _spec(name: str, kind: str, default: Any = None, **kw: Any) -> OptionSpec:
     return OptionSpec(name, kind, default, **kw)
@@ -179,7 +175,7 @@ def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str,
            overrides: Mapping[str, OptionSpec] = MappingProxyType({}), standardize: bool = True,
            tree: bool = False, weights: bool = False, not_compiled: str | None = None) -> ModelType:
     options = {n: overrides.get(n, _O[n]) for n in names}
-    if task == Task.CLASSIFICATION:
+    if task is Task.CLASSIFICATION:
         options.update({n: _O[n] for n in _WEIGHTS})
     return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
                      not_compiled)
@@ -187,26 +183,26 @@ def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str,
 
 _PYTHON_ONLY = "{} models are not compiled to SQL"
 MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
-    _model("LINEAR_REG", REGRESSION, est.linear_reg, _LINEAR, overrides=_LINEAR_OVERRIDES,
+    _model("LINEAR_REG", Task.REGRESSION, est.linear_reg, _LINEAR, overrides=_LINEAR_OVERRIDES,
            weights=True, estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')"),
-    _model("LOGISTIC_REG", CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
+    _model("LOGISTIC_REG", Task.CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
            weights=True, estimator="LogisticRegression (lbfgs; saga with L1)"),
-    _model("BOOSTED_TREE_CLASSIFIER", CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
+    _model("BOOSTED_TREE_CLASSIFIER", Task.CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
            standardize=False, tree=True, estimator="HistGradientBoostingClassifier"),
-    _model("BOOSTED_TREE_REGRESSOR", REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
+    _model("BOOSTED_TREE_REGRESSOR", Task.REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
            standardize=False, tree=True, estimator="HistGradientBoostingRegressor"),
-    _model("RANDOM_FOREST_CLASSIFIER", CLASSIFICATION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
+    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
            standardize=False, tree=True, estimator="RandomForestClassifier"),
-    _model("RANDOM_FOREST_REGRESSOR", REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
+    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
            standardize=False, tree=True, estimator="RandomForestRegressor"),
-    _model("DNN_CLASSIFIER", CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
+    _model("DNN_CLASSIFIER", Task.CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
            not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
-    _model("DNN_REGRESSOR", REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
+    _model("DNN_REGRESSOR", Task.REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
            not_compiled=_PYTHON_ONLY.format("DNN_REGRESSOR")),
-    _model("KMEANS", CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans"),
-    _model("PCA", DECOMPOSITION, est.pca, _PCA, estimator="PCA"),
+    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans"),
+    _model("PCA", Task.DECOMPOSITION, est.pca, _PCA, estimator="PCA"),
     # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
-    _model("TRANSFORM_ONLY", TRANSFORM_ONLY, est.transform_only, (), standardize=False,
+    _model("TRANSFORM_ONLY", Task.TRANSFORM, est.transform_only, (), standardize=False,
            estimator="none (TRANSFORM only)", not_compiled=_PYTHON_ONLY.format("TRANSFORM_ONLY")),
 ]})
 
