@@ -114,14 +114,12 @@ def ml_predict(con, model: str, target: str) -> tuple[float, int]:
     return seconds, _count(con, target)
 
 
-def compiled_sql(con, trained, target: str) -> tuple[float, int]:
+def compiled_sql(con, compiled, target: str) -> tuple[float, int]:
     """The model's compiled SQL over `features`, whichever path ML.PREDICT takes for it."""
-    return run_sql(con, f"CREATE OR REPLACE TABLE {target} AS "
-                        f"{trained.compiled.sql_for('SELECT * FROM features')}", target)
+    return run_sql(con, f"CREATE OR REPLACE TABLE {target} AS {compiled.sql_for('SELECT * FROM features')}", target)
 
 
-def _path(trained) -> str:
-    compiled = trained.compiled
+def _path(compiled) -> str:
     return "SQL" if compiled is not None and compiled.used_by_predict else "Python"
 
 
@@ -239,7 +237,7 @@ def _positives(con, table: str, column: str) -> int:
     return con.execute(f"SELECT count(*) FILTER (WHERE {column}::BOOLEAN) FROM {table}").fetchall()[0][0]
 
 
-def bench_linear(con, trained, repeat: int, rows: int) -> tuple[dict, dict]:
+def bench_linear(con, trained, compiled, repeat: int, rows: int) -> tuple[dict, dict]:
     """The LOGISTIC_REG variants: timings, and what orbital's check and export gave."""
     import orbital.types as ot
 
@@ -260,7 +258,7 @@ def bench_linear(con, trained, repeat: int, rows: int) -> tuple[dict, dict]:
         "python_path": lambda: python_path(con, trained, "python_predictions"),
         "orbital": lambda: run_sql(con, statement, "orbital_predictions"),
     }, repeat, rows)
-    result["ml_predict_path"] = _path(trained)
+    result["ml_predict_path"] = _path(compiled)
     result["positives"] = {"ml_predict": _positives(con, "ml_predictions", "predicted_is_delayed"),
                            "python_path": _positives(con, "python_predictions", "predicted_is_delayed"),
                            "orbital": _positives(con, "orbital_predictions", "output_label")}
@@ -268,17 +266,17 @@ def bench_linear(con, trained, repeat: int, rows: int) -> tuple[dict, dict]:
     return result, {**check, "export_seconds": export_seconds, "sql_characters": len(query), "outputs": outputs}
 
 
-def bench_forest(con, trained, repeat: int, rows: int) -> dict:
+def bench_forest(con, trained, compiled, repeat: int, rows: int) -> dict:
     _log("timing RANDOM_FOREST_CLASSIFIER …")
     result = measure({
         "ml_predict": lambda: ml_predict(con, "forest", "forest_ml_predictions"),
         "python_path": lambda: python_path(con, trained, "forest_python_predictions"),
     }, repeat, rows)
     _log("timing the forest's compiled SQL once …")
-    seconds, produced = compiled_sql(con, trained, "forest_sql_predictions")
+    seconds, produced = compiled_sql(con, compiled, "forest_sql_predictions")
     assert produced == rows, f"compiled_sql wrote {produced:,} rows, not {rows:,}"
     result["seconds"]["compiled_sql"] = seconds
-    result["ml_predict_path"] = _path(trained)
+    result["ml_predict_path"] = _path(compiled)
     result["positives"] = {"ml_predict": _positives(con, "forest_ml_predictions", "predicted_is_delayed"),
                            "python_path": _positives(con, "forest_python_predictions", "predicted_is_delayed"),
                            "compiled_sql": _positives(con, "forest_sql_predictions", "predicted_is_delayed")}
@@ -289,17 +287,19 @@ def bench_forest(con, trained, repeat: int, rows: int) -> dict:
 def bench_forest_sizes(con, sizes: list[tuple[int, int]], repeat: int, rows: int) -> list[dict]:
     """Where the SQL of a forest stops beating the Python path: each (trees, depth) forest's compiled SQL against
     ML.PREDICT's Python path (the model saved without its SQL), best of `repeat`."""
+    from dataclasses import replace
+
     from toolkit.ml import save_model, train_model
+    from toolkit.ml.compile import PYTHON, CompiledPrediction
 
     out = []
     for trees, depth in sizes:
-        trained = train_model(con, name="sized", options=forest_options(depth, trees),
-                              query="SELECT * FROM forest_sample")
-        compiled, trained.compiled = trained.compiled, None
-        save_model(con, trained)  # without its SQL: ML.PREDICT takes the Python path
-        trained.compiled = compiled
+        training = train_model(con, name="sized", options=forest_options(depth, trees),
+                               query="SELECT * FROM forest_sample")
+        compiled = training.compiled
+        save_model(con, replace(training, compiled=CompiledPrediction(PYTHON, "measured on the Python path")))
         _log(f"timing {trees} trees of depth {depth} …")
-        result = measure({"compiled_sql": lambda t=trained: compiled_sql(con, t, "sized_sql"),
+        result = measure({"compiled_sql": lambda c=compiled: compiled_sql(con, c, "sized_sql"),
                           "python_path": lambda: ml_predict(con, "sized", "sized_python")}, repeat, rows)
         seconds = result["seconds"]
         out.append({"trees": trees, "depth": depth, "nodes": compiled.tree_nodes, **seconds,
@@ -342,7 +342,7 @@ def main() -> None:
     args = parser.parse_args()
     from flights_scaled import ensure_scaled_warehouse
 
-    from toolkit.ml import load_model
+    from toolkit.ml import load_model, load_prediction
 
     source = ensure_scaled_warehouse(args.factor)
     with tempfile.TemporaryDirectory() as folder:
@@ -352,8 +352,9 @@ def main() -> None:
         _log(f"×{args.factor}: {rows:,} feature rows; trained LOGISTIC_REG in {training['delay']:.1f} s, "
              f"RANDOM_FOREST_CLASSIFIER in {training['forest']:.1f} s (prepared in "
              f"{time.perf_counter() - started:.1f} s)")
-        linear, orbital = bench_linear(con, load_model(con, "delay"), args.repeat, rows)
-        forest = bench_forest(con, load_model(con, "forest"), args.repeat, rows)
+        delay, forest = load_model(con, "delay"), load_model(con, "forest")
+        linear, orbital = bench_linear(con, delay, load_prediction(con, delay), args.repeat, rows)
+        forest = bench_forest(con, forest, load_prediction(con, forest), args.repeat, rows)
         sizes = [tuple(int(n) for n in size.split("x")) for size in args.forest_sizes.split(",") if size]
         forest_sizes = bench_forest_sizes(con, sizes, args.repeat, rows)
         con.close()

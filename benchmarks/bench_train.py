@@ -50,8 +50,9 @@ def run_toolkit(path: str) -> dict:
     register_farm_fingerprint(con)
     con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
-    trained = train_model(con, name="flight_delay", options={"model_type": "LOGISTIC_REG"}, query=QUERY)
-    version = save_model(con, trained)
+    training = train_model(con, name="flight_delay", options={"model_type": "LOGISTIC_REG"}, query=QUERY)
+    version = save_model(con, training)
+    trained = training.model
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rows": trained.split["training_rows"], "n_iter": int(trained.estimator.n_iter_[0]),
             "version": version, "roc_auc": trained.metrics["roc_auc"]}

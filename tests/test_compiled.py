@@ -13,7 +13,7 @@ import pytest
 import sqlglot
 
 from toolkit.errors import ModelError
-from toolkit.ml import load_model, save_model, train_model
+from toolkit.ml import load_model, load_prediction, save_model, train_model
 from toolkit.ml.compile import COMPILED, FALLBACK, PYTHON, compile_prediction, compile_sql
 from toolkit.ml.compile import parity as parity_module
 from toolkit.ml.compile.lookup import MAX_CASE_ENTRIES
@@ -103,8 +103,8 @@ def models(con):
     return trained
 
 
-def _compiled_rows(con, trained, input_sql: str, threshold: float | None = None) -> pa.Table:
-    sql = trained.compiled.sql_for(f"SELECT *, row_number() OVER () AS row_id FROM ({input_sql})", threshold)
+def _compiled_rows(con, compiled, input_sql: str, threshold: float | None = None) -> pa.Table:
+    sql = compiled.sql_for(f"SELECT *, row_number() OVER () AS row_id FROM ({input_sql})", threshold)
     return con.sql(f"SELECT * FROM ({sql}) ORDER BY row_id").to_arrow_table().drop_columns(["row_id"])
 
 
@@ -127,9 +127,10 @@ def test_every_model_type_compiles_and_passes_its_parity_check(models, case):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_compiled_sql_equals_scikit_learn_on_null_nan_and_unseen_inputs(con, models, case):
-    trained = models[case]
+    training = models[case]
+    trained = training.model
     expected = predict(trained, con.sql(NEW_ROWS).to_arrow_table())
-    actual = _compiled_rows(con, trained, NEW_ROWS)
+    actual = _compiled_rows(con, training.compiled, NEW_ROWS)
     _assert_same(expected, actual)
     assert actual.num_rows == 4
     assert actual.column_names[:9] == FEATURES.split(", ")  # the input's columns come first, unchanged
@@ -137,14 +138,16 @@ def test_compiled_sql_equals_scikit_learn_on_null_nan_and_unseen_inputs(con, mod
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_compiled_sql_equals_scikit_learn_on_the_training_rows(con, models, case):
-    trained = models[case]
+    training = models[case]
+    trained = training.model
     query = f"SELECT {FEATURES} FROM training"
-    _assert_same(predict(trained, con.sql(query).to_arrow_table()), _compiled_rows(con, trained, query))
+    _assert_same(predict(trained, con.sql(query).to_arrow_table()), _compiled_rows(con, training.compiled, query))
 
 
 def test_categorical_lookups_are_one_case_or_one_join_per_feature(models):
-    trained = models["logistic_binary"]
-    sql = trained.compiled.sql
+    training = models["logistic_binary"]
+    trained = training.model
+    sql = training.compiled.sql
     long = [f for f in trained.preprocessor.features
             if f.kind == "categorical" and len(f.categories) > MAX_CASE_ENTRIES]
     assert any(f.column == "many" for f in long)  # 40 categories: a joined VALUES table; colour: a CASE
@@ -155,15 +158,16 @@ def test_categorical_lookups_are_one_case_or_one_join_per_feature(models):
 
 
 def test_binary_threshold_is_applied(con, models):
-    trained = models["logistic_binary"]
+    training = models["logistic_binary"]
+    trained = training.model
     for threshold in (0.0, 0.3, 0.9):
         expected = predict(trained, con.sql(NEW_ROWS).to_arrow_table(), threshold=threshold)
-        _assert_same(expected, _compiled_rows(con, trained, NEW_ROWS, threshold))
+        _assert_same(expected, _compiled_rows(con, training.compiled, NEW_ROWS, threshold))
 
 
 def test_ml_predict_runs_the_compiled_sql_with_the_python_path_columns(con, models, monkeypatch):
-    trained = models["boosted_multiclass"]
-    save_model(con, trained)
+    training = models["boosted_multiclass"]
+    save_model(con, training)
     statement = sqlglot.parse_one("SELECT * FROM ML.PREDICT(MODEL boosted_multiclass, TABLE new_rows)", read=DIALECT)
     with applied_ml_calls(con, statement) as applied:
         via_sql = con.sql(applied.sql)
@@ -171,7 +175,7 @@ def test_ml_predict_runs_the_compiled_sql_with_the_python_path_columns(con, mode
         compiled = via_sql.to_arrow_table()
     assert "__toolkit" not in " ".join(compiled.column_names)
     # The same statement on the Python path (the model without its SQL) gives the same columns and types.
-    monkeypatch.setattr(type(trained.compiled), "compiled", property(lambda self: False))
+    monkeypatch.setattr(type(training.compiled), "compiled", property(lambda self: False))
     with applied_ml_calls(con, statement) as applied:
         via_python = con.sql(applied.sql)
         assert via_python.types == types
@@ -205,12 +209,13 @@ def test_transform_with_farm_fingerprint_compiles_and_the_macro_needs_no_python(
     con.execute(f"CREATE TABLE new_rows AS {NEW_ROWS}")
     transform = ["ML.HASH_BUCKETIZE(many, 8) AS many_bucket", "ML.FEATURE_CROSS(STRUCT(colour, flag)) AS cross",
                  "ML.STANDARD_SCALER(x) OVER () AS x_z", "ML.BUCKETIZE(y, [-5, 0, 5]) AS y_bucket", "is_high"]
-    trained = train_model(con, name="with_transform",
-                          options={"model_type": "LOGISTIC_REG", "input_label_cols": ["is_high"]},
-                          query=f"SELECT {FEATURES}, is_high FROM training", transform=transform)
-    assert trained.compiled.status == COMPILED, trained.compiled.reason
-    assert "farm_fingerprint" in trained.compiled.sql.lower()
-    save_model(con, trained)
+    training = train_model(con, name="with_transform",
+                           options={"model_type": "LOGISTIC_REG", "input_label_cols": ["is_high"]},
+                           query=f"SELECT {FEATURES}, is_high FROM training", transform=transform)
+    trained = training.model
+    assert training.compiled.status == COMPILED, training.compiled.reason
+    assert "farm_fingerprint" in training.compiled.sql.lower()
+    save_model(con, training)
     expected = predict(trained, con.sql("SELECT * FROM new_rows").to_arrow_table())
     con.close()
 
@@ -243,17 +248,17 @@ def test_table_macro_is_replaced_by_each_version_and_dropped_when_not_compiled(t
     save_model(con, dnn)
     with pytest.raises(duckdb.CatalogException):
         con.sql("SELECT * FROM amounts_predict(training)").fetchall()
-    assert load_model(con, "amounts").compiled.status == PYTHON
+    assert load_prediction(con, load_model(con, "amounts")).status == PYTHON
     con.close()
 
 
 def test_uncovered_features_keep_the_python_path(con):
-    trained = train_model(con, name="arrays", options={"model_type": "BOOSTED_TREE_REGRESSOR",
-                                                       "input_label_cols": ["amount"], "max_iterations": 2},
-                          query="SELECT x, [colour, many] AS tags, amount FROM training")
-    assert trained.compiled.status == PYTHON
-    assert "tags is an ARRAY column" in trained.compiled.reason
-    assert trained.compiled.summary().startswith("predicts in Python")
+    training = train_model(con, name="arrays", options={"model_type": "BOOSTED_TREE_REGRESSOR",
+                                                        "input_label_cols": ["amount"], "max_iterations": 2},
+                           query="SELECT x, [colour, many] AS tags, amount FROM training")
+    assert training.compiled.status == PYTHON
+    assert "tags is an ARRAY column" in training.compiled.reason
+    assert training.compiled.summary().startswith("predicts in Python")
 
 
 ARRAY_ROWS = """
@@ -279,25 +284,28 @@ def test_array_features_of_linear_models_compile(con, case, with_transform):
     options, label = ARRAY_CASES[case]
     passed = f", {label}" if label else ""
     transform = ["x", "tags", "ML.ONE_HOT_ENCODER(colour) OVER () AS colour_hot", *([label] if label else [])]
-    trained = train_model(con, name=f"arrays_{case}", options=options,
-                          query=f"SELECT x, colour, list_value(many, 'k' || (length(many) % 3)::VARCHAR) AS tags"
-                                f"{passed} FROM training",
-                          transform=transform if with_transform else ())
-    assert trained.compiled.status == COMPILED, trained.compiled.reason
-    assert "LIST_TRANSFORM" in trained.compiled.sql.upper()
+    training = train_model(con, name=f"arrays_{case}", options=options,
+                           query=f"SELECT x, colour, list_value(many, 'k' || (length(many) % 3)::VARCHAR) AS tags"
+                                 f"{passed} FROM training",
+                           transform=transform if with_transform else ())
+    trained = training.model
+    assert training.compiled.status == COMPILED, training.compiled.reason
+    assert "LIST_TRANSFORM" in training.compiled.sql.upper()
     expected = predict(trained, con.sql(ARRAY_ROWS).to_arrow_table())
-    _assert_same(expected, _compiled_rows(con, trained, ARRAY_ROWS))
+    _assert_same(expected, _compiled_rows(con, training.compiled, ARRAY_ROWS))
 
 
 def test_too_large_sql_falls_back_with_the_size_in_the_message(con, models):
-    trained = models["forest_multiclass"]
+    training = models["forest_multiclass"]
+    trained = training.model
     small = compile_prediction(con, trained, None, limit=2_000)
     assert small.status == FALLBACK
     assert "limit" in small.reason and not small.compiled
 
 
 def test_a_parity_mismatch_falls_back_and_the_build_warns(con, models, monkeypatch):
-    trained = models["logistic_binary"]
+    training = models["logistic_binary"]
+    trained = training.model
     sample = con.sql(f"SELECT {FEATURES} FROM training LIMIT 50").to_arrow_table()
 
     def off_by_a_little(model, table, **kwargs):
@@ -316,7 +324,8 @@ def test_a_parity_mismatch_falls_back_and_the_build_warns(con, models, monkeypat
 
 
 def test_export_to_other_dialects(models):
-    trained = models["logistic_binary"]
+    training = models["logistic_binary"]
+    trained = training.model
     for dialect in ("bigquery", "snowflake", "postgres", "duckdb"):
         sql = compile_sql(trained, dialect=dialect, input_table="analytics.new_rows", threshold=0.7)
         sqlglot.parse_one(sql, read=dialect)  # valid in its dialect, as far as sqlglot can tell
@@ -325,11 +334,12 @@ def test_export_to_other_dialects(models):
     bigquery = compile_sql(trained, dialect="bigquery", input_table="analytics.new_rows")
     assert "FROM analytics.new_rows AS `__input`" in bigquery
     with pytest.raises(sqlglot.errors.UnsupportedError):
-        compile_sql(models["kmeans"], dialect="bigquery", input_table="t")
+        compile_sql(models["kmeans"].model, dialect="bigquery", input_table="t")
 
 
 def test_exported_duckdb_sql_runs_and_equals_the_python_path(con, models):
-    trained = models["forest_binary"]
+    training = models["forest_binary"]
+    trained = training.model
     sql = compile_sql(trained, dialect="duckdb", input_table="new_rows")
     rows = con.sql(sql).to_arrow_table()
     assert rows.column_names[:9] == trained.input_columns
@@ -347,8 +357,8 @@ def test_exported_duckdb_sql_runs_and_equals_the_python_path(con, models):
 
 
 def test_kmeans_nearest_centroids_are_sorted_and_capped(con, models):
-    trained = models["kmeans"]
-    rows = _compiled_rows(con, trained, NEW_ROWS).to_pylist()
+    training = models["kmeans"]
+    rows = _compiled_rows(con, training.compiled, NEW_ROWS).to_pylist()
     for row in rows:
         distances = [entry["distance"] for entry in row["nearest_centroids_distance"]]
         assert distances == sorted(distances) and len(distances) == 4
@@ -418,15 +428,15 @@ def test_a_model_whose_check_fails_warns_and_predicts_in_python(iris_project, to
 def test_large_tree_ensembles_keep_the_python_path_in_ml_predict(con, models, monkeypatch):
     from toolkit.ml.compile import prediction
 
-    trained = models["boosted_binary"]
-    assert trained.compiled.tree_nodes > 20 and trained.compiled.used_by_predict
+    training = models["boosted_binary"]
+    assert training.compiled.tree_nodes > 20 and training.compiled.used_by_predict
     monkeypatch.setattr(prediction, "MAX_TREE_NODES_IN_PREDICT", 20)
-    assert not trained.compiled.used_by_predict
-    assert trained.compiled.path.startswith("Python, faster on")
-    assert "ML.PREDICT runs scikit-learn" in trained.compiled.summary()
-    save_model(con, trained)
+    assert not training.compiled.used_by_predict
+    assert training.compiled.path.startswith("Python, faster on")
+    assert "ML.PREDICT runs scikit-learn" in training.compiled.summary()
+    save_model(con, training)
     ran_sql = []
-    monkeypatch.setattr(prediction.CompiledPrediction, "sql_for", lambda *args: ran_sql.append(args))
+    monkeypatch.setattr(prediction.CompiledPrediction, "query_for", lambda *args: ran_sql.append(args))
     statement = sqlglot.parse_one("SELECT * FROM ML.PREDICT(MODEL boosted_binary, TABLE new_rows)", read=DIALECT)
     with applied_ml_calls(con, statement) as applied:
         rows = con.sql(applied.sql).to_arrow_table()

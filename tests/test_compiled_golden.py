@@ -73,7 +73,7 @@ def test_compiled_sql_matches_its_golden_file(con, name, request):
     options, label = CASES[name]
     columns = FEATURES + (f", {label}" if label else "")
     trained = train_model(con, name=name, options={**options, "data_split_method": "no_split"} if label else options,
-                          query=f"SELECT {columns} FROM rows")
+                          query=f"SELECT {columns} FROM rows").model
     _check(name, compile_sql(trained, dialect="duckdb", input_table="input_rows"),
            request.config.getoption("--update-golden"))
 
@@ -82,6 +82,6 @@ def test_transform_model_sql_matches_its_golden_file(con, request):
     trained = train_model(con, name="with_transform", options={"model_type": "LINEAR_REG",
                                                                "input_label_cols": ["amount"],
                                                                "data_split_method": "no_split"},
-                          query="SELECT x, colour, amount FROM rows", transform=TRANSFORM)
+                          query="SELECT x, colour, amount FROM rows", transform=TRANSFORM).model
     _check("with_transform", compile_sql(trained, dialect="duckdb", input_table="input_rows"),
            request.config.getoption("--update-golden"))

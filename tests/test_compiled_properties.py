@@ -52,9 +52,9 @@ def test_compiled_sql_predicts_what_scikit_learn_predicts(model_type, rows, new)
         register_functions(con)
         con.register("training", training.append_column("label", pa.array(label)))
         options = {**MODELS[model_type], "data_split_method": "no_split"}
-        trained = train_model(con, name="m", options=options, query="SELECT x, y, colour, label FROM training")
-        assert trained.compiled.status == COMPILED, trained.compiled.reason
-        mismatch, _ = compare(con, trained, trained.compiled.sql_for, _table(new))
+        training = train_model(con, name="m", options=options, query="SELECT x, y, colour, label FROM training")
+        assert training.compiled.status == COMPILED, training.compiled.reason
+        mismatch, _ = compare(con, training.model, training.compiled.sql_for, _table(new))
         assert mismatch is None, mismatch
     finally:
         con.close()

@@ -32,13 +32,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.__main__",),
 )
 
-# Imports that point the wrong way, each with its reason; nothing else may be added here.
-KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # TrainedModel names the type of its compiled prediction (for typing only).
-        ("toolkit.ml.model", "toolkit.ml.compile"),
-    }
-)
 
 
 def _module_name(path: Path) -> str:
@@ -108,7 +101,6 @@ def test_no_upward_import() -> None:
         f"{_where(module, line)}: {module} (layer {_layer(module)}) -> {target} (layer {_layer(target)})"
         for module, line, target in _edges()
         if _layer(target) > _layer(module)
-        and (module, target) not in KNOWN_EXCEPTIONS
         and not _is_package_of(module, target)
     ]
     assert not upward, "imports of a later layer:\n" + "\n".join(upward)
@@ -119,8 +111,6 @@ def test_no_import_cycle() -> None:
     for module, _line, target in _edges():
         # A package's __init__ re-exporting its own modules is not a cycle of ideas; importing a package
         # from inside it is resolved to the module the name comes from where the test can tell.
-        if (module, target) in KNOWN_EXCEPTIONS:
-            continue
         graph[module].add(target)
     try:
         tuple(TopologicalSorter(graph).static_order())

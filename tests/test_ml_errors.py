@@ -117,7 +117,7 @@ def test_a_broken_query(con):
 
 
 def test_predict_with_missing_or_retyped_columns(con):
-    trained = train_model(con, name="bad_model", options={"model_type": "LOGISTIC_REG"}, query=IRIS)
+    trained = train_model(con, name="bad_model", options={"model_type": "LOGISTIC_REG"}, query=IRIS).model
     with pytest.raises(ModelError, match="bad_model: the input has no column\\(s\\) petal_width"):
         predict(trained, con.sql("SELECT * EXCLUDE (petal_width) FROM iris").to_arrow_table())
     with pytest.raises(ModelError, match="column 'sepal_length' is string in the input but was DOUBLE"):

@@ -65,4 +65,5 @@ def test_kmeans_and_pca_metrics():
     got = kmeans_metrics(X, labels, np.full(60, 4.0))
     assert got["davies_bouldin_index"] == pytest.approx(skm.davies_bouldin_score(X, labels))
     assert got["mean_squared_distance"] == 4.0
-    assert pca_metrics(np.array([0.5, 0.25]))["total_explained_variance_ratio"] == 0.75
+    assert pca_metrics(np.array([1.0, 2.0]), np.array([3.0, 1.0]))["total_explained_variance_ratio"] == 0.75
+    assert pca_metrics(np.zeros(2), np.zeros(2))["total_explained_variance_ratio"] is None  # every row at the centre

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import farmhash
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, key_sql, split_rows
 from toolkit.ml.types.registry import validate_options
 from toolkit.sql.quoting import render
+from toolkit.warehouse.farmhash import fingerprint64
 
 
 def options(**kw: object):
@@ -64,3 +66,14 @@ def test_seq_split_takes_the_last_fraction_nulls_train():
 def test_no_split_trains_on_everything(con):
     split = split_rows(keyed(con, 1_000), options(data_split_method="NO_SPLIT"))
     assert split.count(TRAIN) == 1_000 and split.method == "NO_SPLIT"
+
+
+def test_random_split_key_tells_where_a_null_is(con):
+    """concat_ws skips NULLs: without a NULL marker (NULL, 'a') and ('a', NULL) would share a key and a side."""
+    rows = con.sql(f"SELECT {render(key_sql(['a', 'b']))} AS key FROM (VALUES (NULL, 'a'), ('a', NULL), ('a', 'b'), "
+                   "(NULL, NULL)) AS t(a, b)").fetchall()
+    assert [key for key, in rows] == ["\x1e\x1fa", "a\x1f\x1e", "a\x1fb", "\x1e\x1f\x1e"]  # rows without NULLs: as before
+    hashes = [farmhash.fingerprint64(key) for key, in rows]  # pyfarmhash: FARM_FINGERPRINT's own algorithm
+    table = pa.table({KEY_COLUMN: [key for key, in rows]})
+    fingerprints = fingerprint64(table.column(KEY_COLUMN)).to_numpy(zero_copy_only=False).view(np.uint64).tolist()
+    assert fingerprints == hashes and len(set(hashes)) == 4

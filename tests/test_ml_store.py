@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import duckdb
 import pytest
@@ -28,8 +29,9 @@ def train(con, name="iris_model", model_type="LOGISTIC_REG", query=IRIS, **optio
 
 def test_round_trip_through_the_warehouse_file(warehouse):
     path, con = warehouse
-    trained = train(con, model_type="BOOSTED_TREE_CLASSIFIER", query=PENGUIN_SPECIES, data_split_method="RANDOM")
-    assert save_model(con, trained) == 1 and trained.version == 1
+    training = train(con, model_type="BOOSTED_TREE_CLASSIFIER", query=PENGUIN_SPECIES, data_split_method="RANDOM")
+    trained = training.model
+    assert save_model(con, training) == 1 and trained.version is None  # the store does not change a model
     rows = con.sql(PENGUIN_SPECIES).to_arrow_table()
     expected = predict(trained, rows)
     con.close()
@@ -58,11 +60,11 @@ def test_versions_and_side_tables(warehouse):
     row = con.execute("SELECT model_type, seed, training_rows, eval_rows, options->>'$.values.L2_REG', "
                       "library_versions->>'$.scikit-learn', metrics_split FROM _toolkit.model_versions "
                       "WHERE version = 2").fetchall()[0]
-    assert row[0] == "LOGISTIC_REG" and row[1] == second.seed and row[2] + row[3] == 150 and row[4] == "1.0"
+    assert row[0] == "LOGISTIC_REG" and row[1] == second.model.seed and row[2] + row[3] == 150 and row[4] == "1.0"
     assert row[5] and row[6] == "eval"
     metrics = dict(con.execute("SELECT metric, value FROM _toolkit.model_eval_metrics WHERE version = 2 "
                                "AND split = 'eval'").fetchall())
-    assert metrics == pytest.approx(second.metrics)
+    assert metrics == pytest.approx(second.model.metrics)
     info = con.execute("SELECT input, mean, distribution->>'$.kind' FROM _toolkit.model_feature_info "
                        "WHERE version = 2 ORDER BY input").fetchall()
     assert [r[0] for r in info] == ["petal_length", "petal_width", "sepal_length", "sepal_width"]
@@ -133,10 +135,10 @@ def test_incompatible_library_versions_are_refused(warehouse):
 def test_a_failed_save_leaves_nothing_behind(warehouse):
     _, con = warehouse
     save_model(con, train(con))
-    trained = train(con)
-    trained.feature_info = [{"input": "x"}]  # the feature-info insert fails after the version row was written
+    training = train(con)
+    broken = replace(training.model, feature_info=({"input": "x"},))  # its insert fails after the version row
     with pytest.raises(KeyError):
-        save_model(con, trained)
+        save_model(con, replace(training, model=broken))
     assert con.execute("SELECT max(version), count(*) FROM _toolkit.model_versions").fetchall() == [(1, 1)]
     assert con.execute("SELECT count(DISTINCT version) FROM _toolkit.model_training_info").fetchall() == [(1,)]
     assert load_model(con, "iris_model").version == 1

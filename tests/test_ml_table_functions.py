@@ -43,7 +43,7 @@ def con():
 @pytest.fixture(scope="module")
 def models(con):
     def train(name, model_type, query, **options):
-        return train_model(con, name=name, options={"model_type": model_type, **options}, query=query)
+        return train_model(con, name=name, options={"model_type": model_type, **options}, query=query).model
 
     return {
         "linear": train("linear", "LINEAR_REG", DIABETES, data_split_method="NO_SPLIT", enable_global_explain=True),
@@ -164,7 +164,20 @@ def test_evaluate_multiclass_kmeans_and_pca_on_input(con, models):
     assert kmeans == pytest.approx(models["kmeans"].metrics, rel=1e-6)
     pca = call(con, "EVALUATE", models["pca"], IRIS_FEATURES).to_pylist()[0]
     assert pca["total_explained_variance_ratio"] == pytest.approx(
-        float(models["pca"].estimator.explained_variance_ratio_.sum()))
+        float(models["pca"].estimator.explained_variance_ratio_.sum()), rel=1e-12)
+
+
+def test_evaluate_of_pca_reads_its_input_rows(con, models):
+    """On other rows the ratio is theirs: the squared distance from the model's centre its components capture."""
+    trained = models["pca"]
+    rows = f"SELECT * FROM ({IRIS_FEATURES}) WHERE petal_length > 4"
+    got = call(con, "EVALUATE", trained, rows).to_pylist()[0]["total_explained_variance_ratio"]
+    X = design_matrix(trained, con.sql(rows).to_arrow_table())
+    centred = X - trained.estimator.mean_
+    basis = trained.estimator.components_  # orthonormal rows: the projection's length is ||basis · x||
+    expected = float(np.sum((centred @ basis.T) ** 2) / np.sum(centred ** 2))
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert abs(got - float(trained.estimator.explained_variance_ratio_.sum())) > 1e-3  # not the training figure
 
 
 def test_evaluate_needs_the_label_and_known_classes(con, models):
@@ -353,7 +366,7 @@ def test_centroids_in_raw_units_are_the_cluster_means(con, models):
 
 def test_centroids_of_categorical_inputs_and_refusal(con, models):
     trained = train_model(con, name="kp", options={"model_type": "KMEANS", "num_clusters": 2},
-                          query="SELECT island, flipper_length_mm FROM penguins")
+                          query="SELECT island, flipper_length_mm FROM penguins").model
     rows = call(con, "CENTROIDS", trained).to_pylist()
     island = [r for r in rows if r["feature"] == "island"]
     assert len(island) == 2 and all(r["numerical_value"] is None for r in island)
@@ -478,7 +491,7 @@ def test_explain_predict_of_trees_adds_up_to_the_prediction(con, models, name, q
 def test_explain_predict_refusals(con, models):
     with pytest.raises(ModelError, match=r"ML.EXPLAIN_PREDICT does not apply to model kmeans \(KMEANS\)"):
         call(con, "EXPLAIN_PREDICT", models["kmeans"], IRIS_FEATURES)
-    dnn = train_model(con, name="dnn", options={"model_type": "DNN_CLASSIFIER", "max_iterations": 2}, query=IRIS)
+    dnn = train_model(con, name="dnn", options={"model_type": "DNN_CLASSIFIER", "max_iterations": 2}, query=IRIS).model
     with pytest.raises(ModelError, match=r"ML.EXPLAIN_PREDICT does not apply to model dnn \(DNN_CLASSIFIER\): "
                                          r"ML.EXPLAIN_PREDICT supports LINEAR_REG, LOGISTIC_REG, BOOSTED_TREE_"
                                          r".*integrated gradients"):

@@ -27,7 +27,7 @@ def con():
 
 
 def train(con, model_type: str, query: str, name: str = "m", **options):
-    return train_model(con, name=name, options={"model_type": model_type, **options}, query=query)
+    return train_model(con, name=name, options={"model_type": model_type, **options}, query=query).model
 
 
 def test_linear_reg_equals_closed_form_least_squares_on_bigquery_encoding(con):

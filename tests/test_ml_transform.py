@@ -51,16 +51,16 @@ def train(con, name, model_type, query, transform=(), **options):
 
 @pytest.fixture(scope="module")
 def models(con):
-    trained = {
+    trainings = {
         "diabetes": train(con, "diabetes_t", "LINEAR_REG", DIABETES, DIABETES_TRANSFORM, **SPLIT),
         "by_hand": train(con, "diabetes_by_hand", "LINEAR_REG", DIABETES_BY_HAND, **SPLIT),
         "iris": train(con, "iris_t", "LOGISTIC_REG", IRIS, IRIS_TRANSFORM, max_iterations=200, **SPLIT),
         "boosted": train(con, "boosted_t", "BOOSTED_TREE_REGRESSOR", DIABETES, DIABETES_TRANSFORM, max_iterations=5,
                          **SPLIT),
     }
-    for model in trained.values():
-        save_model(con, model)
-    return trained
+    for training in trainings.values():
+        save_model(con, training)
+    return {name: training.model for name, training in trainings.items()}
 
 
 def sql(con, text: str) -> pa.Table:
@@ -80,9 +80,10 @@ def column(table: pa.Table, name: str) -> np.ndarray:
 
 # --- fitting ----------------------------------------------------------------------------------------------------------
 def test_statistics_come_from_the_training_split_only(con):
-    trained = train(con, "skewed_t", "LINEAR_REG", "SELECT * FROM skewed",
-                    ["ML.STANDARD_SCALER(x) OVER () AS x_z", "label"], **SPLIT)
-    save_model(con, trained)
+    training = train(con, "skewed_t", "LINEAR_REG", "SELECT * FROM skewed",
+                     ["ML.STANDARD_SCALER(x) OVER () AS x_z", "label"], **SPLIT)
+    trained = training.model
+    save_model(con, training)
     train_x = column(con.sql("SELECT x FROM skewed WHERE NOT is_eval").to_arrow_table(), "x")
     assert trained.split["training_rows"] == 200 and trained.split["eval_rows"] == 20
     out = ml_transform(con, "skewed_t", "SELECT x FROM skewed WHERE NOT is_eval")
@@ -182,19 +183,20 @@ def test_struct_sparse_and_multi_hot_outputs_become_features(con):
                  "[{'index': CASE species WHEN 'setosa' THEN 1 WHEN 'versicolor' THEN 2 ELSE 0 END, "
                  "'value': 1.0::DOUBLE}] AS oh",
                  "[CASE WHEN sepal_length > 5.8 THEN 'long' ELSE 'short' END, 'any'] AS tags", "label"]
-    trained = train(con, "shapes_t", "LINEAR_REG", "SELECT petal_width AS label, * FROM iris", transform,
-                    data_split_method="NO_SPLIT")
+    training = train(con, "shapes_t", "LINEAR_REG", "SELECT petal_width AS label, * FROM iris", transform,
+                     data_split_method="NO_SPLIT")
+    trained = training.model
     schema = {c["name"]: c["kind"] for c in trained.feature_schema}
     assert schema == {"s_a": "numeric", "s_b": "numeric", "oh": "sparse", "tags": "multi_hot"}
     sparse = next(f for f in trained.preprocessor.features if f.name == "oh")
     assert sparse.categories == ("0", "1", "2")
-    save_model(con, trained)
+    save_model(con, training)
     raw = "SELECT * EXCLUDE (petal_width) FROM iris"
     served = sql(con, f"SELECT * FROM ML.PREDICT(MODEL shapes_t, ({raw}))")
     by_hand = train(con, "shapes_by_hand", "LINEAR_REG",
                     "SELECT petal_width AS label, petal_length AS s_a, sepal_width AS s_b, species AS oh, "
                     "CASE WHEN sepal_length > 5.8 THEN 'long' ELSE 'short' END AS tags FROM iris",
-                    data_split_method="NO_SPLIT")
+                    data_split_method="NO_SPLIT").model
     expected = by_hand.estimator.predict(design_matrix(by_hand, con.sql(
         "SELECT petal_length AS s_a, sepal_width AS s_b, species AS oh, "
         "CASE WHEN sepal_length > 5.8 THEN 'long' ELSE 'short' END AS tags FROM iris").to_arrow_table()))
@@ -240,10 +242,11 @@ def test_transform_outputs_must_be_usable_features(con):
 
 # --- TRANSFORM_ONLY ---------------------------------------------------------------------------------------------------
 def test_transform_only_model(con):
-    trained = train(con, "prep", "TRANSFORM_ONLY", "SELECT * FROM skewed",
-                    ["ML.STANDARD_SCALER(x) OVER () AS x_z", "[x, x] AS pair", "label"])
+    training = train(con, "prep", "TRANSFORM_ONLY", "SELECT * FROM skewed",
+                     ["ML.STANDARD_SCALER(x) OVER () AS x_z", "[x, x] AS pair", "label"])
+    trained = training.model
     assert trained.estimator is None and trained.label is None and trained.split["training_rows"] == 220
-    save_model(con, trained)
+    save_model(con, training)
     loaded = load_model(con, "prep")
     assert loaded.estimator is None and loaded.transform == trained.transform
     out = ml_transform(con, "prep", "SELECT x, label FROM skewed")

@@ -43,6 +43,10 @@ STATUS_STYLE = {
 }
 TABLE_ROWS = 100  # rows `toolkit query` shows as a table
 EXPORT_DIALECTS = ["duckdb", "bigquery", "snowflake", "postgres"]  # `toolkit compile --model … --dialect`
+# Exit codes, decided by the command, not by the error: a build whose nodes failed exits EXIT_FAILED; any error
+# that stops a command before or instead of its work (arguments, settings, project, warehouse, a query's model)
+# exits EXIT_USAGE.
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 
 
@@ -52,10 +56,10 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except ToolkitError as error:
             errors.print(Text("error: ", style="bold red") + Text(str(error)), soft_wrap=True)
-            ctx.exit(error.exit_code)
+            ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             errors.print(Text("interrupted: the relations being built were not published", style="yellow"))
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -178,7 +182,7 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
     _print_summary(outcome)
     console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
 
 
 class _ConsoleReporter:
@@ -323,8 +327,6 @@ def _print_model_sql(settings: Settings, model: str, dialect: str, input_table: 
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
         trained = load_model(con, model)
-    except ToolkitError as error:  # an unknown model here is a usage error: exit code 2
-        raise ToolkitError(error.message, error.location, error.hint) from None
     finally:
         con.close()
     try:
@@ -385,11 +387,8 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
         else:
             from toolkit.ml.functions.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
-            try:
-                with applied_ml_calls(con, statement) as applied:
-                    columns, rows = _fetch(con, applied.sql, limit)
-            except ToolkitError as error:  # a model error here is the query's, a usage error: exit code 2
-                raise ToolkitError(error.message, error.location, error.hint) from None
+            with applied_ml_calls(con, statement) as applied:
+                columns, rows = _fetch(con, applied.sql, limit)
     finally:
         con.close()
     if columns is None:

@@ -1,5 +1,5 @@
-"""The toolkit's error root. The CLI catches these, prints the message and exits non-zero;
-anything else reaching the top is a toolkit bug and keeps its traceback."""
+"""The toolkit's error root. The CLI catches these, prints the message and exits with the code the command
+decides (toolkit.cli); anything else reaching the top is a toolkit bug and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -31,8 +31,6 @@ class Location:
 
 class ToolkitError(Exception):
     """Root of every error caused by the user's project, settings, data or environment."""
-
-    exit_code = 2
 
     def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
         self.message = message
@@ -73,8 +71,6 @@ class WarehouseError(ToolkitError):
 class NodeError(ToolkitError):
     """One node failed while building; the run goes on with independent nodes."""
 
-    exit_code = 1
-
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
@@ -83,4 +79,28 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 class ModelError(NodeError):
-    """A model cannot be trained, stored, loaded or applied: its data, options or artifact are unusable."""
+    """A model cannot be trained, stored, loaded or applied: its data, options or artifact are unusable.
+
+    Raised with `model=`, the message is about that model ('model m: the input has no column x'); the ML.*
+    function that met it names itself with `within` ('ML.EVALUATE with model m: the input has no column x')."""
+
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None, *,
+                 model: str | None = None, function: str | None = None):
+        self.detail, self.model, self.function = message, model, function
+        if model is not None:
+            message = f"{f'ML.{function} with model' if function else 'model'} {model}: {message}"
+        super().__init__(message, location, hint)
+
+    def __reduce__(self) -> tuple:
+        return (_model_error, (self.detail, self.location, self.hint, self.model, self.function))
+
+    def within(self, function: str) -> ModelError:
+        """The same error, said by ML.`function` (unchanged when it names no model or already a function)."""
+        if self.model is None or self.function is not None:
+            return self
+        return ModelError(self.detail, self.location, self.hint, model=self.model, function=function)
+
+
+def _model_error(message: str, location: Location | None, hint: str | None, model: str | None,
+                 function: str | None) -> ModelError:
+    return ModelError(message, location, hint, model=model, function=function)

@@ -217,18 +217,16 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
             )
         if create.if_not_exists and model_exists(con, node.name):
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
-        trained = train_model(con, name=node.name, options=create.options, query=create.query,
-                              transform=create.transform)
-        version = save_model(con, trained)
+        training = train_model(con, name=node.name, options=create.options, query=create.query,
+                               transform=create.transform)
+        version = save_model(con, training)
     except (ToolkitError, duckdb.Error) as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
+    trained, compiled = training.model, training.compiled
     metrics = headline(trained.metrics)
     message = f"version {version}, {trained.metrics_split} {metrics}" if metrics else f"version {version}"
-    status = Status.SUCCESS
-    if trained.compiled is not None:  # ML.PREDICT in SQL, or why not; a compiled model that failed its check warns
-        message += f"; {trained.compiled.summary()}"
-        if trained.compiled.status == FALLBACK:
-            status = Status.WARN
+    message += f"; {compiled.summary()}"  # ML.PREDICT in SQL, or why not; a compiled model that failed its check warns
+    status = Status.WARN if compiled.status == FALLBACK else Status.SUCCESS
     return _result(node, status, trained.split.get("training_rows"), seconds(), message, started_at)
 
 

@@ -2,8 +2,8 @@
 types (the model-type registry), features (automatic preprocessing and TRANSFORM), training, inference,
 functions (one module per ML.* family), compile (fitted model → SQL) and store (the model store in `_toolkit`).
 
-    trained = train_model(con, name="m", options={"model_type": "LOGISTIC_REG"}, query="SELECT ...")
-    version = save_model(con, trained)
+    training = train_model(con, name="m", options={"model_type": "LOGISTIC_REG"}, query="SELECT ...")
+    version = save_model(con, training)  # training.model (frozen) and training.compiled (its prediction as SQL)
     predict(load_model(con, "m"), arrow_table)
 
 The names below load on first use, so importing `toolkit.ml` (or a sub-package) costs nothing until then."""
@@ -22,8 +22,10 @@ _EXPORTS = {
     "ModelSummary": "toolkit.ml.store.versions",
     "list_models": "toolkit.ml.store.versions",
     "load_model": "toolkit.ml.store.versions",
+    "load_prediction": "toolkit.ml.store.versions",
     "model_exists": "toolkit.ml.store.versions",
     "save_model": "toolkit.ml.store.versions",
+    "Training": "toolkit.ml.training.train",
     "train_model": "toolkit.ml.training.train",
 }
 __all__ = sorted(_EXPORTS)

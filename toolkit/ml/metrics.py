@@ -94,8 +94,12 @@ def kmeans_metrics(X: np.ndarray, labels: np.ndarray, squared_distances: np.ndar
     return {"davies_bouldin_index": dbi, "mean_squared_distance": float(np.mean(squared_distances))}
 
 
-def pca_metrics(explained_variance_ratio: np.ndarray) -> Metrics:
-    return {"total_explained_variance_ratio": float(np.sum(explained_variance_ratio))}
+def pca_metrics(captured: np.ndarray, deviation: np.ndarray) -> Metrics:
+    """The share of the rows' squared distance from the model's centre that its components capture: per row
+    `captured` = ||projection||², `deviation` = ||x − centre||². On the training rows this is the sum of the
+    components' explained variance ratios (ML.PRINCIPAL_COMPONENT_INFO's last cumulative ratio)."""
+    total = float(np.sum(deviation))
+    return {"total_explained_variance_ratio": float(np.sum(captured)) / total if total > 0 else None}
 
 
 def headline(metrics: Metrics, most: int = 2) -> str:

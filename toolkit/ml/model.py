@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +17,6 @@ from toolkit.ml.features.preprocess import Preprocessor
 from toolkit.ml.features.transform import FittedTransform
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType
-
-if TYPE_CHECKING:
-    from toolkit.ml.compile import CompiledPrediction
 
 # Bumped whenever the stored layout of a model changes; loading another format is refused.
 ARTIFACT_FORMAT = 1
@@ -45,9 +42,10 @@ class Iteration:
     duration_ms: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainedModel:
-    """A fitted model with its preprocessing, label, training record and provenance."""
+    """A fitted model with its preprocessing, label, training record and provenance; immutable once training ends.
+    How ML.PREDICT runs it as SQL is a separate record (toolkit.ml.compile.CompiledPrediction), stored beside it."""
 
     name: str
     options: ModelOptions
@@ -58,8 +56,8 @@ class TrainedModel:
     classes: tuple[Any, ...] | None  # classifiers: label values ascending (the last is binary's positive class)
     feature_schema: tuple[dict, ...]  # {"name", "type" (DuckDB), "kind"} of each column the preprocessing reads:
     # the query's feature columns, or with TRANSFORM its feature outputs (STRUCT outputs flattened into fields)
-    iterations: list[Iteration]
-    feature_info: list[dict]
+    iterations: tuple[Iteration, ...]
+    feature_info: tuple[dict, ...]
     data_stats: dict[str, dict]
     metrics: dict[str, float | None]  # evaluation on the eval split (on the training rows without one)
     metrics_split: str  # 'eval' or 'training'
@@ -71,9 +69,8 @@ class TrainedModel:
     estimator_params: dict[str, Any]  # the estimator's resolved parameters (JSON-able)
     library_versions: dict[str, str] = field(default_factory=library_versions)
     created_at: datetime = field(default_factory=datetime.now)
-    version: int | None = None  # set by save_model / load_model
+    version: int | None = None  # the stored version (load_model); None for a model not read from the store
     transform: FittedTransform | None = None  # TRANSFORM(...), fitted; applied before `preprocessor`
-    compiled: CompiledPrediction | None = None  # ML.PREDICT as SQL, or why the model predicts in Python
 
     @property
     def model_type(self) -> ModelType:

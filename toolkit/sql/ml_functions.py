@@ -16,7 +16,7 @@ from typing import Any
 from sqlglot import exp
 
 from toolkit.errors import ProjectError
-from toolkit.sql.create_model import option_value
+from toolkit.sql.literals import NotConstant, constant
 from toolkit.sql.ml_nodes import MLFunction
 
 
@@ -64,18 +64,33 @@ def model_names(statement: exp.Expression) -> list[str]:
 
 
 def _settings(function: MLFunction) -> dict[str, Any]:
+    """The STRUCT(… AS name) settings of a call, as Python constants by lower-cased name (checked against the
+    function's own settings later, by the ML layer)."""
     struct = function.args.get("settings")
     if struct is None:
         return {}
-    name = f"ML.{function.name.upper()}"
+    model = function.args["model"].name
+    call = f"ML.{function.name.upper()}(MODEL {model}, …)"
     if not isinstance(struct, exp.Struct):
-        raise ProjectError(f"{name}: the settings must be a STRUCT, e.g. STRUCT(0.6 AS threshold)")
+        raise ProjectError(f"{call}: its settings must be a STRUCT, e.g. STRUCT(0.6 AS threshold)",
+                           hint=f"the settings come last: ML.{function.name.upper()}(MODEL {model}, TABLE t, "
+                                "STRUCT(0.6 AS threshold))")
     settings = {}
     for item in struct.expressions:
         if isinstance(item, (exp.PropertyEQ, exp.Alias)) and (item.alias or item.this):
             key = item.alias if isinstance(item, exp.Alias) else item.this.name
             value = item.this if isinstance(item, exp.Alias) else item.expression
         else:
-            raise ProjectError(f"{name}: name each setting, e.g. STRUCT(0.6 AS threshold)")
-        settings[key.lower()] = option_value(value, key)
+            raise ProjectError(f"{call}: setting {item.sql()} has no name",
+                               hint="name each setting, e.g. STRUCT(0.6 AS threshold)")
+        if key.lower() in settings:
+            raise ProjectError(f"{call}: setting '{key}' is given twice in its STRUCT",
+                               hint=f"keep one '{key}'")
+        try:
+            settings[key.lower()] = constant(value)
+        except NotConstant as error:
+            shown = f"{value.sql()} {error.reason}" if error.reason else f"{value.sql()} is not a constant"
+            raise ProjectError(f"{call}: setting '{key}' must be a constant value; {shown}",
+                               hint=f"write the value itself, e.g. STRUCT(0.3 AS {key}): a number, a quoted "
+                                    "string, TRUE/FALSE or an array of them") from None
     return settings

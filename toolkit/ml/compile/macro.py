@@ -9,7 +9,7 @@ import duckdb
 from sqlglot import exp
 
 from toolkit.ml.compile.prediction import FINGERPRINT_MACRO, CompiledPrediction
-from toolkit.ml.compile.query import DEFAULT_THRESHOLD
+from toolkit.ml.types.tasks import DEFAULT_THRESHOLD
 from toolkit.sql.quoting import render, table_ref
 from toolkit.warehouse.farmhash_sql import install as install_fingerprint
 

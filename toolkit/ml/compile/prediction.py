@@ -8,6 +8,7 @@ the Python path, with the reason recorded and reported by the build."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import duckdb
 import pyarrow as pa
@@ -15,18 +16,13 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from toolkit.ml.compile.parity import compare
-from toolkit.ml.compile.query import (
-    DEFAULT_THRESHOLD,
-    INPUT_PLACEHOLDER,
-    THRESHOLD_PLACEHOLDER,
-    prediction_query,
-    threshold_sql,
-)
+from toolkit.ml.compile.query import INPUT_PLACEHOLDER, THRESHOLD_PLACEHOLDER, prediction_query
 from toolkit.ml.compile.sql import NotCompilable, TooLarge, check_size, number, size
 from toolkit.ml.inference.trees import node_count
 from toolkit.ml.model import TrainedModel
+from toolkit.ml.types.tasks import DEFAULT_THRESHOLD
 from toolkit.sql.dialect import DIALECT, Toolkit
-from toolkit.sql.quoting import identifier, render
+from toolkit.sql.quoting import parse, render, verbatim
 from toolkit.warehouse.farmhash_sql import MACRO_NAME
 
 MAX_SQL_BYTES = 8 * 2**20  # a model whose SQL would be larger predicts in Python
@@ -36,8 +32,6 @@ MAX_SQL_BYTES = 8 * 2**20  # a model whose SQL would be larger predicts in Pytho
 MAX_TREE_NODES_IN_PREDICT = 1_500
 PARITY_ROWS = 2_000
 COMPILED, PYTHON, FALLBACK = "compiled", "python", "fallback"
-_INPUT = render(identifier(INPUT_PLACEHOLDER))
-_THRESHOLD = render(identifier(THRESHOLD_PLACEHOLDER))
 FINGERPRINT_MACRO = MACRO_NAME  # the pure-SQL FARM_FINGERPRINT stored in the warehouse
 
 
@@ -64,11 +58,21 @@ class CompiledPrediction:
     @property
     def takes_threshold(self) -> bool:
         """Whether the prediction depends on a threshold (binary classifiers)."""
-        return self.sql is not None and _THRESHOLD in self.sql
+        return self.sql is not None and any(column.name == THRESHOLD_PLACEHOLDER and not column.table
+                                            for column in self.template.find_all(exp.Column))
+
+    @cached_property
+    def template(self) -> exp.Expression:
+        """The prediction query as a tree, with its input and threshold placeholders (read once per model)."""
+        return parse(self.sql)
+
+    def query_for(self, input_sql: str, threshold: float | None = None) -> exp.Expression:
+        """The prediction query over `input_sql` (any query, kept as written)."""
+        threshold = number(DEFAULT_THRESHOLD if threshold is None else threshold)
+        return _filled(self.template, exp.Subquery(this=verbatim(input_sql)), threshold)
 
     def sql_for(self, input_sql: str, threshold: float | None = None) -> str:
-        """The prediction query over `input_sql` (any query)."""
-        return self.sql.replace(_INPUT, f"({input_sql})").replace(_THRESHOLD, threshold_sql(threshold))
+        return render(self.query_for(input_sql, threshold))
 
     @property
     def path(self) -> str:

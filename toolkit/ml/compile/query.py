@@ -17,7 +17,7 @@ from toolkit.ml.compile.layers import Layers, ref
 from toolkit.ml.compile.sql import NotCompilable, call, case, cast, integer, number, text
 from toolkit.ml.inference.heads import NEAREST_CENTROIDS
 from toolkit.ml.model import TrainedModel
-from toolkit.ml.types.tasks import DEFAULT_THRESHOLD, Family, Task
+from toolkit.ml.types.tasks import Family, Task
 
 INPUT_PLACEHOLDER = "__toolkit_predict_input__"
 THRESHOLD_PLACEHOLDER = "__toolkit_threshold__"
@@ -124,7 +124,3 @@ def _clusters(layers: Layers, distances: list[str]) -> list[tuple[str, exp.Expre
     nearest = exp.Array(expressions=[_struct(("centroid_id", nth(i, "centroid_id")), ("distance", nth(i, "distance")))
                                      for i in range(min(len(distances), NEAREST_CENTROIDS))])
     return [("centroid_id", nth(0, "centroid_id")), ("nearest_centroids_distance", nearest)]
-
-
-def threshold_sql(threshold: float | None) -> str:
-    return number(DEFAULT_THRESHOLD if threshold is None else threshold).sql(dialect="duckdb")

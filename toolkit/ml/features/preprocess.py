@@ -115,8 +115,8 @@ class Preprocessor:
             values = _decoded(table.column(column))
             kind = column_kind(values.type)
             if values.null_count == len(values) or pa.types.is_null(values.type):
-                raise ModelError(f"model {model}: column '{column}' is NULL in every training row",
-                                 hint=f"leave '{column}' out of the query, or fill it (COALESCE)")
+                raise ModelError(f"column '{column}' is NULL in every training row",
+                                 hint=f"leave '{column}' out of the query, or fill it (COALESCE)", model=model)
             if kind in (NUMERIC, TIMESTAMP):
                 part = "EPOCH" if kind == TIMESTAMP else None
                 features.append(_fit_numeric(column, part, _numbers(values, part), standardize))

@@ -113,8 +113,9 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
         types = dict(zip(relation.columns, (str(t) for t in relation.types)))
         table = relation.to_arrow_table()
     except duckdb.Error as error:
-        raise ModelError(f"model {model}: TRANSFORM(…) failed in DuckDB: {error}",
-                         hint="check TRANSFORM's expressions against the columns of the query after AS") from None
+        raise ModelError(f"TRANSFORM(…) failed in DuckDB: {error}",
+                         hint="check TRANSFORM's expressions against the columns of the query after AS",
+                         model=model) from None
     finally:
         con.unregister(name)
     roles_out = np.asarray(table.column(ROLE_COLUMN).to_numpy(), np.int8)
@@ -127,17 +128,17 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
 def _check_passthrough(model: str, label: str | None, passthrough: Sequence[str], outputs: dict[str, str]) -> None:
     """The label must be an output, and it and the split / init columns (when output) the bare raw column."""
     if label is not None and label.lower() not in outputs:
-        raise ModelError(f"model {model}: TRANSFORM(…) does not output the label column '{label}'",
+        raise ModelError(f"TRANSFORM(…) does not output the label column '{label}'",
                          hint=f"list {label} in TRANSFORM(…) unchanged (not renamed, not computed): the label "
-                              "passes through TRANSFORM")
+                              "passes through TRANSFORM", model=model)
     for column in (label, *passthrough):
         if column is None or column.lower() not in outputs:
             continue
         if _bare_column(outputs[column.lower()]) != column.lower():
             role = "label" if column == label else "column"
-            raise ModelError(f"model {model}: TRANSFORM(…) changes the {role} '{column}'; it must pass through "
+            raise ModelError(f"TRANSFORM(…) changes the {role} '{column}'; it must pass through "
                              "unchanged", hint=f"write {column} alone in TRANSFORM(…), and compute a new feature "
-                                               "under another name")
+                                               "under another name", model=model)
 
 
 def _bare_column(sql: str) -> str | None:
@@ -197,8 +198,8 @@ def outputs_of(fitted: FittedTransform, table: pa.Table, model: str) -> pa.Table
     by_name = {n: i for i, n in enumerate(table.column_names)}
     missing = [n for n in fitted.features if PREFIX + n not in by_name]
     if missing:
-        raise ModelError(f"model {model}: the TRANSFORM output(s) {', '.join(missing)} are missing from the input",
-                         hint="let ML.* apply the model's TRANSFORM to the raw input columns")
+        raise ModelError(f"the TRANSFORM output(s) {', '.join(missing)} are missing from the input",
+                         hint="let ML.* apply the model's TRANSFORM to the raw input columns", model=model)
     return pa.table([table.column(by_name[PREFIX + n]) for n in fitted.features], names=fitted.features)
 
 
@@ -216,8 +217,8 @@ def apply_in_memory(fitted: FittedTransform, table: pa.Table, model: str) -> pa.
         return con.sql(fitted.select_sql("SELECT * FROM __toolkit_raw", PREFIX, keep_input=True,
                                          features_only=True)).to_arrow_table()
     except duckdb.Error as error:
-        raise ModelError(f"model {model}: applying its TRANSFORM failed in DuckDB: {error}",
-                         hint="check the input columns' types against the training query's") from None
+        raise ModelError(f"applying its TRANSFORM failed in DuckDB: {error}",
+                         hint="check the input columns' types against the training query's", model=model) from None
     finally:
         con.close()
 
@@ -242,9 +243,9 @@ def model_features(table: pa.Table, model: str, reserved: Iterable[str] = ()) ->
     taken = [n.lower() for n in names] + [r.lower() for r in reserved]
     clash = sorted({n for n in names if taken.count(n.lower()) > 1})
     if clash:
-        raise ModelError(f"model {model}: TRANSFORM's STRUCT outputs are flattened into columns named "
+        raise ModelError(f"TRANSFORM's STRUCT outputs are flattened into columns named "
                          f"<output>_<field>, and '{clash[0]}' is taken twice",
-                         hint="rename the TRANSFORM output or the struct field that clashes")
+                         hint="rename the TRANSFORM output or the struct field that clashes", model=model)
     return pa.table(arrays, names=names)
 
 

@@ -22,10 +22,10 @@ from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.model import TrainedModel
-from toolkit.ml.store.versions import load_model, model_exists, model_names
+from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
-from toolkit.sql.quoting import render, table_ref, verbatim
+from toolkit.sql.quoting import render, table_ref
 from toolkit.warehouse.functions import register_functions
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
@@ -53,8 +53,8 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             models[call.model.casefold()] = trained
             name = f"__toolkit_ml_{next(_names)}"
             result = _result(con, call, trained, cursors)
-            if isinstance(result, str):  # compiled SQL: DuckDB computes the predictions itself
-                view = exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=verbatim(result),
+            if isinstance(result, exp.Expression):  # compiled SQL: DuckDB computes the predictions itself
+                view = exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=result,
                                   properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
                 con.execute(render(view))
                 views.append(name)
@@ -87,8 +87,8 @@ def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
 
 def _result(
     con: duckdb.DuckDBPyConnection, call: MLCall, trained: TrainedModel, cursors: list[duckdb.DuckDBPyConnection]
-) -> pa.Table | pa.RecordBatchReader | str:
-    """The call's rows: Arrow, or for ML.PREDICT of a compiled model the SQL that computes them."""
+) -> pa.Table | pa.RecordBatchReader | exp.Expression:
+    """The call's rows: Arrow, or for ML.PREDICT of a compiled model the query that computes them."""
     function = TABLE_FUNCTIONS.get(call.function)
     if function is None:
         raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
@@ -105,9 +105,10 @@ def _result(
         raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
     sql = _input_sql(call.input)
     schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql)
-    if call.function == "PREDICT" and trained.compiled is not None and trained.compiled.used_by_predict:
+    compiled = load_prediction(con, trained) if call.function == "PREDICT" else None
+    if compiled is not None and compiled.used_by_predict:
         function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
-        return trained.compiled.sql_for(sql, settings.get("threshold"))
+        return compiled.query_for(sql, settings.get("threshold"))
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)

@@ -76,6 +76,8 @@ class Scores:
     nearest: np.ndarray | None = None  # clustering: index of the nearest centroid
     distance: np.ndarray | None = None  # clustering: distance to it (the model's DISTANCE_TYPE)
     spread: np.ndarray | None = None  # clustering: Euclidean distance to it in the encoded space
+    captured: np.ndarray | None = None  # decomposition: squared length of the row's projection
+    deviation: np.ndarray | None = None  # decomposition: squared distance of the row from the model's centre
 
 
 def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:

@@ -33,18 +33,12 @@ def setting_error(function: str, trained: TrainedModel, message: str, hint: str 
 
 @contextmanager
 def naming(function: str, trained: TrainedModel) -> Iterator[None]:
-    """Errors raised by the shared prediction code ('model m: the input has no column x') re-raised naming the
-    function too ('ML.EVALUATE with model m: the input has no column x')."""
+    """Errors raised by the shared prediction code about the model ('model m: the input has no column x') said by
+    the function instead ('ML.EVALUATE with model m: the input has no column x')."""
     try:
         yield
     except ModelError as error:
-        if error.message.startswith("ML."):
-            raise
-        message = error.message
-        prefix = f"model {trained.name}: "
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-        raise ModelError(f"{where(function, trained)}: {message}", error.location, error.hint) from None
+        raise error.within(function) from None
 
 
 def type_names(predicate: Callable[[ModelType], bool]) -> str:

@@ -178,8 +178,14 @@ class Decomposition(Head):
         restored = estimator.inverse_transform(estimator.transform(X))
         return float(np.mean((X - restored) ** 2))
 
+    def score(self, trained: TrainedModel, X: np.ndarray) -> Parts:
+        projected = trained.estimator.transform(X)  # (x − mean) · components, not whitened
+        centred = X - trained.estimator.mean_
+        return {"captured": np.einsum("ij,ij->i", projected, projected),
+                "deviation": np.einsum("ij,ij->i", centred, centred)}
+
     def metrics(self, trained: TrainedModel, parts: Parts, threshold: float | None) -> metrics.Metrics:
-        return metrics.pca_metrics(trained.estimator.explained_variance_ratio_)
+        return metrics.pca_metrics(parts["captured"], parts["deviation"])
 
 
 def davies_bouldin(centers: np.ndarray, nearest: np.ndarray, spread: np.ndarray) -> float | None:

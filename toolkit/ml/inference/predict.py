@@ -38,16 +38,17 @@ def _inputs(trained: TrainedModel, table: pa.Table) -> pa.Table:
     features = trained.feature_columns
     missing = [c for c in features if c.lower() not in by_lower]
     if missing:
-        raise ModelError(f"model {trained.name}: the input has no column(s) {', '.join(missing)}; the model was "
+        raise ModelError(f"the input has no column(s) {', '.join(missing)}; the model was "
                          f"trained on {', '.join(features)}",
-                         hint="select every feature column the model was trained on")
+                         hint="select every feature column the model was trained on", model=trained.name)
     columns = {}
     for column in trained.feature_schema:
         values = table.column(by_lower[column["name"].lower()])
         kind = column_kind(values.type)
         if kind != column["kind"] and not pa.types.is_null(values.type):
-            raise ModelError(f"model {trained.name}: column '{column['name']}' is {values.type} in the input but "
-                             f"was {column['type']} in training", hint=f"CAST it to {column['type']}")
+            raise ModelError(f"column '{column['name']}' is {values.type} in the input but "
+                             f"was {column['type']} in training", hint=f"CAST it to {column['type']}",
+                             model=trained.name)
         if pa.types.is_null(values.type):  # an all-NULL column: NULL numbers / the NULL category
             values = values.cast(_NULL_AS.get(column["kind"], pa.string()))
         columns[column["name"]] = values

@@ -24,12 +24,13 @@ from toolkit.ml.features.preprocess import Preprocessor
 from toolkit.ml.features.transform import FittedTransform
 from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.store import artifact
+from toolkit.ml.training.train import Training
 from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.materialize import transaction
 from toolkit.warehouse.state import STATE_SCHEMA
 
-__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "model_exists", "model_names",
-           "save_model"]
+__all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "load_prediction", "model_exists",
+           "model_names", "save_model"]
 
 S = STATE_SCHEMA
 _VERSION_COLUMNS = (
@@ -90,8 +91,10 @@ def _tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
     return rows[0][0] > 0
 
 
-def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
-    """Store `trained` as the next version of its model, atomically; the new version number."""
+def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
+    """Store a training's model and its compiled prediction as the next version of the model, atomically; the new
+    version number."""
+    trained, compiled = training.model, training.compiled
     data, sha256 = artifact.dump(trained.estimator)
     ensure_model_tables(con)
     name = trained.name
@@ -112,7 +115,7 @@ def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
             "test_metrics": _dumps(trained.test_metrics) if trained.test_metrics is not None else None,
             "artifact_format": artifact.FORMAT, "artifact_sha256": sha256, "artifact": data,
             "transform": _dumps(trained.transform.to_dict()) if trained.transform is not None else None,
-            "compiled": _dumps(trained.compiled.to_dict()) if trained.compiled is not None else None,
+            "compiled": _dumps(compiled.to_dict()),
         }
         placeholders = ", ".join("?" for _ in _VERSION_COLUMNS)
         con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
@@ -129,8 +132,7 @@ def save_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> int:
         metric_rows += [[name, version, "test", k, v] for k, v in (trained.test_metrics or {}).items()]
         if metric_rows:
             con.executemany(f"INSERT INTO {S}.model_eval_metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
-        install_prediction_macro(con, name, trained.compiled)
-    trained.version = version
+        install_prediction_macro(con, name, compiled)
     return version
 
 
@@ -159,9 +161,9 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
                          f"'{row['artifact_format']}'", hint=f"retrain it: toolkit build --select {stored_name}")
     estimator = artifact.load(stored_name, stored_version, bytes(row["artifact"]), row["artifact_sha256"])
     key = [stored_name, stored_version]
-    iterations = [Iteration(*r) for r in con.execute(
+    iterations = tuple(Iteration(*r) for r in con.execute(
         f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms FROM {S}.model_training_info "
-        "WHERE model_name = ? AND version = ? ORDER BY training_run, iteration", key).fetchall()]
+        "WHERE model_name = ? AND version = ? ORDER BY training_run, iteration", key).fetchall())
     info = con.execute(f"SELECT {', '.join(_FEATURE_INFO)}, distribution FROM {S}.model_feature_info "
                        "WHERE model_name = ? AND version = ? ORDER BY rowid", key).fetchall()
     test = json.loads(row["test_metrics"]) if row["test_metrics"] is not None else None
@@ -171,15 +173,24 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         label=row["label"], label_type=row["label_type"],
         classes=tuple(json.loads(row["classes"])) if row["classes"] is not None else None,
         feature_schema=tuple(json.loads(row["feature_schema"])), iterations=iterations,
-        feature_info=[dict(zip(_FEATURE_INFO, r[:-1])) for r in info],
+        feature_info=tuple(dict(zip(_FEATURE_INFO, r[:-1])) for r in info),
         data_stats={r[0]: json.loads(r[-1]) for r in info if r[-1] is not None},
         metrics=json.loads(row["metrics"]), metrics_split=row["metrics_split"], test_metrics=test,
         seed=row["seed"], query_fingerprint=row["query_fingerprint"], data_fingerprint=row["data_fingerprint"],
         split=json.loads(row["split"]), estimator_params=json.loads(row["estimator_params"]),
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
-        compiled=CompiledPrediction.from_dict(json.loads(row["compiled"])) if row["compiled"] is not None else None,
     )
+
+
+def load_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> CompiledPrediction | None:
+    """How ML.PREDICT runs a stored model version: its compiled SQL, or why it predicts in Python (None for a
+    version trained before models were compiled)."""
+    if "compiled" not in _version_columns(con):
+        return None
+    rows = con.execute(f"SELECT compiled FROM {S}.model_versions WHERE model_name = ? AND version = ?",
+                       [trained.name, trained.version]).fetchall()
+    return CompiledPrediction.from_dict(json.loads(rows[0][0])) if rows and rows[0][0] is not None else None
 
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelSummary]:

@@ -45,9 +45,10 @@ def label_values(options: ModelOptions, values: pa.ChunkedArray, column: str) ->
     if pa.types.is_floating(values.type):
         missing += int(pc.sum(pc.is_nan(values)).as_py() or 0)
     if missing:
-        raise ModelError(f"model {options.model}: the label column '{column}' has {missing} NULL value(s) in "
+        raise ModelError(f"the label column '{column}' has {missing} NULL value(s) in "
                          f"{len(values)} rows", hint=f"filter them out (WHERE {column} IS NOT NULL) or fill them "
-                                                     "(COALESCE); BigQuery ML refuses NULL labels too")
+                                                     "(COALESCE); BigQuery ML refuses NULL labels too",
+                                                     model=options.model)
     return values
 
 
@@ -55,12 +56,13 @@ def class_values(options: ModelOptions, values: pa.ChunkedArray, column: str) ->
     """The classes in ascending order; 2 to 50 of them."""
     classes = tuple(sorted(pc.unique(values).to_pylist()))
     if len(classes) < 2:
-        raise ModelError(f"model {options.model}: the label column '{column}' has one class only ({classes[0]!r}) "
-                         f"in {len(values)} rows", hint="a classifier needs rows of at least two classes")
+        raise ModelError(f"the label column '{column}' has one class only ({classes[0]!r}) "
+                         f"in {len(values)} rows", hint="a classifier needs rows of at least two classes",
+                         model=options.model)
     if len(classes) > MAX_CLASSES:
-        raise ModelError(f"model {options.model}: the label column '{column}' has {len(classes)} classes; BigQuery ML "
+        raise ModelError(f"the label column '{column}' has {len(classes)} classes; BigQuery ML "
                          f"allows at most {MAX_CLASSES}",
-                         hint="group rare labels together, or use a regressor for a numeric label")
+                         hint="group rare labels together, or use a regressor for a numeric label", model=options.model)
     return classes
 
 
@@ -69,9 +71,10 @@ def check_training_classes(options: ModelOptions, y: np.ndarray, classes: tuple[
     counts = np.bincount(y, minlength=len(classes))
     absent = [classes[i] for i in np.flatnonzero(counts == 0)]
     if absent:
-        raise ModelError(f"model {options.model}: class(es) {absent} have no training rows after DATA_SPLIT_METHOD "
+        raise ModelError(f"class(es) {absent} have no training rows after DATA_SPLIT_METHOD "
                          f"'{method}' (they are only in the eval or test rows)",
-                         hint="use a split that leaves rows of every class for training, or filter those labels out")
+                         hint="use a split that leaves rows of every class for training, or filter those labels out",
+                         model=options.model)
 
 
 def class_indices(values: pa.ChunkedArray, classes: tuple[Any, ...]) -> np.ndarray:
@@ -104,6 +107,7 @@ def sample_weights(options: ModelOptions, y: np.ndarray, classes: tuple[Any, ...
     unknown = [label for label in given if label not in names]
     if missing or unknown:
         problem = f"does not name class(es) {missing}" if missing else f"names unknown class(es) {unknown}"
-        raise ModelError(f"model {options.model}: CLASS_WEIGHTS {problem}; the classes are {names}",
-                         hint="give one (label, weight) pair per class, e.g. [STRUCT('a', 0.5), STRUCT('b', 2.0)]")
+        raise ModelError(f"CLASS_WEIGHTS {problem}; the classes are {names}",
+                         hint="give one (label, weight) pair per class, e.g. [STRUCT('a', 0.5), STRUCT('b', 2.0)]",
+                         model=options.model)
     return np.array([given[n] for n in names], dtype=np.float64)[y]

@@ -2,8 +2,8 @@
 
 - AUTO_SPLIT: BigQuery's row-count rule — fewer than 500 rows: no split; 500 to 50,000: 20% eval; more: 10,000
   eval rows — drawn as RANDOM draws them (fraction 10,000 / rows), so the counts are met on average, not exactly.
-- RANDOM: deterministic. Each row's key is `concat_ws(chr(31), <its columns as VARCHAR>)`, built in SQL by the
-  fetch query itself; FARM_FINGERPRINT(key), read as an unsigned 64-bit number u / 2^64 in [0, 1), puts the row
+- RANDOM: deterministic. Each row's key is `concat_ws(chr(31), <its columns as VARCHAR, NULL as chr(30)>)`,
+  built in SQL by the fetch query itself (so `(NULL, 'a')` and `('a', NULL)` differ); FARM_FINGERPRINT(key), read as an unsigned 64-bit number u / 2^64 in [0, 1), puts the row
   in eval when below DATA_SPLIT_EVAL_FRACTION, in test when below EVAL + TEST fraction, in training otherwise.
   Identical rows share a side; the split does not depend on row order.
 - CUSTOM: DATA_SPLIT_COL is BOOL; TRUE or NULL → eval, FALSE → train.
@@ -51,10 +51,13 @@ def needs_key(options: ModelOptions) -> bool:
 
 
 def key_sql(columns: list[str]) -> exp.Expression:
-    """The expression of a row's split key over `columns`."""
-    # DuckDB's concat_ws skips NULLs; sqlglot's ConcatWs would be rendered NULL-propagating, hence Anonymous.
-    parts = [exp.func("chr", exp.Literal.number(31)), *(exp.cast(column_ref(c), exp.DataType.Type.VARCHAR) for c in columns)]
-    return exp.Anonymous(this="concat_ws", expressions=parts)
+    """The expression of a row's split key over `columns`: their text joined by chr(31), a NULL written chr(30)
+    (DuckDB's concat_ws skips NULLs, which would make `(NULL, 'a')` and `('a', NULL)` one key). Rows without
+    NULLs keep the key they always had."""
+    null = exp.func("chr", exp.Literal.number(30))
+    values = [exp.func("coalesce", exp.cast(column_ref(c), exp.DataType.Type.VARCHAR), null.copy()) for c in columns]
+    # an Anonymous call: sqlglot's ConcatWs would be rendered with another dialect's NULL rule
+    return exp.Anonymous(this="concat_ws", expressions=[exp.func("chr", exp.Literal.number(31)), *values])
 
 
 def split_rows(table: pa.Table, options: ModelOptions) -> Split:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -24,7 +24,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
-from toolkit.ml.compile import compile_prediction
+from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
 from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
 from toolkit.ml.features.stats import data_stats, feature_info
@@ -43,7 +43,7 @@ from toolkit.ml.types.tasks import Family, Task
 from toolkit.sql.quoting import column_ref, identifier, render, table_ref, verbatim
 from toolkit.warehouse.farmhash import fingerprint64
 
-__all__ = ["TrainedModel", "seed_for", "train_model"]
+__all__ = ["TrainedModel", "Training", "seed_for", "train_model"]
 
 _ENCODINGS = {"ONE_HOT_ENCODING": ONE_HOT, "DUMMY_ENCODING": DUMMY, "LABEL_ENCODING": LABEL}
 _names = itertools.count(1)
@@ -65,10 +65,18 @@ class _Columns:
     types: Mapping[str, str]  # DuckDB type of every column
 
 
+@dataclass(frozen=True)
+class Training:
+    """What one training produced: the model, and its prediction compiled to SQL (or why it predicts in Python)."""
+
+    model: TrainedModel
+    compiled: CompiledPrediction
+
+
 def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
-                query: str, transform: Sequence[str] = ()) -> TrainedModel:
-    """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`; `transform` is
-    TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM)."""
+                query: str, transform: Sequence[str] = ()) -> Training:
+    """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`, then compile its
+    prediction; `transform` is TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM)."""
     opts = validate_options(name, options)
     model_type = MODEL_TYPES[opts.model_type]
     transform = tuple(transform or ())
@@ -108,45 +116,45 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     described = query if not transform else f"{query}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
     query_fingerprint = hashlib.sha256(described.encode()).hexdigest()
     if model_type.task is Task.TRANSFORM:
-        return _transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint)
+        trained = _transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint)
+        return Training(trained, compile_prediction(con, trained, sample))
     standardize = model_type.uses_standardization and opts.get("STANDARDIZE_FEATURES", True) \
         and opts.get("SCALE_FEATURES", True)
     encoding = _ENCODINGS[opts.get("CATEGORY_ENCODING_METHOD", "ONE_HOT_ENCODING")]
     dtype = "float32" if model_type.family is Family.RANDOM_FOREST else "float64"  # what each estimator fits on
     preprocessor = Preprocessor.fit(parts[TRAIN], columns.features, model=name, standardize=standardize,
                                     encoding=encoding, dtype=dtype)
-    trained = TrainedModel(
+    unfitted = TrainedModel(
         name=name, options=opts, preprocessor=preprocessor, estimator=None, label=columns.label,
         label_type=str(label.type) if label is not None else None, classes=classes,
         feature_schema=_feature_schema(parts[TRAIN], columns),
-        iterations=[], feature_info=feature_info(parts[TRAIN], list(columns.features)),
-        data_stats=data_stats(parts[TRAIN], list(columns.features)), metrics={}, metrics_split="eval",
+        iterations=(), feature_info=tuple(feature_info(parts[TRAIN], list(columns.features))),
+        data_stats=data_stats(parts[TRAIN], list(columns.features)), metrics={}, metrics_split="training",
         test_metrics=None, seed=seed_for(name), query_fingerprint=query_fingerprint,
-        data_fingerprint="", split={}, estimator_params={}, transform=fitted,
+        data_fingerprint="", split=_split_record(split), estimator_params={}, transform=fitted,
     )
     # The parts hold the feature columns themselves (TRANSFORM already applied): encode, not design_matrix.
-    X = {role: encode(trained, part) for role, part in parts.items() if part.num_rows}
-    y = {role: _targets(trained, part) for role, part in parts.items() if part.num_rows}
+    X = {role: encode(unfitted, part) for role, part in parts.items() if part.num_rows}
+    y = {role: _targets(unfitted, part) for role, part in parts.items() if part.num_rows}
     if classes:
         labels.check_training_classes(opts, y[TRAIN], classes, split.method)
     weights = labels.sample_weights(opts, y[TRAIN], classes) if classes else None
     init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
 
-    context = FitContext(seed=trained.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
+    context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
-    trained.estimator = model_type.factory(opts, context)
+    estimator = model_type.factory(opts, context)
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes)
-    trained.iterations = fit(model_type.family, opts, trained.estimator, data)
+    iterations = tuple(fit(model_type.family, opts, estimator, data))
+    trained = replace(unfitted, estimator=estimator, iterations=iterations,
+                      estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 
     scored = EVAL if EVAL in X else TRAIN
-    trained.metrics = head(trained).evaluate(trained, X[scored], y[scored])
-    trained.metrics_split = "eval" if scored == EVAL else "training"
-    trained.test_metrics = head(trained).evaluate(trained, X[TEST], y[TEST]) if TEST in X else None
-    trained.split = _split_record(split)
-    trained.estimator_params = jsonable_params(trained.estimator)
-    trained.data_fingerprint = _data_fingerprint(X, y)
-    trained.compiled = compile_prediction(con, trained, sample)
-    return trained
+    evaluate = head(trained).evaluate
+    trained = replace(trained, metrics=evaluate(trained, X[scored], y[scored]),
+                      metrics_split="eval" if scored == EVAL else "training",
+                      test_metrics=evaluate(trained, X[TEST], y[TEST]) if TEST in X else None)
+    return Training(trained, compile_prediction(con, trained, sample))
 
 
 def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
@@ -207,8 +215,8 @@ def _transform_only(name: str, opts: ModelOptions, fitted: FittedTransform, trai
     data_fingerprint = hashlib.sha256(repr((fitted.columns, train.num_rows)).encode()).hexdigest()
     return TrainedModel(
         name=name, options=opts, preprocessor=Preprocessor(()), estimator=None, label=None, label_type=None,
-        classes=None, feature_schema=_feature_schema(train, columns), iterations=[],
-        feature_info=feature_info(train, list(columns.features)), data_stats=data_stats(train, described),
+        classes=None, feature_schema=_feature_schema(train, columns), iterations=(),
+        feature_info=tuple(feature_info(train, list(columns.features))), data_stats=data_stats(train, described),
         metrics={}, metrics_split="training", test_metrics=None, seed=seed_for(name),
         query_fingerprint=query_fingerprint, data_fingerprint=data_fingerprint, split=_split_record(split),
         estimator_params={}, transform=fitted,
