@@ -12,6 +12,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import confusion_matrix, roc_curve
 
 from toolkit.errors import ConfigError, ModelError
+from toolkit.ml.functions.apply import function_rows
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
 from toolkit.ml.functions.evaluate import class_column_names, roc_thresholds
 from toolkit.ml.inference.predict import design_matrix, predict
@@ -68,23 +69,19 @@ def models(con):
 
 
 def call(con, name, trained, query=None, **settings):
-    """What the SQL rewrite does: check settings and model, stream the input (on a cursor of its own), collect the
-    result as a table."""
-    function = TABLE_FUNCTIONS[name]
-    checked = function.checked_settings(settings, trained.name)
-    function.check_model(trained)
-    cursor = con.cursor()
+    """ML.`name` of a model not in the store, through the code the SQL rewrite runs on the Python path; a streamed
+    result must come in several batches, each of the declared schema."""
+    cursors = []
     try:
-        reader = cursor.sql(query).to_arrow_reader(BATCH) if query is not None else None
-        result = function.run(trained, reader, checked)
+        result = function_rows(con, name, trained, query, settings, cursors, batch_rows=BATCH)
         if isinstance(result, pa.Table):
             return result
-        schema = function.schema(trained, reader.schema, checked)
         batches = list(result)
-        assert len(batches) > 1 and all(b.schema == schema for b in batches)
-        return pa.Table.from_batches(batches, schema=schema)
+        assert len(batches) > 1 and all(b.schema == result.schema for b in batches)
+        return pa.Table.from_batches(batches, schema=result.schema)
     finally:
-        cursor.close()
+        for cursor in cursors:
+            cursor.close()
 
 
 def types(table):

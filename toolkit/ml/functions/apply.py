@@ -11,7 +11,8 @@ An input lacking a raw column TRANSFORM reads is refused, naming the column(s)."
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 from contextlib import contextmanager
 
 import duckdb
@@ -89,32 +90,46 @@ def _result(
     con: duckdb.DuckDBPyConnection, call: MLCall, trained: TrainedModel, cursors: list[duckdb.DuckDBPyConnection]
 ) -> pa.Table | pa.RecordBatchReader | exp.Expression:
     """The call's rows: Arrow, or for ML.PREDICT of a compiled model the query that computes them."""
-    function = TABLE_FUNCTIONS.get(call.function)
+    sql = _input_sql(call.input) if call.input is not None else None
+    if call.function == "PREDICT" and sql is not None:
+        compiled = load_prediction(con, trained)
+        if compiled is not None and compiled.used_by_predict:
+            function = TABLE_FUNCTIONS[call.function]
+            settings = function.checked_settings(call.settings, trained.name)
+            function.check_model(trained)
+            schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql)
+            function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
+            return compiled.query_for(sql, settings.get("threshold"))
+    return function_rows(con, call.function, trained, sql, call.settings, cursors)
+
+
+def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedModel, sql: str | None,
+                  raw_settings: Mapping[str, Any], cursors: list[duckdb.DuckDBPyConnection], *,
+                  batch_rows: int | None = None) -> pa.Table | pa.RecordBatchReader:
+    """ML.`name` of a loaded model over the rows of query `sql` (None: no input) with the call's STRUCT settings,
+    in Python: a table, or a reader streaming the rows in batches of `batch_rows` (BATCH_ROWS) while the input
+    streams on a cursor of its own (appended to `cursors`, which the caller closes)."""
+    function = TABLE_FUNCTIONS.get(name)
     if function is None:
-        raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
-    settings = function.checked_settings(call.settings, trained.name)
+        raise ModelError(f"ML.{name} is not supported yet", hint="see the README for the ML.* functions")
+    settings = function.checked_settings(raw_settings, trained.name)
     function.check_model(trained)
-    if call.input is None:
+    if sql is None:
         if function.input == "required":
             raise ModelError(
-                f"ML.{call.function} with model {trained.name} needs input rows",
-                hint=f"ML.{call.function}(MODEL {trained.name}, (SELECT …)) or ML.{call.function}(MODEL {trained.name}, TABLE t)",
+                f"ML.{name} with model {trained.name} needs input rows",
+                hint=f"ML.{name}(MODEL {trained.name}, (SELECT …)) or ML.{name}(MODEL {trained.name}, TABLE t)",
             )
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     if function.input == "none":
-        raise ModelError(f"ML.{call.function} takes only the model: ML.{call.function}(MODEL {trained.name})")
-    sql = _input_sql(call.input)
-    schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql)
-    compiled = load_prediction(con, trained) if call.function == "PREDICT" else None
-    if compiled is not None and compiled.used_by_predict:
-        function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
-        return compiled.query_for(sql, settings.get("threshold"))
+        raise ModelError(f"ML.{name} takes only the model: ML.{name}(MODEL {trained.name})")
+    schema = _input_schema(con, f"ML.{name} with model {trained.name}", sql)
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)
     if trained.transform is not None:
-        sql = _transformed_input(cursor, call.function, trained, sql, schema.names)
-    reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
+        sql = _transformed_input(cursor, name, trained, sql, schema.names)
+    reader = cursor.sql(sql).to_arrow_reader(batch_rows or BATCH_ROWS)
     return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
 
 
