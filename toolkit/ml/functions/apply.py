@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
-from typing import Any
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
 import pyarrow as pa
