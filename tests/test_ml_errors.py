@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 from ml_data import IRIS, connect
 
@@ -123,3 +126,21 @@ def test_predict_with_missing_or_retyped_columns(con):
     with pytest.raises(ModelError, match="column 'sepal_length' is string in the input but was DOUBLE"):
         predict(trained, con.sql("SELECT * REPLACE (sepal_length::VARCHAR AS sepal_length) FROM iris")
                 .to_arrow_table())
+
+
+def test_a_model_error_said_by_a_function_and_sent_between_processes():
+    error = ModelError("the input has no column(s) x", hint="select x", model="m")
+    assert str(error) == "model m: the input has no column(s) x\n  hint: select x"
+    said = error.within("EVALUATE")
+    assert said.message == "ML.EVALUATE with model m: the input has no column(s) x" and said.hint == "select x"
+    assert said.within("PREDICT") is said  # a function's error keeps its function
+    assert ModelError("ML.ROC_CURVE needs a classifier").within("EVALUATE").message == "ML.ROC_CURVE needs a classifier"
+    for sent in (error, said):
+        again = pickle.loads(pickle.dumps(sent))
+        assert (type(again), str(again), again.model, again.function) == (ModelError, str(sent), "m", sent.function)
+
+
+def test_a_trained_model_cannot_be_changed(con):
+    trained = train_model(con, name="frozen", options={"model_type": "LOGISTIC_REG"}, query=IRIS).model
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        trained.metrics = {}

@@ -67,6 +67,16 @@ def test_bad_ml_calls(iris_project, toolkit):
         "SELECT * FROM ML.PREDICT(MODEL iris_model)": "needs input rows",
         "SELECT * FROM ML.PREDICT(MODEL iris_model, (SELECT *, 'x' AS predicted_species FROM iris_features))":
             "already has a column 'predicted_species'",
+        # the STRUCT settings of a call are the call's, not OPTIONS(…)
+        "SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE iris_features, STRUCT(0.1 + 0.2 AS threshold))":
+            "ML.PREDICT(MODEL iris_model, …): setting 'threshold' must be a constant value; 0.1 + 0.2 is not",
+        "SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE iris_features, STRUCT(0.1 AS threshold, 0.2 AS threshold))":
+            "setting 'threshold' is given twice",
+        "SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE iris_features, STRUCT(0.5))": "setting 0.5 has no name",
+        "SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE iris_features, STRUCT('high' AS threshold))":
+            "ML.PREDICT with model iris_model: threshold must be FLOAT64, not 'high'",
+        "SELECT * FROM ML.EVALUATE(MODEL iris_model, (SELECT * EXCLUDE (petal_width) FROM iris_features))":
+            "ML.EVALUATE with model iris_model: the input has no column(s) petal_width",
     }
     for sql, message in cases.items():
         result = toolkit(iris_project, "query", sql)

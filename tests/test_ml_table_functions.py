@@ -342,9 +342,9 @@ def test_weights_of_categories_and_classes(con, models):
     assert iris.column("class_label").to_pylist()[:5] == ["setosa"] * 5
     with pytest.raises(ModelError, match=r"ML.WEIGHTS does not apply to model boosted .*use ML.FEATURE_IMPORTANCE"):
         call(con, "WEIGHTS", models["boosted"])
-    with pytest.raises(ConfigError, match=r"ML.WEIGHTS with model linear: standardize must be bool") as e:
+    with pytest.raises(ConfigError, match=r"ML.WEIGHTS with model linear: standardize must be BOOL") as e:
         call(con, "WEIGHTS", models["linear"], standardize=1)
-    assert e.value.hint == "give standardize as a BOOL (TRUE or FALSE)"
+    assert e.value.hint == "give standardize as a BOOL, e.g. STRUCT(TRUE AS standardize)"
 
 
 # --- ML.CENTROIDS ---------------------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ Batches = Iterable[pa.RecordBatch]
 Result = pa.Table | Iterator[pa.RecordBatch]
 
 
-_SQL_TYPES = {float: "FLOAT64 (e.g. 0.5)", int: "INT64 (e.g. 5)", bool: "BOOL (TRUE or FALSE)"}
+_SQL_TYPES = {float: "FLOAT64", int: "INT64", bool: "BOOL"}
+_EXAMPLES = {float: "0.5", int: "5", bool: "TRUE"}
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ class Setting:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise ConfigError(f"{where}: {name} must be {kind.__name__}, not {value!r}",
-                              hint=f"give {name} as a {_SQL_TYPES.get(kind, kind.__name__)}")
+            sql_type = _SQL_TYPES.get(kind, kind.__name__)
+            raise ConfigError(f"{where}: {name} must be {sql_type}, not {value!r}",
+                              hint=f"give {name} as a {sql_type}, e.g. STRUCT({_EXAMPLES.get(kind, '…')} AS {name})")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             if self.high is None:
                 allowed = f"at least {self.low}"
