@@ -529,3 +529,12 @@ def test_global_explain_of_trees_and_refusal(con, models):
         call(con, "GLOBAL_EXPLAIN", models["boosted"])
     with pytest.raises(ConfigError, match=r"ML.GLOBAL_EXPLAIN has no setting 'class_level_explain'"):
         call(con, "GLOBAL_EXPLAIN", models["linear"], class_level_explain=True)
+
+
+def test_evaluate_gives_the_same_bits_in_any_row_order(con, models):
+    """DuckDB streams rows in whatever order its threads produce them: the metrics must not depend on it."""
+    for name, query in (("linear", DIABETES), ("iris", IRIS), ("kmeans", IRIS_FEATURES), ("pca", IRIS_FEATURES)):
+        ordered = call(con, "EVALUATE", models[name], f"SELECT * FROM ({query}) ORDER BY ALL").to_pylist()
+        for seed in range(3):
+            shuffled = f"SELECT * FROM ({query}) AS q ORDER BY hash(q, {seed})"
+            assert call(con, "EVALUATE", models[name], shuffled).to_pylist() == ordered, (name, seed)

@@ -5,15 +5,37 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from toolkit.errors import WarehouseError
+from toolkit.sql.quoting import render
 from toolkit.warehouse.functions import register_functions
 
 _LOCK_HELD = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _RETRY_SECONDS = 0.1
+
+
+@contextmanager
+def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB on one thread for the block: floating-point aggregates then add their rows in one order, so the
+    same rows in the same order give the same bits (in parallel, partial sums combine in whatever order threads
+    finish). The setting is the database's, so the previous value is restored afterwards."""
+    (threads,), = con.execute("SELECT current_setting('threads')").fetchall()
+    con.execute(render(_set_threads(1)))
+    try:
+        yield
+    finally:
+        con.execute(render(_set_threads(int(threads))))
+
+
+def _set_threads(threads: int) -> exp.Set:
+    assignment = exp.EQ(this=exp.column("threads"), expression=exp.Literal.number(threads))
+    return exp.Set(expressions=[exp.SetItem(this=assignment)])
 
 
 def open_writer(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:

@@ -30,25 +30,29 @@ FROM (
     SELECT
       "__input".*,
       CASE
-        WHEN "__input"."__toolkit_f0" <= 10.25e0
-        THEN CASE
-          WHEN "__input"."__toolkit_c1" <= 0.5e0
-          THEN [0.0e0, 0.0e0, 1.0e0]
-          ELSE [0.4262295081967213e0, 0.5737704918032787e0, 0.0e0]
-        END
-        ELSE [1.0e0, 0.0e0, 0.0e0]
-      END AS "__toolkit_t0",
-      CASE
-        WHEN "__input"."__toolkit_f0" <= 3.6795454025268555e0
+        WHEN "__input"."__toolkit_f0" <= 3.9295454025268555e0
         THEN CASE
           WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
-          THEN [0.0e0, 0.5833333333333334e0, 0.4166666666666667e0]
+          THEN [0.0e0, 0.6176470588235294e0, 0.38235294117647056e0]
           ELSE [1.0e0, 0.0e0, 0.0e0]
         END
         ELSE CASE
-          WHEN "__input"."__toolkit_f0" <= 4.25e0
-          THEN [0.0e0, 0.2e0, 0.8e0]
-          ELSE [0.21739130434782608e0, 0.34782608695652173e0, 0.43478260869565216e0]
+          WHEN "__input"."__toolkit_f0" <= 4.75e0
+          THEN [0.25e0, 0.0e0, 0.75e0]
+          ELSE [0.4e0, 0.275e0, 0.325e0]
+        END
+      END AS "__toolkit_t0",
+      CASE
+        WHEN "__input"."__toolkit_f0" <= 2.75e0
+        THEN CASE
+          WHEN "__input"."__toolkit_c1" <= 0.5e0
+          THEN [0.0e0, 0.0e0, 1.0e0]
+          ELSE [0.44e0, 0.56e0, 0.0e0]
+        END
+        ELSE CASE
+          WHEN "__input"."__toolkit_f0" <= 5.75e0
+          THEN [0.32142857142857145e0, 0.6071428571428571e0, 0.07142857142857142e0]
+          ELSE [0.36666666666666664e0, 0.36666666666666664e0, 0.26666666666666666e0]
         END
       END AS "__toolkit_t1"
     FROM (

@@ -12,26 +12,30 @@ FROM (
     SELECT
       "__input".*,
       CASE
-        WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
+        WHEN "__input"."__toolkit_c1" <= 0.5e0
         THEN CASE
-          WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 0.5e0
-          THEN 6.185483870967742e0
-          ELSE 4.933333333333334e0
+          WHEN "__input"."__toolkit_f0" <= 3.4295454025268555e0
+          THEN 4.35e0
+          ELSE 8.276315789473685e0
         END
         ELSE CASE
-          WHEN "__input"."__toolkit_f0" <= 4.1795454025268555e0
-          THEN 1.5441176470588236e0
-          ELSE 5.222222222222222e0
+          WHEN "__input"."__toolkit_c1" <= 1.5e0
+          THEN 4.407407407407407e0
+          ELSE 3.6214285714285714e0
         END
       END AS "__toolkit_t0",
       CASE
         WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
         THEN CASE
-          WHEN "__input"."__toolkit_f0" <= 2.25e0
-          THEN 3.259259259259259e0
-          ELSE 6.662790697674419e0
+          WHEN "__input"."__toolkit_f0" <= 3.25e0
+          THEN 3.759259259259259e0
+          ELSE 7.35e0
         END
-        ELSE CASE WHEN "__input"."__toolkit_f0" <= 4.5e0 THEN 1.868421052631579e0 ELSE 5.5e0 END
+        ELSE CASE
+          WHEN "__input"."__toolkit_f0" <= 4.25e0
+          THEN 1.923913043478261e0
+          ELSE 5.2727272727272725e0
+        END
       END AS "__toolkit_t1"
     FROM (
       SELECT

@@ -41,33 +41,33 @@ FROM (
     FROM (
       SELECT
         "__input".*,
-        "__input"."__toolkit_f0" * -0.02957736994117187e0 + CASE
+        "__input"."__toolkit_f0" * -0.029577369941162893e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN -3.1416633538559564e0
+          THEN -3.141663353855953e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN -3.140203561176431e0
+          THEN -3.140203561176426e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN 6.135330465714639e0
+          THEN 6.135330465714641e0
           ELSE 0.0e0
-        END + -0.146536449317753e0 AS "__toolkit_z0",
-        "__input"."__toolkit_f0" * -0.0017015810081172592e0 + CASE
+        END + -0.14653644931774268e0 AS "__toolkit_z0",
+        "__input"."__toolkit_f0" * -0.0017015810081076029e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN -3.122005620333209e0
+          THEN -3.122005620333206e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN 6.251145796385627e0
+          THEN 6.251145796385644e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN -3.0711412763109265e0
+          THEN -3.07114127631093e0
           ELSE 0.0e0
-        END + 0.057998899741487836e0 AS "__toolkit_z1",
-        "__input"."__toolkit_f0" * 0.03127895094949244e0 + CASE
+        END + 0.05799889974149214e0 AS "__toolkit_z1",
+        "__input"."__toolkit_f0" * 0.031278950949501665e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN 6.263668974189101e0
+          THEN 6.263668974189107e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN -3.1109422352092433e0
+          THEN -3.1109422352092384e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN -3.064189189403669e0
+          THEN -3.0641891894036695e0
           ELSE 0.0e0
-        END + 0.08853754957619184e0 AS "__toolkit_z2"
+        END + 0.0885375495761942e0 AS "__toolkit_z2"
       FROM (
         SELECT
           "__input".*,

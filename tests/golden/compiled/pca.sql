@@ -1,17 +1,17 @@
 SELECT
   "__input"."x",
   "__input"."colour",
-  "__input"."__toolkit_pc0" - 7.55859540988006e-18 AS "principal_component_1"
+  "__input"."__toolkit_pc0" - -3.399643409441403e-16 AS "principal_component_1"
 FROM (
   SELECT
     "__input".*,
-    "__input"."__toolkit_f0" * 0.9988070396246723e0 + CASE
+    "__input"."__toolkit_f0" * 0.9988070396246725e0 + CASE
       WHEN "__input"."__toolkit_f1" = 'blue'
-      THEN -0.038192055621821965e0
+      THEN -0.038192055621821715e0
       WHEN "__input"."__toolkit_f1" = 'green'
-      THEN 0.009182705278384088e0
+      THEN 0.009182705278384254e0
       WHEN "__input"."__toolkit_f1" = 'red'
-      THEN 0.029009350343437858e0
+      THEN 0.02900935034343807e0
       ELSE 0.0e0
     END AS "__toolkit_pc0"
   FROM (

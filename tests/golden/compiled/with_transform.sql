@@ -5,38 +5,36 @@ SELECT
 FROM (
   SELECT
     "__input".*,
-    "__input"."__toolkit_f0" * 2.1364906107584027e0 + CASE
+    "__input"."__toolkit_f0" * 2.1364906107584005e0 + CASE
       WHEN "__input"."__toolkit_f1" = 'bin_3'
-      THEN 0.0983045955631293e0
+      THEN 0.09830459556313006e0
       WHEN "__input"."__toolkit_f1" = 'bin_2'
-      THEN 0.10363628215896463e0
+      THEN 0.10363628215896524e0
       WHEN "__input"."__toolkit_f1" = 'bin_1'
-      THEN 0.09200478164278657e0
+      THEN 0.09200478164278562e0
       WHEN "__input"."__toolkit_f1" IS NULL
-      THEN -0.2939456593648805e0
+      THEN -0.2939456593648806e0
       ELSE 0.0e0
     END + CASE
       WHEN "__input"."__toolkit_f2" = 'blue'
-      THEN 1.5862153636337666e0
+      THEN 1.5862153636337624e0
       WHEN "__input"."__toolkit_f2" = 'green'
-      THEN 0.023175878189695347e0
+      THEN 0.023175878189696797e0
       WHEN "__input"."__toolkit_f2" = 'red'
-      THEN -1.609391241823463e0
+      THEN -1.6093912418234597e0
       ELSE 0.0e0
-    END + 4.829884783547227e0 AS "__toolkit_y0"
+    END + 4.829884783547228e0 AS "__toolkit_y0"
   FROM (
     SELECT
       "__input".*,
-      (
-        COALESCE(
-          CASE
-            WHEN ISNAN(CAST("__input"."__transform__x_scaled" AS DOUBLE))
-            THEN NULL
-            ELSE CAST("__input"."__transform__x_scaled" AS DOUBLE)
-          END,
-          -2.0185873175002845e-18
-        ) - -2.0185873175002845e-18
-      ) / 1.0000000000000002e0 AS "__toolkit_f0",
+      COALESCE(
+        CASE
+          WHEN ISNAN(CAST("__input"."__transform__x_scaled" AS DOUBLE))
+          THEN NULL
+          ELSE CAST("__input"."__transform__x_scaled" AS DOUBLE)
+        END,
+        2.0185873175002847e-17
+      ) - 2.0185873175002847e-17 AS "__toolkit_f0",
       "__input"."__transform__x_bucket" AS "__toolkit_f1",
       "__input"."__transform__colour" AS "__toolkit_f2"
     FROM (

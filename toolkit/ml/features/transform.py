@@ -33,6 +33,7 @@ from toolkit.errors import ModelError
 from toolkit.ml.types.splits import TRAIN
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.quoting import column_ref, identifier, render, table_ref, verbatim
+from toolkit.warehouse.connection import one_thread
 
 PREFIX = "__transform__"  # the TRANSFORM outputs beside the raw input columns, as the ML.* functions read them
 ROLE_COLUMN = "__toolkit_role"
@@ -102,8 +103,9 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
     try:
         rows = exp.select(exp.Star(except_=[column_ref(ROLE_COLUMN)])).from_(table_ref(name))
         training = render(exp.Subquery(this=rows.where(column_ref(ROLE_COLUMN).eq(TRAIN))))
-        columns = tuple((str(n), str(sql)) for n, sql in fit_transform_sql(
-            con, training, list(transform), model=model, label=label, passthrough=list(passthrough)))
+        with one_thread(con):  # statistics (averages, deviations, quantiles) bit for bit the same on every build
+            columns = tuple((str(n), str(sql)) for n, sql in fit_transform_sql(
+                con, training, list(transform), model=model, label=label, passthrough=list(passthrough)))
         outputs = {n.lower(): sql for n, sql in columns}
         _check_passthrough(model, label, passthrough, outputs)
         fitted = FittedTransform(columns, (), tuple(n for n, _ in columns if n.lower() in {t.lower() for t in through}))

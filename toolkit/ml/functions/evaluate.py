@@ -107,7 +107,15 @@ def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
         with_label = f" with a non-NULL label '{trained.label}'" if supervised else ""
         raise function_error(function, trained, f"the input has no rows{with_label} to evaluate",
                              hint="check the input query's WHERE clauses")
-    return Scores(rows, **{name: np.concatenate(arrays) for name, arrays in parts.items()})
+    return Scores(rows, **_canonical({name: np.concatenate(arrays) for name, arrays in parts.items()}))
+
+
+def _canonical(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows' outputs in one order whatever order DuckDB streamed the input in (sorted by every output,
+    equal rows being interchangeable), so that sums and means come out bit for bit the same each time."""
+    keys = [column for values in parts.values() for column in (values.T if values.ndim == 2 else [values])]
+    order = np.lexsort(keys[::-1])
+    return {name: values[order] for name, values in parts.items()}
 
 
 def _label_column(function: str, trained: TrainedModel, names: list[str]) -> str:

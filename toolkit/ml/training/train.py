@@ -293,7 +293,11 @@ def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns
     if needs_key(opts):
         select.append(exp.alias_(key_sql(wanted), identifier(KEY_COLUMN)))
     training = exp.Subquery(this=verbatim(f"{query}\n"), alias=exp.TableAlias(this=exp.to_identifier("__toolkit_training")))
-    sql = render(exp.select(*select).from_(training))
+    # One canonical row order, whichever order DuckDB's threads produce the query's rows in: the split's ties,
+    # the statistics, the fit and the data fingerprint are then the same for the same rows (equal rows are
+    # interchangeable), build after build.
+    canonical = [exp.Ordered(this=column_ref(c), nulls_first=True) for c in wanted]
+    sql = render(exp.select(*select).from_(training).order_by(*canonical))
     try:
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as error:
