@@ -745,3 +745,34 @@ def test_query_assertions_and_failures_add_their_own_queries(project):
     # DESCRIBE, the one combined scan, no_duplicate_rows' own query, and not_null's sample rows
     assert len(recording.sent) == 4, recording.sent
     assert len(next(r for r in results if r.assertion == "not_null(note)").samples) == 5
+
+
+def test_readers_never_see_a_candidate_while_it_is_audited(project, toolkit, monkeypatch):
+    """The candidate is built, audited and swapped in one transaction: another connection to the warehouse sees
+    the previous version until the swap commits, and no temporary relation at any moment."""
+    from toolkit import runner
+
+    folder = project({"models/base.sql": model("not_null('v')", "select range as v from range(3)")})
+    assert toolkit(folder, "build").exit_code == 0
+    seen = []
+
+    def auditing(con, node, relation, assertions):
+        reader = con.cursor()  # another connection to the same database, as a reader elsewhere has
+        seen.append((reader.execute("select count(*) from base").fetchall(),
+                     reader.execute("select table_schema, table_name from information_schema.tables "
+                                    "where table_name like '%toolkit_tmp%'").fetchall()))
+        reader.close()
+        return evaluate(con, node, relation, assertions)
+
+    monkeypatch.setattr(runner, "evaluate", auditing)
+    for assertions, status in (("not_null('v')", 0), ("in_range('v', max=0)", 1), ("expression_is_true('nope')", 1)):
+        (folder / "models/base.sql").write_text(model(assertions, "select range as v from range(5)"))
+        assert toolkit(folder, "build").exit_code == status
+    # the previous version while auditing; the 5-row candidate is published once, by the first rebuild
+    assert [count for count, _ in seen[:3]] == [[(3,)], [(5,)], [(5,)]]
+    assert all(temporary == [] for _, temporary in seen[:3])
+    # the broken assertion is audited again on a copy set aside in a private schema, never in the published one
+    assert len(seen) == 4 and seen[3][1] == [("_toolkit_audit", "__toolkit_tmp__main.base")]
+    assert query(folder / "warehouse.duckdb", "select count(*) from base") == [(5,)]
+    assert query(folder / "warehouse.duckdb", "select count(*) from information_schema.tables "
+                                              "where table_name like '%toolkit_tmp%'") == [(0,)]

@@ -214,3 +214,31 @@ def test_project_errors_exit_2_without_traceback(tmp_path):
         assert expected in result.stderr, (name, result.stderr)
         assert "Traceback" not in result.stderr, name
         assert not (folder / "warehouse.duckdb").exists(), name  # nothing opened, nothing touched
+
+
+def test_a_model_file_too_large_to_parse_is_refused_up_front(project, toolkit):
+    rows = ",\n".join(f"({i}, 'name {i}')" for i in range(60_000))  # ≈1.3 MiB of VALUES
+    folder = project({"models/big.sql": f"SELECT * FROM (VALUES {rows}) AS t(id, name)\n",
+                      "models/loop.sql": "{% for i in range(90000) %}SELECT {{ i }} AS x UNION ALL\n{% endfor %}"
+                                         "SELECT -1 AS x\n"})
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    assert "models/big.sql" in result.output and "the file is 1." in result.output and "at most 1 MiB" in result.output
+    assert "source" in result.output and "Traceback" not in result.output
+    (folder / "models/big.sql").unlink()
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2 and "models/loop.sql" in result.output and "its rendered SQL is" in result.output
+    assert not (folder / "warehouse.duckdb").exists()  # refused before the warehouse was opened
+
+
+def test_includes_outside_the_project_and_byte_order_marks(project, toolkit):
+    for target in ("/etc/passwd", "../pyproject.toml", "pyproject.toml"):
+        folder = project({"models/a.sql": f"{{% include '{target}' %}}\nSELECT 1 AS x\n"})
+        result = toolkit(folder, "build")
+        assert result.exit_code == 2, result.output
+        assert f"of '{target}': templates may include only the project's own model and macro files" in result.output
+        assert "models/a.sql, line 1" in result.output and "root:" not in result.output
+    folder = project({"models/a.sql": "SELECT 1 AS x\n"})
+    (folder / "models/a.sql").write_bytes(b"\xef\xbb\xbfSELECT 1 AS x\n")  # a UTF-8 byte-order mark
+    assert toolkit(folder, "build").exit_code == 0
+    assert query(folder / "warehouse.duckdb", "SELECT x FROM a") == [(1,)]

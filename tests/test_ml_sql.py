@@ -44,6 +44,14 @@ def test_ml_call_without_ref_still_depends_on_the_model(iris_project, toolkit):
     assert toolkit(iris_project, "build").exit_code == 0
 
 
+def test_selecting_from_a_model_says_it_is_a_model(iris_project, toolkit):
+    (iris_project / "models/iris_rows.sql").write_text("SELECT * FROM {{ ref('iris_model') }}\n")
+    result = toolkit(iris_project, "build")
+    assert result.exit_code == 2, result.output
+    assert "iris_rows.sql: iris_model is a model, not a table" in result.output
+    assert "ML.PREDICT(MODEL {{ ref('iris_model') }}" in result.output
+
+
 def test_query_command_runs_ml_functions_read_only(iris_project, toolkit):
     assert toolkit(iris_project, "build").exit_code == 0
     result = toolkit(iris_project, "query", "SELECT predicted_species, count(*) AS n FROM ML.PREDICT(MODEL iris_model, "

@@ -13,7 +13,7 @@ from toolkit.checks.evaluate import evaluate
 from toolkit.project.assertions import UNDER_TEST, make_assertion
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.quoting import identifier, literal, relation, render
-from toolkit.warehouse.materialize import build_temporary, drop_leftovers, existing_kind, publish
+from toolkit.warehouse.materialize import candidate, drop_leftovers, existing_kind
 
 # Quotes, backslashes, whitespace, unicode (no surrogates, no NUL: DuckDB's strings cannot hold NUL).
 TEXT = st.text(
@@ -58,8 +58,8 @@ NAME = TEXT.filter(lambda text: text.strip() != "")
 
 def _build(con: duckdb.DuckDBPyConnection, node: Node) -> None:
     """What the runner does with a node: build it under a temporary name, then publish it."""
-    build_temporary(con, node)
-    publish(con, node)
+    with candidate(con, node) as built:
+        built.publish()
 
 
 def node(schema: str, name: str, sql: str, materialized: Materialization) -> Node:

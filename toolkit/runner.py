@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +24,7 @@ from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse_relation, render
-from toolkit.warehouse.materialize import build_temporary, discard, existing_kind, publish
+from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.state import record_run
 
 
@@ -167,24 +167,30 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
     if node.uses_models and node.materialized is Materialization.VIEW:
         message = f"{node.relative_path}: a view cannot hold ML.* calls (the model runs in Python); make it a table"
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
-    try:
-        with _applied(con, node) as applied:
-            temporary = build_temporary(con, node, applied.sql)
-        rows = None
-        if node.materialized is Materialization.TABLE:
-            counted = exp.select(exp.Count(this=exp.Star())).from_(parse_relation(temporary))
-            rows = con.execute(render(counted)).fetchall()[0][0]
-        audit = evaluate(con, node.name, temporary, node.assertions)  # write, audit, then publish
-        result = _checked(node, rows, audit, seconds(), started_at, tuple(applied.models))
-        if result.status.blocks_descendants:
-            discard(con, node)
-        else:
-            publish(con, node)
-    except (duckdb.Error, ToolkitError) as error:
-        with suppress(duckdb.Error):  # the previous version stays published either way
-            discard(con, node)
+    try:  # write, audit, then publish, in one transaction: nobody else sees the candidate
+        with _applied(con, node) as applied, candidate(con, node, applied.sql) as built:
+            rows = _rows(con, node, built.relation)
+            audit = evaluate(con, node.name, built.relation, node.assertions)
+            result = _checked(node, rows, audit, seconds(), started_at, tuple(applied.models))
+            if not result.status.blocks_descendants:
+                built.publish()
+        if result.status is Status.ERROR:
+            # An assertion could not run, which aborted the transaction and the statements after it: the node is
+            # not published, and its audit is redone on a copy set aside, one statement at a time, to tell which.
+            with _applied(con, node) as applied, set_aside(con, node, applied.sql) as aside:
+                audit = evaluate(con, node.name, aside, node.assertions)
+                result = _checked(node, _rows(con, node, aside), audit, seconds(), started_at, tuple(applied.models))
+    except (duckdb.Error, ToolkitError) as error:  # rolled back: the previous version stays published
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     return result
+
+
+def _rows(con: duckdb.DuckDBPyConnection, node: Node, relation: str) -> int | None:
+    """The row count of a table (None for a view)."""
+    if node.materialized is not Materialization.TABLE:
+        return None
+    counted = exp.select(exp.Count(this=exp.Star())).from_(parse_relation(relation))
+    return con.execute(render(counted)).fetchall()[0][0]
 
 
 @contextmanager

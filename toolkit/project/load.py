@@ -48,7 +48,21 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     renderer.template_cache.save()
     relations = {r.name: render(relation(r.config.get("schema", settings.schema), r.name)) for r in rendered}
     nodes, _ = map_in_order(lambda r: _node(r, settings, relations), rendered)
-    return Project(settings=settings, graph=Graph(_with_model_edges({node.name: node for node in nodes})))
+    by_name = {node.name: node for node in nodes}
+    _check_model_refs(by_name)
+    return Project(settings=settings, graph=Graph(_with_model_edges(by_name)))
+
+
+def _check_model_refs(nodes: dict[str, Node]) -> None:
+    """A model is not a table: a node that ref()s one without an ML.* call reading it would select from nothing."""
+    for node in nodes.values():
+        used = {m.casefold() for m in node.uses_models}
+        for parent in node.depends_on:
+            if nodes[parent].kind is NodeKind.ML_MODEL and parent.casefold() not in used:
+                raise ProjectError(
+                    f"{parent} is a model, not a table: it has no rows to select", Location(node.path),
+                    hint=f"ask it with an ML.* function, e.g. SELECT * FROM ML.PREDICT(MODEL {{{{ ref('{parent}') }}}}, "
+                         "TABLE {{ ref('features') }}), or ML.EVALUATE(MODEL …)")
 
 
 def _with_model_edges(nodes: dict[str, Node]) -> dict[str, Node]:

@@ -37,6 +37,19 @@ CONFIG_KEYS = ("materialized", "schema", "tags", "assertions", "severity", "erro
 ASSERTION_FILE_KEYS = ("severity", "error_if", "warn_if", "dimension")  # for materialized='assertion' only
 
 # Errors a user's template can raise while rendering; anything else is a toolkit bug.
+# SQL parsing takes time and memory in proportion to a file's size (≈5 s and 0.2 GB per MB of VALUES rows; a 50 MB
+# file took minutes and 13 GB): data belongs in a table, not in a model's text.
+MAX_SQL_BYTES = 2**20
+
+
+def _check_size(path: Path, size: int, what: str) -> None:
+    if size > MAX_SQL_BYTES:
+        raise ProjectError(f"{what} is {size / 2**20:.1f} MiB; a model file may hold at most "
+                           f"{MAX_SQL_BYTES // 2**20} MiB of SQL", Location(path),
+                           hint="load data into the warehouse as a table and declare it under [tool.toolkit.sources] "
+                                "(read it with source()), instead of writing its rows as SQL")
+
+
 _TEMPLATE_ERRORS = (jinja2.TemplateError, ToolkitError, TypeError, ValueError, ArithmeticError, LookupError)
 
 
@@ -102,7 +115,8 @@ class Renderer:
         path = self._templates.get(name)
         if path is None:
             return None
-        return path.read_text(encoding="utf-8"), str(path), lambda: True
+        # utf-8-sig: a byte-order mark some editors write is not SQL
+        return path.read_text(encoding="utf-8-sig"), str(path), lambda: True
 
     def _template(self, path: Path) -> jinja2.Template:
         key = str(path)
@@ -150,9 +164,11 @@ class Renderer:
     # --- rendering -------------------------------------------------------------------------------
     def render(self, name: str, path: Path) -> Rendered:
         """Render one model file; errors name the file and the template line."""
+        _check_size(path, path.stat().st_size, "the file")
         self._current = Rendered(name=name, path=path, sql="")
         try:
             self._current.sql = self._run(path, lambda template: template.render(this=ref_marker(name)))
+            _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
             return self._current
         finally:
             self._current = None
@@ -368,6 +384,11 @@ def _located(error: Exception, path: Path, names: Mapping[str, Any]) -> ToolkitE
             location,
             hint="check the spelling of the variable or macro; project variables are read with var('name')",
         )
+    if isinstance(error, jinja2.TemplateNotFound):
+        return ProjectError(
+            f"{{% include %}} or {{% import %}} of '{error.name}': templates may include only the project's own "
+            "model and macro files", location,
+            hint="put shared SQL in a macro under macros/ and call it, e.g. {{ my_macro() }}")
     if isinstance(error, jinja2.TemplateError):
         return ProjectError(f"Jinja error: {error.message or error}", location)
     return ProjectError(f"error while rendering: {type(error).__name__}: {error}", location)

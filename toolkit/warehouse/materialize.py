@@ -1,7 +1,10 @@
-"""Atomic materialization: build under a temporary name, then swap in one explicit transaction.
+"""Atomic materialization: a node's new relation is built under a temporary name, audited and swapped in, all in
+one explicit transaction (`candidate`).
 
-At every moment either the previous relation or the new one is published, never a half-built one.
-A build killed mid-way leaves at most a temporary relation, which `drop_leftovers` removes."""
+Other connections and processes read only committed data, so they see the previous relation until the swap
+commits, then the new one; never the candidate, complete or not. A build killed mid-way commits nothing: the
+candidate vanishes with its transaction. `drop_leftovers` removes temporary relations that warehouses built by
+earlier toolkit versions (which committed candidates before swapping them) may still hold."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from toolkit.project.nodes import Materialization, Node
 from toolkit.sql.quoting import identifier, relation, render, table_ref
 
 TEMPORARY_PREFIX = "__toolkit_tmp__"
+AUDIT_SCHEMA = "_toolkit_audit"  # candidates set aside to tell which of their assertions cannot run
 
 
 @contextmanager
@@ -44,29 +48,61 @@ def temporary_relation(node: Node) -> exp.Table:
     return relation(node.schema, TEMPORARY_PREFIX + node.name)
 
 
-def build_temporary(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None) -> str:
-    """Build `node` (or `sql` in its place) under its temporary name, unpublished; the quoted temporary relation."""
-    temporary = TEMPORARY_PREFIX + node.name
-    con.execute(render(exp.Create(this=identifier(node.schema), kind="SCHEMA", exists=True)))
-    _drop(con, node.schema, temporary)
+def build_temporary(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None, *,
+                    into: exp.Table | None = None) -> str:
+    """Build `node` (or `sql` in its place) under its temporary name (or as `into`), unpublished; the quoted
+    relation."""
+    target = into or temporary_relation(node)
+    con.execute(render(exp.Create(this=identifier(target.db), kind="SCHEMA", exists=True)))
+    _drop(con, target.db, target.name)
     # The model's query is kept as written (a verbatim node) and starts on the statement's first line, so
     # DuckDB's "LINE n" in errors is the model file's line n and its comments and spelling are untouched.
     query = exp.Paren(this=exp.Var(this=f"{sql or node.sql}\n"))
-    con.execute(render(exp.Create(this=temporary_relation(node), kind=_kind(node), expression=query)))
-    return render(temporary_relation(node))
+    con.execute(render(exp.Create(this=target, kind=_kind(node), expression=query)))
+    return render(target)
 
 
-def publish(con: duckdb.DuckDBPyConnection, node: Node) -> None:
-    """Swap the temporary relation in for the published one, in one transaction."""
-    with transaction(con):
-        _drop(con, node.schema, node.name)
-        rename = exp.AlterRename(this=table_ref(node.name))
-        con.execute(render(exp.Alter(this=temporary_relation(node), kind=_kind(node), actions=[rename])))
+@contextmanager
+def set_aside(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None) -> Iterator[str]:
+    """Build `node` committed in the private AUDIT_SCHEMA, which no published schema shows, for an audit that
+    must run statement by statement (one failing statement aborts a transaction, and the candidate with it);
+    dropped afterwards. Never published."""
+    aside = relation(AUDIT_SCHEMA, f"{TEMPORARY_PREFIX}{node.schema}.{node.name}")
+    try:
+        yield build_temporary(con, node, sql, into=aside)
+    finally:
+        _drop(con, aside.db, aside.name)
 
 
-def discard(con: duckdb.DuckDBPyConnection, node: Node) -> None:
-    """Drop the temporary relation, leaving the published one as it was."""
-    _drop(con, node.schema, TEMPORARY_PREFIX + node.name)
+class Candidate:
+    """A node's relation built under its temporary name inside an open transaction (see `candidate`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, node: Node, relation: str):
+        self.con, self.node, self.relation = con, node, relation
+        self.published = False
+
+    def publish(self) -> None:
+        """Swap the candidate in for the published relation; it becomes visible when the transaction commits."""
+        _drop(self.con, self.node.schema, self.node.name)
+        rename = exp.AlterRename(this=table_ref(self.node.name))
+        self.con.execute(render(exp.Alter(this=temporary_relation(self.node), kind=_kind(self.node),
+                                          actions=[rename])))
+        self.published = True
+
+
+@contextmanager
+def candidate(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None) -> Iterator[Candidate]:
+    """Build `node` (or `sql` in its place) as an unpublished candidate, for the block to audit and `publish`:
+    committed when published, rolled back otherwise (a failed audit, an error), so nothing but the swap is ever
+    seen outside this connection."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        built = Candidate(con, node, build_temporary(con, node, sql))
+        yield built
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if built.published else "ROLLBACK")
 
 
 def _kind(node: Node) -> str:
