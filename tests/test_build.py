@@ -242,3 +242,16 @@ def test_includes_outside_the_project_and_byte_order_marks(project, toolkit):
     (folder / "models/a.sql").write_bytes(b"\xef\xbb\xbfSELECT 1 AS x\n")  # a UTF-8 byte-order mark
     assert toolkit(folder, "build").exit_code == 0
     assert query(folder / "warehouse.duckdb", "SELECT x FROM a") == [(1,)]
+
+
+def test_settings_that_name_nothing_and_a_warehouse_without_the_sources(project, toolkit):
+    folder = project({"pyproject.toml": '[tool.toolkit]\nschema = ""\n', "models/a.sql": "SELECT 1 AS x\n"})
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2 and "[tool.toolkit].schema is empty" in result.output, result.output
+    folder = project({"pyproject.toml": '[tool.toolkit]\nwarehouse = "no/such/dir/wh.duckdb"\n'
+                                        '[tool.toolkit.sources]\nraw = ["flights"]\n',
+                      "models/a.sql": "SELECT * FROM {{ source('raw', 'flights') }}\n"})
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    assert "no/such/dir/wh.duckdb" in result.output.replace("\n", "") and "holds no tables at all" in result.output
+    assert "raw.flights (read by models/a.sql)" in result.output

@@ -272,6 +272,8 @@ def test_unknown_tag_suggests_the_closest():
 def test_unknown_path_is_an_error():
     error = select_error("path:models/nowhere")
     assert 'no model file under "models/nowhere"' in error.message
+    assert 'did you mean "models/staging"' in select_error("path:models/stagin").message
+    assert 'did you mean "models/marts/reports"' in select_error("path:models/marts/report/").message
 
 
 def test_unknown_method_suggests_the_closest():

@@ -100,6 +100,9 @@ def _checked(table: dict[str, Any], path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"[tool.toolkit].{key} must be {_type_name(expected)}, not {type(value).__name__}", Location(path)
             )
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"[tool.toolkit].{key} is empty", Location(path),
+                              hint=f"remove it for the default ({_KEYS[key][1]!r}) or give a name")
         values[key] = value
     return {key: values.get(key, default) for key, (_, default) in _KEYS.items()}
 

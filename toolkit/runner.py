@@ -109,9 +109,14 @@ def check_sources(con: duckdb.DuckDBPyConnection, project: Project, selected: Se
                 missing.setdefault((schema, table), []).append(str(node.relative_path))
     if missing:
         lines = [f"{schema}.{table} (read by {', '.join(files)})" for (schema, table), files in missing.items()]
+        (path,), = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+        (tables,), = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+                                 ).fetchall()
+        empty = " (it holds no tables at all: is it the file you meant?)" if tables == 0 else ""
         raise WarehouseError(
-            "source tables missing from the warehouse: " + "; ".join(lines),
-            hint="load them into the warehouse, or point --warehouse at the database that has them",
+            f"source tables missing from the warehouse {path}{empty}: " + "; ".join(lines),
+            hint="load them into the warehouse, or set [tool.toolkit].warehouse (or --warehouse) to the database "
+                 "that has them",
         )
 
 
