@@ -10,6 +10,7 @@ import sys
 import time
 
 import duckdb
+import pytest
 from conftest import query, run_toolkit, write_files
 
 CHAIN = {
@@ -214,3 +215,41 @@ def test_project_errors_exit_2_without_traceback(tmp_path):
         assert expected in result.stderr, (name, result.stderr)
         assert "Traceback" not in result.stderr, name
         assert not (folder / "warehouse.duckdb").exists(), name  # nothing opened, nothing touched
+
+
+FLIGHTS_PYPROJECT = '[tool.toolkit]\nlock_timeout = 1\n[tool.toolkit.sources]\nraw = ["flights"]\n'
+
+
+def _warehouse_with(folder, *statements: str) -> None:
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    for statement in statements:
+        con.execute(statement)
+    con.close()
+
+
+@pytest.mark.parametrize(("path", "schema"), [("models/x/flights.sql", "raw"), ("models/x/FLIGHTS.sql", "Raw")])
+def test_a_model_over_a_declared_source_is_refused(project, toolkit, path, schema):
+    folder = project({"pyproject.toml": FLIGHTS_PYPROJECT, path: f"{{{{ config(schema='{schema}') }}}} SELECT 1 AS x\n",
+                      "models/counted.sql": "select count(*) as n from {{ source('raw', 'flights') }}\n"})
+    _warehouse_with(folder, "create schema raw", "create table raw.flights as select range as id from range(5)")
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    name = path.rpartition("/")[2].removesuffix(".sql")
+    assert f"{path}: model {name} would replace the source raw.flights declared in pyproject.toml" in result.output
+    assert "rename the model file" in result.output
+    warehouse = folder / "warehouse.duckdb"
+    assert query(warehouse, "select count(*), sum(id) from raw.flights") == [(5, 10)]  # the source, untouched
+    assert query(warehouse, "select count(*) from information_schema.tables where table_name = 'counted'") == [(0,)]
+
+
+@pytest.mark.parametrize("schema", ["_toolkit", "_TOOLKIT"])
+def test_a_model_in_the_state_schema_is_refused(project, toolkit, schema):
+    folder = project(CHAIN)
+    assert toolkit(folder, "build").exit_code == 0
+    (folder / "models/runs.sql").write_text(f"{{{{ config(schema='{schema}') }}}} SELECT 1 AS x\n")
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    assert f"models/runs.sql: model runs would be built in the schema {schema}, which holds the toolkit's own state" \
+        in result.output
+    warehouse = folder / "warehouse.duckdb"
+    assert query(warehouse, "select count(*), min(command) from _toolkit.runs") == [(1, "build")]  # still its own

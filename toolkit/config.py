@@ -10,6 +10,7 @@ from typing import Any
 from toolkit.errors import ConfigError, Location, did_you_mean
 
 PYPROJECT = "pyproject.toml"
+STATE_SCHEMA = "_toolkit"  # the warehouse schema of the toolkit's own tables; no node may publish into it
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from datetime import datetime
 
 import duckdb
 
+from toolkit.config import STATE_SCHEMA
 from toolkit.warehouse.materialize import transaction
-
-STATE_SCHEMA = "_toolkit"
 
 _DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
