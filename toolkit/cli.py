@@ -25,7 +25,7 @@ from toolkit.config import Settings, load_settings
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
-from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, save_results
+from toolkit.runner import NodeResult, RunResult, Status, check_replaceable, check_sources, run, save_results
 from toolkit.scaffold import init_project
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import model_names
@@ -174,6 +174,7 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
             console.print(f"Removed {leftover}, left behind by an interrupted build.")
         if command == "build":
             check_sources(con, project, selected)
+            check_replaceable(con, project, selected)
             console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
         outcome = run(con, project, selected, _ConsoleReporter(), command=command)
         results_path = save_results(con, outcome, settings.target)

@@ -1,10 +1,12 @@
-"""Open the warehouse: one writer at a time (bounded wait, then a clear error), readers read-only."""
+"""Open the warehouse: one writer at a time (bounded wait, then a clear error), readers read-only; transactions."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -69,3 +71,15 @@ def copy_example_if_missing(path: Path, example: Path) -> bool:
     shutil.copyfile(example, partial)
     partial.replace(path)
     return True
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, rolled back on any error (DuckDB 2 no longer groups statements sent together)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

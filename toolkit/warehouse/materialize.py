@@ -1,32 +1,20 @@
 """Atomic materialization: build under a temporary name, then swap in one explicit transaction.
 
 At every moment either the previous relation or the new one is published, never a half-built one.
-A build killed mid-way leaves at most a temporary relation, which `drop_leftovers` removes."""
+A build killed mid-way leaves at most a temporary relation, which `drop_leftovers` removes. Publishing notes the
+relation in `_toolkit.relations`, in the same transaction: what the toolkit built, it may replace."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 from sqlglot import exp
 
 from toolkit.project.nodes import Materialization, Node
 from toolkit.sql.quoting import identifier, relation, render, table_ref
+from toolkit.warehouse.connection import transaction
+from toolkit.warehouse.state import ensure_state_tables, record_published
 
 TEMPORARY_PREFIX = "__toolkit_tmp__"
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN … COMMIT, rolled back on any error (DuckDB 2 no longer groups statements sent together)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def existing_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Materialization | None:
@@ -57,11 +45,13 @@ def build_temporary(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None 
 
 
 def publish(con: duckdb.DuckDBPyConnection, node: Node) -> None:
-    """Swap the temporary relation in for the published one, in one transaction."""
+    """Swap the temporary relation in for the published one and note it as the toolkit's, in one transaction."""
+    ensure_state_tables(con)
     with transaction(con):
         _drop(con, node.schema, node.name)
         rename = exp.AlterRename(this=table_ref(node.name))
         con.execute(render(exp.Alter(this=temporary_relation(node), kind=_kind(node), actions=[rename])))
+        record_published(con, node.schema, node.name, node.name)
 
 
 def discard(con: duckdb.DuckDBPyConnection, node: Node) -> None:
