@@ -1,4 +1,5 @@
-"""Open the warehouse: one writer at a time (bounded wait, then a clear error), readers read-only; transactions."""
+"""Open the warehouse: one writer at a time (bounded wait, then a clear error), readers read-only (and locked down
+for SQL typed by the user); transactions."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from toolkit.errors import WarehouseError
+from toolkit.sql.quoting import render
 from toolkit.warehouse.functions import register_functions
 
 _LOCK_HELD = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -29,6 +32,14 @@ def open_reader(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     if not path.is_file():
         raise WarehouseError(f"warehouse {path} does not exist", hint="run `toolkit build` first")
     return _open(path, read_only=True, timeout=timeout)
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """From here on, `con` (read-only already) reaches nothing but the warehouse: no files, network or extensions
+    (COPY, ATTACH, INSTALL, read_csv, … fail), and no setting can change, these two included. The functions and
+    Arrow relations the toolkit registers on it keep working."""
+    for name, value in (("enable_external_access", exp.false()), ("lock_configuration", exp.true())):
+        con.execute(render(exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column(name), expression=value))])))
 
 
 def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
