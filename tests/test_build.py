@@ -10,6 +10,7 @@ import sys
 import time
 
 import duckdb
+import pytest
 from conftest import query, run_toolkit, write_files
 
 CHAIN = {
@@ -255,3 +256,75 @@ def test_settings_that_name_nothing_and_a_warehouse_without_the_sources(project,
     assert result.exit_code == 2, result.output
     assert "no/such/dir/wh.duckdb" in result.output.replace("\n", "") and "holds no tables at all" in result.output
     assert "raw.flights (read by models/a.sql)" in result.output
+
+
+FLIGHTS_PYPROJECT = '[tool.toolkit]\nlock_timeout = 1\n[tool.toolkit.sources]\nraw = ["flights"]\n'
+
+
+def _warehouse_with(folder, *statements: str) -> None:
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    for statement in statements:
+        con.execute(statement)
+    con.close()
+
+
+@pytest.mark.parametrize(("path", "schema"), [("models/x/flights.sql", "raw"), ("models/x/FLIGHTS.sql", "Raw")])
+def test_a_model_over_a_declared_source_is_refused(project, toolkit, path, schema):
+    folder = project({"pyproject.toml": FLIGHTS_PYPROJECT, path: f"{{{{ config(schema='{schema}') }}}} SELECT 1 AS x\n",
+                      "models/counted.sql": "select count(*) as n from {{ source('raw', 'flights') }}\n"})
+    _warehouse_with(folder, "create schema raw", "create table raw.flights as select range as id from range(5)")
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    name = path.rpartition("/")[2].removesuffix(".sql")
+    assert f"{path}: model {name} would replace the source raw.flights declared in pyproject.toml" in result.output
+    assert "rename the model file" in result.output
+    warehouse = folder / "warehouse.duckdb"
+    assert query(warehouse, "select count(*), sum(id) from raw.flights") == [(5, 10)]  # the source, untouched
+    assert query(warehouse, "select count(*) from information_schema.tables where table_name = 'counted'") == [(0,)]
+
+
+@pytest.mark.parametrize("schema", ["_toolkit", "_TOOLKIT", "_toolkit_audit"])
+def test_a_model_in_the_state_schema_is_refused(project, toolkit, schema):
+    folder = project(CHAIN)
+    assert toolkit(folder, "build").exit_code == 0
+    (folder / "models/runs.sql").write_text(f"{{{{ config(schema='{schema}') }}}} SELECT 1 AS x\n")
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    assert f"models/runs.sql: model runs would be built in the schema {schema}, which holds the toolkit's own tables" \
+        in result.output
+    warehouse = folder / "warehouse.duckdb"
+    assert query(warehouse, "select count(*), min(command) from _toolkit.runs") == [(1, "build")]  # still its own
+
+
+@pytest.mark.parametrize("kind", ["table", "view"])
+def test_a_relation_the_toolkit_did_not_build_is_not_replaced(project, toolkit, kind):
+    folder = project({"models/events.sql": "select 1 as x\n", "models/other.sql": "select 2 as y\n"})
+    _warehouse_with(folder, f"create {kind} events as select range as id from range(7)")
+    result = toolkit(folder, "build")
+    assert result.exit_code == 2, result.output
+    assert f"models/events.sql would replace the {kind} main.events, which the warehouse holds but no toolkit build " \
+           "created" in result.output
+    assert f'drop it first: DROP {kind.upper()} "main"."events"' in result.output
+    assert "rename the model file" in result.output
+    warehouse = folder / "warehouse.duckdb"
+    assert query(warehouse, "select count(*) from events") == [(7,)]
+    assert query(warehouse, "select count(*) from information_schema.tables where table_name = 'other'") == [(0,)]
+    _warehouse_with(folder, f"drop {kind} events")
+    assert toolkit(folder, "build").exit_code == 0
+    assert toolkit(folder, "build").exit_code == 0  # what the toolkit built, it replaces
+    assert query(warehouse, "select x from events") == [(1,)]
+
+
+def test_what_a_build_published_stays_replaceable(project, toolkit):
+    folder = project(CHAIN)
+    assert toolkit(folder, "build").exit_code == 0
+    warehouse = folder / "warehouse.duckdb"
+    assert sorted(query(warehouse, "select table_schema, table_name, node from _toolkit.relations")) == [
+        ("main", "doubled", "doubled"), ("main", "numbers", "numbers"), ("marts", "total", "total")]
+    _warehouse_with(folder, "delete from _toolkit.run_results", "delete from _toolkit.runs")  # as after a kill -9
+    assert toolkit(folder, "build").exit_code == 0  # noted on publishing
+    _warehouse_with(folder, "delete from _toolkit.relations")  # as in a warehouse built before the note existed
+    assert toolkit(folder, "build").exit_code == 0  # reported by the earlier build
+    _warehouse_with(folder, "delete from _toolkit.relations", "delete from _toolkit.run_results")
+    refused = toolkit(folder, "build")
+    assert refused.exit_code == 2 and "main.numbers" in refused.output and "marts.total" in refused.output

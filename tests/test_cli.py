@@ -105,3 +105,61 @@ def test_query_table_shows_the_first_rows_only(project, toolkit):
     assert "100 row(s)" in table.output and "only the first 100 rows" in table.output
     as_csv = toolkit(folder, "query", "select range as n from range(150)", "--format", "csv")
     assert len(as_csv.output.splitlines()) == 151
+
+
+def test_query_refuses_what_is_not_one_read(project, toolkit, tmp_path):
+    folder = project(PROJECT)
+    assert toolkit(folder, "build").exit_code == 0
+    written, attached = tmp_path / "out.csv", tmp_path / "other.duckdb"
+    cases = {
+        f"COPY (SELECT * FROM top) TO '{written}'": "COPY … TO writes a file",
+        f"copy top to '{written}' (format csv)": "COPY … TO writes a file",
+        f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{written}'": "COPY … TO writes a file",
+        f"SELECT 1; COPY (SELECT 1) TO '{written}'": "this SQL holds 2 statements",
+        f"ATTACH '{attached}' AS other": "ATTACH opens another database",
+        "INSTALL httpfs": "INSTALL downloads an extension",
+        "LOAD httpfs": "LOAD loads an extension",
+        "SET threads = 1": "SET changes a setting",
+        "CREATE TABLE copied AS SELECT * FROM top": "CREATE TABLE writes to the warehouse",
+        "CREATE TEMP TABLE copied AS SELECT * FROM top": "CREATE TABLE writes to the warehouse",
+        "WITH t AS (SELECT 1 AS x) INSERT INTO top SELECT * FROM t": "INSERT changes rows",
+        "CHECKPOINT": "CHECKPOINT is not a read",
+    }
+    for sql, reason in cases.items():
+        result = toolkit(folder, "query", sql)
+        assert result.exit_code == 2, (sql, result.output)
+        assert f"toolkit query runs one read-only statement; {reason}" in result.output, (sql, result.output)
+        assert "hint: build tables with a model file" in result.output
+    assert not written.exists() and not attached.exists()
+    assert run_toolkit(folder, "query", "select count(*) from information_schema.tables where table_name = 'copied'",
+                       "--format", "csv").stdout.splitlines() == ["count_star()", "0"]
+
+
+def test_query_runs_every_kind_of_read(project, toolkit):
+    folder = project(PROJECT)
+    assert toolkit(folder, "build").exit_code == 0
+    reads = {
+        "WITH t AS (SELECT x FROM top) SELECT sum(x) AS s FROM t": "s\n3",
+        "VALUES (1, 'a')": "col0,col1\n1,a",
+        "TABLE top": "x,label\n0,v0\n1,v1\n2,v2",
+        "FROM top SELECT count(*) AS n": "n\n3",
+        "SELECT 1 AS x UNION ALL SELECT 2": "x\n1\n2",
+        "DESCRIBE top": "column_name,",
+        "SHOW TABLES": "name\nbase\ntop",
+        "SUMMARIZE top": "column_name,",
+        "EXPLAIN SELECT * FROM top": "explain_key,explain_value",
+    }
+    for sql, expected in reads.items():
+        result = toolkit(folder, "query", sql, "--format", "csv")
+        assert result.exit_code == 0, (sql, result.output)
+        assert result.output.startswith(expected), (sql, result.output)
+
+
+def test_query_connection_reaches_nothing_but_the_warehouse(project, toolkit):
+    folder = project({**PROJECT, "data.csv": "a\n1\n"})
+    assert toolkit(folder, "build").exit_code == 0
+    settings = toolkit(folder, "query", "SELECT current_setting('enable_external_access') AS external, "
+                                        "current_setting('lock_configuration') AS locked", "--format", "csv")
+    assert settings.output.splitlines() == ["external,locked", "False,True"]
+    read = toolkit(folder, "query", f"SELECT * FROM read_csv('{folder / 'data.csv'}')")
+    assert read.exit_code == 2 and "disabled by configuration" in read.output

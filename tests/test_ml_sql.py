@@ -59,6 +59,14 @@ def test_query_command_runs_ml_functions_read_only(iris_project, toolkit):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "predicted_species,n"
     assert sum(int(line.split(",")[1]) for line in result.output.splitlines()[1:]) == 150
+    # ML.EVALUATE's rows are Arrow, registered on the locked-down connection
+    evaluated = toolkit(iris_project, "query", "SELECT accuracy > 0.9 AS good FROM ML.EVALUATE(MODEL iris_model, "
+                                               "TABLE iris_features)", "--format", "csv")
+    assert evaluated.exit_code == 0 and evaluated.output.splitlines() == ["good", "True"], evaluated.output
+    written = iris_project / "predictions.csv"
+    copied = toolkit(iris_project, "query", f"COPY (SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE iris_features)) "
+                                            f"TO '{written}'")
+    assert copied.exit_code == 2 and "COPY … TO writes a file" in copied.output and not written.exists()
 
 
 def test_bad_ml_calls(iris_project, toolkit):

@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 import duckdb
-import sqlglot
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -25,13 +24,14 @@ from toolkit.config import Settings, load_settings
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
-from toolkit.runner import NodeResult, RunResult, Status, check_sources, run, save_results
+from toolkit.runner import NodeResult, RunResult, Status, check_replaceable, check_sources, run, save_results
 from toolkit.scaffold import init_project
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
-from toolkit.warehouse.connection import copy_example_if_missing, open_reader, open_writer
+from toolkit.sql.read_only import read_statement, refused
+from toolkit.warehouse.connection import copy_example_if_missing, lock_down, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
 console = Console(highlight=False)
@@ -174,6 +174,7 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
             console.print(f"Removed {leftover}, left behind by an interrupted build.")
         if command == "build":
             check_sources(con, project, selected)
+            check_replaceable(con, project, selected)
             console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
         outcome = run(con, project, selected, _ConsoleReporter(), command=command)
         results_path = save_results(con, outcome, settings.target)
@@ -375,13 +376,14 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
 @click.argument("sql")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> None:
-    """Run a read-only SQL query against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
-    statement = _ml_statement(sql)
+    """Run one read-only SQL statement against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
+    statement = _ml_statement(read_statement(sql))  # anything but a read is refused before the warehouse opens
     if statement is not None and not model_names(statement):  # only scalar ML.* preprocessing: plain SQL now
         sql, statement = statement.sql(dialect=DIALECT), None
     limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
+        lock_down(con)
         if statement is None:
             columns, rows = _fetch(con, sql, limit)
         else:
@@ -407,22 +409,29 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple[list[str] | None, list[tuple]]:
     """The result's column names and rows: all of them, or `limit` + 1 to tell that there are more."""
-    cursor = _execute(con, sql)
+    cursor = _execute(con, _one_read(con, sql))
     if cursor.description is None:
         return None, []
     rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
     return [column[0] for column in cursor.description], rows
 
 
-def _ml_statement(sql: str) -> sqlglot.exp.Expression | None:
+def _one_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+    """`sql` as DuckDB's own parser reads it, which must agree with sqlglot's verdict: one SELECT or EXPLAIN."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as error:
+        raise WarehouseError(str(error)) from None
+    if len(statements) != 1:
+        raise refused(f"DuckDB reads {len(statements)} statements in this SQL")
+    if statements[0].type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+        raise refused(f"DuckDB parses it as a {statements[0].type.name} statement")
+    return statements[0]
+
+
+def _ml_statement(statement: exp.Expression) -> exp.Expression | None:
     """The parsed query, scalar ML.* preprocessing rewritten, when it calls ML.* functions; None when it does not
     (it then runs exactly as written)."""
-    if "ml." not in sql.lower():
-        return None
-    try:
-        statement = sqlglot.parse_one(sql, read=DIALECT)
-    except sqlglot.errors.ParseError as error:
-        raise ToolkitError(f"SQL syntax error: {error.errors[0]['description'] if error.errors else error}") from None
     if has_preprocessing(statement):
         statement = rewrite_scalar_preprocessing(statement)
     elif not model_names(statement):
@@ -430,7 +439,8 @@ def _ml_statement(sql: str) -> sqlglot.exp.Expression | None:
     return statement
 
 
-def _execute(con: duckdb.DuckDBPyConnection, sql: str, hint: str | None = None) -> duckdb.DuckDBPyConnection:
+def _execute(con: duckdb.DuckDBPyConnection, sql: str | duckdb.Statement,
+             hint: str | None = None) -> duckdb.DuckDBPyConnection:
     try:
         return con.execute(sql)
     except duckdb.Error as error:

@@ -10,6 +10,9 @@ from typing import Any
 from toolkit.errors import ConfigError, Location, did_you_mean
 
 PYPROJECT = "pyproject.toml"
+STATE_SCHEMA = "_toolkit"  # the warehouse schema of the toolkit's own tables; no node may publish into it
+AUDIT_SCHEMA = "_toolkit_audit"  # where candidates are set aside to tell which of their assertions cannot run
+TOOLKIT_SCHEMAS = (STATE_SCHEMA, AUDIT_SCHEMA)
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
-from toolkit.sql.quoting import parse_relation, render
+from toolkit.sql.quoting import parse_relation, relation, render
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
-from toolkit.warehouse.state import record_run
+from toolkit.warehouse.state import published_relations, record_run
 
 
 class Status(enum.Enum):
@@ -117,6 +117,29 @@ def check_sources(con: duckdb.DuckDBPyConnection, project: Project, selected: Se
             f"source tables missing from the warehouse {path}{empty}: " + "; ".join(lines),
             hint="load them into the warehouse, or set [tool.toolkit].warehouse (or --warehouse) to the database "
                  "that has them",
+        )
+
+
+def check_replaceable(con: duckdb.DuckDBPyConnection, project: Project, selected: Sequence[str]) -> None:
+    """No selected node may replace a relation that exists but that no toolkit build published (a table loaded
+    by hand, say): that is checked for every node before anything is built."""
+    published = published_relations(con)
+    clashes: list[tuple[Node, Materialization]] = []
+    for name in selected:
+        node = project.nodes[name]
+        if node.kind is not NodeKind.MODEL or node.qualified_name.casefold() in published:
+            continue
+        kind = existing_kind(con, node.schema, node.name)
+        if kind is not None:
+            clashes.append((node, kind))
+    if clashes:
+        lines = [f"{node.relative_path} would replace the {kind.value} {node.qualified_name}" for node, kind in clashes]
+        drops = "; ".join(render(exp.Drop(tables=[relation(node.schema, node.name)], kind=kind.name))
+                          for node, kind in clashes)
+        raise WarehouseError(
+            "; ".join(lines) + ", which the warehouse holds but no toolkit build created",
+            hint=f"rename the model file (or give it another schema with config(schema=…)), or, if that data may go, "
+            f"drop it first: {drops}",
         )
 
 

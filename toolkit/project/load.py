@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from toolkit.config import Settings
+from toolkit.config import TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
@@ -48,6 +48,8 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     renderer.template_cache.save()
     relations = {r.name: render(relation(r.config.get("schema", settings.schema), r.name)) for r in rendered}
     nodes, _ = map_in_order(lambda r: _node(r, settings, relations), rendered)
+    for node in nodes:
+        _check_relation(node, settings)
     by_name = {node.name: node for node in nodes}
     _check_model_refs(by_name)
     return Project(settings=settings, graph=Graph(_with_model_edges(by_name)))
@@ -106,6 +108,29 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
         hash_splits=tuple(rendered.hash_splits),
         uses_models=tuple(model_names(statement.expression)),
     )
+
+
+def _check_relation(node: Node, settings: Settings) -> None:
+    """A node may not publish into the toolkit's state schema, nor over a declared source (schema and name compare
+    case-insensitively, as in DuckDB); assertions publish nothing."""
+    if node.kind is NodeKind.ASSERTION:
+        return
+    if node.schema.casefold() in {schema.casefold() for schema in TOOLKIT_SCHEMAS}:
+        raise ProjectError(
+            f"model {node.name} would be built in the schema {node.schema}, which holds the toolkit's own tables",
+            Location(node.path),
+            hint="give it another schema: config(schema=…) in the file, or [tool.toolkit].schema in pyproject.toml",
+        )
+    for source in settings.sources.values():
+        for table in source.tables:
+            if (source.schema.casefold(), table.casefold()) == (node.schema.casefold(), node.name.casefold()):
+                verb = "would take the name of" if node.kind is NodeKind.ML_MODEL else "would replace"
+                raise ProjectError(
+                    f"model {node.name} {verb} the source {source.schema}.{table} declared in pyproject.toml "
+                    "[tool.toolkit.sources]",
+                    Location(node.path),
+                    hint="rename the model file, or set another schema with config(schema=…)",
+                )
 
 
 def _create_model(rendered: Rendered, statement: Statement) -> CreateModel:

@@ -1,4 +1,5 @@
-"""Open the warehouse: one writer at a time (bounded wait, then a clear error), readers read-only."""
+"""Open the warehouse: one writer at a time (bounded wait, then a clear error), readers read-only (and locked down
+for SQL typed by the user); transactions."""
 
 from __future__ import annotations
 
@@ -51,6 +52,14 @@ def open_reader(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     return _open(path, read_only=True, timeout=timeout)
 
 
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """From here on, `con` (read-only already) reaches nothing but the warehouse: no files, network or extensions
+    (COPY, ATTACH, INSTALL, read_csv, … fail), and no setting can change, these two included. The functions and
+    Arrow relations the toolkit registers on it keep working."""
+    for name, value in (("enable_external_access", exp.false()), ("lock_configuration", exp.true())):
+        con.execute(render(exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column(name), expression=value))])))
+
+
 def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     while True:
@@ -91,3 +100,15 @@ def copy_example_if_missing(path: Path, example: Path) -> bool:
     shutil.copyfile(example, partial)
     partial.replace(path)
     return True
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, rolled back on any error (DuckDB 2 no longer groups statements sent together)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -3,8 +3,9 @@ one explicit transaction (`candidate`).
 
 Other connections and processes read only committed data, so they see the previous relation until the swap
 commits, then the new one; never the candidate, complete or not. A build killed mid-way commits nothing: the
-candidate vanishes with its transaction. `drop_leftovers` removes temporary relations that warehouses built by
-earlier toolkit versions (which committed candidates before swapping them) may still hold."""
+candidate vanishes with its transaction. Publishing notes the relation in `_toolkit.relations`, in the same
+transaction: what the toolkit built, it may replace. `drop_leftovers` removes temporary relations that warehouses
+built by earlier toolkit versions (which committed candidates before swapping them) may still hold."""
 
 from __future__ import annotations
 
@@ -14,23 +15,12 @@ from contextlib import contextmanager
 import duckdb
 from sqlglot import exp
 
+from toolkit.config import AUDIT_SCHEMA
 from toolkit.project.nodes import Materialization, Node
 from toolkit.sql.quoting import identifier, relation, render, table_ref
+from toolkit.warehouse.state import ensure_state_tables, record_published
 
 TEMPORARY_PREFIX = "__toolkit_tmp__"
-AUDIT_SCHEMA = "_toolkit_audit"  # candidates set aside to tell which of their assertions cannot run
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN … COMMIT, rolled back on any error (DuckDB 2 no longer groups statements sent together)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def existing_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Materialization | None:
@@ -87,6 +77,7 @@ class Candidate:
         rename = exp.AlterRename(this=table_ref(self.node.name))
         self.con.execute(render(exp.Alter(this=temporary_relation(self.node), kind=_kind(self.node),
                                           actions=[rename])))
+        record_published(self.con, self.node.schema, self.node.name, self.node.name)
         self.published = True
 
 
@@ -95,6 +86,7 @@ def candidate(con: duckdb.DuckDBPyConnection, node: Node, sql: str | None = None
     """Build `node` (or `sql` in its place) as an unpublished candidate, for the block to audit and `publish`:
     committed when published, rolled back otherwise (a failed audit, an error), so nothing but the swap is ever
     seen outside this connection."""
+    ensure_state_tables(con)
     con.execute("BEGIN TRANSACTION")
     try:
         built = Candidate(con, node, build_temporary(con, node, sql))

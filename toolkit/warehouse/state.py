@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import duckdb
+from sqlglot import exp
 
-from toolkit.warehouse.materialize import transaction
+from toolkit.config import STATE_SCHEMA
+from toolkit.sql.quoting import literal, relation, render
+from toolkit.warehouse.connection import transaction
 
-STATE_SCHEMA = "_toolkit"
+PUBLISHING = ("success", "warn")  # the statuses of a node a build published
 
 _DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA};
@@ -43,6 +46,12 @@ CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.assertion_results (
     seconds DOUBLE NOT NULL,
     message VARCHAR,
     samples JSON
+);
+CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.relations (
+    table_schema VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    node VARCHAR NOT NULL,
+    published_at TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.model_usage (
     run_id VARCHAR NOT NULL,
@@ -78,3 +87,36 @@ def record_run(
             )
         if model_usage:
             con.executemany(f"INSERT INTO {STATE_SCHEMA}.model_usage VALUES (?, ?, ?, ?, ?)", list(model_usage))
+
+
+def record_published(con: duckdb.DuckDBPyConnection, schema: str, name: str, node: str) -> None:
+    """Note that the toolkit published `schema.name`; inside the publishing transaction, so the note and the
+    relation appear together (also in a build killed before it records its run)."""
+    ledger = relation(STATE_SCHEMA, "relations")
+    same = exp.and_(
+        exp.func("lower", exp.column("table_schema")).eq(exp.func("lower", literal(schema))),
+        exp.func("lower", exp.column("table_name")).eq(exp.func("lower", literal(name))),
+    )
+    con.execute(render(exp.delete(ledger, where=same)))
+    now = exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=literal("UTC"))  # UTC, as the run tables
+    row = exp.tuple_(literal(schema), literal(name), literal(node), now)
+    con.execute(render(exp.insert(exp.values([row]), ledger)))
+
+
+def published_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """`schema.name` (casefolded) of every relation a toolkit build has published: those noted on publishing, and
+    those of nodes that earlier builds report as published (warehouses built before the note existed)."""
+    ensure_state_tables(con)
+    noted = exp.select(exp.DPipe(this=exp.column("table_schema"), expression=exp.DPipe(
+        this=literal("."), expression=exp.column("table_name")))).from_(relation(STATE_SCHEMA, "relations"))
+    reported = (
+        exp.select(exp.column("relation", table="results"))
+        .from_(relation(STATE_SCHEMA, "run_results").as_("results"))
+        .join(relation(STATE_SCHEMA, "runs").as_("runs"), on=exp.column("run_id", table="results").eq(
+            exp.column("run_id", table="runs")))
+        .where(exp.column("command", table="runs").eq(literal("build")))
+        .where(exp.column("status", table="results").isin(*map(literal, PUBLISHING)))
+        .where(exp.column("relation", table="results").is_(exp.null()).not_())
+    )
+    rows = con.execute(render(exp.union(noted, reported, distinct=True))).fetchall()
+    return {row[0].casefold() for row in rows}

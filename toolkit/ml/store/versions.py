@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from toolkit.config import STATE_SCHEMA
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.compile.macro import install_prediction_macro
@@ -26,8 +27,7 @@ from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.store import artifact
 from toolkit.ml.training.train import Training
 from toolkit.ml.types.options import ModelOptions
-from toolkit.warehouse.materialize import transaction
-from toolkit.warehouse.state import STATE_SCHEMA
+from toolkit.warehouse.connection import transaction
 
 __all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "load_prediction", "model_exists",
            "model_names", "save_model"]
