@@ -128,6 +128,18 @@ def test_warehouse_that_is_not_duckdb(project, toolkit):
     assert (folder / "warehouse.duckdb").read_text().startswith("not a database")  # left untouched
 
 
+def test_a_warehouse_cut_short_is_said_to_be_damaged(project, toolkit):
+    folder = project({"models/a.sql": "select range as x from range(100000)"})
+    assert toolkit(folder, "build").exit_code == 0
+    warehouse = folder / "warehouse.duckdb"
+    data = warehouse.read_bytes()
+    warehouse.write_bytes(data[: len(data) // 2])
+    result = toolkit(folder, "build")  # the build reads its state tables, in the part cut off
+    assert result.exit_code == 2, result.output
+    assert "is damaged (cut short or overwritten)" in result.output and "restore it from a copy" in result.output
+    assert "warehouse.duckdb" in result.output and "Traceback" not in result.output
+
+
 def test_example_warehouse_is_copied_when_missing(project, toolkit):
     folder = project({
         "pyproject.toml": '[tool.toolkit]\n[tool.toolkit.sources]\nraw = ["t"]\n',

@@ -31,7 +31,7 @@ from toolkit.sql.ml_functions import model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
 from toolkit.sql.read_only import read_statement, refused
-from toolkit.warehouse.connection import copy_example_if_missing, lock_down, open_reader, open_writer
+from toolkit.warehouse.connection import copy_example_if_missing, damaged, lock_down, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
 console = Console(highlight=False)
@@ -54,7 +54,11 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ToolkitError as error:
+        except (ToolkitError, duckdb.IOException) as error:
+            if isinstance(error, duckdb.IOException):  # a damaged file is the user's to mend; anything else is a bug
+                error = damaged(error) or error
+                if not isinstance(error, ToolkitError):
+                    raise
             errors.print(Text("error: ", style="bold red") + Text(str(error)), soft_wrap=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:

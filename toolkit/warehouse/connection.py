@@ -19,6 +19,7 @@ from toolkit.warehouse.functions import register_functions
 
 _LOCK_HELD = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _RETRY_SECONDS = 0.1
+_DAMAGED = ("Could not read enough bytes", "checksum", "Corrupt", "corrupt")  # DuckDB's words for a broken file
 
 
 @contextmanager
@@ -89,7 +90,20 @@ def _open_error(path: Path, error: duckdb.Error) -> WarehouseError:
             f"{path} is not a DuckDB database",
             hint="point [tool.toolkit].warehouse or --warehouse at a DuckDB file, or move this file away",
         )
-    return WarehouseError(f"cannot open warehouse {path}: {text}")
+    return damaged(error, path) or WarehouseError(f"cannot open warehouse {path}: {text}")
+
+
+def damaged(error: duckdb.Error, path: Path | str | None = None) -> WarehouseError | None:
+    """The error DuckDB gives for a damaged file (when opened, or when a broken block is first read), or None."""
+    text = str(error)
+    if not isinstance(error, duckdb.IOException) or not any(sign in text for sign in _DAMAGED):
+        return None
+    where = f" {path}" if path is not None else ""
+    return WarehouseError(
+        f"the warehouse{where} is damaged (cut short or overwritten): {text}",
+        hint="restore it from a copy, or move it away and rebuild from scratch with `toolkit build` (models are "
+             "retrained; source tables must be loaded again)",
+    )
 
 
 def copy_example_if_missing(path: Path, example: Path) -> bool:
