@@ -159,3 +159,28 @@ def test_options_round_trip_through_json():
                                      "class_weights": [("a", 1.0), ("b", 2.0)]})
     again = type(options).from_json("m", options.to_json())
     assert again == options
+
+
+@pytest.mark.parametrize("name", ALL_TYPES)
+def test_every_factory_builds_one_of_the_declared_estimator_classes(name):
+    from toolkit.ml.types.estimators import FitContext
+
+    model_type = MODEL_TYPES[name]
+    n_classes = 3 if model_type.task is Task.CLASSIFICATION else 0
+    variants = [{}]
+    if name == "LINEAR_REG":
+        variants += [{"L2_REG": 1.0}, {"L1_REG": 1.0}, {"OPTIMIZE_STRATEGY": "BATCH_GRADIENT_DESCENT"}]
+    if name == "PCA":
+        variants = [{"NUM_PRINCIPAL_COMPONENTS": 2}]
+    built = set()
+    for options in variants:
+        validated = validate_options("m", {"MODEL_TYPE": name, **options})
+        estimator = model_type.factory(validated, FitContext(seed=1, n_rows=100, n_features=3, n_inputs=3,
+                                                             n_classes=n_classes))
+        built.add(type(estimator))
+    if name == "TRANSFORM_ONLY":
+        assert built == {type(None)} and model_type.estimator_classes == ()
+    else:
+        assert built <= set(model_type.estimator_classes)
+    if name == "LINEAR_REG":
+        assert built == set(model_type.estimator_classes)

@@ -2,15 +2,19 @@
 
 `_toolkit.model_versions` has one row per model version (its options, preprocessing, fitted TRANSFORM, label,
 feature schema, fingerprints, library versions, metrics, the fitted estimator as a skops artifact — no bytes for
-a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has none);
+a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has none, and `version_sha256`, one
+checksum over everything ML.* functions execute or read to predict: see `version_digest`);
 `_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
 ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution) and ML.EVALUATE.
 A version, all its rows and its table macro `<model>_predict` (toolkit.ml.compile.macro) are written in one
-transaction. Model names compare case-insensitively, as in DuckDB."""
+transaction; the macro is recreated by each save, from the compiled SQL at that time, and is not checked when it
+runs. Model names compare case-insensitively, as in DuckDB."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -30,15 +34,20 @@ from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.connection import transaction
 
 __all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "load_prediction", "model_exists",
-           "model_names", "save_model"]
+           "model_names", "save_model", "version_digest"]
 
 S = STATE_SCHEMA
 _VERSION_COLUMNS = (
     "model_name", "version", "model_type", "options", "label", "label_type", "classes", "feature_schema",
     "preprocessing", "split", "estimator_params", "seed", "query_fingerprint", "data_fingerprint",
     "library_versions", "created_at", "training_rows", "eval_rows", "metrics", "metrics_split", "test_metrics",
-    "artifact_format", "artifact_sha256", "artifact", "transform", "compiled",
+    "artifact_format", "artifact_sha256", "artifact", "transform", "compiled", "version_sha256",
 )
+# What the version checksum covers, besides the model's name and version, each as stored: the artifact (through
+# artifact_sha256, itself checked against the bytes whenever they are loaded) and what prediction reads or runs.
+_CHECKED = ("model_type", "options", "label", "label_type", "classes", "feature_schema", "preprocessing", "transform",
+            "compiled", "artifact_sha256")
+_CHECKSUM_SCHEME = 1
 _DDL = [
     f"CREATE SCHEMA IF NOT EXISTS {S}",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_versions (
@@ -52,6 +61,7 @@ _DDL = [
     # Added after the first release: warehouses made before it get the column (NULL: no TRANSFORM) here.
     f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS transform JSON",
     f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS compiled JSON",
+    f"ALTER TABLE {S}.model_versions ADD COLUMN IF NOT EXISTS version_sha256 VARCHAR",  # NULL: only the artifact's
     f"""CREATE TABLE IF NOT EXISTS {S}.model_training_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, training_run INTEGER NOT NULL,
         iteration INTEGER NOT NULL, loss DOUBLE, eval_loss DOUBLE, learning_rate DOUBLE, duration_ms BIGINT)""",
@@ -117,6 +127,7 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             "transform": _dumps(trained.transform.to_dict()) if trained.transform is not None else None,
             "compiled": _dumps(compiled.to_dict()),
         }
+        row["version_sha256"] = version_digest(row)
         placeholders = ", ".join("?" for _ in _VERSION_COLUMNS)
         con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
                     [row[c] for c in _VERSION_COLUMNS])
@@ -155,11 +166,14 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
                          hint="omit the version for the latest one")
     row = dict(zip(_VERSION_COLUMNS, found[0]))
     stored_name, stored_version = row["model_name"], row["version"]
+    _check_version(row)
     artifact.check_versions(stored_name, stored_version, json.loads(row["library_versions"]))
     if row["artifact_format"] != artifact.FORMAT:
         raise ModelError(f"model {stored_name} version {stored_version} has artifact format "
                          f"'{row['artifact_format']}'", hint=f"retrain it: toolkit build --select {stored_name}")
-    estimator = artifact.load(stored_name, stored_version, bytes(row["artifact"]), row["artifact_sha256"])
+    recorded = json.loads(row["estimator_params"]).get("estimator")
+    estimator = artifact.load(stored_name, stored_version, bytes(row["artifact"]), row["artifact_sha256"],
+                              row["model_type"], recorded if isinstance(recorded, str) else None)
     key = [stored_name, stored_version]
     iterations = tuple(Iteration(*r) for r in con.execute(
         f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms FROM {S}.model_training_info "
@@ -185,12 +199,36 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
 
 def load_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> CompiledPrediction | None:
     """How ML.PREDICT runs a stored model version: its compiled SQL, or why it predicts in Python (None for a
-    version trained before models were compiled)."""
-    if "compiled" not in _version_columns(con):
+    version trained before models were compiled), after checking the version's checksum."""
+    present = _version_columns(con)
+    if "compiled" not in present:
         return None
-    rows = con.execute(f"SELECT compiled FROM {S}.model_versions WHERE model_name = ? AND version = ?",
+    columns = ("model_name", "version", *_CHECKED, "version_sha256")
+    selected = [c if c in present else f"NULL AS {c}" for c in columns]
+    rows = con.execute(f"SELECT {', '.join(selected)} FROM {S}.model_versions WHERE model_name = ? AND version = ?",
                        [trained.name, trained.version]).fetchall()
-    return CompiledPrediction.from_dict(json.loads(rows[0][0])) if rows and rows[0][0] is not None else None
+    if not rows:
+        return None
+    row = dict(zip(columns, rows[0]))
+    _check_version(row)
+    return CompiledPrediction.from_dict(json.loads(row["compiled"])) if row["compiled"] is not None else None
+
+
+def version_digest(row: Mapping[str, Any]) -> str:
+    """The sha256 of a version row's name, version and _CHECKED columns, as stored (JSON columns as their text)."""
+    covered = {"scheme": _CHECKSUM_SCHEME, "model_name": row["model_name"], "version": row["version"],
+               **{c: row[c] for c in _CHECKED}}
+    return hashlib.sha256(json.dumps(covered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _check_version(row: Mapping[str, Any]) -> None:
+    """Refuse a version row whose checksum does not match (none: written before versions had one)."""
+    if row["version_sha256"] is not None and version_digest(row) != row["version_sha256"]:
+        name = row["model_name"]
+        raise ModelError(f"model {name} version {row['version']} does not match its checksum: the stored version "
+                         "was modified after training (which of its model type, options, label, classes, feature "
+                         "schema, preprocessing, TRANSFORM, compiled SQL or artifact changed is unknown)",
+                         hint=f"retrain it: toolkit build --select {name}")
 
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelSummary]:

@@ -11,6 +11,17 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression, Ridge
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+
 from toolkit.errors import ConfigError, did_you_mean
 from toolkit.ml.types import estimators as est
 from toolkit.ml.types.options import FROM_DATA, ModelOptions, OptionSpec
@@ -146,6 +157,7 @@ class ModelType:
     estimator: str  # the scikit-learn class, for documentation and messages
     has_weights: bool = False  # a linear model: ML.WEIGHTS, and ML.EXPLAIN_PREDICT from its weights
     not_compiled: str | None = None  # why ML.PREDICT of this type runs in Python, not as SQL; None: compiled
+    estimator_classes: tuple[type, ...] = ()  # the classes its factory builds: a stored artifact must be one
 
     @property
     def family(self) -> Family:
@@ -172,38 +184,42 @@ class ModelType:
 
 
 def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str, ...], *, estimator: str,
-           overrides: Mapping[str, OptionSpec] = MappingProxyType({}), standardize: bool = True,
-           tree: bool = False, weights: bool = False, not_compiled: str | None = None) -> ModelType:
+           classes: tuple[type, ...], overrides: Mapping[str, OptionSpec] = MappingProxyType({}),
+           standardize: bool = True, tree: bool = False, weights: bool = False,
+           not_compiled: str | None = None) -> ModelType:
     options = {n: overrides.get(n, _O[n]) for n in names}
     if task is Task.CLASSIFICATION:
         options.update({n: _O[n] for n in _WEIGHTS})
     return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
-                     not_compiled)
+                     not_compiled, classes)
 
 
 _PYTHON_ONLY = "{} models are not compiled to SQL"
 MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
     _model("LINEAR_REG", Task.REGRESSION, est.linear_reg, _LINEAR, overrides=_LINEAR_OVERRIDES,
-           weights=True, estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')"),
+           weights=True, estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')",
+           classes=(LinearRegression, Ridge, ElasticNet)),
     _model("LOGISTIC_REG", Task.CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
-           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)"),
+           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)", classes=(LogisticRegression,)),
     _model("BOOSTED_TREE_CLASSIFIER", Task.CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
-           standardize=False, tree=True, estimator="HistGradientBoostingClassifier"),
+           standardize=False, tree=True, estimator="HistGradientBoostingClassifier",
+           classes=(HistGradientBoostingClassifier,)),
     _model("BOOSTED_TREE_REGRESSOR", Task.REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
-           standardize=False, tree=True, estimator="HistGradientBoostingRegressor"),
+           standardize=False, tree=True, estimator="HistGradientBoostingRegressor",
+           classes=(HistGradientBoostingRegressor,)),
     _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
-           standardize=False, tree=True, estimator="RandomForestClassifier"),
+           standardize=False, tree=True, estimator="RandomForestClassifier", classes=(RandomForestClassifier,)),
     _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
-           standardize=False, tree=True, estimator="RandomForestRegressor"),
+           standardize=False, tree=True, estimator="RandomForestRegressor", classes=(RandomForestRegressor,)),
     _model("DNN_CLASSIFIER", Task.CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
-           not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
+           classes=(MLPClassifier,), not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
     _model("DNN_REGRESSOR", Task.REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
-           not_compiled=_PYTHON_ONLY.format("DNN_REGRESSOR")),
-    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans"),
-    _model("PCA", Task.DECOMPOSITION, est.pca, _PCA, estimator="PCA"),
+           classes=(MLPRegressor,), not_compiled=_PYTHON_ONLY.format("DNN_REGRESSOR")),
+    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans", classes=(KMeans,)),
+    _model("PCA", Task.DECOMPOSITION, est.pca, _PCA, estimator="PCA", classes=(PCA,)),
     # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
     _model("TRANSFORM_ONLY", Task.TRANSFORM, est.transform_only, (), standardize=False,
-           estimator="none (TRANSFORM only)", not_compiled=_PYTHON_ONLY.format("TRANSFORM_ONLY")),
+           estimator="none (TRANSFORM only)", classes=(), not_compiled=_PYTHON_ONLY.format("TRANSFORM_ONLY")),
 ]})
 
 # BigQuery ML model types the toolkit does not train (yet), and options only they take.
