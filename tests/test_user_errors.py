@@ -60,3 +60,48 @@ def test_pyproject_that_cannot_be_read(project, toolkit, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "read_text", refused)
     failed(toolkit(folder, "build"), 2, "pyproject.toml cannot be read", "Permission denied", "hint:", "chmod")
 
+
+# --- 2. Jinja: huge values and endless macros ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("'a' * 10**12", "Jinja's * would make a string of 1,000,000,000,000 characters (at most 10,000,000"),
+    ("10**12 * ['a']", "Jinja's * would make a list of 1,000,000,000,000 items"),
+    ("'ab' * 4000000 + 'cd' * 2000000", "Jinja's + would make a string of 12,000,000 characters"),
+    ("2 ** 1000000000000", "Jinja's ** would make a number of about 1,000,000,000,000 bits (at most 100,000"),
+])
+def test_jinja_expression_too_large(project, toolkit, expression, expected):
+    folder = project({"models/a.sql": "select 1 as x,\n  '{{ " + expression + " }}' as y\n"})
+    failed(toolkit(folder, "build"), 2, "models/a.sql, line 2:", expected, "hint:")
+
+
+def test_jinja_small_arithmetic_still_works(project, toolkit):
+    folder = project({"models/a.sql": "select '{{ 'ab' * 3 }}' as s, {{ 2 ** 10 + 7 * 6 }} as n, "
+                                      "'{{ (['x'] * 2) | join }}' as l, {{ 2.5 ** 2 }} as f\n"})
+    assert toolkit(folder, "build").exit_code == 0
+    assert query(folder / "warehouse.duckdb", "select * from a") == [("ababab", 1066, "xx", 6.25)]
+
+
+def test_macro_that_calls_itself_forever(project):
+    folder = project({"macros/loops.sql": "{% macro forever(n) %}{{ forever(n + 1) }}{% endmacro %}\n",
+                      "models/a.sql": "select 1 as x,\n  {{ forever(1) }} as y\n"})
+    result = run_toolkit(folder, "build")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "models/a.sql, line 2: macro forever calls itself too deeply" in result.stderr, result.stderr
+    assert "hint:" in result.stderr
+
+
+def test_macro_of_the_model_file_that_calls_itself(project, toolkit):
+    folder = project({"models/a.sql": "{% macro again() %}{{ again() }}{% endmacro %}select {{ again() }} as y\n"})
+    failed(toolkit(folder, "build"), 2, "models/a.sql, line 1: macro again calls itself too deeply", "hint:")
+
+
+def test_rendering_out_of_memory(project, toolkit, monkeypatch):
+    def exhausted(*args) -> None:  # what a loop joining ever longer strings with ~ ends in
+        raise MemoryError
+
+    monkeypatch.setattr("toolkit.project.render.BoundedSandbox.call_binop", exhausted)
+    folder = project({"models/a.sql": "select {{ 1 + 1 }} as x\n"})
+    failed(toolkit(folder, "build"), 2, "models/a.sql: rendering ran out of memory", "hint:")
+
