@@ -105,3 +105,15 @@ def test_rendering_out_of_memory(project, toolkit, monkeypatch):
     folder = project({"models/a.sql": "select {{ 1 + 1 }} as x\n"})
     failed(toolkit(folder, "build"), 2, "models/a.sql: rendering ran out of memory", "hint:")
 
+
+# --- 3. SQL that nests too deeply for the parser --------------------------------------------------------
+
+
+def test_deeply_nested_parentheses(project):
+    folder = project({"models/a.sql": "select\n  " + "(" * 40 + "1" + ")" * 40 + " as x\n"})
+    result = run_toolkit(folder, "build")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "models/a.sql: the SQL nests too deeply to be parsed" in result.stderr, result.stderr
+    assert "hint:" in result.stderr
+
