@@ -117,3 +117,29 @@ def test_deeply_nested_parentheses(project):
     assert "models/a.sql: the SQL nests too deeply to be parsed" in result.stderr, result.stderr
     assert "hint:" in result.stderr
 
+
+# --- 4. infinite values in training data ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["'inf'", "'-inf'"])
+def test_infinite_feature(project, toolkit, value):
+    select = f"SELECT {value}::DOUBLE AS x, 1.0 AS label UNION ALL SELECT 2.0, 2.0 UNION ALL SELECT 3.0, 3.5"
+    folder = project({"models/m.sql": linear_model(select)})
+    failed(toolkit(folder, "build"), 1, "model m: column 'x' has 1 infinite value(s) (+inf or -inf) in 3 rows",
+           "isfinite(x)")
+
+
+def test_infinite_feature_in_the_eval_rows(project, toolkit):
+    select = ("SELECT CASE WHEN range = 7 THEN 'inf'::DOUBLE ELSE range END AS x, range * 2.0 AS label, "
+              "range >= 5 AS is_eval FROM range(10)")
+    model = linear_model(select).replace("'no_split'", "'custom', data_split_col = 'is_eval'")
+    failed(toolkit(project({"models/m.sql": model}), "build"), 1, "column 'x' has 1 infinite value(s)", "in 10 rows")
+
+
+@pytest.mark.parametrize("model_type", ["linear_reg", "logistic_reg"])
+def test_infinite_label(project, toolkit, model_type):
+    select = "SELECT 1.0 AS x, '-inf'::DOUBLE AS label UNION ALL SELECT 2.0, 2.0 UNION ALL SELECT 3.0, 'inf'::DOUBLE"
+    folder = project({"models/m.sql": linear_model(select, model_type=model_type)})
+    failed(toolkit(folder, "build"), 1, "model m: the label column 'label' has 2 infinite value(s) (+inf or -inf) "
+                                        "in 3 rows", "isfinite(label)")
+

@@ -26,7 +26,7 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
-from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
+from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
@@ -110,6 +110,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
             passthrough=[c for c in (columns.split, columns.init) if c is not None])
         del raw
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
+    check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
     parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
     del table
 
