@@ -143,3 +143,29 @@ def test_infinite_label(project, toolkit, model_type):
     failed(toolkit(folder, "build"), 1, "model m: the label column 'label' has 2 infinite value(s) (+inf or -inf) "
                                         "in 3 rows", "isfinite(label)")
 
+
+# --- 5. two columns of the same name ----------------------------------------------------------------
+
+
+def test_create_model_with_a_column_twice(project, toolkit):
+    folder = project({"models/t.sql": TABLE, "models/m.sql": linear_model("SELECT x, x, label FROM {{ ref('t') }}")})
+    failed(toolkit(folder, "build"), 1, "model m: the query returns column 'x' more than once", "hint:")
+
+
+def test_ml_function_input_with_a_column_twice(project, toolkit):
+    folder = project({"models/t.sql": TABLE, "models/m.sql": linear_model("SELECT x, label FROM {{ ref('t') }}"),
+                      "models/e.sql": "SELECT * FROM ML.EVALUATE(MODEL {{ ref('m') }}, "
+                                      "(SELECT x, x, label FROM {{ ref('t') }}))\n",
+                      "models/p.sql": "SELECT * FROM ML.PREDICT(MODEL {{ ref('m') }}, "
+                                      "(SELECT x, label, x FROM {{ ref('t') }}))\n"})
+    output = failed(toolkit(folder, "build"), 1, "ML.EVALUATE with model m: the input returns column 'x' more than once",
+                    "ML.PREDICT with model m: the input returns column 'x' more than once")
+    assert "0 failed, 2 errored" in output
+
+
+def test_plain_table_with_a_column_twice_keeps_duckdbs_names(project, toolkit):
+    folder = project({"models/t.sql": TABLE, "models/d.sql": "select x, x from {{ ref('t') }}\n"})
+    assert toolkit(folder, "build").exit_code == 0
+    assert query(folder / "warehouse.duckdb", "select column_name from information_schema.columns "
+                                              "where table_name = 'd' order by ordinal_position") == [("x",), ("x_1",)]
+

@@ -236,7 +236,8 @@ def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: Mod
     except duckdb.Error as error:
         raise ModelError(f"{model}: the training query failed: {error}", hint="fix the query after AS") from None
     names = schema.names
-    duplicates = sorted({n for n in names if [m.lower() for m in names].count(n.lower()) > 1})
+    # The query's own names: binding a LIMIT renames a repeated column (x, x becomes x, x_1), fetching does not.
+    duplicates = sorted({n for n in relation.columns if [m.lower() for m in relation.columns].count(n.lower()) > 1})
     if duplicates:
         raise ModelError(f"{model}: the query returns column '{duplicates[0]}' more than once",
                          hint="give each column its own name (AS)")
