@@ -169,3 +169,25 @@ def test_plain_table_with_a_column_twice_keeps_duckdbs_names(project, toolkit):
     assert query(folder / "warehouse.duckdb", "select column_name from information_schema.columns "
                                               "where table_name = 'd' order by ordinal_position") == [("x",), ("x_1",)]
 
+
+# --- 6. a NaN or infinite ML.* setting --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function, value", [("PREDICT", "'nan'"), ("PREDICT", "'-inf'"), ("EVALUATE", "'nan'")])
+def test_non_finite_threshold(project, toolkit, function, value):
+    select = "SELECT x, x > 8 AS label FROM {{ ref('t') }}"
+    folder = project({"models/t.sql": TABLE, "models/c.sql": linear_model(select, "c", "logistic_reg"),
+                      "models/p.sql": f"SELECT * FROM ML.{function}(MODEL {{{{ ref('c') }}}}, "
+                                      f"(SELECT * FROM {{{{ ref('t') }}}}), STRUCT(CAST({value} AS DOUBLE) AS threshold))\n"})
+    shown = value.strip("'")
+    failed(toolkit(folder, "build"), 1, f"models/p.sql: ML.{function} with model c: threshold = {shown} is not a "
+                                        "finite number", "hint:")
+
+
+
+def test_non_finite_threshold_of_compile(project, toolkit):
+    select = "SELECT x, x > 8 AS label FROM {{ ref('t') }}"
+    folder = project({"models/t.sql": TABLE, "models/c.sql": linear_model(select, "c", "logistic_reg")})
+    assert toolkit(folder, "build").exit_code == 0
+    failed(toolkit(folder, "compile", "--model", "c", "--threshold", "nan"), 2,
+           "model c: threshold = nan is not a finite number", "hint:")
