@@ -191,3 +191,37 @@ def test_non_finite_threshold_of_compile(project, toolkit):
     assert toolkit(folder, "build").exit_code == 0
     failed(toolkit(folder, "compile", "--model", "c", "--threshold", "nan"), 2,
            "model c: threshold = nan is not a finite number", "hint:")
+
+# --- 7. a full disk while the run's results are recorded -----------------------------------------------
+
+
+def test_full_disk_while_recording_run_results(project, toolkit, monkeypatch):
+    folder = project({"models/a.sql": "select 1 as x\n"})
+
+    def full(*args, **kwargs) -> None:
+        raise duckdb.IOException('IO Error: Could not write file "warehouse.duckdb.wal": No space left on device')
+
+    monkeypatch.setattr("toolkit.runner.record_run", full)
+    output = failed(toolkit(folder, "build"), 2, "warehouse.duckdb: the build's relations are published, but its run "
+                                                 "results could not be recorded in the warehouse",
+                    "No space left on device", "hint: free disk space")
+    assert "1 succeeded" in output  # the summary of what was built comes first
+    assert query(folder / "warehouse.duckdb", "select x from a") == [(1,)]
+
+
+def test_full_disk_while_writing_run_results_json(project, toolkit, monkeypatch):
+    folder = project({"models/a.sql": "select 1 as x\n"})
+    write_text = pathlib.Path.write_text
+
+    def full(path: pathlib.Path, *args, **kwargs) -> int:
+        if path.name.startswith("run_results"):
+            raise OSError(28, "No space left on device", str(path))
+        return write_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    failed(toolkit(folder, "build"), 2, "target/run_results.json: the run's results are recorded in the warehouse, but "
+                                        "run_results.json could not be written: No space left on device",
+           "hint: free disk space")
+    assert query(folder / "warehouse.duckdb", "select count(*) from _toolkit.runs") == [(1,)]
+
+
