@@ -1,7 +1,7 @@
 """The label column: its checks, the classes of a classifier, and class weights.
 
-A NULL or infinite label is an error. Regressors need a numeric label. Classifiers take BOOL, integer, floating or string
-labels: classes are the distinct values in ascending order, the last (highest) being binary's positive class,
+A NULL or infinite label is an error. Regressors need a numeric label. Classifiers take BOOL, integer, floating or
+string labels: classes are the distinct values in ascending order, the last (highest) being binary's positive class,
 two to fifty of them. AUTO_CLASS_WEIGHTS weighs class c by rows / (classes * rows of c); CLASS_WEIGHTS must name
 every class (labels written as text: 'true', '1', 'setosa')."""
 
