@@ -158,7 +158,8 @@ def test_ml_function_input_with_a_column_twice(project, toolkit):
                                       "(SELECT x, x, label FROM {{ ref('t') }}))\n",
                       "models/p.sql": "SELECT * FROM ML.PREDICT(MODEL {{ ref('m') }}, "
                                       "(SELECT x, label, x FROM {{ ref('t') }}))\n"})
-    output = failed(toolkit(folder, "build"), 1, "ML.EVALUATE with model m: the input returns column 'x' more than once",
+    output = failed(toolkit(folder, "build"), 1,
+                    "ML.EVALUATE with model m: the input returns column 'x' more than once",
                     "ML.PREDICT with model m: the input returns column 'x' more than once")
     assert "0 failed, 2 errored" in output
 
@@ -177,8 +178,8 @@ def test_plain_table_with_a_column_twice_keeps_duckdbs_names(project, toolkit):
 def test_non_finite_threshold(project, toolkit, function, value):
     select = "SELECT x, x > 8 AS label FROM {{ ref('t') }}"
     folder = project({"models/t.sql": TABLE, "models/c.sql": linear_model(select, "c", "logistic_reg"),
-                      "models/p.sql": f"SELECT * FROM ML.{function}(MODEL {{{{ ref('c') }}}}, "
-                                      f"(SELECT * FROM {{{{ ref('t') }}}}), STRUCT(CAST({value} AS DOUBLE) AS threshold))\n"})
+                      "models/p.sql": f"SELECT * FROM ML.{function}(MODEL {{{{ ref('c') }}}}, (SELECT * FROM "
+                                      f"{{{{ ref('t') }}}}), STRUCT(CAST({value} AS DOUBLE) AS threshold))\n"})
     shown = value.strip("'")
     failed(toolkit(folder, "build"), 1, f"models/p.sql: ML.{function} with model c: threshold = {shown} is not a "
                                         "finite number", "hint:")
