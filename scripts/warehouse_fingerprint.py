@@ -1,7 +1,7 @@
 """A fingerprint of a built warehouse, to tell whether two builds produced the same thing: per relation its columns,
 row count and a digest of its rows (sorted, so row order does not count), and per model version a digest of the
-fitted estimator's learned arrays. Columns that record when or how long something ran are left out, and so are the
-skops artifact bytes (equal models can be archived differently); the estimator digest stands for them.
+fitted estimator's learned arrays. Columns that record when or how long something ran are left out, and so is the
+artifact blob: its sha256 (equal models are archived to equal bytes) and the estimator digest stand for it.
 
     python scripts/warehouse_fingerprint.py warehouse.duckdb > before.json
     # … change the code, build again from scratch …
@@ -24,8 +24,8 @@ from toolkit.sql.quoting import column_ref, relation, render
 
 # Run bookkeeping whose values differ from build to build by design.
 SKIPPED_TABLES = {("_toolkit", name) for name in ("runs", "node_runs", "assertion_results", "model_usage")}
-SKIPPED_COLUMNS = {"created_at", "trained_at", "run_id", "started_at", "finished_at", "duration", "elapsed",
-                   "duration_ms", "seconds", "library_versions", "artifact", "artifact_sha256"}
+SKIPPED_COLUMNS = {"created_at", "trained_at", "run_id", "started_at", "finished_at", "published_at", "duration",
+                   "elapsed", "duration_ms", "seconds", "library_versions", "artifact"}
 
 
 def _digest(value: Any, h: Any, depth: int = 0) -> None:

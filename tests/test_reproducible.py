@@ -51,6 +51,9 @@ def test_five_builds_from_scratch_are_identical(builds):
         assert again.keys() == first.keys()
         differing = [key for key in first if again[key] != first[key]]
         assert not differing, f"{other.parent.name} differs from build_0 in {differing}"
+    # the stored artifacts too, byte for byte (their checksums, and so the versions' checksums)
+    digests = "SELECT model_name, artifact_sha256, version_sha256 FROM _toolkit.model_versions ORDER BY model_name"
+    assert all(query(other, digests) == query(builds[0], digests) for other in builds[1:])
 
 
 def test_retrained_models_are_identical(builds):
@@ -61,7 +64,7 @@ def test_retrained_models_are_identical(builds):
         assert result.returncode == 0, result.stdout + result.stderr
     fingerprint = _fingerprint_module()
     columns = ("preprocessing", "transform", "compiled", "estimator_params", "metrics", "test_metrics", "split",
-               "data_fingerprint", "classes", "feature_schema")
+               "data_fingerprint", "classes", "feature_schema", "artifact_sha256")
     for model in MODELS:
         rows = query(builds[0], f"SELECT version, {', '.join(columns)} FROM _toolkit.model_versions "
                                 f"WHERE model_name = '{model}' ORDER BY version")

@@ -181,7 +181,11 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
             check_replaceable(con, project, selected)
             console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
         outcome = run(con, project, selected, _ConsoleReporter(), command=command)
-        results_path = save_results(con, outcome, settings.target)
+        try:
+            results_path = save_results(con, outcome, settings.target)
+        except ToolkitError:
+            _print_summary(outcome)  # what the run did, though it could not be recorded
+            raise
     finally:
         con.close()
     _print_summary(outcome)

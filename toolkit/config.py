@@ -68,6 +68,13 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{PYPROJECT} is not valid TOML: {error}", Location(path)) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{PYPROJECT} is not UTF-8 text: byte {error.object[error.start]:#04x} at offset "
+                          f"{error.start} is not UTF-8", Location(path),
+                          hint="TOML files are UTF-8: save it as UTF-8 in your editor") from None
+    except OSError as error:
+        raise ConfigError(f"{PYPROJECT} cannot be read: {error.strerror or error}", Location(path),
+                          hint=f"give yourself read permission (chmod u+r {PYPROJECT}) or run as its owner") from None
     table = document.get("tool", {}).get("toolkit")
     if not isinstance(table, dict):
         raise ConfigError(

@@ -19,11 +19,12 @@ from sqlglot import exp
 
 from toolkit import __version__
 from toolkit.checks.evaluate import AssertionResult, evaluate
-from toolkit.errors import ToolkitError, WarehouseError
+from toolkit.errors import Location, ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse_relation, relation, render
+from toolkit.warehouse.connection import database_path
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.state import published_relations, record_run
 
@@ -109,7 +110,7 @@ def check_sources(con: duckdb.DuckDBPyConnection, project: Project, selected: Se
                 missing.setdefault((schema, table), []).append(str(node.relative_path))
     if missing:
         lines = [f"{schema}.{table} (read by {', '.join(files)})" for (schema, table), files in missing.items()]
-        (path,), = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+        path = database_path(con)
         (tables,), = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
                                  ).fetchall()
         empty = " (it holds no tables at all: is it the file you meant?)" if tables == 0 else ""
@@ -321,7 +322,31 @@ def _result(
 
 
 def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Path) -> Path:
-    """Write the run to the `_toolkit` tables and to target/run_results.json."""
+    """Write the run to the `_toolkit` tables and to target/run_results.json. When that fails (a full disk), the
+    error says so and that what the run built stays published."""
+    warehouse = Path(database_path(con))  # asked first: a failed write may leave the connection unusable
+    try:
+        _record(con, outcome)
+    except duckdb.Error as error:
+        done = "build's relations are published" if outcome.command == "build" else f"{outcome.command} ran"
+        raise WarehouseError(f"the {done}, but its run results could not be recorded in the warehouse: {error}",
+                             Location(warehouse),
+                             hint="free disk space (or fix what the error says); the next run is recorded as usual",
+                             ) from None
+    path = target / "run_results.json"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(outcome.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        partial.replace(path)
+    except OSError as error:
+        raise ToolkitError(f"the run's results are recorded in the warehouse, but {path.name} could not be written: "
+                           f"{error.strerror or error}", Location(path),
+                           hint="free disk space, or make the target folder writable") from None
+    return path
+
+
+def _record(con: duckdb.DuckDBPyConnection, outcome: RunResult) -> None:
     record_run(
         con,
         (outcome.run_id, outcome.command, outcome.started_at, outcome.finished_at, outcome.status, __version__),
@@ -338,12 +363,6 @@ def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Pat
         [(outcome.run_id, r.node, model, version, function) for r in outcome.results for model, version, function in r.models
          if r.status is not Status.ERROR],
     )
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / "run_results.json"
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(outcome.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
-    partial.replace(path)
-    return path
 
 
 def _now() -> datetime:

@@ -35,6 +35,10 @@ def parse_model(sql: str, path: Path) -> Statement:
         raise _syntax_error(error, sql, path) from None
     except TokenError as error:
         raise _token_error(error, path) from None
+    except RecursionError:  # sqlglot's parser recurses once per nesting level (parentheses, subqueries, CASE …)
+        raise ProjectError("the SQL nests too deeply to be parsed (e.g. dozens of parentheses inside each other)",
+                           Location(path), hint="flatten the expression: drop redundant parentheses, or compute "
+                                                "parts in CTEs (WITH …) or in an upstream model") from None
     if not expressions:
         raise ProjectError("the model file contains no SQL statement", Location(path), hint="write one SELECT statement")
     if len(expressions) > 1:

@@ -5,6 +5,7 @@ every node's schema is known, so one pass over the files suffices."""
 
 from __future__ import annotations
 
+import math
 import re
 import traceback
 from collections.abc import Mapping
@@ -51,6 +52,8 @@ def _check_size(path: Path, size: int, what: str) -> None:
 
 
 _TEMPLATE_ERRORS = (jinja2.TemplateError, ToolkitError, TypeError, ValueError, ArithmeticError, LookupError)
+MAX_ITEMS = 10_000_000  # characters of a string, items of a list, that a template's `*` or `+` may make
+MAX_BITS = 100_000  # of an integer that a template's `**` may make
 
 
 @dataclass
@@ -93,8 +96,9 @@ class Renderer:
         self._current: Rendered | None = None
         self._templates: dict[str, Path] = {}
         # Compiled templates are cached by source checksum, so unchanged files skip Jinja's compiler.
-        self.template_cache = SingleFileBytecodeCache(settings.target / "jinja-cache.bin")
-        self.env = SandboxedEnvironment(
+        self.template_cache = SingleFileBytecodeCache(settings.target / "jinja-cache.bin",
+                                                      flavor=",".join(sorted(BoundedSandbox.intercepted_binops)))
+        self.env = BoundedSandbox(
             loader=jinja2.FunctionLoader(self._load),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
@@ -179,6 +183,15 @@ class Renderer:
             return action(template)
         except _TEMPLATE_ERRORS as error:
             raise _located(error, path, self.env.globals) from None
+        except RecursionError as error:
+            name = _deepest_macro(error)
+            raise ProjectError(f"{f'macro {name}' if name else 'a macro'} calls itself too deeply (endless recursion?)",
+                               Location(path, _template_line(error, path)),
+                               hint="give it a case that stops calling itself, e.g. {% if n > 0 %}…{% endif %}",
+                               ) from None
+        except MemoryError:  # what BoundedSandbox cannot see coming, e.g. `~` joining ever longer strings
+            raise ProjectError("rendering ran out of memory", Location(path),
+                               hint="look for a loop or macro that builds ever larger strings or lists") from None
 
     # --- the functions templates call ------------------------------------------------------------
     def _state(self, function: str) -> Rendered:
@@ -280,6 +293,65 @@ class Renderer:
         )
 
 
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox with `*`, `+` and `**` refused when their result would be huge, as Jinja's documentation
+    suggests, so that a model file cannot exhaust the machine's memory or time with one expression."""
+
+    intercepted_binops = frozenset({"*", "+", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            bits = _power_bits(left, right)
+            if bits > MAX_BITS:
+                raise ProjectError(f"Jinja's ** would make a number of about {bits:,} bits "
+                                   f"(at most {MAX_BITS:,} are allowed)", hint="use a smaller exponent")
+        else:
+            size = _sequence_size(operator, left, right)
+            if size is not None and size[0] > MAX_ITEMS:
+                raise ProjectError(f"Jinja's {operator} would make a {size[1]} of {size[0]:,} "
+                                   f"{'characters' if size[1] == 'string' else 'items'} "
+                                   f"(at most {MAX_ITEMS:,} are allowed)",
+                                   hint="repeat less: no model file needs that much SQL")
+        return super().call_binop(context, operator, left, right)
+
+
+_SEQUENCES = {str: "string", list: "list", tuple: "tuple", bytes: "string"}
+
+
+def _sequence_size(operator: str, left: Any, right: Any) -> tuple[int, str] | None:
+    """The length and kind of the string or list that `left operator right` would make (None: not one)."""
+    kind = next((name for t, name in _SEQUENCES.items() if isinstance(left, t) or isinstance(right, t)), None)
+    if kind is None:
+        return None
+    if operator == "*":
+        sequence, times = (left, right) if isinstance(right, int) else (right, left)
+        if isinstance(times, int) and hasattr(sequence, "__len__"):
+            return len(sequence) * max(times, 0), kind
+        return None
+    if hasattr(left, "__len__") and hasattr(right, "__len__"):
+        return len(left) + len(right), kind
+    return None
+
+
+def _power_bits(base: Any, exponent: Any) -> int:
+    """About how many bits the integer `base ** exponent` has (0 for other numbers, which overflow cleanly)."""
+    if not isinstance(base, int) or not isinstance(exponent, int) or exponent <= 0 or abs(base) <= 1:
+        return 0
+    return math.ceil(exponent * math.log2(abs(base)))
+
+
+def _deepest_macro(error: RecursionError) -> str | None:
+    """The macro that recursed: the one called most often on the way to `error`."""
+    calls: dict[str, int] = {}
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        if frame.f_code is Macro._invoke.__code__:
+            macro = frame.f_locals.get("self")
+            name = getattr(macro, "name", None)
+            if name:
+                calls[name] = calls.get(name, 0) + 1
+    return max(calls, key=calls.__getitem__) if calls else None
+
+
 class _ArgumentError(ProjectError):
     """A bad argument found inside a macro (raise_error, the filters); the macro's wrapper names the macro."""
 
@@ -367,10 +439,7 @@ def _checked_config(key: str, value: Any) -> Any:
 
 def _located(error: Exception, path: Path, names: Mapping[str, Any]) -> ToolkitError:
     """The error as a ToolkitError at the template line where it was raised."""
-    line = None
-    for frame, lineno in traceback.walk_tb(error.__traceback__):
-        if frame.f_code.co_filename == str(path):
-            line = lineno
+    line = _template_line(error, path)
     if isinstance(error, jinja2.TemplateSyntaxError) and error.lineno:
         line = error.lineno
     location = Location(path, line)
@@ -392,3 +461,12 @@ def _located(error: Exception, path: Path, names: Mapping[str, Any]) -> ToolkitE
     if isinstance(error, jinja2.TemplateError):
         return ProjectError(f"Jinja error: {error.message or error}", location)
     return ProjectError(f"error while rendering: {type(error).__name__}: {error}", location)
+
+
+def _template_line(error: BaseException, path: Path) -> int | None:
+    """The line of the template at `path` where `error` was raised (its deepest frame in that file)."""
+    line = None
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        if frame.f_code.co_filename == str(path):
+            line = lineno
+    return line

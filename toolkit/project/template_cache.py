@@ -14,8 +14,9 @@ import jinja2
 
 
 class SingleFileBytecodeCache(jinja2.BytecodeCache):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, flavor: str = ""):
         self.path = path
+        self.flavor = flavor  # what else shapes the compiled code (the sandbox's intercepted operators)
         self._stored: dict[str, bytes] = {}
         self._used: dict[str, bytes] = {}
         self._changed = False
@@ -25,6 +26,9 @@ class SingleFileBytecodeCache(jinja2.BytecodeCache):
                 self._stored = stored
         except (OSError, EOFError, ValueError, TypeError):
             pass  # no cache yet, or an unreadable one: start afresh
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return super().get_cache_key(f"{name}|{self.flavor}" if self.flavor else name, filename)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         data = self._stored.get(bucket.key)

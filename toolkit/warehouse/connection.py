@@ -106,6 +106,15 @@ def damaged(error: duckdb.Error, path: Path | str | None = None) -> WarehouseErr
     )
 
 
+def database_path(con: duckdb.DuckDBPyConnection) -> str:
+    """The file of the connection's database, for messages (':memory:' for none, '?' when it cannot be asked)."""
+    try:
+        rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    except duckdb.Error:
+        return "?"
+    return rows[0][0] if rows and rows[0][0] else ":memory:"
+
+
 def copy_example_if_missing(path: Path, example: Path) -> bool:
     """Copy `example` to `path` when the warehouse is missing and the example exists; True if copied."""
     if path.exists() or not example.is_file():

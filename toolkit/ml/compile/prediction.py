@@ -7,6 +7,7 @@ the Python path, with the reason recorded and reported by the build."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -15,6 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from toolkit.errors import ConfigError
 from toolkit.ml.compile.parity import compare
 from toolkit.ml.compile.query import INPUT_PLACEHOLDER, THRESHOLD_PLACEHOLDER, prediction_query
 from toolkit.ml.compile.sql import NotCompilable, TooLarge, check_size, number, size
@@ -106,6 +108,9 @@ def compile_sql(trained: TrainedModel, *, dialect: str, input_table: str, thresh
                 limit: int = MAX_SQL_BYTES) -> str:
     """The model's prediction query over `input_table` in another SQL dialect, keeping the input columns the model
     reads (raises NotCompilable, or sqlglot's UnsupportedError for what the dialect cannot express)."""
+    if threshold is not None and not math.isfinite(threshold):  # else NotCompilable blames the fitted model
+        raise ConfigError(f"model {trained.name}: threshold = {threshold} is not a finite number",
+                          hint="give a threshold between 0 and 1, e.g. 0.5")
     query = prediction_query(trained, limit=limit, passthrough=trained.input_columns)
     threshold = number(DEFAULT_THRESHOLD if threshold is None else threshold)
     query = _filled(query, exp.to_table(input_table, dialect=dialect), threshold)

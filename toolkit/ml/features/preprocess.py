@@ -186,6 +186,24 @@ class Preprocessor:
         return cls(features, data["dtype"])
 
 
+def check_finite(table: pa.Table, columns: Sequence[str], *, model: str) -> None:
+    """Refuse +inf and -inf in numeric feature columns (and sparse vectors' values), in every row: no estimator
+    learns from them, and NULL (imputed with the training mean) is what a missing number means here."""
+    for column in columns:
+        values = _decoded(table.column(column))
+        if column_kind(values.type) == SPARSE:
+            values = _entry_field(pc.list_flatten(values), "value")
+        if not pa.types.is_floating(values.type):
+            continue
+        infinite = int(pc.sum(pc.is_inf(values)).as_py() or 0)
+        if infinite:
+            raise ModelError(f"column '{column}' has {infinite} infinite value(s) (+inf or -inf) in {table.num_rows} "
+                             "rows", model=model,
+                             hint=f"filter them out (WHERE isfinite({column})), or make them NULL, which the training "
+                                  f"mean fills: TRY_CAST({column} AS DECIMAL(38, 9)) or CASE WHEN isinf({column}) "
+                                  f"THEN NULL ELSE {column} END")
+
+
 def _decoded(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
 

@@ -134,12 +134,20 @@ def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
 
 
 def _input_schema(con: duckdb.DuckDBPyConnection, where: str, sql: str) -> pa.Schema:
-    """The input query's columns, bound without running it: a query DuckDB refuses is reported as the call's."""
+    """The input query's columns, bound without running it: a query DuckDB refuses is reported as the call's, and
+    so is a column name given twice (binding a LIMIT would rename the second x to x_1, reading the rows does not)."""
     try:
-        return con.sql(sql).limit(0).to_arrow_table().schema
+        relation = con.sql(sql)
+        names, schema = relation.columns, relation.limit(0).to_arrow_table().schema
     except duckdb.Error as error:
         raise ModelError(f"{where}: its input query failed in DuckDB: {error}",
                          hint="check the rows given after MODEL …: (SELECT …), TABLE t or a table name") from None
+    lowered = [name.lower() for name in names]
+    repeated = next((name for name in names if lowered.count(name.lower()) > 1), None)
+    if repeated is not None:
+        raise ModelError(f"{where}: the input returns column '{repeated}' more than once",
+                         hint="give each column of the input its own name (AS), or select it once")
+    return schema
 
 
 def _as_relation(result, function, trained, input_schema, settings) -> pa.Table | pa.RecordBatchReader:

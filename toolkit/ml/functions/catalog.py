@@ -19,6 +19,7 @@ only ML.TRANSFORM and ML.FEATURE_INFO apply to it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,9 @@ class Setting:
             sql_type = _SQL_TYPES.get(kind, kind.__name__)
             raise ConfigError(f"{where}: {name} must be {sql_type}, not {value!r}",
                               hint=f"give {name} as a {sql_type}, e.g. STRUCT({_EXAMPLES.get(kind, '…')} AS {name})")
+        if kind is float and not math.isfinite(value):  # NaN passes every range check; inf is no setting either
+            raise ConfigError(f"{where}: {name} = {value} is not a finite number",
+                              hint=f"give {name} as a number, e.g. STRUCT({_EXAMPLES[float]} AS {name})")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             if self.high is None:
                 allowed = f"at least {self.low}"

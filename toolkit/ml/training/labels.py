@@ -1,7 +1,7 @@
 """The label column: its checks, the classes of a classifier, and class weights.
 
-A NULL label is an error. Regressors need a numeric label. Classifiers take BOOL, integer, floating or string
-labels: classes are the distinct values in ascending order, the last (highest) being binary's positive class,
+A NULL or infinite label is an error. Regressors need a numeric label. Classifiers take BOOL, integer, floating or
+string labels: classes are the distinct values in ascending order, the last (highest) being binary's positive class,
 two to fifty of them. AUTO_CLASS_WEIGHTS weighs class c by rows / (classes * rows of c); CLASS_WEIGHTS must name
 every class (labels written as text: 'true', '1', 'setosa')."""
 
@@ -36,7 +36,7 @@ def check_label_type(options: ModelOptions, column: str, arrow_type: pa.DataType
 
 
 def label_values(options: ModelOptions, values: pa.ChunkedArray, column: str) -> pa.ChunkedArray:
-    """The label column, refusing NULL (and NaN) labels."""
+    """The label column, refusing NULL (and NaN) labels and infinite ones."""
     if pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)
     if pa.types.is_decimal(values.type):
@@ -49,6 +49,12 @@ def label_values(options: ModelOptions, values: pa.ChunkedArray, column: str) ->
                          f"{len(values)} rows", hint=f"filter them out (WHERE {column} IS NOT NULL) or fill them "
                                                      "(COALESCE); BigQuery ML refuses NULL labels too",
                                                      model=options.model)
+    if pa.types.is_floating(values.type):
+        infinite = int(pc.sum(pc.is_inf(values)).as_py() or 0)
+        if infinite:
+            raise ModelError(f"the label column '{column}' has {infinite} infinite value(s) (+inf or -inf) in "
+                             f"{len(values)} rows", hint=f"filter them out (WHERE isfinite({column})), or CAST the "
+                                                         "label to a type without infinities", model=options.model)
     return values
 
 

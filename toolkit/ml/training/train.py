@@ -26,7 +26,7 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
-from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, column_kind
+from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
@@ -110,6 +110,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
             passthrough=[c for c in (columns.split, columns.init) if c is not None])
         del raw
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
+    check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
     parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
     del table
 
@@ -235,7 +236,8 @@ def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: Mod
     except duckdb.Error as error:
         raise ModelError(f"{model}: the training query failed: {error}", hint="fix the query after AS") from None
     names = schema.names
-    duplicates = sorted({n for n in names if [m.lower() for m in names].count(n.lower()) > 1})
+    # The query's own names: binding a LIMIT renames a repeated column (x, x becomes x, x_1), fetching does not.
+    duplicates = sorted({n for n in relation.columns if [m.lower() for m in relation.columns].count(n.lower()) > 1})
     if duplicates:
         raise ModelError(f"{model}: the query returns column '{duplicates[0]}' more than once",
                          hint="give each column its own name (AS)")
