@@ -65,11 +65,11 @@ def fingerprint(path: str) -> dict[str, Any]:
         out[f"{schema}.{name}"] = {"columns": kept, "rows": len(rows),
                                    "sha256": hashlib.sha256("\n".join(rows).encode()).hexdigest()}
     if ("_toolkit", "model_versions") in set(relations):
-        versions = con.execute("SELECT model_name, version, artifact, artifact_sha256 FROM _toolkit.model_versions "
-                               "ORDER BY 1, 2").fetchall()
-        for model, version, data, sha256 in versions:
+        versions = con.execute("SELECT model_name, version, artifact, artifact_sha256, model_type "
+                               "FROM _toolkit.model_versions ORDER BY 1, 2").fetchall()
+        for model, version, data, sha256, model_type in versions:
             h = hashlib.sha256()
-            _digest(load(model, version, bytes(data), sha256), h)
+            _digest(load(model, version, bytes(data), sha256, model_type), h)
             out[f"estimator {model} version {version}"] = h.hexdigest()
     return out
 

@@ -144,3 +144,11 @@ def test_a_trained_model_cannot_be_changed(con):
     trained = train_model(con, name="frozen", options={"model_type": "LOGISTIC_REG"}, query=IRIS).model
     with pytest.raises(dataclasses.FrozenInstanceError):
         trained.metrics = {}
+
+
+def test_infinite_inputs_are_refused_naming_the_column(con):
+    trained = train_model(con, name="bad_model", options={"model_type": "LOGISTIC_REG"}, query=IRIS).model
+    rows = con.sql("SELECT * REPLACE (CASE WHEN sepal_length > 7 THEN 'inf'::DOUBLE ELSE sepal_length END "
+                   "AS sepal_length) FROM iris").to_arrow_table()
+    with pytest.raises(ModelError, match=r"model bad_model: column 'sepal_length' has 12 infinite value\(s\)"):
+        predict(trained, rows)

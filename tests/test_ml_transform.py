@@ -305,3 +305,14 @@ def test_a_model_without_transform_is_unchanged(con, models):
     assert served.column_names[-1] == "predicted_label" and not any(c.startswith(PREFIX) for c in served.column_names)
     with pytest.raises(ModelError, match="bmi_z"):
         sql(con, "SELECT * FROM ML.PREDICT(MODEL diabetes_by_hand, (SELECT * FROM diabetes))")
+
+
+def test_a_raw_input_of_another_kind_is_refused_naming_the_column(con, models):
+    """Text where TRANSFORM read a number at training: DuckDB would fail casting it row by row, naming no model."""
+    for function in ("PREDICT", "EVALUATE", "EXPLAIN_PREDICT"):
+        with pytest.raises(ModelError) as caught:
+            sql(con, f"SELECT * FROM ML.{function}(MODEL diabetes_t, (SELECT * REPLACE (bmi::VARCHAR AS bmi) "
+                     "FROM diabetes))")
+        assert f"ML.{function} with model diabetes_t: column 'bmi' is VARCHAR in the input but was DOUBLE" \
+            in caught.value.message, caught.value.message
+    assert load_model(con, "diabetes_t").transform.input_types  # recorded at training, stored with the model

@@ -20,7 +20,7 @@ every input an ML.* function reads, so training and serving compute the features
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -49,6 +49,7 @@ class FittedTransform:
     inputs: tuple[str, ...]  # the raw columns the features read: what an input must have at prediction
     passthrough: tuple[str, ...] = ()  # outputs passed through unchanged, never features (label, split, init)
     types: tuple[str, ...] = ()  # each output's DuckDB type at training
+    input_types: tuple[str, ...] = ()  # each input's DuckDB type at training (empty for models trained before)
 
     @property
     def names(self) -> list[str]:
@@ -79,14 +80,35 @@ class FittedTransform:
         have = {n.lower() for n in names}
         return [c for c in self.inputs if c.lower() not in have]
 
+    def mistyped_inputs(self, types: Mapping[str, str]) -> list[tuple[str, str, str]]:
+        """(column, its type in `types`, its type at training) for each raw input whose type is of another kind
+        than at training — text where a number was, say, which DuckDB would fail to cast row by row."""
+        given = {name.lower(): kind for name, kind in types.items()}
+        return [(name, given[name.lower()], trained) for name, trained in zip(self.inputs, self.input_types)
+                if name.lower() in given and _type_family(given[name.lower()]) != _type_family(trained)]
+
     def to_dict(self) -> dict:
         return {"columns": [list(c) for c in self.columns], "inputs": list(self.inputs),
-                "passthrough": list(self.passthrough), "types": list(self.types)}
+                "passthrough": list(self.passthrough), "types": list(self.types),
+                "input_types": list(self.input_types)}
 
     @classmethod
     def from_dict(cls, data: dict) -> FittedTransform:
         return cls(tuple((name, sql) for name, sql in data["columns"]), tuple(data["inputs"]),
-                   tuple(data.get("passthrough", ())), tuple(data.get("types", ())))
+                   tuple(data.get("passthrough", ())), tuple(data.get("types", ())),
+                   tuple(data.get("input_types", ())))
+
+
+_FAMILIES = {"VARCHAR": "text", "BLOB": "bytes", "BOOLEAN": "boolean", "DATE": "time", "TIME": "time",
+             "TIMESTAMP": "time", "INTERVAL": "interval", "UUID": "text"}
+
+
+def _type_family(duck_type: str) -> str:
+    """The kind of a DuckDB type that casts between its members without failing: numbers, text, times, …"""
+    if duck_type.endswith("]") or duck_type.startswith(("STRUCT", "MAP", "UNION")):
+        return duck_type  # nested types must match exactly
+    head = duck_type.split("(")[0].split(" ")[0]
+    return _FAMILIES.get(head, "number" if head not in ("NULL", '"NULL"') else "null")
 
 
 def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transform: Sequence[str], *, model: str,
@@ -111,6 +133,8 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
         fitted = FittedTransform(columns, (), tuple(n for n, _ in columns if n.lower() in {t.lower() for t in through}))
         carried = [c for c in through if c.lower() not in outputs]
         everything = render(exp.select("*").from_(table_ref(name)))
+        raw_relation = con.sql(everything)
+        raw_types = {name.lower(): str(kind) for name, kind in zip(raw_relation.columns, raw_relation.types)}
         relation = con.sql(fitted.select_sql(everything, carry=[*carried, ROLE_COLUMN]))
         types = dict(zip(relation.columns, (str(t) for t in relation.types)))
         table = relation.to_arrow_table()
@@ -123,7 +147,8 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
     roles_out = np.asarray(table.column(ROLE_COLUMN).to_numpy(), np.int8)
     table = table.select([*fitted.names, *carried])
     inputs = _feature_inputs(list(transform_inputs(list(transform))), fitted, through)
-    fitted = FittedTransform(columns, tuple(inputs), fitted.passthrough, tuple(types[n] for n in fitted.names))
+    fitted = FittedTransform(columns, tuple(inputs), fitted.passthrough, tuple(types[n] for n in fitted.names),
+                             tuple(raw_types.get(c.lower(), "") for c in inputs))
     return fitted, table, roles_out
 
 

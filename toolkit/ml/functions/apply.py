@@ -22,6 +22,7 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
+from toolkit.ml.functions.support import naming
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names
 from toolkit.sql.dialect import DIALECT
@@ -97,8 +98,9 @@ def _result(
             function = TABLE_FUNCTIONS[call.function]
             settings = function.checked_settings(call.settings, trained.name)
             function.check_model(trained)
-            schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql)
-            function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
+            schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql, trained)
+            with naming(call.function, trained):
+                function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
             return compiled.query_for(sql, settings.get("threshold"))
     return function_rows(con, call.function, trained, sql, call.settings, cursors)
 
@@ -123,7 +125,7 @@ def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     if function.input == "none":
         raise ModelError(f"ML.{name} takes only the model: ML.{name}(MODEL {trained.name})")
-    schema = _input_schema(con, f"ML.{name} with model {trained.name}", sql)
+    schema = _input_schema(con, f"ML.{name} with model {trained.name}", sql, trained)
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)
@@ -133,12 +135,15 @@ def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
     return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
 
 
-def _input_schema(con: duckdb.DuckDBPyConnection, where: str, sql: str) -> pa.Schema:
+def _input_schema(con: duckdb.DuckDBPyConnection, where: str, sql: str,
+                  trained: TrainedModel | None = None) -> pa.Schema:
     """The input query's columns, bound without running it: a query DuckDB refuses is reported as the call's, and
-    so is a column name given twice (binding a LIMIT would rename the second x to x_1, reading the rows does not)."""
+    so is a column name given twice (binding a LIMIT would rename the second x to x_1, reading the rows does not),
+    and a raw column of another kind than TRANSFORM read at training (DuckDB would fail casting it, row by row)."""
     try:
         relation = con.sql(sql)
         names, schema = relation.columns, relation.limit(0).to_arrow_table().schema
+        types = dict(zip(names, (str(kind) for kind in relation.types)))
     except duckdb.Error as error:
         raise ModelError(f"{where}: its input query failed in DuckDB: {error}",
                          hint="check the rows given after MODEL …: (SELECT …), TABLE t or a table name") from None
@@ -147,6 +152,11 @@ def _input_schema(con: duckdb.DuckDBPyConnection, where: str, sql: str) -> pa.Sc
     if repeated is not None:
         raise ModelError(f"{where}: the input returns column '{repeated}' more than once",
                          hint="give each column of the input its own name (AS), or select it once")
+    mistyped = trained.transform.mistyped_inputs(types) if trained is not None and trained.transform else []
+    if mistyped:
+        column, given, expected = mistyped[0]
+        raise ModelError(f"{where}: column '{column}' is {given} in the input but was {expected} in training",
+                         hint=f"CAST it to {expected} (TRANSFORM reads it as it was at training)")
     return schema
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.preprocess import column_kind
+from toolkit.ml.features.preprocess import check_finite, column_kind
 from toolkit.ml.features.transform import model_features, outputs_of
 from toolkit.ml.inference.heads import head, is_cosine
 
@@ -52,7 +52,11 @@ def _inputs(trained: TrainedModel, table: pa.Table) -> pa.Table:
         if pa.types.is_null(values.type):  # an all-NULL column: NULL numbers / the NULL category
             values = values.cast(_NULL_AS.get(column["kind"], pa.string()))
         columns[column["name"]] = values
-    return pa.table(columns) if columns else table.select([])
+    if not columns:
+        return table.select([])
+    features = pa.table(columns)
+    check_finite(features, list(columns), model=trained.name)  # no estimator predicts from ±inf
+    return features
 
 
 def design_matrix(trained: TrainedModel, table: pa.Table) -> np.ndarray:
