@@ -127,7 +127,8 @@ class Graph:
                 files = {node.relative_path.as_posix() for node in self.nodes.values()}
                 raise ProjectError(f'--select/--exclude "{selector}": no model file under "{value}"'
                                    f"{did_you_mean(value.rstrip('/'), folders | files)}",
-                                   hint="path: takes a folder or a file relative to the project, e.g. path:models/staging")
+                                   hint="path: takes a folder or a file relative to the project, "
+                                        "e.g. path:models/staging")
             return found
         raise ProjectError(
             f'--select/--exclude "{selector}": unknown selector method "{method}"{did_you_mean(method, ["tag", "path"])}',

@@ -63,8 +63,8 @@ def _check_model_refs(nodes: dict[str, Node]) -> None:
             if nodes[parent].kind is NodeKind.ML_MODEL and parent.casefold() not in used:
                 raise ProjectError(
                     f"{parent} is a model, not a table: it has no rows to select", Location(node.path),
-                    hint=f"ask it with an ML.* function, e.g. SELECT * FROM ML.PREDICT(MODEL {{{{ ref('{parent}') }}}}, "
-                         "TABLE {{ ref('features') }}), or ML.EVALUATE(MODEL …)")
+                    hint="ask it with an ML.* function, e.g. SELECT * FROM ML.PREDICT(MODEL "
+                         f"{{{{ ref('{parent}') }}}}, TABLE {{{{ ref('features') }}}}), or ML.EVALUATE(MODEL …)")
 
 
 def _with_model_edges(nodes: dict[str, Node]) -> dict[str, Node]:

@@ -3,8 +3,8 @@
 - AUTO_SPLIT: BigQuery's row-count rule — fewer than 500 rows: no split; 500 to 50,000: 20% eval; more: 10,000
   eval rows — drawn as RANDOM draws them (fraction 10,000 / rows), so the counts are met on average, not exactly.
 - RANDOM: deterministic. Each row's key is `concat_ws(chr(31), <its columns as VARCHAR, NULL as chr(30)>)`,
-  built in SQL by the fetch query itself (so `(NULL, 'a')` and `('a', NULL)` differ); FARM_FINGERPRINT(key), read as an unsigned 64-bit number u / 2^64 in [0, 1), puts the row
-  in eval when below DATA_SPLIT_EVAL_FRACTION, in test when below EVAL + TEST fraction, in training otherwise.
+  built in SQL by the fetch query itself (so `(NULL, 'a')` and `('a', NULL)` differ); FARM_FINGERPRINT(key),
+  read as an unsigned 64-bit number u / 2^64 in [0, 1), puts the row in eval when below DATA_SPLIT_EVAL_FRACTION, in test when below EVAL + TEST fraction, in training otherwise.
   Identical rows share a side; the split does not depend on row order.
 - CUSTOM: DATA_SPLIT_COL is BOOL; TRUE or NULL → eval, FALSE → train.
 - SEQ: ascending DATA_SPLIT_COL; the last EVAL fraction of all rows → eval (then the TEST fraction → test, at the
