@@ -6,9 +6,12 @@ import csv
 import io
 import json
 
+import duckdb
+import pytest
 from conftest import run_toolkit
 
 from toolkit import __version__
+from toolkit.warehouse.connection import open_reader
 
 PROJECT = {
     "pyproject.toml": '[tool.toolkit]\nlock_timeout = 1\n[tool.toolkit.vars]\nlimit = 3\n',
@@ -163,3 +166,18 @@ def test_query_connection_reaches_nothing_but_the_warehouse(project, toolkit):
     assert settings.output.splitlines() == ["external,locked", "False,True"]
     read = toolkit(folder, "query", f"SELECT * FROM read_csv('{folder / 'data.csv'}')")
     assert read.exit_code == 2 and "disabled by configuration" in read.output
+
+
+def test_every_reader_connection_is_locked_down(tmp_path):
+    """show, models, compile --model and split-report open the warehouse as query does: nothing outside it."""
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    (tmp_path / "rows.csv").write_text("a\n1\n")
+    con = open_reader(path, timeout=1)
+    try:
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT * FROM read_csv('{tmp_path / 'rows.csv'}')").fetchall()
+        with pytest.raises(duckdb.Error):
+            con.execute("SET enable_external_access = true")
+    finally:
+        con.close()

@@ -31,7 +31,7 @@ from toolkit.sql.ml_functions import model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
 from toolkit.sql.read_only import read_statement, refused
-from toolkit.warehouse.connection import copy_example_if_missing, damaged, lock_down, open_reader, open_writer
+from toolkit.warehouse.connection import copy_example_if_missing, damaged, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
 console = Console(highlight=False)
@@ -391,7 +391,6 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> No
     limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
-        lock_down(con)
         if statement is None:
             columns, rows = _fetch(con, sql, limit)
         else:

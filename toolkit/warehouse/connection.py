@@ -50,7 +50,9 @@ def open_reader(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     """A read-only connection to an existing warehouse."""
     if not path.is_file():
         raise WarehouseError(f"warehouse {path} does not exist", hint="run `toolkit build` first")
-    return _open(path, read_only=True, timeout=timeout)
+    con = _open(path, read_only=True, timeout=timeout)
+    lock_down(con)  # every reader runs SQL a user typed or a model stored: it reaches nothing but the warehouse
+    return con
 
 
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
