@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pytest
 import sqlglot
 from conftest import query
 
@@ -50,6 +51,42 @@ def test_selecting_from_a_model_says_it_is_a_model(iris_project, toolkit):
     assert result.exit_code == 2, result.output
     assert "iris_rows.sql: iris_model is a model, not a table" in result.output
     assert "ML.PREDICT(MODEL {{ ref('iris_model') }}" in result.output
+
+
+def test_ml_inputs_read_the_ctes_of_their_statement(iris_project, toolkit):
+    assert toolkit(iris_project, "build").exit_code == 0
+    cases = {
+        "WITH long AS (SELECT * FROM iris_features WHERE sepal_length > 7) "
+        "SELECT count(*) FROM ML.PREDICT(MODEL iris_model, TABLE long)": 12,
+        "WITH long AS (SELECT * FROM iris_features WHERE sepal_length > 7), "
+        "longer AS (SELECT * FROM long WHERE sepal_length > 7.6) "
+        "SELECT count(*) FROM ML.PREDICT(MODEL iris_model, (SELECT * FROM longer))": 5,
+        # a CTE sees those before it; an inner WITH shadows an outer one of the same name
+        "WITH long AS (SELECT * FROM iris_features WHERE sepal_length > 7), "
+        "scored AS (SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE long)) SELECT count(*) FROM scored": 12,
+        "WITH long AS (SELECT * FROM iris_features) SELECT count(*) FROM (WITH long AS (SELECT * FROM iris_features "
+        "WHERE sepal_length > 7) SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE long))": 12,
+    }
+    for sql, expected in cases.items():
+        result = toolkit(iris_project, "query", sql, "--format", "csv")
+        assert result.exit_code == 0, (sql, result.output)
+        assert result.output.splitlines()[1] == str(expected), (sql, result.output)
+
+
+def test_a_python_path_input_cannot_read_another_calls_result_yet(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    register_functions(con)
+    con.execute("create table t as select range::DOUBLE as x, range * 2.0 as label from range(200)")
+    from toolkit.errors import ModelError
+    from toolkit.ml import save_model, train_model
+
+    save_model(con, train_model(con, name="d", options={"model_type": "dnn_regressor", "max_iterations": 2},
+                                query="select * from t"))
+    statement = sqlglot.parse_one("WITH p AS (SELECT x, predicted_label AS label FROM ML.PREDICT(MODEL d, TABLE t)) "
+                                  "SELECT count(*) FROM ML.PREDICT(MODEL d, TABLE p)", read=DIALECT)
+    with pytest.raises(ModelError, match="its input reads another ML.\\* call's result .* cannot stream yet"):
+        with apply.applied_ml_calls(con, statement) as applied:
+            con.execute(applied.sql).fetchall()
 
 
 def test_query_command_runs_ml_functions_read_only(iris_project, toolkit):

@@ -32,6 +32,7 @@ from toolkit.warehouse.functions import register_functions
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
 _names = itertools.count(1)
+_NESTED_CALL = "__toolkit_ml_"  # the prefix of the relations ML.* calls become
 
 
 @contextmanager
@@ -53,7 +54,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
         for call in calls:
             trained = models.get(call.model.casefold()) or _load(con, call.model)
             models[call.model.casefold()] = trained
-            name = f"__toolkit_ml_{next(_names)}"
+            name = f"{_NESTED_CALL}{next(_names)}"
             result = _result(con, call, trained, cursors)
             if isinstance(result, exp.Expression):  # compiled SQL: DuckDB computes the predictions itself
                 view = exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=result,
@@ -131,7 +132,16 @@ def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
     cursors.append(cursor)
     if trained.transform is not None:
         sql = _transformed_input(cursor, name, trained, sql, schema.names)
-    reader = cursor.sql(sql).to_arrow_reader(batch_rows or BATCH_ROWS)
+    try:
+        reader = cursor.sql(sql).to_arrow_reader(batch_rows or BATCH_ROWS)
+    except duckdb.Error as error:  # bound on the caller's connection, the input can still fail on its own cursor
+        nested = _NESTED_CALL in str(error)
+        raise ModelError(
+            f"ML.{name} with model {trained.name}: "
+            + ("its input reads another ML.* call's result (through a CTE), which a model that predicts in Python "
+               "cannot stream yet" if nested else f"its input query failed in DuckDB: {error}"),
+            hint="build the inner call's rows as a table of their own (a model file), and read that"
+            if nested else "check the rows given after MODEL …") from None
     return _as_relation(function.run(trained, reader, settings), function, trained, reader.schema, settings)
 
 
@@ -185,9 +195,51 @@ def _transformed_input(cursor: duckdb.DuckDBPyConnection, function: str, trained
 
 
 def _input_sql(node: exp.Expression) -> str:
-    """The input as a query: `(SELECT …)` as it is, a table name as SELECT * FROM it."""
+    """The input as a query of its own: `(SELECT …)` as it is, a table name as SELECT * FROM it, with the CTEs of
+    the enclosing statement it reads (it runs apart from that statement)."""
     if isinstance(node, exp.Subquery):
-        return node.this.sql(dialect=DIALECT)
-    if isinstance(node, exp.Query):
-        return node.sql(dialect=DIALECT)
-    return exp.select("*").from_(node.copy()).sql(dialect=DIALECT)
+        query = node.this.copy()
+    elif isinstance(node, exp.Query):
+        query = node.copy()
+    else:
+        query = exp.select("*").from_(node.copy())
+    visible = _visible_ctes(node)
+    needed: dict[str, exp.CTE] = {}
+
+    def reads(expression: exp.Expression) -> None:
+        for table in expression.find_all(exp.Table):
+            name = table.name.casefold()
+            if not table.db and name in visible and name not in needed:
+                needed[name] = visible[name]
+                reads(visible[name].this)
+
+    reads(query)
+    if not needed:
+        return query.sql(dialect=DIALECT)
+    order = list(visible)  # a CTE may read only those defined before it: keep their order
+    own = query.args.get("with_")
+    ctes = [needed[name].copy() for name in order if name in needed] + (own.expressions if own else [])
+    query.set("with_", exp.With(expressions=ctes))
+    return query.sql(dialect=DIALECT)
+
+
+def _visible_ctes(node: exp.Expression) -> dict[str, exp.CTE]:
+    """The CTEs `node` may read, by lower-cased name, in order of definition: every enclosing query's, an inner
+    one shadowing an outer one of the same name, and within a CTE only those defined before it."""
+    scopes: list[list[exp.CTE]] = []
+    previous, current, entered = node, node.parent, None
+    while current is not None:
+        if isinstance(current, exp.With):
+            index = next((i for i, cte in enumerate(current.expressions) if cte is previous), len(current.expressions))
+            scopes.append(current.expressions[:index])
+            entered = current
+        elif isinstance(current, exp.Query) and current.args.get("with_") is not None:
+            if current.args["with_"] is not entered:
+                scopes.append(current.args["with_"].expressions)
+        previous, current = current, current.parent
+    visible: dict[str, exp.CTE] = {}
+    for scope in reversed(scopes):  # outermost first, so inner ones shadow
+        for cte in scope:
+            visible.pop(cte.alias.casefold(), None)
+            visible[cte.alias.casefold()] = cte
+    return visible
