@@ -28,16 +28,16 @@ def one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     same rows in the same order give the same bits (in parallel, partial sums combine in whatever order threads
     finish). The setting is the database's, so the previous value is restored afterwards."""
     (threads,), = con.execute("SELECT current_setting('threads')").fetchall()
-    con.execute(render(_set_threads(1)))
+    con.execute(render(_setting("threads", exp.Literal.number(1))))
     try:
         yield
     finally:
-        con.execute(render(_set_threads(int(threads))))
+        con.execute(render(_setting("threads", exp.Literal.number(int(threads)))))
 
 
-def _set_threads(threads: int) -> exp.Set:
-    assignment = exp.EQ(this=exp.column("threads"), expression=exp.Literal.number(threads))
-    return exp.Set(expressions=[exp.SetItem(this=assignment)])
+def _setting(name: str, value: exp.Expression) -> exp.Set:
+    """`SET name = value`."""
+    return exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column(name), expression=value))])
 
 
 def open_writer(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -60,7 +60,7 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     (COPY, ATTACH, INSTALL, read_csv, … fail), and no setting can change, these two included. The functions and
     Arrow relations the toolkit registers on it keep working."""
     for name, value in (("enable_external_access", exp.false()), ("lock_configuration", exp.true())):
-        con.execute(render(exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column(name), expression=value))])))
+        con.execute(render(_setting(name, value)))
 
 
 def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:

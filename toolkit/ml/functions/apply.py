@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.features.transform import PREFIX, missing_error
-from toolkit.ml.functions.catalog import TABLE_FUNCTIONS
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction
 from toolkit.ml.functions.support import naming
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names
@@ -93,17 +93,14 @@ def _result(
 ) -> pa.Table | pa.RecordBatchReader | exp.Expression:
     """The call's rows: Arrow, or for ML.PREDICT of a compiled model the query that computes them."""
     sql = _input_sql(call.input) if call.input is not None else None
+    function, settings, schema = _checked_call(con, call.function, trained, sql, call.settings)
     if call.function == "PREDICT" and sql is not None:
         compiled = load_prediction(con, trained)
         if compiled is not None and compiled.used_by_predict:
-            function = TABLE_FUNCTIONS[call.function]
-            settings = function.checked_settings(call.settings, trained.name)
-            function.check_model(trained)
-            schema = _input_schema(con, f"ML.{call.function} with model {trained.name}", sql, trained)
             with naming(call.function, trained):
                 function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
             return compiled.query_for(sql, settings.get("threshold"))
-    return function_rows(con, call.function, trained, sql, call.settings, cursors)
+    return _python_rows(con, function, trained, sql, schema, settings, cursors)
 
 
 def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedModel, sql: str | None,
@@ -112,6 +109,15 @@ def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
     """ML.`name` of a loaded model over the rows of query `sql` (None: no input) with the call's STRUCT settings,
     in Python: a table, or a reader streaming the rows in batches of `batch_rows` (BATCH_ROWS) while the input
     streams on a cursor of its own (appended to `cursors`, which the caller closes)."""
+    function, settings, schema = _checked_call(con, name, trained, sql, raw_settings)
+    return _python_rows(con, function, trained, sql, schema, settings, cursors, batch_rows)
+
+
+def _checked_call(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedModel, sql: str | None,
+                  raw_settings: Mapping[str, Any]) -> tuple[TableFunction, dict[str, Any], pa.Schema | None]:
+    """The function, its settings checked, and the input's schema (None without input), after every check that
+    needs no rows: the function exists and applies to the model, its input is given when required and not when
+    refused, and the input's columns bind."""
     function = TABLE_FUNCTIONS.get(name)
     if function is None:
         raise ModelError(f"ML.{name} is not supported yet", hint="see the README for the ML.* functions")
@@ -123,10 +129,19 @@ def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
                 f"ML.{name} with model {trained.name} needs input rows",
                 hint=f"ML.{name}(MODEL {trained.name}, (SELECT …)) or ML.{name}(MODEL {trained.name}, TABLE t)",
             )
-        return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
+        return function, settings, None
     if function.input == "none":
         raise ModelError(f"ML.{name} takes only the model: ML.{name}(MODEL {trained.name})")
-    schema = _input_schema(con, f"ML.{name} with model {trained.name}", sql, trained)
+    return function, settings, _input_schema(con, f"ML.{name} with model {trained.name}", sql, trained)
+
+
+def _python_rows(con: duckdb.DuckDBPyConnection, function: TableFunction, trained: TrainedModel, sql: str | None,
+                 schema: pa.Schema | None, settings: dict[str, Any], cursors: list[duckdb.DuckDBPyConnection],
+                 batch_rows: int | None = None) -> pa.Table | pa.RecordBatchReader:
+    """The function run in Python, over its input streamed on a cursor of its own."""
+    name = function.name
+    if sql is None:
+        return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions
     cursors.append(cursor)
