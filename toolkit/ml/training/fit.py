@@ -69,6 +69,11 @@ def _fit_once(estimator: object, data: FitData) -> list[Iteration]:
     else:
         estimator.fit(data.X, data.y, sample_weight=data.weights)
     ms = int((time.perf_counter() - start) * 1000)
+    if "n_jobs" in estimator.get_params():
+        # Fitted on every core (the result does not depend on it), but predicting on one: a forest's threads add
+        # their trees' outputs in the order they finish, which moves the last bits. ML.PREDICT runs its chunks in
+        # parallel itself (toolkit.ml.inference.batches).
+        estimator.set_params(n_jobs=1)
     return [Iteration(0, loss(data.task, estimator, data.X, data.y),
                       loss(data.task, estimator, data.X_eval, data.y_eval), None, ms)]
 

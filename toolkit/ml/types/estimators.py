@@ -117,7 +117,7 @@ def random_forest(options: ModelOptions, ctx: FitContext) -> Any:
         max_samples=subsample if subsample < 1.0 else None,
         min_samples_leaf=max(1, options["MIN_TREE_CHILD_WEIGHT"]),
         bootstrap=True,
-        n_jobs=-1,  # results do not depend on the number of jobs
+        n_jobs=-1,  # the fit does not depend on the number of jobs (predictions do: see training/fit.py)
         random_state=ctx.seed,
     )
 
