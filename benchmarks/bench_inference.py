@@ -124,11 +124,17 @@ def _path(compiled) -> str:
 
 
 def python_path(con, trained, target: str) -> tuple[float, int]:
-    """Fetch → predict → write back, by hand."""
+    """Fetch → predict → write back, by hand, predicting on every core as a scikit-learn user would (the toolkit
+    stores forests with n_jobs=1 and runs its chunks in parallel instead)."""
+    import copy
+    from dataclasses import replace
+
     import pyarrow as pa
 
     from toolkit.ml import predict
 
+    if "n_jobs" in trained.estimator.get_params():
+        trained = replace(trained, estimator=copy.copy(trained.estimator).set_params(n_jobs=-1))
     started = time.perf_counter()
     table = con.sql("SELECT * FROM features").to_arrow_table()
     predicted = predict(trained, table)
