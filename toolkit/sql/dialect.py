@@ -1,11 +1,13 @@
-"""The dialect model files are written in: DuckDB's SQL, extended sqlglot's way (tables of overrides)
-with BigQuery ML's statements and functions."""
+"""The dialects model files are written in, each a sqlglot dialect extended sqlglot's way (tables of overrides)
+with BigQuery ML's statements and functions: DuckDB's SQL, the warehouse's own, and BigQuery's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.bigquery import BigQuery
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
@@ -23,40 +25,65 @@ def _ml_parser(name: str) -> Any:
     return lambda parser: parse_ml_function(parser, name)
 
 
+# CREATE MODEL: `model` stays usable as an ordinary identifier elsewhere.
+ML_KEYWORDS = {"MODEL": TokenType.MODEL}
+# ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
+ML_FUNCTION_PARSERS = {name: _ml_parser(name) for name in TABLE_FUNCTION_NAMES}
+# A table function is the `this` of a Table whose db is `ML`, so its own SQL starts at the name.
+ML_TRANSFORMS = {
+    MLFunction: lambda self, e: "{}(MODEL {}{}{})".format(
+        e.name.upper(),
+        self.sql(e, "model"),
+        f", {self.sql(e, 'input')}" if e.args.get("input") else "",
+        f", {self.sql(e, 'settings')}" if e.args.get("settings") else "",
+    ),
+    MLPreprocess: lambda self, e: f"ML.{e.name.upper()}({self.expressions(e, flat=True)})",
+}
+
+
+class MLForms:
+    """The parser hooks both dialects share: ML.BUCKETIZE(…), ML.STANDARD_SCALER(…) OVER () and the other
+    preprocessing functions, each an MLPreprocess node, read where a column would begin (`ML.` looks like a
+    qualifier to the base parser); an unknown ML.NAME( is an error with a did-you-mean."""
+
+    def _parse_column(self) -> exp.Expression | None:
+        return parse_ml_preprocess(self) or super()._parse_column()  # type: ignore[misc]
+
+    def _parse_function(self, *args: Any, **kwargs: Any) -> exp.Expression | None:
+        if self._curr is not None:  # type: ignore[attr-defined]
+            check_ml_prefix(self)
+        return super()._parse_function(*args, **kwargs)  # type: ignore[misc]
+
+
 class Toolkit(DuckDB):
     """DuckDB plus BigQuery ML's forms. Each addition overrides one of DuckDB's tables."""
 
     class Tokenizer(DuckDB.Tokenizer):
-        # CREATE MODEL: `model` stays usable as an ordinary identifier elsewhere.
-        KEYWORDS = {**DuckDB.Tokenizer.KEYWORDS, "MODEL": TokenType.MODEL}
+        KEYWORDS = {**DuckDB.Tokenizer.KEYWORDS, **ML_KEYWORDS}
 
-    class Parser(DuckDB.Parser):
+    class Parser(MLForms, DuckDB.Parser):
         # CREATE MODEL … OPTIONS(key = value, …); TRANSFORM(…) is already a property of the base parser.
         PROPERTY_PARSERS = {**DuckDB.Parser.PROPERTY_PARSERS, "OPTIONS": lambda self: self._parse_with_property()}
-        # ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
-        FUNCTION_PARSERS = {**DuckDB.Parser.FUNCTION_PARSERS, **{n: _ml_parser(n) for n in TABLE_FUNCTION_NAMES}}
-
-        # ML.BUCKETIZE(…), ML.STANDARD_SCALER(…) OVER () and the other preprocessing functions, each an MLPreprocess
-        # node: read where a column would begin, since `ML.` looks like a qualifier to the base parser.
-        def _parse_column(self) -> exp.Expression | None:
-            return parse_ml_preprocess(self) or super()._parse_column()
-
-        def _parse_function(self, *args: Any, **kwargs: Any) -> exp.Expression | None:
-            if self._curr is not None:
-                check_ml_prefix(self)
-            return super()._parse_function(*args, **kwargs)
+        FUNCTION_PARSERS = {**DuckDB.Parser.FUNCTION_PARSERS, **ML_FUNCTION_PARSERS}
 
     class Generator(DuckDB.Generator):
-        TRANSFORMS = {
-            **DuckDB.Generator.TRANSFORMS,
-            MLFunction: lambda self, e: "{}(MODEL {}{}{})".format(
-                e.name.upper(),
-                self.sql(e, "model"),
-                f", {self.sql(e, 'input')}" if e.args.get("input") else "",
-                f", {self.sql(e, 'settings')}" if e.args.get("settings") else "",
-            ),
-            MLPreprocess: lambda self, e: f"ML.{e.name.upper()}({self.expressions(e, flat=True)})",
-        }
+        TRANSFORMS = {**DuckDB.Generator.TRANSFORMS, **ML_TRANSFORMS}
 
 
-DIALECT = Toolkit
+class ToolkitBigQuery(BigQuery):
+    """BigQuery's SQL with the same ML nodes (BigQuery's own parser reads OPTIONS(…) and TRANSFORM(…) already;
+    the toolkit's ML.PREDICT and co replace sqlglot's, so both dialects give the ML layer the same trees)."""
+
+    class Tokenizer(BigQuery.Tokenizer):
+        KEYWORDS = {**BigQuery.Tokenizer.KEYWORDS, **ML_KEYWORDS}
+
+    class Parser(MLForms, BigQuery.Parser):
+        FUNCTION_PARSERS = {**BigQuery.Parser.FUNCTION_PARSERS, **ML_FUNCTION_PARSERS}
+
+    class Generator(BigQuery.Generator):
+        TRANSFORMS = {**BigQuery.Generator.TRANSFORMS, **ML_TRANSFORMS}
+
+
+DIALECT = Toolkit  # the warehouse's: every statement the toolkit runs is generated in it
+DIALECTS: dict[str, type[Dialect]] = {"duckdb": Toolkit, "bigquery": ToolkitBigQuery}  # by [tool.toolkit].dialect
+DEFAULT_DIALECT = "duckdb"
