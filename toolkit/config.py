@@ -25,6 +25,15 @@ class Source:
 
 
 @dataclass(frozen=True)
+class BigQuerySettings:
+    """`[tool.toolkit.bigquery]`: the BigQuery project model files name (None: any) and deploy to, and which
+    warehouse schema each dataset is (a dataset not listed is the schema of the same name)."""
+
+    project: str | None = None
+    datasets: dict[str, str] = field(default_factory=dict)  # dataset → schema
+
+
+@dataclass(frozen=True)
 class Settings:
     project_dir: Path
     warehouse: Path
@@ -35,6 +44,8 @@ class Settings:
     sources: dict[str, Source] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     lock_timeout: float = 10.0
+    dialect: str = "duckdb"  # the SQL dialect model files are written in, unless a file's config() says otherwise
+    bigquery: BigQuerySettings = field(default_factory=lambda: BigQuerySettings())
 
     @property
     def example_warehouse(self) -> Path:
@@ -52,7 +63,10 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "sources": (dict, {}),
     "vars": (dict, {}),
     "lock_timeout": ((int, float), 10.0),
+    "dialect": (str, "duckdb"),
+    "bigquery": (dict, {}),
 }
+DIALECTS = ("duckdb", "bigquery")
 
 
 def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
@@ -93,6 +107,8 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
         sources=_sources(values["sources"], path),
         vars=dict(values["vars"]),
         lock_timeout=float(values["lock_timeout"]),
+        dialect=_dialect(values["dialect"], path),
+        bigquery=_bigquery(values["bigquery"], path),
     )
 
 
@@ -140,6 +156,36 @@ def _sources(table: dict[str, Any], path: Path) -> dict[str, Source]:
             raise ConfigError(f"{where}: schema and table names must be strings", Location(path))
         sources[name] = Source(name=name, schema=schema, tables=tuple(tables))
     return sources
+
+
+def _dialect(value: str, path: Path) -> str:
+    if value.lower() not in DIALECTS:
+        raise ConfigError(f"[tool.toolkit].dialect = {value!r} is not a dialect{did_you_mean(value, DIALECTS)}",
+                          Location(path), hint="write dialect = \"duckdb\" (the default) or dialect = \"bigquery\"")
+    return value.lower()
+
+
+def _bigquery(table: dict[str, Any], path: Path) -> BigQuerySettings:
+    """`project = "p"` and `datasets = { dataset = "schema", … }`, one dataset per schema."""
+    known = ("project", "datasets")
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"unknown setting [tool.toolkit.bigquery].{key}{did_you_mean(key, known)}",
+                              Location(path), hint="known settings: project, datasets")
+    project, datasets = table.get("project"), table.get("datasets", {})
+    if project is not None and (not isinstance(project, str) or not project.strip()):
+        raise ConfigError("[tool.toolkit.bigquery].project must be a project id, e.g. \"my-project\"", Location(path))
+    if not isinstance(datasets, dict) or not all(isinstance(v, str) and v for v in datasets.values()):
+        raise ConfigError("[tool.toolkit.bigquery].datasets maps each dataset to a schema name, "
+                          'e.g. datasets = { natality = "main" }', Location(path))
+    by_schema: dict[str, str] = {}
+    for dataset, schema in datasets.items():
+        if schema.casefold() in by_schema:
+            raise ConfigError(f"[tool.toolkit.bigquery].datasets maps both {by_schema[schema.casefold()]} and "
+                              f"{dataset} to the schema {schema}", Location(path),
+                              hint="map each dataset to a schema of its own: a schema deploys to one dataset")
+        by_schema[schema.casefold()] = dataset
+    return BigQuerySettings(project=project, datasets=dict(datasets))
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

@@ -7,18 +7,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import sqlglot.errors
+
 from toolkit.config import TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
-from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.project.nodes import HashSplit, Materialization, Node, NodeKind
 from toolkit.project.parallel import map_in_order
 from toolkit.project.parse import Statement, parse_model
-from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_refs
+from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_markers
+from toolkit.sql.bigquery import Untranslatable, to_duckdb
+from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.create_model import CreateModel, read_create_model
+from toolkit.sql.dialect import DEFAULT_DIALECT
 from toolkit.sql.ml_functions import model_names
-from toolkit.sql.quoting import relation, render
+from toolkit.sql.quoting import parse, render
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,9 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     for entries in compiled:
         renderer.template_cache.merge(entries)
     renderer.template_cache.save()
-    relations = {r.name: render(relation(r.config.get("schema", settings.schema), r.name)) for r in rendered}
-    nodes, _ = map_in_order(lambda r: _node(r, settings, relations), rendered)
+    relations = {r.name: (r.config.get("schema", settings.schema), r.name) for r in rendered}
+    datasets = Datasets(settings.bigquery.project, settings.bigquery.datasets)
+    nodes, _ = map_in_order(lambda r: _node(r, settings, relations, datasets), rendered)
     for node in nodes:
         _check_relation(node, settings)
     by_name = {node.name: node for node in nodes}
@@ -78,9 +84,10 @@ def _with_model_edges(nodes: dict[str, Node]) -> dict[str, Node]:
     return nodes
 
 
-def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> Node:
-    sql = resolve_refs(rendered.sql, relations)
-    statement = parse_model(sql, rendered.path)
+def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str, str]],
+          datasets: Datasets) -> Node:
+    sql = resolve_markers(rendered.sql, rendered.dialect, relations)
+    statement = parse_model(sql, rendered.path, rendered.dialect, datasets)
     config = rendered.config
     materialized = Materialization(config.get("materialized", Materialization.TABLE.value))
     create_model = None
@@ -103,11 +110,28 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, str]) -> 
         depends_on=tuple(rendered.refs),
         sources=tuple(rendered.sources),
         sql=statement.sql,
-        assertions=unique_names([a.map_sql(lambda text: resolve_refs(text, relations)) for a in assertions]),
+        dialect=rendered.dialect,
+        source_sql=statement.source_sql,
+        # assertions are DuckDB SQL whatever the file's dialect: the toolkit's macros write them for the warehouse
+        assertions=unique_names([a.map_sql(lambda text: resolve_markers(text, DEFAULT_DIALECT, relations))
+                                 for a in assertions]),
         create_model=create_model,
-        hash_splits=tuple(rendered.hash_splits),
+        hash_splits=tuple(_hash_split(split, rendered, relations, datasets) for split in rendered.hash_splits),
         uses_models=tuple(model_names(statement.expression)),
     )
+
+
+def _hash_split(split: HashSplit, rendered: Rendered, relations: dict[str, tuple[str, str]],
+                datasets: Datasets) -> HashSplit:
+    """The split with its key as DuckDB SQL, for the split report."""
+    key_sql = resolve_markers(split.key_sql, rendered.dialect, relations)
+    if rendered.dialect != DEFAULT_DIALECT:
+        try:
+            key_sql = render(to_duckdb(parse(key_sql, rendered.dialect), datasets))
+        except (Untranslatable, sqlglot.errors.ParseError) as error:
+            raise ProjectError(f"hash_split(): its key {key_sql} cannot be read: {error}", Location(rendered.path),
+                               hint="hash a column or a simple expression") from None
+    return replace(split, key_sql=key_sql)
 
 
 def _check_relation(node: Node, settings: Settings) -> None:

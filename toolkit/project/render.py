@@ -1,7 +1,9 @@
 """Render model files with sandboxed Jinja: `ref`, `source`, `config`, `var`, `this` and every macro.
 
-`ref('x')` and `this` render to markers that `resolve_refs` replaces with quoted relation names once
-every node's schema is known, so one pass over the files suffices."""
+`ref('x')`, `this`, `source(…)` and the `identifier` and `literal` filters render to markers that
+`resolve_markers` replaces with quoted names and strings once every node's schema is known and the dialect of
+the text is (a BigQuery-dialect file quotes with backticks, its assertions, which run in DuckDB, with double
+quotes), so one pass over the files suffices."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, di
 from toolkit.project.assertions import UNDER_TEST, Assertion, make_assertion
 from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
+from toolkit.sql.dialect import DIALECTS
 from toolkit.sql.quoting import identifier, literal, relation, render
 
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 _MARK = "\x1f"
-_REF_MARKER = re.compile(f"{_MARK}ref{_MARK}([^{_MARK}]*){_MARK}")
+_MARKER = re.compile(f"{_MARK}(ref|relation|identifier|string){_MARK}([^{_MARK}]*){_MARK}")
 _ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
 RESERVED_GLOBALS = (
     "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split",
@@ -34,7 +37,8 @@ RESERVED_GLOBALS = (
 
 # config(...) keys → accepted values (None: checked by type only).
 MATERIALIZATIONS = ("table", "view", "assertion")
-CONFIG_KEYS = ("materialized", "schema", "tags", "assertions", "severity", "error_if", "warn_if", "dimension")
+CONFIG_KEYS = ("materialized", "schema", "tags", "assertions", "severity", "error_if", "warn_if", "dimension",
+               "dialect")
 ASSERTION_FILE_KEYS = ("severity", "error_if", "warn_if", "dimension")  # for materialized='assertion' only
 
 # Errors a user's template can raise while rendering; anything else is a toolkit bug.
@@ -68,15 +72,33 @@ class Rendered:
     config: dict[str, Any] = field(default_factory=dict)
     assertions: list[Assertion] = field(default_factory=list)
     hash_splits: list[HashSplit] = field(default_factory=list)
+    dialect: str = "duckdb"  # the file's SQL dialect: the project's, or the file's config(dialect=…)
 
 
 def ref_marker(name: str) -> str:
     return f"{_MARK}ref{_MARK}{name}{_MARK}"
 
 
-def resolve_refs(sql: str, relations: dict[str, str]) -> str:
-    """Replace ref markers with the quoted relation names in `relations` (node name → relation)."""
-    return _REF_MARKER.sub(lambda m: relations[m.group(1)], sql)
+def _marker(kind: str, *parts: str) -> str:
+    """A marker holding `parts` as hex (a marker's text may contain anything, the marker character too)."""
+    return f"{_MARK}{kind}{_MARK}{'.'.join(part.encode().hex() for part in parts)}{_MARK}"
+
+
+def resolve_markers(sql: str, dialect: str, relations: dict[str, tuple[str, str]]) -> str:
+    """Replace the markers with names and strings quoted in `dialect`; `relations` maps a node name to its
+    (schema, name)."""
+    target = DIALECTS[dialect]
+
+    def resolve(match: re.Match[str]) -> str:
+        kind, payload = match.groups()
+        if kind == "ref":
+            return render(relation(*relations[payload]), target)
+        parts = [bytes.fromhex(part).decode() for part in payload.split(".")]
+        if kind == "relation":
+            return render(relation(*parts), target)
+        return render(identifier(parts[0]) if kind == "identifier" else literal(parts[0]), target)
+
+    return _MARKER.sub(resolve, sql)
 
 
 class Renderer:
@@ -110,7 +132,7 @@ class Renderer:
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=raise_error,
             assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
         )
-        self.env.filters.update(FILTERS)
+        self.env.filters.update(identifier=self._identifier, literal=self._literal)
         self._assertions: list[Assertion] = []
         self.macros = self._load_macros(standard_macros, project_macros)
 
@@ -169,7 +191,7 @@ class Renderer:
     def render(self, name: str, path: Path) -> Rendered:
         """Render one model file; errors name the file and the template line."""
         _check_size(path, path.stat().st_size, "the file")
-        self._current = Rendered(name=name, path=path, sql="")
+        self._current = Rendered(name=name, path=path, sql="", dialect=self._settings.dialect)
         try:
             self._current.sql = self._run(path, lambda template: template.render(this=ref_marker(name)))
             _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
@@ -237,7 +259,7 @@ class Renderer:
             )
         if (declared.schema, table) not in state.sources:
             state.sources.append((declared.schema, table))
-        return render(relation(declared.schema, table))
+        return _marker("relation", declared.schema, table)
 
     def _config(self, **settings: Any) -> str:
         state = self._state("config")
@@ -249,9 +271,22 @@ class Renderer:
                 )
             if key == "assertions":
                 state.assertions.extend(self._declared_assertions(value))
+            elif key == "dialect":
+                state.dialect = _checked_dialect(value)
             else:
                 state.config[key] = _checked_config(key, value)
         return ""
+
+    def _identifier(self, name: Any) -> str:
+        """The `identifier` filter: a column or table name, quoted in the dialect of the text it lands in."""
+        _identifier(name)  # checked as the split report's filter checks it
+        return _marker("identifier", name)
+
+    def _literal(self, value: Any) -> str:
+        """The `literal` filter: strings quoted in the dialect of the text they land in, other values as SQL."""
+        if not isinstance(value, str):
+            return _literal(value)
+        return _marker("string", value)
 
     def _assertion(self, test: str, **options: Any) -> str:
         """For assertion macros: register an assertion and return a marker that config(assertions=…) takes."""
@@ -415,6 +450,13 @@ def _literal(value: Any) -> str:
 
 # The filters every template gets, the project's and the split report's alike.
 FILTERS = {"identifier": _identifier, "literal": _literal}
+
+
+def _checked_dialect(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in DIALECTS:
+        raise ConfigError(f"config(dialect={value!r}) is not a dialect{did_you_mean(str(value), DIALECTS)}",
+                          hint="write config(dialect='bigquery') or config(dialect='duckdb')")
+    return value.lower()
 
 
 def _checked_config(key: str, value: Any) -> Any:

@@ -69,6 +69,23 @@ class Toolkit(DuckDB):
     class Generator(DuckDB.Generator):
         TRANSFORMS = {**DuckDB.Generator.TRANSFORMS, **ML_TRANSFORMS}
 
+        def create_sql(self, expression: exp.Create) -> str:
+            """CREATE MODEL with its TRANSFORM(…) and OPTIONS(…), which DuckDB's generator does not know."""
+            if str(expression.args.get("kind", "")).upper() != "MODEL":
+                return super().create_sql(expression)
+            properties = expression.args.get("properties")
+            transform, options = "", []
+            for item in properties.expressions if properties else []:
+                if isinstance(item, exp.TransformModelProperty):
+                    transform = f" TRANSFORM({self.expressions(item, flat=True)})"
+                else:
+                    options.append(f"{item.name} = {self.sql(item, 'value')}")
+            replace = " OR REPLACE" if expression.args.get("replace") else ""
+            exists = " IF NOT EXISTS" if expression.args.get("exists") else ""
+            query = f" AS {self.sql(expression, 'expression')}" if expression.args.get("expression") else ""
+            return (f"CREATE{replace} MODEL{exists} {self.sql(expression, 'this')}{transform}"
+                    f" OPTIONS({', '.join(options)}){query}")
+
 
 class ToolkitBigQuery(BigQuery):
     """BigQuery's SQL with the same ML nodes (BigQuery's own parser reads OPTIONS(…) and TRANSFORM(…) already;

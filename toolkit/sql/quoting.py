@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
-from toolkit.sql.dialect import DIALECT
+from toolkit.sql.dialect import DIALECT, DIALECTS
 
 
 def identifier(name: str) -> exp.Identifier:
@@ -36,9 +37,9 @@ def literal(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
-def parse(sql: str) -> exp.Expression:
-    """A statement or expression of the toolkit's dialect, as a tree."""
-    return sqlglot.parse_one(sql, dialect=DIALECT)
+def parse(sql: str, dialect: str | None = None) -> exp.Expression:
+    """A statement or expression of the toolkit's dialect (or of the dialect named), as a tree."""
+    return sqlglot.parse_one(sql, dialect=DIALECTS[dialect] if dialect else DIALECT)
 
 
 def parse_relation(sql: str) -> exp.Expression:
@@ -46,9 +47,9 @@ def parse_relation(sql: str) -> exp.Expression:
     return sqlglot.parse_one(f"SELECT * FROM {sql}", dialect=DIALECT).args["from_"].this
 
 
-def render(expression: exp.Expression) -> str:
-    """The SQL text of `expression`, rendered once where it is executed."""
-    return expression.sql(dialect=DIALECT)
+def render(expression: exp.Expression, dialect: type[Dialect] = DIALECT) -> str:
+    """The SQL text of `expression`, rendered once where it is executed (or in another dialect's quoting)."""
+    return expression.sql(dialect=dialect)
 
 
 def verbatim(sql: str) -> exp.Var:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -13,6 +9,7 @@ from sqlglot.tokens import TokenType
 
 from toolkit.errors import ToolkitError
 from toolkit.sql.dialect import DIALECT
+from toolkit.sql.quiet import quiet_fallbacks
 
 # SELECT, WITH … SELECT, set operations, TABLE t, FROM t, (SELECT …); VALUES; DESCRIBE; SHOW TABLES; SUMMARIZE.
 READS = (exp.Query, exp.Values, exp.Describe, exp.Show, exp.Summarize)
@@ -98,19 +95,7 @@ def _effect(statement: exp.Expression) -> str:
 
 def _parsed(sql: str) -> list[exp.Expression]:
     try:
-        with _quiet_fallbacks():
+        with quiet_fallbacks():
             return [statement for statement in sqlglot.parse(sql, read=DIALECT) if statement is not None]
     except ParseError as error:
         raise ToolkitError(f"SQL syntax error: {error.errors[0]['description'] if error.errors else error}") from None
-
-
-@contextmanager
-def _quiet_fallbacks() -> Iterator[None]:
-    """Without sqlglot's warning for statements it keeps as a bare Command (EXPLAIN, SHOW t): they are judged here."""
-    logger = logging.getLogger("sqlglot")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
