@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot.errors
+from sqlglot import exp
 
 from toolkit.config import TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
@@ -58,7 +59,7 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         _check_relation(node, settings)
     by_name = {node.name: node for node in nodes}
     _check_model_refs(by_name)
-    return Project(settings=settings, graph=Graph(_with_model_edges(by_name)))
+    return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))))
 
 
 def _check_model_refs(nodes: dict[str, Node]) -> None:
@@ -71,6 +72,22 @@ def _check_model_refs(nodes: dict[str, Node]) -> None:
                     f"{parent} is a model, not a table: it has no rows to select", Location(node.path),
                     hint="ask it with an ML.* function, e.g. SELECT * FROM ML.PREDICT(MODEL "
                          f"{{{{ ref('{parent}') }}}}, TABLE {{{{ ref('features') }}}}), or ML.EVALUATE(MODEL …)")
+
+
+def _with_named_edges(nodes: dict[str, Node]) -> dict[str, Node]:
+    """A BigQuery-dialect node that names another node's relation (`dataset.table`, as BigQuery SQL does instead
+    of ref()) depends on it."""
+    published = {(node.schema.casefold(), node.name.casefold()): name for name, node in nodes.items()
+                 if node.kind is not NodeKind.ASSERTION}
+    for name, node in nodes.items():
+        if node.dialect == DEFAULT_DIALECT:
+            continue
+        named = [published.get((table.db.casefold(), table.name.casefold()))
+                 for table in node.statement.find_all(exp.Table) if table.db]
+        missing = [parent for parent in dict.fromkeys(named) if parent and parent != name and parent not in node.depends_on]
+        if missing:
+            nodes[name] = replace(node, depends_on=(*node.depends_on, *missing))
+    return nodes
 
 
 def _with_model_edges(nodes: dict[str, Node]) -> dict[str, Node]:
