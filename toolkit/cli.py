@@ -26,7 +26,9 @@ from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.runner import NodeResult, RunResult, Status, check_replaceable, check_sources, run, save_results
 from toolkit.scaffold import init_project
-from toolkit.sql.dialect import DIALECT
+from toolkit.sql.bigquery import Untranslatable, to_duckdb
+from toolkit.sql.bigquery.names import Datasets
+from toolkit.sql.dialect import DEFAULT_DIALECT, DIALECT, DIALECTS
 from toolkit.sql.ml_functions import model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
@@ -383,9 +385,16 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
 @_project_options
 @click.argument("sql")
 @click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def query(settings: Settings, vars: dict[str, Any], sql: str, output: str) -> None:
+@click.option("--dialect", type=click.Choice(list(DIALECTS)), default=None,
+              help="The SQL dialect of the statement (default: the project's [tool.toolkit].dialect).")
+def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, dialect: str | None) -> None:
     """Run one read-only SQL statement against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
-    statement = _ml_statement(read_statement(sql))  # anything but a read is refused before the warehouse opens
+    dialect = dialect or settings.dialect
+    parsed = read_statement(sql, dialect)  # anything but a read is refused before the warehouse opens
+    if dialect != DEFAULT_DIALECT:
+        parsed = _from_bigquery(parsed, settings)
+        sql = parsed.sql(dialect=DIALECT)
+    statement = _ml_statement(parsed)
     if statement is not None and not model_names(statement):  # only scalar ML.* preprocessing: plain SQL now
         sql, statement = statement.sql(dialect=DIALECT), None
     limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
@@ -434,6 +443,14 @@ def _one_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     if statements[0].type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
         raise refused(f"DuckDB parses it as a {statements[0].type.name} statement")
     return statements[0]
+
+
+def _from_bigquery(statement: exp.Expression, settings: Settings) -> exp.Expression:
+    """A BigQuery statement as the DuckDB statement that gives BigQuery's results."""
+    try:
+        return to_duckdb(statement, Datasets(settings.bigquery.project, settings.bigquery.datasets))
+    except Untranslatable as error:
+        raise ToolkitError(error.message, hint=error.hint) from None
 
 
 def _ml_statement(statement: exp.Expression) -> exp.Expression | None:
@@ -498,9 +515,11 @@ def models(settings: Settings, vars: dict[str, Any], output: str) -> None:
 # --- init --------------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def init(directory: Path) -> None:
+@click.option("--dialect", type=click.Choice(list(DIALECTS)), default=DEFAULT_DIALECT, show_default=True,
+              help="The SQL dialect its model files are written in.")
+def init(directory: Path, dialect: str) -> None:
     """Create a new project in DIRECTORY that builds out of the box."""
-    written = init_project(directory)
+    written = init_project(directory, dialect)
     console.print(f"Created a toolkit project in {directory} ({len(written)} files). Next:")
     console.print(f"  cd {directory} && toolkit build")
 

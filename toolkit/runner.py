@@ -23,7 +23,7 @@ from toolkit.errors import Location, ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
-from toolkit.sql.quoting import parse_relation, relation, render
+from toolkit.sql.quoting import parse, parse_relation, relation, render
 from toolkit.warehouse.connection import database_path
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.state import published_relations, record_run
@@ -234,6 +234,19 @@ def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
         yield applied
 
 
+@contextmanager
+def _applied_query(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[str]:
+    """An ML model node's training query, its ML.* calls (if any) run and replaced by their results."""
+    query = node.create_model.query
+    if not node.uses_models:
+        yield query
+        return
+    from toolkit.ml.functions.apply import applied_ml_calls
+
+    with applied_ml_calls(con, parse(query)) as applied:
+        yield applied.sql
+
+
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
     """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
     from toolkit.ml import model_exists, save_model, train_model  # scikit-learn loads only when a model trains
@@ -252,8 +265,9 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
             )
         if create.if_not_exists and model_exists(con, node.name):
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
-        training = train_model(con, name=node.name, options=create.options, query=create.query,
-                               transform=create.transform)
+        with _applied_query(con, node) as query:  # a model may train on another model's ML.PREDICT
+            training = train_model(con, name=node.name, options=create.options, query=query,
+                                   transform=create.transform, written=create.query)
         version = save_model(con, training)
     except (ToolkitError, duckdb.Error) as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)

@@ -36,7 +36,9 @@ ML_TRANSFORMS = {
         self.sql(e, "model"),
         f", {self.sql(e, 'input')}" if e.args.get("input") else "",
         f", {self.sql(e, 'settings')}" if e.args.get("settings") else "",
-    ),
+    ) if not e.args.get("array") else "{}(MODEL {}{}, {})".format(
+        e.name.upper(), self.sql(e, "model"), f", {self.sql(e, 'input')}" if e.args.get("input") else "",
+        self.sql(e, "array")),
     MLPreprocess: lambda self, e: f"ML.{e.name.upper()}({self.expressions(e, flat=True)})",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlglot import exp
@@ -14,6 +15,26 @@ class NotConstant(ValueError):
         super().__init__(reason or node.sql())
         self.node = node
         self.reason = reason  # set when the expression has a constant's shape but not its value
+
+
+def generate_array(node: exp.Expression) -> list[int | float]:
+    """GENERATE_ARRAY(start, end[, step]) of constants, as BigQuery documents it: start, start + step, … up to and
+    including end; an empty array when end is not reached in step's direction, an error for a step of 0
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions#generate_array)."""
+    if isinstance(node, exp.GenerateSeries):
+        arguments = [node.args.get("start"), node.args.get("end"), node.args.get("step")]
+    else:
+        arguments = list(node.expressions)
+    values = [constant(item) for item in arguments if item is not None]
+    if len(values) not in (2, 3) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise NotConstant(node, "needs two or three numbers: GENERATE_ARRAY(start, end[, step])")
+    start, end, step = (*values, 1)[:3]
+    if step == 0:
+        raise NotConstant(node, "has a step of 0")
+    count = math.floor((end - start) / step + 1e-9) + 1  # an end a rounding error short of a step still counts
+    if count > 1_000_000:
+        raise NotConstant(node, f"would hold {count:,} values")
+    return [start + i * step for i in range(max(count, 0))]
 
 
 def constant(node: exp.Expression) -> Any:
@@ -35,6 +56,9 @@ def constant(node: exp.Expression) -> Any:
         return None
     elif isinstance(node, exp.Array):
         return [constant(item) for item in node.expressions]
+    elif isinstance(node, exp.GenerateSeries) or (
+            isinstance(node, exp.Anonymous) and str(node.this).upper() == "GENERATE_ARRAY"):
+        return generate_array(node)
     elif isinstance(node, exp.Struct):
         return tuple(constant(item) for item in node.expressions)
     elif isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):

@@ -63,14 +63,28 @@ def model_names(statement: exp.Expression) -> list[str]:
     return list(dict.fromkeys(function.args["model"].name for function in statement.find_all(MLFunction)))
 
 
+def _array_argument(array: exp.Expression, call: str, name: str) -> Any:
+    """ML.ROC_CURVE's thresholds given as an array, BigQuery's form; the other functions take none."""
+    if name != "ROC_CURVE":
+        raise ProjectError(f"{call}: only ML.ROC_CURVE takes an array argument (its thresholds)",
+                           hint="give settings as a STRUCT, e.g. STRUCT(0.6 AS threshold)")
+    try:
+        return constant(array)
+    except NotConstant:
+        raise ProjectError(f"{call}: its thresholds must be constant, e.g. GENERATE_ARRAY(0.1, 0.9, 0.1) or "
+                           f"[0.25, 0.5, 0.75], not {array.sql()}", hint="write the thresholds themselves") from None
+
+
 def _settings(function: MLFunction) -> dict[str, Any]:
     """The STRUCT(… AS name) settings of a call, as Python constants by lower-cased name (checked against the
     function's own settings later, by the ML layer)."""
-    struct = function.args.get("settings")
-    if struct is None:
-        return {}
+    struct, array = function.args.get("settings"), function.args.get("array")
     model = function.args["model"].name
     call = f"ML.{function.name.upper()}(MODEL {model}, …)"
+    if array is not None:
+        return {"thresholds": _array_argument(array, call, function.name.upper())}
+    if struct is None:
+        return {}
     if not isinstance(struct, exp.Struct):
         raise ProjectError(f"{call}: its settings must be a STRUCT, e.g. STRUCT(0.6 AS threshold)",
                            hint=f"the settings come last: ML.{function.name.upper()}(MODEL {model}, TABLE t, "

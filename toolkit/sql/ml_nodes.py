@@ -30,9 +30,13 @@ ML_NAMES = TABLE_FUNCTION_NAMES + PREPROCESSING_NAMES
 
 
 class MLFunction(exp.Expression):
-    """ML.<this>(MODEL <model> [, <input>] [, <settings>])."""
+    """ML.<this>(MODEL <model> [, <input>] [, <settings>]); ML.ROC_CURVE's thresholds may come as an array
+    instead, `[0.4, 0.5]` or GENERATE_ARRAY(0.4, 0.6, 0.01), as BigQuery writes them."""
 
-    arg_types = {"this": True, "model": True, "input": False, "settings": False}
+    arg_types = {"this": True, "model": True, "input": False, "settings": False, "array": False}
+
+
+_ARRAYS = ("GENERATE_ARRAY", "ARRAY", "GENERATE_SERIES")
 
 
 def parse_ml_function(parser: Any, name: str) -> MLFunction:
@@ -44,6 +48,8 @@ def parse_ml_function(parser: Any, name: str) -> MLFunction:
     while parser._match(TokenType.COMMA):
         if parser._match(TokenType.STRUCT, advance=False) or parser._curr.text.upper() == "STRUCT":
             found["settings"] = parser._parse_bitwise()
+        elif parser._match(TokenType.L_BRACKET, advance=False) or parser._curr.text.upper() in _ARRAYS:
+            found["array"] = parser._parse_bitwise()
         elif parser._match(TokenType.TABLE):
             found["input"] = parser._parse_table_parts()
         else:

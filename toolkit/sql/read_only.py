@@ -8,7 +8,7 @@ from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
 from toolkit.errors import ToolkitError
-from toolkit.sql.dialect import DIALECT
+from toolkit.sql.dialect import DEFAULT_DIALECT, DIALECT, DIALECTS
 from toolkit.sql.quiet import quiet_fallbacks
 
 # SELECT, WITH … SELECT, set operations, TABLE t, FROM t, (SELECT …); VALUES; DESCRIBE; SHOW TABLES; SUMMARIZE.
@@ -25,9 +25,10 @@ HINT = ("build tables with a model file and `toolkit build`; for files, extensio
         "CLI (duckdb <warehouse>)")
 
 
-def read_statement(sql: str) -> exp.Expression:
-    """The one statement of `sql`, parsed, when it only reads; otherwise a ToolkitError saying what it would do."""
-    statements = _parsed(sql)
+def read_statement(sql: str, dialect: str = DEFAULT_DIALECT) -> exp.Expression:
+    """The one statement of `sql` (in `dialect`), parsed, when it only reads; otherwise a ToolkitError saying
+    what it would do."""
+    statements = _parsed(sql, dialect)
     if len(statements) != 1:
         raise refused(f"this SQL holds {len(statements)} statements")
     _check(statements[0])
@@ -93,9 +94,9 @@ def _effect(statement: exp.Expression) -> str:
     return f"{statement.sql(dialect=DIALECT).split(maxsplit=1)[0].upper()} is not a read"  # e.g. CHECKPOINT
 
 
-def _parsed(sql: str) -> list[exp.Expression]:
+def _parsed(sql: str, dialect: str = DEFAULT_DIALECT) -> list[exp.Expression]:
     try:
         with quiet_fallbacks():
-            return [statement for statement in sqlglot.parse(sql, read=DIALECT) if statement is not None]
+            return [statement for statement in sqlglot.parse(sql, read=DIALECTS[dialect]) if statement is not None]
     except ParseError as error:
         raise ToolkitError(f"SQL syntax error: {error.errors[0]['description'] if error.errors else error}") from None

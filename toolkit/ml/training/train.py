@@ -74,9 +74,10 @@ class Training:
 
 
 def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
-                query: str, transform: Sequence[str] = ()) -> Training:
+                query: str, transform: Sequence[str] = (), written: str | None = None) -> Training:
     """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`, then compile its
-    prediction; `transform` is TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM)."""
+    prediction; `transform` is TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM); `written`, the query as
+    the model file wrote it when `query` is what runs instead (its ML.* calls replaced), is what is fingerprinted."""
     opts = validate_options(name, options)
     model_type = MODEL_TYPES[opts.model_type]
     transform = tuple(transform or ())
@@ -114,7 +115,8 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
     del table
 
-    described = query if not transform else f"{query}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
+    written = (written or query).strip().rstrip(";").strip()  # as written: what runs may name temporary relations
+    described = written if not transform else f"{written}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
     query_fingerprint = hashlib.sha256(described.encode()).hexdigest()
     if model_type.task is Task.TRANSFORM:
         trained = _transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint)
