@@ -29,16 +29,34 @@ def _ml_parser(name: str) -> Any:
 ML_KEYWORDS = {"MODEL": TokenType.MODEL}
 # ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
 ML_FUNCTION_PARSERS = {name: _ml_parser(name) for name in TABLE_FUNCTION_NAMES}
-# A table function is the `this` of a Table whose db is `ML`, so its own SQL starts at the name.
+def _struct_sql(self: Any, struct: exp.Expression) -> str:
+    """Settings as STRUCT(value AS name, …) in every dialect (DuckDB's own would be {'name': value}), so the
+    SQL generated from a tree parses back into the same call."""
+    if not isinstance(struct, exp.Struct):
+        return self.sql(struct)
+    items = []
+    for item in struct.expressions:
+        if isinstance(item, exp.PropertyEQ):
+            items.append(f"{self.sql(item, 'expression')} AS {self.sql(item, 'this')}")
+        else:
+            items.append(self.sql(item))
+    return f"STRUCT({', '.join(items)})"
+
+
+def _ml_function_sql(self: Any, e: MLFunction) -> str:
+    """A table function is the `this` of a Table whose db is `ML`, so its own SQL starts at the name."""
+    arguments = [f"MODEL {self.sql(e, 'model')}"]
+    if e.args.get("input"):
+        arguments.append(self.sql(e, "input"))
+    if e.args.get("settings"):
+        arguments.append(_struct_sql(self, e.args["settings"]))
+    if e.args.get("array"):
+        arguments.append(self.sql(e, "array"))
+    return f"{e.name.upper()}({', '.join(arguments)})"
+
+
 ML_TRANSFORMS = {
-    MLFunction: lambda self, e: "{}(MODEL {}{}{})".format(
-        e.name.upper(),
-        self.sql(e, "model"),
-        f", {self.sql(e, 'input')}" if e.args.get("input") else "",
-        f", {self.sql(e, 'settings')}" if e.args.get("settings") else "",
-    ) if not e.args.get("array") else "{}(MODEL {}{}, {})".format(
-        e.name.upper(), self.sql(e, "model"), f", {self.sql(e, 'input')}" if e.args.get("input") else "",
-        self.sql(e, "array")),
+    MLFunction: _ml_function_sql,
     MLPreprocess: lambda self, e: f"ML.{e.name.upper()}({self.expressions(e, flat=True)})",
 }
 

@@ -93,12 +93,12 @@ def expand(tree: exp.Expression, functions: dict[str, TempFunction]) -> exp.Expr
     def replace(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous):
             function = functions.get(str(node.this).casefold())
-            if function is not None:
-                return function.call(node, list(node.expressions))
+            if function is not None:  # arguments first: transform() does not walk into what it replaced
+                return function.call(node, [expand(argument, functions) for argument in node.expressions])
         elif isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous):
             function = functions.get((node.meta.get("bigquery_name") or node.sql_name()).casefold())
             if function is not None:  # a temporary function named like a built-in one shadows it, as in BigQuery
-                return function.call(node, [arg for arg in node.iter_expressions()])
+                return function.call(node, [expand(argument, functions) for argument in node.iter_expressions()])
         return node
 
     return tree.transform(replace)
