@@ -283,3 +283,19 @@ def test_generate_array_as_a_constant(sql: str, expected: list) -> None:
 def test_generate_array_with_a_zero_step_is_not_a_constant() -> None:
     with pytest.raises(NotConstant, match="step of 0"):
         constant(sqlglot.parse_one("GENERATE_ARRAY(1, 5, 0)", read=ToolkitBigQuery))
+
+
+def test_macros_write_the_files_dialect(project, toolkit) -> None:
+    """surrogate_key() is the same hex digest in both dialects (BigQuery's MD5 alone would return BYTES)."""
+    body = "SELECT {{ surrogate_key(['a', 'b']) }} AS key, '{{ dialect() }}' AS written_in FROM {{ ref('base') }}\n"
+    folder = project({
+        "models/base.sql": "SELECT * FROM (VALUES (1, 'x'), (2, NULL)) AS t(a, b)\n",
+        "models/duck.sql": body,
+        "models/bq.sql": "{{ config(dialect='bigquery') }}\n" + body,
+    })
+    assert "TO_HEX(MD5(TO_JSON_STRING(" in load_project(load_settings(folder)).nodes["bq"].source_sql
+    assert toolkit(folder, "build").exit_code == 0
+    duck = _rows(folder, "SELECT key, written_in FROM main.duck ORDER BY key")
+    bigquery = _rows(folder, "SELECT key, written_in FROM main.bq ORDER BY key")
+    assert [key for key, _ in duck] == [key for key, _ in bigquery] and len(duck) == 2
+    assert {w for _, w in duck} == {"duckdb"} and {w for _, w in bigquery} == {"bigquery"}

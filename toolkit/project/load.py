@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot.errors
-from sqlglot import exp
 
 from toolkit.config import TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
@@ -80,10 +79,7 @@ def _with_named_edges(nodes: dict[str, Node]) -> dict[str, Node]:
     published = {(node.schema.casefold(), node.name.casefold()): name for name, node in nodes.items()
                  if node.kind is not NodeKind.ASSERTION}
     for name, node in nodes.items():
-        if node.dialect == DEFAULT_DIALECT:
-            continue
-        named = [published.get((table.db.casefold(), table.name.casefold()))
-                 for table in node.statement.find_all(exp.Table) if table.db]
+        named = [published.get((schema.casefold(), table.casefold())) for schema, table in node.named]
         missing = [parent for parent in dict.fromkeys(named) if parent and parent != name and parent not in node.depends_on]
         if missing:
             nodes[name] = replace(node, depends_on=(*node.depends_on, *missing))
@@ -129,6 +125,7 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str
         sql=statement.sql,
         dialect=rendered.dialect,
         source_sql=statement.source_sql,
+        named=statement.named,
         # assertions are DuckDB SQL whatever the file's dialect: the toolkit's macros write them for the warehouse
         assertions=unique_names([a.map_sql(lambda text: resolve_markers(text, DEFAULT_DIALECT, relations))
                                  for a in assertions]),

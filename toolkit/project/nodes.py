@@ -54,6 +54,7 @@ class Node:
     sql: str  # the rendered statement, refs resolved, ready to run in DuckDB
     dialect: str = "duckdb"  # the dialect its file is written in
     source_sql: str = ""  # the statement as written in that dialect, refs resolved (BigQuery's is deployed as is)
+    named: tuple[tuple[str, str], ...] = ()  # (schema, table) it reads by name: BigQuery's `dataset.table`
     assertions: tuple[Assertion, ...] = ()  # declared in config(), or the file's own for an assertion node
     create_model: CreateModel | None = None  # the parsed CREATE MODEL of an ML model node
     hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlglot import exp
@@ -28,6 +28,7 @@ class Statement:
     expression: exp.Expression  # in DuckDB's dialect, the warehouse's
     sql: str  # DuckDB SQL: a DuckDB file's text up to the statement's last token (line numbers stay the file's)
     source_sql: str  # the statement as written, in the file's dialect (a BigQuery file's with its temp functions)
+    named: tuple[tuple[str, str], ...] = ()  # (schema, table) of every schema-qualified table it reads
 
 
 def parse_model(sql: str, path: Path, dialect: str = DEFAULT_DIALECT, datasets: Datasets = Datasets()) -> Statement:
@@ -92,7 +93,9 @@ def _translated(expressions: list[exp.Expression], tokens: list, text: str, path
     except Untranslatable as error:
         raise ProjectError(error.message, Location(path, error.line, error.column), hint=error.hint) from None
     kind = _classify(translated, path)
-    return _classified(translated, translated.sql(dialect=DIALECT, pretty=True), text, path, kind)
+    named = tuple(dict.fromkeys((table.db, table.name) for table in translated.find_all(exp.Table) if table.db))
+    statement = _classified(translated, translated.sql(dialect=DIALECT, pretty=True), text, path, kind)
+    return replace(statement, named=named)
 
 
 def _classified(expression: exp.Expression, text: str, source: str, path: Path,

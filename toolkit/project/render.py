@@ -32,7 +32,7 @@ _MARK = "\x1f"
 _MARKER = re.compile(f"{_MARK}(ref|relation|identifier|string){_MARK}([^{_MARK}]*){_MARK}")
 _ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
 RESERVED_GLOBALS = (
-    "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split",
+    "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split", "dialect",
 )
 
 # config(...) keys → accepted values (None: checked by type only).
@@ -131,6 +131,7 @@ class Renderer:
         self.env.globals.update(
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=raise_error,
             assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
+            dialect=self._dialect,
         )
         self.env.filters.update(identifier=self._identifier, literal=self._literal)
         self._assertions: list[Assertion] = []
@@ -276,6 +277,10 @@ class Renderer:
             else:
                 state.config[key] = _checked_config(key, value)
         return ""
+
+    def _dialect(self) -> str:
+        """For macros: the dialect of the file being rendered ('duckdb' or 'bigquery'), to write SQL in it."""
+        return self._current.dialect if self._current is not None else self._settings.dialect
 
     def _identifier(self, name: Any) -> str:
         """The `identifier` filter: a column or table name, quoted in the dialect of the text it lands in."""

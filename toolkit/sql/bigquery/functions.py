@@ -39,7 +39,7 @@ class TempFunction:
                 return values[item.name.casefold()].copy()
             return item
 
-        body = self.body.copy().transform(substitute)
+        body = self.body.copy().transform(substitute, copy=False)
         return exp.Cast(this=body, to=self.returns.copy()) if self.returns else exp.paren(body, copy=False)
 
 
@@ -86,7 +86,7 @@ def _is_any_type(type_: exp.Expression | None) -> bool:
 
 
 def expand(tree: exp.Expression, functions: dict[str, TempFunction]) -> exp.Expression:
-    """`tree` with every call of a temporary function replaced by its body."""
+    """`tree` with every call of a temporary function replaced by its body (in place)."""
     if not functions:
         return tree
 
@@ -101,4 +101,4 @@ def expand(tree: exp.Expression, functions: dict[str, TempFunction]) -> exp.Expr
                 return function.call(node, [expand(argument, functions) for argument in node.iter_expressions()])
         return node
 
-    return tree.transform(replace)
+    return tree.transform(replace, copy=False)

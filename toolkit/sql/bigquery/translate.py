@@ -17,8 +17,8 @@ from toolkit.sql.ml_nodes import MLFunction, MLPreprocess
 
 def to_duckdb(statement: exp.Expression, datasets: Datasets,
               functions: dict[str, TempFunction] | None = None) -> exp.Expression:
-    """The statement for DuckDB; an Untranslatable for what would not give BigQuery's values."""
-    tree = expand(statement.copy(), functions or {})
+    """The statement for DuckDB, translated in place; an Untranslatable for what would not give BigQuery's values."""
+    tree = expand(statement, functions or {})
     tree = to_schemas(tree, datasets)
     tree = apply_rules(tree)
     _check_functions(tree)
