@@ -299,3 +299,19 @@ def test_macros_write_the_files_dialect(project, toolkit) -> None:
     bigquery = _rows(folder, "SELECT key, written_in FROM main.bq ORDER BY key")
     assert [key for key, _ in duck] == [key for key, _ in bigquery] and len(duck) == 2
     assert {w for _, w in duck} == {"duckdb"} and {w for _, w in bigquery} == {"bigquery"}
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"models/m.sql": 'CREATE MODEL m OPTIONS(MODEL_TYPE="linear_reg") AS SELECT 1 AS label, 2 AS x\n'},
+     "linear_reg is a name, not a string"),
+    ({"models/m.sql": "CREATE MODEL m OPTIONS(MODEL_TYPE='tensorflow', MODEL_PATH='gs://bucket/model/*')\n"},
+     "imported models (MODEL_TYPE = 'TENSORFLOW' with MODEL_PATH) are not supported"),
+    ({"pyproject.toml": BIGQUERY, "models/m.sql": "CREATE MODEL m REMOTE WITH CONNECTION `us.gemini` "
+                                                  "OPTIONS(ENDPOINT=\"gemini-2.0-flash\")\n"},
+     "remote models (CREATE MODEL … REMOTE WITH CONNECTION)"),
+])
+def test_models_that_cannot_be_trained_here_say_why(project, files: dict, message: str) -> None:
+    folder = project(files)
+    with pytest.raises(ProjectError) as error:
+        load_project(load_settings(folder))
+    assert message in str(error.value) and error.value.hint

@@ -51,7 +51,7 @@ def test_model_stays_an_ordinary_identifier():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ("model_type=linear_reg", "only literals, arrays and STRUCTs"),
+        ("model_type=linear_reg", "linear_reg is a name, not a string"),
         ("l2_reg=0.1, L2_REG=0.2", "L2_REG is given twice"),
     ],
 )

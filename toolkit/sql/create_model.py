@@ -29,14 +29,25 @@ def read_create_model(statement: exp.Create) -> CreateModel:
     """The statement's name, options, TRANSFORM list and query."""
     table = statement.this
     query = statement.expression
+    properties = statement.args.get("properties")
+    items = properties.expressions if properties else []
+    if any(isinstance(prop, exp.RemoteWithConnectionModelProperty) for prop in items):
+        raise ProjectError("remote models (CREATE MODEL … REMOTE WITH CONNECTION) call Vertex AI or Cloud AI "
+                           "endpoints, which a local warehouse cannot reach",
+                           hint="train one of the local model types here, and deploy the project to BigQuery "
+                                "(toolkit compile --target bigquery) for remote models")
+    imported = _imported_model_type(items)
+    if imported is not None:
+        raise ProjectError(f"imported models (MODEL_TYPE = '{imported}' with MODEL_PATH) are not supported: the "
+                           "toolkit trains its models from a query",
+                           hint="write CREATE MODEL m OPTIONS(model_type = 'linear_reg', …) AS SELECT …")
     if query is None:
         raise ProjectError("CREATE MODEL needs AS followed by the training query", hint="CREATE MODEL m OPTIONS(…) AS SELECT …")
     if isinstance(query, exp.Subquery):
         query = query.this
     options: dict[str, Any] = {}
     transform: tuple[str, ...] = ()
-    properties = statement.args.get("properties")
-    for prop in properties.expressions if properties else []:
+    for prop in items:
         if isinstance(prop, exp.TransformModelProperty):
             transform = tuple(e.sql(dialect=DIALECT) for e in prop.expressions)
         elif isinstance(prop, exp.Property):
@@ -58,8 +69,24 @@ def read_create_model(statement: exp.Create) -> CreateModel:
     )
 
 
+# BigQuery ML's imported model types: a model file given by MODEL_PATH instead of trained from a query.
+IMPORTED_MODEL_TYPES = ("TENSORFLOW", "TENSORFLOW_LITE", "ONNX", "XGBOOST")
+
+
+def _imported_model_type(items: list[exp.Expression]) -> str | None:
+    keys = {prop.name.lower(): prop.args.get("value") for prop in items if isinstance(prop, exp.Property)}
+    model_type = keys.get("model_type")
+    name = model_type.name.upper() if isinstance(model_type, (exp.Literal, exp.Var)) else None
+    return name if name in IMPORTED_MODEL_TYPES or (name and "model_path" in keys) else None
+
+
 def option_value(node: exp.Expression, key: str) -> Any:
     """An OPTIONS value as Python: strings, numbers, booleans, NULL, arrays, and STRUCT('a', 0.2) as a tuple."""
+    if isinstance(node, (exp.Var, exp.Column)) and not node.args.get("table"):
+        raise ProjectError(
+            f"OPTIONS({key.upper()} = {node.name}): {node.name} is a name, not a string",
+            hint=f"write {key.upper()} = '{node.name}' in single quotes; double quotes are strings only in "
+                 "BigQuery's dialect ([tool.toolkit].dialect = \"bigquery\" or {{ config(dialect='bigquery') }})")
     try:
         return constant(node)
     except NotConstant:
