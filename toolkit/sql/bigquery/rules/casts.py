@@ -55,7 +55,20 @@ def cast_(node: exp.Cast) -> exp.Expression:
         return to_int64(node.this, safe) or node
     if target.is_type(exp.DataType.Type.TIMESTAMPTZ):
         return to_timestamp(node.this, safe)
+    if target.is_type(exp.DataType.Type.VARBINARY, exp.DataType.Type.BINARY, exp.DataType.Type.BLOB):
+        return to_bytes(node)
     return node
+
+
+def to_bytes(node: exp.Cast) -> exp.Expression:
+    """CAST(s AS BYTES) is the UTF-8 of s; DuckDB's cast refuses a character that is not ASCII."""
+    x = node.this
+    known = static_type(x)
+    if known == "VARCHAR":
+        return call("encode", x)
+    if known is not None:
+        return node
+    return case((typeof_is(x, "VARCHAR"), call("encode", text_of(x))), default=node)
 
 
 def to_string(x: exp.Expression) -> exp.Expression:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from toolkit.sql.bigquery.refusal import Untranslatable
-
 DOUBLE = exp.DataType.build("DOUBLE")
 BIGINT = exp.DataType.build("BIGINT")
 VARCHAR = exp.DataType.build("VARCHAR")
@@ -139,7 +137,3 @@ def literal_int(node: exp.Expression) -> int | None:
     if isinstance(node, exp.Literal) and not node.is_string and not is_float_text(node.this):
         return int(node.this)
     return None
-
-
-def refuse_node(node: exp.Expression, name: str, why: str, hint: str) -> Untranslatable:
-    return Untranslatable(f"{name}() {why}", node, hint=hint)

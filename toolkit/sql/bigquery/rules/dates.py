@@ -102,7 +102,8 @@ def timestamp_diff(node: exp.TimestampDiff) -> exp.Expression:
 # BigQuery's format elements that DuckDB's strftime writes alike, or as another spelling.
 _SAME = set("AaBbdHIjMmpSuwyYGUWV%")
 _SPELLED = {"h": "%b", "F": "%Y-%m-%d", "T": "%H:%M:%S", "R": "%H:%M", "D": "%m/%d/%y", "x": "%m/%d/%y",
-            "X": "%H:%M:%S", "n": "\n", "t": "\t", "E4Y": "%Y"}
+            "X": "%H:%M:%S", "n": "\n", "t": "\t", "E4Y": "%Y",
+            "f": "%f"}  # %f: sqlglot's own spelling of the microseconds of %E6S, when it reads '%T.%f' back
 _ELEMENT = re.compile(r"%(E[0-9*]S|E4Y|E[zcxyCY]|O[a-zA-Z]|.)", re.DOTALL)
 
 

@@ -18,7 +18,6 @@ from toolkit.sql.bigquery.rules.common import (
     literal_int,
     number,
     static_type,
-    string,
     typeof_is,
 )
 
