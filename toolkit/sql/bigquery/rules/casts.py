@@ -170,7 +170,8 @@ def to_timestamp(x: exp.Expression, safe: bool) -> exp.Expression:
             text += "+00" if ":" in text else " 00:00:00+00"
         return convert(this=string(text), to=TIMESTAMPTZ.copy())
     text = text_of(x)
-    from_text = case((call("regexp_matches", text.copy(), string(_ZONE)), convert(this=text.copy(), to=TIMESTAMPTZ.copy())),
+    zoned = call("regexp_matches", text.copy(), string(_ZONE))
+    from_text = case((zoned, convert(this=text.copy(), to=TIMESTAMPTZ.copy())),
                      default=call("timezone", string("UTC"), convert(this=text, to=TIMESTAMP.copy())))
     if static_type(x) == "VARCHAR":
         return from_text
