@@ -14,7 +14,9 @@ from tests.conftest import write_files
 from toolkit.config import load_settings
 from toolkit.errors import ConfigError, ProjectError
 from toolkit.project.load import load_project
-from toolkit.sql.dialect import ToolkitBigQuery
+from toolkit.sql.bigquery import to_duckdb
+from toolkit.sql.bigquery.names import Datasets
+from toolkit.sql.dialect import Toolkit, ToolkitBigQuery
 from toolkit.sql.literals import NotConstant, constant
 
 BIGQUERY = """\
@@ -274,10 +276,14 @@ def test_an_array_argument_belongs_to_roc_curve_only(bigquery_project: Path, too
     ("GENERATE_ARRAY(10, 0, -3)", [10, 7, 4, 1]),
     ("GENERATE_ARRAY(4, 4)", [4]),
     ("GENERATE_ARRAY(10, 0)", []),  # BigQuery: an empty array when end is not reached
-    ("GENERATE_ARRAY(0.1, 0.3, 0.1)", [0.1, 0.2, 0.1 + 2 * 0.1]),
+    ("GENERATE_ARRAY(0.1, 0.5, 0.1)", [0.1, 0.2, 0.1 + 2 * 0.1, 0.1 + 3 * 0.1, 0.5]),  # BigQuery's example
+    ("GENERATE_ARRAY(0.1, 0.3, 0.1)", [0.1, 0.2]),  # (0.3 - 0.1) / 0.1 is 1.9999999999999998: 0.3 is not reached
 ])
 def test_generate_array_as_a_constant(sql: str, expected: list) -> None:
+    """The same values as the GENERATE_ARRAY the rules translate for DuckDB to compute."""
     assert constant(sqlglot.parse_one(sql, read=ToolkitBigQuery)) == expected
+    translated = to_duckdb(sqlglot.parse_one(f"SELECT {sql}", read=ToolkitBigQuery), Datasets())
+    assert duckdb.sql(translated.sql(dialect=Toolkit)).fetchall()[0][0] == expected
 
 
 def test_generate_array_with_a_zero_step_is_not_a_constant() -> None:

@@ -31,10 +31,16 @@ def generate_array(node: exp.Expression) -> list[int | float]:
     start, end, step = (*values, 1)[:3]
     if step == 0:
         raise NotConstant(node, "has a step of 0")
-    count = math.floor((end - start) / step + 1e-9) + 1  # an end a rounding error short of a step still counts
+    count = math.floor((end - start) / step) + 1
     if count > 1_000_000:
         raise NotConstant(node, f"would hold {count:,} values")
     return [start + i * step for i in range(max(count, 0))]
+
+
+def array_literal(values: list[int | float]) -> exp.Array:
+    """`[1, 2.5, …]` of Python numbers."""
+    return exp.Array(expressions=[exp.Literal.number(repr(value)) if value >= 0 else
+                                  exp.Neg(this=exp.Literal.number(repr(-value))) for value in values])
 
 
 def constant(node: exp.Expression) -> Any:

@@ -12,6 +12,7 @@ from toolkit.sql.bigquery.functions import TempFunction, expand
 from toolkit.sql.bigquery.names import Datasets, to_schemas
 from toolkit.sql.bigquery.refusal import Untranslatable
 from toolkit.sql.bigquery.rules import apply_rules
+from toolkit.sql.literals import NotConstant, array_literal, generate_array
 from toolkit.sql.ml_nodes import MLFunction, MLPreprocess
 
 
@@ -20,8 +21,23 @@ def to_duckdb(statement: exp.Expression, datasets: Datasets,
     """The statement for DuckDB, translated in place; an Untranslatable for what would not give BigQuery's values."""
     tree = expand(statement, functions or {})
     tree = to_schemas(tree, datasets)
+    tree = _fold_constant_arrays(tree)
     tree = apply_rules(tree)
     _check_functions(tree)
+    return tree
+
+
+def _fold_constant_arrays(tree: exp.Expression) -> exp.Expression:
+    """GENERATE_ARRAY of constants where BigQuery ML reads a constant array (ML.ROC_CURVE's thresholds, settings,
+    ML.BUCKETIZE's split points, OPTIONS values) as the array literal itself, so the ML layer reads its values."""
+    for node in list(tree.find_all(exp.GenerateSeries)):
+        if node.find_ancestor(MLFunction, MLPreprocess, exp.Property) is None:
+            continue
+        try:
+            values = generate_array(node)
+        except NotConstant:
+            continue  # not constant: the rules translate it, and the ML layer says what it expects
+        node.replace(array_literal(values))
     return tree
 
 
