@@ -19,6 +19,10 @@ _THRESHOLD = re.compile(r"^\s*(>=|<=|!=|<>|==|>|<|=)\s*(\d+(?:\.\d+)?)\s*$")
 _COMPARISONS: dict[str, type[exp.Binary]] = {
     ">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ, "==": exp.EQ, "!=": exp.NEQ, "<>": exp.NEQ,
 }
+# … and the comparison that holds when it does not (ASSERT's condition starts with the count, as BigQuery shows it).
+_PASSING: dict[str, type[exp.Binary]] = {
+    ">": exp.LTE, ">=": exp.LT, "<": exp.GTE, "<=": exp.GT, "=": exp.NEQ, "==": exp.NEQ, "!=": exp.EQ, "<>": exp.EQ,
+}
 FAILING_ROWS = "failing_rows"
 
 
@@ -114,8 +118,7 @@ def _passes(count: exp.Query, assertion: Assertion) -> exp.Expression:
     symbol, number = _THRESHOLD.match(assertion.error_if.text).groups()  # type: ignore[union-attr]
     if (symbol, float(number)) == (">", 0) and assertion.failing_count is None:
         return exp.EQ(this=_count_of(count), expression=exp.Literal.number(0))  # a row count is never negative
-    failing = _COMPARISONS[symbol](this=_count_of(count), expression=exp.Literal.number(number))
-    return exp.Not(this=exp.paren(failing, copy=False))
+    return _PASSING[symbol](this=_count_of(count), expression=exp.Literal.number(number))
 
 
 def _reported(count: exp.Query, label: exp.Literal, assertion: Assertion) -> exp.Expression:

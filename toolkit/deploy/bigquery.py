@@ -12,8 +12,9 @@ from sqlglot import exp
 from toolkit.config import Settings
 from toolkit.deploy.assertions import assertion_statements
 from toolkit.deploy.names import Target
+from toolkit.deploy.refusals import Problem
 from toolkit.deploy.translate import Translator
-from toolkit.errors import ProjectError
+from toolkit.errors import Location, ProjectError
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.bigquery.functions import is_function_definition
@@ -29,11 +30,16 @@ class NodeSQL:
 
     name: str
     relative_path: Path
-    statements: tuple[str, ...]
+    statements: tuple[str, ...]  # the statement publishing it, then its assertions
+    functions: tuple[str, ...] = ()  # the CREATE TEMP FUNCTIONs they call, which BigQuery keeps for one script
 
     @property
     def text(self) -> str:
-        return "".join(f"{statement};\n" for statement in self.statements)
+        return "".join(f"{statement};\n" for statement in (*self.functions, *self.statements))
+
+    def job_sql(self, statement: str) -> str:
+        """One statement as a job: after the node's temporary functions (a script then), or on its own."""
+        return "".join(f"{part};\n" for part in (*self.functions, statement)) if self.functions else statement
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,8 @@ class Deployment:
 
     @property
     def statements(self) -> list[str]:
-        return [statement for node in self.nodes for statement in node.statements]
+        """Every statement of the script, temporary functions included, in order."""
+        return [statement for node in self.nodes for statement in (*node.functions, *node.statements)]
 
     @property
     def script(self) -> str:
@@ -87,12 +94,16 @@ def compile_bigquery(project: Project, selected: list[str], project_id: str | No
 
 
 def _node_sql(node: Node, translator: Translator) -> NodeSQL:
-    statements = []
+    functions, statements = [], []
     if node.kind is not NodeKind.ASSERTION:
         for tree in _statement_trees(node, translator):
-            statements.append(translator.generate(tree, node, check_functions=node.dialect == DEFAULT_DIALECT))
+            sql = translator.generate(tree, node, check_functions=node.dialect == DEFAULT_DIALECT)
+            (functions if is_function_definition(tree) else statements).append(sql)
+    if functions and node.materialized is Materialization.VIEW:
+        translator.problems.append(Problem(Location(node.path), "a BigQuery view cannot call temporary functions",
+                                           hint="materialize it as a table: {{ config(materialized='table') }}"))
     statements += assertion_statements(node, translator)
-    return NodeSQL(node.name, node.relative_path, tuple(statements))
+    return NodeSQL(node.name, node.relative_path, tuple(statements), tuple(functions))
 
 
 def _statement_trees(node: Node, translator: Translator) -> list[exp.Expression]:

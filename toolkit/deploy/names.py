@@ -45,8 +45,9 @@ class Target:
 
         def rename(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Table) and not isinstance(node.this, (MLFunction, exp.Func)):
-                if node.args.get("db") is None and node.name.casefold() in ctes:
-                    return node
+                if node.args.get("db") is None and (node.name.casefold() in ctes
+                                                    or isinstance(node.parent, exp.UserDefinedFunction)):
+                    return node  # a CTE's name, or a temporary function's
                 self._qualify(node, "catalog", "db", schema_of, names_are_datasets)
             elif isinstance(node, exp.Column) and node.args.get("db") is not None:
                 self._qualify(node, "catalog", "db", schema_of, names_are_datasets)
@@ -57,6 +58,7 @@ class Target:
     def _qualify(self, node: exp.Expression, catalog_key: str, db_key: str,
                  schema_of: Callable[[exp.Identifier], str], keep_other: bool) -> None:
         db, catalog = node.args.get(db_key), node.args.get(catalog_key)
+        node.meta.pop("quoted_table", None)  # `project.dataset.table` as written: quoted part by part, as generated
         node.set(db_key, self._db(schema_of(db) if db is not None else self.default_schema))
         # a BigQuery file may name a table of a project of its own choosing when the settings name none: it stays
         foreign = keep_other and catalog is not None and self.datasets.project is None

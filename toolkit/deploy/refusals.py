@@ -47,10 +47,13 @@ class Problem:
 
 
 def line_of(node: exp.Expression | None) -> int | None:
-    """The line of the first token under `node` that knows one (sqlglot keeps them when parsing text)."""
-    for item in node.walk(bfs=False) if node is not None else ():
-        if item.meta and "line" in item.meta:
-            return item.meta["line"]
+    """The line of the first token under `node` that knows one (sqlglot keeps them when parsing text), else of
+    the nearest enclosing expression that does (a type in a CAST: the CAST's)."""
+    while node is not None:
+        for item in node.walk(bfs=False):
+            if item.meta and "line" in item.meta:
+                return item.meta["line"]
+        node = node.parent
     return None
 
 
