@@ -74,7 +74,8 @@ def test_nodes_come_in_dependency_order_each_followed_by_its_assertions(example:
     script = (example / "deploy.sql").read_text()
     order = ["VIEW `example-project`.`main`.`stg_airlines`", "VIEW `example-project`.`main`.`stg_flights`",
              "'stg_flights · unique(flight_id)'", "TABLE `example-project`.`main`.`flight_features`",
-             "MODEL `example-project`.`main`.`flight_delay`", "TABLE `example-project`.`main`.`flight_delay_predictions`"]
+             "MODEL `example-project`.`main`.`flight_delay`",
+             "TABLE `example-project`.`main`.`flight_delay_predictions`"]
     positions = [script.index(text) for text in order]
     assert positions == sorted(positions)
     assert "FROM `example-project`.`raw`.`flights`" in script  # sources map like nodes
@@ -84,8 +85,9 @@ def test_kinds_become_tables_views_models_and_asserts(example: Path) -> None:
     features = (example / "models/features/flight_features.sql").read_text()
     assert features.startswith("/* One row per flight")
     assert "CREATE OR REPLACE TABLE `example-project`.`main`.`flight_features` AS" in features
-    assert "ASSERT (\n  SELECT\n    COUNT(*)\n  FROM `example-project`.`main`.`flight_features`\n  WHERE\n" \
-           "    NOT `split` IN ('train', 'eval', 'test')\n) = 0 AS 'flight_features · accepted_values(split)';" in features
+    assert ("ASSERT (\n  SELECT\n    COUNT(*)\n  FROM `example-project`.`main`.`flight_features`\n  WHERE\n"
+            "    NOT `split` IN ('train', 'eval', 'test')\n) = 0 AS 'flight_features · accepted_values(split)';"
+            in features)
     assert "COUNTIF(`origin` = 'EWR')" in features  # FILTER (WHERE …) → COUNTIF
     assert "INFORMATION_SCHEMA.COLUMNS" in features and "'FLOAT64' AS expected_type" in features  # column_types()
     model = (example / "models/ml/flight_delay.sql").read_text()
@@ -138,7 +140,8 @@ def test_assertion_sql_without_a_bigquery_form_is_refused(project, toolkit) -> N
                                       "select 1 as x"})
     result = toolkit(folder, "compile", "--target", "bigquery")
     assert result.exit_code == 2
-    assert "assertion expression_is_true(typeof(x) = 'INTEGER'): TYPEOF() is DuckDB's" in " ".join(result.output.split())
+    output = " ".join(result.output.split())
+    assert "assertion expression_is_true(typeof(x) = 'INTEGER'): TYPEOF() is DuckDB's" in output
 
 
 BIGQUERY_PROJECT = {

@@ -113,7 +113,8 @@ def function_problem(name: str, tree: exp.Expression) -> tuple[exp.Expression | 
                  and not isinstance(item, (MLFunction, MLPreprocess))
                  and item.sql(dialect=DeployBigQuery).upper().startswith(prefix)), None)
     what = "the toolkit's pure-SQL fingerprint macro" if name.lower() == FINGERPRINT_MACRO else f"{name}()"
-    return node, f"{what} is DuckDB's: BigQuery has no function {name.upper()}", _HINTS.get(name.lower(), _FUNCTION_HINT)
+    hint = _HINTS.get(name.lower(), _FUNCTION_HINT)
+    return node, f"{what} is DuckDB's: BigQuery has no function {name.upper()}", hint
 
 
 def locate(path: Path, node: exp.Expression | None, fallback_line: int | None = None) -> Location:
