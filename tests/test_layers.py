@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.ml.functions",),
     ("toolkit.ml",),
     ("toolkit.runner",),
+    ("toolkit.deploy",),
     ("toolkit.scaffold",),
     ("toolkit.cli",),
     ("toolkit.__main__",),

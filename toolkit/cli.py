@@ -113,13 +113,36 @@ def _parse_vars(text: str | None) -> dict[str, Any]:
 
 
 # --- build -----------------------------------------------------------------------------------------
+TARGETS = ["duckdb", "bigquery"]  # where `compile` and `build` put the project: the warehouse, or BigQuery itself
+
+
+def _target_options(function: Callable) -> Callable:
+    @click.option("--target", type=click.Choice(TARGETS), default="duckdb", show_default=True,
+                  help="bigquery: BigQuery SQL (compile: under target/bigquery/; build: run there).")
+    @click.option("--project", "bigquery_project", metavar="ID", default=None,
+                  help="With --target bigquery: the BigQuery project, instead of [tool.toolkit.bigquery].project.")
+    @functools.wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        return function(**kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @_project_options
 @_selection_options
-def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-    """Render, order and build the project's nodes in the warehouse."""
+@_target_options
+@click.option("--dry-run", is_flag=True, help="With --target bigquery: check each statement with a dry-run job.")
+def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+          target: str, bigquery_project: str | None, dry_run: bool) -> None:
+    """Render, order and build the project's nodes in the warehouse (or on BigQuery, --target bigquery)."""
     project = load_project(settings, vars)
     selected = project.graph.select(select, exclude)
+    if dry_run and target != "bigquery":
+        raise ToolkitError("--dry-run checks statements on BigQuery", hint="add --target bigquery")
+    if target == "bigquery":
+        _build_on_bigquery(project, selected, bigquery_project, dry_run)
+        return
     if not selected:
         console.print("Nothing to build: the selection matched no nodes.")
         return
@@ -279,14 +302,20 @@ def _print_assertions(outcome: RunResult) -> None:
               help="With --model: the table the prediction SQL reads.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="With --model: a binary classifier's threshold (default 0.5).")
+@_target_options
 def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-             model: str | None, dialect: str, input_table: str, threshold: float | None) -> None:
-    """Write each node's rendered, parsed SQL to target/compiled/; with --model, print a trained model's
-    ML.PREDICT as SQL for DuckDB, BigQuery, Snowflake or Postgres."""
+             model: str | None, dialect: str, input_table: str, threshold: float | None, target: str,
+             bigquery_project: str | None) -> None:
+    """Write each node's rendered, parsed SQL to target/compiled/ (--target bigquery: as BigQuery SQL under
+    target/bigquery/, with deploy.sql); with --model, print a trained model's ML.PREDICT as SQL for DuckDB,
+    BigQuery, Snowflake or Postgres."""
     if model is not None:
         _print_model_sql(settings, model, dialect, input_table, threshold)
         return
     project = load_project(settings, vars)
+    if target == "bigquery":
+        _compile_for_bigquery(project, project.graph.select(select, exclude), bigquery_project)
+        return
     root = settings.target / "compiled"
     selected = project.graph.select(select, exclude)
     for name in selected:
@@ -295,6 +324,34 @@ def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(node.sql.rstrip() + "\n", encoding="utf-8")
     console.print(f"Compiled {len(selected)} node(s) into {_shown(root)}")
+
+
+def _compile_for_bigquery(project: Project, selected: list[str], bigquery_project: str | None) -> None:
+    from toolkit.deploy import compile_bigquery
+
+    root = project.settings.target / "bigquery"
+    deployment = compile_bigquery(project, selected, bigquery_project)  # refuses before anything is written
+    deployment.write(root)
+    console.print(f"Compiled {len(selected)} node(s) for BigQuery into {_shown(root)} "
+                  f"({len(deployment.statements)} statements in {_shown(root / 'deploy.sql')})")
+
+
+def _build_on_bigquery(project: Project, selected: list[str], bigquery_project: str | None, dry_run: bool) -> None:
+    from toolkit.deploy import client, compile_bigquery
+
+    deployment = compile_bigquery(project, selected, bigquery_project)
+    connection = client.connect(bigquery_project or project.settings.bigquery.project)
+    verb = "Dry-running" if dry_run else "Running"
+    console.print(f"{verb} {len(deployment.statements)} statement(s) of {len(selected)} node(s) on BigQuery")
+
+    def report(result: client.JobResult) -> None:
+        label, style = ("ERROR", "red") if result.error else ("OK", "green")
+        detail = result.error or (f"{result.bytes_processed:,} bytes" if result.bytes_processed is not None
+                                  else ", ".join(json.dumps(row, default=str) for row in result.rows))
+        console.print(Text(f"{label:<5}", style=style) + Text(f" {result.node}: {result.summary}  ")
+                      + Text(detail, style="dim"), soft_wrap=True)
+
+    client.run(deployment, connection, dry_run=dry_run, report=report)
 
 
 @cli.command(name="ls")

@@ -1,0 +1,121 @@
+"""What will not run on BigQuery, found before anything is written: DuckDB-only syntax and functions, types
+BigQuery lacks (HUGEINT/INT128 arithmetic), and what sqlglot reports it cannot generate. Each problem names the
+file and, where the SQL carries one, the line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+from sqlglot.tokens import TokenType
+
+from toolkit.deploy.catalog import BIGQUERY_FUNCTIONS, DATE_PARTS, TYPES
+from toolkit.deploy.dialect import DeployBigQuery
+from toolkit.errors import Location
+from toolkit.sql.ml_nodes import MLFunction, MLPreprocess
+from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
+
+_INT64_MAX = 2**63 - 1
+_FUNCTION_HINT = "rewrite it with functions both engines have (see BigQuery's function list), or write the file in " \
+                 "BigQuery's dialect with {{ config(dialect='bigquery') }}"
+_HINTS = {
+    FINGERPRINT_MACRO: "call FARM_FINGERPRINT(…), which BigQuery has built in (and the warehouse too)",
+    "row": "name the fields: STRUCT(a, b), or struct_pack(a := a, b := b)",
+}
+# DuckDB-only syntax sqlglot passes through to BigQuery unchanged → what it is.
+_SYNTAX: dict[type[exp.Expression], str] = {
+    exp.Columns: "COLUMNS(…), DuckDB's star expression",
+    exp.Comprehension: "a list comprehension [… FOR x IN …]",
+    exp.Lambda: "a lambda (x -> …), e.g. of list_transform or list_filter",
+    exp.Describe: "DESCRIBE",
+    exp.RegexpFullMatch: "regexp_full_match with options",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in a node that would not run on BigQuery."""
+
+    location: Location
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+def line_of(node: exp.Expression | None) -> int | None:
+    """The line of the first token under `node` that knows one (sqlglot keeps them when parsing text), else of
+    the nearest enclosing expression that does (a type in a CAST: the CAST's)."""
+    while node is not None:
+        for item in node.walk(bfs=False):
+            if item.meta and "line" in item.meta:
+                return item.meta["line"]
+        node = node.parent
+    return None
+
+
+def tree_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, str | None]]:
+    """(node, what, hint) for each construct of a (translated) DuckDB tree that BigQuery has no counterpart of."""
+    found: list[tuple[exp.Expression, str, str | None]] = []
+    for node in tree.walk(bfs=False):
+        if type(node) in _SYNTAX:
+            found.append((node, f"{_SYNTAX[type(node)]} is DuckDB-only", _FUNCTION_HINT))
+        elif isinstance(node, (exp.PercentileCont, exp.PercentileDisc)) and not isinstance(node.parent, exp.Window):
+            found.append((node, "quantile_cont/quantile_disc as an aggregate: BigQuery's PERCENTILE_CONT is a "
+                                "window function only", "use APPROX_QUANTILES, or PERCENTILE_CONT(x, p) OVER ()"))
+        elif isinstance(node, exp.Extract) and node.name.lower() not in DATE_PARTS:
+            found.append((node, f"EXTRACT({node.name.upper()} FROM …) has no BigQuery date part of that name",
+                          "extract one of " + ", ".join(sorted(DATE_PARTS))))
+        elif isinstance(node, exp.DataType) and not isinstance(node.parent, exp.DataType):
+            found += [(node, message, hint) for message, hint in _type_problems(node)]
+        elif isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit() \
+                and int(node.name) > _INT64_MAX:
+            found.append((node, f"the integer {node.name} is a HUGEINT: BigQuery's integers are 64-bit",
+                          "use NUMERIC/BIGNUMERIC arithmetic (CAST(… AS DECIMAL(38, 0)))"))
+    return found
+
+
+def _type_problems(node: exp.DataType) -> list[tuple[str, str]]:
+    problems = []
+    for item in node.walk():
+        if isinstance(item, exp.DataType) and not item.is_type(exp.DataType.Type.USERDEFINED):
+            written = item.sql(dialect=DeployBigQuery)
+            name = written.split("<")[0].split("(")[0].strip().lower()
+            if name not in TYPES:
+                problems.append((f"the type {item.sql(dialect='duckdb')} (on BigQuery {written}) does not exist "
+                                 "there: HUGEINT/INT128 and unsigned arithmetic, MAP, UNION, … are DuckDB's",
+                                 "cast to INT64, NUMERIC or BIGNUMERIC, FLOAT64, STRING, ARRAY or STRUCT"))
+    return problems
+
+
+def unknown_functions(sql: str) -> list[str]:
+    """The functions a generated BigQuery statement calls that BigQuery has not: names followed by `(`, not
+    qualified (ML.PREDICT, SAFE.…), not an alias's column list (`AS t(a, b)`)."""
+    tokens = DeployBigQuery().tokenize(sql)
+    names = []
+    for previous, token, following in zip([None, *tokens], tokens, [*tokens[1:], None]):
+        if following is None or following.token_type != TokenType.L_PAREN or token.token_type != TokenType.VAR:
+            continue
+        if previous is not None and previous.token_type in (TokenType.DOT, TokenType.ALIAS):
+            continue
+        if token.text.lower() not in BIGQUERY_FUNCTIONS and token.text.lower() not in ("options", "transform"):
+            names.append(token.text)
+    return list(dict.fromkeys(names))
+
+
+def function_problem(name: str, tree: exp.Expression) -> tuple[exp.Expression | None, str, str]:
+    """The refusal of a call to `name`, placed at the first node of `tree` generating it."""
+    prefix = f"{name.upper()}("
+    node = next((item for item in tree.walk(bfs=False) if isinstance(item, exp.Func)
+                 and not isinstance(item, (MLFunction, MLPreprocess))
+                 and item.sql(dialect=DeployBigQuery).upper().startswith(prefix)), None)
+    what = "the toolkit's pure-SQL fingerprint macro" if name.lower() == FINGERPRINT_MACRO else f"{name}()"
+    hint = _HINTS.get(name.lower(), _FUNCTION_HINT)
+    return node, f"{what} is DuckDB's: BigQuery has no function {name.upper()}", hint
+
+
+def locate(path: Path, node: exp.Expression | None, fallback_line: int | None = None) -> Location:
+    return Location(path, line_of(node) or fallback_line)
