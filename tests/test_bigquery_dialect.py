@@ -321,3 +321,19 @@ def test_models_that_cannot_be_trained_here_say_why(project, files: dict, messag
     with pytest.raises(ProjectError) as error:
         load_project(load_settings(folder))
     assert message in str(error.value) and error.value.hint
+
+
+def test_times_with_a_zone_are_utc_on_every_machine(project, toolkit, monkeypatch) -> None:
+    """The warehouse's TimeZone is UTC whatever the machine's, so a model's values do not depend on it."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        folder = project({"models/a.sql": "SELECT CAST(TIMESTAMPTZ '2024-01-01 00:00:00+00' AS VARCHAR) AS text, "
+                                          "hour(TIMESTAMPTZ '2024-01-01 00:00:00+00') AS h\n"})
+        assert toolkit(folder, "build").exit_code == 0
+        assert _rows(folder, "SELECT text, h FROM main.a") == [("2024-01-01 00:00:00+00", 0)]
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -81,6 +81,9 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
         except duckdb.Error as error:
             raise _open_error(path, error) from None
         else:
+            # Times with a time zone read and print in UTC on every machine, as BigQuery's TIMESTAMPs do: a
+            # model's results do not depend on where it is built.
+            con.execute(render(_setting("TimeZone", exp.Literal.string("UTC"))))
             register_functions(con)
             return con
 
