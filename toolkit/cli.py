@@ -26,13 +26,14 @@ from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.runner import NodeResult, RunResult, Status, check_replaceable, check_sources, run, save_results
 from toolkit.scaffold import init_project
-from toolkit.sql.bigquery import Untranslatable, to_duckdb
+from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.dialect import DEFAULT_DIALECT, DIALECT, DIALECTS
 from toolkit.sql.ml_functions import model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
 from toolkit.sql.read_only import read_statement, refused
+from toolkit.sql.translation import warehouse_statement
 from toolkit.warehouse.connection import copy_example_if_missing, damaged, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
@@ -448,8 +449,8 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, diale
     """Run one read-only SQL statement against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
     dialect = dialect or settings.dialect
     parsed = read_statement(sql, dialect)  # anything but a read is refused before the warehouse opens
-    if dialect != DEFAULT_DIALECT:
-        parsed = _from_bigquery(parsed, settings)
+    if dialect != DEFAULT_DIALECT:  # what runs is the DuckDB statement that gives that dialect's results
+        parsed = _translated(parsed, dialect, settings)
         sql = parsed.sql(dialect=DIALECT)
     statement = _ml_statement(parsed)
     if statement is not None and not model_names(statement):  # only scalar ML.* preprocessing: plain SQL now
@@ -502,10 +503,10 @@ def _one_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     return statements[0]
 
 
-def _from_bigquery(statement: exp.Expression, settings: Settings) -> exp.Expression:
-    """A BigQuery statement as the DuckDB statement that gives BigQuery's results."""
+def _translated(statement: exp.Expression, dialect: str, settings: Settings) -> exp.Expression:
     try:
-        return to_duckdb(statement, Datasets(settings.bigquery.project, settings.bigquery.datasets))
+        datasets = Datasets(settings.bigquery.project, settings.bigquery.datasets)
+        return warehouse_statement(statement, dialect, datasets)
     except Untranslatable as error:
         raise ToolkitError(error.message, hint=error.hint) from None
 

@@ -18,12 +18,13 @@ from toolkit.project.nodes import HashSplit, Materialization, Node, NodeKind
 from toolkit.project.parallel import map_in_order
 from toolkit.project.parse import Statement, parse_model
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_markers
-from toolkit.sql.bigquery import Untranslatable, to_duckdb
+from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.create_model import CreateModel, read_create_model
 from toolkit.sql.dialect import DEFAULT_DIALECT
 from toolkit.sql.ml_functions import model_names
 from toolkit.sql.quoting import parse, render
+from toolkit.sql.translation import warehouse_statement
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,13 @@ def _hash_split(split: HashSplit, rendered: Rendered, relations: dict[str, tuple
                 datasets: Datasets) -> HashSplit:
     """The split with its key as DuckDB SQL, for the split report."""
     key_sql = resolve_markers(split.key_sql, rendered.dialect, relations)
-    if rendered.dialect != DEFAULT_DIALECT:
-        try:
-            key_sql = render(to_duckdb(parse(key_sql, rendered.dialect), datasets))
-        except (Untranslatable, sqlglot.errors.ParseError) as error:
-            raise ProjectError(f"hash_split(): its key {key_sql} cannot be read: {error}", Location(rendered.path),
-                               hint="hash a column or a simple expression") from None
+    if rendered.dialect == DEFAULT_DIALECT:  # the warehouse's own SQL already
+        return replace(split, key_sql=key_sql)
+    try:
+        key_sql = render(warehouse_statement(parse(key_sql, rendered.dialect), rendered.dialect, datasets))
+    except (Untranslatable, sqlglot.errors.ParseError) as error:
+        raise ProjectError(f"hash_split(): its key {key_sql} cannot be read: {error}", Location(rendered.path),
+                           hint="hash a column or a simple expression") from None
     return replace(split, key_sql=key_sql)
 
 

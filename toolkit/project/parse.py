@@ -12,7 +12,7 @@ from sqlglot.tokens import TokenType
 
 from toolkit.errors import Location, ProjectError
 from toolkit.project.nodes import NodeKind
-from toolkit.sql.bigquery import Untranslatable, to_duckdb
+from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.functions import TempFunction, is_function_definition, read_function
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.bigquery.statements import refuse
@@ -20,6 +20,7 @@ from toolkit.sql.create_model import is_create_model
 from toolkit.sql.dialect import DEFAULT_DIALECT, DIALECT, DIALECTS
 from toolkit.sql.preprocessing import PreprocessingError, has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quiet import quiet_fallbacks
+from toolkit.sql.translation import warehouse_statement
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,12 @@ def parse_model(sql: str, path: Path, dialect: str = DEFAULT_DIALECT, datasets: 
                                                 "parts in CTEs (WITH …) or in an upstream model") from None
     if not expressions:
         raise ProjectError("the model file contains no SQL statement", Location(path), hint="write one SELECT statement")
-    text = _statement_text(sql, tokens)
-    if dialect == "bigquery":
-        return _translated(expressions, tokens, text, path, datasets)
+    return _READERS[dialect](expressions, tokens, _statement_text(sql, tokens), path, datasets)
+
+
+def _duckdb_statement(expressions: list[exp.Expression], tokens: list, text: str, path: Path,
+                      datasets: Datasets) -> Statement:
+    """A DuckDB file: exactly one statement, kept as written."""
     if len(expressions) > 1:
         raise ProjectError(
             f"the model file contains {len(expressions)} statements; a model file holds exactly one",
@@ -68,8 +72,8 @@ def parse_model(sql: str, path: Path, dialect: str = DEFAULT_DIALECT, datasets: 
 _SPLIT_HINT = "split it into several model files, or combine the statements with CTEs (WITH …)"
 
 
-def _translated(expressions: list[exp.Expression], tokens: list, text: str, path: Path,
-                datasets: Datasets) -> Statement:
+def _bigquery_statement(expressions: list[exp.Expression], tokens: list, text: str, path: Path,
+                        datasets: Datasets) -> Statement:
     """A BigQuery file: its leading CREATE TEMP FUNCTIONs, then one statement, translated to DuckDB's dialect."""
     starts = _statement_starts(tokens)
     functions: dict[str, TempFunction] = {}
@@ -89,13 +93,16 @@ def _translated(expressions: list[exp.Expression], tokens: list, text: str, path
         if is_function_definition(statement):
             raise ProjectError("the model file defines functions but holds no query that uses them",
                                Location(path, starts[-1].line), hint="write the SELECT after the functions")
-        translated = to_duckdb(statement, datasets, functions)
+        kind = _classify(statement, path)
+        translated = warehouse_statement(statement, "bigquery", datasets, functions)
     except Untranslatable as error:
         raise ProjectError(error.message, Location(path, error.line, error.column), hint=error.hint) from None
-    kind = _classify(translated, path)
     named = tuple(dict.fromkeys((table.db, table.name) for table in translated.find_all(exp.Table) if table.db))
     statement = _classified(translated, translated.sql(dialect=DIALECT, pretty=True), text, path, kind)
     return replace(statement, named=named)
+
+
+_READERS = {"duckdb": _duckdb_statement, "bigquery": _bigquery_statement}  # by dialect
 
 
 def _classified(expression: exp.Expression, text: str, source: str, path: Path,
