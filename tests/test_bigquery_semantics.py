@@ -17,6 +17,7 @@ from toolkit.sql.bigquery import Untranslatable, to_duckdb
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.dialect import Toolkit, ToolkitBigQuery
 from toolkit.sql.literals import constant
+from toolkit.warehouse.functions import register_functions
 
 
 def translate(sql: str) -> str:
@@ -38,9 +39,16 @@ def same(actual: Any, expected: Any) -> bool:
     return actual == expected
 
 
+def _connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the toolkit's functions and macros, as every warehouse connection has."""
+    connection = duckdb.connect()
+    register_functions(connection)
+    return connection
+
+
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect()
+    connection = _connection()
     connection.execute("""CREATE TABLE typed AS SELECT 1.0::DOUBLE AS f, 0.30000000000000004::DOUBLE AS g,
         1.50::DECIMAL(38, 9) AS n, TIMESTAMPTZ '2008-12-25 15:30:00.25+00' AS ts,
         TIMESTAMP '2008-12-25 15:30:00.25' AS dt, DATE '2008-12-25' AS d, TRUE AS b, 42::BIGINT AS i,
@@ -401,7 +409,7 @@ IN_UTC = [
 
 @pytest.mark.parametrize(("expression", "expected"), IN_UTC, ids=[case[0] for case in IN_UTC])
 def test_timestamps_do_not_depend_on_the_time_zone(expression: str, expected: Any) -> None:
-    with duckdb.connect() as con:
+    with _connection() as con:
         con.execute("SET TimeZone = 'America/Los_Angeles'")
         assert same(value_of(con, expression), expected)
         con.execute("SET TimeZone = 'Asia/Kolkata'")
@@ -409,7 +417,7 @@ def test_timestamps_do_not_depend_on_the_time_zone(expression: str, expected: An
 
 
 def test_timestamp_column_prints_in_utc_in_another_time_zone() -> None:
-    with duckdb.connect() as con:
+    with _connection() as con:
         con.execute("SET TimeZone = 'Asia/Kolkata'")
         con.execute("CREATE TABLE t AS SELECT TIMESTAMPTZ '2008-12-25 15:30:00+00' AS ts, '2008-12-25 15:30:00' AS s")
         assert con.execute(translate("SELECT CAST(ts AS STRING), CAST(CAST(s AS TIMESTAMP) AS STRING) FROM t")

@@ -323,7 +323,9 @@ def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], 
         node = project.nodes[name]
         path = root / node.relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(node.sql.rstrip() + "\n", encoding="utf-8")
+        # a DuckDB file as written; another dialect's as the DuckDB SQL it translates to, laid out to be read
+        sql = node.sql if node.dialect == DEFAULT_DIALECT else node.statement.sql(dialect=DIALECT, pretty=True)
+        path.write_text(sql.rstrip() + "\n", encoding="utf-8")
     console.print(f"Compiled {len(selected)} node(s) into {_shown(root)}")
 
 

@@ -98,7 +98,7 @@ def _bigquery_statement(expressions: list[exp.Expression], tokens: list, text: s
     except Untranslatable as error:
         raise ProjectError(error.message, Location(path, error.line, error.column), hint=error.hint) from None
     named = tuple(dict.fromkeys((table.db, table.name) for table in translated.find_all(exp.Table) if table.db))
-    statement = _classified(translated, translated.sql(dialect=DIALECT, pretty=True), text, path, kind)
+    statement = _classified(translated, translated.sql(dialect=DIALECT), text, path, kind)  # one line: fast
     return replace(statement, named=named)
 
 

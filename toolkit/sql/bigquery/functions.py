@@ -86,19 +86,24 @@ def _is_any_type(type_: exp.Expression | None) -> bool:
 
 
 def expand(tree: exp.Expression, functions: dict[str, TempFunction]) -> exp.Expression:
-    """`tree` with every call of a temporary function replaced by its body (in place)."""
+    """`tree` with every call of a temporary function replaced by its body (in place), innermost calls first, so
+    an argument that is itself a call arrives expanded."""
     if not functions:
         return tree
+    calls = [(node, function) for node in tree.find_all(exp.Func)
+             if (function := functions.get(_called_name(node).casefold())) is not None]
+    for node, function in reversed(calls):  # breadth first, reversed: the deepest calls first
+        arguments = list(node.expressions) if isinstance(node, exp.Anonymous) else list(node.iter_expressions())
+        expanded = function.call(node, arguments)
+        if node is tree:
+            return expanded
+        node.replace(expanded)
+    return tree
 
-    def replace(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous):
-            function = functions.get(str(node.this).casefold())
-            if function is not None:  # arguments first: transform() does not walk into what it replaced
-                return function.call(node, [expand(argument, functions) for argument in node.expressions])
-        elif isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous):
-            function = functions.get((node.meta.get("bigquery_name") or node.sql_name()).casefold())
-            if function is not None:  # a temporary function named like a built-in one shadows it, as in BigQuery
-                return function.call(node, [expand(argument, functions) for argument in node.iter_expressions()])
-        return node
 
-    return tree.transform(replace, copy=False)
+def _called_name(node: exp.Func) -> str:
+    """The name a call is written with (a temporary function named like a built-in one shadows it, as in
+    BigQuery)."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.this)
+    return node.meta.get("bigquery_name") or node.sql_name()

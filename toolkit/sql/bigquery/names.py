@@ -28,17 +28,15 @@ class Datasets:
         return next((dataset for dataset, mapped in self.schemas.items() if mapped == schema), schema)
 
 
-def to_schemas(tree: exp.Expression, datasets: Datasets) -> exp.Expression:
-    """Every `project.dataset.table` (and `dataset.table`) of `tree` as `schema.table`, column qualifiers too."""
-
-    def rename(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and not isinstance(node.this, MLFunction):
-            _rename_parts(node, "catalog", "db", datasets)
-        elif isinstance(node, exp.Column) and node.args.get("db"):
-            _rename_parts(node, "catalog", "db", datasets)
+def in_schema(node: exp.Table | exp.Column, datasets: Datasets) -> exp.Expression:
+    """A `project.dataset.table` (or `dataset.table`) name, or a column qualified by one, as `schema.table`; a
+    table function's name (ML.PREDICT's `ML`) stays."""
+    if isinstance(node, exp.Column) and not node.args.get("db"):
         return node
-
-    return tree.transform(rename, copy=False)
+    if isinstance(node, exp.Table) and isinstance(node.this, MLFunction):
+        return node
+    _rename_parts(node, "catalog", "db", datasets)
+    return node
 
 
 def _rename_parts(node: exp.Expression, catalog_key: str, db_key: str, datasets: Datasets) -> None:

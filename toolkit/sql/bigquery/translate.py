@@ -9,48 +9,48 @@ import duckdb
 from sqlglot import exp
 
 from toolkit.sql.bigquery.functions import TempFunction, expand
-from toolkit.sql.bigquery.names import Datasets, to_schemas
+from toolkit.sql.bigquery.macros import MACROS
+from toolkit.sql.bigquery.names import Datasets, in_schema
 from toolkit.sql.bigquery.refusal import Untranslatable
-from toolkit.sql.bigquery.rules import apply_rules
+from toolkit.sql.bigquery.rules import RULES, apply_rules
 from toolkit.sql.literals import NotConstant, array_literal, generate_array
 from toolkit.sql.ml_nodes import MLFunction, MLPreprocess
 
 
 def to_duckdb(statement: exp.Expression, datasets: Datasets,
               functions: dict[str, TempFunction] | None = None) -> exp.Expression:
-    """The statement for DuckDB, translated in place; an Untranslatable for what would not give BigQuery's values."""
+    """The statement for DuckDB, translated in place; an Untranslatable for what would not give BigQuery's values.
+    Temporary functions are expanded first, so that the rules see their bodies; then one walk, children before
+    parents, maps names to schemas and applies the rules."""
     tree = expand(statement, functions or {})
-    tree = to_schemas(tree, datasets)
-    tree = _fold_constant_arrays(tree)
-    tree = apply_rules(tree)
-    _check_functions(tree)
-    return tree
+    names = functools.partial(in_schema, datasets=datasets)
+    rules = {**RULES, exp.Table: names, exp.Column: names, exp.Anonymous: _known_function,
+             exp.GenerateSeries: _constant_array}
+    return apply_rules(tree, rules)
 
 
-def _fold_constant_arrays(tree: exp.Expression) -> exp.Expression:
+def _constant_array(node: exp.GenerateSeries) -> exp.Expression:
     """GENERATE_ARRAY of constants where BigQuery ML reads a constant array (ML.ROC_CURVE's thresholds, settings,
-    ML.BUCKETIZE's split points, OPTIONS values) as the array literal itself, so the ML layer reads its values."""
-    for node in list(tree.find_all(exp.GenerateSeries)):
-        if node.find_ancestor(MLFunction, MLPreprocess, exp.Property) is None:
-            continue
+    ML.BUCKETIZE's split points, OPTIONS values) as the array literal itself, so the ML layer reads its values;
+    elsewhere the rule's translation."""
+    if node.find_ancestor(MLFunction, MLPreprocess, exp.Property) is not None:
         try:
-            values = generate_array(node)
+            return array_literal(generate_array(node))
         except NotConstant:
-            continue  # not constant: the rules translate it, and the ML layer says what it expects
-        node.replace(array_literal(values))
-    return tree
+            pass  # not constant: the rule translates it, and the ML layer says what it expects
+    return RULES[exp.GenerateSeries](node)
 
 
-def _check_functions(tree: exp.Expression) -> None:
-    """A function sqlglot does not know and DuckDB lacks: a BigQuery function the toolkit has no translation for."""
-    for node in tree.find_all(exp.Anonymous):
-        if isinstance(node, (MLFunction, MLPreprocess)):
-            continue
-        name = str(node.this)
-        if name.casefold() not in duckdb_functions():
-            raise Untranslatable(f"{name.upper()}() has no translation to DuckDB in the toolkit", node,
-                                 hint="rewrite it with other functions (see README, Coming from BigQuery), or in a "
-                                      "DuckDB-dialect model file")
+def _known_function(node: exp.Anonymous) -> exp.Expression:
+    """A function sqlglot does not know: the rule for its name, or DuckDB's own; when DuckDB lacks it too, a BigQuery
+    function the toolkit has no translation for."""
+    translated = RULES[exp.Anonymous](node)
+    name = str(node.this)
+    if translated is node and name.casefold() not in duckdb_functions() and name not in MACROS:
+        raise Untranslatable(f"{name.upper()}() has no translation to DuckDB in the toolkit", node,
+                             hint="rewrite it with other functions (see README, Coming from BigQuery), or in a "
+                                  "DuckDB-dialect model file")
+    return translated
 
 
 @functools.cache

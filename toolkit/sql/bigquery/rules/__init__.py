@@ -38,11 +38,11 @@ RULES: dict[type[exp.Expression], Rule] = {
 }
 
 
-def apply_rules(tree: exp.Expression) -> exp.Expression:
+def apply_rules(tree: exp.Expression, rules: dict[type[exp.Expression], Rule] = RULES) -> exp.Expression:
     """`tree` with every rule applied, children before parents (a rule sees translated arguments); what a rule
     returns is not visited again."""
     for node in reversed(list(tree.dfs())):
-        rule = RULES.get(type(node))
+        rule = rules.get(type(node))
         if rule is None:
             continue
         parent, key, index = node.parent, node.arg_key, node.index

@@ -20,6 +20,7 @@ from toolkit.sql.bigquery.rules.common import (
     case,
     cast,
     fail,
+    macro,
     reread,
     static_type,
     string,
@@ -68,7 +69,11 @@ def to_bytes(node: exp.Cast) -> exp.Expression:
         return call("encode", x)
     if known is not None:
         return node
-    return case((typeof_is(x, "VARCHAR"), call("encode", text_of(x))), default=node)
+    return macro("bigquery_bytes", x)
+
+
+def bytes_dispatch(x: exp.Expression) -> exp.Expression:
+    return case((typeof_is(x, "VARCHAR"), call("encode", text_of(x))), default=cast(x, BLOB))
 
 
 def to_string(x: exp.Expression) -> exp.Expression:
@@ -80,6 +85,11 @@ def to_string(x: exp.Expression) -> exp.Expression:
         return _FORMATS[known](x)
     if known is not None:
         return cast(x, VARCHAR)
+    return macro("bigquery_string", x)
+
+
+def string_dispatch(x: exp.Expression) -> exp.Expression:
+    """CAST(x AS STRING) by x's type, which DuckDB knows when it binds the call (the bigquery_string macro)."""
     branches = [(typeof_is(x, *names), format_(x)) for names, format_ in _DISPATCH]
     return case(*branches, default=text_of(x))
 
@@ -153,6 +163,17 @@ def to_int64(x: exp.Expression, safe: bool) -> exp.Expression | None:
                    default=convert(this=text, to=BIGINT.copy()))
     if known == "VARCHAR":
         return checked
+    return macro("bigquery_safe_int64" if safe else "bigquery_int64", x)
+
+
+def int64_dispatch(x: exp.Expression, safe: bool) -> exp.Expression:
+    """CAST(x AS INT64) by x's type (the bigquery_int64 and bigquery_safe_int64 macros)."""
+    convert = exp.TryCast if safe else exp.Cast
+    rounded = convert(this=call("round", reread(x, DOUBLE)), to=BIGINT.copy())
+    text = text_of(x)
+    bad = exp.Not(this=call("regexp_matches", text.copy(), string(_INT64_TEXT)))
+    checked = case((bad, exp.Null() if safe else fail("CAST to INT64: not an integer")),
+                   default=convert(this=text, to=BIGINT.copy()))
     numeric = convert(this=call("round", cast(text_of(x), NUMERIC)), to=BIGINT.copy())
     return case((typeof_is(x, "DOUBLE", "FLOAT"), rounded), (typeof_is(x, "DECIMAL"), numeric),
                 (typeof_is(x, "VARCHAR"), checked), default=convert(this=x, to=BIGINT.copy()))
@@ -169,12 +190,22 @@ def to_timestamp(x: exp.Expression, safe: bool) -> exp.Expression:
         if re.search(_ZONE, text) is None:
             text += "+00" if ":" in text else " 00:00:00+00"
         return convert(this=string(text), to=TIMESTAMPTZ.copy())
+    if static_type(x) == "VARCHAR":
+        return _timestamp_from_text(x, convert)
+    return macro("bigquery_safe_timestamp" if safe else "bigquery_timestamp", x)
+
+
+def _timestamp_from_text(x: exp.Expression, convert: type[exp.Cast]) -> exp.Expression:
     text = text_of(x)
     zoned = call("regexp_matches", text.copy(), string(_ZONE))
-    from_text = case((zoned, convert(this=text.copy(), to=TIMESTAMPTZ.copy())),
-                     default=call("timezone", string("UTC"), convert(this=text, to=TIMESTAMP.copy())))
-    if static_type(x) == "VARCHAR":
-        return from_text
+    return case((zoned, convert(this=text.copy(), to=TIMESTAMPTZ.copy())),
+                default=call("timezone", string("UTC"), convert(this=text, to=TIMESTAMP.copy())))
+
+
+def timestamp_dispatch(x: exp.Expression, safe: bool) -> exp.Expression:
+    """CAST(x AS TIMESTAMP) by x's type (the bigquery_timestamp and bigquery_safe_timestamp macros)."""
+    convert = exp.TryCast if safe else exp.Cast
+    from_text = _timestamp_from_text(x, convert)
     wall_clock = call("timezone", string("UTC"), convert(this=x.copy(), to=TIMESTAMP.copy()))
     return case((typeof_is(x, "TIMESTAMP WITH TIME ZONE"), convert(this=x.copy(), to=TIMESTAMPTZ.copy())),
                 (typeof_is(x, "VARCHAR"), from_text), default=wall_clock)

@@ -26,6 +26,13 @@ def call(name: str, *args: exp.Expression) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
+def macro(name: str, argument: exp.Expression) -> exp.Anonymous:
+    """A call of one of the toolkit's BigQuery macros (toolkit.sql.bigquery.macros), registered on every warehouse
+    connection: a dispatch on the argument's type that DuckDB binds per call, written once instead of around every
+    argument."""
+    return call(name, argument)
+
+
 def number(value: int) -> exp.Literal:
     return exp.Literal.number(value)
 

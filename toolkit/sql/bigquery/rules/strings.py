@@ -16,6 +16,7 @@ from toolkit.sql.bigquery.rules.common import (
     cast,
     fail,
     literal_int,
+    macro,
     number,
     static_type,
     typeof_is,
@@ -29,6 +30,11 @@ def _length(value: exp.Expression) -> exp.Expression:
         return call("octet_length", value.copy())
     if known == "VARCHAR":
         return call("length", value.copy())
+    return macro("bigquery_length", value.copy())
+
+
+def length_dispatch(value: exp.Expression) -> exp.Expression:
+    """LENGTH by the argument's type (the bigquery_length macro)."""
     return case((typeof_is(value, "BLOB"), call("octet_length", cast(value.copy(), BLOB))),
                 default=call("length", cast(value.copy(), VARCHAR)))
 
@@ -46,6 +52,12 @@ def byte_length(node: exp.ByteLength) -> exp.Expression:
     utf8 = call("octet_length", call("encode", cast(value.copy(), VARCHAR)))
     if static_type(value) == "VARCHAR":
         return utf8
+    return macro("bigquery_byte_length", value)
+
+
+def byte_length_dispatch(value: exp.Expression) -> exp.Expression:
+    """BYTE_LENGTH by the argument's type (the bigquery_byte_length macro)."""
+    utf8 = call("octet_length", call("encode", cast(value.copy(), VARCHAR)))
     return case((typeof_is(value, "BLOB"), call("octet_length", cast(value.copy(), BLOB))), default=utf8)
 
 
