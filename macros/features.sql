@@ -117,16 +117,16 @@ ORDER BY {{ _listed(order_by) }}
 {#- ------------------------------------------------------------------------------------- date and time -#}
 
 {#- The ISO day of the week of a DATE or TIMESTAMP: 1 = Monday … 7 = Sunday (BigQuery's EXTRACT(DAYOFWEEK …)
-    counts 1 = Sunday instead). INTEGER; NULL stays NULL. -#}
+    counts 1 = Sunday instead). BIGINT (BigQuery's INT64, in both dialects); NULL stays NULL. -#}
 {% macro day_of_week(ts) -%}
 {%- do _check_expression('ts', ts) -%}
-CAST(isodow({{ ts }}) AS INTEGER)
+CAST(isodow({{ ts }}) AS BIGINT)
 {%- endmacro %}
 
-{#- The hour of a TIMESTAMP, 0 … 23 (0 for a DATE). INTEGER; NULL stays NULL. -#}
+{#- The hour of a TIMESTAMP, 0 … 23 (0 for a DATE). BIGINT (BigQuery's INT64); NULL stays NULL. -#}
 {% macro hour_of_day(ts) -%}
 {%- do _check_expression('ts', ts) -%}
-CAST(hour({{ ts }}) AS INTEGER)
+CAST(hour({{ ts }}) AS BIGINT)
 {%- endmacro %}
 
 {#- TRUE on Saturdays and Sundays, FALSE on other days; NULL stays NULL. -#}

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlglot
+from conftest import write_files
 
-from tests.conftest import write_files
 from toolkit.config import load_settings
 from toolkit.errors import ConfigError, ProjectError
 from toolkit.project.load import load_project

@@ -439,3 +439,20 @@ def test_options_of_create_model_stay_constants() -> None:
     tree = to_duckdb(sqlglot.parse_one(sql, dialect=ToolkitBigQuery), Datasets())
     values = {item.name: constant(item.args["value"]) for item in tree.find_all(sqlglot.exp.Property)}
     assert values.get("l2_reg") == 0.1 and values.get("learn_rate") == 1.5, values
+
+
+@pytest.mark.parametrize("name", ["INT", "INTEGER", "SMALLINT", "TINYINT", "BYTEINT", "BIGINT", "INT64"])
+def test_every_integer_type_is_int64(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """INT, SMALLINT, INTEGER, BIGINT, TINYINT and BYTEINT are aliases of INT64
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#integer_types)."""
+    assert value_of(con, f"CAST(3000000000 AS {name}) + 1") == 3000000001
+    assert con.execute(translate(f"SELECT typeof(CAST(1 AS {name}))")).fetchall() == [("BIGINT",)]
+
+
+def test_a_cast_to_int64_may_order_a_window(con: duckdb.DuckDBPyConnection) -> None:
+    """CAST(… AS INT64) of a column whose type the tree does not know still orders a window: DuckDB refuses
+    volatile expressions (error()) there, and a STRING that is not an integer fails the cast itself."""
+    sql = ("SELECT s, ROW_NUMBER() OVER (ORDER BY CAST(i AS INT64), CAST(s IS NULL AS INT64)) AS n FROM typed")
+    assert con.execute(translate(sql)).fetchall() == [("apple", 1)]
+    with pytest.raises(duckdb.ConversionException, match="not an integer: 1.5"):
+        value_of(con, "CAST(text_number AS INT64) FROM typed")

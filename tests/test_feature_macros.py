@@ -139,7 +139,7 @@ def test_day_of_week_is_iso_on_a_known_week(built):
         assert weekend is weekend_of_date is (ts.isoweekday() >= 6)
     assert found[-1][1:] == (None,) * 6
     types = columns(built, "dates")
-    assert types["dow"] == types["hour"] == "INTEGER" and types["weekend"] == "BOOLEAN"
+    assert types["dow"] == types["hour"] == "BIGINT" and types["weekend"] == "BOOLEAN"
 
 
 # --- buckets --------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from toolkit.sql.bigquery.rules.common import (
     call,
     case,
     cast,
-    fail,
     macro,
     reread,
     static_type,
@@ -34,8 +33,16 @@ _ZONE = r"\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d?(:?\d\d)?|[A-Za-z][A-Za-z0-9_
 _INT64_TEXT = r"^\s*[+-]?(\d+|0[xX][0-9a-fA-F]+)\s*$"
 
 
+# BigQuery's one integer type is INT64; INT, SMALLINT, INTEGER, TINYINT and BYTEINT are its other names.
+_INT64_ALIASES = (exp.DataType.Type.INT, exp.DataType.Type.SMALLINT, exp.DataType.Type.TINYINT,
+                  exp.DataType.Type.MEDIUMINT)
+
+
 def data_type(node: exp.DataType) -> exp.Expression:
-    """NUMERIC is DECIMAL(38, 9) on BigQuery, DECIMAL(18, 3) in DuckDB; BIGNUMERIC has more digits than DuckDB."""
+    """NUMERIC is DECIMAL(38, 9) on BigQuery, DECIMAL(18, 3) in DuckDB; BIGNUMERIC has more digits than DuckDB;
+    INTEGER and the other integer names are INT64, not DuckDB's 32-, 16- or 8-bit integers."""
+    if node.this in _INT64_ALIASES:
+        return BIGINT.copy()
     if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
         return NUMERIC.copy()
     if node.this == exp.DataType.Type.BIGDECIMAL:
@@ -157,23 +164,27 @@ def to_int64(x: exp.Expression, safe: bool) -> exp.Expression | None:
         return rounded
     if known not in (None, "VARCHAR"):
         return None
-    text = text_of(x)
-    bad = exp.Not(this=call("regexp_matches", text.copy(), string(_INT64_TEXT)))
-    checked = case((bad, exp.Null() if safe else fail("CAST to INT64: not an integer")),
-                   default=convert(this=text, to=BIGINT.copy()))
+    checked = _integer_text(x, convert)
     if known == "VARCHAR":
         return checked
     return macro("bigquery_safe_int64" if safe else "bigquery_int64", x)
+
+
+def _integer_text(x: exp.Expression, convert: type[exp.Cast]) -> exp.Expression:
+    """A STRING as INT64 when it is an integer; otherwise a text that fails the cast itself, 'not an integer: 1.5'
+    (NULL for SAFE_CAST). No error() call: that would make the expression volatile, which DuckDB refuses in a
+    window's ORDER BY."""
+    text = text_of(x)
+    integer = call("regexp_matches", text.copy(), string(_INT64_TEXT))
+    refused = exp.DPipe(this=string("not an integer: "), expression=text.copy())
+    return convert(this=case((integer, text), default=refused), to=BIGINT.copy())
 
 
 def int64_dispatch(x: exp.Expression, safe: bool) -> exp.Expression:
     """CAST(x AS INT64) by x's type (the bigquery_int64 and bigquery_safe_int64 macros)."""
     convert = exp.TryCast if safe else exp.Cast
     rounded = convert(this=call("round", reread(x, DOUBLE)), to=BIGINT.copy())
-    text = text_of(x)
-    bad = exp.Not(this=call("regexp_matches", text.copy(), string(_INT64_TEXT)))
-    checked = case((bad, exp.Null() if safe else fail("CAST to INT64: not an integer")),
-                   default=convert(this=text, to=BIGINT.copy()))
+    checked = _integer_text(x, convert)
     numeric = convert(this=call("round", cast(text_of(x), NUMERIC)), to=BIGINT.copy())
     return case((typeof_is(x, "DOUBLE", "FLOAT"), rounded), (typeof_is(x, "DECIMAL"), numeric),
                 (typeof_is(x, "VARCHAR"), checked), default=convert(this=x, to=BIGINT.copy()))

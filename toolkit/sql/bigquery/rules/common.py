@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from toolkit.sql.ml_nodes import MLPreprocess
+
 DOUBLE = exp.DataType.build("DOUBLE")
 BIGINT = exp.DataType.build("BIGINT")
 VARCHAR = exp.DataType.build("VARCHAR")
@@ -106,13 +108,25 @@ def static_type(node: exp.Expression) -> str | None:
         if node.is_string:
             return "VARCHAR"
         return "DOUBLE" if is_float_text(node.this) else "BIGINT"
-    if isinstance(node, exp.Boolean):
+    if isinstance(node, (exp.Boolean, exp.Predicate, exp.Connector, exp.Not)):  # TRUE, a = b, x IS NULL, p AND q
         return "BOOLEAN"
     if isinstance(node, exp.ByteString):
         return "BLOB"
     if isinstance(node, (exp.Cast, exp.TryCast)) and isinstance(node.to, exp.DataType):
         return type_name(node.to)
+    if isinstance(node, exp.Window) and isinstance(node.this, MLPreprocess):
+        return static_type(node.this)
+    if isinstance(node, MLPreprocess):
+        return PREPROCESSING_TYPES.get(node.name.upper())
     return None
+
+
+# What BigQuery ML's preprocessing functions return, where it does not depend on the argument
+# (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-preprocessing-functions).
+PREPROCESSING_TYPES = {
+    "BUCKETIZE": "VARCHAR", "QUANTILE_BUCKETIZE": "VARCHAR", "HASH_BUCKETIZE": "BIGINT", "LABEL_ENCODER": "BIGINT",
+    "STANDARD_SCALER": "DOUBLE", "MIN_MAX_SCALER": "DOUBLE", "MAX_ABS_SCALER": "DOUBLE", "ROBUST_SCALER": "DOUBLE",
+}
 
 
 def type_name(type_: exp.DataType) -> str:
