@@ -6,8 +6,9 @@ Prints files per second for `load_project` + `Graph.select` (the work `toolkit c
 do before touching the warehouse), cold (no compiled-template cache in target/jinja-cache) and warm (every
 file unchanged since the last run), and, as the in-process baseline, the time sqlglot alone takes to parse
 the same rendered SQL: the ratios tell how much the toolkit adds on top of parsing. With `--dialect bigquery` the
-files are BigQuery SQL (backtick names, # comments, IF, MOD, GENERATE_ARRAY, a temporary function), which the
-toolkit also translates to DuckDB's; the baseline then parses them with sqlglot's BigQuery dialect."""
+files are the same models in BigQuery's SQL (backtick names, # comments, IF, MOD, GENERATE_ARRAY; one file in ten
+defines a temporary function), which the toolkit also translates to DuckDB's; the baseline then parses them with
+sqlglot's BigQuery dialect."""
 
 from __future__ import annotations
 
@@ -37,19 +38,20 @@ FROM base
 """
 
 
+# The same model in BigQuery's SQL; one file in ten also defines a temporary function.
 BIGQUERY_MODEL = """\
 {{{{ config(materialized='{materialized}', tags=['layer_{layer}']) }}}}
 # layer {layer}, in BigQuery's SQL
-CREATE TEMP FUNCTION parity(x INT64) AS (IF(MOD(x, 2) = 0, "even", "odd"));
-WITH base AS (
+{function}WITH base AS (
     SELECT {parent_columns}, {{{{ surrogate_key(['a', 'b']) }}}} AS key_{index}
     FROM {source}
     WHERE a > {{{{ var('threshold', 0) }}}}
 )
-SELECT b, a + {index} AS a, COUNT(*) OVER (PARTITION BY b) AS n, key_{index}, parity(a) AS parity
+SELECT b, a + {index} AS a, COUNT(*) OVER (PARTITION BY b) AS n, key_{index}, {parity} AS parity
 FROM base
 {join}
 """
+PARITY_FUNCTION = 'CREATE TEMP FUNCTION parity(x INT64) AS (IF(MOD(x, 2) = 0, "even", "odd"));\n'
 TEMPLATES = {"duckdb": (MODEL, "(SELECT range AS a, range % 7 AS b FROM range(10))"),
              "bigquery": (BIGQUERY_MODEL, "(SELECT a, MOD(a, 7) AS b FROM UNNEST(GENERATE_ARRAY(0, 9)) AS a)")}
 
@@ -68,9 +70,11 @@ def generate(root: Path, files: int, seed: int = 0, dialect: str = "duckdb") -> 
             source = f"{{{{ ref('m{rng.randrange(index)}') }}}}"
             other = rng.randrange(index)
             join = f"LEFT JOIN {{{{ ref('m{other}') }}}} AS o ON o.b = base.b" if index > 1 and index % 3 == 0 else ""
+        function = index % 10 == 0
         text = model.format(
             materialized="view" if index % 4 else "table", layer=index // 100, parent_columns="a, b",
-            index=index, source=source, join=join,
+            index=index, source=source, join=join, function=PARITY_FUNCTION if function else "",
+            parity="parity(a)" if function else 'IF(MOD(a, 2) = 0, "even", "odd")',
         )
         (folder / f"m{index}.sql").write_text(text)
 

@@ -24,7 +24,7 @@ from toolkit.sql.create_model import CreateModel, read_create_model
 from toolkit.sql.dialect import DEFAULT_DIALECT
 from toolkit.sql.ml_functions import model_names
 from toolkit.sql.quoting import parse, render
-from toolkit.sql.translation import warehouse_statement
+from toolkit.sql.translation import prepare_translation, warehouse_statement
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     renderer.template_cache.save()
     relations = {r.name: (r.config.get("schema", settings.schema), r.name) for r in rendered}
     datasets = Datasets(settings.bigquery.project, settings.bigquery.datasets)
+    prepare_translation({r.dialect for r in rendered})  # once, here: the parsing workers inherit what it loads
     nodes, _ = map_in_order(lambda r: _node(r, settings, relations, datasets), rendered)
     for node in nodes:
         _check_relation(node, settings)
