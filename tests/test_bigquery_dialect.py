@@ -337,3 +337,10 @@ def test_times_with_a_zone_are_utc_on_every_machine(project, toolkit, monkeypatc
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "bigquery"])
+def test_query_with_an_open_quote_is_a_message(bigquery_project: Path, toolkit, dialect: str) -> None:
+    result = toolkit(bigquery_project, "query", "--dialect", dialect, "SELECT 'abc")
+    assert result.exit_code != 0 and "SQL syntax error: Missing ' from 1:7" in result.output
+    assert "Traceback" not in result.output

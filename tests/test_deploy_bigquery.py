@@ -2,9 +2,9 @@
 dependency order, DuckDB's semantics kept, what will not run refused before anything is written, and the script
 run by a fake google.cloud.bigquery.Client (there is no BigQuery here).
 
-The example project's BigQuery SQL is compared with the golden files under tests/golden/bigquery/. After checking
-a change, rewrite them with `python -m pytest tests/test_deploy_bigquery.py --update-golden` (or with the
-environment variable TOOLKIT_UPDATE_GOLDEN=1)."""
+The example project's BigQuery script is compared with the golden file tests/golden/bigquery/deploy.sql (each
+node's file is its block of that script). After checking a change, rewrite it with
+`python -m pytest tests/test_deploy_bigquery.py --update-golden` (or TOOLKIT_UPDATE_GOLDEN=1)."""
 
 from __future__ import annotations
 
@@ -42,17 +42,24 @@ def _update_golden(request: pytest.FixtureRequest) -> bool:
     return request.config.getoption("--update-golden") or os.environ.get("TOOLKIT_UPDATE_GOLDEN") == "1"
 
 
-def test_example_project_matches_the_golden_files(example: Path, request: pytest.FixtureRequest) -> None:
-    written = sorted(path.relative_to(example) for path in example.rglob("*.sql"))
+def test_example_project_matches_the_golden_script(example: Path, request: pytest.FixtureRequest) -> None:
+    script = (example / "deploy.sql").read_text()
     if _update_golden(request):
-        shutil.rmtree(GOLDEN, ignore_errors=True)
-        for relative in written:
-            (GOLDEN / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(example / relative, GOLDEN / relative)
-    assert written == sorted(path.relative_to(GOLDEN) for path in GOLDEN.rglob("*.sql")), \
-        "the files differ from tests/golden/bigquery: rerun with --update-golden after checking them"
-    for relative in written:
-        assert (example / relative).read_text() == (GOLDEN / relative).read_text(), f"{relative} changed"
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        (GOLDEN / "deploy.sql").write_text(script)
+    assert script == (GOLDEN / "deploy.sql").read_text(), \
+        "deploy.sql differs from tests/golden/bigquery: rerun with --update-golden after checking it"
+
+
+def test_each_node_file_is_its_block_of_the_script(example: Path) -> None:
+    """One file per node, holding exactly the script's block under that node's `-- path` header."""
+    blocks = dict(re.findall(r"^-- (\S+)\n(.*?)(?=^-- \S+\n|\Z)", (example / "deploy.sql").read_text(),
+                             re.MULTILINE | re.DOTALL))
+    files = {path.relative_to(example).as_posix(): path.read_text() for path in example.rglob("*.sql")
+             if path.name != "deploy.sql"}
+    assert sorted(files) == sorted(blocks) and len(files) == 19
+    for relative, text in files.items():
+        assert blocks[relative].rstrip("\n") == text.rstrip("\n"), relative
 
 
 # ML table functions sqlglot's own BigQuery dialect does not parse yet (it knows ML.PREDICT): statements calling

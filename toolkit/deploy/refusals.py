@@ -5,7 +5,6 @@ file and, where the SQL carries one, the line."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlglot import exp
 from sqlglot.tokens import TokenType
@@ -44,17 +43,6 @@ class Problem:
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}"
         return f"{text}\n    hint: {self.hint}" if self.hint else text
-
-
-def line_of(node: exp.Expression | None) -> int | None:
-    """The line of the first token under `node` that knows one (sqlglot keeps them when parsing text), else of
-    the nearest enclosing expression that does (a type in a CAST: the CAST's)."""
-    while node is not None:
-        for item in node.walk(bfs=False):
-            if item.meta and "line" in item.meta:
-                return item.meta["line"]
-        node = node.parent
-    return None
 
 
 def tree_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, str | None]]:
@@ -115,7 +103,3 @@ def function_problem(name: str, tree: exp.Expression) -> tuple[exp.Expression | 
     what = "the toolkit's pure-SQL fingerprint macro" if name.lower() == FINGERPRINT_MACRO else f"{name}()"
     hint = _HINTS.get(name.lower(), _FUNCTION_HINT)
     return node, f"{what} is DuckDB's: BigQuery has no function {name.upper()}", hint
-
-
-def locate(path: Path, node: exp.Expression | None, fallback_line: int | None = None) -> Location:
-    return Location(path, line_of(node) or fallback_line)

@@ -11,10 +11,11 @@ from sqlglot.errors import ErrorLevel, ParseError
 
 from toolkit.deploy.dialect import DeployBigQuery
 from toolkit.deploy.names import Target
-from toolkit.deploy.refusals import Problem, function_problem, line_of, locate, tree_problems, unknown_functions
+from toolkit.deploy.refusals import Problem, function_problem, tree_problems, unknown_functions
 from toolkit.deploy.rules import apply_rules
 from toolkit.errors import Location
 from toolkit.project.nodes import Node
+from toolkit.sql.bigquery.refusal import line_of
 from toolkit.sql.dialect import Toolkit, ToolkitBigQuery
 from toolkit.sql.quiet import quiet_fallbacks
 
@@ -64,4 +65,4 @@ class Translator:
 
     def _where(self, node: Node, item: exp.Expression | None, what: str) -> Location:
         """The file and line of `item`; an assertion's SQL comes from a macro, so it is placed at the file only."""
-        return Location(node.path) if what else locate(node.path, item, line_of(item))
+        return Location(node.path) if what else Location(node.path, line_of(item))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from toolkit.errors import ToolkitError
@@ -100,3 +100,6 @@ def _parsed(sql: str, dialect: str = DEFAULT_DIALECT) -> list[exp.Expression]:
             return [statement for statement in sqlglot.parse(sql, read=DIALECTS[dialect]) if statement is not None]
     except ParseError as error:
         raise ToolkitError(f"SQL syntax error: {error.errors[0]['description'] if error.errors else error}") from None
+    except TokenError as error:  # sqlglot says where tokenizing stopped ("Missing ' from 1:8") in the cause
+        raise ToolkitError(f"SQL syntax error: {error.__cause__ or error}",
+                           hint="is a quote or comment left open?") from None

@@ -15,17 +15,23 @@ class Untranslatable(ValueError):
     @property
     def line(self) -> int | None:
         """The line of the file where the refused SQL is written (its first token that knows one)."""
-        return self._line or _position(self.node, "line")
+        return self._line or line_of(self.node)
 
     @property
     def column(self) -> int | None:
         return _position(self.node, "col")
 
 
+def line_of(node: exp.Expression | None) -> int | None:
+    """The line of the first token under `node` that knows one (sqlglot keeps them when parsing text), else of
+    the nearest enclosing expression that does (a type in a CAST: the CAST's)."""
+    return _position(node, "line")
+
+
 def _position(node: exp.Expression | None, key: str) -> int | None:
-    if node is None:
-        return None
-    for item in node.walk():
-        if item.meta and key in item.meta:
-            return item.meta[key]
+    while node is not None:
+        for item in node.walk(bfs=False):
+            if item.meta and key in item.meta:
+                return item.meta[key]
+        node = node.parent
     return None
