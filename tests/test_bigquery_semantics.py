@@ -275,6 +275,17 @@ AGGREGATES = [
     ("APPROX_QUANTILES(x, 4) FROM UNNEST([1.5, 0.5]) AS x", [0.5, 0.5, 0.5, 0.5, 1.5]),
     ("[1, 2, 3][SAFE_OFFSET(-2)]", None),
     ("[1, 2, 3][ORDINAL(3)]", 3),
+    # LIMIT in aggregates: https://cloud.google.com/bigquery/docs/reference/standard-sql/aggregate_functions
+    ("ARRAY_AGG(x ORDER BY ABS(x), x LIMIT 5) FROM UNNEST([2, 1, -2, 3, -2, 1, 2]) AS x", [1, 1, -2, -2, 2]),
+    ("ARRAY_AGG(x IGNORE NULLS ORDER BY x DESC LIMIT 2) FROM UNNEST([NULL, 1, -2, 3, NULL]) AS x", [3, 1]),
+    ("ARRAY_AGG(DISTINCT x ORDER BY x LIMIT 3) FROM UNNEST([2, 1, -2, 3, -2, 1, 2]) AS x", [-2, 1, 2]),
+    ("ARRAY_AGG(x LIMIT 0) FROM UNNEST([1, 2]) AS x", []),
+    ("STRING_AGG(fruit, ' & ' ORDER BY fruit LIMIT 2) FROM UNNEST(['apple', NULL, 'pear', 'banana', 'pear']) AS fruit",
+     "apple & banana"),
+    ("STRING_AGG(DISTINCT fruit ORDER BY fruit DESC LIMIT 2) FROM UNNEST(['apple', 'pear', 'banana', 'pear']) AS fruit",
+     "pear,banana"),
+    ("ARRAY_CONCAT_AGG(x ORDER BY ARRAY_LENGTH(x) LIMIT 2) FROM (SELECT [1, 2, 3, 4] AS x UNION ALL SELECT [5, 6] "
+     "UNION ALL SELECT [7, 8, 9])", [5, 6, 7, 8, 9]),
 ]
 
 
@@ -329,6 +340,8 @@ REFUSED = [
     ("BIGNUMERIC '1.5'", "BIGNUMERIC"),
     ("TIMESTAMP_DIFF(a, b, WEEK) FROM t", "TIMESTAMP_DIFF"),
     ("ROUND(x, 1, mode) FROM t", "ROUND"),
+    ("ARRAY_AGG(x LIMIT n) FROM t", "ARRAY_AGG"),
+    ("STRING_AGG(s ORDER BY s LIMIT n) FROM t", "STRING_AGG"),
 ]
 
 

@@ -115,6 +115,42 @@ def test_versions_and_side_tables(warehouse):
     assert con.execute("SELECT count(*) FROM _toolkit.model_training_info WHERE version = 2").fetchall() == [(1,)]
 
 
+def ml_rows(con, sql):
+    """A statement's ML.* calls run as a model file runs them."""
+    with applied_ml_calls(con, sqlglot.parse_one(sql, read=DIALECT)) as applied:
+        return con.execute(applied.sql).fetchall()
+
+
+def test_a_classifier_keeps_the_scores_of_its_eval_split(warehouse):
+    """ML.CONFUSION_MATRIX, ML.ROC_CURVE and ML.EVALUATE at a threshold without input read the eval split kept at
+    training: the same rows as passing the eval rows themselves (CUSTOM split: the rows marked TRUE)."""
+    _, con = warehouse
+    query = "SELECT *, species = 'versicolor' AS is_versicolor, rowid % 3 = 0 AS is_eval FROM iris"
+    features = "SELECT * EXCLUDE (species) FROM ({}) WHERE is_eval"
+    training = train(con, query=f"SELECT * EXCLUDE (species) FROM ({query})", data_split_method="CUSTOM",
+                     data_split_col="is_eval", input_label_cols=["is_versicolor"])
+    save_model(con, training)
+    kept = con.execute("SELECT count(*), min(len(probabilities)) FROM _toolkit.model_eval_scores").fetchall()
+    assert kept == [(50, 2)]  # rowid % 3 = 0: 50 of the 150 rows
+    loaded = load_model(con, "iris_model")
+    assert loaded.eval_scores is None  # read only by the functions that need them
+    rows = f"({features.format(query)})"
+    for call, given in [("CONFUSION_MATRIX", ""), ("CONFUSION_MATRIX", ", STRUCT(0.3 AS threshold)"),
+                        ("ROC_CURVE", ""), ("ROC_CURVE", ", GENERATE_ARRAY(0.1, 0.9, 0.2)"),
+                        ("EVALUATE", ", STRUCT(0.3 AS threshold)")]:
+        without = ml_rows(con, f"SELECT * FROM ML.{call}(MODEL iris_model{given})")
+        with_rows = ml_rows(con, f"SELECT * FROM ML.{call}(MODEL iris_model, {rows}{given})")
+        assert len(without) == len(with_rows) > 0, call
+        for got, expected in zip(without, with_rows):
+            assert got == pytest.approx(expected, rel=1e-12), (call, given)
+    # A version stored before the scores were kept: the message says to retrain, or to pass the rows.
+    con.execute("DELETE FROM _toolkit.model_eval_scores")
+    message = model_error(ml_rows, con, "SELECT * FROM ML.ROC_CURVE(MODEL iris_model)")
+    assert "ML.ROC_CURVE with model iris_model: version 1 was trained before the toolkit kept the scores" in message
+    # ML.EVALUATE without a threshold reads the recorded metrics, not the scores.
+    assert ml_rows(con, "SELECT accuracy FROM ML.EVALUATE(MODEL iris_model)") == [(loaded.metrics["accuracy"],)]
+
+
 def test_list_models(warehouse):
     _, con = warehouse
     assert list_models(con) == []

@@ -139,8 +139,10 @@ def test_evaluate_threshold_applies_to_binary_classifiers(con, models):
     assert out["precision"] == pytest.approx((predicted & (y == 1)).sum() / predicted.sum())
     assert out["recall"] == pytest.approx((predicted & (y == 1)).sum() / (y == 1).sum())
     assert out["accuracy"] == pytest.approx(np.mean(predicted == (y == 1)))
-    with pytest.raises(ModelError, match=r"ML.EVALUATE with model binary: a threshold other than 0.5 needs input"):
-        call(con, "EVALUATE", trained, threshold=0.9)
+    # Without input, at a threshold: the eval split the model kept, what its rows give (probabilities computed in
+    # other batches may differ in the last bit).
+    assert call(con, "EVALUATE", trained, threshold=0.9).to_pylist()[0] == pytest.approx(out, rel=1e-12)
+    assert call(con, "EVALUATE", trained, threshold=0.5).to_pylist()[0] == call(con, "EVALUATE", trained).to_pylist()[0]
     with pytest.raises(ConfigError, match=r"ML.EVALUATE with model iris: threshold applies to binary classifiers"):
         call(con, "EVALUATE", models["iris"], IRIS, threshold=0.9)
     with pytest.raises(ConfigError, match=r"ML.EVALUATE with model binary: threshold = 1.5 is outside \[0.0, 1.0\]") \
@@ -221,9 +223,10 @@ def test_confusion_matrix_of_integer_labels_with_threshold(con, models):
     assert sum(r["_0"] + r["_1"] for r in rows) == len(y)
     assert class_column_names([True, False, "a-b", "9x", "_y", "expected_label"]) == [
         "true", "false", "a_b", "_9x", "_y", "expected_label_2"]
-    with pytest.raises(ModelError, match=r"ML.CONFUSION_MATRIX with model binary: needs input rows") as e:
-        call(con, "CONFUSION_MATRIX", models["binary"])
-    assert "ML.CONFUSION_MATRIX(MODEL binary, (SELECT" in e.value.hint
+    # Without input: the eval split (CUSTOM: the rows with is_eval) the model kept at training.
+    assert call(con, "CONFUSION_MATRIX", models["binary"], threshold=0.99).to_pylist() == rows
+    # iris had no split (150 rows): its training rows.
+    assert call(con, "CONFUSION_MATRIX", models["iris"]) == call(con, "CONFUSION_MATRIX", models["iris"], IRIS)
     with pytest.raises(ModelError, match=r"ML.CONFUSION_MATRIX does not apply to model linear \(LINEAR_REG\)"):
         call(con, "CONFUSION_MATRIX", models["linear"], DIABETES)
 
@@ -273,8 +276,10 @@ def test_roc_curve_thresholds_and_refusals(con, models):
         call(con, "ROC_CURVE", models["iris"], IRIS)
     with pytest.raises(ModelError, match=r"ML.ROC_CURVE does not apply to model linear \(LINEAR_REG\)"):
         call(con, "ROC_CURVE", models["linear"], DIABETES)
-    with pytest.raises(ModelError, match=r"ML.ROC_CURVE with model binary: needs input rows"):
-        call(con, "ROC_CURVE", models["binary"])
+    for given in ({}, {"thresholds": [0.9, 0, 0.5, 1]}):
+        kept = call(con, "ROC_CURVE", models["binary"], **given).to_pandas()
+        rows = call(con, "ROC_CURVE", models["binary"], CANCER_EVAL, **given).to_pandas()
+        pd.testing.assert_frame_equal(kept, rows, check_exact=False, rtol=1e-12)
 
 
 # --- ML.TRAINING_INFO / ML.FEATURE_INFO -----------------------------------------------------------------------------

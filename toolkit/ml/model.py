@@ -71,6 +71,10 @@ class TrainedModel:
     created_at: datetime = field(default_factory=datetime.now)
     version: int | None = None  # the stored version (load_model); None for a model not read from the store
     transform: FittedTransform | None = None  # TRANSFORM(...), fitted; applied before `preprocessor`
+    # Classifiers: the label (class index, "y") and outputs ("proba") of each row `metrics` were computed on, in the
+    # canonical order of toolkit.ml.inference.heads.canonical. A model loaded from the store has them once
+    # toolkit.ml.store.versions.with_eval_scores has read them (only the ML.* functions reading the split do).
+    eval_scores: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:

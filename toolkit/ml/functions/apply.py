@@ -24,7 +24,7 @@ from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction
 from toolkit.ml.functions.support import naming
 from toolkit.ml.model import TrainedModel
-from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names
+from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names, with_eval_scores
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
 from toolkit.sql.quoting import render, table_ref
@@ -141,6 +141,8 @@ def _python_rows(con: duckdb.DuckDBPyConnection, function: TableFunction, traine
     """The function run in Python, over its input streamed on a cursor of its own."""
     name = function.name
     if sql is None:
+        if function.reads_eval_split(settings):
+            trained = with_eval_scores(con, trained)
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions

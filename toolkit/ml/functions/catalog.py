@@ -90,6 +90,9 @@ class TableFunction:
     applies_to: Callable[[TrainedModel], str | None] = lambda trained: None  # why it does not apply, or None
     schema: Callable[[TrainedModel, pa.Schema | None, dict[str, Any]], pa.Schema] | None = None  # of streamed output
     without_estimator: bool = False  # applies to TRANSFORM_ONLY models too
+    # Without input, whether run() reads the scores of the eval split kept at training (TrainedModel.eval_scores)
+    # for these settings; the caller loads them from the store.
+    reads_eval_split: Callable[[Mapping[str, Any]], bool] = lambda settings: False
 
     def checked_settings(self, raw: Mapping[str, Any], model: str | None = None) -> dict[str, Any]:
         """The STRUCT's fields validated, with defaults filled in; errors name `model` when given."""
@@ -124,13 +127,15 @@ _NO_INPUT = "none"
 TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
     TableFunction("PREDICT", input="required", run=predict.predict_run, schema=predict.predict_schema,
                   settings={"threshold": _THRESHOLD}),
-    TableFunction("EVALUATE", input="optional", run=evaluate.evaluate_run, settings={"threshold": _THRESHOLD}),
-    # BigQuery reads the eval split without input; the toolkit does not keep it, so run() asks for the rows.
+    # Without input these read the eval split (the training rows when there was none), as BigQuery does.
+    TableFunction("EVALUATE", input="optional", run=evaluate.evaluate_run, settings={"threshold": _THRESHOLD},
+                  reads_eval_split=lambda settings: settings.get("threshold") is not None),
     TableFunction("CONFUSION_MATRIX", input="optional", run=evaluate.confusion_matrix_run,
-                  settings={"threshold": _THRESHOLD}, applies_to=evaluate.confusion_matrix_applies),
+                  settings={"threshold": _THRESHOLD}, applies_to=evaluate.confusion_matrix_applies,
+                  reads_eval_split=lambda settings: True),
     TableFunction("ROC_CURVE", input="optional", run=evaluate.roc_curve_run,
                   settings={"thresholds": Setting(list, None, 0.0, 1.0, item=float)},
-                  applies_to=evaluate.roc_curve_applies),
+                  applies_to=evaluate.roc_curve_applies, reads_eval_split=lambda settings: True),
     TableFunction("TRAINING_INFO", input=_NO_INPUT, run=inspect.training_info_run),
     TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspect.feature_info_run, without_estimator=True),
     TableFunction("WEIGHTS", input=_NO_INPUT, run=inspect.weights_run,

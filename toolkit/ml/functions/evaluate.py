@@ -4,16 +4,19 @@ Input rows stream in as Arrow record batches; only the label and the model's out
 (class indices and probabilities, predictions, or each row's nearest centroid and distances), never the input.
 Rows whose label is NULL cannot be scored and are left out; a label value the classifier never saw is an error.
 
-- ML.EVALUATE without input returns the metrics recorded at training (on the eval split, on the training rows when
-  there was none; binary classifiers at threshold 0.5). With input: the same metrics on those rows, with the
-  threshold of the STRUCT for binary classifiers. KMEANS on input rows: mean_squared_distance as at training;
+- Without input, the three read the eval split (the training rows when there was none), as BigQuery documents
+  (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-confusion): ML.EVALUATE returns
+  the metrics recorded at training (binary classifiers at threshold 0.5); given a threshold, and for
+  ML.CONFUSION_MATRIX and ML.ROC_CURVE, they read the labels and probabilities a classifier keeps of those rows
+  (TrainedModel.eval_scores), the very values its input would give.
+- ML.EVALUATE with input: the recorded metrics on those rows, with the threshold of the STRUCT for binary
+  classifiers. KMEANS on input rows: mean_squared_distance as at training;
   davies_bouldin_index measures each cluster's scatter (mean distance of its rows) around the model's centroid,
   where the recorded value (scikit-learn's score) uses the mean of the cluster's rows — the two agree when k-means
   converged on those rows. PCA: the model's total_explained_variance_ratio (the input is checked, not needed).
 - ML.CONFUSION_MATRIX: `expected_label` (the label's type) and one INT64 column per class, classes ascending,
   named as BigQuery names them: the label as text with characters other than letters, digits and '_' replaced by
-  '_', and '_' in front when it would not start with a letter or '_' (labels 0 and 1 → `_0`, `_1`). The toolkit
-  does not keep the eval rows, so the input query is required.
+  '_', and '_' in front when it would not start with a letter or '_' (labels 0 and 1 → `_0`, `_1`).
 - ML.ROC_CURVE (binary classifiers): threshold, recall, false_positive_rate, true_positives, false_positives,
   true_negatives, false_negatives, thresholds ascending. A row is predicted positive when its probability of the
   positive (higher) class is above the threshold, as in ML.PREDICT, so each row equals ML.CONFUSION_MATRIX at
@@ -40,7 +43,7 @@ from toolkit.ml.functions.support import (
     setting_error,
     type_names,
 )
-from toolkit.ml.inference.heads import head
+from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import design_matrix
 from toolkit.ml.training.labels import class_indices, class_text
 from toolkit.ml.types.tasks import Task, chosen_classes
@@ -107,15 +110,7 @@ def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
         with_label = f" with a non-NULL label '{trained.label}'" if supervised else ""
         raise function_error(function, trained, f"the input has no rows{with_label} to evaluate",
                              hint="check the input query's WHERE clauses")
-    return Scores(rows, **_canonical({name: np.concatenate(arrays) for name, arrays in parts.items()}))
-
-
-def _canonical(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rows' outputs in one order whatever order DuckDB streamed the input in (sorted by every output,
-    equal rows being interchangeable), so that sums and means come out bit for bit the same each time."""
-    keys = [column for values in parts.values() for column in (values.T if values.ndim == 2 else [values])]
-    order = np.lexsort(keys[::-1])
-    return {name: values[order] for name, values in parts.items()}
+    return Scores(rows, **canonical({name: np.concatenate(arrays) for name, arrays in parts.items()}))
 
 
 def _label_column(function: str, trained: TrainedModel, names: list[str]) -> str:
@@ -166,16 +161,10 @@ def evaluate_run(trained: TrainedModel, batches: Batches | None, settings: dict[
     function = "EVALUATE"
     threshold = settings.get("threshold")
     check_threshold(function, trained, threshold)
-    if batches is None:
-        if threshold is not None and threshold != 0.5:
-            raise function_error(function, trained, "a threshold other than 0.5 needs input rows: the recorded "
-                                 f"metrics ({trained.metrics_split} rows) are at 0.5 and the toolkit does not keep "
-                                 "the evaluation rows",
-                                 hint=f"pass them: ML.EVALUATE(MODEL {trained.name}, (SELECT …), "
-                                      f"STRUCT({threshold} AS threshold))")
+    if batches is None and threshold is None:
         values = trained.metrics
     else:
-        values = _metrics(function, trained, score(function, trained, batches), threshold)
+        values = _metrics(function, trained, _scores(function, trained, batches, threshold), threshold)
     names = trained.model_type.spec.metric_names
     return pa.table({name: pa.array([values.get(name)], pa.float64()) for name in names})
 
@@ -211,20 +200,25 @@ def class_column_names(classes: Iterable[Any]) -> list[str]:
     return names
 
 
-def _needs_input(function: str, trained: TrainedModel, batches: Batches | None, extra: str = "") -> Batches:
-    if batches is None:
-        raise function_error(function, trained, "needs input rows: the toolkit does not keep the rows of the eval "
-                             "split, so it cannot compute this without them",
-                             hint=f"pass the rows to evaluate, e.g. ML.{function}(MODEL {trained.name}, "
-                                  f"(SELECT * FROM … WHERE <your eval rows>){extra})")
-    return batches
+def _scores(function: str, trained: TrainedModel, batches: Batches | None, threshold: float | None = None) -> Scores:
+    """The input rows scored, or without input the scores of the eval split kept at training."""
+    if batches is not None:
+        return score(function, trained, batches)
+    if trained.eval_scores is None:
+        setting = f", STRUCT({threshold} AS threshold)" if threshold is not None else ""
+        raise function_error(function, trained, f"version {trained.version} was trained before the toolkit kept the "
+                             "scores of the eval split it reads without input",
+                             hint=f"retrain it (toolkit build --select {trained.name}), or pass the rows: "
+                                  f"ML.{function}(MODEL {trained.name}, (SELECT …){setting})")
+    kept = trained.eval_scores
+    return Scores(len(kept["y"]), y=kept["y"], proba=kept["proba"])
 
 
 def confusion_matrix_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
     function = "CONFUSION_MATRIX"
     threshold = settings.get("threshold")
     check_threshold(function, trained, threshold)
-    scores = score(function, trained, _needs_input(function, trained, batches))
+    scores = _scores(function, trained, batches, threshold)
     k = len(trained.classes)
     predicted = predicted_classes(trained, scores.proba, threshold)
     counts = np.zeros((k, k), dtype=np.int64)
@@ -263,7 +257,7 @@ def roc_thresholds(scores: np.ndarray, most: int = ROC_QUANTILES) -> np.ndarray:
 def roc_curve_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
     function = "ROC_CURVE"
     given = settings.get("thresholds")
-    scores = score(function, trained, _needs_input(function, trained, batches))
+    scores = _scores(function, trained, batches)
     p = scores.proba[:, 1]
     positive = scores.y == 1
     thresholds = np.unique(np.asarray(given, dtype=np.float64)) if given else roc_thresholds(p)

@@ -33,6 +33,14 @@ NEAREST_CENTROIDS = 5
 Parts = dict[str, np.ndarray]  # what ML.EVALUATE keeps of a batch of rows: the model's outputs, by name
 
 
+def canonical(parts: Parts) -> Parts:
+    """The rows' outputs in one order whatever order they were scored in (sorted by every output, equal rows being
+    interchangeable), so that sums and means come out bit for bit the same each time."""
+    keys = [column for values in parts.values() for column in (values.T if values.ndim == 2 else [values])]
+    order = np.lexsort(keys[::-1])
+    return {name: values[order] for name, values in parts.items()}
+
+
 def is_cosine(trained: TrainedModel) -> bool:
     return trained.options.get("DISTANCE_TYPE") == "COSINE"
 
@@ -55,6 +63,9 @@ class Head:
     """One task's rules. `y` is class indices for classifiers, label values for regressors, None otherwise."""
 
     has_classes = False  # the estimator predicts one of a fixed set of classes
+    # Training keeps the labels and outputs (`score`) of the rows it evaluates on, for the ML.* functions that read
+    # the eval split without input: ML.CONFUSION_MATRIX, ML.ROC_CURVE and ML.EVALUATE at another threshold.
+    keeps_scores = False
     sklearn_loss_scale = 1.0  # scikit-learn's reported loss times this is the loss above
 
     def schema(self, trained: TrainedModel) -> pa.Schema:
@@ -100,6 +111,7 @@ class Regression(Head):
 
 class Classification(Head):
     has_classes = True
+    keeps_scores = True
 
     def schema(self, trained: TrainedModel) -> pa.Schema:
         label = label_arrow_type(trained.label_type)

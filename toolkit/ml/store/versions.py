@@ -5,7 +5,9 @@ feature schema, fingerprints, library versions, metrics, the fitted estimator as
 a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has none, and `version_sha256`, one
 checksum over everything ML.* functions execute or read to predict: see `version_digest`);
 `_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
-ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution) and ML.EVALUATE.
+ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution) and ML.EVALUATE;
+`_toolkit.model_eval_scores` a classifier's label and probabilities for each row of its eval split (its training
+rows without one), which ML.CONFUSION_MATRIX, ML.ROC_CURVE and ML.EVALUATE at another threshold read without input.
 A version, all its rows and its table macro `<model>_predict` (toolkit.ml.compile.macro) are written in one
 transaction; the macro is recreated by each save, from the compiled SQL at that time, and is not checked when it
 runs. Model names compare case-insensitively, as in DuckDB."""
@@ -15,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from toolkit.config import STATE_SCHEMA
 from toolkit.errors import ModelError, did_you_mean
@@ -27,6 +31,7 @@ from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.compile.macro import install_prediction_macro
 from toolkit.ml.features.preprocess import Preprocessor
 from toolkit.ml.features.transform import FittedTransform
+from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.store import artifact
 from toolkit.ml.training.train import Training
@@ -34,7 +39,7 @@ from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.connection import transaction
 
 __all__ = ["ModelSummary", "ensure_model_tables", "list_models", "load_model", "load_prediction", "model_exists",
-           "model_names", "save_model", "version_digest"]
+           "model_names", "save_model", "version_digest", "with_eval_scores"]
 
 S = STATE_SCHEMA
 _VERSION_COLUMNS = (
@@ -72,6 +77,9 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_eval_metrics (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, split VARCHAR NOT NULL, metric VARCHAR NOT NULL,
         value DOUBLE)""",
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_eval_scores (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, class_index INTEGER NOT NULL,
+        probabilities DOUBLE[] NOT NULL)""",
 ]
 _FEATURE_INFO = ("input", "min", "max", "mean", "median", "stddev", "category_count", "null_count", "dimension")
 
@@ -143,6 +151,8 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
         metric_rows += [[name, version, "test", k, v] for k, v in (trained.test_metrics or {}).items()]
         if metric_rows:
             con.executemany(f"INSERT INTO {S}.model_eval_metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
+        if trained.eval_scores is not None:
+            _insert_eval_scores(con, name, version, trained.eval_scores)
         install_prediction_macro(con, name, compiled)
     return version
 
@@ -195,6 +205,40 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
     )
+
+
+def _insert_eval_scores(con: duckdb.DuckDBPyConnection, name: str, version: int,
+                        scores: Mapping[str, np.ndarray]) -> None:
+    proba = np.ascontiguousarray(scores["proba"], dtype=np.float64)
+    rows = pa.table({"class_index": pa.array(scores["y"], pa.int32()),
+                     "probabilities": pa.FixedSizeListArray.from_arrays(pa.array(proba.ravel()), proba.shape[1])})
+    relation = f"__toolkit_eval_scores_{version}"
+    con.register(relation, rows)
+    try:
+        con.execute(f"INSERT INTO {S}.model_eval_scores SELECT ?, ?, class_index, probabilities FROM {relation}",
+                    [name, version])
+    finally:
+        con.unregister(relation)
+
+
+def with_eval_scores(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:
+    """The model with the scores of the rows its metrics were computed on (TrainedModel.eval_scores), read from
+    the store for a stored classifier that lacks them; unchanged when they are at hand or were never kept (a
+    version trained before the store kept them, or a model type that keeps none)."""
+    if trained.eval_scores is not None or trained.version is None or not head(trained).keeps_scores:
+        return trained
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_eval_scores"]).fetchall()[0][0]:
+        return trained
+    rows = con.sql(f"SELECT class_index, probabilities FROM {S}.model_eval_scores WHERE model_name = ? AND "
+                   "version = ?", params=[trained.name, trained.version]).to_arrow_table()
+    if rows.num_rows == 0:
+        return trained
+    proba = rows.column("probabilities").combine_chunks()
+    k = len(trained.classes)
+    scores = {"proba": np.asarray(proba.flatten().to_numpy()).reshape(-1, k),
+              "y": np.asarray(rows.column("class_index").to_numpy(), dtype=np.int64)}
+    return replace(trained, eval_scores=canonical(scores))
 
 
 def load_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> CompiledPrediction | None:

@@ -30,7 +30,7 @@ from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, 
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
-from toolkit.ml.inference.heads import head
+from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels
@@ -153,10 +153,14 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 
     scored = EVAL if EVAL in X else TRAIN
-    evaluate = head(trained).evaluate
-    trained = replace(trained, metrics=evaluate(trained, X[scored], y[scored]),
-                      metrics_split="eval" if scored == EVAL else "training",
-                      test_metrics=evaluate(trained, X[TEST], y[TEST]) if TEST in X else None)
+    task = head(trained)
+    if task.keeps_scores:
+        scores = canonical({**task.score(trained, X[scored]), "y": y[scored]})
+        metrics, kept = task.metrics(trained, scores, None), scores
+    else:
+        metrics, kept = task.evaluate(trained, X[scored], y[scored]), None
+    trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
+                      test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
     return Training(trained, compile_prediction(con, trained, sample))
 
 

@@ -1,5 +1,7 @@
-"""Arrays: APPROX_QUANTILES' boundaries, OFFSET / ORDINAL out of range, and GENERATE_ARRAY with FLOAT64 steps
+"""Arrays: APPROX_QUANTILES' boundaries, OFFSET / ORDINAL out of range, LIMIT in aggregates and GENERATE_ARRAY with
+FLOAT64 steps
 (https://cloud.google.com/bigquery/docs/reference/standard-sql/approximate_aggregate_functions#approx_quantiles,
+https://cloud.google.com/bigquery/docs/reference/standard-sql/aggregate_functions#array_agg,
 https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions)."""
 
 from __future__ import annotations
@@ -52,6 +54,41 @@ def subscript(node: exp.Bracket) -> exp.Expression:
     return case((exp.paren(outside), missing), default=element)
 
 
+_LIMITED = (exp.ArrayAgg, exp.GroupConcat, exp.ArrayConcatAgg)
+_NULLS = (exp.IgnoreNulls, exp.RespectNulls)
+
+
+def aggregate_limit(node: exp.Expression) -> exp.Expression:
+    """ARRAY_AGG, STRING_AGG and ARRAY_CONCAT_AGG(… LIMIT n) keep the first n inputs (after DISTINCT, IGNORE NULLS
+    and ORDER BY); DuckDB's aggregates take no LIMIT: the first n elements of the list aggregated without one.
+    STRING_AGG and ARRAY_CONCAT_AGG skip NULL inputs, ARRAY_AGG with IGNORE NULLS."""
+    aggregate = node.this if isinstance(node, _NULLS) else node
+    if not isinstance(aggregate, _LIMITED) or not isinstance(aggregate.this, exp.Limit):
+        return node
+    if aggregate is node and isinstance(node.parent, _NULLS):
+        return node  # the rule of its IGNORE / RESPECT NULLS
+    name = {exp.ArrayAgg: "ARRAY_AGG", exp.GroupConcat: "STRING_AGG", exp.ArrayConcatAgg: "ARRAY_CONCAT_AGG"}[
+        type(aggregate)]
+    limit = aggregate.this
+    n = literal_int(limit.expression)
+    if n is None or n < 0:
+        raise Untranslatable(f"{name}(… LIMIT n) needs a non-negative integer literal", node,
+                             hint=f"write {name}(x ORDER BY y LIMIT 10)")
+    inputs = limit.this
+    value = inputs.this if isinstance(inputs, exp.Order) else inputs
+    value = value.expressions[0] if isinstance(value, exp.Distinct) else value
+    collected: exp.Expression = exp.ArrayAgg(this=inputs)
+    if not isinstance(aggregate, exp.ArrayAgg) or isinstance(node, exp.IgnoreNulls):
+        collected = exp.Filter(this=collected, expression=exp.Where(
+            this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))))
+    first = call("list_slice", collected, number(1), number(n))
+    if isinstance(aggregate, exp.GroupConcat):
+        return call("array_to_string", first, aggregate.args.get("separator") or exp.Literal.string(","))
+    if isinstance(aggregate, exp.ArrayConcatAgg):
+        return call("flatten", first)
+    return first
+
+
 def generate_array(node: exp.GenerateSeries) -> exp.Expression:
     """GENERATE_ARRAY(start, end, step): a step of 0 is an error; FLOAT64 bounds or steps give start + i * step
     (DuckDB's generate_series takes integers only)."""
@@ -70,4 +107,5 @@ def generate_array(node: exp.GenerateSeries) -> exp.Expression:
     return case((zero, fail("GENERATE_ARRAY: step cannot be 0")), default=series)
 
 
-RULES = {exp.ApproxQuantiles: approx_quantiles, exp.Bracket: subscript, exp.GenerateSeries: generate_array}
+RULES = {exp.ApproxQuantiles: approx_quantiles, exp.Bracket: subscript, exp.GenerateSeries: generate_array,
+         **dict.fromkeys((*_LIMITED, *_NULLS), aggregate_limit)}
