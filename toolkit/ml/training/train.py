@@ -36,7 +36,7 @@ from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
-from toolkit.ml.types.estimators import FitContext
+from toolkit.ml.types.estimators import FitContext, optimize_strategy
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
 from toolkit.ml.types.tasks import Family, Task
@@ -147,7 +147,9 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
     estimator = model_type.factory(opts, context)
-    data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes)
+    descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
+    data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
+                   descent=descent)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
