@@ -78,8 +78,9 @@ class _Problem:
             self.onehot[np.arange(len(X)), self.y.astype(np.int64)] = 1.0
 
     def scores(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
-        z = X @ theta[:, :-1].T + theta[:, -1]
-        return z[:, 0] if self.n_out == 1 else z
+        if self.n_out == 1:  # a matrix-vector product: faster than a one-column matrix product
+            return X @ theta[0, :-1] + theta[0, -1]
+        return X @ theta[:, :-1].T + theta[:, -1]
 
     def row_losses(self, z: np.ndarray, y: np.ndarray, onehot: np.ndarray | None = None) -> np.ndarray:
         kind = self.s.kind
@@ -115,10 +116,9 @@ class _Problem:
             dz = np.exp(z - lse[:, None]) - self.onehot
         if self.w is not None:
             dz = dz * (self.w if dz.ndim == 1 else self.w[:, None])
-        dz2 = dz[:, None] if dz.ndim == 1 else dz
         grad = np.empty_like(theta)
-        grad[:, :-1] = (self.X.T @ dz2).T + 2.0 * self.s.l2 * theta[:, :-1]
-        grad[:, -1] = dz2.sum(axis=0) if self.s.fit_intercept else 0.0
+        grad[:, :-1] = (dz @ self.X if dz.ndim == 1 else (self.X.T @ dz).T) + 2.0 * self.s.l2 * theta[:, :-1]
+        grad[:, -1] = dz.sum(axis=0) if self.s.fit_intercept else 0.0
         grad /= self.total
         return self._objective(theta, losses), grad, float(losses.mean())
 
@@ -220,7 +220,7 @@ class _Stepper:
             self.pairs.clear()
             direction, slope, first = -grad, -float(np.sum(grad * grad)), True
         rate = self.s.ls_init_learn_rate if first else 1.0
-        best = self._try(theta, direction, rate)
+        best = self._try(theta, direction, rate, gradient=True)  # the step usually taken: its gradient at once
         if best[0] <= f + _ARMIJO * rate * slope:
             if first:  # expand while doubling keeps lowering the objective
                 for _ in range(_MAX_DOUBLINGS):
@@ -237,6 +237,8 @@ class _Stepper:
             else:
                 return None
         f_new, grad_new, train_loss, moved = best
+        if grad_new is None:  # trial steps evaluate the objective only
+            f_new, grad_new, train_loss = self.p.value_grad(moved)
         if f_new >= f and not first:
             return None
         s, y = (moved - theta).ravel(), (grad_new - grad).ravel()
@@ -246,9 +248,12 @@ class _Stepper:
             del self.pairs[:-_HISTORY]
         return moved, f_new, grad_new, train_loss, rate
 
-    def _try(self, theta: np.ndarray, direction: np.ndarray, rate: float):
+    def _try(self, theta: np.ndarray, direction: np.ndarray, rate: float, gradient: bool = False):
         moved = theta + rate * direction
-        f_new, grad_new, train_loss = self.p.value_grad(moved)
+        if gradient:
+            f_new, grad_new, train_loss = self.p.value_grad(moved)
+        else:
+            (f_new, train_loss), grad_new = self.p.value(moved), None
         return (f_new if np.isfinite(f_new) else np.inf), grad_new, train_loss, moved
 
     def _direction(self, grad: np.ndarray) -> np.ndarray:
