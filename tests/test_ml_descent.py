@@ -144,3 +144,25 @@ def test_a_diverging_constant_learn_rate_is_a_clear_error(con):
         train(con, "LINEAR_REG", DIABETES, learn_rate_strategy="CONSTANT", learn_rate=1e6, early_stop=False,
               max_iterations=200)
     assert "lower LEARN_RATE" in info.value.hint
+
+
+def test_warm_start_continues_from_the_previous_weights(con):
+    # "WARM_START: retrain a model with new training data, new model options, or both"; MODEL_TYPE, the label and
+    # the training data's schema must stay the same (the CREATE MODEL page above, WARM_START).
+    first = train(con, "LOGISTIC_REG", IRIS, l2_reg=0.1, max_iterations=4, early_stop=False)
+    warmed = train_model(con, name="m", options={"model_type": "LOGISTIC_REG", "l2_reg": 0.1, "warm_start": True,
+                                                 "max_iterations": 4, "early_stop": False},
+                         query=IRIS, previous=first).model
+    cold = train(con, "LOGISTIC_REG", IRIS, l2_reg=0.1, max_iterations=8, early_stop=False)
+    # Four iterations from the first four's weights: the loss continues from where it was, below the first's.
+    assert warmed.iterations[0].loss < first.iterations[-1].loss
+    assert warmed.iterations[-1].loss < cold.iterations[3].loss
+    with pytest.raises(ModelError, match="needs a trained version of the model"):
+        train(con, "LOGISTIC_REG", IRIS, warm_start=True)
+    with pytest.raises(ModelError, match="these differ: petal_width"):
+        train_model(con, name="m", options={"model_type": "LOGISTIC_REG", "warm_start": True},
+                    query="SELECT species AS label, sepal_length, sepal_width, petal_length FROM iris", previous=first)
+    with pytest.raises(ConfigError, match="WARM_START = TRUE is not supported"):
+        train(con, "BOOSTED_TREE_CLASSIFIER", IRIS, warm_start=True)
+    with pytest.raises(ConfigError, match="WARM_START acts on gradient descent"):
+        train(con, "LINEAR_REG", DIABETES, optimize_strategy="NORMAL_EQUATION", warm_start=True)

@@ -249,7 +249,7 @@ def _applied_query(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[str]:
 
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
     """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
-    from toolkit.ml import model_exists, save_model, train_model  # scikit-learn loads only when a model trains
+    from toolkit.ml import load_model, model_exists, save_model, train_model  # scikit-learn loads only here
     from toolkit.ml.compile import FALLBACK
     from toolkit.ml.metrics import headline
 
@@ -265,9 +265,11 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
             )
         if create.if_not_exists and model_exists(con, node.name):
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
+        warm_start = any(str(k).upper() == "WARM_START" and v is True for k, v in create.options.items())
+        previous = load_model(con, node.name) if warm_start and model_exists(con, node.name) else None
         with _applied_query(con, node) as query:  # a model may train on another model's ML.PREDICT
             training = train_model(con, name=node.name, options=create.options, query=query,
-                                   transform=create.transform, written=create.query)
+                                   transform=create.transform, written=create.query, previous=previous)
         version = save_model(con, training)
     except (ToolkitError, duckdb.Error) as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)

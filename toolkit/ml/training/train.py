@@ -33,7 +33,7 @@ from toolkit.ml.features.transform import fit as fit_transform
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
-from toolkit.ml.training import labels
+from toolkit.ml.training import labels, warm
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.types.estimators import FitContext, optimize_strategy
@@ -74,10 +74,12 @@ class Training:
 
 
 def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
-                query: str, transform: Sequence[str] = (), written: str | None = None) -> Training:
+                query: str, transform: Sequence[str] = (), written: str | None = None,
+                previous: TrainedModel | None = None) -> Training:
     """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`, then compile its
     prediction; `transform` is TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM); `written`, the query as
-    the model file wrote it when `query` is what runs instead (its ML.* calls replaced), is what is fingerprinted."""
+    the model file wrote it when `query` is what runs instead (its ML.* calls replaced), is what is fingerprinted;
+    `previous`, the latest stored version, is what WARM_START starts from."""
     opts = validate_options(name, options)
     model_type = MODEL_TYPES[opts.model_type]
     transform = tuple(transform or ())
@@ -148,8 +150,9 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
     estimator = model_type.factory(opts, context)
     descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
+    start = warm.start_from(previous, unfitted) if opts.get("WARM_START") else None
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
-                   descent=descent)
+                   descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))

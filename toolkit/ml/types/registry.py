@@ -132,7 +132,7 @@ _DNN_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
 }
-_LINEAR_OVERRIDES: dict[str, OptionSpec] = {}
+_LINEAR_OVERRIDES: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
 _LOGISTIC_OVERRIDES = {
     **_LINEAR_OVERRIDES,
     "OPTIMIZE_STRATEGY": replace(_O["OPTIMIZE_STRATEGY"],
