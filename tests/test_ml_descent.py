@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ml_data import DIABETES, IRIS, PENGUIN_MASS, connect
-from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import log_loss
 
 from toolkit.errors import ConfigError, ModelError
@@ -166,3 +166,32 @@ def test_warm_start_continues_from_the_previous_weights(con):
         train(con, "BOOSTED_TREE_CLASSIFIER", IRIS, warm_start=True)
     with pytest.raises(ConfigError, match="WARM_START acts on gradient descent"):
         train(con, "LINEAR_REG", DIABETES, optimize_strategy="NORMAL_EQUATION", warm_start=True)
+
+
+def test_instance_weight_col_weights_rows_like_repeating_them(con):
+    # INSTANCE_WEIGHT_COL: the column weighting each training row, not a feature
+    # (https://cloud.google.com/bigquery/docs/reference/rest/v2/models#TrainingOptions, instanceWeightColumn).
+    weighted_query = "SELECT *, 1 + CAST(round(sepal_length * 10) AS INT) % 3 AS w FROM (" + BINARY + ")"
+    repeated_query = f"SELECT * EXCLUDE (w, i) FROM ({weighted_query}), range(3) AS r(i) WHERE i < w"
+    options = {"early_stop": False, "max_iterations": 300, "data_split_method": "NO_SPLIT"}  # no L2: one optimum
+    weighted = train(con, "LOGISTIC_REG", weighted_query, instance_weight_col="w", **options)
+    repeated = train(con, "LOGISTIC_REG", repeated_query, **options)
+    assert "w" not in weighted.feature_columns
+    # Standardization comes from the distinct rows, so compare the models' logits, not their weights.
+    X_raw = con.sql(BINARY).to_arrow_table().drop_columns(["label"])
+    logits = [m.estimator.decision_function(encode(m, X_raw)) for m in (weighted, repeated)]
+    np.testing.assert_allclose(logits[0], logits[1], atol=1e-4)
+    # The normal equation with weights is weighted least squares.
+    mass = train(con, "LINEAR_REG", "SELECT *, 1 + flipper_length_mm % 4 AS w FROM (" + PENGUIN_MASS + ")",
+                 instance_weight_col="w", data_split_method="NO_SPLIT")
+    table = con.sql("SELECT *, 1 + flipper_length_mm % 4 AS w FROM (" + PENGUIN_MASS + ")").to_arrow_table()
+    X = encode(mass, table.drop_columns(["label", "w"]))
+    oracle = LinearRegression().fit(X, table.column("label").to_numpy(), sample_weight=table.column("w").to_numpy())
+    np.testing.assert_allclose(mass.estimator.predict(X), oracle.predict(X), rtol=1e-9)
+    with pytest.raises(ModelError, match="INSTANCE_WEIGHT_COL 'w' is NULL, negative or infinite"):
+        train(con, "LINEAR_REG", "SELECT *, NULLIF(flipper_length_mm % 4, 0) AS w FROM (" + PENGUIN_MASS + ")",
+              instance_weight_col="w")
+    with pytest.raises(ModelError, match="INSTANCE_WEIGHT_COL 'sex' is VARCHAR, not a number"):
+        train(con, "LINEAR_REG", PENGUIN_MASS, instance_weight_col="sex")
+    with pytest.raises(ConfigError, match="implemented for LINEAR_REG and LOGISTIC_REG only"):
+        train(con, "BOOSTED_TREE_REGRESSOR", PENGUIN_MASS, instance_weight_col="sex")

@@ -63,6 +63,7 @@ class _Columns:
     init: str | None  # KMEANS_INIT_COL
     features: tuple[str, ...]  # with TRANSFORM: the raw columns, then (once fitted) TRANSFORM's feature outputs
     types: Mapping[str, str]  # DuckDB type of every column
+    weight: str | None = None  # INSTANCE_WEIGHT_COL
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         del table
         fitted, transformed, roles = fit_transform(
             con, raw, roles, transform, model=name, label=columns.label,
-            passthrough=[c for c in (columns.split, columns.init) if c is not None])
+            passthrough=[c for c in (columns.split, columns.init, columns.weight) if c is not None])
         del raw
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
     check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
@@ -144,6 +145,9 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     if classes:
         labels.check_training_classes(opts, y[TRAIN], classes, split.method)
     weights = labels.sample_weights(opts, y[TRAIN], classes) if classes else None
+    if columns.weight is not None:
+        rows = _instance_weights(name, parts[TRAIN], columns.weight)
+        weights = rows if weights is None else weights * rows
     init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
 
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
@@ -193,7 +197,7 @@ def _transformed(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type:
                  fitted: FittedTransform, transformed: pa.Table) -> tuple[pa.Table, _Columns]:
     """The table training reads after TRANSFORM: its feature outputs (STRUCTs flattened, as at prediction), then
     the label and the KMEANS init column; the columns by role, with the features' DuckDB types."""
-    keep = [c for c in (columns.label, columns.init) if c is not None]
+    keep = [c for c in (columns.label, columns.init, columns.weight) if c is not None]
     by_lower = {n.lower(): n for n in transformed.column_names}
     features = model_features(transformed.select(fitted.features), opts.model, reserved=[*fitted.passthrough, *keep])
     types = _duck_types(con, features)
@@ -204,7 +208,7 @@ def _transformed(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type:
         _check_features(opts, features.column_names, features.schema, types, "TRANSFORM output")
     table = pa.table([*features.columns, *(transformed.column(by_lower[c.lower()]) for c in keep)],
                      names=[*features.column_names, *keep])
-    return table, _Columns(columns.label, None, columns.init, tuple(features.column_names), types)
+    return table, _Columns(columns.label, None, columns.init, tuple(features.column_names), types, columns.weight)
 
 
 def _duck_types(con: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, str]:
@@ -265,20 +269,24 @@ def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: Mod
     label = find("label", opts["INPUT_LABEL_COLS"][0]) if model_type.has_label else None
     split = find("DATA_SPLIT_COL", opts["DATA_SPLIT_COL"]) if opts.get("DATA_SPLIT_COL") else None
     init = find("KMEANS_INIT_COL", opts["KMEANS_INIT_COL"]) if opts.get("KMEANS_INIT_COL") else None
+    weight = find("INSTANCE_WEIGHT_COL", opts["INSTANCE_WEIGHT_COL"]) if opts.get("INSTANCE_WEIGHT_COL") else None
+    if weight is not None and column_kind(schema.field(weight).type) != "numeric":
+        raise ModelError(f"{model}: INSTANCE_WEIGHT_COL '{weight}' is {duck_types[weight]}, not a number",
+                         hint="select a numeric column of row weights (0 or more)")
     if label is not None:
         labels.check_label_type(opts, label, schema.field(label).type, duck_types[label],
                                 model_type.task is Task.CLASSIFICATION)
     if init is not None and not pa.types.is_boolean(schema.field(init).type):
         raise ModelError(f"{model}: KMEANS_INIT_COL '{init}' is {duck_types[init]}, not BOOL",
                          hint="select a BOOL column: TRUE for the rows that are initial centroids")
-    features = tuple(n for n in names if n not in (label, split, init))
+    features = tuple(n for n in names if n not in (label, split, init, weight))
     if raw:
-        return _Columns(label, split, init, features, duck_types)
+        return _Columns(label, split, init, features, duck_types, weight)
     if not features:
         raise ModelError(f"{model}: the query has no feature columns (only {', '.join(names)})",
                          hint="select the columns to learn from next to the label")
     _check_features(opts, features, schema, duck_types, "column")
-    return _Columns(label, split, init, features, duck_types)
+    return _Columns(label, split, init, features, duck_types, weight)
 
 
 def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Schema, duck_types: Mapping[str, str],
@@ -301,7 +309,8 @@ def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Sche
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns, query: str) -> pa.Table:
-    wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init) if c is not None]
+    wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init, columns.weight)
+              if c is not None]
     select: list[exp.Expression] = [column_ref(c) for c in wanted]
     if needs_key(opts):
         select.append(exp.alias_(key_sql(wanted), identifier(KEY_COLUMN)))
@@ -316,6 +325,18 @@ def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns
     except duckdb.Error as error:
         raise ModelError(f"model {opts.model}: the training query failed: {error}",
                          hint="fix the query after AS") from None
+
+
+def _instance_weights(name: str, train: pa.Table, column: str) -> np.ndarray:
+    """INSTANCE_WEIGHT_COL's values on the training rows: numbers of 0 or more, at least one positive."""
+    values = train.column(column)
+    weights = np.asarray(values.cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any() or not (weights > 0).any():
+        what = "NULL, negative or infinite in some rows" if bad.any() else "0 in every row"
+        raise ModelError(f"model {name}: INSTANCE_WEIGHT_COL '{column}' is {what}",
+                         hint=f"give every training row a finite weight of 0 or more (e.g. COALESCE({column}, 1))")
+    return weights
 
 
 def _rows(table: pa.Table, roles: np.ndarray, role: int) -> pa.Table:

@@ -51,6 +51,7 @@ _O = {s.name: s for s in [
     _spec("ENABLE_GLOBAL_EXPLAIN", "bool", False),
     _spec("CALCULATE_P_VALUES", "bool", False, refused={True: "p-values are not computed yet"}),
     _spec("WARM_START", "bool", False, refused={True: "every training starts from scratch"}),
+    _spec("INSTANCE_WEIGHT_COL", "str", doc="a numeric column weighting each training row"),
     _spec("OPTIMIZE_STRATEGY", "enum", "AUTO_STRATEGY",
           choices=("AUTO_STRATEGY", "BATCH_GRADIENT_DESCENT", "NORMAL_EQUATION")),
     _spec("LEARN_RATE_STRATEGY", "enum", "LINE_SEARCH", choices=("LINE_SEARCH", "CONSTANT")),
@@ -92,7 +93,7 @@ _SUPERVISED = ("INPUT_LABEL_COLS", *_SPLIT, "MAX_ITERATIONS", "EARLY_STOP", "MIN
                "ENABLE_GLOBAL_EXPLAIN", "WARM_START")
 _WEIGHTS = ("AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS")
 _LINEAR = (*_SUPERVISED, "L1_REG", "L2_REG", "FIT_INTERCEPT", "CALCULATE_P_VALUES", "OPTIMIZE_STRATEGY",
-           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD")
+           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD", "INSTANCE_WEIGHT_COL")
 _TREE = (*_SUPERVISED, "L1_REG", "L2_REG", "NUM_PARALLEL_TREE", "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
          "SUBSAMPLE", "COLSAMPLE_BYTREE", "COLSAMPLE_BYLEVEL", "COLSAMPLE_BYNODE", "MIN_SPLIT_LOSS", "TREE_METHOD",
          "CATEGORY_ENCODING_METHOD")
@@ -233,7 +234,7 @@ _OTHER_MODEL_OPTIONS = {
 REFUSED_OPTIONS = {
     **dict.fromkeys(("NUM_TRIALS", "MAX_PARALLEL_TRIALS", "HPARAM_TUNING_ALGORITHM", "HPARAM_TUNING_OBJECTIVES"),
                     "hyperparameter tuning is not supported yet; train one model per setting instead"),
-    "INSTANCE_WEIGHT_COL": "instance weights are not supported yet; use CLASS_WEIGHTS or AUTO_CLASS_WEIGHTS",
+    "INSTANCE_WEIGHT_COL": "instance weights are implemented for LINEAR_REG and LOGISTIC_REG only",
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
     "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
