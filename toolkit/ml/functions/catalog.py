@@ -7,7 +7,7 @@ for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become
 
 One module per family, in `toolkit/ml/functions/`: PREDICT (predict.py), TRANSFORM (transform.py); EVALUATE,
 CONFUSION_MATRIX, ROC_CURVE (evaluate.py); TRAINING_INFO, FEATURE_INFO, WEIGHTS, CENTROIDS, FEATURE_IMPORTANCE
-(inspect.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py). Each module's docstring gives its outputs and the approximations chosen.
+(inspect.py); ADVANCED_WEIGHTS (advanced.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py). Each module's docstring gives its outputs and the approximations chosen.
 Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
 a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting.
 
@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError, did_you_mean
-from toolkit.ml.functions import evaluate, explain, inspect, predict, transform
+from toolkit.ml.functions import advanced, evaluate, explain, inspect, predict, transform
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.types.tasks import Task
 
@@ -140,6 +140,8 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
     TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspect.feature_info_run, without_estimator=True),
     TableFunction("WEIGHTS", input=_NO_INPUT, run=inspect.weights_run,
                   settings={"standardize": Setting(bool, False)}, applies_to=inspect.weights_applies),
+    TableFunction("ADVANCED_WEIGHTS", input=_NO_INPUT, run=advanced.advanced_weights_run,
+                  settings={"standardize": Setting(bool, False)}, applies_to=advanced.advanced_weights_applies),
     TableFunction("CENTROIDS", input=_NO_INPUT, run=inspect.centroids_run,
                   settings={"standardize": Setting(bool, False)}, applies_to=inspect.centroids_applies),
     TableFunction("FEATURE_IMPORTANCE", input=_NO_INPUT, run=inspect.feature_importance_run,

@@ -33,7 +33,7 @@ from toolkit.ml.features.transform import fit as fit_transform
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
-from toolkit.ml.training import labels, warm
+from toolkit.ml.training import labels, pvalues, warm
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.types.estimators import FitContext, optimize_strategy
@@ -158,6 +158,8 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
                    descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
+    if opts.get("CALCULATE_P_VALUES"):
+        pvalues.attach(name, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 

@@ -49,7 +49,7 @@ _O = {s.name: s for s in [
     _spec("LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True),
     _spec("FIT_INTERCEPT", "bool", True),
     _spec("ENABLE_GLOBAL_EXPLAIN", "bool", False),
-    _spec("CALCULATE_P_VALUES", "bool", False, refused={True: "p-values are not computed yet"}),
+    _spec("CALCULATE_P_VALUES", "bool", False),
     _spec("WARM_START", "bool", False, refused={True: "every training starts from scratch"}),
     _spec("INSTANCE_WEIGHT_COL", "str", doc="a numeric column weighting each training row"),
     _spec("OPTIMIZE_STRATEGY", "enum", "AUTO_STRATEGY",
@@ -313,6 +313,14 @@ def _check_linear(fail: Callable[[str, str], None], values: dict[str, Any], give
     if strategy == "CONSTANT" and "LS_INIT_LEARN_RATE" in given:
         fail("LS_INIT_LEARN_RATE is used only with LEARN_RATE_STRATEGY 'LINE_SEARCH'",
              "remove LS_INIT_LEARN_RATE, or set LEARN_RATE_STRATEGY = 'LINE_SEARCH'")
+    if values["CALCULATE_P_VALUES"]:  # ML.ADVANCED_WEIGHTS' requirements; L2_REG: the toolkit's (see pvalues.py)
+        if values["CATEGORY_ENCODING_METHOD"] != "DUMMY_ENCODING":
+            fail("CALCULATE_P_VALUES needs CATEGORY_ENCODING_METHOD = 'DUMMY_ENCODING' (one-hot encoding with an "
+                 "intercept has no unique weights)", "add CATEGORY_ENCODING_METHOD = 'DUMMY_ENCODING'")
+        for name in ("L1_REG", "L2_REG"):
+            if values[name]:
+                fail(f"CALCULATE_P_VALUES needs {name} = 0 (standard errors of penalized weights are not meaningful)",
+                     f"remove {name}, or CALCULATE_P_VALUES")
     if values["OPTIMIZE_STRATEGY"] == "NORMAL_EQUATION":
         iterative = [n for n in est.ITERATION_OPTIONS if n in given] + ["WARM_START"] * bool(values["WARM_START"])
         if iterative:
