@@ -99,3 +99,16 @@ def test_requirements(con):
     plain = train(con, "LINEAR_REG", PENGUIN_MASS)
     with pytest.raises(ModelError, match="trained with CALCULATE_P_VALUES = TRUE"):
         advanced(con, plain)
+
+
+def test_ml_advanced_weights_in_sql(con):
+    from toolkit.ml import save_model
+    from toolkit.ml.functions.apply import applied_ml_calls
+    from toolkit.sql.quoting import parse
+
+    training = train_model(con, name="mass_p", options={"model_type": "LINEAR_REG", **SETTINGS}, query=PENGUIN_MASS)
+    save_model(con, training)
+    with applied_ml_calls(con, parse("SELECT * FROM ML.ADVANCED_WEIGHTS(MODEL mass_p)")) as applied:
+        rows = con.sql(applied.sql).fetchall()
+    expected = advanced(con, training.model)
+    assert rows == list(zip(*(expected.column(c).to_pylist() for c in expected.column_names)))
