@@ -12,10 +12,12 @@ family: `buckets`, `scalers`, `encoders`, `crosses`.
 """
 
 from toolkit.sql.preprocessing.rewrite import PreprocessingError, has_preprocessing, rewrite_scalar_preprocessing
+from toolkit.sql.preprocessing.stars import expand_stars
 from toolkit.sql.preprocessing.transform import fit_transform_sql, transform_inputs
 
 __all__ = [
     "PreprocessingError",
+    "expand_stars",
     "fit_transform_sql",
     "has_preprocessing",
     "rewrite_scalar_preprocessing",
