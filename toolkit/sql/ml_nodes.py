@@ -20,6 +20,7 @@ TABLE_FUNCTION_NAMES = (
 # The preprocessing functions, by name without the ML. prefix: scalar ones, and analytic ones (written with OVER ()).
 SCALAR_PREPROCESSING_NAMES = (
     "BUCKETIZE", "FEATURE_CROSS", "HASH_BUCKETIZE", "NORMALIZER", "POLYNOMIAL_EXPAND", "NGRAMS",
+    "DISTANCE", "LP_NORM",
 )
 ANALYTIC_PREPROCESSING_NAMES = (
     "QUANTILE_BUCKETIZE", "STANDARD_SCALER", "MIN_MAX_SCALER", "MAX_ABS_SCALER", "ROBUST_SCALER",

@@ -10,7 +10,7 @@ from typing import Any
 from sqlglot import exp
 
 from toolkit.sql.ml_nodes import MLPreprocess
-from toolkit.sql.preprocessing import buckets, crosses, encoders, scalers
+from toolkit.sql.preprocessing import buckets, crosses, encoders, scalers, vectors
 
 NUMBER, TEXT, ANY = "a number", "a number or a string", "any value"
 
@@ -21,6 +21,8 @@ SCALAR: dict[str, Callable[[MLPreprocess], exp.Expression]] = {
     "POLYNOMIAL_EXPAND": crosses.polynomial_expand,
     "NGRAMS": crosses.ngrams,
     "NORMALIZER": scalers.normalizer,
+    "DISTANCE": vectors.distance,
+    "LP_NORM": vectors.lp_norm,
 }
 
 
