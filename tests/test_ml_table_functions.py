@@ -95,9 +95,11 @@ def frame(con, query):
 def test_registry_holds_every_function():
     assert set(TABLE_FUNCTIONS) == {"PREDICT", "EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE", "TRAINING_INFO",
                                     "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT",
-                                    "GLOBAL_EXPLAIN", "TRANSFORM"}
+                                    "GLOBAL_EXPLAIN", "TRANSFORM", "PRINCIPAL_COMPONENTS", "PRINCIPAL_COMPONENT_INFO",
+                                    "DETECT_ANOMALIES"}
     assert {n for n, f in TABLE_FUNCTIONS.items() if f.input == "none"} == {
-        "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "GLOBAL_EXPLAIN"}
+        "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "GLOBAL_EXPLAIN",
+        "PRINCIPAL_COMPONENTS", "PRINCIPAL_COMPONENT_INFO"}
     assert all(f.schema is not None for f in TABLE_FUNCTIONS.values()
                if f.name in ("PREDICT", "EXPLAIN_PREDICT", "TRANSFORM"))
 

@@ -3,7 +3,8 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
 
 - ML.TRAINING_INFO: training_run (0), iteration (from 0), loss, eval_loss, learning_rate, duration_ms, as
   recorded at training; KMEANS adds cluster_info, list<struct<centroid_id, cluster_radius, cluster_size>> with
-  the number of training rows of each cluster (cluster_radius is NULL: the toolkit does not record it).
+  the number of training rows of each cluster and its radius (the root mean square distance of its training rows
+  to its centroid).
 - ML.FEATURE_INFO: input, min, max, mean, median, stddev, category_count, null_count, dimension per input column
   (TIMESTAMP columns in epoch seconds).
 - ML.WEIGHTS (LINEAR_REG, LOGISTIC_REG): processed_input, weight (numeric inputs), category_weights
@@ -68,7 +69,9 @@ def training_info_run(trained: TrainedModel, batches: Any, settings: dict[str, A
         k = len(trained.estimator.cluster_centers_)
         assigned = getattr(trained.estimator, "labels_", None)
         sizes = np.bincount(assigned, minlength=k) if assigned is not None else [None] * k
-        info = [(i + 1, None, None if sizes[i] is None else int(sizes[i])) for i in range(k)]
+        radii = (trained.anomaly or {}).get("radii")  # None for a version stored before radii were kept
+        info = [(i + 1, None if radii is None else float(radii[i]), None if sizes[i] is None else int(sizes[i]))
+                for i in range(k)]
         columns["cluster_info"] = struct_lists([info] * len(rows), _CLUSTER_INFO)
     return pa.table(columns)
 
