@@ -235,6 +235,9 @@ SIGNATURES: dict[str, tuple[Param, ...]] = {
     "ONE_HOT_ENCODER": (Param("string_expression"), Param("drop", choice("none", "most_frequent"), "none"),
                         _TOP_K, _FREQUENCY),
     "LABEL_ENCODER": (Param("string_expression"), _TOP_K, _FREQUENCY),
+    "MULTI_HOT_ENCODER": (Param("array_expression"), _TOP_K, _FREQUENCY),
+    "BAG_OF_WORDS": (Param("tokenized_document"), _TOP_K, _FREQUENCY),
+    "TF_IDF": (Param("tokenized_document"), _TOP_K, _FREQUENCY),
     "IMPUTER": (Param("expression"), Param("strategy", choice("mean", "median", "most_frequent"))),
 }
 
