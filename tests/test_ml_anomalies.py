@@ -3,6 +3,8 @@ scikit-learn row by row."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import sqlglot
@@ -107,3 +109,49 @@ def test_principal_components_and_info_match_sklearn(con):
                                                                                        "virginica"}
     with pytest.raises(ToolkitError, match="applies to PCA models only"):
         sql(con, "SELECT * FROM ML.PRINCIPAL_COMPONENT_INFO(MODEL iris_km)")
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-train: one row per iteration, the
+# loss after it; KMEANS rows have no eval_loss and fill cluster_info.
+def test_kmeans_training_info_has_one_row_per_lloyd_iteration(con):
+    from sklearn.cluster import KMeans
+
+    query = "SELECT sepal_length, sepal_width, petal_length, petal_width, rowid IN (0, 60, 120) AS is_init FROM iris"
+    save_model(con, train_model(con, name="iris_km_custom", query=query, options={
+        "model_type": "KMEANS", "kmeans_init_method": "CUSTOM", "kmeans_init_col": "is_init"}))
+    trained = load_model(con, "iris_km_custom")
+    rows = con.sql(query).to_arrow_table()
+    X = design_matrix(trained, rows)
+    init = X[np.asarray(rows.column("is_init").to_pylist())]
+    info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_km_custom)")
+    assert "eval_loss" not in info.column_names and "cluster_info" in info.column_names
+    n = trained.estimator.n_iter_
+    assert info.num_rows == n > 1
+    # replayed independently: Lloyd steps from the initial centroids, the loss after each
+    centers, expected = init, []
+    for _ in range(n):
+        centers = KMeans(3, init=centers, n_init=1, max_iter=1).fit(X).cluster_centers_
+        expected.append(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).min(axis=1).mean())
+    assert info.column("loss").to_pylist() == pytest.approx(expected, rel=1e-9)
+    assert info.column("iteration").to_pylist() == list(range(n))
+    assert np.allclose(np.sort(centers, axis=0), np.sort(trained.estimator.cluster_centers_, axis=0))
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-centroids: centroid_id, feature,
+# numerical_value, categorical_value, geography_value.
+def test_centroids_print_exact_category_shares(con):
+    out = sql(con, "SELECT * FROM ML.CENTROIDS(MODEL iris_km)")
+    assert out.column_names == ["centroid_id", "feature", "numerical_value", "categorical_value", "geography_value"]
+    trained = load_model(con, "iris_km")
+    offset = [f.name for f in trained.preprocessor.features].index("species")  # numeric features are 1 wide
+    for row in out.to_pylist():
+        if row["feature"] != "species":
+            continue
+        values = [entry["value"] for entry in row["categorical_value"]]
+        raw = trained.estimator.cluster_centers_[row["centroid_id"] - 1, offset:offset + 3]
+        assert values == pytest.approx(list(raw), abs=1e-12)  # scikit-learn's means …
+        shares = [Fraction(v).limit_denominator(150) for v in values]
+        assert [float(f) for f in shares] == values and sum(shares) == 1  # … as the exact fractions k / size
+        assert all(f.denominator == max(s.denominator for s in shares) or f.numerator == 0 or
+                   max(s.denominator for s in shares) % f.denominator == 0 for f in shares)
+    assert out.column("geography_value").null_count == out.num_rows

@@ -359,7 +359,8 @@ def test_centroids_in_raw_units_are_the_cluster_means(con, models):
     trained = models["kmeans"]
     out = call(con, "CENTROIDS", trained)
     assert types(out) == {"centroid_id": I64, "feature": STR, "numerical_value": F64,
-                          "categorical_value": pa.list_(pa.struct([("category", STR), ("value", F64)]))}
+                          "categorical_value": pa.list_(pa.struct([("category", STR), ("value", F64)])),
+                          "geography_value": STR}
     df = frame(con, IRIS_FEATURES)
     assigned = predict(trained, con.sql(IRIS_FEATURES).to_arrow_table()).column("centroid_id").to_numpy()
     got = out.to_pandas().pivot(index="centroid_id", columns="feature", values="numerical_value")[df.columns]
