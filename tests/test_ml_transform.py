@@ -316,3 +316,31 @@ def test_a_raw_input_of_another_kind_is_refused_naming_the_column(con, models):
         assert f"ML.{function} with model diabetes_t: column 'bmi' is VARCHAR in the input but was DOUBLE" \
             in caught.value.message, caught.value.message
     assert load_model(con, "diabetes_t").transform.input_types  # recorded at training, stored with the model
+
+
+# --- TRANSFORM(*), * EXCEPT, * REPLACE ---------------------------------------------------------------------------------
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create#transform: TRANSFORM takes a
+# select list; the star is every column of the query after AS, the label included.
+@pytest.mark.parametrize(("stars", "written"), [
+    (["*"], ["x", "label", "is_eval"]),
+    (["* EXCEPT (is_eval)", "ML.STANDARD_SCALER(x) OVER () AS x_z"],
+     ["x", "label", "ML.STANDARD_SCALER(x) OVER () AS x_z"]),
+    (["* REPLACE (ML.MIN_MAX_SCALER(x) OVER () AS x)"], ["ML.MIN_MAX_SCALER(x) OVER () AS x", "label", "is_eval"]),
+    (["* EXCEPT (is_eval) REPLACE (x * 2 AS x)"], ["x * 2 AS x", "label"]),
+])
+def test_transform_star_is_every_column_of_the_query(con, stars, written):
+    query = "SELECT x, label, is_eval FROM skewed"
+    star = train(con, "star_t", "LINEAR_REG", query, stars, **SPLIT).model
+    spelt = train(con, "spelt_t", "LINEAR_REG", query, written, **SPLIT).model
+    assert star.transform.names == spelt.transform.names
+    assert star.transform.inputs == spelt.transform.inputs
+    rows = con.sql(query).to_arrow_table()
+    assert np.array_equal(column(predict(star, rows), "predicted_label"), column(predict(spelt, rows), "predicted_label"))
+
+
+@pytest.mark.parametrize(("stars", "missing"), [(["* EXCEPT (y)"], "EXCEPT (…)) names the column y"),
+                                                (["* REPLACE (x + 1 AS y)"], "REPLACE (…)) names the column y")])
+def test_transform_star_names_a_missing_column(con, stars, missing):
+    with pytest.raises(ToolkitError, match=missing.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")) as e:
+        train(con, "star_bad", "LINEAR_REG", "SELECT x, label FROM skewed", stars)
+    assert "its columns are x, label" in str(e.value)

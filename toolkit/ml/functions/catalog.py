@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError, did_you_mean
-from toolkit.ml.functions import advanced, evaluate, explain, inspect, predict, transform
+from toolkit.ml.functions import advanced, anomalies, components, evaluate, explain, inspect, predict, transform
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.types.tasks import Task
 
@@ -151,6 +151,12 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
                   applies_to=explain.explain_applies),
     TableFunction("GLOBAL_EXPLAIN", input=_NO_INPUT, run=explain.global_explain_run,
                   applies_to=explain.global_explain_applies),
+    TableFunction("PRINCIPAL_COMPONENTS", input=_NO_INPUT, run=components.principal_components_run,
+                  applies_to=components.pca_applies),
+    TableFunction("PRINCIPAL_COMPONENT_INFO", input=_NO_INPUT, run=components.principal_component_info_run,
+                  applies_to=components.pca_applies),
+    TableFunction("DETECT_ANOMALIES", input="required", run=anomalies.detect_run, schema=anomalies.detect_schema,
+                  settings={"contamination": Setting(float, None, 0.0, 0.5)}, applies_to=anomalies.detect_applies),
     TableFunction("TRANSFORM", input="required", run=transform.transform_run, schema=transform.transform_schema,
                   applies_to=transform.transform_applies, without_estimator=True),
 ]}

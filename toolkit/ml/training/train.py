@@ -30,6 +30,7 @@ from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, 
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
+from toolkit.ml.inference import anomalies
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
@@ -163,6 +164,8 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 
+    if opts.model_type in anomalies.KINDS:
+        trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
     scored = EVAL if EVAL in X else TRAIN
     task = head(trained)
     if task.keeps_scores:
@@ -173,6 +176,14 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
                       test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
     return Training(trained, compile_prediction(con, trained, sample))
+
+
+def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
+    """The training rows' anomaly-score distribution (and KMEANS's cluster radii) ML.DETECT_ANOMALIES reads."""
+    radii = anomalies.cluster_radii(trained, X) if trained.options.model_type == "KMEANS" else None
+    quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii)[0])
+    record = {"quantiles": quantiles, "values": values}
+    return record if radii is None else {**record, "radii": radii}
 
 
 def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
