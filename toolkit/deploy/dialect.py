@@ -24,8 +24,9 @@ def _assert_sql(self: Any, expression: Assert) -> str:
 
 
 def _ml_function_sql(self: Any, expression: MLFunction) -> str:
-    """ML.NAME(MODEL m, TABLE t | (query) [, STRUCT(…)]): a table input keeps its TABLE keyword."""
-    parts = [f"MODEL {self.sql(expression, 'model')}"]
+    """ML.NAME(MODEL m, TABLE t | (query) [, STRUCT(…)]), a data function without MODEL: a table input keeps
+    its TABLE keyword."""
+    parts = [f"MODEL {self.sql(expression, 'model')}"] if expression.args.get("model") else []
     source = expression.args.get("input")
     if source is not None:
         parts.append(f"TABLE {self.sql(source)}" if isinstance(source, exp.Table) else self.sql(source))

@@ -26,7 +26,7 @@ class MLCall:
 
     node: exp.Table  # the FROM item holding the call, to be replaced by its result
     function: str  # e.g. 'PREDICT'
-    model: str  # the model's name, unqualified
+    model: str | None  # the model's name, unqualified; None for a data function (ML.DESCRIBE_DATA)
     input: exp.Expression | None  # the (query) or table
     settings: dict[str, Any]
 
@@ -50,7 +50,7 @@ def ml_calls(statement: exp.Expression) -> list[MLCall]:
         MLCall(
             node=holder,
             function=function.name.upper(),
-            model=function.args["model"].name,
+            model=function.args["model"].name if function.args.get("model") else None,
             input=function.args.get("input"),
             settings=_settings(function),
         )
@@ -60,7 +60,8 @@ def ml_calls(statement: exp.Expression) -> list[MLCall]:
 
 def model_names(statement: exp.Expression) -> list[str]:
     """The models a statement's ML.* calls name, in order of appearance."""
-    return list(dict.fromkeys(function.args["model"].name for function in statement.find_all(MLFunction)))
+    return list(dict.fromkeys(function.args["model"].name for function in statement.find_all(MLFunction)
+                              if function.args.get("model")))
 
 
 def _array_argument(array: exp.Expression, call: str, name: str) -> Any:
@@ -79,8 +80,8 @@ def _settings(function: MLFunction) -> dict[str, Any]:
     """The STRUCT(… AS name) settings of a call, as Python constants by lower-cased name (checked against the
     function's own settings later, by the ML layer)."""
     struct, array = function.args.get("settings"), function.args.get("array")
-    model = function.args["model"].name
-    call = f"ML.{function.name.upper()}(MODEL {model}, …)"
+    model = function.args["model"].name if function.args.get("model") else None
+    call = f"ML.{function.name.upper()}(MODEL {model}, …)" if model else f"ML.{function.name.upper()}(…)"
     if array is not None:
         return {"thresholds": _array_argument(array, call, function.name.upper())}
     if struct is None:
