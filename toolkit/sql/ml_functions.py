@@ -64,6 +64,12 @@ def model_names(statement: exp.Expression) -> list[str]:
                               if function.args.get("model")))
 
 
+def data_calls(statement: exp.Expression) -> list[str]:
+    """The data functions (ML.DESCRIBE_DATA: no model) a statement calls, in order of appearance."""
+    return list(dict.fromkeys(function.name.upper() for function in statement.find_all(MLFunction)
+                              if not function.args.get("model")))
+
+
 def _array_argument(array: exp.Expression, call: str, name: str) -> Any:
     """ML.ROC_CURVE's thresholds given as an array, BigQuery's form; the other functions take none."""
     if name != "ROC_CURVE":
@@ -88,8 +94,8 @@ def _settings(function: MLFunction) -> dict[str, Any]:
         return {}
     if not isinstance(struct, exp.Struct):
         raise ProjectError(f"{call}: its settings must be a STRUCT, e.g. STRUCT(0.6 AS threshold)",
-                           hint=f"the settings come last: ML.{function.name.upper()}(MODEL {model}, TABLE t, "
-                                "STRUCT(0.6 AS threshold))")
+                           hint=f"the settings come last: ML.{function.name.upper()}("
+                                + (f"MODEL {model}, " if model else "") + "TABLE t, STRUCT(… AS name))")
     settings = {}
     for item in struct.expressions:
         if isinstance(item, (exp.PropertyEQ, exp.Alias)) and (item.alias or item.this):

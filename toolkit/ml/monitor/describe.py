@@ -11,8 +11,9 @@ MAX(index) + 1. Any other type (MAP, UNION, a nested ARRAY, JSON, …) is refuse
 Computed in DuckDB, as sqlglot expressions: one aggregate query over the input for every scalar column and every
 array's lengths, and one over the unnested elements of each array column. Statistics:
 - `quantiles`: DuckDB's exact `quantile_disc(x, [0, 1/n, …, 1])`, the num_quantiles + 1 boundaries BigQuery's
-  APPROX_QUANTILES(x, n) returns (minimum, n - 1 inner boundaries, maximum), each a value of the column; BigQuery's
-  are approximate, these exact. `array_length_quantiles` likewise over the arrays' lengths.
+  APPROX_QUANTILES(x, n) returns (minimum, n - 1 inner boundaries, maximum), each a value of the column: the
+  inverse of the empirical distribution function at i/n (numpy's 'inverted_cdf'). BigQuery's are approximate
+  (within its sketch's rank error), these exact. `array_length_quantiles` likewise over the arrays' lengths.
 - `median`: DuckDB's `median` (interpolated between the two middle values on an even count); `stdev`: the sample
   standard deviation (STDDEV_SAMP, BigQuery's STDDEV).
 - `unique`: the exact number of distinct values (BigQuery: APPROX_COUNT_DISTINCT); `top_values`: the `top_k` most
