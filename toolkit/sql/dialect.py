@@ -49,6 +49,7 @@ def _ml_function_sql(self: Any, e: MLFunction) -> str:
     arguments = [f"MODEL {self.sql(e, 'model')}"] if e.args.get("model") else []
     if e.args.get("input"):
         arguments.append(self.sql(e, "input"))
+    arguments.extend(self.sql(source) for source in e.args.get("inputs") or [])
     if e.args.get("settings"):
         arguments.append(_struct_sql(self, e.args["settings"]))
     if e.args.get("array"):

@@ -28,6 +28,7 @@ class MLCall:
     function: str  # e.g. 'PREDICT'
     model: str | None  # the model's name, unqualified; None for a data function (ML.DESCRIBE_DATA)
     input: exp.Expression | None  # the (query) or table
+    inputs: tuple[exp.Expression, ...]  # a data function's further inputs: ML.VALIDATE_DATA_DRIFT's study table
     settings: dict[str, Any]
 
 
@@ -52,6 +53,7 @@ def ml_calls(statement: exp.Expression) -> list[MLCall]:
             function=function.name.upper(),
             model=function.args["model"].name if function.args.get("model") else None,
             input=function.args.get("input"),
+            inputs=tuple(function.args.get("inputs") or ()),
             settings=_settings(function),
         )
         for _, holder, function in calls

@@ -16,7 +16,7 @@ TABLE_FUNCTION_NAMES = (
     "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT", "GLOBAL_EXPLAIN", "TRANSFORM",
 )
 # The table functions over data, not a model: their first argument is a table, `TABLE t` or `(query)`.
-DATA_FUNCTION_NAMES = ("DESCRIBE_DATA",)
+DATA_FUNCTION_NAMES = ("DESCRIBE_DATA", "VALIDATE_DATA_DRIFT")
 
 
 # The preprocessing functions, by name without the ML. prefix: scalar ones, and analytic ones (written with OVER ()).
@@ -34,9 +34,10 @@ ML_NAMES = TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + PREPROCESSING_NAMES
 class MLFunction(exp.Expression):
     """ML.<this>(MODEL <model> [, <input>] [, <settings>]); ML.ROC_CURVE's thresholds may come as an array
     instead, `[0.4, 0.5]` or GENERATE_ARRAY(0.4, 0.6, 0.01), as BigQuery writes them. A data function
-    (DATA_FUNCTION_NAMES) has no model: ML.<this>(<input> [, <settings>])."""
+    (DATA_FUNCTION_NAMES) has no model: ML.<this>(<input> [, <inputs>…] [, <settings>]), its inputs after the
+    first (ML.VALIDATE_DATA_DRIFT's study table) in `inputs`."""
 
-    arg_types = {"this": True, "model": False, "input": False, "settings": False, "array": False}
+    arg_types = {"this": True, "model": False, "input": False, "inputs": False, "settings": False, "array": False}
 
 
 _ARRAYS = ("GENERATE_ARRAY", "ARRAY", "GENERATE_SERIES")
@@ -60,6 +61,8 @@ def parse_ml_function(parser: Any, name: str) -> MLFunction:
             found["settings"] = parser._parse_bitwise()
         elif parser._match(TokenType.L_BRACKET, advance=False) or parser._curr.text.upper() in _ARRAYS:
             found["array"] = parser._parse_bitwise()
+        elif model is None:
+            found.setdefault("inputs", []).append(_parse_input(parser))
         else:
             found["input"] = _parse_input(parser)
     return parser.expression(MLFunction(this=exp.var(name), model=model, **found))

@@ -96,11 +96,16 @@ def _data_result(con: duckdb.DuckDBPyConnection, call: MLCall) -> pa.Table:
     if function is None:
         raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
     settings = function.checked_settings(call.settings)
-    if call.input is None:
-        raise ModelError(f"ML.{call.function} needs its input rows",
-                         hint=f"ML.{call.function}(TABLE t, …) or ML.{call.function}((SELECT …), …)")
-    sql = _input_sql(call.input)
-    return function.run(con, sql, _input_schema(con, f"ML.{call.function}", sql), settings)
+    inputs = [source for source in (call.input, *call.inputs) if source is not None]
+    if len(inputs) != function.inputs:
+        tables = ", ".join(["TABLE t"] * function.inputs)
+        raise ModelError(f"ML.{call.function} takes {function.inputs} input table(s), not {len(inputs)}",
+                         hint=f"ML.{call.function}({tables}, STRUCT(…)); each a TABLE t or a (SELECT …)")
+    arguments = []
+    for source in inputs:
+        sql = _input_sql(source)
+        arguments += [sql, _input_schema(con, f"ML.{call.function}", sql)]
+    return function.run(con, *arguments, settings)
 
 
 def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
