@@ -144,3 +144,18 @@ def test_a_model_file_depends_on_both_tables(project, toolkit) -> None:
                                    base=2) ** 2)
     rows = query(folder / "warehouse.duckdb", "SELECT * FROM drift ORDER BY input")
     assert rows[0] == ("s", 0.0) and rows[1][0] == "x" and abs(rows[1][1] - expected) <= 1e-9
+
+
+def test_deploying_passes_both_functions_through(project, toolkit) -> None:
+    # BigQuery runs them itself: the compiled script keeps the calls, TABLE keywords and settings as written.
+    folder = project({"models/a.sql": "select 1 as x", "models/b.sql": "select 2 as x",
+                      "models/drift.sql": "SELECT * FROM ML.VALIDATE_DATA_DRIFT(TABLE {{ ref('a') }}, "
+                                          "TABLE {{ ref('b') }}, STRUCT(0.2 AS categorical_default_threshold))\n",
+                      "models/described.sql": "SELECT * FROM ML.DESCRIBE_DATA(TABLE {{ ref('a') }}, "
+                                              "STRUCT(5 AS num_quantiles))\n"})
+    result = toolkit(folder, "compile", "--target", "bigquery")
+    assert result.exit_code == 0, result.output
+    script = (folder / "target/bigquery/deploy.sql").read_text()
+    assert ("ML.VALIDATE_DATA_DRIFT(TABLE `main`.`a`, TABLE `main`.`b`, "
+            "STRUCT(0.2 AS categorical_default_threshold))") in script
+    assert "ML.DESCRIBE_DATA(TABLE `main`.`a`, STRUCT(5 AS num_quantiles))" in script
