@@ -189,3 +189,7 @@ def test_a_bigquery_project_describes_a_dataset_table(project, toolkit) -> None:
     assert result.exit_code == 0, result.output
     assert query(folder / "warehouse.duckdb", "SELECT * FROM main.described ORDER BY name") == [
         ("plurality", 60), ("weeks", 60)]
+    shown = toolkit(folder, "query", "--format", "json", "SELECT name, quantiles FROM ML.DESCRIBE_DATA("
+                    "TABLE `my-project.natality.stg`, STRUCT(1 AS num_quantiles)) WHERE name = \"weeks\"")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output) == [{"name": "weeks", "quantiles": [0.0, 6.0]}]
