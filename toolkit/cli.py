@@ -455,7 +455,8 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, diale
         parsed = _translated(parsed, dialect, settings)
         sql = parsed.sql(dialect=DIALECT)
     statement = _ml_statement(parsed)
-    if statement is not None and not (model_names(statement) or data_calls(statement)):  # only scalar ML.* preprocessing: plain SQL now
+    if statement is not None and not (model_names(statement) or data_calls(statement)):
+        # only scalar ML.* preprocessing: plain SQL now
         sql, statement = statement.sql(dialect=DIALECT), None
     limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
     con = open_reader(settings.warehouse, settings.lock_timeout)
