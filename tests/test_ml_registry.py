@@ -99,7 +99,17 @@ def test_unknown_option_gets_did_you_mean():
 
 def test_unknown_model_type_gets_did_you_mean():
     assert 'did you mean "LINEAR_REG"' in error("LINEAR_REGG")
-    assert "does not support yet" in error("MATRIX_FACTORIZATION")
+    assert "unknown MODEL_TYPE" in error("LINEAR_REGG")
+
+
+@pytest.mark.parametrize("model_type", ["DNN_LINEAR_COMBINED_CLASSIFIER", "DNN_LINEAR_COMBINED_REGRESSOR",
+                                        "TENSORFLOW_LITE", "ONNX", "XGBOOST", "ARIMA_PLUS", "AUTOML_REGRESSOR",
+                                        "MATRIX_FACTORIZATION", "autoencoder"])
+def test_bigquery_model_types_not_emulated_are_named_so(model_type):
+    # MODEL_TYPE values of https://cloud.google.com/bigquery-ml/docs/reference/standard-sql/bigqueryml-syntax-create
+    message = error(model_type)
+    assert "BigQuery ML model type the toolkit does not emulate" in message and "unknown" not in message
+    assert "DNN_LINEAR_COMBINED_CLASSIFIER" in message and "TENSORFLOW_LITE" in message
     with pytest.raises(ConfigError, match="no MODEL_TYPE"):
         validate_options("my_model", {"l2_reg": 1})
 

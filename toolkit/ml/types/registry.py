@@ -223,9 +223,18 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
 ]})
 
 # BigQuery ML model types the toolkit does not train (yet), and options only they take.
-UNSUPPORTED_MODEL_TYPES = ("MATRIX_FACTORIZATION", "ARIMA_PLUS", "ARIMA_PLUS_XREG", "AUTOENCODER",
-                           "AUTOML_CLASSIFIER", "AUTOML_REGRESSOR", "TENSORFLOW", "ONNX", "XGBOOST",
-                           "CONTRIBUTION_ANALYSIS")
+# BigQuery ML model types the toolkit does not emulate, with what each one is. Source: the CREATE MODEL page,
+# https://cloud.google.com/bigquery-ml/docs/reference/standard-sql/bigqueryml-syntax-create (MODEL_TYPE list).
+NOT_EMULATED_MODEL_TYPES = {
+    "DNN_LINEAR_COMBINED_CLASSIFIER": "Wide & Deep classifier", "DNN_LINEAR_COMBINED_REGRESSOR": "Wide & Deep regressor",
+    "MATRIX_FACTORIZATION": "matrix factorization", "AUTOENCODER": "autoencoder",
+    "ARIMA_PLUS": "time-series forecasting", "ARIMA_PLUS_XREG": "time-series forecasting with regressors",
+    "AUTOML_CLASSIFIER": "AutoML (Vertex AI) classifier", "AUTOML_REGRESSOR": "AutoML (Vertex AI) regressor",
+    "TENSORFLOW": "imported TensorFlow model", "TENSORFLOW_LITE": "imported TensorFlow Lite model",
+    "ONNX": "imported ONNX model", "XGBOOST": "imported XGBoost model",
+    "CONTRIBUTION_ANALYSIS": "contribution analysis",
+}
+UNSUPPORTED_MODEL_TYPES = tuple(NOT_EMULATED_MODEL_TYPES)
 _OTHER_MODEL_OPTIONS = {
     **dict.fromkeys(("FEEDBACK_TYPE", "NUM_FACTORS", "USER_COL", "ITEM_COL", "RATING_COL", "WALS_ALPHA"),
                     "MATRIX_FACTORIZATION"),
@@ -263,9 +272,10 @@ def model_type_of(model: str, value: object) -> ModelType:
     if name in MODEL_TYPES:
         return MODEL_TYPES[name]
     supported = ", ".join(MODEL_TYPES)
-    if name in UNSUPPORTED_MODEL_TYPES:
-        raise ConfigError(f"model {model}: MODEL_TYPE '{value}' is a BigQuery ML model type the toolkit does not "
-                          "support yet", hint=f"use one of {supported}")
+    if name in NOT_EMULATED_MODEL_TYPES:
+        raise ConfigError(f"model {model}: MODEL_TYPE '{value}' ({NOT_EMULATED_MODEL_TYPES[name]}) is a BigQuery ML "
+                          "model type the toolkit does not emulate; not emulated: "
+                          f"{', '.join(NOT_EMULATED_MODEL_TYPES)}", hint=f"use one of {supported}")
     raise ConfigError(f"model {model}: unknown MODEL_TYPE '{value}'{did_you_mean(name, MODEL_TYPES)}",
                       hint=f"use one of {supported}")
 
