@@ -316,3 +316,23 @@ def test_a_raw_input_of_another_kind_is_refused_naming_the_column(con, models):
         assert f"ML.{function} with model diabetes_t: column 'bmi' is VARCHAR in the input but was DOUBLE" \
             in caught.value.message, caught.value.message
     assert load_model(con, "diabetes_t").transform.input_types  # recorded at training, stored with the model
+
+
+def test_int64_features_beyond_2_to_the_53_train_and_predict(con):
+    """FARM_FINGERPRINT values and ML.HASH_BUCKETIZE(f, 0) (the unbucketed fingerprint) are INT64s far beyond ±2^53;
+    BigQuery ML reads an INT64 feature as a number (https://cloud.google.com/bigquery/docs/auto-preprocessing,
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-hash-bucketize): training must
+    read them as their nearest float64 instead of failing on Arrow's exact cast."""
+    query = ("SELECT target AS label, FARM_FINGERPRINT(CAST(rowid AS VARCHAR)) AS fingerprint, "
+             "CAST(rowid AS VARCHAR) AS key, bmi FROM diabetes")
+    fingerprints = [row[0] for row in con.execute(f"SELECT fingerprint FROM ({query})").fetchall()]
+    assert max(abs(v) for v in fingerprints) > 2 ** 53
+    plain = train(con, "fingerprint_m", "LINEAR_REG", query, data_split_method="NO_SPLIT")
+    hashed = train(con, "hash_bucketize_m", "LINEAR_REG", query, ("ML.HASH_BUCKETIZE(key, 0) AS h", "bmi", "label"),
+                   data_split_method="NO_SPLIT")
+    for training in (plain, hashed):
+        predictions = predict(training.model, con.sql(f"SELECT * FROM ({query}) LIMIT 5").to_arrow_table()).to_pandas()
+        assert predictions["predicted_label"].notna().all()
+    # the feature's statistics are those of the float64 values (an independent numpy computation)
+    info = {row["input"]: row for row in plain.model.feature_info}
+    assert info["fingerprint"]["mean"] == pytest.approx(float(np.mean(np.array(fingerprints, np.float64))), rel=1e-12)
