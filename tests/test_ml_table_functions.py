@@ -424,8 +424,10 @@ def test_explain_predict_of_linear_regression_is_exact(con, models):
     trained = models["penguins"]
     out = call(con, "EXPLAIN_PREDICT", trained, PENGUIN_MASS, top_k_features=10)
     inputs = con.sql(PENGUIN_MASS).columns
-    assert out.column_names == [*inputs, "predicted_label", "top_feature_attributions", "baseline_prediction_value",
-                                "prediction_value", "approximation_error"]
+    # BigQuery's order, the explanation's columns then the input's:
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-explain-predict
+    assert out.column_names == ["predicted_label", "top_feature_attributions", "baseline_prediction_value",
+                                "prediction_value", "approximation_error", *inputs]
     assert types(out)["top_feature_attributions"] == ATTRIBUTIONS
     predicted = predict(trained, con.sql(PENGUIN_MASS).to_arrow_table()).column(0).to_numpy()
     np.testing.assert_allclose(out.column("prediction_value").to_numpy(), predicted)
@@ -543,3 +545,35 @@ def test_evaluate_gives_the_same_bits_in_any_row_order(con, models):
         for seed in range(3):
             shuffled = f"SELECT * FROM ({query}) AS q ORDER BY hash(q, {seed})"
             assert call(con, "EVALUATE", models[name], shuffled).to_pylist() == ordered, (name, seed)
+
+
+# ML.PREDICT's output: the prediction columns, then the input's; a PCA model's components alone unless
+# keep_original_columns; trial_id names a hyperparameter tuning trial:
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-predict
+def rows(con, name, trained, query, **settings):
+    cursors = []
+    try:
+        result = function_rows(con, name, trained, query, settings, cursors)
+        return result if isinstance(result, pa.Table) else result.read_all()
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def test_predict_puts_predictions_first_and_pca_keeps_only_components(con, models):
+    inputs = con.sql(IRIS_FEATURES).columns
+    assert rows(con, "PREDICT", models["iris"], IRIS).column_names[:2] == ["predicted_label", "predicted_label_probs"]
+    assert rows(con, "PREDICT", models["iris"], IRIS).column_names[2:] == con.sql(IRIS).columns
+    assert rows(con, "PREDICT", models["kmeans"], IRIS_FEATURES).column_names == [
+        "centroid_id", "nearest_centroids_distance", *inputs]
+    components = ["principal_component_1", "principal_component_2"]
+    assert rows(con, "PREDICT", models["pca"], IRIS_FEATURES).column_names == components
+    kept = rows(con, "PREDICT", models["pca"], IRIS_FEATURES, keep_original_columns=True)
+    assert kept.column_names == [*components, *inputs]
+    assert kept.select(inputs).equals(con.sql(IRIS_FEATURES).to_arrow_table())  # row by row, unchanged
+    assert rows(con, "PREDICT", models["pca"], IRIS_FEATURES, keep_original_columns=False).column_names == components
+    with pytest.raises(ModelError, match="keep_original_columns applies to PCA models only"):
+        rows(con, "PREDICT", models["kmeans"], IRIS_FEATURES, keep_original_columns=True)
+    for function, query in (("PREDICT", IRIS), ("EVALUATE", IRIS), ("EXPLAIN_PREDICT", IRIS)):
+        with pytest.raises(ConfigError, match=r"hyperparameter tuning \(NUM_TRIALS\) is not available yet"):
+            call(con, function, models["iris"], query, trial_id=1)

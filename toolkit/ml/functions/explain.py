@@ -1,9 +1,10 @@
 """ML.EXPLAIN_PREDICT and ML.GLOBAL_EXPLAIN: feature attributions of linear and tree models.
 
-ML.EXPLAIN_PREDICT streams: each input batch comes back with its columns, then predicted_<label>, `probability`
+ML.EXPLAIN_PREDICT streams: each input batch comes back as predicted_<label>, `probability`
 (classifiers: the probability of the predicted class), top_feature_attributions (list<struct<feature,
 attribution>>: the top_k_features input columns by absolute attribution, largest first), baseline_prediction_value,
-prediction_value and approximation_error = |baseline + sum of all attributions - prediction_value|. Attributions
+prediction_value and approximation_error = |baseline + sum of all attributions - prediction_value|, then the input's
+columns (BigQuery's order). Attributions
 are per input column of the training query (a TIMESTAMP's epoch and _TS_ parts, a one-hot column's categories are
 summed into their column), and explain the prediction in the model's additive space:
 
@@ -89,7 +90,7 @@ def explain_schema(trained: TrainedModel, input_schema: pa.Schema | None, settin
     with naming("EXPLAIN_PREDICT", trained):
         predict(trained, input_schema.empty_table())  # checks the input's columns
         _check_clash(trained, raw.names, fields)
-    return pa.schema([*raw, *fields])
+    return pa.schema([*fields, *raw])  # BigQuery's order: the explanation's columns, then the input's
 
 
 def _check_clash(trained: TrainedModel, names: list[str], fields: list[pa.Field]) -> None:
@@ -133,8 +134,8 @@ def _explain_batches(trained: TrainedModel, batches: Iterable[pa.RecordBatch], e
         with naming("EXPLAIN_PREDICT", trained):
             _check_clash(trained, raw.schema.names, fields)
             columns = explainer.explain(pa.Table.from_batches([batch]), threshold, top_k)
-        arrays = [*raw.columns, *(columns[name] for name in names)]
-        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*raw.schema, *fields]))
+        arrays = [*(columns[name] for name in names), *raw.columns]
+        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*fields, *raw.schema]))
 
 
 class _Explainer:
