@@ -305,6 +305,9 @@ def test_feature_info(con, models):
     assert rows["bill_length_mm"]["mean"] == pytest.approx(df["bill_length_mm"].mean())
     assert rows["bill_length_mm"]["stddev"] == pytest.approx(df["bill_length_mm"].std())
     assert rows["sex"]["category_count"] == 2 and rows["sex"]["null_count"] == df["sex"].isna().sum()
+    # dimension is NULL for scalar inputs, as BigQuery reports it:
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-feature
+    assert all(row["dimension"] is None for row in rows.values())
 
 
 # --- ML.WEIGHTS -----------------------------------------------------------------------------------------------------

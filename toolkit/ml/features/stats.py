@@ -51,7 +51,7 @@ def feature_info(table: pa.Table, columns: list[str]) -> list[dict]:
         values = _decoded(table.column(column))
         kind = column_kind(values.type)
         row = {"input": column, "min": None, "max": None, "mean": None, "median": None, "stddev": None,
-               "category_count": None, "null_count": int(values.null_count), "dimension": 1}
+               "category_count": None, "null_count": int(values.null_count), "dimension": None}
         if kind in (NUMERIC, TIMESTAMP):
             x = _as_numbers(values)
             x = x[~np.isnan(x)]
