@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.ml.compile",),
     ("toolkit.ml.training",),
     ("toolkit.ml.store",),
-    ("toolkit.ml.functions",),
+    ("toolkit.ml.functions", "toolkit.ml.monitor"),
     ("toolkit.ml",),
     ("toolkit.runner",),
     ("toolkit.deploy",),

@@ -95,9 +95,11 @@ def frame(con, query):
 def test_registry_holds_every_function():
     assert set(TABLE_FUNCTIONS) == {"PREDICT", "EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE", "TRAINING_INFO",
                                     "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT",
-                                    "GLOBAL_EXPLAIN", "TRANSFORM"}
+                                    "GLOBAL_EXPLAIN", "TRANSFORM", "ADVANCED_WEIGHTS", "PRINCIPAL_COMPONENTS",
+                                    "PRINCIPAL_COMPONENT_INFO", "DETECT_ANOMALIES"}
     assert {n for n, f in TABLE_FUNCTIONS.items() if f.input == "none"} == {
-        "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "GLOBAL_EXPLAIN"}
+        "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "GLOBAL_EXPLAIN",
+        "ADVANCED_WEIGHTS", "PRINCIPAL_COMPONENTS", "PRINCIPAL_COMPONENT_INFO"}
     assert all(f.schema is not None for f in TABLE_FUNCTIONS.values()
                if f.name in ("PREDICT", "EXPLAIN_PREDICT", "TRANSFORM"))
 
@@ -360,7 +362,8 @@ def test_centroids_in_raw_units_are_the_cluster_means(con, models):
     trained = models["kmeans"]
     out = call(con, "CENTROIDS", trained)
     assert types(out) == {"centroid_id": I64, "feature": STR, "numerical_value": F64,
-                          "categorical_value": pa.list_(pa.struct([("category", STR), ("value", F64)]))}
+                          "categorical_value": pa.list_(pa.struct([("category", STR), ("value", F64)])),
+                          "geography_value": STR}
     df = frame(con, IRIS_FEATURES)
     assigned = predict(trained, con.sql(IRIS_FEATURES).to_arrow_table()).column("centroid_id").to_numpy()
     got = out.to_pandas().pivot(index="centroid_id", columns="feature", values="numerical_value")[df.columns]

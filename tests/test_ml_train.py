@@ -67,7 +67,7 @@ def test_linear_reg_variants(con):
     lasso = train(con, "LINEAR_REG", DIABETES, l1_reg=5000.0, max_iterations=200)
     assert type(lasso.estimator).__name__ == "ElasticNet" and np.count_nonzero(lasso.estimator.coef_ == 0) > 0
     gradient = train(con, "LINEAR_REG", DIABETES, optimize_strategy="BATCH_GRADIENT_DESCENT")
-    assert gradient.estimator.solver == "lsqr"
+    assert type(gradient.estimator).__name__ == "Ridge" and len(gradient.iterations) > 1  # the toolkit's descent
     assert set(ridge.metrics) == set(REGRESSION) and ridge.split["method"] == "NO_SPLIT"  # 442 rows < 500
 
 

@@ -351,3 +351,31 @@ def test_compiled_predict_of_pca_keeps_only_components(con):
     assert kept.column_names == ["principal_component_1", "principal_component_2", "bmi", "bp", "s5"]
     expected = predict(training.model, con.sql(query).to_arrow_table())
     np.testing.assert_allclose(alone.column(0).to_numpy(), expected.column(0).to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --- TRANSFORM(*), * EXCEPT, * REPLACE ---------------------------------------------------------------------------------
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create#transform: TRANSFORM takes a
+# select list; the star is every column of the query after AS, the label included.
+@pytest.mark.parametrize(("stars", "written"), [
+    (["*"], ["x", "label", "is_eval"]),
+    (["* EXCEPT (is_eval)", "ML.STANDARD_SCALER(x) OVER () AS x_z"],
+     ["x", "label", "ML.STANDARD_SCALER(x) OVER () AS x_z"]),
+    (["* REPLACE (ML.MIN_MAX_SCALER(x) OVER () AS x)"], ["ML.MIN_MAX_SCALER(x) OVER () AS x", "label", "is_eval"]),
+    (["* EXCEPT (is_eval) REPLACE (x * 2 AS x)"], ["x * 2 AS x", "label"]),
+])
+def test_transform_star_is_every_column_of_the_query(con, stars, written):
+    query = "SELECT x, label, is_eval FROM skewed"
+    star = train(con, "star_t", "LINEAR_REG", query, stars, **SPLIT).model
+    spelt = train(con, "spelt_t", "LINEAR_REG", query, written, **SPLIT).model
+    assert star.transform.names == spelt.transform.names
+    assert star.transform.inputs == spelt.transform.inputs
+    rows = con.sql(query).to_arrow_table()
+    assert np.array_equal(column(predict(star, rows), "predicted_label"), column(predict(spelt, rows), "predicted_label"))
+
+
+@pytest.mark.parametrize(("stars", "missing"), [(["* EXCEPT (y)"], "EXCEPT (…)) names the column y"),
+                                                (["* REPLACE (x + 1 AS y)"], "REPLACE (…)) names the column y")])
+def test_transform_star_names_a_missing_column(con, stars, missing):
+    with pytest.raises(ToolkitError, match=missing.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")) as e:
+        train(con, "star_bad", "LINEAR_REG", "SELECT x, label FROM skewed", stars)
+    assert "its columns are x, label" in str(e.value)

@@ -29,7 +29,7 @@ from toolkit.scaffold import init_project
 from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.dialect import DEFAULT_DIALECT, DIALECT, DIALECTS
-from toolkit.sql.ml_functions import model_names
+from toolkit.sql.ml_functions import data_calls, model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
 from toolkit.sql.read_only import read_statement, refused
@@ -455,7 +455,7 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, diale
         parsed = _translated(parsed, dialect, settings)
         sql = parsed.sql(dialect=DIALECT)
     statement = _ml_statement(parsed)
-    if statement is not None and not model_names(statement):  # only scalar ML.* preprocessing: plain SQL now
+    if statement is not None and not (model_names(statement) or data_calls(statement)):  # only scalar ML.* preprocessing: plain SQL now
         sql, statement = statement.sql(dialect=DIALECT), None
     limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
     con = open_reader(settings.warehouse, settings.lock_timeout)
@@ -518,7 +518,7 @@ def _ml_statement(statement: exp.Expression) -> exp.Expression | None:
     (it then runs exactly as written)."""
     if has_preprocessing(statement):
         statement = rewrite_scalar_preprocessing(statement)
-    elif not model_names(statement):
+    elif not (model_names(statement) or data_calls(statement)):
         return None
     return statement
 

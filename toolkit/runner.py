@@ -193,7 +193,7 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         return _checked(node, None, evaluate(con, node.name, None, node.assertions), seconds(), started_at)
     if node.kind is NodeKind.ML_MODEL:
         return _train(con, node, started_at, clock)
-    if node.uses_models and node.materialized is Materialization.VIEW:
+    if node.calls_ml and node.materialized is Materialization.VIEW:
         message = f"{node.relative_path}: a view cannot hold ML.* calls (the model runs in Python); make it a table"
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
     try:  # write, audit, then publish, in one transaction: nobody else sees the candidate
@@ -225,7 +225,7 @@ def _rows(con: duckdb.DuckDBPyConnection, node: Node, relation: str) -> int | No
 @contextmanager
 def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
     """The node's SQL, its ML.* calls (if any) run and replaced by their results."""
-    if not node.uses_models:
+    if not node.calls_ml:
         yield Applied(node.sql)
         return
     from toolkit.ml.functions.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
@@ -238,7 +238,7 @@ def _applied(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Applied]:
 def _applied_query(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[str]:
     """An ML model node's training query, its ML.* calls (if any) run and replaced by their results."""
     query = node.create_model.query
-    if not node.uses_models:
+    if not node.calls_ml:
         yield query
         return
     from toolkit.ml.functions.apply import applied_ml_calls
@@ -249,7 +249,7 @@ def _applied_query(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[str]:
 
 def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clock: float) -> NodeResult:
     """Train an ML model node and store it as a new version; a failure leaves the previous versions as they are."""
-    from toolkit.ml import model_exists, save_model, train_model  # scikit-learn loads only when a model trains
+    from toolkit.ml import load_model, model_exists, save_model, train_model  # scikit-learn loads only here
     from toolkit.ml.compile import FALLBACK
     from toolkit.ml.metrics import headline
 
@@ -265,9 +265,11 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
             )
         if create.if_not_exists and model_exists(con, node.name):
             return _result(node, Status.SUCCESS, None, seconds(), "exists; CREATE MODEL IF NOT EXISTS kept it", started_at)
+        warm_start = any(str(k).upper() == "WARM_START" and v is True for k, v in create.options.items())
+        previous = load_model(con, node.name) if warm_start and model_exists(con, node.name) else None
         with _applied_query(con, node) as query:  # a model may train on another model's ML.PREDICT
             training = train_model(con, name=node.name, options=create.options, query=query,
-                                   transform=create.transform, written=create.query)
+                                   transform=create.transform, written=create.query, previous=previous)
         version = save_model(con, training)
     except (ToolkitError, duckdb.Error) as error:
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)

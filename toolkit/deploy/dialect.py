@@ -24,11 +24,12 @@ def _assert_sql(self: Any, expression: Assert) -> str:
 
 
 def _ml_function_sql(self: Any, expression: MLFunction) -> str:
-    """ML.NAME(MODEL m, TABLE t | (query) [, STRUCT(…)]): a table input keeps its TABLE keyword."""
-    parts = [f"MODEL {self.sql(expression, 'model')}"]
-    source = expression.args.get("input")
-    if source is not None:
-        parts.append(f"TABLE {self.sql(source)}" if isinstance(source, exp.Table) else self.sql(source))
+    """ML.NAME(MODEL m, TABLE t | (query) [, STRUCT(…)]), a data function without MODEL: a table input keeps
+    its TABLE keyword."""
+    parts = [f"MODEL {self.sql(expression, 'model')}"] if expression.args.get("model") else []
+    for source in [expression.args.get("input"), *(expression.args.get("inputs") or [])]:
+        if source is not None:
+            parts.append(f"TABLE {self.sql(source)}" if isinstance(source, exp.Table) else self.sql(source))
     if expression.args.get("settings") is not None:
         parts.append(self.sql(expression, "settings"))
     return f"{expression.name.upper()}({', '.join(parts)})"

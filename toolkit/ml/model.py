@@ -75,6 +75,9 @@ class TrainedModel:
     # canonical order of toolkit.ml.inference.heads.canonical. A model loaded from the store has them once
     # toolkit.ml.store.versions.with_eval_scores has read them (only the ML.* functions reading the split do).
     eval_scores: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    # KMEANS and PCA: the training rows' anomaly-score distribution ("quantiles", "values") and KMEANS's cluster
+    # radii ("radii"), for ML.DETECT_ANOMALIES and ML.TRAINING_INFO (toolkit.ml.inference.anomalies).
+    anomaly: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:

@@ -22,7 +22,7 @@ from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.create_model import CreateModel, read_create_model
 from toolkit.sql.dialect import DEFAULT_DIALECT
-from toolkit.sql.ml_functions import model_names
+from toolkit.sql.ml_functions import data_calls, model_names
 from toolkit.sql.quoting import parse, render
 from toolkit.sql.translation import prepare_translation, warehouse_statement
 
@@ -134,6 +134,7 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str
         create_model=create_model,
         hash_splits=tuple(_hash_split(split, rendered, relations, datasets) for split in rendered.hash_splits),
         uses_models=tuple(model_names(statement.expression)),
+        data_calls=tuple(data_calls(statement.expression)),
     )
 
 

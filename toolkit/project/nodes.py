@@ -59,6 +59,12 @@ class Node:
     create_model: CreateModel | None = None  # the parsed CREATE MODEL of an ML model node
     hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report
     uses_models: tuple[str, ...] = ()  # the models its ML.* calls name (ML.PREDICT(MODEL m, …))
+    data_calls: tuple[str, ...] = ()  # the ML.* functions over data it calls (ML.DESCRIBE_DATA(TABLE t, …))
+
+    @property
+    def calls_ml(self) -> bool:
+        """Whether it holds ML.* table calls, which run in Python before its SQL does."""
+        return bool(self.uses_models or self.data_calls)
 
     @property
     def relation(self) -> str:

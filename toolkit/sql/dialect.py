@@ -12,6 +12,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.tokens import TokenType
 
 from toolkit.sql.ml_nodes import (
+    DATA_FUNCTION_NAMES,
     TABLE_FUNCTION_NAMES,
     MLFunction,
     MLPreprocess,
@@ -28,7 +29,7 @@ def _ml_parser(name: str) -> Any:
 # CREATE MODEL: `model` stays usable as an ordinary identifier elsewhere.
 ML_KEYWORDS = {"MODEL": TokenType.MODEL}
 # ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
-ML_FUNCTION_PARSERS = {name: _ml_parser(name) for name in TABLE_FUNCTION_NAMES}
+ML_FUNCTION_PARSERS = {name: _ml_parser(name) for name in TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES}
 def _struct_sql(self: Any, struct: exp.Expression) -> str:
     """Settings as STRUCT(value AS name, …) in every dialect (DuckDB's own would be {'name': value}), so the
     SQL generated from a tree parses back into the same call."""
@@ -45,9 +46,10 @@ def _struct_sql(self: Any, struct: exp.Expression) -> str:
 
 def _ml_function_sql(self: Any, e: MLFunction) -> str:
     """A table function is the `this` of a Table whose db is `ML`, so its own SQL starts at the name."""
-    arguments = [f"MODEL {self.sql(e, 'model')}"]
+    arguments = [f"MODEL {self.sql(e, 'model')}"] if e.args.get("model") else []
     if e.args.get("input"):
         arguments.append(self.sql(e, "input"))
+    arguments.extend(self.sql(source) for source in e.args.get("inputs") or [])
     if e.args.get("settings"):
         arguments.append(_struct_sql(self, e.args["settings"]))
     if e.args.get("array"):

@@ -76,7 +76,7 @@ def constant(node: exp.Expression) -> Any:
     elif isinstance(node, exp.GenerateSeries) or (
             isinstance(node, exp.Anonymous) and str(node.this).upper() == "GENERATE_ARRAY"):
         return generate_array(node)
-    elif isinstance(node, exp.Struct):
+    elif isinstance(node, (exp.Struct, exp.Tuple)):  # BigQuery's ('a', 0.1) is a STRUCT too
         return tuple(constant(item) for item in node.expressions)
     elif isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
         value = constant(node.this)

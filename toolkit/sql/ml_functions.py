@@ -26,8 +26,9 @@ class MLCall:
 
     node: exp.Table  # the FROM item holding the call, to be replaced by its result
     function: str  # e.g. 'PREDICT'
-    model: str  # the model's name, unqualified
+    model: str | None  # the model's name, unqualified; None for a data function (ML.DESCRIBE_DATA)
     input: exp.Expression | None  # the (query) or table
+    inputs: tuple[exp.Expression, ...]  # a data function's further inputs: ML.VALIDATE_DATA_DRIFT's study table
     settings: dict[str, Any]
 
 
@@ -50,8 +51,9 @@ def ml_calls(statement: exp.Expression) -> list[MLCall]:
         MLCall(
             node=holder,
             function=function.name.upper(),
-            model=function.args["model"].name,
+            model=function.args["model"].name if function.args.get("model") else None,
             input=function.args.get("input"),
+            inputs=tuple(function.args.get("inputs") or ()),
             settings=_settings(function),
         )
         for _, holder, function in calls
@@ -60,7 +62,14 @@ def ml_calls(statement: exp.Expression) -> list[MLCall]:
 
 def model_names(statement: exp.Expression) -> list[str]:
     """The models a statement's ML.* calls name, in order of appearance."""
-    return list(dict.fromkeys(function.args["model"].name for function in statement.find_all(MLFunction)))
+    return list(dict.fromkeys(function.args["model"].name for function in statement.find_all(MLFunction)
+                              if function.args.get("model")))
+
+
+def data_calls(statement: exp.Expression) -> list[str]:
+    """The data functions (ML.DESCRIBE_DATA: no model) a statement calls, in order of appearance."""
+    return list(dict.fromkeys(function.name.upper() for function in statement.find_all(MLFunction)
+                              if not function.args.get("model")))
 
 
 def _array_argument(array: exp.Expression, call: str, name: str) -> Any:
@@ -79,16 +88,16 @@ def _settings(function: MLFunction) -> dict[str, Any]:
     """The STRUCT(… AS name) settings of a call, as Python constants by lower-cased name (checked against the
     function's own settings later, by the ML layer)."""
     struct, array = function.args.get("settings"), function.args.get("array")
-    model = function.args["model"].name
-    call = f"ML.{function.name.upper()}(MODEL {model}, …)"
+    model = function.args["model"].name if function.args.get("model") else None
+    call = f"ML.{function.name.upper()}(MODEL {model}, …)" if model else f"ML.{function.name.upper()}(…)"
     if array is not None:
         return {"thresholds": _array_argument(array, call, function.name.upper())}
     if struct is None:
         return {}
     if not isinstance(struct, exp.Struct):
         raise ProjectError(f"{call}: its settings must be a STRUCT, e.g. STRUCT(0.6 AS threshold)",
-                           hint=f"the settings come last: ML.{function.name.upper()}(MODEL {model}, TABLE t, "
-                                "STRUCT(0.6 AS threshold))")
+                           hint=f"the settings come last: ML.{function.name.upper()}("
+                                + (f"MODEL {model}, " if model else "") + "TABLE t, STRUCT(… AS name))")
     settings = {}
     for item in struct.expressions:
         if isinstance(item, (exp.PropertyEQ, exp.Alias)) and (item.alias or item.this):

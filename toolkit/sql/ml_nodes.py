@@ -13,48 +13,68 @@ from toolkit.errors import did_you_mean
 # The table functions, by name without the ML. prefix.
 TABLE_FUNCTION_NAMES = (
     "PREDICT", "EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE", "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS",
-    "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT", "GLOBAL_EXPLAIN", "TRANSFORM",
+    "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT", "GLOBAL_EXPLAIN", "TRANSFORM", "ADVANCED_WEIGHTS",
+    "PRINCIPAL_COMPONENTS", "PRINCIPAL_COMPONENT_INFO", "DETECT_ANOMALIES",
 )
+# The table functions over data, not a model: their first argument is a table, `TABLE t` or `(query)`.
+DATA_FUNCTION_NAMES = ("DESCRIBE_DATA", "VALIDATE_DATA_DRIFT")
 
 
 # The preprocessing functions, by name without the ML. prefix: scalar ones, and analytic ones (written with OVER ()).
 SCALAR_PREPROCESSING_NAMES = (
     "BUCKETIZE", "FEATURE_CROSS", "HASH_BUCKETIZE", "NORMALIZER", "POLYNOMIAL_EXPAND", "NGRAMS",
+    "DISTANCE", "LP_NORM",
 )
 ANALYTIC_PREPROCESSING_NAMES = (
     "QUANTILE_BUCKETIZE", "STANDARD_SCALER", "MIN_MAX_SCALER", "MAX_ABS_SCALER", "ROBUST_SCALER",
-    "ONE_HOT_ENCODER", "LABEL_ENCODER", "IMPUTER",
+    "ONE_HOT_ENCODER", "LABEL_ENCODER", "IMPUTER", "MULTI_HOT_ENCODER", "BAG_OF_WORDS", "TF_IDF",
 )
 PREPROCESSING_NAMES = SCALAR_PREPROCESSING_NAMES + ANALYTIC_PREPROCESSING_NAMES
-ML_NAMES = TABLE_FUNCTION_NAMES + PREPROCESSING_NAMES
+ML_NAMES = TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + PREPROCESSING_NAMES
 
 
 class MLFunction(exp.Expression):
     """ML.<this>(MODEL <model> [, <input>] [, <settings>]); ML.ROC_CURVE's thresholds may come as an array
-    instead, `[0.4, 0.5]` or GENERATE_ARRAY(0.4, 0.6, 0.01), as BigQuery writes them."""
+    instead, `[0.4, 0.5]` or GENERATE_ARRAY(0.4, 0.6, 0.01), as BigQuery writes them. A data function
+    (DATA_FUNCTION_NAMES) has no model: ML.<this>(<input> [, <inputs>…] [, <settings>]), its inputs after the
+    first (ML.VALIDATE_DATA_DRIFT's study table) in `inputs`."""
 
-    arg_types = {"this": True, "model": True, "input": False, "settings": False, "array": False}
+    arg_types = {"this": True, "model": False, "input": False, "inputs": False, "settings": False, "array": False}
 
 
 _ARRAYS = ("GENERATE_ARRAY", "ARRAY", "GENERATE_SERIES")
 
 
 def parse_ml_function(parser: Any, name: str) -> MLFunction:
-    """The arguments after `ML.NAME(`: MODEL name, then a `(query)`, `TABLE t` or table name, then a STRUCT."""
-    if not parser._match(TokenType.MODEL):
-        parser.raise_error(f"ML.{name} takes MODEL <name> as its first argument")
-    model = parser._parse_table_parts()
+    """The arguments after `ML.NAME(`: MODEL name (a data function: its input instead), then a `(query)`,
+    `TABLE t` or table name, then a STRUCT."""
     found: dict[str, exp.Expression] = {}
+    if name in DATA_FUNCTION_NAMES:
+        if parser._match(TokenType.MODEL):
+            parser.raise_error(f"ML.{name} reads a table, not a model: ML.{name}(TABLE t | (SELECT …), STRUCT(…))")
+        found["input"] = _parse_input(parser)
+        model = None
+    elif not parser._match(TokenType.MODEL):
+        parser.raise_error(f"ML.{name} takes MODEL <name> as its first argument")
+    else:
+        model = parser._parse_table_parts()
     while parser._match(TokenType.COMMA):
         if parser._match(TokenType.STRUCT, advance=False) or parser._curr.text.upper() == "STRUCT":
             found["settings"] = parser._parse_bitwise()
         elif parser._match(TokenType.L_BRACKET, advance=False) or parser._curr.text.upper() in _ARRAYS:
             found["array"] = parser._parse_bitwise()
-        elif parser._match(TokenType.TABLE):
-            found["input"] = parser._parse_table_parts()
+        elif model is None:
+            found.setdefault("inputs", []).append(_parse_input(parser))
         else:
-            found["input"] = parser._parse_table()
+            found["input"] = _parse_input(parser)
     return parser.expression(MLFunction(this=exp.var(name), model=model, **found))
+
+
+def _parse_input(parser: Any) -> exp.Expression:
+    """`TABLE t`, `(query)` or a table name."""
+    if parser._match(TokenType.TABLE):
+        return parser._parse_table_parts()
+    return parser._parse_table()
 
 
 class MLPreprocess(exp.Expression, exp.Func):
@@ -101,7 +121,7 @@ def check_ml_prefix(parser: Any) -> None:
         and tokens[index - 2].text.upper() == "ML"
         and parser._next is not None
         and parser._next.token_type == TokenType.L_PAREN
-        and name.text.upper() not in TABLE_FUNCTION_NAMES
+        and name.text.upper() not in TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES
     ):
         upper = name.text.upper()
         if upper in PREPROCESSING_NAMES:

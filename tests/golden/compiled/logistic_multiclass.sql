@@ -41,33 +41,33 @@ FROM (
     FROM (
       SELECT
         "__input".*,
-        "__input"."__toolkit_f0" * -0.029577369941162893e0 + CASE
+        "__input"."__toolkit_f0" * 0.04911722371710975e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN -3.141663353855953e0
+          THEN -5.2986755417453e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN -3.140203561176426e0
+          THEN -5.33161590681798e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN 6.135330465714641e0
+          THEN 10.64052122177798e0
           ELSE 0.0e0
-        END + -0.14653644931774268e0 AS "__toolkit_z0",
-        "__input"."__toolkit_f0" * -0.0017015810081076029e0 + CASE
+        END + 0.010229773214707645e0 AS "__toolkit_z0",
+        "__input"."__toolkit_f0" * -0.016066707390472577e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN -3.122005620333206e0
+          THEN -5.2854760170926625e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN 6.251145796385644e0
+          THEN 10.668913938486934e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN -3.07114127631093e0
+          THEN -5.311926625456588e0
           ELSE 0.0e0
-        END + 0.05799889974149214e0 AS "__toolkit_z1",
-        "__input"."__toolkit_f0" * 0.031278950949501665e0 + CASE
+        END + 0.07151129593768114e0 AS "__toolkit_z1",
+        "__input"."__toolkit_f0" * -0.033050516343979854e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN 6.263668974189107e0
+          THEN 10.584151558593632e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN -3.1109422352092384e0
+          THEN -5.3372980313225185e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN -3.0641891894036695e0
+          THEN -5.328594596354358e0
           ELSE 0.0e0
-        END + 0.0885375495761942e0 AS "__toolkit_z2"
+        END + -0.08174106908324674e0 AS "__toolkit_z2"
       FROM (
         SELECT
           "__input".*,

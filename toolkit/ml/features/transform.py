@@ -117,8 +117,9 @@ def fit(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray, transf
 
     The transformed table holds TRANSFORM's outputs in order, then the label and `passthrough` columns that are
     not outputs (carried from the raw rows, e.g. the split column); the roles are returned in its row order."""
-    from toolkit.sql.preprocessing import fit_transform_sql, transform_inputs
+    from toolkit.sql.preprocessing import expand_stars, fit_transform_sql, transform_inputs
 
+    transform = expand_stars(transform, raw.column_names, where=f"CREATE MODEL {model}")
     through = [c for c in (label, *passthrough) if c is not None]
     name = f"__toolkit_transform_{next(_names)}"
     con.register(name, raw.append_column(ROLE_COLUMN, pa.array(np.asarray(roles, np.int8))))

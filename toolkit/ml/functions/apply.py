@@ -26,6 +26,7 @@ from toolkit.ml.functions.predict import keeps_input_columns
 from toolkit.ml.functions.support import naming
 from toolkit.ml.inference.predict import output_schema
 from toolkit.ml.model import TrainedModel
+from toolkit.ml.monitor import DATA_FUNCTIONS
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names, with_eval_scores
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
@@ -54,9 +55,14 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
     used = []
     try:
         for call in calls:
+            name = f"{_NESTED_CALL}{next(_names)}"
+            if call.model is None:  # a data function: ML.DESCRIBE_DATA(TABLE t, …)
+                con.register(name, _data_result(con, call))
+                registered.append(name)
+                call.node.replace(_replacement(name, call))
+                continue
             trained = models.get(call.model.casefold()) or _load(con, call.model)
             models[call.model.casefold()] = trained
-            name = f"{_NESTED_CALL}{next(_names)}"
             result = _result(con, call, trained, cursors)
             if isinstance(result, exp.Expression):  # compiled SQL: DuckDB computes the predictions itself
                 view = exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=result,
@@ -66,10 +72,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             else:
                 con.register(name, result)
                 registered.append(name)
-            replacement = exp.to_table(name)
-            alias = call.node.args.get("alias") if isinstance(call.node, exp.Table) else None
-            replacement.set("alias", alias or exp.TableAlias(this=exp.to_identifier(call.function.lower())))
-            call.node.replace(replacement)
+            call.node.replace(_replacement(name, call))
             used.append((trained.name, trained.version, call.function))
         yield Applied(statement.sql(dialect=DIALECT), used)
     finally:
@@ -79,6 +82,32 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             con.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
         for cursor in cursors:
             cursor.close()
+
+
+def _replacement(name: str, call: MLCall) -> exp.Table:
+    """The relation `name` in place of the call, under the call's alias (or the function's name)."""
+    replacement = exp.to_table(name)
+    alias = call.node.args.get("alias") if isinstance(call.node, exp.Table) else None
+    replacement.set("alias", alias or exp.TableAlias(this=exp.to_identifier(call.function.lower())))
+    return replacement
+
+
+def _data_result(con: duckdb.DuckDBPyConnection, call: MLCall) -> pa.Table:
+    """A data function's rows (toolkit.ml.monitor): its settings checked, its input bound, then run in DuckDB."""
+    function = DATA_FUNCTIONS.get(call.function)
+    if function is None:
+        raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
+    settings = function.checked_settings(call.settings)
+    inputs = [source for source in (call.input, *call.inputs) if source is not None]
+    if len(inputs) != function.inputs:
+        tables = ", ".join(["TABLE t"] * function.inputs)
+        raise ModelError(f"ML.{call.function} takes {function.inputs} input table(s), not {len(inputs)}",
+                         hint=f"ML.{call.function}({tables}, STRUCT(…)); each a TABLE t or a (SELECT …)")
+    arguments = []
+    for source in inputs:
+        sql = _input_sql(source)
+        arguments += [sql, _input_schema(con, f"ML.{call.function}", sql)]
+    return function.run(con, *arguments, settings)
 
 
 def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:

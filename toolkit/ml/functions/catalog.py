@@ -7,7 +7,8 @@ for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become
 
 One module per family, in `toolkit/ml/functions/`: PREDICT (predict.py), TRANSFORM (transform.py); EVALUATE,
 CONFUSION_MATRIX, ROC_CURVE (evaluate.py); TRAINING_INFO, FEATURE_INFO, WEIGHTS, CENTROIDS, FEATURE_IMPORTANCE
-(inspect.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py). Each module's docstring gives its outputs and the approximations chosen.
+(inspect.py); ADVANCED_WEIGHTS (advanced.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py);
+PRINCIPAL_COMPONENTS, PRINCIPAL_COMPONENT_INFO (components.py); DETECT_ANOMALIES (anomalies.py). Each module's docstring gives its outputs and the approximations chosen.
 Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
 a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting.
 
@@ -27,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError, did_you_mean
-from toolkit.ml.functions import evaluate, explain, inspect, predict, transform
+from toolkit.ml.functions import advanced, anomalies, components, evaluate, explain, inspect, predict, transform
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.types.tasks import Task
 
@@ -145,6 +146,8 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
     TableFunction("FEATURE_INFO", input=_NO_INPUT, run=inspect.feature_info_run, without_estimator=True),
     TableFunction("WEIGHTS", input=_NO_INPUT, run=inspect.weights_run,
                   settings={"standardize": Setting(bool, False)}, applies_to=inspect.weights_applies),
+    TableFunction("ADVANCED_WEIGHTS", input=_NO_INPUT, run=advanced.advanced_weights_run,
+                  settings={"standardize": Setting(bool, False)}, applies_to=advanced.advanced_weights_applies),
     TableFunction("CENTROIDS", input=_NO_INPUT, run=inspect.centroids_run,
                   settings={"standardize": Setting(bool, False)}, applies_to=inspect.centroids_applies),
     TableFunction("FEATURE_IMPORTANCE", input=_NO_INPUT, run=inspect.feature_importance_run,
@@ -154,6 +157,12 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
                   applies_to=explain.explain_applies),
     TableFunction("GLOBAL_EXPLAIN", input=_NO_INPUT, run=explain.global_explain_run,
                   applies_to=explain.global_explain_applies),
+    TableFunction("PRINCIPAL_COMPONENTS", input=_NO_INPUT, run=components.principal_components_run,
+                  applies_to=components.pca_applies),
+    TableFunction("PRINCIPAL_COMPONENT_INFO", input=_NO_INPUT, run=components.principal_component_info_run,
+                  applies_to=components.pca_applies),
+    TableFunction("DETECT_ANOMALIES", input="required", run=anomalies.detect_run, schema=anomalies.detect_schema,
+                  settings={"contamination": Setting(float, None, 0.0, 0.5)}, applies_to=anomalies.detect_applies),
     TableFunction("TRANSFORM", input="required", run=transform.transform_run, schema=transform.transform_schema,
                   applies_to=transform.transform_applies, without_estimator=True),
 ]}

@@ -2,8 +2,9 @@
 holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT and ML.GLOBAL_EXPLAIN walk.
 
 - ML.TRAINING_INFO: training_run (0), iteration (from 0), loss, eval_loss, learning_rate, duration_ms, as
-  recorded at training; KMEANS adds cluster_info, list<struct<centroid_id, cluster_radius, cluster_size>> with
-  the number of training rows of each cluster (cluster_radius is NULL: the toolkit does not record it).
+  recorded at training; KMEANS (one row per Lloyd iteration, no eval_loss) adds cluster_info,
+  list<struct<centroid_id, cluster_radius, cluster_size>> with the number of training rows of each cluster and its
+  radius (the root mean square distance of its training rows to its centroid).
 - ML.FEATURE_INFO: input, min, max, mean, median, stddev, category_count, null_count, dimension per input column
   (TIMESTAMP columns in epoch seconds).
 - ML.WEIGHTS (LINEAR_REG, LOGISTIC_REG): processed_input, weight (numeric inputs), category_weights
@@ -16,9 +17,9 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
   dropped (first) category has no weight.
 - ML.CENTROIDS (KMEANS): centroid_id, feature, numerical_value (numeric inputs and a TIMESTAMP's epoch seconds),
   categorical_value (list<struct<category, value>>, the share of the cluster in each category; empty for numeric
-  inputs). Numerical values are in the raw units (the standardization undone) unless standardize = TRUE. With
-  DISTANCE_TYPE = 'COSINE' centroids are directions in the space of unit-length encoded rows; their unscaled
-  values are indicative only.
+  inputs; a share is k / cluster size exactly), geography_value (NULL: no GEOGRAPHY inputs). Numerical values are
+  in the raw units (the standardization undone) unless standardize = TRUE. With DISTANCE_TYPE = 'COSINE'
+  centroids are directions in the space of unit-length encoded rows; their unscaled values are indicative only.
 - ML.FEATURE_IMPORTANCE (boosted trees, random forests), per input column of the training query, over every tree
   (every class's trees): importance_weight = the number of splits on the column, importance_gain = the average
   gain of those splits, importance_cover = the average number of training rows reaching them (BigQuery's / XGBoost's
@@ -28,6 +29,7 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,10 +67,13 @@ def training_info_run(trained: TrainedModel, batches: Any, settings: dict[str, A
         "duration_ms": pa.array([r.duration_ms for r in rows], pa.int64()),
     }
     if trained.model_type.task is Task.CLUSTERING:
+        del columns["eval_loss"]  # BigQuery's KMEANS rows have none
         k = len(trained.estimator.cluster_centers_)
         assigned = getattr(trained.estimator, "labels_", None)
         sizes = np.bincount(assigned, minlength=k) if assigned is not None else [None] * k
-        info = [(i + 1, None, None if sizes[i] is None else int(sizes[i])) for i in range(k)]
+        radii = (trained.anomaly or {}).get("radii")  # None for a version stored before radii were kept
+        info = [(i + 1, None if radii is None else float(radii[i]), None if sizes[i] is None else int(sizes[i]))
+                for i in range(k)]
         columns["cluster_info"] = struct_lists([info] * len(rows), _CLUSTER_INFO)
     return pa.table(columns)
 
@@ -146,6 +151,7 @@ def centroids_applies(trained: TrainedModel) -> str | None:
 def centroids_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
     standardize = bool(settings.get("standardize"))
     centers = np.asarray(trained.estimator.cluster_centers_, dtype=np.float64)
+    rows = int(trained.split.get("training_rows", 0))
     ids, names, numbers, categories = [], [], [], []
     for i, center in enumerate(centers):
         offset = 0
@@ -159,11 +165,23 @@ def centroids_run(trained: TrainedModel, batches: Any, settings: dict[str, Any])
             else:
                 numbers.append(None)
                 pairs = feature.output_columns()
-                categories.append([(category, float(center[offset + j])) for j, (_, category) in enumerate(pairs)])
+                categories.append([(category, share(center[offset + j], rows))
+                                   for j, (_, category) in enumerate(pairs)])
             offset += feature.width
     return pa.table({"centroid_id": pa.array(ids, pa.int64()), "feature": pa.array(names, pa.string()),
                      "numerical_value": pa.array(numbers, pa.float64()),
-                     "categorical_value": struct_lists(categories, _CATEGORY_VALUE)})
+                     "categorical_value": struct_lists(categories, _CATEGORY_VALUE),
+                     "geography_value": pa.nulls(len(ids), pa.string())})  # the toolkit has no GEOGRAPHY inputs
+
+
+def share(value: float, rows: int) -> float:
+    """A category's share of a cluster, the mean of its 0/1 column: k / size exactly (size <= the training rows) when
+    the float average is within rounding of it (scikit-learn's running sums give 0.9999999999999994 or -3.3e-16)."""
+    if rows > 0:
+        exact = Fraction(float(value)).limit_denominator(rows)
+        if abs(float(value) - exact) < 1e-9:
+            return float(exact)
+    return float(value)
 
 
 # --- ML.FEATURE_IMPORTANCE ------------------------------------------------------------------------------------------

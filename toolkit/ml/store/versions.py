@@ -80,6 +80,11 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_eval_scores (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, class_index INTEGER NOT NULL,
         probabilities DOUBLE[] NOT NULL)""",
+    # KMEANS / PCA: kind 'quantile' (position = quantile) holds the upper half of the training rows' anomaly
+    # scores, kind 'cluster_radius' (position = centroid_id) each cluster's radius (toolkit.ml.inference.anomalies).
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_anomaly_scores (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL, position DOUBLE NOT NULL,
+        value DOUBLE NOT NULL)""",
 ]
 _FEATURE_INFO = ("input", "min", "max", "mean", "median", "stddev", "category_count", "null_count", "dimension")
 
@@ -153,6 +158,8 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             con.executemany(f"INSERT INTO {S}.model_eval_metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
         if trained.eval_scores is not None:
             _insert_eval_scores(con, name, version, trained.eval_scores)
+        if trained.anomaly is not None:
+            _insert_anomaly(con, name, version, trained.anomaly)
         install_prediction_macro(con, name, compiled)
     return version
 
@@ -204,6 +211,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         split=json.loads(row["split"]), estimator_params=json.loads(row["estimator_params"]),
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
+        anomaly=_load_anomaly(con, key) if row["model_type"] in ("KMEANS", "PCA") else None,
     )
 
 
@@ -219,6 +227,37 @@ def _insert_eval_scores(con: duckdb.DuckDBPyConnection, name: str, version: int,
                     [name, version])
     finally:
         con.unregister(relation)
+
+
+def _insert_anomaly(con: duckdb.DuckDBPyConnection, name: str, version: int, anomaly: Mapping[str, np.ndarray]) -> None:
+    radii = anomaly.get("radii")
+    kinds = ["quantile"] * len(anomaly["quantiles"]) + ["cluster_radius"] * (0 if radii is None else len(radii))
+    positions = [*anomaly["quantiles"], *([] if radii is None else np.arange(1, len(radii) + 1))]
+    values = [*anomaly["values"], *([] if radii is None else radii)]
+    rows = pa.table({"kind": pa.array(kinds, pa.string()), "position": pa.array(positions, pa.float64()),
+                     "value": pa.array(values, pa.float64())})
+    relation = f"__toolkit_anomaly_scores_{version}"
+    con.register(relation, rows)
+    try:
+        con.execute(f"INSERT INTO {S}.model_anomaly_scores SELECT ?, ?, kind, position, value FROM {relation}",
+                    [name, version])
+    finally:
+        con.unregister(relation)
+
+
+def _load_anomaly(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, np.ndarray] | None:
+    """A KMEANS / PCA version's anomaly record; None when the store predates it."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_anomaly_scores"]).fetchall()[0][0]:
+        return None
+    rows = con.execute(f"SELECT kind, position, value FROM {S}.model_anomaly_scores WHERE model_name = ? AND "
+                       "version = ? ORDER BY kind, position", key).fetchall()
+    if not rows:
+        return None
+    record = {"quantiles": np.array([r[1] for r in rows if r[0] == "quantile"]),
+              "values": np.array([r[2] for r in rows if r[0] == "quantile"])}
+    radii = [r[2] for r in rows if r[0] == "cluster_radius"]
+    return {**record, "radii": np.array(radii)} if radii else record
 
 
 def with_eval_scores(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:

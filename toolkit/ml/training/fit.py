@@ -2,9 +2,11 @@
 
 Losses are mean squared error (regression), mean log loss (classification), mean squared distance to the nearest
 centroid (KMEANS; with DISTANCE_TYPE COSINE, between unit-length rows) and mean squared reconstruction error
-(PCA). Boosted trees report every iteration (scikit-learn's per-iteration scores) and the DNN every epoch (the
+(PCA). Linear models fitted by gradient descent (LOGISTIC_REG always, LINEAR_REG unless by the normal equation)
+report every iteration of the toolkit's descent (toolkit.ml.training.descent). Boosted trees report every iteration (scikit-learn's per-iteration scores) and the DNN every epoch (the
 toolkit runs the epochs); both stop early as BigQuery does, after the first iteration whose relative improvement
-of the eval loss (training loss without an eval split) is below MIN_REL_PROGRESS. The other estimators report one
+of the eval loss (training loss without an eval split) is below MIN_REL_PROGRESS. KMEANS reports every Lloyd
+iteration (toolkit.ml.training.lloyd). The other estimators report one
 row: the fitted model's losses (scikit-learn does not expose their per-iteration losses)."""
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from toolkit.ml.inference.heads import HEADS
 from toolkit.ml.model import Iteration
+from toolkit.ml.training.descent import BINARY, MULTINOMIAL, SQUARED, Settings, descend
+from toolkit.ml.training.lloyd import fit_kmeans
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.tasks import TASKS, Family, Task
 
@@ -33,6 +37,8 @@ class FitData:
     y_eval: np.ndarray | None
     task: Task
     n_classes: int = 0
+    descent: bool = False  # a linear model fitted by the toolkit's gradient descent
+    start: np.ndarray | None = None  # WARM_START: the previous version's (outputs, features + 1) parameters
 
 
 def loss(task: Task, estimator: object, X: np.ndarray, y: np.ndarray | None) -> float | None:
@@ -59,6 +65,10 @@ def fit(family: Family, options: ModelOptions, estimator: object, data: FitData)
             return _fit_boosted(options, estimator, data)
         if family is Family.DNN:
             return _fit_dnn(options, estimator, data)
+        if family is Family.KMEANS:
+            return fit_kmeans(estimator, data.X)
+        if data.descent:
+            return _fit_descent(options, estimator, data)
         return _fit_once(estimator, data)
 
 
@@ -76,6 +86,28 @@ def _fit_once(estimator: object, data: FitData) -> list[Iteration]:
         estimator.set_params(n_jobs=1)
     return [Iteration(0, loss(data.task, estimator, data.X, data.y),
                       loss(data.task, estimator, data.X_eval, data.y_eval), None, ms)]
+
+
+def _fit_descent(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
+    """Run the toolkit's descent and store its weights as the estimator's fitted attributes."""
+    kind = SQUARED if not data.n_classes else BINARY if data.n_classes == 2 else MULTINOMIAL
+    settings = Settings(
+        model=options.model, kind=kind, n_classes=data.n_classes, l1=options["L1_REG"], l2=options["L2_REG"],
+        fit_intercept=options["FIT_INTERCEPT"], max_iterations=options["MAX_ITERATIONS"],
+        early_stop=options["EARLY_STOP"], min_rel_progress=options["MIN_REL_PROGRESS"],
+        strategy=options["LEARN_RATE_STRATEGY"], learn_rate=options["LEARN_RATE"],
+        ls_init_learn_rate=options["LS_INIT_LEARN_RATE"])
+    result = descend(settings, data.X, data.y, data.weights, data.X_eval, data.y_eval, data.start)
+    n_iter = len(result.iterations)
+    estimator.n_features_in_ = data.X.shape[1]
+    if data.n_classes:
+        estimator.classes_ = np.arange(data.n_classes)
+        estimator.coef_, estimator.intercept_ = result.coef, result.intercept
+        estimator.n_iter_ = np.array([n_iter], dtype=np.int32)
+    else:
+        estimator.coef_, estimator.intercept_ = result.coef[0], float(result.intercept[0])
+        estimator.n_iter_ = n_iter
+    return result.iterations
 
 
 def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:

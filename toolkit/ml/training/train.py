@@ -30,13 +30,14 @@ from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, 
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
+from toolkit.ml.inference import anomalies
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
-from toolkit.ml.training import labels
+from toolkit.ml.training import labels, pvalues, warm
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
-from toolkit.ml.types.estimators import FitContext
+from toolkit.ml.types.estimators import FitContext, optimize_strategy
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
 from toolkit.ml.types.tasks import Family, Task
@@ -63,6 +64,7 @@ class _Columns:
     init: str | None  # KMEANS_INIT_COL
     features: tuple[str, ...]  # with TRANSFORM: the raw columns, then (once fitted) TRANSFORM's feature outputs
     types: Mapping[str, str]  # DuckDB type of every column
+    weight: str | None = None  # INSTANCE_WEIGHT_COL
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,12 @@ class Training:
 
 
 def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
-                query: str, transform: Sequence[str] = (), written: str | None = None) -> Training:
+                query: str, transform: Sequence[str] = (), written: str | None = None,
+                previous: TrainedModel | None = None) -> Training:
     """Train model `name` on the rows of `query` (DuckDB SQL) with BigQuery ML `options`, then compile its
     prediction; `transform` is TRANSFORM's select list (DuckDB SQL, empty without TRANSFORM); `written`, the query as
-    the model file wrote it when `query` is what runs instead (its ML.* calls replaced), is what is fingerprinted."""
+    the model file wrote it when `query` is what runs instead (its ML.* calls replaced), is what is fingerprinted;
+    `previous`, the latest stored version, is what WARM_START starts from."""
     opts = validate_options(name, options)
     model_type = MODEL_TYPES[opts.model_type]
     transform = tuple(transform or ())
@@ -108,7 +112,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         del table
         fitted, transformed, roles = fit_transform(
             con, raw, roles, transform, model=name, label=columns.label,
-            passthrough=[c for c in (columns.split, columns.init) if c is not None])
+            passthrough=[c for c in (columns.split, columns.init, columns.weight) if c is not None])
         del raw
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
     check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
@@ -142,16 +146,26 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     if classes:
         labels.check_training_classes(opts, y[TRAIN], classes, split.method)
     weights = labels.sample_weights(opts, y[TRAIN], classes) if classes else None
+    if columns.weight is not None:
+        rows = _instance_weights(name, parts[TRAIN], columns.weight)
+        weights = rows if weights is None else weights * rows
     init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
 
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
     estimator = model_type.factory(opts, context)
-    data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes)
+    descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
+    start = warm.start_from(previous, unfitted) if opts.get("WARM_START") else None
+    data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
+                   descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
+    if opts.get("CALCULATE_P_VALUES"):
+        pvalues.attach(name, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 
+    if opts.model_type in anomalies.KINDS:
+        trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
     scored = EVAL if EVAL in X else TRAIN
     task = head(trained)
     if task.keeps_scores:
@@ -162,6 +176,14 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
                       test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
     return Training(trained, compile_prediction(con, trained, sample))
+
+
+def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
+    """The training rows' anomaly-score distribution (and KMEANS's cluster radii) ML.DETECT_ANOMALIES reads."""
+    radii = anomalies.cluster_radii(trained, X) if trained.options.model_type == "KMEANS" else None
+    quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii)[0])
+    record = {"quantiles": quantiles, "values": values}
+    return record if radii is None else {**record, "radii": radii}
 
 
 def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
@@ -188,7 +210,7 @@ def _transformed(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type:
                  fitted: FittedTransform, transformed: pa.Table) -> tuple[pa.Table, _Columns]:
     """The table training reads after TRANSFORM: its feature outputs (STRUCTs flattened, as at prediction), then
     the label and the KMEANS init column; the columns by role, with the features' DuckDB types."""
-    keep = [c for c in (columns.label, columns.init) if c is not None]
+    keep = [c for c in (columns.label, columns.init, columns.weight) if c is not None]
     by_lower = {n.lower(): n for n in transformed.column_names}
     features = model_features(transformed.select(fitted.features), opts.model, reserved=[*fitted.passthrough, *keep])
     types = _duck_types(con, features)
@@ -199,7 +221,7 @@ def _transformed(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type:
         _check_features(opts, features.column_names, features.schema, types, "TRANSFORM output")
     table = pa.table([*features.columns, *(transformed.column(by_lower[c.lower()]) for c in keep)],
                      names=[*features.column_names, *keep])
-    return table, _Columns(columns.label, None, columns.init, tuple(features.column_names), types)
+    return table, _Columns(columns.label, None, columns.init, tuple(features.column_names), types, columns.weight)
 
 
 def _duck_types(con: duckdb.DuckDBPyConnection, table: pa.Table) -> dict[str, str]:
@@ -260,20 +282,24 @@ def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: Mod
     label = find("label", opts["INPUT_LABEL_COLS"][0]) if model_type.has_label else None
     split = find("DATA_SPLIT_COL", opts["DATA_SPLIT_COL"]) if opts.get("DATA_SPLIT_COL") else None
     init = find("KMEANS_INIT_COL", opts["KMEANS_INIT_COL"]) if opts.get("KMEANS_INIT_COL") else None
+    weight = find("INSTANCE_WEIGHT_COL", opts["INSTANCE_WEIGHT_COL"]) if opts.get("INSTANCE_WEIGHT_COL") else None
+    if weight is not None and column_kind(schema.field(weight).type) != "numeric":
+        raise ModelError(f"{model}: INSTANCE_WEIGHT_COL '{weight}' is {duck_types[weight]}, not a number",
+                         hint="select a numeric column of row weights (0 or more)")
     if label is not None:
         labels.check_label_type(opts, label, schema.field(label).type, duck_types[label],
                                 model_type.task is Task.CLASSIFICATION)
     if init is not None and not pa.types.is_boolean(schema.field(init).type):
         raise ModelError(f"{model}: KMEANS_INIT_COL '{init}' is {duck_types[init]}, not BOOL",
                          hint="select a BOOL column: TRUE for the rows that are initial centroids")
-    features = tuple(n for n in names if n not in (label, split, init))
+    features = tuple(n for n in names if n not in (label, split, init, weight))
     if raw:
-        return _Columns(label, split, init, features, duck_types)
+        return _Columns(label, split, init, features, duck_types, weight)
     if not features:
         raise ModelError(f"{model}: the query has no feature columns (only {', '.join(names)})",
                          hint="select the columns to learn from next to the label")
     _check_features(opts, features, schema, duck_types, "column")
-    return _Columns(label, split, init, features, duck_types)
+    return _Columns(label, split, init, features, duck_types, weight)
 
 
 def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Schema, duck_types: Mapping[str, str],
@@ -296,7 +322,8 @@ def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Sche
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns, query: str) -> pa.Table:
-    wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init) if c is not None]
+    wanted = [c for c in (*columns.features, columns.label, columns.split, columns.init, columns.weight)
+              if c is not None]
     select: list[exp.Expression] = [column_ref(c) for c in wanted]
     if needs_key(opts):
         select.append(exp.alias_(key_sql(wanted), identifier(KEY_COLUMN)))
@@ -311,6 +338,18 @@ def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns
     except duckdb.Error as error:
         raise ModelError(f"model {opts.model}: the training query failed: {error}",
                          hint="fix the query after AS") from None
+
+
+def _instance_weights(name: str, train: pa.Table, column: str) -> np.ndarray:
+    """INSTANCE_WEIGHT_COL's values on the training rows: numbers of 0 or more, at least one positive."""
+    values = train.column(column)
+    weights = np.asarray(values.cast(pa.float64()).fill_null(np.nan).to_numpy(), np.float64)
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any() or not (weights > 0).any():
+        what = "NULL, negative or infinite in some rows" if bad.any() else "0 in every row"
+        raise ModelError(f"model {name}: INSTANCE_WEIGHT_COL '{column}' is {what}",
+                         hint=f"give every training row a finite weight of 0 or more (e.g. COALESCE({column}, 1))")
+    return weights
 
 
 def _rows(table: pa.Table, roles: np.ndarray, role: int) -> pa.Table:

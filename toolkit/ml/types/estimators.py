@@ -3,9 +3,11 @@
 Regularization follows one convention for every linear model: the training objective is
     sum over rows of loss  +  L1_REG * ||w||_1  +  L2_REG * ||w||_2^2      (the intercept is not penalized)
 so L2_REG is Ridge's alpha, LogisticRegression gets C = 1 / (L1_REG + 2 * L2_REG), and ElasticNet's mean-loss
-parameters are derived from it. EARLY_STOP = FALSE sets a solver's tolerance to 0 (all MAX_ITERATIONS run);
-MIN_REL_PROGRESS is applied by the toolkit itself where it drives the iterations (boosted trees, DNN) and as
-KMeans' relative tolerance."""
+parameters are derived from it. LINEAR_REG by the normal equation is fitted by scikit-learn; LINEAR_REG by
+gradient descent and LOGISTIC_REG are fitted by the toolkit's descent (toolkit.ml.training.descent), which fills
+in the fitted attributes of the estimator built here (its parameters state the objective). EARLY_STOP = FALSE sets
+a solver's tolerance to 0 (all MAX_ITERATIONS run); MIN_REL_PROGRESS is applied by the toolkit itself where it
+drives the iterations (linear models, boosted trees, DNN) and as KMeans' relative tolerance."""
 
 from __future__ import annotations
 
@@ -49,13 +51,24 @@ def _tol(options: ModelOptions) -> float:
     return _SOLVER_TOL if options["EARLY_STOP"] else 0.0
 
 
+# Options that only iterations act on: given with AUTO_STRATEGY, they choose gradient descent (the toolkit's rule,
+# so that they act); with NORMAL_EQUATION they are refused (toolkit.ml.types.registry).
+ITERATION_OPTIONS = ("LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "MAX_ITERATIONS", "EARLY_STOP",
+                     "MIN_REL_PROGRESS")
+
+
 def optimize_strategy(options: ModelOptions, ctx: FitContext) -> str:
-    """NORMAL_EQUATION or BATCH_GRADIENT_DESCENT, as BigQuery's AUTO_STRATEGY decides."""
+    """NORMAL_EQUATION or BATCH_GRADIENT_DESCENT, as BigQuery's AUTO_STRATEGY decides: gradient descent when L1_REG
+    or WARM_START is set, above 10,000 encoded features, or with fewer rows than 10 per feature
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-glm#optimize_strategy);
+    also when an option that acts on iterations is given. LOGISTIC_REG has no normal equation."""
     strategy = options["OPTIMIZE_STRATEGY"]
+    if options.model_type == "LOGISTIC_REG":
+        return "BATCH_GRADIENT_DESCENT"
     if strategy != "AUTO_STRATEGY":
         return strategy
-    if (options["L1_REG"] > 0 or ctx.n_features > MAX_NORMAL_EQUATION_FEATURES
-            or ctx.n_rows < 10 * ctx.n_features):
+    if (options["L1_REG"] > 0 or options["WARM_START"] or ctx.n_features > MAX_NORMAL_EQUATION_FEATURES
+            or ctx.n_rows < 10 * ctx.n_features or any(options.is_set(name) for name in ITERATION_OPTIONS)):
         return "BATCH_GRADIENT_DESCENT"
     return "NORMAL_EQUATION"
 
@@ -65,13 +78,13 @@ def linear_reg(options: ModelOptions, ctx: FitContext) -> Any:
     if optimize_strategy(options, ctx) == "NORMAL_EQUATION":
         # Rank-deficient designs (full one-hot plus intercept) get the minimum-norm solution of the centred problem.
         return LinearRegression(fit_intercept=intercept) if l2 == 0 else Ridge(alpha=l2, fit_intercept=intercept)
+    # Gradient descent (the toolkit's): the estimator states the objective and receives the fitted weights.
     if l1 > 0:  # ElasticNet minimises 1/(2n)·SSE + alpha·l1_ratio·|w|_1 + alpha·(1-l1_ratio)/2·|w|^2
         n = ctx.n_rows
         alpha = l1 / (2 * n) + l2 / n
         return ElasticNet(alpha=alpha, l1_ratio=(l1 / (2 * n)) / alpha, fit_intercept=intercept,
                           max_iter=options["MAX_ITERATIONS"], tol=_tol(options), random_state=ctx.seed)
-    return Ridge(alpha=l2, fit_intercept=intercept, solver="lsqr", max_iter=options["MAX_ITERATIONS"],
-                 tol=_tol(options) or 1e-12)
+    return Ridge(alpha=l2, fit_intercept=intercept, max_iter=options["MAX_ITERATIONS"], tol=_tol(options))
 
 
 def logistic_reg(options: ModelOptions, ctx: FitContext) -> Any:
@@ -80,7 +93,7 @@ def logistic_reg(options: ModelOptions, ctx: FitContext) -> Any:
     return LogisticRegression(
         C=1.0 / penalty if penalty > 0 else np.inf,
         l1_ratio=l1 / penalty if penalty > 0 else 0.0,
-        solver="saga" if l1 > 0 else "lbfgs",
+        solver="saga" if l1 > 0 else "lbfgs",  # the solver scikit-learn would use; the toolkit's descent fits it
         fit_intercept=options["FIT_INTERCEPT"],
         max_iter=options["MAX_ITERATIONS"],
         tol=_tol(options),

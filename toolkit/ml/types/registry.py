@@ -49,14 +49,13 @@ _O = {s.name: s for s in [
     _spec("LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True),
     _spec("FIT_INTERCEPT", "bool", True),
     _spec("ENABLE_GLOBAL_EXPLAIN", "bool", False),
-    _spec("CALCULATE_P_VALUES", "bool", False, refused={True: "p-values are not computed yet"}),
+    _spec("CALCULATE_P_VALUES", "bool", False),
     _spec("WARM_START", "bool", False, refused={True: "every training starts from scratch"}),
+    _spec("INSTANCE_WEIGHT_COL", "str", doc="a numeric column weighting each training row"),
     _spec("OPTIMIZE_STRATEGY", "enum", "AUTO_STRATEGY",
           choices=("AUTO_STRATEGY", "BATCH_GRADIENT_DESCENT", "NORMAL_EQUATION")),
-    _spec("LEARN_RATE_STRATEGY", "enum", "LINE_SEARCH", choices=("LINE_SEARCH", "CONSTANT"),
-          refused={"CONSTANT": "scikit-learn's solvers choose their own step sizes (line search)"}),
-    _spec("LS_INIT_LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True,
-          only_default="scikit-learn's L-BFGS line search picks its own initial step"),
+    _spec("LEARN_RATE_STRATEGY", "enum", "LINE_SEARCH", choices=("LINE_SEARCH", "CONSTANT")),
+    _spec("LS_INIT_LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True),
     _spec("CATEGORY_ENCODING_METHOD", "enum", "ONE_HOT_ENCODING", choices=("ONE_HOT_ENCODING", "DUMMY_ENCODING")),
     _spec("BOOSTER_TYPE", "enum", "GBTREE", choices=("GBTREE", "DART"),
           refused={"DART": "scikit-learn's gradient boosting has no dropout of trees"}),
@@ -94,7 +93,7 @@ _SUPERVISED = ("INPUT_LABEL_COLS", *_SPLIT, "MAX_ITERATIONS", "EARLY_STOP", "MIN
                "ENABLE_GLOBAL_EXPLAIN", "WARM_START")
 _WEIGHTS = ("AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS")
 _LINEAR = (*_SUPERVISED, "L1_REG", "L2_REG", "FIT_INTERCEPT", "CALCULATE_P_VALUES", "OPTIMIZE_STRATEGY",
-           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD")
+           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD", "INSTANCE_WEIGHT_COL")
 _TREE = (*_SUPERVISED, "L1_REG", "L2_REG", "NUM_PARALLEL_TREE", "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
          "SUBSAMPLE", "COLSAMPLE_BYTREE", "COLSAMPLE_BYLEVEL", "COLSAMPLE_BYNODE", "MIN_SPLIT_LOSS", "TREE_METHOD",
          "CATEGORY_ENCODING_METHOD")
@@ -134,9 +133,7 @@ _DNN_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
 }
-_LINEAR_OVERRIDES = {
-    "LEARN_RATE": replace(_O["LEARN_RATE"], only_default="scikit-learn's solvers choose their own step sizes"),
-}
+_LINEAR_OVERRIDES: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
 _LOGISTIC_OVERRIDES = {
     **_LINEAR_OVERRIDES,
     "OPTIMIZE_STRATEGY": replace(_O["OPTIMIZE_STRATEGY"],
@@ -246,7 +243,7 @@ _OTHER_MODEL_OPTIONS = {
 REFUSED_OPTIONS = {
     **dict.fromkeys(("NUM_TRIALS", "MAX_PARALLEL_TRIALS", "HPARAM_TUNING_ALGORITHM", "HPARAM_TUNING_OBJECTIVES"),
                     "hyperparameter tuning is not supported yet; train one model per setting instead"),
-    "INSTANCE_WEIGHT_COL": "instance weights are not supported yet; use CLASS_WEIGHTS or AUTO_CLASS_WEIGHTS",
+    "INSTANCE_WEIGHT_COL": "instance weights are implemented for LINEAR_REG and LOGISTIC_REG only",
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
     "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
@@ -315,6 +312,32 @@ def _not_an_option(model: str, model_type: ModelType, name: str) -> ConfigError:
                        hint=f"{model_type.name} takes: {', '.join(sorted(model_type.options))}")
 
 
+def _check_linear(fail: Callable[[str, str], None], values: dict[str, Any], given: set[str]) -> None:
+    """LEARN_RATE goes with CONSTANT, LS_INIT_LEARN_RATE with LINE_SEARCH, and iteration options with gradient
+    descent (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-glm)."""
+    strategy = values["LEARN_RATE_STRATEGY"]
+    if strategy == "LINE_SEARCH" and "LEARN_RATE" in given:
+        fail("LEARN_RATE is the step of LEARN_RATE_STRATEGY 'CONSTANT'; with 'LINE_SEARCH' (the default) the line "
+             "search picks each step", "remove LEARN_RATE, or set LEARN_RATE_STRATEGY = 'CONSTANT' (or use "
+             "LS_INIT_LEARN_RATE for the line search's first step)")
+    if strategy == "CONSTANT" and "LS_INIT_LEARN_RATE" in given:
+        fail("LS_INIT_LEARN_RATE is used only with LEARN_RATE_STRATEGY 'LINE_SEARCH'",
+             "remove LS_INIT_LEARN_RATE, or set LEARN_RATE_STRATEGY = 'LINE_SEARCH'")
+    if values["CALCULATE_P_VALUES"]:  # ML.ADVANCED_WEIGHTS' requirements; L2_REG: the toolkit's (see pvalues.py)
+        if values["CATEGORY_ENCODING_METHOD"] != "DUMMY_ENCODING":
+            fail("CALCULATE_P_VALUES needs CATEGORY_ENCODING_METHOD = 'DUMMY_ENCODING' (one-hot encoding with an "
+                 "intercept has no unique weights)", "add CATEGORY_ENCODING_METHOD = 'DUMMY_ENCODING'")
+        for name in ("L1_REG", "L2_REG"):
+            if values[name]:
+                fail(f"CALCULATE_P_VALUES needs {name} = 0 (standard errors of penalized weights are not meaningful)",
+                     f"remove {name}, or CALCULATE_P_VALUES")
+    if values["OPTIMIZE_STRATEGY"] == "NORMAL_EQUATION":
+        iterative = [n for n in est.ITERATION_OPTIONS if n in given] + ["WARM_START"] * bool(values["WARM_START"])
+        if iterative:
+            fail(f"{iterative[0]} acts on gradient descent's iterations, but OPTIMIZE_STRATEGY = 'NORMAL_EQUATION' "
+                 "solves in one step", f"remove {iterative[0]}, or set OPTIMIZE_STRATEGY = 'BATCH_GRADIENT_DESCENT'")
+
+
 def _check_together(model: str, model_type: ModelType, values: dict[str, Any], given: set[str]) -> None:
     """Rules that involve several options."""
 
@@ -344,6 +367,8 @@ def _check_together(model: str, model_type: ModelType, values: dict[str, Any], g
     if values.get("OPTIMIZE_STRATEGY") == "NORMAL_EQUATION" and values.get("L1_REG"):
         fail("L1_REG needs OPTIMIZE_STRATEGY 'BATCH_GRADIENT_DESCENT' (the normal equation has no L1 term)",
              "remove OPTIMIZE_STRATEGY, or L1_REG")
+    if model_type.has_weights:
+        _check_linear(fail, values, given)
     if model_type.name == "KMEANS":
         custom = values["KMEANS_INIT_METHOD"] == "CUSTOM"
         if custom != bool(values["KMEANS_INIT_COL"]):

@@ -224,6 +224,9 @@ SIGNATURES: dict[str, tuple[Param, ...]] = {
     "POLYNOMIAL_EXPAND": (Param("struct_numerical_features", struct(10, 1)), Param("degree", integer(1, 4), 2)),
     "NGRAMS": (Param("array_input"), Param("range", ngram_range), Param("separator", string, " ")),
     "NORMALIZER": (Param("array_expression"), Param("p", p_norm, 2.0)),
+    "DISTANCE": (Param("vector1"), Param("vector2"), Param("type", choice("euclidean", "manhattan", "cosine"),
+                                                           "euclidean")),
+    "LP_NORM": (Param("vector"), Param("degree", p_norm)),
     "STANDARD_SCALER": (Param("numerical_expression"),),
     "MIN_MAX_SCALER": (Param("numerical_expression"),),
     "MAX_ABS_SCALER": (Param("numerical_expression"),),
@@ -232,6 +235,9 @@ SIGNATURES: dict[str, tuple[Param, ...]] = {
     "ONE_HOT_ENCODER": (Param("string_expression"), Param("drop", choice("none", "most_frequent"), "none"),
                         _TOP_K, _FREQUENCY),
     "LABEL_ENCODER": (Param("string_expression"), _TOP_K, _FREQUENCY),
+    "MULTI_HOT_ENCODER": (Param("array_expression"), _TOP_K, _FREQUENCY),
+    "BAG_OF_WORDS": (Param("tokenized_document"), _TOP_K, _FREQUENCY),
+    "TF_IDF": (Param("tokenized_document"), _TOP_K, _FREQUENCY),
     "IMPUTER": (Param("expression"), Param("strategy", choice("mean", "median", "most_frequent"))),
 }
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlglot import exp
 
 from toolkit.sql.ml_nodes import MLPreprocess
-from toolkit.sql.preprocessing import buckets, crosses, encoders, scalers
+from toolkit.sql.preprocessing import buckets, crosses, encoders, scalers, text, vectors
 
-NUMBER, TEXT, ANY = "a number", "a number or a string", "any value"
+NUMBER, TEXT, ANY, ARRAY = "a number", "a number or a string", "any value", "an array"
 
 SCALAR: dict[str, Callable[[MLPreprocess], exp.Expression]] = {
     "BUCKETIZE": buckets.bucketize,
@@ -21,6 +21,8 @@ SCALAR: dict[str, Callable[[MLPreprocess], exp.Expression]] = {
     "POLYNOMIAL_EXPAND": crosses.polynomial_expand,
     "NGRAMS": crosses.ngrams,
     "NORMALIZER": scalers.normalizer,
+    "DISTANCE": vectors.distance,
+    "LP_NORM": vectors.lp_norm,
 }
 
 
@@ -47,6 +49,9 @@ ANALYTIC: dict[str, Analytic] = {
     "ONE_HOT_ENCODER": Analytic(encoders.encoder_statistics, encoders.one_hot_apply, lambda _args: ANY),
     "LABEL_ENCODER": Analytic(encoders.encoder_statistics, encoders.label_apply, lambda _args: ANY),
     "IMPUTER": Analytic(encoders.imputer_statistics, encoders.imputer_apply, _imputer_takes),
+    "MULTI_HOT_ENCODER": Analytic(text.term_sets_statistics, text.multi_hot_apply, lambda _args: ARRAY),
+    "BAG_OF_WORDS": Analytic(text.term_sets_statistics, text.bag_of_words_apply, lambda _args: ARRAY),
+    "TF_IDF": Analytic(text.term_sets_statistics, text.tf_idf_apply, lambda _args: ARRAY),
 }
 
 _NUMERIC_TYPES = {
@@ -62,4 +67,6 @@ def accepts(takes: str, type_: str) -> bool:
         return numeric
     if takes == TEXT:
         return numeric or type_ == "VARCHAR"
+    if takes == ARRAY:
+        return type_.endswith("[]") or type_ == '"NULL"'
     return True

@@ -90,7 +90,7 @@ def robust_apply(x: exp.Expression, args: dict[str, Any], _type: str, values: li
 # ML.NORMALIZER(array [, p]): each element divided by the array's p-norm; p = 0 counts the non-zero elements,
 # p = +inf takes the largest absolute value. A zero vector stays as it is; NULL elements stay NULL and are left out
 # of the norm.
-_NORMS = {
+NORMS = {
     0.0: "CAST(LIST_COUNT(LIST_FILTER(:a, LAMBDA _tk_v : _tk_v <> 0)) AS DOUBLE)",
     1.0: "LIST_SUM(LIST_TRANSFORM(:a, LAMBDA _tk_v : ABS(CAST(_tk_v AS DOUBLE))))",
     2.0: "SQRT(LIST_SUM(LIST_TRANSFORM(:a, LAMBDA _tk_v : CAST(_tk_v AS DOUBLE) * _tk_v)))",
@@ -101,8 +101,8 @@ _NORMS = {
 def normalizer(call: MLPreprocess) -> exp.Expression:
     args = bind(call)
     array, p = args["array_expression"], args["p"]
-    if p in _NORMS:
-        norm = template(_NORMS[p], a=array)
+    if p in NORMS:
+        norm = template(NORMS[p], a=array)
     else:
         norm = template("POWER(LIST_SUM(LIST_TRANSFORM(:a, LAMBDA _tk_v : POWER(ABS(CAST(_tk_v AS DOUBLE)), :p))), "
                         ":inverse)", a=array, p=number(p), inverse=number(1 / p))

@@ -19,6 +19,7 @@ from toolkit.sql.ml_nodes import MLPreprocess
 from toolkit.sql.preprocessing.arguments import SIGNATURES, bind
 from toolkit.sql.preprocessing.functions import ANALYTIC, Analytic, accepts
 from toolkit.sql.preprocessing.rewrite import check_placement, rewrite_scalar_preprocessing
+from toolkit.sql.preprocessing.stars import expand_stars, has_star
 
 _ROW = "__toolkit_row"  # a column added to tell an aggregate apart from a row-wise expression
 
@@ -70,6 +71,8 @@ def fit_transform_sql(
     `(SELECT …)`) holds the training rows with their raw columns; every analytic function's statistics are computed
     on it, in one query, and inlined. Raises ProjectError naming the model and the entry at fault."""
     where = f"CREATE MODEL {model}"
+    if has_star(transform):
+        transform = expand_stars(transform, _describe(con, _from(relation, exp.Star())), where=where)
     items = [_item(text, where) for text in transform]
     _check_names(items, where, label, passthrough)
     fits = [fit for item in items for fit in _analytic_calls(item, where)]
@@ -108,7 +111,8 @@ def _error(where: str, item: _Item, message: str, hint: str | None = None) -> Pr
 def _item(text: str, where: str) -> _Item:
     tree = _parse(text, where)
     if isinstance(tree, exp.Star) or (isinstance(tree, exp.Column) and isinstance(tree.this, exp.Star)):
-        raise ProjectError(f"{where}: TRANSFORM(*) is not supported", hint="name each column TRANSFORM passes through")
+        raise ProjectError(f"{where}: the TRANSFORM entry `{text}` reads every column of a table",
+                           hint="write * alone (every column of the query), or name the columns")
     if isinstance(tree, exp.Alias):
         return _Item(text, tree.this, tree.alias)
     if isinstance(tree, exp.Column):

@@ -1,0 +1,157 @@
+"""ML.DETECT_ANOMALIES (KMEANS, PCA), ML.PRINCIPAL_COMPONENTS and ML.PRINCIPAL_COMPONENT_INFO, against numpy and
+scikit-learn row by row."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sqlglot
+from ml_data import connect
+from sklearn.decomposition import PCA
+
+from toolkit.errors import ToolkitError
+from toolkit.ml import load_model, save_model, train_model
+from toolkit.ml.functions.apply import applied_ml_calls
+from toolkit.ml.inference.predict import design_matrix
+from toolkit.sql.dialect import DIALECT
+
+IRIS = "SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM iris"
+NUMBERS = "SELECT sepal_length, sepal_width, petal_length, petal_width FROM iris"
+
+
+@pytest.fixture(scope="module")
+def con():
+    con = connect()
+    for name, model_type, extra in (("iris_km", "KMEANS", {"num_clusters": 3}),
+                                    ("iris_pca", "PCA", {"num_principal_components": 3}),
+                                    ("iris_pca_numbers", "PCA", {"num_principal_components": 2})):
+        query = NUMBERS if name == "iris_pca_numbers" else IRIS
+        save_model(con, train_model(con, name=name, options={"model_type": model_type, **extra}, query=query))
+    return con
+
+
+def sql(con, text: str):
+    with applied_ml_calls(con, sqlglot.parse_one(text, dialect=DIALECT)) as applied:
+        return con.sql(applied.sql).to_arrow_table()
+
+
+def training_matrix(con, model: str) -> np.ndarray:
+    trained = load_model(con, model)
+    return design_matrix(trained, con.sql(IRIS).to_arrow_table())
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-detect-anomalies: KMEANS gives
+# is_anomaly, normalized_distance, centroid_id; PCA is_anomaly, mean_squared_error; then the input columns;
+# contamination is the share of training rows taken as anomalies.
+@pytest.mark.parametrize("contamination", [0.0, 0.05, 0.1, 0.5])
+def test_kmeans_anomalies_match_numpy(con, contamination):
+    out = sql(con, f"SELECT * FROM ML.DETECT_ANOMALIES(MODEL iris_km, STRUCT({contamination} AS contamination), "
+                   f"({IRIS}))")
+    assert out.column_names[:3] == ["is_anomaly", "normalized_distance", "centroid_id"]
+    assert out.column_names[3:] == con.sql(IRIS).columns
+    trained = load_model(con, "iris_km")
+    X = training_matrix(con, "iris_km")
+    centers = trained.estimator.cluster_centers_
+    distances = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
+    nearest = distances.argmin(axis=1)
+    own = distances[np.arange(len(X)), nearest]
+    radii = np.array([np.sqrt(np.mean(own[nearest == k] ** 2)) for k in range(len(centers))])
+    expected = own / radii[nearest]
+    threshold = np.quantile(expected, 1 - contamination)
+    got = np.asarray(out.column("normalized_distance").to_numpy())
+    assert np.allclose(got, expected, rtol=1e-12)
+    assert out.column("centroid_id").to_pylist() == list(nearest + 1)
+    assert out.column("is_anomaly").to_pylist() == list(expected > threshold)
+    assert abs(np.mean(expected > threshold) - contamination) <= 1 / len(X) + 1e-12
+    info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_km)").to_pylist()[-1]["cluster_info"]
+    assert [c["cluster_radius"] for c in info] == pytest.approx(list(radii), rel=1e-12)
+
+
+def test_pca_anomalies_match_sklearn(con):
+    out = sql(con, f"SELECT * FROM ML.DETECT_ANOMALIES(MODEL iris_pca, STRUCT(0.1 AS contamination), ({IRIS}))")
+    assert out.column_names[:2] == ["is_anomaly", "mean_squared_error"]
+    X = training_matrix(con, "iris_pca")
+    oracle = PCA(n_components=3, svd_solver="full").fit(X)
+    expected = np.mean((X - oracle.inverse_transform(oracle.transform(X))) ** 2, axis=1)
+    assert np.allclose(np.asarray(out.column("mean_squared_error").to_numpy()), expected, rtol=1e-8, atol=1e-14)
+    assert out.column("is_anomaly").to_pylist() == list(expected > np.quantile(expected, 0.9))
+
+
+def test_detect_anomalies_refuses_other_models_and_a_missing_contamination(con):
+    with pytest.raises(ToolkitError, match="contamination"):
+        sql(con, f"SELECT * FROM ML.DETECT_ANOMALIES(MODEL iris_km, ({IRIS}))")
+    with pytest.raises(ToolkitError, match=r"contamination = 0.7 is outside \[0.0, 0.5\]"):
+        sql(con, f"SELECT * FROM ML.DETECT_ANOMALIES(MODEL iris_km, STRUCT(0.7 AS contamination), ({IRIS}))")
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-principal-components and
+# …-principal-component-info: loadings per feature (categorical_value per category), eigenvalues by descending size.
+def test_principal_components_and_info_match_sklearn(con):
+    X = training_matrix(con, "iris_pca_numbers")
+    oracle = PCA(n_components=2, svd_solver="full").fit(X)
+    rows = sql(con, "SELECT * FROM ML.PRINCIPAL_COMPONENTS(MODEL iris_pca_numbers)").to_pylist()
+    assert [r["feature"] for r in rows[:4]] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    for row in rows:
+        i, j = row["principal_component_id"] - 1, rows.index(row) % 4
+        assert abs(row["numerical_value"]) == pytest.approx(abs(oracle.components_[i, j]), rel=1e-9)  # sign free
+        assert row["categorical_value"] == []
+    info = sql(con, "SELECT * FROM ML.PRINCIPAL_COMPONENT_INFO(MODEL iris_pca_numbers)").to_pylist()
+    assert [r["principal_component_id"] for r in info] == [1, 2]
+    assert [r["eigenvalue"] for r in info] == pytest.approx(list(oracle.explained_variance_), rel=1e-9)
+    assert [r["explained_variance_ratio"] for r in info] == pytest.approx(list(oracle.explained_variance_ratio_),
+                                                                          rel=1e-9)
+    assert [r["cumulative_explained_variance_ratio"] for r in info] == pytest.approx(
+        list(np.cumsum(oracle.explained_variance_ratio_)), rel=1e-9)
+    categorical = sql(con, "SELECT * FROM ML.PRINCIPAL_COMPONENTS(MODEL iris_pca) WHERE feature = 'species'")
+    assert {c["category"] for c in categorical.to_pylist()[0]["categorical_value"]} == {"setosa", "versicolor",
+                                                                                       "virginica"}
+    with pytest.raises(ToolkitError, match="applies to PCA models only"):
+        sql(con, "SELECT * FROM ML.PRINCIPAL_COMPONENT_INFO(MODEL iris_km)")
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-train: one row per iteration, the
+# loss after it; KMEANS rows have no eval_loss and fill cluster_info.
+def test_kmeans_training_info_has_one_row_per_lloyd_iteration(con):
+    from sklearn.cluster import KMeans
+
+    query = "SELECT sepal_length, sepal_width, petal_length, petal_width, rowid IN (0, 60, 120) AS is_init FROM iris"
+    save_model(con, train_model(con, name="iris_km_custom", query=query, options={
+        "model_type": "KMEANS", "kmeans_init_method": "CUSTOM", "kmeans_init_col": "is_init"}))
+    trained = load_model(con, "iris_km_custom")
+    rows = con.sql(query).to_arrow_table()
+    X = design_matrix(trained, rows)
+    init = X[np.asarray(rows.column("is_init").to_pylist())]
+    info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_km_custom)")
+    assert "eval_loss" not in info.column_names and "cluster_info" in info.column_names
+    n = trained.estimator.n_iter_
+    assert info.num_rows == n > 1
+    # replayed independently: Lloyd steps from the initial centroids, the loss after each
+    centers, expected = init, []
+    for _ in range(n):
+        centers = KMeans(3, init=centers, n_init=1, max_iter=1).fit(X).cluster_centers_
+        expected.append(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).min(axis=1).mean())
+    assert info.column("loss").to_pylist() == pytest.approx(expected, rel=1e-9)
+    assert info.column("iteration").to_pylist() == list(range(n))
+    assert np.allclose(np.sort(centers, axis=0), np.sort(trained.estimator.cluster_centers_, axis=0))
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-centroids: centroid_id, feature,
+# numerical_value, categorical_value, geography_value.
+def test_centroids_print_exact_category_shares(con):
+    out = sql(con, "SELECT * FROM ML.CENTROIDS(MODEL iris_km)")
+    assert out.column_names == ["centroid_id", "feature", "numerical_value", "categorical_value", "geography_value"]
+    trained = load_model(con, "iris_km")
+    offset = [f.name for f in trained.preprocessor.features].index("species")  # numeric features are 1 wide
+    for row in out.to_pylist():
+        if row["feature"] != "species":
+            continue
+        values = [entry["value"] for entry in row["categorical_value"]]
+        raw = trained.estimator.cluster_centers_[row["centroid_id"] - 1, offset:offset + 3]
+        assert values == pytest.approx(list(raw), abs=1e-12)  # scikit-learn's means …
+        shares = [Fraction(v).limit_denominator(150) for v in values]
+        assert [float(f) for f in shares] == values and sum(shares) == 1  # … as the exact fractions k / size
+        assert all(f.denominator == max(s.denominator for s in shares) or f.numerator == 0 or
+                   max(s.denominator for s in shares) % f.denominator == 0 for f in shares)
+    assert out.column("geography_value").null_count == out.num_rows

@@ -1,0 +1,70 @@
+"""The anomaly scores ML.DETECT_ANOMALIES compares with the training rows' distribution, for KMEANS and PCA
+(https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-detect-anomalies):
+
+- KMEANS: normalized_distance, a row's distance to its nearest centroid divided by that cluster's radius (the root
+  mean square distance of the cluster's training rows to its centroid; 1 for a cluster of identical rows).
+- PCA: mean_squared_error, the mean squared difference between a row's encoded features and their reconstruction
+  from the principal components.
+
+A row is an anomaly when its score exceeds the training rows' (1 − contamination) quantile (linear interpolation
+between order statistics, numpy's default). Training keeps the upper half of that distribution, as (quantile,
+value) pairs: every order statistic for up to `EXACT_ROWS` training rows (the threshold is then exact), else a grid
+of `GRID` quantiles in [0.5, 1] interpolated linearly. `contamination` is at most 0.5, so the lower half is never
+needed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from toolkit.ml.inference.heads import centroid_distances
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+EXACT_ROWS = 200_000
+GRID = 100_001
+KINDS = {"KMEANS": "normalized_distance", "PCA": "mean_squared_error"}
+
+
+def cluster_radii(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
+    """Each cluster's radius on the rows X (its training rows): the root mean square distance to its centroid."""
+    distances = centroid_distances(trained, X)
+    nearest = np.argmin(distances, axis=1)
+    k = distances.shape[1]
+    squares = np.bincount(nearest, weights=distances[np.arange(len(X)), nearest] ** 2, minlength=k)
+    counts = np.bincount(nearest, minlength=k)
+    radii = np.sqrt(np.divide(squares, counts, out=np.zeros(k), where=counts > 0))
+    return radii
+
+
+def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each row's anomaly score, and for KMEANS its nearest centroid (index from 0)."""
+    if trained.options.model_type == "KMEANS":
+        distances = centroid_distances(trained, X)
+        nearest = np.argmin(distances, axis=1)
+        radius = np.asarray(radii, np.float64)[nearest]
+        return distances[np.arange(len(X)), nearest] / np.where(radius > 0, radius, 1.0), nearest
+    estimator = trained.estimator
+    restored = estimator.inverse_transform(estimator.transform(X))
+    return np.mean((X - restored) ** 2, axis=1), None
+
+
+def upper_quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(quantile, value) pairs of the upper half of `values`' distribution."""
+    ordered = np.sort(np.asarray(values, np.float64))
+    n = len(ordered)
+    if n == 1:
+        return np.array([0.5, 1.0]), np.array([ordered[0], ordered[0]])
+    if n <= EXACT_ROWS:
+        start = (n - 1) // 2
+        positions = np.arange(start, n)
+        return positions / (n - 1), ordered[start:]
+    grid = np.linspace(0.5, 1.0, GRID)
+    return grid, np.quantile(ordered, grid)
+
+
+def threshold(quantiles: np.ndarray, values: np.ndarray, contamination: float) -> float:
+    """The training scores' (1 − contamination) quantile."""
+    return float(np.interp(1.0 - contamination, quantiles, values))
