@@ -7,7 +7,7 @@ toolkit does not implement say why."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -95,10 +95,13 @@ _SUPERVISED = ("INPUT_LABEL_COLS", *_SPLIT, "MAX_ITERATIONS", "EARLY_STOP", "MIN
 _WEIGHTS = ("AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS")
 _LINEAR = (*_SUPERVISED, "L1_REG", "L2_REG", "FIT_INTERCEPT", "CALCULATE_P_VALUES", "OPTIMIZE_STRATEGY",
            "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD")
-_TREE = (*_SUPERVISED, "L1_REG", "L2_REG", "NUM_PARALLEL_TREE", "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-random-forest: a random
+# forest is one XGBoost round of NUM_PARALLEL_TREE trees, so it has no MAX_ITERATIONS.
+_FOREST = (*(n for n in _SUPERVISED if n != "MAX_ITERATIONS"), "L1_REG", "L2_REG", "NUM_PARALLEL_TREE",
+           "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
          "SUBSAMPLE", "COLSAMPLE_BYTREE", "COLSAMPLE_BYLEVEL", "COLSAMPLE_BYNODE", "MIN_SPLIT_LOSS", "TREE_METHOD",
          "CATEGORY_ENCODING_METHOD")
-_BOOSTED = (*_TREE, "BOOSTER_TYPE", "LEARN_RATE")
+_BOOSTED = ("MAX_ITERATIONS", *_FOREST, "BOOSTER_TYPE", "LEARN_RATE")
 _DNN = (*_SUPERVISED, "L1_REG", "L2_REG", "HIDDEN_UNITS", "ACTIVATION_FN", "OPTIMIZER", "BATCH_SIZE", "DROPOUT",
         "LEARN_RATE")
 _KMEANS = ("NUM_CLUSTERS", "KMEANS_INIT_METHOD", "KMEANS_INIT_COL", "DISTANCE_TYPE", "STANDARDIZE_FEATURES",
@@ -113,6 +116,7 @@ _TREE_ENCODINGS = replace(
 _HIST_ONLY = "the toolkit's trees are scikit-learn's histogram-based ones (AUTO or HIST)"
 _BOOSTED_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.3),
+    "L2_REG": replace(_O["L2_REG"], default=1.0),  # XGBoost's reg_lambda = HistGradientBoosting's l2_regularization
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's gradient boosting has L2 regularization only"),
     "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], only_default="boosted random forests are not "
                                  "implemented; use RANDOM_FOREST_CLASSIFIER or RANDOM_FOREST_REGRESSOR"),
@@ -121,15 +125,19 @@ _BOOSTED_OVERRIDES = {
     "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"EXACT": _HIST_ONLY, "APPROX": _HIST_ONLY}),
 }
 _FOREST_OVERRIDES = {
-    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100),
+    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100, low=2),  # BigQuery: at least 2
     "MAX_TREE_DEPTH": replace(_O["MAX_TREE_DEPTH"], default=15),
     "SUBSAMPLE": replace(_O["SUBSAMPLE"], default=0.8),
     "COLSAMPLE_BYNODE": replace(_O["COLSAMPLE_BYNODE"], default=0.8),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's random forest has no regularization term"),
-    "L2_REG": replace(_O["L2_REG"], only_default="scikit-learn's random forest has no regularization term"),
+    # BigQuery's default 1.0, the only value taken: scikit-learn's forest leaves are plain means (see the README).
+    "L2_REG": replace(_O["L2_REG"], default=1.0, only_default="scikit-learn's random forest has no regularization "
+                      "term"),
     "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
     "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"APPROX": "scikit-learn's forests split exactly"}),
 }
+_FOREST_ABSENT = {"MAX_ITERATIONS": "a random forest is trained in one iteration of NUM_PARALLEL_TREE parallel trees; "
+                  "set NUM_PARALLEL_TREE for more trees"}
 _DNN_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
@@ -158,6 +166,8 @@ class ModelType:
     has_weights: bool = False  # a linear model: ML.WEIGHTS, and ML.EXPLAIN_PREDICT from its weights
     not_compiled: str | None = None  # why ML.PREDICT of this type runs in Python, not as SQL; None: compiled
     estimator_classes: tuple[type, ...] = ()  # the classes its factory builds: a stored artifact must be one
+    max_classes: int = 1_000  # a classifier's label classes at most (BigQuery: 1,000; logistic regression 50)
+    absent_options: Mapping[str, str] = field(default_factory=dict)  # options other types take: why this one does not
 
     @property
     def family(self) -> Family:
@@ -186,12 +196,13 @@ class ModelType:
 def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str, ...], *, estimator: str,
            classes: tuple[type, ...], overrides: Mapping[str, OptionSpec] = MappingProxyType({}),
            standardize: bool = True, tree: bool = False, weights: bool = False,
-           not_compiled: str | None = None) -> ModelType:
+           not_compiled: str | None = None, max_classes: int = 1_000,
+           absent: Mapping[str, str] = MappingProxyType({})) -> ModelType:
     options = {n: overrides.get(n, _O[n]) for n in names}
     if task is Task.CLASSIFICATION:
         options.update({n: _O[n] for n in _WEIGHTS})
     return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
-                     not_compiled, classes)
+                     not_compiled, classes, max_classes, MappingProxyType(dict(absent)))
 
 
 _PYTHON_ONLY = "{} models are not compiled to SQL"
@@ -200,16 +211,17 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
            weights=True, estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')",
            classes=(LinearRegression, Ridge, ElasticNet)),
     _model("LOGISTIC_REG", Task.CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
-           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)", classes=(LogisticRegression,)),
+           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)", classes=(LogisticRegression,),
+           max_classes=50),
     _model("BOOSTED_TREE_CLASSIFIER", Task.CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
            standardize=False, tree=True, estimator="HistGradientBoostingClassifier",
            classes=(HistGradientBoostingClassifier,)),
     _model("BOOSTED_TREE_REGRESSOR", Task.REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
            standardize=False, tree=True, estimator="HistGradientBoostingRegressor",
            classes=(HistGradientBoostingRegressor,)),
-    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
+    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES, absent=_FOREST_ABSENT,
            standardize=False, tree=True, estimator="RandomForestClassifier", classes=(RandomForestClassifier,)),
-    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
+    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES, absent=_FOREST_ABSENT,
            standardize=False, tree=True, estimator="RandomForestRegressor", classes=(RandomForestRegressor,)),
     _model("DNN_CLASSIFIER", Task.CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
            classes=(MLPClassifier,), not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
@@ -293,6 +305,9 @@ def validate_options(model: str, raw: Mapping[str, object]) -> ModelOptions:
 
 
 def _not_an_option(model: str, model_type: ModelType, name: str) -> ConfigError:
+    if name in model_type.absent_options:
+        return ConfigError(f"model {model}: option {name} does not apply to {model_type.name}: "
+                           f"{model_type.absent_options[name]}", hint=f"remove {name}")
     if name in REFUSED_OPTIONS:
         return ConfigError(f"model {model}: option {name} is not supported: {REFUSED_OPTIONS[name]}",
                            hint=f"remove {name}")
