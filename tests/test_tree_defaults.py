@@ -89,3 +89,40 @@ def test_dnn_default_hidden_units_follow_bigquerys_formula(rows, features, class
     options = validate_options("m", {"model_type": "DNN_CLASSIFIER" if classes else "DNN_REGRESSOR"})
     ctx = est.FitContext(seed=1, n_rows=rows, n_features=features, n_inputs=features, n_classes=classes)
     assert est.dnn_defaults(options, ctx)[0] == (units,)
+
+
+@pytest.mark.parametrize(("model_type", "option", "value", "reason"), [
+    # BOOSTED_PAGE: each of these acts on XGBoost's trees; scikit-learn's HistGradientBoosting cannot express them.
+    ("BOOSTED_TREE_REGRESSOR", "subsample", 0.5, "no row subsampling"),
+    ("BOOSTED_TREE_CLASSIFIER", "colsample_bytree", 0.5, "per split only"),
+    ("BOOSTED_TREE_CLASSIFIER", "colsample_bylevel", 0.5, "per split only"),
+    ("BOOSTED_TREE_REGRESSOR", "min_split_loss", 0.1, "no minimum split gain"),
+    ("BOOSTED_TREE_CLASSIFIER", "booster_type", "DART", "DART (dropping trees while boosting)"),
+    ("BOOSTED_TREE_CLASSIFIER", "dart_normalize_type", "FOREST", "DART (dropping trees while boosting)"),
+    ("BOOSTED_TREE_REGRESSOR", "dropout", 0.1, "DART's tree drop rate"),
+    ("BOOSTED_TREE_REGRESSOR", "tree_method", "EXACT", "histogram-based"),
+    ("BOOSTED_TREE_REGRESSOR", "tree_method", "APPROX", "histogram-based"),
+    # FOREST_PAGE: TREE_METHOD; scikit-learn's forests split exactly.
+    ("RANDOM_FOREST_REGRESSOR", "tree_method", "HIST", "EXACT"),
+    ("RANDOM_FOREST_CLASSIFIER", "tree_method", "APPROX", "EXACT"),
+    ("RANDOM_FOREST_CLASSIFIER", "colsample_bytree", 0.5, "per split only"),
+])
+def test_tree_options_scikit_learn_cannot_express_are_refused_with_the_reason(model_type, option, value, reason):
+    message = _config_error(model_type=model_type, **{option: value})
+    assert option.upper() in message and reason in message, message
+
+
+@pytest.mark.parametrize(("model_type", "option", "value", "param", "expected"), [
+    # BOOSTED_PAGE / FOREST_PAGE: what scikit-learn does express acts on the estimator.
+    ("BOOSTED_TREE_REGRESSOR", "colsample_bynode", 0.5, "max_features", 0.5),
+    ("BOOSTED_TREE_REGRESSOR", "tree_method", "HIST", "max_bins", 255),
+    ("RANDOM_FOREST_REGRESSOR", "subsample", 0.5, "max_samples", 0.5),
+    ("RANDOM_FOREST_REGRESSOR", "colsample_bynode", 0.3, "max_features", 0.3),
+    ("RANDOM_FOREST_CLASSIFIER", "tree_method", "EXACT", "max_depth", 15),
+])
+def test_tree_options_scikit_learn_expresses_reach_the_estimator(model_type, option, value, param, expected):
+    options = validate_options("m", {"model_type": model_type, option: value})
+    factory = MODEL_TYPES[model_type].factory
+    classes = 2 if "CLASSIFIER" in model_type else 0
+    estimator = factory(options, est.FitContext(seed=1, n_rows=100, n_features=3, n_inputs=3, n_classes=classes))
+    assert estimator.get_params()[param] == expected

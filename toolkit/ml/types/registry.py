@@ -59,7 +59,7 @@ _O = {s.name: s for s in [
           only_default="scikit-learn's L-BFGS line search picks its own initial step"),
     _spec("CATEGORY_ENCODING_METHOD", "enum", "ONE_HOT_ENCODING", choices=("ONE_HOT_ENCODING", "DUMMY_ENCODING")),
     _spec("BOOSTER_TYPE", "enum", "GBTREE", choices=("GBTREE", "DART"),
-          refused={"DART": "scikit-learn's gradient boosting has no dropout of trees"}),
+          refused={"DART": "DART (dropping trees while boosting) is not in scikit-learn's HistGradientBoosting"}),
     _spec("NUM_PARALLEL_TREE", "int", 1, low=1, high=10_000),
     _spec("MAX_TREE_DEPTH", "int", 6, low=1, high=100),
     _spec("MIN_TREE_CHILD_WEIGHT", "int", 1, low=0, high=1_000_000),
@@ -120,7 +120,8 @@ _BOOSTED_OVERRIDES = {
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's gradient boosting has L2 regularization only"),
     "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], only_default="boosted random forests are not "
                                  "implemented; use RANDOM_FOREST_CLASSIFIER or RANDOM_FOREST_REGRESSOR"),
-    "SUBSAMPLE": replace(_O["SUBSAMPLE"], only_default="scikit-learn's HistGradientBoosting uses every row"),
+    "SUBSAMPLE": replace(_O["SUBSAMPLE"], only_default="scikit-learn's HistGradientBoosting has no row subsampling: "
+                         "every tree sees every training row"),
     "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
     "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"EXACT": _HIST_ONLY, "APPROX": _HIST_ONLY}),
 }
@@ -134,10 +135,15 @@ _FOREST_OVERRIDES = {
     "L2_REG": replace(_O["L2_REG"], default=1.0, only_default="scikit-learn's random forest has no regularization "
                       "term"),
     "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
-    "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"APPROX": "scikit-learn's forests split exactly"}),
+    "TREE_METHOD": replace(_O["TREE_METHOD"], refused=dict.fromkeys(
+        ("APPROX", "HIST"), "scikit-learn's forests try every threshold (EXACT); they have no histogram or sketch")),
 }
 _FOREST_ABSENT = {"MAX_ITERATIONS": "a random forest is trained in one iteration of NUM_PARALLEL_TREE parallel trees; "
                   "set NUM_PARALLEL_TREE for more trees"}
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-boosted-tree: DROPOUT and
+# DART_NORMALIZE_TYPE configure BOOSTER_TYPE = 'DART', which scikit-learn's gradient boosting cannot express.
+_NO_DART = "DART (dropping trees while boosting) is not in scikit-learn's HistGradientBoosting"
+_BOOSTED_ABSENT = {"DROPOUT": f"it is DART's tree drop rate; {_NO_DART}"}
 _DNN_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
@@ -214,15 +220,17 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
            weights=True, estimator="LogisticRegression (lbfgs; saga with L1)", classes=(LogisticRegression,),
            max_classes=50),
     _model("BOOSTED_TREE_CLASSIFIER", Task.CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
-           standardize=False, tree=True, estimator="HistGradientBoostingClassifier",
+           absent=_BOOSTED_ABSENT, standardize=False, tree=True, estimator="HistGradientBoostingClassifier",
            classes=(HistGradientBoostingClassifier,)),
     _model("BOOSTED_TREE_REGRESSOR", Task.REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
-           standardize=False, tree=True, estimator="HistGradientBoostingRegressor",
+           absent=_BOOSTED_ABSENT, standardize=False, tree=True, estimator="HistGradientBoostingRegressor",
            classes=(HistGradientBoostingRegressor,)),
-    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES, absent=_FOREST_ABSENT,
-           standardize=False, tree=True, estimator="RandomForestClassifier", classes=(RandomForestClassifier,)),
-    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES, absent=_FOREST_ABSENT,
-           standardize=False, tree=True, estimator="RandomForestRegressor", classes=(RandomForestRegressor,)),
+    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES,
+           absent=_FOREST_ABSENT, standardize=False, tree=True, estimator="RandomForestClassifier",
+           classes=(RandomForestClassifier,)),
+    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES,
+           absent=_FOREST_ABSENT, standardize=False, tree=True, estimator="RandomForestRegressor",
+           classes=(RandomForestRegressor,)),
     _model("DNN_CLASSIFIER", Task.CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
            classes=(MLPClassifier,), not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
     _model("DNN_REGRESSOR", Task.REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
@@ -253,7 +261,8 @@ REFUSED_OPTIONS = {
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
     "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
-    "DART_NORMALIZE_TYPE": "BOOSTER_TYPE='DART' is not supported",
+    "DART_NORMALIZE_TYPE": "it configures BOOSTER_TYPE = 'DART', and DART (dropping trees while boosting) is not in "
+                           "scikit-learn's HistGradientBoosting",
     **dict.fromkeys(("MODEL_REGISTRY", "VERTEX_AI_MODEL_ID", "VERTEX_AI_MODEL_VERSION_ALIASES", "KMS_KEY_NAME"),
                     "it configures a BigQuery/Vertex AI service that does not exist in a local warehouse"),
 }
