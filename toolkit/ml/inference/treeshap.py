@@ -23,7 +23,7 @@ import numpy as np
 
 from toolkit.ml.inference.trees import Tree
 
-_CHUNK_ELEMENTS = 2_000_000  # rows × leaves × M × M floats per step, to bound memory
+_CHUNK_ELEMENTS = 4_000_000  # rows × leaves × M floats per array, to bound memory
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class _LeafGroup:
     step_left: np.ndarray  # L × S the path goes left there
     step_slot: np.ndarray  # L × S which of the M players splits there
     step_valid: np.ndarray  # L × S False for padding
+    step_slots: np.ndarray  # L × S × M one-hot of step_slot (zero for padding)
     weights: np.ndarray  # M Shapley weights k! (M − 1 − k)! / M!
 
 
@@ -86,11 +87,13 @@ def _group(size: int, leaves: list) -> _LeafGroup:
     for i, (_, _, _, steps) in enumerate(leaves):
         for s, (node, left, slot) in enumerate(steps):
             step_node[i, s], step_left[i, s], step_slot[i, s], step_valid[i, s] = node, left, slot, True
+    slots = np.zeros((count, depth, size))
+    slots[np.nonzero(step_valid) + (step_slot[step_valid],)] = 1.0
     weights = np.array([factorial(k) * factorial(size - 1 - k) / factorial(size) for k in range(size)])
     return _LeafGroup(np.array([leaf for leaf, *_ in leaves], np.int64),
                       np.array([players for _, players, _, _ in leaves], np.int64),
                       np.array([zero for _, _, zero, _ in leaves], np.float64),
-                      step_node, step_left, step_slot, step_valid, weights)
+                      step_node, step_left, step_slot, step_valid, slots, weights)
 
 
 def tree_shap(X: np.ndarray, prepared: PreparedTree, values: np.ndarray, n_inputs: int) -> np.ndarray:
@@ -108,7 +111,7 @@ def tree_shap(X: np.ndarray, prepared: PreparedTree, values: np.ndarray, n_input
         leaves, size = len(group.leaf), group.players.shape[1]
         onehot = np.zeros((leaves * size, n_inputs))
         onehot[np.arange(leaves * size), group.players.ravel()] = 1.0
-        step = max(1, _CHUNK_ELEMENTS // (leaves * size * size))
+        step = max(1, _CHUNK_ELEMENTS // (leaves * (size + 1)))
         for start in range(0, len(X), step):
             rows = slice(start, start + step)
             phi = _group_shap(go_left[rows], group, values[group.leaf])
@@ -119,11 +122,10 @@ def tree_shap(X: np.ndarray, prepared: PreparedTree, values: np.ndarray, n_input
 def _group_shap(go_left: np.ndarray, group: _LeafGroup, leaf_values: np.ndarray) -> np.ndarray:
     """rows × leaves × M: each leaf's share of each of its players' Shapley values."""
     n, (leaves, size) = len(go_left), group.players.shape
-    ones = np.ones((n, leaves, size), bool)  # o_j(x): x satisfies all of j's splits on the path
-    leaf_index = np.arange(leaves)
-    for s in range(group.step_node.shape[1]):
-        satisfied = (go_left[:, group.step_node[:, s]] == group.step_left[:, s]) | ~group.step_valid[:, s]
-        ones[:, leaf_index, group.step_slot[:, s]] &= satisfied
+    # o_j(x): x satisfies all of j's splits on the path, i.e. none of the path's steps at j fails.
+    failed = (go_left[:, group.step_node] != group.step_left) & group.step_valid  # rows × leaves × steps
+    failures = np.matmul(failed.astype(np.float64).transpose(1, 0, 2), group.step_slots).transpose(1, 0, 2)
+    ones = failures == 0
     o = ones.astype(np.float64)
     z = np.broadcast_to(group.zero, o.shape)
     # Coefficients of Π_j (z_j + o_j t), lowest power first: rows × leaves × (M + 1).
@@ -133,16 +135,14 @@ def _group_shap(go_left: np.ndarray, group: _LeafGroup, leaf_values: np.ndarray)
         shifted = np.zeros_like(poly)
         shifted[..., 1:] = poly[..., :-1] * o[..., j:j + 1]
         poly = poly * z[..., j:j + 1] + shifted
-    # Divide by each player's factor (z_i + o_i t), all players at once: rows × leaves × M players × M powers.
-    full = poly[:, :, None, :]
-    quotient = np.empty((n, leaves, size, size))
-    zi = z[..., None]
-    remainder = full[..., size]
-    for k in range(size - 1, -1, -1):  # o_i = 1: synthetic division from the top (|z_i| <= 1: stable)
-        quotient[..., k] = remainder
-        remainder = full[..., k] - zi[..., 0] * remainder
-    with np.errstate(divide="ignore", invalid="ignore"):
-        by_zero = np.where(zi > 0, full[..., :size] / zi, 0.0)  # o_i = 0: the factor is the constant z_i
-    quotient = np.where(o[..., None] > 0, quotient, by_zero)
-    weighted = quotient @ group.weights
+    # Σ_k w_k [t^k] of the product divided by each player's factor (z_i + o_i t), all players at once.
+    weights = group.weights
+    if_one = np.zeros((n, leaves, size))  # o_i = 1: synthetic division from the top (|z_i| <= 1: stable)
+    remainder = np.broadcast_to(poly[..., size:], if_one.shape)
+    for k in range(size - 1, -1, -1):
+        if_one += weights[k] * remainder
+        remainder = poly[..., k:k + 1] - z * remainder
+    with np.errstate(divide="ignore", invalid="ignore"):  # o_i = 0: the factor is the constant z_i
+        if_zero = np.where(z > 0, (poly[..., :size] @ weights)[..., None] / z, 0.0)
+    weighted = np.where(o > 0, if_one, if_zero)
     return (o - z) * weighted * leaf_values[None, :, None]
