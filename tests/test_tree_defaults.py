@@ -126,3 +126,16 @@ def test_tree_options_scikit_learn_expresses_reach_the_estimator(model_type, opt
     classes = 2 if "CLASSIFIER" in model_type else 0
     estimator = factory(options, est.FitContext(seed=1, n_rows=100, n_features=3, n_inputs=3, n_classes=classes))
     assert estimator.get_params()[param] == expected
+
+
+@pytest.mark.parametrize("model_type", ["RANDOM_FOREST_REGRESSOR", "RANDOM_FOREST_CLASSIFIER"])
+def test_random_forest_training_info_is_one_iteration(con, model_type):
+    # FOREST_PAGE: a random forest is one XGBoost round of NUM_PARALLEL_TREE trees (no MAX_ITERATIONS), so
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-train has one iteration, 0.
+    query = "SELECT x AS label, (label % 7) * 1.0 AS y, x * x AS z FROM many" if "REGRESSOR" in model_type \
+        else "SELECT label % 3 AS label, x FROM many"
+    trained = train_model(con, name="m", query=query, options={"model_type": model_type, "num_parallel_tree": 5,
+                                                               "data_split_method": "RANDOM"}).model
+    assert [i.iteration for i in trained.iterations] == [0]
+    assert trained.iterations[0].loss is not None and trained.iterations[0].eval_loss is not None
+    assert trained.iterations[0].learning_rate is None
