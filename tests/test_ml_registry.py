@@ -144,7 +144,7 @@ def test_refused_options_and_values_say_why():
     assert "no dropout" in message
     assert "DART" in error("BOOSTED_TREE_CLASSIFIER", booster_type="dart")
     assert "ADAM and SGD" in error("DNN_CLASSIFIER", optimizer="rmsprop")
-    assert "random forest" in error("RANDOM_FOREST_CLASSIFIER", l2_reg=1.0)
+    assert "random forest" in error("RANDOM_FOREST_CLASSIFIER", l2_reg=0.5)
     assert "closed-form" in error("LOGISTIC_REG", optimize_strategy="normal_equation")
     assert "target encoding" in error("BOOSTED_TREE_REGRESSOR", category_encoding_method="TARGET_ENCODING")
 

@@ -59,7 +59,7 @@ def models(con):
         "boosted_iris": train("boosted_iris", "BOOSTED_TREE_CLASSIFIER", IRIS, max_iterations=5),
         "boosted_reg": train("boosted_reg", "BOOSTED_TREE_REGRESSOR", DIABETES, max_iterations=10,
                              enable_global_explain=True),
-        "forest": train("forest", "RANDOM_FOREST_REGRESSOR", DIABETES, num_parallel_tree=1, subsample=1.0,
+        "forest": train("forest", "RANDOM_FOREST_REGRESSOR", DIABETES, num_parallel_tree=2, subsample=1.0,
                         colsample_bynode=1.0, max_tree_depth=6),
         "forest_iris": train("forest_iris", "RANDOM_FOREST_CLASSIFIER", IRIS, num_parallel_tree=15),
         "kmeans": train("kmeans", "KMEANS", IRIS_FEATURES, num_clusters=3, early_stop=False, max_iterations=300,
@@ -391,15 +391,17 @@ def test_feature_importance_of_a_forest_counts_splits_and_gains(con, models):
     trained = models["forest"]
     out = call(con, "FEATURE_IMPORTANCE", trained)
     assert types(out) == {"feature": STR, "importance_weight": F64, "importance_gain": F64, "importance_cover": F64}
-    tree = trained.estimator.estimators_[0].tree_
+    forest = [member.tree_ for member in trained.estimator.estimators_]  # at least 2 trees (BigQuery's minimum)
     df = out.to_pandas().set_index("feature")
     columns = list(frame(con, DIABETES).columns.drop("label"))
     assert list(df.index) == columns
-    np.testing.assert_array_equal(df["importance_weight"], [(tree.feature == j).sum() for j in range(len(columns))])
+    np.testing.assert_array_equal(df["importance_weight"],
+                                  [sum((tree.feature == j).sum() for tree in forest) for j in range(len(columns))])
     total_gain = df["importance_gain"] * df["importance_weight"]
-    np.testing.assert_allclose(total_gain / total_gain.sum(), trained.estimator.feature_importances_, atol=1e-12)
+    gains = sum(tree.compute_feature_importances(normalize=False) * tree.weighted_n_node_samples[0] for tree in forest)
+    np.testing.assert_allclose(total_gain / total_gain.sum(), gains / gains.sum(), atol=1e-12)
     root_cover = df["importance_cover"] * df["importance_weight"]
-    assert root_cover.sum() >= tree.weighted_n_node_samples[0]
+    assert root_cover.sum() >= sum(tree.weighted_n_node_samples[0] for tree in forest)
 
 
 def test_feature_importance_of_boosted_trees_and_refusal(con, models):
