@@ -278,6 +278,12 @@ def test_an_array_argument_belongs_to_roc_curve_only(bigquery_project: Path, too
     ("GENERATE_ARRAY(10, 0)", []),  # BigQuery: an empty array when end is not reached
     ("GENERATE_ARRAY(0.1, 0.5, 0.1)", [0.1, 0.2, 0.1 + 2 * 0.1, 0.1 + 3 * 0.1, 0.5]),  # BigQuery's example
     ("GENERATE_ARRAY(0.1, 0.3, 0.1)", [0.1, 0.2]),  # (0.3 - 0.1) / 0.1 is 1.9999999999999998: 0.3 is not reached
+    # ML.ROC_CURVE's example thresholds: 0.4 + 20 * 0.01 is 0.6000000000000001, past 0.6, so ZetaSQL's loop
+    # (zetasql/public/functions/generate_array.h: element i is start + i * step while it is <= end) stops at 20 values
+    ("GENERATE_ARRAY(0.4, 0.6, 0.01)", [0.4 + i * 0.01 for i in range(20)]),
+    ("GENERATE_ARRAY(0.6, 0.4, -0.01)", [0.6 - i * 0.01 for i in range(21) if 0.6 + i * -0.01 >= 0.4]),
+    ("GENERATE_ARRAY(0, 1, 0.1)", [i * 0.1 for i in range(11)]),
+    ("GENERATE_ARRAY(1, 0, 0.1)", []),
 ])
 def test_generate_array_as_a_constant(sql: str, expected: list) -> None:
     """The same values as the GENERATE_ARRAY the rules translate for DuckDB to compute."""

@@ -110,7 +110,7 @@ def _compiled_rows(con, compiled, input_sql: str, threshold: float | None = None
 
 def _assert_same(expected: pa.Table, actual: pa.Table) -> None:
     """Equal labels and ids, numbers within 1e-9 relative, lists entry by entry."""
-    assert actual.column_names[-expected.num_columns:] == expected.column_names
+    assert actual.column_names[:expected.num_columns] == expected.column_names  # BigQuery: predictions first
     for name in expected.column_names:
         difference, _ = parity_module.differ(expected.column(name), actual.column(name))
         assert difference is None, f"{name}: {difference}"
@@ -133,7 +133,9 @@ def test_compiled_sql_equals_scikit_learn_on_null_nan_and_unseen_inputs(con, mod
     actual = _compiled_rows(con, training.compiled, NEW_ROWS)
     _assert_same(expected, actual)
     assert actual.num_rows == 4
-    assert actual.column_names[:9] == FEATURES.split(", ")  # the input's columns come first, unchanged
+    # the prediction columns first, then the input's, unchanged (BigQuery's order:
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-predict)
+    assert actual.column_names[expected.num_columns:][:9] == FEATURES.split(", ")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -342,7 +344,7 @@ def test_exported_duckdb_sql_runs_and_equals_the_python_path(con, models):
     trained = training.model
     sql = compile_sql(trained, dialect="duckdb", input_table="new_rows")
     rows = con.sql(sql).to_arrow_table()
-    assert rows.column_names[:9] == trained.input_columns
+    assert rows.column_names[-9:] == trained.input_columns
     inputs = con.sql("SELECT * FROM new_rows").to_arrow_table()
     expected = predict(trained, inputs)
     assert rows.num_rows == expected.num_rows

@@ -99,7 +99,17 @@ def test_unknown_option_gets_did_you_mean():
 
 def test_unknown_model_type_gets_did_you_mean():
     assert 'did you mean "LINEAR_REG"' in error("LINEAR_REGG")
-    assert "does not support yet" in error("MATRIX_FACTORIZATION")
+    assert "unknown MODEL_TYPE" in error("LINEAR_REGG")
+
+
+@pytest.mark.parametrize("model_type", ["DNN_LINEAR_COMBINED_CLASSIFIER", "DNN_LINEAR_COMBINED_REGRESSOR",
+                                        "TENSORFLOW_LITE", "ONNX", "XGBOOST", "ARIMA_PLUS", "AUTOML_REGRESSOR",
+                                        "MATRIX_FACTORIZATION", "autoencoder"])
+def test_bigquery_model_types_not_emulated_are_named_so(model_type):
+    # MODEL_TYPE values of https://cloud.google.com/bigquery-ml/docs/reference/standard-sql/bigqueryml-syntax-create
+    message = error(model_type)
+    assert "BigQuery ML model type the toolkit does not emulate" in message and "unknown" not in message
+    assert "DNN_LINEAR_COMBINED_CLASSIFIER" in message and "TENSORFLOW_LITE" in message
     with pytest.raises(ConfigError, match="no MODEL_TYPE"):
         validate_options("my_model", {"l2_reg": 1})
 
@@ -134,7 +144,7 @@ def test_refused_options_and_values_say_why():
     assert "no dropout" in message
     assert "DART" in error("BOOSTED_TREE_CLASSIFIER", booster_type="dart")
     assert "ADAM and SGD" in error("DNN_CLASSIFIER", optimizer="rmsprop")
-    assert "random forest" in error("RANDOM_FOREST_CLASSIFIER", l2_reg=1.0)
+    assert "random forest" in error("RANDOM_FOREST_CLASSIFIER", l2_reg=0.5)
     assert "closed-form" in error("LOGISTIC_REG", optimize_strategy="normal_equation")
     assert "target encoding" in error("BOOSTED_TREE_REGRESSOR", category_encoding_method="TARGET_ENCODING")
 

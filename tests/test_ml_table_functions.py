@@ -59,7 +59,7 @@ def models(con):
         "boosted_iris": train("boosted_iris", "BOOSTED_TREE_CLASSIFIER", IRIS, max_iterations=5),
         "boosted_reg": train("boosted_reg", "BOOSTED_TREE_REGRESSOR", DIABETES, max_iterations=10,
                              enable_global_explain=True),
-        "forest": train("forest", "RANDOM_FOREST_REGRESSOR", DIABETES, num_parallel_tree=1, subsample=1.0,
+        "forest": train("forest", "RANDOM_FOREST_REGRESSOR", DIABETES, num_parallel_tree=2, subsample=1.0,
                         colsample_bynode=1.0, max_tree_depth=6),
         "forest_iris": train("forest_iris", "RANDOM_FOREST_CLASSIFIER", IRIS, num_parallel_tree=15),
         "kmeans": train("kmeans", "KMEANS", IRIS_FEATURES, num_clusters=3, early_stop=False, max_iterations=300,
@@ -307,6 +307,9 @@ def test_feature_info(con, models):
     assert rows["bill_length_mm"]["mean"] == pytest.approx(df["bill_length_mm"].mean())
     assert rows["bill_length_mm"]["stddev"] == pytest.approx(df["bill_length_mm"].std())
     assert rows["sex"]["category_count"] == 2 and rows["sex"]["null_count"] == df["sex"].isna().sum()
+    # dimension is NULL for scalar inputs, as BigQuery reports it:
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-feature
+    assert all(row["dimension"] is None for row in rows.values())
 
 
 # --- ML.WEIGHTS -----------------------------------------------------------------------------------------------------
@@ -388,15 +391,17 @@ def test_feature_importance_of_a_forest_counts_splits_and_gains(con, models):
     trained = models["forest"]
     out = call(con, "FEATURE_IMPORTANCE", trained)
     assert types(out) == {"feature": STR, "importance_weight": F64, "importance_gain": F64, "importance_cover": F64}
-    tree = trained.estimator.estimators_[0].tree_
+    forest = [member.tree_ for member in trained.estimator.estimators_]  # at least 2 trees (BigQuery's minimum)
     df = out.to_pandas().set_index("feature")
     columns = list(frame(con, DIABETES).columns.drop("label"))
     assert list(df.index) == columns
-    np.testing.assert_array_equal(df["importance_weight"], [(tree.feature == j).sum() for j in range(len(columns))])
+    np.testing.assert_array_equal(df["importance_weight"],
+                                  [sum((tree.feature == j).sum() for tree in forest) for j in range(len(columns))])
     total_gain = df["importance_gain"] * df["importance_weight"]
-    np.testing.assert_allclose(total_gain / total_gain.sum(), trained.estimator.feature_importances_, atol=1e-12)
+    gains = sum(tree.compute_feature_importances(normalize=False) * tree.weighted_n_node_samples[0] for tree in forest)
+    np.testing.assert_allclose(total_gain / total_gain.sum(), gains / gains.sum(), atol=1e-12)
     root_cover = df["importance_cover"] * df["importance_weight"]
-    assert root_cover.sum() >= tree.weighted_n_node_samples[0]
+    assert root_cover.sum() >= sum(tree.weighted_n_node_samples[0] for tree in forest)
 
 
 def test_feature_importance_of_boosted_trees_and_refusal(con, models):
@@ -427,8 +432,10 @@ def test_explain_predict_of_linear_regression_is_exact(con, models):
     trained = models["penguins"]
     out = call(con, "EXPLAIN_PREDICT", trained, PENGUIN_MASS, top_k_features=10)
     inputs = con.sql(PENGUIN_MASS).columns
-    assert out.column_names == [*inputs, "predicted_label", "top_feature_attributions", "baseline_prediction_value",
-                                "prediction_value", "approximation_error"]
+    # BigQuery's order, the explanation's columns then the input's:
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-explain-predict
+    assert out.column_names == ["predicted_label", "top_feature_attributions", "baseline_prediction_value",
+                                "prediction_value", "approximation_error", *inputs]
     assert types(out)["top_feature_attributions"] == ATTRIBUTIONS
     predicted = predict(trained, con.sql(PENGUIN_MASS).to_arrow_table()).column(0).to_numpy()
     np.testing.assert_allclose(out.column("prediction_value").to_numpy(), predicted)
@@ -546,3 +553,35 @@ def test_evaluate_gives_the_same_bits_in_any_row_order(con, models):
         for seed in range(3):
             shuffled = f"SELECT * FROM ({query}) AS q ORDER BY hash(q, {seed})"
             assert call(con, "EVALUATE", models[name], shuffled).to_pylist() == ordered, (name, seed)
+
+
+# ML.PREDICT's output: the prediction columns, then the input's; a PCA model's components alone unless
+# keep_original_columns; trial_id names a hyperparameter tuning trial:
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-predict
+def rows(con, name, trained, query, **settings):
+    cursors = []
+    try:
+        result = function_rows(con, name, trained, query, settings, cursors)
+        return result if isinstance(result, pa.Table) else result.read_all()
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def test_predict_puts_predictions_first_and_pca_keeps_only_components(con, models):
+    inputs = con.sql(IRIS_FEATURES).columns
+    assert rows(con, "PREDICT", models["iris"], IRIS).column_names[:2] == ["predicted_label", "predicted_label_probs"]
+    assert rows(con, "PREDICT", models["iris"], IRIS).column_names[2:] == con.sql(IRIS).columns
+    assert rows(con, "PREDICT", models["kmeans"], IRIS_FEATURES).column_names == [
+        "centroid_id", "nearest_centroids_distance", *inputs]
+    components = ["principal_component_1", "principal_component_2"]
+    assert rows(con, "PREDICT", models["pca"], IRIS_FEATURES).column_names == components
+    kept = rows(con, "PREDICT", models["pca"], IRIS_FEATURES, keep_original_columns=True)
+    assert kept.column_names == [*components, *inputs]
+    assert kept.select(inputs).equals(con.sql(IRIS_FEATURES).to_arrow_table())  # row by row, unchanged
+    assert rows(con, "PREDICT", models["pca"], IRIS_FEATURES, keep_original_columns=False).column_names == components
+    with pytest.raises(ModelError, match="keep_original_columns applies to PCA models only"):
+        rows(con, "PREDICT", models["kmeans"], IRIS_FEATURES, keep_original_columns=True)
+    for function, query in (("PREDICT", IRIS), ("EVALUATE", IRIS), ("EXPLAIN_PREDICT", IRIS)):
+        with pytest.raises(ConfigError, match=r"hyperparameter tuning \(NUM_TRIALS\) is not available yet"):
+            call(con, function, models["iris"], query, trial_id=1)

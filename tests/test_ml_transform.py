@@ -123,7 +123,7 @@ def test_prediction_on_raw_rows_has_no_training_serving_skew(con, models):
     assert [c["name"] for c in trained.feature_schema] == ["bmi_z", "bp2", "sex_name", "s5"]
     raw = "SELECT * EXCLUDE (target) FROM diabetes"  # no label: prediction needs the raw features only
     served = sql(con, f"SELECT * FROM ML.PREDICT(MODEL diabetes_t, ({raw}))")
-    assert served.column_names == [*con.sql(raw).columns, "predicted_label"]  # raw columns, then predictions
+    assert served.column_names == ["predicted_label", *con.sql(raw).columns]  # predictions, then raw columns
     by_hand = sql(con, "SELECT * FROM ML.PREDICT(MODEL diabetes_by_hand, (SELECT * FROM (" + DIABETES_BY_HAND + ")))")
     assert np.abs(column(served, "predicted_label") - column(by_hand, "predicted_label")).max() < 1e-9
     # …and equal to predicting the transformed training rows directly (the rows the model was fitted on)
@@ -149,7 +149,7 @@ def test_evaluate_confusion_roc_and_explain_with_transform(con, models):
     assert roc.num_rows > 2
     raw = "SELECT * EXCLUDE (species) FROM iris"
     explained = sql(con, f"SELECT * FROM ML.EXPLAIN_PREDICT(MODEL iris_t, ({raw}), STRUCT(4 AS top_k_features))")
-    assert explained.column_names[:4] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    assert explained.column_names[-4:] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert not any(c.startswith(PREFIX) for c in explained.column_names)
     features = {a["feature"] for row in explained.column("top_feature_attributions").to_pylist() for a in row}
     assert features == {"petal", "width", "sepal"}  # attributions name TRANSFORM's outputs
@@ -302,7 +302,7 @@ def test_a_model_without_transform_is_unchanged(con, models):
     trained = models["by_hand"]
     assert trained.transform is None and trained.input_columns == ["bmi_z", "bp2", "sex_name", "s5"]
     served = sql(con, f"SELECT * FROM ML.PREDICT(MODEL diabetes_by_hand, ({DIABETES_BY_HAND}))")
-    assert served.column_names[-1] == "predicted_label" and not any(c.startswith(PREFIX) for c in served.column_names)
+    assert served.column_names[0] == "predicted_label" and not any(c.startswith(PREFIX) for c in served.column_names)
     with pytest.raises(ModelError, match="bmi_z"):
         sql(con, "SELECT * FROM ML.PREDICT(MODEL diabetes_by_hand, (SELECT * FROM diabetes))")
 
@@ -316,6 +316,41 @@ def test_a_raw_input_of_another_kind_is_refused_naming_the_column(con, models):
         assert f"ML.{function} with model diabetes_t: column 'bmi' is VARCHAR in the input but was DOUBLE" \
             in caught.value.message, caught.value.message
     assert load_model(con, "diabetes_t").transform.input_types  # recorded at training, stored with the model
+
+
+def test_int64_features_beyond_2_to_the_53_train_and_predict(con):
+    """FARM_FINGERPRINT values and ML.HASH_BUCKETIZE(f, 0) (the unbucketed fingerprint) are INT64s far beyond ±2^53;
+    BigQuery ML reads an INT64 feature as a number (https://cloud.google.com/bigquery/docs/auto-preprocessing,
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-hash-bucketize): training must
+    read them as their nearest float64 instead of failing on Arrow's exact cast."""
+    query = ("SELECT target AS label, FARM_FINGERPRINT(CAST(rowid AS VARCHAR)) AS fingerprint, "
+             "CAST(rowid AS VARCHAR) AS key, bmi FROM diabetes")
+    fingerprints = [row[0] for row in con.execute(f"SELECT fingerprint FROM ({query})").fetchall()]
+    assert max(abs(v) for v in fingerprints) > 2 ** 53
+    plain = train(con, "fingerprint_m", "LINEAR_REG", query, data_split_method="NO_SPLIT")
+    hashed = train(con, "hash_bucketize_m", "LINEAR_REG", query, ("ML.HASH_BUCKETIZE(key, 0) AS h", "bmi", "label"),
+                   data_split_method="NO_SPLIT")
+    for training in (plain, hashed):
+        predictions = predict(training.model, con.sql(f"SELECT * FROM ({query}) LIMIT 5").to_arrow_table()).to_pandas()
+        assert predictions["predicted_label"].notna().all()
+    # the feature's statistics are those of the float64 values (an independent numpy computation)
+    info = {row["input"]: row for row in plain.model.feature_info}
+    assert info["fingerprint"]["mean"] == pytest.approx(float(np.mean(np.array(fingerprints, np.float64))), rel=1e-12)
+
+
+def test_compiled_predict_of_pca_keeps_only_components(con):
+    """The SQL path gives the Python path's columns: a PCA model's components alone unless keep_original_columns
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-predict)."""
+    query = "SELECT bmi, bp, s5 FROM diabetes"
+    training = train(con, "diabetes_pca", "PCA", query, num_principal_components=2)
+    save_model(con, training)
+    assert training.compiled.used_by_predict
+    alone = sql(con, f"SELECT * FROM ML.PREDICT(MODEL diabetes_pca, ({query}))")
+    assert alone.column_names == ["principal_component_1", "principal_component_2"]
+    kept = sql(con, f"SELECT * FROM ML.PREDICT(MODEL diabetes_pca, ({query}), STRUCT(TRUE AS keep_original_columns))")
+    assert kept.column_names == ["principal_component_1", "principal_component_2", "bmi", "bp", "s5"]
+    expected = predict(training.model, con.sql(query).to_arrow_table())
+    np.testing.assert_allclose(alone.column(0).to_numpy(), expected.column(0).to_numpy(), rtol=1e-9, atol=1e-12)
 
 
 # --- TRANSFORM(*), * EXCEPT, * REPLACE ---------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_transform_is_trained_stored_and_applied_to_raw_inputs(iris_project, too
     assert [name for name, _ in json.loads(transform)["columns"]] == ["doubled", "petal_length", "species"]
     columns = [c for c, in query(warehouse, "select column_name from information_schema.columns "
                                             "where table_name = 'iris_predictions' order by ordinal_position")]
-    assert columns == ["sepal_length", "petal_length", "predicted_species", "predicted_species_probs"]
+    assert columns == ["predicted_species", "predicted_species_probs", "sepal_length", "petal_length"]  # BigQuery order
 
 
 def test_ls_shows_ml_models(iris_project, toolkit):

@@ -246,6 +246,17 @@ def test_one_hot_encoder(con):
     assert [h[0]["index"] for h in limited] == [0, 1, 2, 0, 0]  # rare, kept, kept, tie lost on top_k, unseen
 
 
+def test_frequency_threshold_zero_keeps_every_category(con):
+    # the page's own example ML.ONE_HOT_ENCODER(f, 'most_frequent', 10, 0):
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-one-hot-encoder
+    order = "ORDER BY f NULLS FIRST"
+    zero = column(con, "ML.ONE_HOT_ENCODER(f, 'most_frequent', 10, 0) OVER () AS h", LETTERS, order=order)
+    one = column(con, "ML.ONE_HOT_ENCODER(f, 'most_frequent', 10, 1) OVER () AS h", LETTERS, order=order)
+    assert zero == one  # every category is seen at least once: thresholds 0 and 1 keep the same vocabulary
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-label-encoder
+    assert column(con, "ML.LABEL_ENCODER(f, 10, 0) OVER () AS e", LETTERS, order=order) == [0, 1, 2, 2, 3, 3, 3, 4, 4]
+
+
 def test_imputer_documented_examples(con):
     numbers = "(SELECT * FROM UNNEST([NULL, -3, -3, -3, 1, 2, 3, 4, 5]) AS t(f))"
     assert column(con, "ML.IMPUTER(f, 'mean') OVER () AS i", numbers, order="ORDER BY f NULLS FIRST") == [
@@ -332,7 +343,7 @@ def test_all_statistics_in_one_query(con):
     ("ML.IMPUTER(x, 'average') OVER () AS i", "strategy must be one of 'mean', 'median', 'most_frequent'"),
     ("ML.IMPUTER(x, 'meen') OVER () AS i", 'did you mean "mean"'),
     ("ML.ONE_HOT_ENCODER(s, 'none', 0) OVER () AS h", "top_k must be in [1, 999999], not 0"),
-    ("ML.LABEL_ENCODER(s, 10, 0) OVER () AS h", "frequency_threshold must be at least 1, not 0"),
+    ("ML.LABEL_ENCODER(s, 10, -1) OVER () AS h", "frequency_threshold must be at least 0, not -1"),
     ("ML.ONE_HOT_ENCODER(s, 'first') OVER () AS h", "drop must be one of 'none', 'most_frequent'"),
     ("ML.ROBUST_SCALER(x, [75, 25]) OVER () AS r", "quantile_range must be [low, high] with 0 < low < high < 100"),
     ("ML.NORMALIZER(v, 0.5) AS n", "p must be 0, a number >= 1"),

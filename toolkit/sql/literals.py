@@ -31,10 +31,21 @@ def generate_array(node: exp.Expression) -> list[int | float]:
     start, end, step = (*values, 1)[:3]
     if step == 0:
         raise NotConstant(node, "has a step of 0")
+    if (start < end and step < 0) or (start > end and step > 0):
+        return []
     count = math.floor((end - start) / step) + 1
     if count > 1_000_000:
         raise NotConstant(node, f"would hold {count:,} values")
-    return [start + i * step for i in range(max(count, 0))]
+    # element i is start + i * step, kept while it has not passed end, as ZetaSQL computes it
+    # (zetasql/public/functions/generate_array.h): the quotient's rounding must not add or drop the last one
+    def within(i: int) -> bool:
+        value = start + i * step
+        return value <= end if step > 0 else value >= end
+    while count > 0 and not within(count - 1):
+        count -= 1
+    while within(count):
+        count += 1
+    return [start + i * step for i in range(count)]
 
 
 def array_literal(values: list[int | float]) -> exp.Array:

@@ -1,11 +1,11 @@
 SELECT
-  "__input"."x",
-  "__input"."colour",
   CASE WHEN "__input"."__toolkit_p1" > 0.5e0 THEN TRUE ELSE FALSE END AS "predicted_is_high",
   [
     {'label': FALSE, 'prob': "__input"."__toolkit_p0"},
     {'label': TRUE, 'prob': "__input"."__toolkit_p1"}
-  ] AS "predicted_is_high_probs"
+  ] AS "predicted_is_high_probs",
+  "__input"."x",
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,
@@ -29,26 +29,22 @@ FROM (
             WHEN "__input"."__toolkit_f0" <= 4.75e0
             THEN CASE
               WHEN "__input"."__toolkit_f0" <= 3.25e0
-              THEN -0.562499988774237e0
-              ELSE -0.04591835323455112e0
+              THEN -0.5214216068744074e0
+              ELSE -0.03854388552022008e0
             END
-            ELSE CASE
-              WHEN "__input"."__toolkit_f0" <= 5.25e0
-              THEN 0.341517873420213e0
-              ELSE 0.6428571608183633e0
-            END
+            ELSE 0.5700309134940744e0
           END AS "__toolkit_t0_0",
           CASE
             WHEN "__input"."__toolkit_f0" <= 3.9295454545454547e0
             THEN CASE
               WHEN "__input"."__toolkit_f0" <= 3.25e0
-              THEN -0.44956799317632784e0
-              ELSE -0.0854549124232145e0
+              THEN -0.41929911540084724e0
+              ELSE -0.0668801145961275e0
             END
             ELSE CASE
               WHEN "__input"."__toolkit_f0" <= 5.25e0
-              THEN 0.11610529705206524e0
-              ELSE 0.48027020826170197e0
+              THEN 0.06957961850981922e0
+              ELSE 0.4509126292805903e0
             END
           END AS "__toolkit_t1_0"
         FROM (

@@ -1,7 +1,7 @@
 SELECT
+  "__input"."__toolkit_raw0" AS "predicted_amount",
   "__input"."x",
-  "__input"."colour",
-  "__input"."__toolkit_raw0" AS "predicted_amount"
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,
@@ -10,29 +10,29 @@ FROM (
     SELECT
       "__input".*,
       CASE
-        WHEN "__input"."__toolkit_f0" <= 4.75e0
+        WHEN "__input"."__toolkit_f0" <= 3.9295454545454547e0
         THEN CASE
           WHEN "__input"."__toolkit_c1" <= 0.5e0
-          THEN 0.04924999451637268e0
-          ELSE -0.6644946803120856e0
+          THEN -0.0125000044055607e0
+          ELSE -0.7037790682599988e0
         END
         ELSE CASE
-          WHEN "__input"."__toolkit_c1" <= 0.5e0
-          THEN 1.0762499999999997e0
-          ELSE 0.41988636783578176e0
+          WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
+          THEN 0.7488486877201419e0
+          ELSE 0.10468749649822712e0
         END
       END AS "__toolkit_t0_0",
       CASE
-        WHEN "__input"."__toolkit_f0" <= 1.75e0
+        WHEN "__input"."__toolkit_f0" <= 6.25e0
         THEN CASE
-          WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
-          THEN -0.3887618864576022e0
-          ELSE -0.9059400723530694e0
+          WHEN "__input"."__toolkit_f0" <= 0.75e0
+          THEN -0.5977255116809498e0
+          ELSE -0.03599790290284615e0
         END
         ELSE CASE
-          WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
-          THEN 0.48731440806866816e0
-          ELSE -0.1316248948375384e0
+          WHEN "__input"."__toolkit_c1" <= 0.5e0
+          THEN 0.8714726961576019e0
+          ELSE 0.39649481727526736e0
         END
       END AS "__toolkit_t1_0"
     FROM (

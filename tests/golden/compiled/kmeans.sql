@@ -1,11 +1,11 @@
 SELECT
-  "__input"."x",
-  "__input"."colour",
   "__input"."__toolkit_ranked"[1].centroid_id AS "centroid_id",
   [
     {'centroid_id': "__input"."__toolkit_ranked"[1].centroid_id, 'distance': "__input"."__toolkit_ranked"[1].distance},
     {'centroid_id': "__input"."__toolkit_ranked"[2].centroid_id, 'distance': "__input"."__toolkit_ranked"[2].distance}
-  ] AS "nearest_centroids_distance"
+  ] AS "nearest_centroids_distance",
+  "__input"."x",
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,

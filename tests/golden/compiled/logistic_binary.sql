@@ -1,11 +1,11 @@
 SELECT
-  "__input"."x",
-  "__input"."colour",
   CASE WHEN "__input"."__toolkit_p1" > 0.5e0 THEN TRUE ELSE FALSE END AS "predicted_is_high",
   [
     {'label': FALSE, 'prob': "__input"."__toolkit_p0"},
     {'label': TRUE, 'prob': "__input"."__toolkit_p1"}
-  ] AS "predicted_is_high_probs"
+  ] AS "predicted_is_high_probs",
+  "__input"."x",
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,

@@ -1,6 +1,4 @@
 SELECT
-  "__input"."x",
-  "__input"."colour",
   CASE
     WHEN "__input"."__toolkit_p0" >= "__input"."__toolkit_p1"
     AND "__input"."__toolkit_p0" >= "__input"."__toolkit_p2"
@@ -13,7 +11,9 @@ SELECT
     {'label': 'low', 'prob': "__input"."__toolkit_p0"},
     {'label': 'mid', 'prob': "__input"."__toolkit_p1"},
     {'label': 'top', 'prob': "__input"."__toolkit_p2"}
-  ] AS "predicted_tier_probs"
+  ] AS "predicted_tier_probs",
+  "__input"."x",
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,

@@ -1,7 +1,7 @@
 SELECT
+  "__input"."__toolkit_pc0" - -3.399643409441403e-16 AS "principal_component_1",
   "__input"."x",
-  "__input"."colour",
-  "__input"."__toolkit_pc0" - -3.399643409441403e-16 AS "principal_component_1"
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,

@@ -1,7 +1,7 @@
 SELECT
+  "__input"."__toolkit_y0" AS "predicted_amount",
   "__input"."x",
-  "__input"."colour",
-  "__input"."__toolkit_y0" AS "predicted_amount"
+  "__input"."colour"
 FROM (
   SELECT
     "__input".*,

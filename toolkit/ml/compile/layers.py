@@ -1,6 +1,6 @@
 """The compiled query as layers of SELECTs over the input: each keeps every column of the one below (`"__input".*`)
 and adds its own helper columns, so a value computed once (a feature, a score, a tree) is read by name above it.
-The last SELECT keeps the input's own columns, drops the helpers and adds the prediction columns."""
+The last SELECT puts the prediction columns first, then the input's own columns, and drops the helpers."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ class Layers:
         self.helpers += [name for name, _ in columns]
 
     def finish(self, outputs: Sequence[tuple[str, exp.Expression]], passthrough: Sequence[str] | None) -> exp.Select:
-        """The prediction query: the input's columns (all of them, or just `passthrough`), then `outputs`."""
+        """The prediction query: `outputs`, then the input's columns (all of them, or just `passthrough`), in
+        BigQuery's order (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-predict)."""
         if passthrough is None:
             star = _star()
             if self.helpers:
@@ -42,7 +43,7 @@ class Layers:
             kept: list[exp.Expression] = [star]
         else:
             kept = [column(INPUT, name) for name in passthrough]
-        select = exp.Select(expressions=[*kept, *(exp.alias_(e, name, quoted=True, copy=False) for name, e in outputs)])
+        select = exp.Select(expressions=[*(exp.alias_(e, name, quoted=True, copy=False) for name, e in outputs), *kept])
         return select.from_(aliased(self.relation, INPUT), copy=False)
 
 

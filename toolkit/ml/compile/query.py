@@ -1,4 +1,4 @@
-"""A fitted model → the SQL of its ML.PREDICT: the input's columns, then BigQuery's prediction columns, with the
+"""A fitted model → the SQL of its ML.PREDICT: BigQuery's prediction columns, then the input's columns, with the
 same names, types and values as the Python path (`toolkit.ml.inference.predict`).
 
 The query reads its input from a placeholder table and a binary classifier's threshold from a placeholder

@@ -208,12 +208,18 @@ def _decoded(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return values.cast(values.type.value_type) if pa.types.is_dictionary(values.type) else values
 
 
+def to_float64(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """float64 values of a numeric column, NULL as NaN. An INT64 beyond ±2^53 (FARM_FINGERPRINT, a hash) becomes its
+    nearest float64, as BigQuery ML reads INT64 features as FLOAT64, instead of Arrow's "not in range" error."""
+    return np.array(pc.cast(values, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 def _numbers(values: pa.ChunkedArray, part: str | None) -> np.ndarray:
     """float64 values, NULL and NaN as NaN; TIMESTAMP as epoch seconds."""
     if part == "EPOCH":
         seconds = _UNIT_SECONDS[values.type.unit]
         return values.cast(pa.int64()).to_numpy().astype(np.float64) / seconds
-    return np.array(values.cast(pa.float64()).to_numpy(), dtype=np.float64)
+    return to_float64(values)
 
 
 def _fit_numeric(column: str, part: str | None, x: np.ndarray, standardize: bool) -> Feature:

@@ -21,6 +21,7 @@ from toolkit.ml.features.preprocess import (
     TIMESTAMP,
     column_kind,
     sparse_indices,
+    to_float64,
 )
 
 NUMERIC_BINS = 20
@@ -36,7 +37,7 @@ def _epoch_seconds(values: pa.ChunkedArray) -> np.ndarray:
 def _as_numbers(values: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_timestamp(values.type):
         return _epoch_seconds(values)
-    return np.asarray(values.cast(pa.float64()).to_numpy(), np.float64)
+    return to_float64(values)
 
 
 def _decoded(values: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -50,7 +51,7 @@ def feature_info(table: pa.Table, columns: list[str]) -> list[dict]:
         values = _decoded(table.column(column))
         kind = column_kind(values.type)
         row = {"input": column, "min": None, "max": None, "mean": None, "median": None, "stddev": None,
-               "category_count": None, "null_count": int(values.null_count), "dimension": 1}
+               "category_count": None, "null_count": int(values.null_count), "dimension": None}
         if kind in (NUMERIC, TIMESTAMP):
             x = _as_numbers(values)
             x = x[~np.isnan(x)]

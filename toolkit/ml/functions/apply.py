@@ -22,13 +22,15 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction
+from toolkit.ml.functions.predict import keeps_input_columns
 from toolkit.ml.functions.support import naming
+from toolkit.ml.inference.predict import output_schema
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.monitor import DATA_FUNCTIONS
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names, with_eval_scores
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
-from toolkit.sql.quoting import render, table_ref
+from toolkit.sql.quoting import column_ref, render, table_ref
 from toolkit.warehouse.functions import register_functions
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read from the input query
@@ -128,7 +130,11 @@ def _result(
         if compiled is not None and compiled.used_by_predict:
             with naming(call.function, trained):
                 function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
-            return compiled.query_for(sql, settings.get("threshold"))
+            query = compiled.query_for(sql, settings.get("threshold"))
+            if keeps_input_columns(trained, settings):
+                return query
+            names = output_schema(trained).names  # a PCA model's components alone, as on the Python path
+            return exp.select(*(column_ref(name) for name in names)).from_(exp.Subquery(this=query))
     return _python_rows(con, function, trained, sql, schema, settings, cursors)
 
 

@@ -100,6 +100,11 @@ class TableFunction:
         values = {name: setting.default for name, setting in self.settings.items()}
         for name, value in raw.items():
             key = name.lower()
+            if key == "trial_id":
+                raise ConfigError(
+                    f"ML.{self.name}: trial_id selects a hyperparameter tuning trial, but hyperparameter tuning "
+                    f"(NUM_TRIALS) is not available yet, so {'model ' + model if model else 'every model'} has "
+                    "exactly one trial", hint="leave trial_id out of the STRUCT")
             if key not in self.settings:
                 known = ", ".join(self.settings) or "none: leave the STRUCT out"
                 with_model = f" (model {model})" if model else ""
@@ -127,7 +132,7 @@ _NO_INPUT = "none"
 
 TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
     TableFunction("PREDICT", input="required", run=predict.predict_run, schema=predict.predict_schema,
-                  settings={"threshold": _THRESHOLD}),
+                  settings={"threshold": _THRESHOLD, "keep_original_columns": Setting(bool)}),
     # Without input these read the eval split (the training rows when there was none), as BigQuery does.
     TableFunction("EVALUATE", input="optional", run=evaluate.evaluate_run, settings={"threshold": _THRESHOLD},
                   reads_eval_split=lambda settings: settings.get("threshold") is not None),

@@ -1,9 +1,10 @@
 """ML.EXPLAIN_PREDICT and ML.GLOBAL_EXPLAIN: feature attributions of linear and tree models.
 
-ML.EXPLAIN_PREDICT streams: each input batch comes back with its columns, then predicted_<label>, `probability`
+ML.EXPLAIN_PREDICT streams: each input batch comes back as predicted_<label>, `probability`
 (classifiers: the probability of the predicted class), top_feature_attributions (list<struct<feature,
 attribution>>: the top_k_features input columns by absolute attribution, largest first), baseline_prediction_value,
-prediction_value and approximation_error = |baseline + sum of all attributions - prediction_value|. Attributions
+prediction_value and approximation_error = |baseline + sum of all attributions - prediction_value|, then the input's
+columns (BigQuery's order). Attributions
 are per input column of the training query (a TIMESTAMP's epoch and _TS_ parts, a one-hot column's categories are
 summed into their column), and explain the prediction in the model's additive space:
 
@@ -13,14 +14,15 @@ summed into their column), and explain the prediction in the model's additive sp
   (BigQuery: "the intercept for linear models"). Regression explains the predicted value; logistic regression the
   logit of the predicted class (binary: ± the positive class's log-odds; multiclass: that class's linear score).
   approximation_error is 0 up to rounding.
-- BOOSTED_TREE_* / RANDOM_FOREST_* — Saabas path attribution (exact, not Tree SHAP): following the row's path
-  down each tree, the change of the node's expected output (the count-weighted mean of the leaves below it) at
-  each split is credited to the split's column. Contributions over all trees plus the trees' root expectations
-  (plus the boosting's initial score) add up to the prediction, so approximation_error is 0 up to rounding.
-  Boosted trees explain the raw score: the prediction (regressors) or the predicted class's logit (binary:
-  ± the positive class's log-odds; multiclass: its raw score before softmax). Random forests explain the average of
-  the trees: the prediction (regressors) or the predicted class's probability (classifiers). Unlike Tree SHAP,
-  Saabas attributions favour splits near the leaves; they are cheap (one pass down each tree).
+- BOOSTED_TREE_* / RANDOM_FOREST_* — Tree SHAP, as BigQuery documents for them
+  (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-explain-predict): the exact
+  path-dependent Shapley values of the input columns (toolkit.ml.inference.treeshap), the value of a set of columns
+  being the trees' expectation when those columns are known and the other splits are averaged by training cover.
+  Contributions over all trees plus the trees' root expectations (plus the boosting's initial score) add up to the
+  prediction, so approximation_error is 0 up to rounding. Boosted trees explain the raw score: the prediction
+  (regressors) or the predicted class's logit (binary: ± the positive class's log-odds; multiclass: its raw score
+  before softmax). Random forests explain the average of the trees: the prediction (regressors) or the predicted
+  class's probability (classifiers).
 - DNN, KMEANS and PCA models are refused (BigQuery explains DNNs with integrated gradients, not implemented).
 
 ML.GLOBAL_EXPLAIN (models trained with ENABLE_GLOBAL_EXPLAIN = TRUE): one row per input column, feature and
@@ -57,7 +59,8 @@ from toolkit.ml.functions.support import (
     type_names,
 )
 from toolkit.ml.inference.predict import design_matrix, predict
-from toolkit.ml.inference.trees import Tree, trees
+from toolkit.ml.inference.trees import trees
+from toolkit.ml.inference.treeshap import prepare, tree_shap
 from toolkit.ml.types.tasks import Family
 
 if TYPE_CHECKING:
@@ -89,7 +92,7 @@ def explain_schema(trained: TrainedModel, input_schema: pa.Schema | None, settin
     with naming("EXPLAIN_PREDICT", trained):
         predict(trained, input_schema.empty_table())  # checks the input's columns
         _check_clash(trained, raw.names, fields)
-    return pa.schema([*raw, *fields])
+    return pa.schema([*fields, *raw])  # BigQuery's order: the explanation's columns, then the input's
 
 
 def _check_clash(trained: TrainedModel, names: list[str], fields: list[pa.Field]) -> None:
@@ -133,8 +136,8 @@ def _explain_batches(trained: TrainedModel, batches: Iterable[pa.RecordBatch], e
         with naming("EXPLAIN_PREDICT", trained):
             _check_clash(trained, raw.schema.names, fields)
             columns = explainer.explain(pa.Table.from_batches([batch]), threshold, top_k)
-        arrays = [*raw.columns, *(columns[name] for name in names)]
-        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*raw.schema, *fields]))
+        arrays = [*(columns[name] for name in names), *raw.columns]
+        yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema([*fields, *raw.schema]))
 
 
 class _Explainer:
@@ -153,6 +156,7 @@ class _Explainer:
             except ValueError as error:
                 raise function_error("EXPLAIN_PREDICT", trained, f"its trees cannot be read: {error}",
                                      hint="retrain the model") from None
+            self.prepared = [prepare(tree, self.sources) for tree in self.trees]
 
     def explain(self, table: pa.Table, threshold: float | None, top_k: int) -> dict[str, pa.Array]:
         trained, estimator = self.trained, self.trained.estimator
@@ -212,13 +216,13 @@ class _Explainer:
             rows = np.flatnonzero(chosen == k) if len(groups) > 1 else np.arange(n)
             if len(rows) == 0:
                 continue
-            members = [t for t in self.trees if t.output == k] if boosted else self.trees
+            members = [p for p in self.prepared if p.tree.output == k] if boosted else self.prepared
             column = k if forest_classes else 0
             X_rows = X[rows]
-            for tree in members:
-                attributions[rows] += _path_contributions(X_rows, tree, tree.values[:, column], self.sources,
-                                                          len(self.inputs))
-                baseline[rows] += tree.values[0, column]
+            for prepared in members:
+                values = prepared.tree.values[:, column]
+                attributions[rows] += tree_shap(X_rows, prepared, values, len(self.inputs))
+                baseline[rows] += values[0]
             if boosted:
                 baseline[rows] += np.ravel(estimator._baseline_prediction)[k]
         if not boosted:  # a forest averages its trees
@@ -233,25 +237,6 @@ class _Explainer:
             return attributions, baseline, scores[np.arange(n), chosen]
         sign = self._sign(chosen)
         return attributions * sign[:, None], baseline * sign, scores * sign
-
-
-def _path_contributions(X: np.ndarray, tree: Tree, values: np.ndarray, sources: np.ndarray,
-                        n_inputs: int) -> np.ndarray:
-    """Saabas attributions of one tree (rows × inputs): each split's change of expected value, to its column."""
-    n = len(X)
-    out = np.zeros((n, n_inputs))
-    node = np.zeros(n, dtype=np.int64)
-    active = np.arange(n) if not tree.is_leaf[0] else np.zeros(0, np.int64)
-    while len(active):
-        current = node[active]
-        feature = tree.feature[current]
-        x = X[active, feature]
-        go_left = np.where(np.isnan(x), tree.missing_left[current], x <= tree.threshold[current])
-        following = np.where(go_left, tree.left[current], tree.right[current])
-        out[active, sources[feature]] += values[following] - values[current]
-        node[active] = following
-        active = active[~tree.is_leaf[following]]
-    return out
 
 
 # --- ML.GLOBAL_EXPLAIN ----------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 A NULL or infinite label is an error. Regressors need a numeric label. Classifiers take BOOL, integer, floating or
 string labels: classes are the distinct values in ascending order, the last (highest) being binary's positive class,
-two to fifty of them. AUTO_CLASS_WEIGHTS weighs class c by rows / (classes * rows of c); CLASS_WEIGHTS must name
+two to 1,000 of them (LOGISTIC_REG: 50). AUTO_CLASS_WEIGHTS weighs class c by rows / (classes * rows of c); CLASS_WEIGHTS must name
 every class (labels written as text: 'true', '1', 'setosa')."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 
 from toolkit.errors import ModelError
 from toolkit.ml.types.options import ModelOptions
+from toolkit.ml.types.registry import MODEL_TYPES
 
-MAX_CLASSES = 50
 _CLASSIFIERS = "LOGISTIC_REG, BOOSTED_TREE_CLASSIFIER, RANDOM_FOREST_CLASSIFIER or DNN_CLASSIFIER"
 
 
@@ -59,15 +59,16 @@ def label_values(options: ModelOptions, values: pa.ChunkedArray, column: str) ->
 
 
 def class_values(options: ModelOptions, values: pa.ChunkedArray, column: str) -> tuple[Any, ...]:
-    """The classes in ascending order; 2 to 50 of them."""
+    """The classes in ascending order; 2 to the model type's maximum (1,000; LOGISTIC_REG 50) of them."""
     classes = tuple(sorted(pc.unique(values).to_pylist()))
     if len(classes) < 2:
         raise ModelError(f"the label column '{column}' has one class only ({classes[0]!r}) "
                          f"in {len(values)} rows", hint="a classifier needs rows of at least two classes",
                          model=options.model)
-    if len(classes) > MAX_CLASSES:
-        raise ModelError(f"the label column '{column}' has {len(classes)} classes; BigQuery ML "
-                         f"allows at most {MAX_CLASSES}",
+    most = MODEL_TYPES[options.model_type].max_classes
+    if len(classes) > most:
+        raise ModelError(f"the label column '{column}' has {len(classes)} classes; BigQuery ML's "
+                         f"{options.model_type} allows at most {most}",
                          hint="group rare labels together, or use a regressor for a numeric label", model=options.model)
     return classes
 

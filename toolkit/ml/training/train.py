@@ -26,7 +26,7 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
-from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind
+from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind, to_float64
 from toolkit.ml.features.stats import data_stats, feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
@@ -364,7 +364,7 @@ def _targets(trained: TrainedModel, table: pa.Table) -> np.ndarray | None:
         return None
     values = labels.label_values(trained.options, table.column(trained.label), trained.label)
     if trained.classes is None:
-        return np.asarray(values.cast(pa.float64()).to_numpy(), np.float64)
+        return to_float64(values)
     return labels.class_indices(values, trained.classes)
 
 

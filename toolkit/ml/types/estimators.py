@@ -138,9 +138,11 @@ def random_forest(options: ModelOptions, ctx: FitContext) -> Any:
 def dnn_defaults(options: ModelOptions, ctx: FitContext) -> tuple[tuple[int, ...], int]:
     """HIDDEN_UNITS and BATCH_SIZE, with BigQuery's data-dependent defaults where not given."""
     hidden = options["HIDDEN_UNITS"]
-    if hidden == FROM_DATA:  # one layer: rows / (2 * (inputs + outputs)), between 1 and 128 units
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-dnn-models (HIDDEN_UNITS):
+    # one layer of min(128, num_samples / (10 * (num_input_units + num_output_units))) units, at least 1.
+    if hidden == FROM_DATA:
         outputs = max(ctx.n_classes, 1)
-        hidden = (int(min(128, max(1, ctx.n_rows // (2 * (ctx.n_features + outputs))))),)
+        hidden = (int(min(128, max(1, ctx.n_rows // (10 * (ctx.n_features + outputs))))),)
     batch = options["BATCH_SIZE"]
     if batch == FROM_DATA:
         batch = min(32, ctx.n_rows)

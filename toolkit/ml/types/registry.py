@@ -7,7 +7,7 @@ toolkit does not implement say why."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -58,7 +58,7 @@ _O = {s.name: s for s in [
     _spec("LS_INIT_LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True),
     _spec("CATEGORY_ENCODING_METHOD", "enum", "ONE_HOT_ENCODING", choices=("ONE_HOT_ENCODING", "DUMMY_ENCODING")),
     _spec("BOOSTER_TYPE", "enum", "GBTREE", choices=("GBTREE", "DART"),
-          refused={"DART": "scikit-learn's gradient boosting has no dropout of trees"}),
+          refused={"DART": "DART (dropping trees while boosting) is not in scikit-learn's HistGradientBoosting"}),
     _spec("NUM_PARALLEL_TREE", "int", 1, low=1, high=10_000),
     _spec("MAX_TREE_DEPTH", "int", 6, low=1, high=100),
     _spec("MIN_TREE_CHILD_WEIGHT", "int", 1, low=0, high=1_000_000),
@@ -94,10 +94,13 @@ _SUPERVISED = ("INPUT_LABEL_COLS", *_SPLIT, "MAX_ITERATIONS", "EARLY_STOP", "MIN
 _WEIGHTS = ("AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS")
 _LINEAR = (*_SUPERVISED, "L1_REG", "L2_REG", "FIT_INTERCEPT", "CALCULATE_P_VALUES", "OPTIMIZE_STRATEGY",
            "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD", "INSTANCE_WEIGHT_COL")
-_TREE = (*_SUPERVISED, "L1_REG", "L2_REG", "NUM_PARALLEL_TREE", "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
-         "SUBSAMPLE", "COLSAMPLE_BYTREE", "COLSAMPLE_BYLEVEL", "COLSAMPLE_BYNODE", "MIN_SPLIT_LOSS", "TREE_METHOD",
-         "CATEGORY_ENCODING_METHOD")
-_BOOSTED = (*_TREE, "BOOSTER_TYPE", "LEARN_RATE")
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-random-forest: a random
+# forest is one XGBoost round of NUM_PARALLEL_TREE trees, so it has no MAX_ITERATIONS.
+_FOREST = (*(n for n in _SUPERVISED if n != "MAX_ITERATIONS"), "L1_REG", "L2_REG", "NUM_PARALLEL_TREE",
+           "MAX_TREE_DEPTH", "MIN_TREE_CHILD_WEIGHT",
+           "SUBSAMPLE", "COLSAMPLE_BYTREE", "COLSAMPLE_BYLEVEL", "COLSAMPLE_BYNODE", "MIN_SPLIT_LOSS", "TREE_METHOD",
+           "CATEGORY_ENCODING_METHOD")
+_BOOSTED = ("MAX_ITERATIONS", *_FOREST, "BOOSTER_TYPE", "LEARN_RATE")
 _DNN = (*_SUPERVISED, "L1_REG", "L2_REG", "HIDDEN_UNITS", "ACTIVATION_FN", "OPTIMIZER", "BATCH_SIZE", "DROPOUT",
         "LEARN_RATE")
 _KMEANS = ("NUM_CLUSTERS", "KMEANS_INIT_METHOD", "KMEANS_INIT_COL", "DISTANCE_TYPE", "STANDARDIZE_FEATURES",
@@ -112,23 +115,34 @@ _TREE_ENCODINGS = replace(
 _HIST_ONLY = "the toolkit's trees are scikit-learn's histogram-based ones (AUTO or HIST)"
 _BOOSTED_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.3),
+    "L2_REG": replace(_O["L2_REG"], default=1.0),  # XGBoost's reg_lambda = HistGradientBoosting's l2_regularization
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's gradient boosting has L2 regularization only"),
     "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], only_default="boosted random forests are not "
                                  "implemented; use RANDOM_FOREST_CLASSIFIER or RANDOM_FOREST_REGRESSOR"),
-    "SUBSAMPLE": replace(_O["SUBSAMPLE"], only_default="scikit-learn's HistGradientBoosting uses every row"),
+    "SUBSAMPLE": replace(_O["SUBSAMPLE"], only_default="scikit-learn's HistGradientBoosting has no row subsampling: "
+                         "every tree sees every training row"),
     "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
     "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"EXACT": _HIST_ONLY, "APPROX": _HIST_ONLY}),
 }
 _FOREST_OVERRIDES = {
-    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100),
+    "NUM_PARALLEL_TREE": replace(_O["NUM_PARALLEL_TREE"], default=100, low=2),  # BigQuery: at least 2
     "MAX_TREE_DEPTH": replace(_O["MAX_TREE_DEPTH"], default=15),
     "SUBSAMPLE": replace(_O["SUBSAMPLE"], default=0.8),
     "COLSAMPLE_BYNODE": replace(_O["COLSAMPLE_BYNODE"], default=0.8),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's random forest has no regularization term"),
-    "L2_REG": replace(_O["L2_REG"], only_default="scikit-learn's random forest has no regularization term"),
+    # BigQuery's default 1.0, the only value taken: scikit-learn's forest leaves are plain means (see the README).
+    "L2_REG": replace(_O["L2_REG"], default=1.0, only_default="scikit-learn's random forest has no regularization "
+                      "term"),
     "CATEGORY_ENCODING_METHOD": _TREE_ENCODINGS,
-    "TREE_METHOD": replace(_O["TREE_METHOD"], refused={"APPROX": "scikit-learn's forests split exactly"}),
+    "TREE_METHOD": replace(_O["TREE_METHOD"], refused=dict.fromkeys(
+        ("APPROX", "HIST"), "scikit-learn's forests try every threshold (EXACT); they have no histogram or sketch")),
 }
+_FOREST_ABSENT = {"MAX_ITERATIONS": "a random forest is trained in one iteration of NUM_PARALLEL_TREE parallel trees; "
+                  "set NUM_PARALLEL_TREE for more trees"}
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-boosted-tree: DROPOUT and
+# DART_NORMALIZE_TYPE configure BOOSTER_TYPE = 'DART', which scikit-learn's gradient boosting cannot express.
+_NO_DART = "DART (dropping trees while boosting) is not in scikit-learn's HistGradientBoosting"
+_BOOSTED_ABSENT = {"DROPOUT": f"it is DART's tree drop rate; {_NO_DART}"}
 _DNN_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
@@ -155,6 +169,8 @@ class ModelType:
     has_weights: bool = False  # a linear model: ML.WEIGHTS, and ML.EXPLAIN_PREDICT from its weights
     not_compiled: str | None = None  # why ML.PREDICT of this type runs in Python, not as SQL; None: compiled
     estimator_classes: tuple[type, ...] = ()  # the classes its factory builds: a stored artifact must be one
+    max_classes: int = 1_000  # a classifier's label classes at most (BigQuery: 1,000; logistic regression 50)
+    absent_options: Mapping[str, str] = field(default_factory=dict)  # options other types take: why this one does not
 
     @property
     def family(self) -> Family:
@@ -183,12 +199,13 @@ class ModelType:
 def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str, ...], *, estimator: str,
            classes: tuple[type, ...], overrides: Mapping[str, OptionSpec] = MappingProxyType({}),
            standardize: bool = True, tree: bool = False, weights: bool = False,
-           not_compiled: str | None = None) -> ModelType:
+           not_compiled: str | None = None, max_classes: int = 1_000,
+           absent: Mapping[str, str] = MappingProxyType({})) -> ModelType:
     options = {n: overrides.get(n, _O[n]) for n in names}
     if task is Task.CLASSIFICATION:
         options.update({n: _O[n] for n in _WEIGHTS})
     return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
-                     not_compiled, classes)
+                     not_compiled, classes, max_classes, MappingProxyType(dict(absent)))
 
 
 _PYTHON_ONLY = "{} models are not compiled to SQL"
@@ -197,17 +214,20 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
            weights=True, estimator="LinearRegression | Ridge (normal equation) | ElasticNet (L1) | Ridge(solver='lsqr')",
            classes=(LinearRegression, Ridge, ElasticNet)),
     _model("LOGISTIC_REG", Task.CLASSIFICATION, est.logistic_reg, _LINEAR, overrides=_LOGISTIC_OVERRIDES,
-           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)", classes=(LogisticRegression,)),
+           weights=True, estimator="LogisticRegression (lbfgs; saga with L1)", classes=(LogisticRegression,),
+           max_classes=50),
     _model("BOOSTED_TREE_CLASSIFIER", Task.CLASSIFICATION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
-           standardize=False, tree=True, estimator="HistGradientBoostingClassifier",
+           absent=_BOOSTED_ABSENT, standardize=False, tree=True, estimator="HistGradientBoostingClassifier",
            classes=(HistGradientBoostingClassifier,)),
     _model("BOOSTED_TREE_REGRESSOR", Task.REGRESSION, est.boosted_tree, _BOOSTED, overrides=_BOOSTED_OVERRIDES,
-           standardize=False, tree=True, estimator="HistGradientBoostingRegressor",
+           absent=_BOOSTED_ABSENT, standardize=False, tree=True, estimator="HistGradientBoostingRegressor",
            classes=(HistGradientBoostingRegressor,)),
-    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
-           standardize=False, tree=True, estimator="RandomForestClassifier", classes=(RandomForestClassifier,)),
-    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _TREE, overrides=_FOREST_OVERRIDES,
-           standardize=False, tree=True, estimator="RandomForestRegressor", classes=(RandomForestRegressor,)),
+    _model("RANDOM_FOREST_CLASSIFIER", Task.CLASSIFICATION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES,
+           absent=_FOREST_ABSENT, standardize=False, tree=True, estimator="RandomForestClassifier",
+           classes=(RandomForestClassifier,)),
+    _model("RANDOM_FOREST_REGRESSOR", Task.REGRESSION, est.random_forest, _FOREST, overrides=_FOREST_OVERRIDES,
+           absent=_FOREST_ABSENT, standardize=False, tree=True, estimator="RandomForestRegressor",
+           classes=(RandomForestRegressor,)),
     _model("DNN_CLASSIFIER", Task.CLASSIFICATION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPClassifier",
            classes=(MLPClassifier,), not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
     _model("DNN_REGRESSOR", Task.REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
@@ -220,9 +240,18 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
 ]})
 
 # BigQuery ML model types the toolkit does not train (yet), and options only they take.
-UNSUPPORTED_MODEL_TYPES = ("MATRIX_FACTORIZATION", "ARIMA_PLUS", "ARIMA_PLUS_XREG", "AUTOENCODER",
-                           "AUTOML_CLASSIFIER", "AUTOML_REGRESSOR", "TENSORFLOW", "ONNX", "XGBOOST",
-                           "CONTRIBUTION_ANALYSIS")
+# BigQuery ML model types the toolkit does not emulate, with what each one is. Source: the CREATE MODEL page,
+# https://cloud.google.com/bigquery-ml/docs/reference/standard-sql/bigqueryml-syntax-create (MODEL_TYPE list).
+NOT_EMULATED_MODEL_TYPES = {
+    "DNN_LINEAR_COMBINED_CLASSIFIER": "Wide & Deep classifier", "DNN_LINEAR_COMBINED_REGRESSOR": "Wide & Deep regressor",
+    "MATRIX_FACTORIZATION": "matrix factorization", "AUTOENCODER": "autoencoder",
+    "ARIMA_PLUS": "time-series forecasting", "ARIMA_PLUS_XREG": "time-series forecasting with regressors",
+    "AUTOML_CLASSIFIER": "AutoML (Vertex AI) classifier", "AUTOML_REGRESSOR": "AutoML (Vertex AI) regressor",
+    "TENSORFLOW": "imported TensorFlow model", "TENSORFLOW_LITE": "imported TensorFlow Lite model",
+    "ONNX": "imported ONNX model", "XGBOOST": "imported XGBoost model",
+    "CONTRIBUTION_ANALYSIS": "contribution analysis",
+}
+UNSUPPORTED_MODEL_TYPES = tuple(NOT_EMULATED_MODEL_TYPES)
 _OTHER_MODEL_OPTIONS = {
     **dict.fromkeys(("FEEDBACK_TYPE", "NUM_FACTORS", "USER_COL", "ITEM_COL", "RATING_COL", "WALS_ALPHA"),
                     "MATRIX_FACTORIZATION"),
@@ -238,7 +267,8 @@ REFUSED_OPTIONS = {
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
     "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
-    "DART_NORMALIZE_TYPE": "BOOSTER_TYPE='DART' is not supported",
+    "DART_NORMALIZE_TYPE": "it configures BOOSTER_TYPE = 'DART', and DART (dropping trees while boosting) is not in "
+                           "scikit-learn's HistGradientBoosting",
     **dict.fromkeys(("MODEL_REGISTRY", "VERTEX_AI_MODEL_ID", "VERTEX_AI_MODEL_VERSION_ALIASES", "KMS_KEY_NAME"),
                     "it configures a BigQuery/Vertex AI service that does not exist in a local warehouse"),
 }
@@ -260,9 +290,10 @@ def model_type_of(model: str, value: object) -> ModelType:
     if name in MODEL_TYPES:
         return MODEL_TYPES[name]
     supported = ", ".join(MODEL_TYPES)
-    if name in UNSUPPORTED_MODEL_TYPES:
-        raise ConfigError(f"model {model}: MODEL_TYPE '{value}' is a BigQuery ML model type the toolkit does not "
-                          "support yet", hint=f"use one of {supported}")
+    if name in NOT_EMULATED_MODEL_TYPES:
+        raise ConfigError(f"model {model}: MODEL_TYPE '{value}' ({NOT_EMULATED_MODEL_TYPES[name]}) is a BigQuery ML "
+                          "model type the toolkit does not emulate; not emulated: "
+                          f"{', '.join(NOT_EMULATED_MODEL_TYPES)}", hint=f"use one of {supported}")
     raise ConfigError(f"model {model}: unknown MODEL_TYPE '{value}'{did_you_mean(name, MODEL_TYPES)}",
                       hint=f"use one of {supported}")
 
@@ -290,6 +321,9 @@ def validate_options(model: str, raw: Mapping[str, object]) -> ModelOptions:
 
 
 def _not_an_option(model: str, model_type: ModelType, name: str) -> ConfigError:
+    if name in model_type.absent_options:
+        return ConfigError(f"model {model}: option {name} does not apply to {model_type.name}: "
+                           f"{model_type.absent_options[name]}", hint=f"remove {name}")
     if name in REFUSED_OPTIONS:
         return ConfigError(f"model {model}: option {name} is not supported: {REFUSED_OPTIONS[name]}",
                            hint=f"remove {name}")

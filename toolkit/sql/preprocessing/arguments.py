@@ -212,7 +212,7 @@ def struct(most: int, least: int) -> Callable[[exp.Expression], tuple[Field, ...
 
 
 _TOP_K = Param("top_k", integer(1, 999_999), 32_000)
-_FREQUENCY = Param("frequency_threshold", integer(1), 5)
+_FREQUENCY = Param("frequency_threshold", integer(0), 5)
 _FORMAT = Param("output_format", choice(*BUCKET_FORMATS), "bucket_names")
 
 SIGNATURES: dict[str, tuple[Param, ...]] = {

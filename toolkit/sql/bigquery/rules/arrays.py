@@ -102,8 +102,15 @@ def generate_array(node: exp.GenerateSeries) -> exp.Expression:
                                                     expression=step.copy())), BIGINT), expression=number(1))
     i = exp.to_identifier("i")
     element = exp.Add(this=cast(start, DOUBLE), expression=exp.Mul(this=exp.column("i"), expression=step.copy()))
-    series = call("list_transform", call("range", number(0), call("greatest", count, number(0))),
-                  exp.Lambda(this=element, expressions=[i]))
+    # one candidate past the quotient's count, then ZetaSQL's test (generate_array.h): keep start + i * step while it
+    # has not passed end, so the quotient's rounding neither adds nor drops the last element
+    candidates = call("list_transform", call("range", number(0), call("greatest", exp.Add(this=count, expression=number(1)),
+                                                                      number(0))),
+                      exp.Lambda(this=element, expressions=[i]))
+    x = exp.column("x")
+    within = case((exp.GT(this=step.copy(), expression=number(0)), exp.LTE(this=x.copy(), expression=cast(end, DOUBLE))),
+                  default=exp.GTE(this=x.copy(), expression=cast(end, DOUBLE)))
+    series = call("list_filter", candidates, exp.Lambda(this=within, expressions=[exp.to_identifier("x")]))
     return case((zero, fail("GENERATE_ARRAY: step cannot be 0")), default=series)
 
 
