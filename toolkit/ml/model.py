@@ -71,6 +71,10 @@ class TrainedModel:
     created_at: datetime = field(default_factory=datetime.now)
     version: int | None = None  # the stored version (load_model); None for a model not read from the store
     transform: FittedTransform | None = None  # TRANSFORM(...), fitted; applied before `preprocessor`
+    # With TRANSFORM: ML.FEATURE_INFO of the raw columns its features read (`feature_info` and `data_stats` then
+    # describe its outputs, which the preprocessing reads); None without TRANSFORM, and for a version stored
+    # before these were kept.
+    input_info: tuple[dict, ...] | None = None
     # Classifiers: the label (class index, "y") and outputs ("proba") of each row `metrics` were computed on, in the
     # canonical order of toolkit.ml.inference.heads.canonical. A model loaded from the store has them once
     # toolkit.ml.store.versions.with_eval_scores has read them (only the ML.* functions reading the split do).

@@ -5,13 +5,19 @@ category_count, null_count, dimension); TIMESTAMP columns are described by their
 (ARRAY<STRUCT<index, value>>) by their indices. Columns of other types (a TRANSFORM_ONLY model's outputs may have
 any type) get their NULL count only. The skew
 statistics are histograms: numeric columns over 20 equal-width bins between the training min and max (plus the
-NULL count), categorical columns as counts of their most frequent 1,000 values (plus the rest and the NULLs)."""
+NULL count), categorical columns as counts of their most frequent 1,000 values (plus the rest and the NULLs).
+`input_feature_info` gives the same ML.FEATURE_INFO rows from one DuckDB aggregate query: with TRANSFORM, those of
+the raw columns it reads, which the training never holds as features."""
 
 from __future__ import annotations
 
+import itertools
+
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from toolkit.ml.features.preprocess import (
     CATEGORICAL,
@@ -23,9 +29,12 @@ from toolkit.ml.features.preprocess import (
     sparse_indices,
     to_float64,
 )
+from toolkit.sql.quoting import column_ref, identifier, render, substituted, table_ref
+from toolkit.warehouse.connection import one_thread
 
 NUMERIC_BINS = 20
 TOP_CATEGORIES = 1_000
+_names = itertools.count(1)
 
 
 def _epoch_seconds(values: pa.ChunkedArray) -> np.ndarray:
@@ -96,3 +105,48 @@ def data_stats(table: pa.Table, columns: list[str]) -> dict[str, dict]:
                            "other_count": int(sum(c for _, c in pairs[TOP_CATEGORIES:])),
                            "null_count": int(flat.null_count)}
     return out
+
+
+# ML.FEATURE_INFO of raw columns in DuckDB, per column kind: (statistic, template over the column `__c__`); the
+# number is the column as DOUBLE (a TIMESTAMP's epoch seconds) with NaN as NULL, as `feature_info` treats them.
+_NUMBER = "CASE WHEN isnan(CAST(__c__ AS DOUBLE)) THEN NULL ELSE CAST(__c__ AS DOUBLE) END"
+_SECONDS = "CAST(epoch_us(__c__) AS DOUBLE) / 1e6"
+_NUMBER_STATS = (("min", "min({x})"), ("max", "max({x})"), ("mean", "avg({x})"),
+                 ("median", "quantile_cont({x}, 0.5)"), ("stddev", "stddev_samp({x})"),
+                 ("null_count", "count(*) - count({x})"))
+_STATISTICS: dict[str | None, tuple[tuple[str, str], ...]] = {
+    NUMERIC: tuple((name, template.format(x=_NUMBER)) for name, template in _NUMBER_STATS),
+    TIMESTAMP: tuple((name, template.format(x=_SECONDS)) for name, template in _NUMBER_STATS),
+    CATEGORICAL: (("category_count", "count(DISTINCT __c__)"), ("null_count", "count(*) - count(__c__)")),
+    MULTI_HOT: (("category_count", "len(list_distinct(flatten(list(__c__))))"),
+                ("dimension", "coalesce(max(len(__c__)), 0)"), ("null_count", "count(*) - count(__c__)")),
+    SPARSE: (("category_count", "len(list_distinct(flatten(list(list_transform(__c__, e -> e.index)))))"),
+             ("dimension", "coalesce(max(len(__c__)), 0)"), ("null_count", "count(*) - count(__c__)")),
+    None: (("null_count", "count(*) - count(__c__)"),),
+}
+_INTEGERS = ("category_count", "null_count", "dimension")
+
+
+def input_feature_info(con: duckdb.DuckDBPyConnection, table: pa.Table, columns: list[str]) -> list[dict]:
+    """ML.FEATURE_INFO of `columns` over the rows of `table`, computed by DuckDB in one aggregate query (the
+    statistics `feature_info` gives; TRANSFORM's raw input columns are described this way)."""
+    if not columns:
+        return []
+    items, wanted = [], []
+    for i, column in enumerate(columns):
+        for statistic, template in _STATISTICS[column_kind(table.schema.field(column).type)]:
+            alias = f"s{i}_{statistic}"
+            items.append(exp.alias_(substituted(template, __c__=column_ref(column)), identifier(alias)))
+            wanted.append((i, statistic, alias))
+    name = f"__toolkit_input_stats_{next(_names)}"
+    con.register(name, table.select(columns))
+    try:
+        with one_thread(con):  # sums in one order: the same bits build after build
+            found = con.sql(render(exp.select(*items).from_(table_ref(name)))).fetchall()[0]
+    finally:
+        con.unregister(name)
+    rows = [{"input": column, "min": None, "max": None, "mean": None, "median": None, "stddev": None,
+             "category_count": None, "null_count": None, "dimension": None} for column in columns]
+    for (i, statistic, _), value in zip(wanted, found):
+        rows[i][statistic] = None if value is None else int(value) if statistic in _INTEGERS else float(value)
+    return rows

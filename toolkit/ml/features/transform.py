@@ -87,6 +87,21 @@ class FittedTransform:
         return [(name, given[name.lower()], trained) for name, trained in zip(self.inputs, self.input_types)
                 if name.lower() in given and _type_family(given[name.lower()]) != _type_family(trained)]
 
+    def inputs_read(self, column: str) -> list[str]:
+        """The raw inputs (of `inputs`, in their order) read by the feature output a preprocessed `column` comes
+        from: the output of that name, or the STRUCT output it was flattened from (`<output>_<field>`)."""
+        by_lower = {name.lower(): sql for name, sql in self.columns if name in self.features}
+        key = column.lower()
+        while key not in by_lower and "_" in key:
+            key = key.rsplit("_", 1)[0]
+        if key not in by_lower:
+            return []
+        try:
+            read = {c.parts[0].name.lower() for c in sqlglot.parse_one(by_lower[key], read=DIALECT).find_all(exp.Column)}
+        except sqlglot.errors.SqlglotError:
+            return list(self.inputs)
+        return [c for c in self.inputs if c.lower() in read]
+
     def to_dict(self) -> dict:
         return {"columns": [list(c) for c in self.columns], "inputs": list(self.inputs),
                 "passthrough": list(self.passthrough), "types": list(self.types),

@@ -6,7 +6,8 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
   list<struct<centroid_id, cluster_radius, cluster_size>> with the number of training rows of each cluster and its
   radius (the root mean square distance of its training rows to its centroid).
 - ML.FEATURE_INFO: input, min, max, mean, median, stddev, category_count, null_count, dimension per input column
-  (TIMESTAMP columns in epoch seconds).
+  (TIMESTAMP columns in epoch seconds); with TRANSFORM per raw column its features read (BigQuery's pre-transform
+  columns), over the training rows.
 - ML.WEIGHTS (LINEAR_REG, LOGISTIC_REG): processed_input, weight (numeric inputs), category_weights
   (list<struct<category, weight>> for one-hot/multi-hot inputs and TIMESTAMP parts; empty for numeric inputs), and
   class_label for multiclass logistic regression (one set of rows per class); the intercept is the row
@@ -25,7 +26,8 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
   gain of those splits, importance_cover = the average number of training rows reaching them (BigQuery's / XGBoost's
   weight, gain and cover); 0 for a column no split uses. Gain is the split gain of scikit-learn's histogram
   gradient boosting (boosted trees) or the weighted impurity decrease (random forests); cover is the node's
-  sample count (random forests: weighted by the bootstrap)."""
+  sample count (random forests: weighted by the bootstrap). With TRANSFORM the rows are the raw columns its features
+  read: a split on an output reading k raw columns counts 1/k towards each (its gain and cover likewise)."""
 
 from __future__ import annotations
 
@@ -84,7 +86,15 @@ _FEATURE_INFO = pa.schema([("input", pa.string()), ("min", pa.float64()), ("max"
 
 
 def feature_info_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
-    return pa.Table.from_pylist([{f.name: row.get(f.name) for f in _FEATURE_INFO} for row in trained.feature_info],
+    rows = trained.feature_info
+    if trained.transform is not None:  # BigQuery describes the pre-transform columns TRANSFORM reads
+        if trained.input_info is None:
+            raise function_error("FEATURE_INFO", trained, f"version {trained.version} was stored before the "
+                                 "statistics of TRANSFORM's input columns were kept",
+                                 hint=f"retrain it (toolkit build --select {trained.name}); ML.TRANSFORM returns "
+                                      "TRANSFORM's outputs meanwhile")
+        rows = trained.input_info
+    return pa.Table.from_pylist([{f.name: row.get(f.name) for f in _FEATURE_INFO} for row in rows],
                                 schema=_FEATURE_INFO)
 
 
@@ -213,7 +223,22 @@ def feature_importance_run(trained: TrainedModel, batches: Any, settings: dict[s
     except ValueError as error:
         raise function_error("FEATURE_IMPORTANCE", trained, f"its trees cannot be read: {error}",
                              hint="retrain the model") from None
-    used = np.maximum(splits, 1)
+    if trained.transform is not None:
+        inputs, splits, gain, cover = _by_raw_input(trained, inputs, splits, gain, cover)
+    used = np.where(splits > 0, splits, 1)
     return pa.table({"feature": pa.array(inputs, pa.string()), "importance_weight": pa.array(splits, pa.float64()),
                      "importance_gain": pa.array(gain / used, pa.float64()),
                      "importance_cover": pa.array(cover / used, pa.float64())})
+
+
+def _by_raw_input(trained: TrainedModel, columns: list[str], *totals: np.ndarray) -> tuple[Any, ...]:
+    """Split counts, gains and covers of TRANSFORM's outputs moved onto the raw input columns each output reads
+    (BigQuery reports the pre-transform columns): an output reading k inputs gives each 1/k of its splits, gain and
+    cover, so the averages are those of its splits and the counts add up to the number of splits."""
+    fitted = trained.transform
+    inputs = list(fitted.inputs)
+    share = np.zeros((len(columns), len(inputs)))
+    for i, column in enumerate(columns):
+        read = [inputs.index(c) for c in fitted.inputs_read(column)]
+        share[i, read] = 1.0 / len(read) if read else 0.0
+    return (inputs, *(total @ share for total in totals))

@@ -74,6 +74,10 @@ _DDL = [
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, input VARCHAR NOT NULL, min DOUBLE, max DOUBLE,
         mean DOUBLE, median DOUBLE, stddev DOUBLE, category_count BIGINT, null_count BIGINT, dimension BIGINT,
         distribution JSON)""",
+    # TRUE: a TRANSFORM output's row (what the preprocessing reads, with its distribution); FALSE: an input column
+    # of the query (the raw columns TRANSFORM reads, or the features without TRANSFORM). NULL in rows stored before
+    # the column: a TRANSFORM model's were its outputs, and its raw inputs have no rows.
+    f"ALTER TABLE {S}.model_feature_info ADD COLUMN IF NOT EXISTS transformed BOOLEAN",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_eval_metrics (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, split VARCHAR NOT NULL, metric VARCHAR NOT NULL,
         value DOUBLE)""",
@@ -148,10 +152,12 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             con.executemany(f"INSERT INTO {S}.model_training_info VALUES (?, ?, 0, ?, ?, ?, ?, ?)",
                             [[name, version, i.iteration, i.loss, i.eval_loss, i.learning_rate, i.duration_ms]
                              for i in trained.iterations])
-        if trained.feature_info:
-            con.executemany(f"INSERT INTO {S}.model_feature_info VALUES (?, ?, {', '.join('?' * 10)})",
-                            [[name, version, *(f[k] for k in _FEATURE_INFO),
-                              _dumps(trained.data_stats.get(f["input"]))] for f in trained.feature_info])
+        info_rows = [[name, version, *(f[k] for k in _FEATURE_INFO), _dumps(trained.data_stats.get(f["input"])),
+                      trained.transform is not None] for f in trained.feature_info]
+        info_rows += [[name, version, *(f[k] for k in _FEATURE_INFO), None, False] for f in trained.input_info or ()]
+        if info_rows:
+            con.executemany(f"INSERT INTO {S}.model_feature_info (model_name, version, {', '.join(_FEATURE_INFO)}, "
+                            f"distribution, transformed) VALUES (?, ?, {', '.join('?' * 11)})", info_rows)
         metric_rows = [[name, version, trained.metrics_split, k, v] for k, v in trained.metrics.items()]
         metric_rows += [[name, version, "test", k, v] for k, v in (trained.test_metrics or {}).items()]
         if metric_rows:
@@ -195,8 +201,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
     iterations = tuple(Iteration(*r) for r in con.execute(
         f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms FROM {S}.model_training_info "
         "WHERE model_name = ? AND version = ? ORDER BY training_run, iteration", key).fetchall())
-    info = con.execute(f"SELECT {', '.join(_FEATURE_INFO)}, distribution FROM {S}.model_feature_info "
-                       "WHERE model_name = ? AND version = ? ORDER BY rowid", key).fetchall()
+    info, input_info = _feature_info_rows(con, key, has_transform=row["transform"] is not None)
     test = json.loads(row["test_metrics"]) if row["test_metrics"] is not None else None
     return TrainedModel(
         name=stored_name, options=ModelOptions.from_json(stored_name, row["options"]),
@@ -212,7 +217,25 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
         anomaly=_load_anomaly(con, key) if row["model_type"] in ("KMEANS", "PCA") else None,
+        input_info=input_info,
     )
+
+
+def _feature_info_rows(con: duckdb.DuckDBPyConnection, key: list[Any], *,
+                       has_transform: bool) -> tuple[list[tuple], tuple[dict, ...] | None]:
+    """A version's feature-info rows of what the preprocessing reads (with their distribution), and with TRANSFORM
+    the raw inputs' ML.FEATURE_INFO rows (None when the version was stored before they were kept)."""
+    columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                                         "AND table_name = ?", [S, "model_feature_info"]).fetchall()}
+    transformed = "transformed" if "transformed" in columns else "NULL"  # a read-only warehouse older than it
+    rows = con.execute(f"SELECT {', '.join(_FEATURE_INFO)}, distribution, {transformed} FROM {S}.model_feature_info "
+                       "WHERE model_name = ? AND version = ? ORDER BY rowid", key).fetchall()
+    if not has_transform:
+        return [r[:-1] for r in rows], None
+    outputs = [r[:-1] for r in rows if r[-1] is not False]
+    if all(r[-1] is None for r in rows):
+        return outputs, None
+    return outputs, tuple(dict(zip(_FEATURE_INFO, r[:-2])) for r in rows if r[-1] is False)
 
 
 def _insert_eval_scores(con: duckdb.DuckDBPyConnection, name: str, version: int,

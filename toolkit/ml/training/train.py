@@ -27,7 +27,7 @@ from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
 from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind, to_float64
-from toolkit.ml.features.stats import data_stats, feature_info
+from toolkit.ml.features.stats import data_stats, feature_info, input_feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
 from toolkit.ml.inference import anomalies
@@ -105,15 +105,17 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         raise ModelError(f"model {name}: DATA_SPLIT_METHOD '{split.method}' leaves no training rows "
                          f"({table.num_rows} rows, {split.count(EVAL)} eval, {split.count(TEST)} test)",
                          hint="lower DATA_SPLIT_EVAL_FRACTION, or mark rows FALSE in the CUSTOM split column")
-    roles, fitted = split.roles, None
+    roles, fitted, input_info = split.roles, None, None
     sample = _parity_sample(table, roles, seed_for(name))
     if transform:
         raw = table.drop_columns([KEY_COLUMN]) if KEY_COLUMN in table.column_names else table
         del table
+        raw_roles = roles
         fitted, transformed, roles = fit_transform(
             con, raw, roles, transform, model=name, label=columns.label,
             passthrough=[c for c in (columns.split, columns.init, columns.weight) if c is not None])
-        del raw
+        input_info = _input_info(con, raw, raw_roles, fitted)
+        del raw, raw_roles
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
     check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
     parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
@@ -123,7 +125,8 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     described = written if not transform else f"{written}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
     query_fingerprint = hashlib.sha256(described.encode()).hexdigest()
     if model_type.task is Task.TRANSFORM:
-        trained = _transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint)
+        trained = replace(_transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint),
+                          input_info=input_info)
         return Training(trained, compile_prediction(con, trained, sample))
     standardize = model_type.uses_standardization and opts.get("STANDARDIZE_FEATURES", True) \
         and opts.get("SCALE_FEATURES", True)
@@ -139,6 +142,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         data_stats=data_stats(parts[TRAIN], list(columns.features)), metrics={}, metrics_split="training",
         test_metrics=None, seed=seed_for(name), query_fingerprint=query_fingerprint,
         data_fingerprint="", split=_split_record(split), estimator_params={}, transform=fitted,
+        input_info=input_info,
     )
     # The parts hold the feature columns themselves (TRANSFORM already applied): encode, not design_matrix.
     X = {role: encode(unfitted, part) for role, part in parts.items() if part.num_rows}
@@ -184,6 +188,15 @@ def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarra
     quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii)[0])
     record = {"quantiles": quantiles, "values": values}
     return record if radii is None else {**record, "radii": radii}
+
+
+def _input_info(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray,
+                fitted: FittedTransform) -> tuple[dict, ...]:
+    """ML.FEATURE_INFO of the raw columns TRANSFORM's features read, over the training rows (named as the query
+    names them), as BigQuery reports a TRANSFORM model's pre-transform inputs."""
+    by_lower = {n.lower(): n for n in raw.column_names}
+    inputs = [by_lower[c.lower()] for c in fitted.inputs if c.lower() in by_lower]
+    return tuple(input_feature_info(con, _rows(raw, roles, TRAIN), inputs))
 
 
 def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
