@@ -82,6 +82,18 @@ class Setting:
         return value
 
 
+# A toolkit extension: STRUCT(n AS version) makes any ML.* function that takes a model apply that stored version
+# (1, 2, …) instead of the latest. BigQuery keeps one version per model and has no such setting.
+VERSION = "version"
+_VERSION = Setting(int, None, 1, None)
+
+
+def model_version(function: str, raw: Mapping[str, Any], model: str) -> int | None:
+    """The model version a call's STRUCT selects (STRUCT(2 AS version)), checked; None for the latest."""
+    value = next((v for k, v in raw.items() if k.lower() == VERSION), None)
+    return None if value is None else _VERSION.check(function, VERSION, value, model)
+
+
 @dataclass(frozen=True)
 class TableFunction:
     name: str  # without the ML. prefix
@@ -105,6 +117,8 @@ class TableFunction:
                     f"ML.{self.name}: trial_id selects a hyperparameter tuning trial, but hyperparameter tuning "
                     f"(NUM_TRIALS) is not available yet, so {'model ' + model if model else 'every model'} has "
                     "exactly one trial", hint="leave trial_id out of the STRUCT")
+            if key == VERSION and model is not None:  # chosen before the model is loaded (model_version)
+                continue
             if key not in self.settings:
                 known = ", ".join(self.settings) or "none: leave the STRUCT out"
                 with_model = f" (model {model})" if model else ""
