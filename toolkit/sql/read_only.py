@@ -22,8 +22,8 @@ STATEMENTS = (
     exp.Pragma, exp.Use, exp.Transaction, exp.Commit, exp.Rollback, exp.Export, exp.Analyze, exp.Cache, exp.Uncache,
     exp.Refresh, exp.Grant, exp.Revoke, exp.TruncateTable, exp.LoadData, exp.Comment, exp.Declare,
 )
-HINT = ("DROP MODEL m is the one writing statement it runs; build tables with a model file and `toolkit build`; "
-        "for files, extensions and settings use the DuckDB CLI (duckdb <warehouse>)")
+HINT = ("build tables with a model file and `toolkit build`; remove a model with DROP MODEL m, the one writing "
+        "statement it runs; for files, extensions and settings use the DuckDB CLI (duckdb <warehouse>)")
 
 
 def read_statement(sql: str, dialect: str = DEFAULT_DIALECT) -> exp.Expression:
