@@ -210,9 +210,12 @@ def test_a_version_setting_is_refused_on_bigquery_deploy(project, toolkit):
         "models/points.sql": POINTS, "models/line.sql": LINEAR.format(feature="x"),
         "models/scored.sql": "select * from ML.PREDICT(MODEL line, TABLE {{ ref('points') }}, "
                              "STRUCT(1 AS version))",
+        "models/scored_bq.sql": "{{ config(dialect='bigquery') }}\nSELECT * FROM ML.EVALUATE(MODEL line, "
+                                "STRUCT(1 AS version, 0.5 AS threshold))",
     })
     result = toolkit(folder, "compile", "--target", "bigquery")
     assert result.exit_code == 2
     output = " ".join(result.output.split())
     assert "models/scored.sql" in output and "toolkit extension" in output and "leave version out" in output
+    assert "models/scored_bq.sql" in output and "ML.EVALUATE(… STRUCT(… AS version))" in output
     assert not (folder / "target/bigquery").exists()
