@@ -24,7 +24,16 @@ from toolkit.config import Settings, load_settings
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
-from toolkit.runner import NodeResult, RunResult, Status, check_replaceable, check_sources, run, save_results
+from toolkit.runner import (
+    NodeResult,
+    RunResult,
+    Status,
+    check_replaceable,
+    check_sources,
+    orphaned_models,
+    run,
+    save_results,
+)
 from toolkit.scaffold import init_project
 from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.names import Datasets
@@ -32,7 +41,7 @@ from toolkit.sql.dialect import DEFAULT_DIALECT, DIALECT, DIALECTS
 from toolkit.sql.ml_functions import data_calls, model_names
 from toolkit.sql.preprocessing import has_preprocessing, rewrite_scalar_preprocessing
 from toolkit.sql.quoting import parse_relation, render
-from toolkit.sql.read_only import read_statement, refused
+from toolkit.sql.read_only import drop_model_statement, read_statement, refused
 from toolkit.sql.translation import warehouse_statement
 from toolkit.warehouse.connection import copy_example_if_missing, damaged, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
@@ -205,6 +214,7 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
         if command == "build":
             check_sources(con, project, selected)
             check_replaceable(con, project, selected)
+            _report_orphans(con, project)
             console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
         outcome = run(con, project, selected, _ConsoleReporter(), command=command)
         try:
@@ -218,6 +228,15 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
     console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
         sys.exit(EXIT_FAILED)
+
+
+def _report_orphans(con: duckdb.DuckDBPyConnection, project: Project) -> None:
+    from toolkit.ml.store.lifecycle import drop_hint
+
+    for model in orphaned_models(con, project):
+        console.print(f"Model {model} is orphaned: it is in the model store, but no CREATE MODEL file of the project "
+                      f"trains it any more; ML.* calls still read it. Remove it with: {drop_hint(model)}",
+                      style="yellow")
 
 
 class _ConsoleReporter:
@@ -448,8 +467,13 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
 @click.option("--dialect", type=click.Choice(list(DIALECTS)), default=None,
               help="The SQL dialect of the statement (default: the project's [tool.toolkit].dialect).")
 def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, dialect: str | None) -> None:
-    """Run one read-only SQL statement against the warehouse; ML.PREDICT and the other ML.* functions work here too."""
+    """Run one read-only SQL statement against the warehouse; ML.PREDICT and the other ML.* functions work here too.
+    DROP MODEL [IF EXISTS] m, the one writing statement, removes a model from the model store."""
     dialect = dialect or settings.dialect
+    drop = drop_model_statement(sql, dialect)
+    if drop is not None:
+        _drop_model(settings, drop)
+        return
     parsed = read_statement(sql, dialect)  # anything but a read is refused before the warehouse opens
     if dialect != DEFAULT_DIALECT:  # what runs is the DuckDB statement that gives that dialect's results
         parsed = _translated(parsed, dialect, settings)
@@ -482,6 +506,20 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, diale
         _print_table([(c,) for c in columns], rows[:TABLE_ROWS])
         if len(rows) > TABLE_ROWS:
             console.print(f"(only the first {TABLE_ROWS} rows are shown; --format csv or json prints all)", style="dim")
+
+
+def _drop_model(settings: Settings, drop: exp.Drop) -> None:
+    """DROP MODEL [IF EXISTS] m: every version and store row of the model, and its macro, in one transaction."""
+    from toolkit.ml.store.lifecycle import drop_model
+
+    name = drop.args["tables"][0].name  # models are named unqualified in the store, as in ML.* calls
+    con = open_writer(settings.warehouse, settings.lock_timeout)
+    try:
+        dropped = drop_model(con, name, if_exists=bool(drop.args.get("exists")))
+    finally:
+        con.close()
+    if dropped is not None:
+        console.print(f"Dropped model {dropped.name} ({dropped.versions} version(s)).")
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple[list[str] | None, list[tuple]]:

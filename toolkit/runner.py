@@ -133,6 +133,7 @@ def check_replaceable(con: duckdb.DuckDBPyConnection, project: Project, selected
         kind = existing_kind(con, node.schema, node.name)
         if kind is not None:
             clashes.append((node, kind))
+    _check_orphan_names(con, project, selected)
     if clashes:
         lines = [f"{node.relative_path} would replace the {kind.value} {node.qualified_name}" for node, kind in clashes]
         drops = "; ".join(render(exp.Drop(tables=[relation(node.schema, node.name)], kind=kind.name))
@@ -142,6 +143,29 @@ def check_replaceable(con: duckdb.DuckDBPyConnection, project: Project, selected
             hint=f"rename the model file (or give it another schema with config(schema=…)), or, if that data may go, "
             f"drop it first: {drops}",
         )
+
+
+def orphaned_models(con: duckdb.DuckDBPyConnection, project: Project) -> list[str]:
+    """The models of the model store that no CREATE MODEL file of the project trains any more."""
+    from toolkit.ml.store.lifecycle import orphaned_models as orphans
+
+    return orphans(con, [node.name for node in project.nodes.values() if node.kind is NodeKind.ML_MODEL])
+
+
+def _check_orphan_names(con: duckdb.DuckDBPyConnection, project: Project, selected: Sequence[str]) -> None:
+    """No selected table or view may take the name of an orphaned model: models and tables share names, as in a
+    BigQuery dataset, and ML.* calls naming it would still read the old model."""
+    from toolkit.ml.store.lifecycle import drop_hint
+
+    orphans = {name.casefold(): name for name in orphaned_models(con, project)}
+    for name in selected:
+        node = project.nodes[name]
+        model = orphans.get(node.name.casefold())
+        if node.kind is NodeKind.MODEL and model is not None:
+            raise WarehouseError(
+                f"{node.relative_path} would create {node.qualified_name}, but {model} names a model of the model "
+                "store whose CREATE MODEL file is gone (an orphaned model); a table cannot take its name",
+                hint=f"drop the model first if it may go: {drop_hint(model)}; or rename the model file")
 
 
 def run(

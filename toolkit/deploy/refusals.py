@@ -45,9 +45,24 @@ class Problem:
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 
+def version_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, str | None]]:
+    """(node, what, hint) for each ML.* call selecting a model version, STRUCT(n AS version): a toolkit
+    extension, as BigQuery keeps one version of a model and has no such setting."""
+    found: list[tuple[exp.Expression, str, str | None]] = []
+    for call in tree.find_all(MLFunction):
+        struct = call.args.get("settings")
+        fields = struct.expressions if isinstance(struct, exp.Struct) else []
+        if any(isinstance(f, (exp.PropertyEQ, exp.Alias)) and f.name.lower() == "version" for f in fields):
+            found.append((call, f"ML.{call.name.upper()}(… STRUCT(… AS version)) selects a stored model version, a "
+                                "toolkit extension: BigQuery keeps only the model's latest training and has no "
+                                "version setting", "leave version out of the STRUCT; on BigQuery, keep an older "
+                                                   "model under a name of its own"))
+    return found
+
+
 def tree_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, str | None]]:
     """(node, what, hint) for each construct of a (translated) DuckDB tree that BigQuery has no counterpart of."""
-    found: list[tuple[exp.Expression, str, str | None]] = []
+    found: list[tuple[exp.Expression, str, str | None]] = version_problems(tree)
     for node in tree.walk(bfs=False):
         if type(node) in _SYNTAX:
             found.append((node, f"{_SYNTAX[type(node)]} is DuckDB-only", _FUNCTION_HINT))

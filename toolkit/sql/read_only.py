@@ -1,4 +1,5 @@
-"""What `toolkit query` may run: one statement that only reads, decided from its sqlglot tree."""
+"""What `toolkit query` may run: one statement that only reads, decided from its sqlglot tree; or DROP MODEL,
+the one writing statement it accepts, as `bq query` does (toolkit.ml.store.lifecycle runs it)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ STATEMENTS = (
     exp.Pragma, exp.Use, exp.Transaction, exp.Commit, exp.Rollback, exp.Export, exp.Analyze, exp.Cache, exp.Uncache,
     exp.Refresh, exp.Grant, exp.Revoke, exp.TruncateTable, exp.LoadData, exp.Comment, exp.Declare,
 )
-HINT = ("build tables with a model file and `toolkit build`; for files, extensions and settings use the DuckDB "
-        "CLI (duckdb <warehouse>)")
+HINT = ("build tables with a model file and `toolkit build`; remove a model with DROP MODEL m, the one writing "
+        "statement it runs; for files, extensions and settings use the DuckDB CLI (duckdb <warehouse>)")
 
 
 def read_statement(sql: str, dialect: str = DEFAULT_DIALECT) -> exp.Expression:
@@ -33,6 +34,23 @@ def read_statement(sql: str, dialect: str = DEFAULT_DIALECT) -> exp.Expression:
         raise refused(f"this SQL holds {len(statements)} statements")
     _check(statements[0])
     return statements[0]
+
+
+def drop_model_statement(sql: str, dialect: str = DEFAULT_DIALECT) -> exp.Drop | None:
+    """`sql` parsed when it is one DROP MODEL [IF EXISTS] statement of one model; None when it is anything else."""
+    statements = _parsed(sql, dialect)
+    if len(statements) != 1 or not _drops_model(statements[0]):
+        if any(_drops_model(statement) for statement in statements):
+            raise refused("DROP MODEL runs as a statement of its own")
+        return None
+    drop = statements[0]
+    if len(drop.args.get("tables") or []) != 1:
+        raise ToolkitError("DROP MODEL drops one model", hint="write one DROP MODEL statement per model")
+    return drop
+
+
+def _drops_model(statement: exp.Expression) -> bool:
+    return isinstance(statement, exp.Drop) and str(statement.args.get("kind") or "").upper() == "MODEL"
 
 
 def refused(reason: str) -> ToolkitError:

@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.features.transform import PREFIX, missing_error
-from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction, model_version
 from toolkit.ml.functions.predict import keeps_input_columns
 from toolkit.ml.functions.support import naming
 from toolkit.ml.inference.predict import output_schema
@@ -61,8 +61,10 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
                 registered.append(name)
                 call.node.replace(_replacement(name, call))
                 continue
-            trained = models.get(call.model.casefold()) or _load(con, call.model)
-            models[call.model.casefold()] = trained
+            version = model_version(call.function, call.settings, call.model)
+            key = (call.model.casefold(), version)
+            trained = models.get(key) or _load(con, call.model, version)
+            models[key] = trained
             result = _result(con, call, trained, cursors)
             if isinstance(result, exp.Expression):  # compiled SQL: DuckDB computes the predictions itself
                 view = exp.Create(this=table_ref(name), kind="VIEW", replace=True, expression=result,
@@ -110,13 +112,14 @@ def _data_result(con: duckdb.DuckDBPyConnection, call: MLCall) -> pa.Table:
     return function.run(con, *arguments, settings)
 
 
-def _load(con: duckdb.DuckDBPyConnection, name: str) -> TrainedModel:
+def _load(con: duckdb.DuckDBPyConnection, name: str, version: int | None = None) -> TrainedModel:
+    """Model `name`'s stored `version` (None: the latest)."""
     if not model_exists(con, name):
         raise ModelError(
             f"no model named {name} in the model store{did_you_mean(name, model_names(con))}",
             hint="train it with a CREATE MODEL file and `toolkit build`; `toolkit models` lists the models",
         )
-    return load_model(con, name)
+    return load_model(con, name, version)
 
 
 def _result(

@@ -10,7 +10,8 @@ CONFUSION_MATRIX, ROC_CURVE (evaluate.py); TRAINING_INFO, FEATURE_INFO, WEIGHTS,
 (inspect.py); ADVANCED_WEIGHTS (advanced.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py);
 PRINCIPAL_COMPONENTS, PRINCIPAL_COMPONENT_INFO (components.py); DETECT_ANOMALIES (anomalies.py). Each module's docstring gives its outputs and the approximations chosen.
 Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
-a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting.
+a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting. Every
+function that takes a model also takes `version` (model_version): the stored version to apply, a toolkit extension.
 
 Models with TRANSFORM(…): the input rows arrive with TRANSFORM's feature outputs beside the raw columns, as
 `__transform__<name>` columns (toolkit.ml.functions.apply adds them in DuckDB); the model reads those, and the functions
@@ -82,6 +83,18 @@ class Setting:
         return value
 
 
+# A toolkit extension: STRUCT(n AS version) makes any ML.* function that takes a model apply that stored version
+# (1, 2, …) instead of the latest. BigQuery keeps one version per model and has no such setting.
+VERSION = "version"
+_VERSION = Setting(int, None, 1, None)
+
+
+def model_version(function: str, raw: Mapping[str, Any], model: str) -> int | None:
+    """The model version a call's STRUCT selects (STRUCT(2 AS version)), checked; None for the latest."""
+    value = next((v for k, v in raw.items() if k.lower() == VERSION), None)
+    return None if value is None else _VERSION.check(function, VERSION, value, model)
+
+
 @dataclass(frozen=True)
 class TableFunction:
     name: str  # without the ML. prefix
@@ -105,6 +118,8 @@ class TableFunction:
                     f"ML.{self.name}: trial_id selects a hyperparameter tuning trial, but hyperparameter tuning "
                     f"(NUM_TRIALS) is not available yet, so {'model ' + model if model else 'every model'} has "
                     "exactly one trial", hint="leave trial_id out of the STRUCT")
+            if key == VERSION and model is not None:  # chosen before the model is loaded (model_version)
+                continue
             if key not in self.settings:
                 known = ", ".join(self.settings) or "none: leave the STRUCT out"
                 with_model = f" (model {model})" if model else ""
