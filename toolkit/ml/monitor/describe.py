@@ -159,16 +159,15 @@ def _length_stats(value: exp.Expression, quantiles: int) -> dict[str, exp.Expres
     }
 
 
-def _aggregate(con: duckdb.DuckDBPyConnection, source: exp.Expression, columns: dict[str, exp.Expression],
-               function: str) -> dict[str, object]:
-    """One aggregate query over `source`: {alias: value}."""
+def aggregate(con: duckdb.DuckDBPyConnection, source: exp.Expression, columns: dict[str, exp.Expression],
+              function: str, hint: str = "check the input query") -> dict[str, object]:
+    """One aggregate query over `source`: {alias: value}; a DuckDB error is ML.`function`'s."""
     query = exp.select(*[exp.alias_(expression, alias, quoted=True) for alias, expression in columns.items()])
     query = query.from_(source)
     try:
         row = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
     except duckdb.Error as error:
-        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}",
-                         hint="check the input query") from None
+        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
     return dict(zip(columns, row))
 
 
@@ -194,7 +193,7 @@ def describe_data(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema, s
         else:
             for key, expression in _value_stats(feature.value, feature.kind, quantiles, top_k).items():
                 columns[f"{position}:{key}"] = expression
-    scanned = _aggregate(con, source, columns, "DESCRIBE_DATA")
+    scanned = aggregate(con, source, columns, "DESCRIBE_DATA")
     rows = []
     for position, feature in enumerate(described):
         stats = {key.split(":", 1)[1]: value for key, value in scanned.items() if key.startswith(f"{position}:")}
@@ -213,7 +212,7 @@ def _element_stats(con: duckdb.DuckDBPyConnection, source: exp.Expression, featu
     columns = _value_stats(feature.element, feature.kind, quantiles, top_k)
     if feature.index is not None:
         columns["dimension"] = exp.Add(this=exp.Max(this=feature.index), expression=exp.Literal.number(1))
-    return _aggregate(con, elements, columns, "DESCRIBE_DATA")
+    return aggregate(con, elements, columns, "DESCRIBE_DATA")
 
 
 def _row(feature: Feature, num_rows: int, stats: dict[str, object], top_k: int) -> dict[str, object]:

@@ -25,7 +25,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError
-from toolkit.ml.monitor.describe import NUMERICAL, Feature, features
+from toolkit.ml.monitor.describe import NUMERICAL, Feature, aggregate, features
 from toolkit.ml.monitor.histograms import bucket, jensen_shannon, l_infinity
 from toolkit.sql.dialect import DIALECT
 
@@ -41,13 +41,7 @@ def _source(sql: str, alias: str) -> exp.Expression:
 
 
 def _scan(con: duckdb.DuckDBPyConnection, sql: str, columns: dict[str, exp.Expression]) -> dict[str, object]:
-    query = exp.select(*[exp.alias_(e, alias, quoted=True) for alias, e in columns.items()]).from_(_source(sql, "__t"))
-    try:
-        row = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
-    except duckdb.Error as error:
-        raise ModelError(f"{WHERE}: computing the distributions failed in DuckDB: {error}",
-                         hint="check the two input queries") from None
-    return dict(zip(columns, row))
+    return aggregate(con, _source(sql, "__t"), columns, FUNCTION, hint="check the two input queries")
 
 
 def _features(schema: pa.Schema, side: str) -> dict[str, Feature]:

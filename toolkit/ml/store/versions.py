@@ -238,18 +238,23 @@ def _feature_info_rows(con: duckdb.DuckDBPyConnection, key: list[Any], *,
     return outputs, tuple(dict(zip(_FEATURE_INFO, r[:-2])) for r in rows if r[-1] is False)
 
 
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, name: str, version: int, rows: pa.Table) -> None:
+    """Append `rows` to store table `table`, each prefixed with the model's name and version."""
+    relation = f"__toolkit_{table}_{version}"
+    con.register(relation, rows)
+    try:
+        con.execute(f"INSERT INTO {S}.{table} SELECT ?, ?, {', '.join(rows.column_names)} FROM {relation}",
+                    [name, version])
+    finally:
+        con.unregister(relation)
+
+
 def _insert_eval_scores(con: duckdb.DuckDBPyConnection, name: str, version: int,
                         scores: Mapping[str, np.ndarray]) -> None:
     proba = np.ascontiguousarray(scores["proba"], dtype=np.float64)
     rows = pa.table({"class_index": pa.array(scores["y"], pa.int32()),
                      "probabilities": pa.FixedSizeListArray.from_arrays(pa.array(proba.ravel()), proba.shape[1])})
-    relation = f"__toolkit_eval_scores_{version}"
-    con.register(relation, rows)
-    try:
-        con.execute(f"INSERT INTO {S}.model_eval_scores SELECT ?, ?, class_index, probabilities FROM {relation}",
-                    [name, version])
-    finally:
-        con.unregister(relation)
+    _insert_rows(con, "model_eval_scores", name, version, rows)
 
 
 def _insert_anomaly(con: duckdb.DuckDBPyConnection, name: str, version: int, anomaly: Mapping[str, np.ndarray]) -> None:
@@ -259,13 +264,7 @@ def _insert_anomaly(con: duckdb.DuckDBPyConnection, name: str, version: int, ano
     values = [*anomaly["values"], *([] if radii is None else radii)]
     rows = pa.table({"kind": pa.array(kinds, pa.string()), "position": pa.array(positions, pa.float64()),
                      "value": pa.array(values, pa.float64())})
-    relation = f"__toolkit_anomaly_scores_{version}"
-    con.register(relation, rows)
-    try:
-        con.execute(f"INSERT INTO {S}.model_anomaly_scores SELECT ?, ?, kind, position, value FROM {relation}",
-                    [name, version])
-    finally:
-        con.unregister(relation)
+    _insert_rows(con, "model_anomaly_scores", name, version, rows)
 
 
 def _load_anomaly(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, np.ndarray] | None:
