@@ -251,7 +251,6 @@ NOT_EMULATED_MODEL_TYPES = {
     "ONNX": "imported ONNX model", "XGBOOST": "imported XGBoost model",
     "CONTRIBUTION_ANALYSIS": "contribution analysis",
 }
-UNSUPPORTED_MODEL_TYPES = tuple(NOT_EMULATED_MODEL_TYPES)
 _OTHER_MODEL_OPTIONS = {
     **dict.fromkeys(("FEEDBACK_TYPE", "NUM_FACTORS", "USER_COL", "ITEM_COL", "RATING_COL", "WALS_ALPHA"),
                     "MATRIX_FACTORIZATION"),
