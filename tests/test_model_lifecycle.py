@@ -80,6 +80,13 @@ def test_drop_model_of_a_missing_model_names_it_and_if_exists_is_silent(two_mode
     assert store_rows(two_models, "iris_model")["model_versions"] == 0
 
 
+def test_drop_model_before_any_build_creates_no_warehouse(project, toolkit):
+    folder = project({"pyproject.toml": "[tool.toolkit]\n", "models/a.sql": "select 1 as x\n"})
+    result = toolkit(folder, "query", "DROP MODEL IF EXISTS m")
+    assert result.exit_code == 2 and "does not exist" in result.output and "toolkit build" in result.output
+    assert not (folder / "warehouse.duckdb").exists()  # else build would keep an empty warehouse
+
+
 def test_drop_model_is_one_statement_and_the_only_write(two_models, toolkit):
     for sql in ("SELECT 1; DROP MODEL iris_model", "DROP MODEL iris_model; DROP MODEL iris_clusters"):
         result = toolkit(two_models, "query", sql)

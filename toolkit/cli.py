@@ -513,6 +513,9 @@ def _drop_model(settings: Settings, drop: exp.Drop) -> None:
     from toolkit.ml.store.lifecycle import drop_model
 
     name = drop.args["tables"][0].name  # models are named unqualified in the store, as in ML.* calls
+    if not settings.warehouse.is_file():  # a writer would create an empty warehouse, which build would then keep
+        raise WarehouseError(f"warehouse {settings.warehouse} does not exist: it has no model {name}",
+                             hint="run `toolkit build` first")
     con = open_writer(settings.warehouse, settings.lock_timeout)
     try:
         dropped = drop_model(con, name, if_exists=bool(drop.args.get("exists")))

@@ -8,7 +8,8 @@ for the aggregates. Output columns keep BigQuery ML's names; ARRAY/STRUCT become
 One module per family, in `toolkit/ml/functions/`: PREDICT (predict.py), TRANSFORM (transform.py); EVALUATE,
 CONFUSION_MATRIX, ROC_CURVE (evaluate.py); TRAINING_INFO, FEATURE_INFO, WEIGHTS, CENTROIDS, FEATURE_IMPORTANCE
 (inspect.py); ADVANCED_WEIGHTS (advanced.py); EXPLAIN_PREDICT, GLOBAL_EXPLAIN (explain.py);
-PRINCIPAL_COMPONENTS, PRINCIPAL_COMPONENT_INFO (components.py); DETECT_ANOMALIES (anomalies.py). Each module's docstring gives its outputs and the approximations chosen.
+PRINCIPAL_COMPONENTS, PRINCIPAL_COMPONENT_INFO (components.py); DETECT_ANOMALIES (anomalies.py). Each module's
+docstring gives its outputs and the approximations chosen.
 Errors name the function and the model (`ML.ROC_CURVE with model m: …`) and say what to do; `check_model` refuses
 a model type a function does not apply to, `checked_settings` an unknown or out-of-range setting. Every
 function that takes a model also takes `version` (model_version): the stored version to apply, a toolkit extension.
