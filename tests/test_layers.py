@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.runner",),
     ("toolkit.deploy",),
     ("toolkit.scaffold",),
+    ("toolkit.display",),
     ("toolkit.cli",),
     ("toolkit.__main__",),
 )

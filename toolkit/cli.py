@@ -3,7 +3,6 @@ and the exit code is 2 (usage or project) or 1 (a node failed); anything else is
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import sys
@@ -15,19 +14,20 @@ from typing import Any
 import click
 import duckdb
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 from sqlglot import exp
 
 from toolkit import __version__
 from toolkit.config import Settings, load_settings
+from toolkit.display.consoles import output_width, stderr_console, stdout_console
+from toolkit.display.fit import left, print_fitted
+from toolkit.display.listings import print_models, print_nodes
+from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
+from toolkit.display.runs import print_summary, reporter_for
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.runner import (
-    NodeResult,
-    RunResult,
-    Status,
     check_replaceable,
     check_sources,
     orphaned_models,
@@ -46,23 +46,54 @@ from toolkit.sql.translation import warehouse_statement
 from toolkit.warehouse.connection import copy_example_if_missing, damaged, open_reader, open_writer
 from toolkit.warehouse.materialize import drop_leftovers
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = stdout_console()  # sized by the terminal (COLUMNS when set); unbounded when piped
+errors = stderr_console()
 
-STATUS_STYLE = {
-    Status.SUCCESS: ("OK", "green"), Status.WARN: ("WARN", "yellow"), Status.FAIL: ("FAIL", "red"),
-    Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"),
-}
-TABLE_ROWS = 100  # rows `toolkit query` shows as a table
 EXPORT_DIALECTS = ["duckdb", "bigquery", "snowflake", "postgres"]  # `toolkit compile --model … --dialect`
 # Exit codes, decided by the command, not by the error: a build whose nodes failed exits EXIT_FAILED; any error
 # that stops a command before or instead of its work (arguments, settings, project, warehouse, a query's model)
 # exits EXIT_USAGE.
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
+SELECTOR_OPTIONS = ("--select", "-s", "--exclude")
+
+
+def spread_selectors(args: list[str]) -> list[str]:
+    """`--select a b --exclude c` as `--select a --select b --exclude c`: dbt's habit of naming several selectors
+    after one option, besides one quoted string (`--select "a b"`) and repeating the option."""
+    spread: list[str] = []
+    current: str | None = None  # the selector option the bare words that follow belong to
+    waiting = False  # the option was just given, its own value is still to come
+    for position, arg in enumerate(args):
+        if arg == "--":
+            return spread + args[position:]
+        if arg in SELECTOR_OPTIONS:
+            current, waiting = arg, True
+            spread.append(arg)
+        elif arg.startswith(tuple(f"{option}=" for option in SELECTOR_OPTIONS if option.startswith("--"))):
+            current, waiting = arg.partition("=")[0], False
+            spread.append(arg)
+        elif current is not None and not arg.startswith("-"):
+            spread += [arg] if waiting else [current, arg]
+            waiting = False
+        else:
+            current, waiting = None, False
+            spread.append(arg)
+    return spread
+
+
+class _Command(click.Command):
+    """A command whose --select and --exclude take several words, when it has no positional arguments to confuse."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        names = {param.name for param in self.params}
+        if "select" in names and not any(isinstance(param, click.Argument) for param in self.params):
+            args = spread_selectors(args)
+        return super().parse_args(ctx, args)
 
 
 class _Cli(click.Group):
+    command_class = _Command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -101,8 +132,9 @@ def _project_options(function: Callable) -> Callable:
 
 def _selection_options(function: Callable) -> Callable:
     @click.option("--select", "-s", multiple=True, metavar="SELECTOR",
-                  help="name, +name, name+, tag:x, path:models/sub; repeat or separate with spaces.")
-    @click.option("--exclude", multiple=True, metavar="SELECTOR", help="Selectors to leave out.")
+                  help="name, +name, name+, tag:x, path:models/sub; several after one --select, quoted together, "
+                  "or --select repeated.")
+    @click.option("--exclude", multiple=True, metavar="SELECTOR", help="Selectors to leave out (as --select).")
     @functools.wraps(function)
     def wrapper(**kwargs: Any) -> Any:
         return function(**kwargs)
@@ -138,13 +170,19 @@ def _target_options(function: Callable) -> Callable:
     return wrapper
 
 
+def _output_option(function: Callable) -> Callable:
+    return click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+                        help="json: the results as one JSON document on stdout.")(function)
+
+
 @cli.command()
 @_project_options
 @_selection_options
 @_target_options
 @click.option("--dry-run", is_flag=True, help="With --target bigquery: check each statement with a dry-run job.")
+@_output_option
 def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-          target: str, bigquery_project: str | None, dry_run: bool) -> None:
+          target: str, bigquery_project: str | None, dry_run: bool, output: str) -> None:
     """Render, order and build the project's nodes in the warehouse (or on BigQuery, --target bigquery)."""
     project = load_project(settings, vars)
     selected = project.graph.select(select, exclude)
@@ -154,26 +192,28 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
         _build_on_bigquery(project, selected, bigquery_project, dry_run)
         return
     if not selected:
-        console.print("Nothing to build: the selection matched no nodes.")
+        _say(output, "Nothing to build: the selection matched no nodes.")
         return
     if copy_example_if_missing(settings.warehouse, settings.example_warehouse):
-        console.print(f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
-    _run_and_report(settings, project, selected, "build")
+        _say(output, f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
+    _run_and_report(settings, project, selected, "build", output)
 
 
 @cli.command()
 @_project_options
 @_selection_options
-def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+@_output_option
+def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+         output: str) -> None:
     """Run the selected nodes' assertions against the published tables, building nothing."""
     project = load_project(settings, vars)
     selected = project.graph.select(select, exclude)
     if not any(project.nodes[name].assertions for name in selected):
-        console.print("Nothing to test: the selected nodes declare no assertions.")
+        _say(output, "Nothing to test: the selected nodes declare no assertions.")
         return
     if not settings.warehouse.is_file():
         raise WarehouseError(f"warehouse {settings.warehouse} does not exist", hint="run `toolkit build` first")
-    _run_and_report(settings, project, selected, "test")
+    _run_and_report(settings, project, selected, "test", output)
 
 
 @cli.command(name="split-report")
@@ -184,7 +224,8 @@ def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], excl
 @click.option("--features", default=None, metavar="A,B", help="Columns to compare (default: all but split, label, key).")
 @click.option("--key", "key_sql", default=None, metavar="SQL", help="The split key, when the node has no hash_split().")
 @click.option("--buckets", type=click.IntRange(min=1), default=None, help="Hash buckets of the split, with --key.")
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "--output", "output", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
 def split_report(
     settings: Settings, vars: dict[str, Any], node: str, split_column: str, label: str | None,
     features: str | None, key_sql: str | None, buckets: int | None, output: str,
@@ -206,109 +247,49 @@ def split_report(
         print_report(report, console)
 
 
-def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str) -> None:
+def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str) -> None:
+    """Build or test with live progress; then the summary (a table, or with --output json the run's results as
+    run_results.json holds them, the progress then going to stderr)."""
+    shown = errors if output == "json" else console
     con = open_writer(settings.warehouse, settings.lock_timeout)
     try:
         for leftover in drop_leftovers(con):
-            console.print(f"Removed {leftover}, left behind by an interrupted build.")
+            shown.print(f"Removed {leftover}, left behind by an interrupted build.")
         if command == "build":
             check_sources(con, project, selected)
             check_replaceable(con, project, selected)
-            _report_orphans(con, project)
-            console.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
-        outcome = run(con, project, selected, _ConsoleReporter(), command=command)
+            _report_orphans(con, project, shown)
+            shown.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
+        with reporter_for(shown) as reporter:
+            outcome = run(con, project, selected, reporter, command=command)
         try:
             results_path = save_results(con, outcome, settings.target)
         except ToolkitError:
-            _print_summary(outcome)  # what the run did, though it could not be recorded
+            print_summary(shown, errors, outcome)  # what the run did, though it could not be recorded
             raise
     finally:
         con.close()
-    _print_summary(outcome)
-    console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
+    if output == "json":
+        click.echo(json.dumps(outcome.to_json(), indent=2))
+    else:
+        print_summary(console, errors, outcome)
+        console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
         sys.exit(EXIT_FAILED)
 
 
-def _report_orphans(con: duckdb.DuckDBPyConnection, project: Project) -> None:
+def _say(output: str, message: str) -> None:
+    """A remark of a command: on stdout, or on stderr when stdout holds JSON."""
+    (errors if output == "json" else console).print(message)
+
+
+def _report_orphans(con: duckdb.DuckDBPyConnection, project: Project, shown: Console) -> None:
     from toolkit.ml.store.lifecycle import drop_hint
 
     for model in orphaned_models(con, project):
-        console.print(f"Model {model} is orphaned: it is in the model store, but no CREATE MODEL file of the project "
-                      f"trains it any more; ML.* calls still read it. Remove it with: {drop_hint(model)}",
-                      style="yellow")
-
-
-class _ConsoleReporter:
-    """One line per node as it finishes, with a spinner while it builds."""
-
-    def __init__(self) -> None:
-        self._status: Any = None
-
-    def node_started(self, node: Node, index: int, total: int) -> None:
-        self._status = console.status(f"[{index}/{total}] building {node.name} …")
-        self._status.start()
-
-    def node_finished(self, result: NodeResult, index: int, total: int) -> None:
-        if self._status is not None:
-            self._status.stop()
-        label, style = STATUS_STYLE[result.status]
-        width = len(str(total))
-        line = Text(f"{index:>{width}}/{total} ") + Text(f"{label:<5}", style=style) + Text(f" {result.node}")
-        details = f"{result.rows:,} rows, " if result.rows is not None else ""
-        if result.assertions:
-            passed = sum(a.status == "pass" for a in result.assertions)
-            details += f"{passed}/{len(result.assertions)} assertions passed, "
-        if result.status is Status.SUCCESS and result.message:
-            details += f"{result.message}, "  # e.g. a trained model's version and metrics
-        if result.status is not Status.SKIPPED:
-            line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
-        console.print(line)
-        for assertion in result.assertions:
-            if assertion.status != "pass":
-                label, style = VERDICT_STYLE[assertion.status]
-                console.print(Text("      ") + Text(f"{label:<5}", style=style) + Text(f" {assertion.message}"))
-
-
-def _print_summary(outcome: RunResult) -> None:
-    table = Table(title="Summary", title_justify="left")
-    for column, justify in (("node", "left"), ("status", "left"), ("rows", "right"), ("seconds", "right")):
-        table.add_column(column, justify=justify)
-    for result in outcome.results:
-        label, style = STATUS_STYLE[result.status]
-        rows = "" if result.rows is None else f"{result.rows:,}"
-        table.add_row(result.node, Text(label, style=style), rows, f"{result.seconds:.2f}")
-    console.print(table)
-    _print_assertions(outcome)
-    for result in outcome.results:
-        if result.status in (Status.ERROR, Status.FAIL):
-            errors.print(Text(f"{result.node} failed: ", style="bold red") + Text(result.message or ""), soft_wrap=True)
-    counts = {status: sum(r.status is status for r in outcome.results) for status in Status}
-    seconds = (outcome.finished_at - outcome.started_at).total_seconds() if outcome.finished_at else 0.0
-    console.print(
-        f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.WARN]} warned, "
-        f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped."
-    )
-
-
-def _print_assertions(outcome: RunResult) -> None:
-    audits = [a for result in outcome.results for a in result.assertions]
-    if not audits:
-        return
-    table = Table(title="Assertions", title_justify="left")
-    for column, justify in (("node", "left"), ("assertion", "left"), ("dimension", "left"), ("severity", "left"),
-                            ("status", "left"), ("failing rows", "right")):
-        table.add_column(column, justify=justify)
-    for audit in audits:
-        label, style = VERDICT_STYLE[audit.status]
-        failing = "" if audit.failing_rows is None else f"{audit.failing_rows:,}"
-        table.add_row(audit.node, audit.assertion, audit.dimension, audit.severity, Text(label, style=style), failing)
-    console.print(table)
-    for audit in audits:
-        if audit.samples:
-            console.print(Text(f"{audit.node} · {audit.assertion}: sample failing rows", style="bold"))
-            for sample in audit.samples[:2]:
-                console.print(Text("  " + json.dumps(sample, default=str), style="dim"), no_wrap=True, overflow="ellipsis")
+        shown.print(f"Model {model} is orphaned: it is in the model store, but no CREATE MODEL file of the project "
+                    f"trains it any more; ML.* calls still read it. Remove it with: {drop_hint(model)}",
+                    style="yellow")
 
 
 # --- compile, ls -------------------------------------------------------------------------------------
@@ -387,16 +368,7 @@ def ls(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclud
     if output == "json":
         click.echo(json.dumps([_node_json(node) for node in nodes], indent=2))
         return
-    table = Table()
-    for column in ("node", "kind", "materialized", "relation", "tags", "depends on", "file"):
-        table.add_column(column)
-    for node in nodes:
-        table.add_row(
-            node.name, node.kind.value, node.materialized.value, node.qualified_name,
-            ", ".join(node.tags), ", ".join(node.depends_on + tuple(f"{s}.{t}" for s, t in node.sources)),
-            str(node.relative_path),
-        )
-    console.print(table)
+    print_nodes(console, nodes)
 
 
 def _node_json(node: Node) -> dict[str, Any]:
@@ -433,11 +405,28 @@ def _print_model_sql(settings: Settings, model: str, dialect: str, input_table: 
                  f"reading {input_table}({', '.join(trained.input_columns)})", highlight=False)
 
 
+def _result_options(function: Callable) -> Callable:
+    """How `show` and `query` print rows: DuckDB's box at the console's width, or a text format for scripts."""
+    @click.option("--format", "--output", "output", type=click.Choice(FORMATS), default="table", show_default=True,
+                  help="table: DuckDB's box, middle columns elided to fit; csv, json, jsonl, markdown: every row.")
+    @click.option("--max-width", type=click.IntRange(min=20), default=None,
+                  help="The table's width (default: the terminal's, COLUMNS when set, unbounded when piped).")
+    @click.option("--max-rows", type=click.IntRange(min=1), default=None,
+                  help=f"Rows the table shows, its first and last halves (default {DEFAULT_MAX_ROWS}).")
+    @functools.wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        return function(**kwargs)
+
+    return wrapper
+
+
 @cli.command()
 @_project_options
 @click.argument("node")
 @click.option("--limit", "-n", type=click.IntRange(min=0), default=10, show_default=True)
-def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> None:
+@_result_options
+def show(settings: Settings, vars: dict[str, Any], node: str, limit: int, output: str, max_width: int | None,
+         max_rows: int | None) -> None:
     """Print the first rows of a built node."""
     project = load_project(settings, vars)
     target = project.nodes[project.graph.resolve(node)]
@@ -452,21 +441,24 @@ def show(settings: Settings, vars: dict[str, Any], node: str, limit: int) -> Non
                            hint=f"run it with `toolkit test --select {target.name}`")
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
-        hint = f"build it: toolkit build --select {target.name}"
         shown = exp.select("*").from_(parse_relation(target.relation)).limit(limit)
-        cursor = _execute(con, render(shown), hint=hint)
-        _print_table(cursor.description, cursor.fetchall(), title=f"{target.schema}.{target.name}")
+        text = _rendered(con, render(shown), output, max_width, max_rows or max(limit, 1),
+                         hint=f"build it: toolkit build --select {target.name}")
     finally:
         con.close()
+    if output == "table":
+        console.print(Text(f"{target.schema}.{target.name}", style="italic"))
+    click.echo(text, nl=False)
 
 
 @cli.command()
 @_project_options
 @click.argument("sql")
-@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@_result_options
 @click.option("--dialect", type=click.Choice(list(DIALECTS)), default=None,
               help="The SQL dialect of the statement (default: the project's [tool.toolkit].dialect).")
-def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, dialect: str | None) -> None:
+def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, max_width: int | None,
+          max_rows: int | None, dialect: str | None) -> None:
     """Run one read-only SQL statement against the warehouse; ML.PREDICT and the other ML.* functions work here too.
     DROP MODEL [IF EXISTS] m, the one writing statement, removes a model from the model store."""
     dialect = dialect or settings.dialect
@@ -482,30 +474,32 @@ def query(settings: Settings, vars: dict[str, Any], sql: str, output: str, diale
     if statement is not None and not (model_names(statement) or data_calls(statement)):
         # only scalar ML.* preprocessing: plain SQL now
         sql, statement = statement.sql(dialect=DIALECT), None
-    limit = TABLE_ROWS if output == "table" else None  # a terminal table shows the first rows only
+    max_rows = max_rows or DEFAULT_MAX_ROWS
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
         if statement is None:
-            columns, rows = _fetch(con, sql, limit)
+            text = _rendered(con, sql, output, max_width, max_rows)
         else:
             from toolkit.ml.functions.apply import applied_ml_calls  # scikit-learn loads only when a model is applied
 
             with applied_ml_calls(con, statement) as applied:
-                columns, rows = _fetch(con, applied.sql, limit)
+                text = _rendered(con, applied.sql, output, max_width, max_rows)
     finally:
         con.close()
-    if columns is None:
-        return
-    if output == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif output == "json":
-        click.echo(json.dumps([dict(zip(columns, row)) for row in rows], default=str, indent=2))
-    else:
-        _print_table([(c,) for c in columns], rows[:TABLE_ROWS])
-        if len(rows) > TABLE_ROWS:
-            console.print(f"(only the first {TABLE_ROWS} rows are shown; --format csv or json prints all)", style="dim")
+    if text is not None:
+        click.echo(text, nl=False)
+
+
+def _rendered(con: duckdb.DuckDBPyConnection, sql: str, output: str, max_width: int | None, max_rows: int,
+              hint: str | None = None) -> str | None:
+    """The rows of one read as `output` shows them; None for a statement that returns none."""
+    try:
+        relation = con.sql(_one_read(con, sql))
+        if relation is None:
+            return None
+        return render_rows(relation, output, max_width or output_width(), max_rows)
+    except duckdb.Error as error:
+        raise WarehouseError(str(error), hint=hint) from None
 
 
 def _drop_model(settings: Settings, drop: exp.Drop) -> None:
@@ -523,15 +517,6 @@ def _drop_model(settings: Settings, drop: exp.Drop) -> None:
         con.close()
     if dropped is not None:
         console.print(f"Dropped model {dropped.name} ({dropped.versions} version(s)).")
-
-
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None) -> tuple[list[str] | None, list[tuple]]:
-    """The result's column names and rows: all of them, or `limit` + 1 to tell that there are more."""
-    cursor = _execute(con, _one_read(con, sql))
-    if cursor.description is None:
-        return None, []
-    rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit + 1)
-    return [column[0] for column in cursor.description], rows
 
 
 def _one_read(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
@@ -574,12 +559,10 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str | duckdb.Statement,
 
 
 def _print_table(description: Any, rows: list[tuple], title: str | None = None) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in description:
-        table.add_column(str(column[0]))
-    for row in rows:
-        table.add_row(*("NULL" if value is None else str(value) for value in row))
-    console.print(table)
+    """Rows of a cursor (its `description`) as a table fitting the console, values wrapped rather than cut."""
+    columns = [left(str(column[0]), wrap=True) for column in description]
+    print_fitted(console, columns, [["NULL" if value is None else str(value) for value in row] for row in rows],
+                 title=title)
     console.print(f"{len(rows)} row(s)", style="dim")
 
 
@@ -590,7 +573,6 @@ def _print_table(description: Any, rows: list[tuple], title: str | None = None) 
 def models(settings: Settings, vars: dict[str, Any], output: str) -> None:
     """List the trained models in the warehouse's model store, with their versions and metrics."""
     from toolkit.ml import list_models  # scikit-learn loads only for this command
-    from toolkit.ml.metrics import headline
 
     con = open_reader(settings.warehouse, settings.lock_timeout)
     try:
@@ -603,15 +585,7 @@ def models(settings: Settings, vars: dict[str, Any], output: str) -> None:
     if not summaries:
         console.print("No trained models yet: add a CREATE MODEL file and run `toolkit build`.")
         return
-    table = Table(title="Models", title_justify="left")
-    for column, justify in (("model", "left"), ("type", "left"), ("version", "right"), ("trained", "left"),
-                            ("rows", "right"), ("metrics", "left"), ("ML.PREDICT", "left")):
-        table.add_column(column, justify=justify, no_wrap=column in ("model", "type"))
-    for s in summaries:
-        version = f"{s.latest_version} of {s.versions}" if s.versions > 1 else str(s.latest_version)
-        table.add_row(s.name, s.model_type, version, s.created_at.strftime("%Y-%m-%d %H:%M"), f"{s.training_rows:,}",
-                      headline(s.metrics), s.prediction)
-    console.print(table)
+    print_models(console, summaries)
 
 
 # --- init --------------------------------------------------------------------------------------------
