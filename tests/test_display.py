@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -204,6 +207,34 @@ def test_build_output_fits_80_columns_and_json_matches_the_results_file(project,
     assert "START" in as_json.stderr  # progress still shows, on stderr
 
 
+@pytest.mark.parametrize("columns", [80, 200])
+def test_models_fit_the_width(iris_project, width, columns):
+    width(columns)
+    assert invoke(iris_project, "build").exit_code == 0
+    result = invoke(iris_project, "models")
+    assert result.exit_code == 0 and _widest(result.output) <= columns
+    _no_cut_names(result.output, ["iris_model", "LOGISTIC_REG", "accuracy"])
+    summary = json.loads(invoke(iris_project, "models", "--output", "json").output)[0]
+    headers = ("model", "type", "version", "trained", "rows", "metrics", "ML.PREDICT")
+    header_line = next(line for line in result.output.splitlines() if "┃ model" in line)
+    if columns == 200:
+        assert all(header in header_line for header in headers) and summary["prediction"] in result.output
+    else:
+        assert "not shown at 80 columns: trained" in result.output and "trained" not in header_line
+    tested = invoke(iris_project, "test", "--output", "json")  # remarks go to stderr: stdout holds JSON or nothing
+    assert tested.stdout == "" and "Nothing to test" in tested.stderr
+
+
+def test_piped_output_is_not_cut(built):
+    """A real pipe with no COLUMNS: as wide as the content, whatever terminal the test runs in."""
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    result = subprocess.run([sys.executable, "-m", "toolkit", "ls"], cwd=built, capture_output=True, text=True,
+                            env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "not shown" not in result.stdout and "┃ relation" in result.stdout
+    assert "models/features/features_joining_everything_we_have.sql" in result.stdout and _widest(result.stdout) > 200
+
+
 class _Recording(io.StringIO):
     def __init__(self) -> None:
         super().__init__()
@@ -238,7 +269,6 @@ def test_terminal_progress_shows_elapsed_time_per_running_node():
     node = type("N", (), {"name": "flight_features"})()
     with TerminalReporter(console) as reporter:
         reporter.node_started(node, 3, 5)
-        reporter._progress.refresh()
         live = stream.getvalue()
         reporter.node_finished(NodeResult("flight_features", None, Status.SUCCESS, None, 1.5, None, datetime.now()),
                                3, 5)

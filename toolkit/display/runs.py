@@ -87,6 +87,7 @@ class TerminalReporter(_NodeLines):
 
     def node_started(self, node: Node, index: int, total: int) -> None:
         self._task = self._progress.add_task(f"{_counter(index, total)} building {node.name}", total=None)
+        self._progress.refresh()  # the line shows at once, not at the next tick
 
     def node_finished(self, result: NodeResult, index: int, total: int) -> None:
         if self._task is not None:
