@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from toolkit.cli import spread_selectors
-from toolkit.display.fit import Column, fitted, left
+from toolkit.display.fit import Column, fitted, left, print_rows
 from toolkit.display.runs import PlainReporter, TerminalReporter
 
 WIDE_COLUMNS = 30  # a result wider than any terminal: as ML.PREDICT's over a feature table
@@ -184,6 +184,12 @@ def test_fitted_table_leaves_out_lowest_first_and_never_ellipsises():
     assert narrow.splitlines()[0] == "a_rather_long_node_name"  # too narrow for a table: the record alone
     assert all("…" not in text for text in (wide, middle, narrow))
     assert Column("x").drop is None
+    console = Console(file=io.StringIO(), width=30, record=True)
+    print_rows(console, ["key", "value"], [(1, "a value of several words that wraps"), (2, None)])
+    text = console.export_text()
+    assert "…" not in text and "NULL" in text and text.rstrip().endswith("2 row(s)") and _widest(text) <= 30
+    cells = [line.strip("│").split("│")[1].strip() for line in text.splitlines() if line.startswith("│")]
+    assert cells == ["a value of several", "words that wraps", "NULL"]  # wrapped at its spaces, nothing lost
 
 
 def test_build_output_fits_80_columns_and_json_matches_the_results_file(project, width):

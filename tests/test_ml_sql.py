@@ -99,7 +99,7 @@ def test_query_command_runs_ml_functions_read_only(iris_project, toolkit):
     # ML.EVALUATE's rows are Arrow, registered on the locked-down connection
     evaluated = toolkit(iris_project, "query", "SELECT accuracy > 0.9 AS good FROM ML.EVALUATE(MODEL iris_model, "
                                                "TABLE iris_features)", "--format", "csv")
-    assert evaluated.exit_code == 0 and evaluated.output.splitlines() == ["good", "True"], evaluated.output
+    assert evaluated.exit_code == 0 and evaluated.output.splitlines() == ["good", "true"], evaluated.output
     written = iris_project / "predictions.csv"
     copied = toolkit(iris_project, "query", f"COPY (SELECT * FROM ML.PREDICT(MODEL iris_model, TABLE iris_features)) "
                                             f"TO '{written}'")

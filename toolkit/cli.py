@@ -20,7 +20,7 @@ from sqlglot import exp
 from toolkit import __version__
 from toolkit.config import Settings, load_settings
 from toolkit.display.consoles import output_width, stderr_console, stdout_console
-from toolkit.display.fit import left, print_fitted
+from toolkit.display.fit import print_rows
 from toolkit.display.listings import print_models, print_nodes
 from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
 from toolkit.display.runs import print_summary, reporter_for
@@ -59,7 +59,8 @@ SELECTOR_OPTIONS = ("--select", "-s", "--exclude")
 
 def spread_selectors(args: list[str]) -> list[str]:
     """`--select a b --exclude c` as `--select a --select b --exclude c`: dbt's habit of naming several selectors
-    after one option, besides one quoted string (`--select "a b"`) and repeating the option."""
+    after one option, besides one quoted string (`--select "a b"`) and repeating the option; all are a union
+    (https://docs.getdbt.com/reference/node-selection/set-operators/)."""
     spread: list[str] = []
     current: str | None = None  # the selector option the bare words that follow belong to
     waiting = False  # the option was just given, its own value is still to come
@@ -559,11 +560,7 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str | duckdb.Statement,
 
 
 def _print_table(description: Any, rows: list[tuple], title: str | None = None) -> None:
-    """Rows of a cursor (its `description`) as a table fitting the console, values wrapped rather than cut."""
-    columns = [left(str(column[0]), wrap=True) for column in description]
-    print_fitted(console, columns, [["NULL" if value is None else str(value) for value in row] for row in rows],
-                 title=title)
-    console.print(f"{len(rows)} row(s)", style="dim")
+    print_rows(console, [str(column[0]) for column in description], rows, title)
 
 
 # --- models ------------------------------------------------------------------------------------------

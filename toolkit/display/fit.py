@@ -117,3 +117,12 @@ def fitted(
 def print_fitted(console: Console, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *,
                  title: str | None = None, record: Record | None = None) -> None:
     console.print(fitted(columns, rows, console.width, title=title, record=record))
+
+
+def print_rows(console: Console, names: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None,
+               ) -> None:
+    """Rows of a cursor as a table fitting the console, values wrapped rather than cut, and their count."""
+    columns = [left(name, wrap=True) for name in names]
+    print_fitted(console, columns, [["NULL" if value is None else str(value) for value in row] for row in rows],
+                 title=title)
+    console.print(f"{len(rows)} row(s)", style="dim")

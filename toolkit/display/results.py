@@ -1,7 +1,8 @@
 """A query's rows in the format asked for. `table` is DuckDB's own box renderer (the one its CLI draws): middle
 columns elided (`…`) to fit the width, the first and last rows when there are more than `max_rows`, a footer with
 the row count. The text formats hold DuckDB's own text of each value (`true`/`false`, `[1, 2]`, `{'a': 1}`), as
-its CSV writer does; JSON is DuckDB's `to_json` of each row."""
+its CSV writer does; JSON is DuckDB's `to_json` of each row. The DuckDB CLI's output modes (duckbox, line,
+csv, json, jsonlines, markdown): https://duckdb.org/docs/stable/clients/cli/output_formats"""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def _markdown_cell(value: str | None) -> str:
 
 
 def render_markdown(relation: duckdb.DuckDBPyRelation) -> str:
-    """A GitHub table; numbers right-aligned, as the DuckDB CLI's `.mode markdown` writes them."""
+    """A GitHub table of DuckDB's text of each value; numbers right-aligned, NULL an empty cell."""
     numeric = [_is_numeric(str(kind)) for kind in relation.types]
     lines = ["| " + " | ".join(_markdown_cell(name) for name in relation.columns) + " |",
              "|" + "|".join("---:" if right else "---" for right in numeric) + "|"]
