@@ -241,6 +241,16 @@ def test_piped_output_is_not_cut(built):
     assert "models/features/features_joining_everything_we_have.sql" in result.stdout and _widest(result.stdout) > 200
 
 
+def test_failed_build_as_json(project):
+    folder = project({"models/good.sql": "select 1 as x\n", "models/bad.sql": "select no_such_column from range(1)\n",
+                      "models/after.sql": "select * from {{ ref('bad') }}\n"})
+    result = invoke(folder, "build", "--output", "json")
+    assert result.exit_code == 1
+    statuses = {r["node"]: r["status"] for r in json.loads(result.stdout)["results"]}
+    assert statuses == {"good": "success", "bad": "error", "after": "skipped"}
+    assert "bad failed: " in result.stderr and "no_such_column" in result.stderr
+
+
 class _Recording(io.StringIO):
     def __init__(self) -> None:
         super().__init__()

@@ -23,7 +23,7 @@ from toolkit.display.consoles import output_width, stderr_console, stdout_consol
 from toolkit.display.fit import print_rows
 from toolkit.display.listings import print_models, print_nodes
 from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
-from toolkit.display.runs import print_summary, reporter_for
+from toolkit.display.runs import print_failures, print_summary, reporter_for
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
@@ -271,6 +271,7 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
     finally:
         con.close()
     if output == "json":
+        print_failures(errors, outcome)
         click.echo(json.dumps(outcome.to_json(), indent=2))
     else:
         print_summary(console, errors, outcome)

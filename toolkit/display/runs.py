@@ -109,15 +109,19 @@ def print_summary(console: Console, errors: Console, outcome: RunResult) -> None
     print_fitted(console, [left("node"), left("status"), right("rows", drop=2), right("seconds", drop=1)], rows,
                  title="Summary", record=_summary_record)
     _print_assertions(console, outcome)
-    for result in outcome.results:
-        if result.status in (Status.ERROR, Status.FAIL):
-            errors.print(Text(f"{result.node} failed: ", style="bold red") + Text(result.message or ""), soft_wrap=True)
+    print_failures(errors, outcome)
     counts = {status: sum(r.status is status for r in outcome.results) for status in Status}
     seconds = (outcome.finished_at - outcome.started_at).total_seconds() if outcome.finished_at else 0.0
     console.print(
         f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.WARN]} warned, "
         f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped."
     )
+
+
+def print_failures(errors: Console, outcome: RunResult) -> None:
+    for result in outcome.results:
+        if result.status in (Status.ERROR, Status.FAIL):
+            errors.print(Text(f"{result.node} failed: ", style="bold red") + Text(result.message or ""), soft_wrap=True)
 
 
 def _summary_record(row: Sequence[Cell]) -> list[Text]:
