@@ -227,6 +227,14 @@ def test_models_fit_the_width(iris_project, width, columns):
         assert all(header in header_line for header in headers) and summary["prediction"] in result.output
     else:
         assert "not shown at 80 columns: trained" in result.output and "trained" not in header_line
+    predict = "SELECT * FROM ML.PREDICT(MODEL iris_model, (SELECT * FROM iris_features ORDER BY ALL LIMIT 5))"
+    table = invoke(iris_project, "query", predict)
+    assert table.exit_code == 0 and _widest(table.output) <= columns
+    header, _types, *values = _box_rows(table.output)
+    expected = list(csv.DictReader(io.StringIO(invoke(iris_project, "query", predict, "--format", "csv").output)))
+    starts = [row[0] for row in values if row[0]]  # a wide box may wrap a row's long cells onto more lines
+    assert header[0] == "predicted_species" and all(row["predicted_species"] for row in expected)
+    assert starts == [row["predicted_species"] for row in expected]
     tested = invoke(iris_project, "test", "--output", "json")  # remarks go to stderr: stdout holds JSON or nothing
     assert tested.stdout == "" and "Nothing to test" in tested.stderr
 
