@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable
 
 import duckdb
+from rich.cells import cell_len
 
 DEFAULT_MAX_ROWS = 40  # as the DuckDB CLI: the first and last 20 rows of a longer result
 BOX_LIMIT = 10_000  # the rows DuckDB's renderer reads at most; a longer result's count shows as "? rows"
@@ -31,7 +32,7 @@ def render_table(relation: duckdb.DuckDBPyRelation, max_width: int, max_rows: in
         held.show(max_width=max_width, max_rows=max(max_rows, 1), null_value=NULL)
     box = captured.getvalue().rstrip("\n")
     count = held.shape[0]
-    if max(map(len, box.splitlines()), default=0) > max_width:
+    if max(map(cell_len, box.splitlines()), default=0) > max_width:
         return _line_mode(held, max_width, max_rows, count)
     if not _footer(box):
         box += f"\n  {_rows(count)}"
