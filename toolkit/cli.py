@@ -634,5 +634,19 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+@cli.command()
+@_project_options
+def seed(settings: Settings, vars: dict[str, Any]) -> None:
+    """Load the seeds folder's CSV files into their tables (and run their YAML tests); `build` loads them too."""
+    from toolkit.project.seeds import seed_selection
+
+    project = load_project(settings, vars)
+    selected = seed_selection(project.nodes)
+    if not selected:
+        console.print(f"Nothing to seed: no CSV files in {_shown(settings.seeds_dir)}.")
+        return
+    _run_and_report(settings, project, project.graph.order(selected), "build")
+
+
 def main() -> None:
     cli(prog_name="toolkit")

@@ -214,7 +214,7 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         )
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
     if node.kind is NodeKind.ASSERTION:
-        return _checked(node, None, evaluate(con, node.name, None, node.assertions), seconds(), started_at)
+        return _checked(node, None, evaluate(con, node.name, _tested(node), node.assertions), seconds(), started_at)
     if node.kind is NodeKind.ML_MODEL:
         return _train(con, node, started_at, clock)
     if node.calls_ml and node.materialized is Materialization.VIEW:
@@ -240,7 +240,7 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
 
 def _rows(con: duckdb.DuckDBPyConnection, node: Node, relation: str) -> int | None:
     """The row count of a table (None for a view)."""
-    if node.materialized is not Materialization.TABLE:
+    if node.materialized not in (Materialization.TABLE, Materialization.SEED):
         return None
     counted = exp.select(exp.Count(this=exp.Star())).from_(parse_relation(relation))
     return con.execute(render(counted)).fetchall()[0][0]
@@ -325,7 +325,14 @@ def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
             message = f"{node.qualified_name} is not built; run `toolkit build --select {node.name}` first"
             return _result(node, Status.ERROR, None, time.perf_counter() - clock, message, started_at)
         relation = node.relation
+    else:
+        relation = _tested(node)
     return _checked(node, None, evaluate(con, node.name, relation, node.assertions), time.perf_counter() - clock, started_at)
+
+
+def _tested(node: Node) -> str | None:
+    """The relation a YAML test node checks (None for an assertion file, whose query finds its failing rows)."""
+    return render(relation(*node.tested)) if node.tested else None
 
 
 def _checked(

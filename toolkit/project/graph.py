@@ -88,8 +88,11 @@ class Graph:
         `name+` (with descendants), `tag:x`, `path:models/sub`, and the `+` forms of tag and path."""
         selectors = _split(select)
         chosen = set(self.nodes) if not selectors else set().union(*(self._pick(s) for s in selectors))
-        for selector in _split(exclude):
-            chosen -= self._pick(selector)
+        excluded: set[str] = set().union(*(self._pick(s) for s in _split(exclude)))
+        chosen -= excluded
+        # A YAML test comes with the nodes it tests, once all of them are chosen (dbt's "cautious" selection).
+        chosen |= {name for name, node in self.nodes.items() if node.tests_of and node.depends_on
+                   and set(node.depends_on) <= chosen and name not in excluded}
         return self.order(chosen)
 
     def _pick(self, selector: str) -> set[str]:

@@ -29,6 +29,7 @@ class Materialization(enum.Enum):
     VIEW = "view"
     ASSERTION = "assertion"  # nothing is stored: the query's rows are failures
     MODEL_STORE = "model_store"  # a trained model, stored as a new version in `_toolkit`
+    SEED = "seed"  # a table loaded from a CSV file of the seeds folder
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class Node:
     hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report
     uses_models: tuple[str, ...] = ()  # the models its ML.* calls name (ML.PREDICT(MODEL m, …))
     data_calls: tuple[str, ...] = ()  # the ML.* functions over data it calls (ML.DESCRIBE_DATA(TABLE t, …))
+    description: str = ""  # from its YAML properties
+    columns: tuple[tuple[str, str], ...] = ()  # (column, description) from its YAML properties
+    tested: tuple[str, str] | None = None  # a YAML test node: the (schema, table) its assertions check
+    tests_of: str | None = None  # a YAML test node: the node (or "source.table") it tests
 
     @property
     def calls_ml(self) -> bool:

@@ -135,6 +135,7 @@ class Renderer:
         )
         self.env.filters.update(identifier=self._identifier, literal=self._literal)
         self._assertions: list[Assertion] = []
+        self.raw_macros: dict[str, Macro] = {}  # name → Jinja macro, for callers that read its parameters
         self.macros = self._load_macros(standard_macros, project_macros)
 
     # --- templates -------------------------------------------------------------------------------
@@ -178,6 +179,7 @@ class Renderer:
                 if path in project:
                     project_origin[name] = path
                 origin[name] = path
+                self.raw_macros[name] = macro
                 self.env.globals[name] = _named(name, macro)
         return origin
 
@@ -189,16 +191,39 @@ class Renderer:
             self.env.handle_exception()  # re-raises with the traceback pointing at template lines
 
     # --- rendering -------------------------------------------------------------------------------
-    def render(self, name: str, path: Path) -> Rendered:
-        """Render one model file; errors name the file and the template line."""
+    def render(self, name: str, path: Path, defaults: Mapping[str, Any] | None = None) -> Rendered:
+        """Render one model file; errors name the file and the template line. `defaults` are configs from its
+        folder and YAML properties, which the file's own config() overrides."""
         _check_size(path, path.stat().st_size, "the file")
         self._current = Rendered(name=name, path=path, sql="", dialect=self._settings.dialect)
+        for key, value in (defaults or {}).items():
+            if key == "dialect":
+                self._current.dialect = value
+            else:
+                self._current.config[key] = value
         try:
             self._current.sql = self._run(path, lambda template: template.render(this=ref_marker(name)))
             _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
             return self._current
         finally:
             self._current = None
+
+    def in_context(self, name: str, path: Path, action: Any) -> Rendered:
+        """Run `action()` (calls of macros, ref(), source()) as if the file at `path` were rendering as the node
+        `name`: what it declares is collected on the returned Rendered; errors name `path`."""
+        self._current = Rendered(name=name, path=path, sql="", dialect=self._settings.dialect)
+        try:
+            self._current.sql = action()
+            return self._current
+        except _TEMPLATE_ERRORS as error:
+            raise _located(error, path, self.env.globals) from None
+        finally:
+            self._current = None
+
+    def declared_assertion(self, marker: Any) -> Assertion | None:
+        """The assertion an assertion macro's call returned the marker of (None: not such a marker)."""
+        match = _ASSERTION_MARKER.match(str(marker))
+        return self._assertions[int(match[1])] if match else None
 
     def _run(self, path: Path, action: Any) -> Any:
         template = self._template(path)
@@ -272,6 +297,9 @@ class Renderer:
                 )
             if key == "assertions":
                 state.assertions.extend(self._declared_assertions(value))
+            elif key == "tags":  # tags add up with those of the file's folder and YAML properties, as in dbt
+                tags = (*state.config.get("tags", ()), *_checked_config(key, value))
+                state.config[key] = tuple(dict.fromkeys(tags))
             elif key == "dialect":
                 state.dialect = _checked_dialect(value)
             else:
@@ -462,6 +490,11 @@ def _checked_dialect(value: Any) -> str:
         raise ConfigError(f"config(dialect={value!r}) is not a dialect{did_you_mean(str(value), DIALECTS)}",
                           hint="write config(dialect='bigquery') or config(dialect='duckdb')")
     return value.lower()
+
+
+def checked_config(key: str, value: Any) -> Any:
+    """A config value from a folder or YAML properties, checked as config() checks it."""
+    return _checked_dialect(value) if key == "dialect" else _checked_config(key, value)
 
 
 def _checked_config(key: str, value: Any) -> Any:
