@@ -90,9 +90,12 @@ class Graph:
         chosen = set(self.nodes) if not selectors else set().union(*(self._pick(s) for s in selectors))
         excluded: set[str] = set().union(*(self._pick(s) for s in _split(exclude)))
         chosen -= excluded
-        # A YAML test comes with the nodes it tests, once all of them are chosen (dbt's "cautious" selection).
-        chosen |= {name for name, node in self.nodes.items() if node.tests_of and node.depends_on
-                   and set(node.depends_on) <= chosen and name not in excluded}
+        # A YAML test comes with the nodes it tests when all of them are chosen (dbt's "cautious" selection), and
+        # goes with them unless named.
+        tests = {name for name, node in self.nodes.items() if node.tests_of and node.depends_on}
+        if not selectors:
+            chosen -= {name for name in tests if not set(self.nodes[name].depends_on) <= chosen}
+        chosen |= {name for name in tests if set(self.nodes[name].depends_on) <= chosen and name not in excluded}
         return self.order(chosen)
 
     def _pick(self, selector: str) -> set[str]:

@@ -180,8 +180,14 @@ def _text(value: Any, where: str, path: Path) -> str:
     return value
 
 
+def _entry_where(entry: Any, kind: str, index: int) -> str:
+    """`models[orders]`, or `models[3]` for an entry without a name."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f"{kind}[{name if isinstance(name, str) and name else index}]"
+
+
 def _resource(entry: Any, kind: str, index: int, path: Path) -> ResourceProperties:
-    where = f"{kind}[{index}]"
+    where = _entry_where(entry, kind, index)
     _check_keys(entry, ("name", "description", "config", "columns", "data_tests", "tests"), where, path, _DESCRIPTIVE)
     name = _name(entry, where, path)
     where = f"{kind}[{name}]"
@@ -191,7 +197,7 @@ def _resource(entry: Any, kind: str, index: int, path: Path) -> ResourceProperti
     tests = _tests(entry, None, where, path)
     columns: dict[str, str] = {}
     for position, column in enumerate(_list(entry.get("columns"), f"{where}.columns", path)):
-        column_where = f"{where}.columns[{position}]"
+        column_where = _entry_where(column, f"{where}.columns", position)
         _check_keys(column, ("name", "description", "data_tests", "tests", "data_type"), column_where, path,
                     _DESCRIPTIVE + ("config",))
         column_name = _name(column, column_where, path)
@@ -241,7 +247,7 @@ def _test(item: Any, column: str | None, where: str, path: Path) -> TestSpec:
 
 
 def _source(entry: Any, index: int, path: Path) -> SourceProperties:
-    where = f"sources[{index}]"
+    where = _entry_where(entry, "sources", index)
     _check_keys(entry, ("name", "description", "schema", "tables", "freshness", "loaded_at_field", "config"), where,
                 path, _DESCRIPTIVE)
     name = _name(entry, where, path)
@@ -252,7 +258,7 @@ def _source(entry: Any, index: int, path: Path) -> SourceProperties:
     defaults = _freshness_settings(entry, where, path, {})
     tables = []
     for position, table in enumerate(_list(entry.get("tables"), f"{where}.tables", path)):
-        table_where = f"{where}.tables[{position}]"
+        table_where = _entry_where(table, f"{where}.tables", position)
         _check_keys(table, ("name", "description", "columns", "data_tests", "tests", "freshness", "loaded_at_field",
                             "config"), table_where, path, _DESCRIPTIVE + ("external",))
         table_name = _name(table, table_where, path)

@@ -22,6 +22,7 @@ from toolkit.project.render import Rendered, Renderer
 
 # The first parameter of a column-level assertion macro, which a column's test fills with the column.
 COLUMN_PARAMETERS = ("column", "label", "event_at")
+ASSERTION_OPTIONS = ("severity", "error_if", "warn_if", "where", "dimension", "label")  # every assertion takes them
 _JINJA_CALL = re.compile(r"^\s*(ref|source)\s*\(.*\)\s*$", re.DOTALL)
 
 
@@ -74,6 +75,11 @@ def yaml_test(renderer: Renderer, spec: TestSpec, context: str) -> YamlTest | No
         positional = [spec.column]
     elif "column_name" in arguments and first in COLUMN_PARAMETERS:
         positional = [arguments.pop("column_name")]
+    accepted = (*macro.arguments, *ASSERTION_OPTIONS)
+    for key in arguments:
+        if key not in accepted:
+            raise ConfigError(f"{spec.where}: {spec.test} has no argument {key!r}{did_you_mean(key, accepted)}",
+                              Location(spec.path), hint=f"it takes {', '.join(macro.arguments) or 'no arguments'}")
     options = _options(spec)
 
     def call() -> str:
