@@ -12,6 +12,7 @@ import sqlglot.errors
 from toolkit.config import PYPROJECT, TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.assertions import Assertion, make_assertion, unique_names
+from toolkit.project.context import package_macro_files
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
 from toolkit.project.nodes import HashSplit, Materialization, Node, NodeKind
@@ -66,6 +67,7 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         vars={**settings.vars, **(vars or {})},
         standard_macros=standard_macro_files(),
         project_macros=macro_files(settings.macros),
+        packages=package_macro_files(settings.project_dir),
     )
     rendered, compiled = map_in_order(lambda item: renderer.render(*item, defaults=defaults[item[0]]),
                                       list(files.items()),

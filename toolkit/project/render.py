@@ -22,6 +22,19 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
 from toolkit.project.assertions import UNDER_TEST, Assertion, make_assertion
+from toolkit.project.context import (
+    CONTEXT_NAMES,
+    Adapter,
+    Exceptions,
+    MacroReturn,
+    Namespace,
+    Target,
+    ThisRelation,
+    env_var,
+    log,
+    macro_return,
+    query_runner,
+)
 from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.sql.dialect import DIALECTS
@@ -33,6 +46,7 @@ _MARKER = re.compile(f"{_MARK}(ref|relation|identifier|string){_MARK}([^{_MARK}]
 _ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
 RESERVED_GLOBALS = (
     "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split", "dialect",
+    *CONTEXT_NAMES,
 )
 
 # config(...) keys → accepted values (None: checked by type only).
@@ -111,6 +125,7 @@ class Renderer:
         vars: dict[str, Any],
         standard_macros: list[Path],
         project_macros: list[Path],
+        packages: Mapping[str, list[Path]] | None = None,
     ):
         self._settings = settings
         self._nodes = {name.casefold(): name for name in node_names}
@@ -133,10 +148,19 @@ class Renderer:
             assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
             dialect=self._dialect,
         )
+        self.namespaces: dict[str, Namespace] = {}
+        self.target = Target(name="dev", schema=settings.schema, database=settings.warehouse.stem,
+                             path=str(settings.warehouse))
+        self.env.globals.update({  # dbt's context: https://docs.getdbt.com/reference/dbt-jinja-functions
+            "target": self.target, "env_var": env_var, "log": log, "exceptions": Exceptions(), "return": macro_return,
+            "adapter": Adapter(self.env.globals, self.namespaces), "run_query": query_runner(settings.warehouse),
+            "execute": True,
+        })
         self.env.filters.update(identifier=self._identifier, literal=self._literal)
         self._assertions: list[Assertion] = []
         self.raw_macros: dict[str, Macro] = {}  # name → Jinja macro, for callers that read its parameters
         self.macros = self._load_macros(standard_macros, project_macros)
+        self._load_packages(packages or {})
 
     # --- templates -------------------------------------------------------------------------------
     def _load(self, name: str) -> tuple[str, str, Any] | None:
@@ -183,6 +207,24 @@ class Renderer:
                 self.env.globals[name] = _named(name, macro)
         return origin
 
+    def _load_packages(self, packages: Mapping[str, list[Path]]) -> None:
+        """Each package's macros under its name (`dbt_utils.star(…)`); also by their bare names, for the package's
+        own calls, unless the standard library or the project defines the name."""
+        for package, paths in packages.items():
+            if package in self.env.globals:
+                raise ProjectError(f'a package may not be called "{package}": the name is taken', Location(paths[0]),
+                                   hint="rename its folder")
+            macros: dict[str, Any] = {}
+            for path in paths:
+                module = self._run(path, self._module)
+                for name in dir(module):
+                    macro = getattr(module, name)
+                    if isinstance(macro, Macro):
+                        macros[name] = _named(f"{package}.{name}", macro)
+                        self.env.globals.setdefault(name, macros[name])
+            self.namespaces[package] = Namespace(package, macros)
+            self.env.globals[package] = self.namespaces[package]
+
     def _module(self, template: jinja2.Template) -> Any:
         """A macro file's macros, bound to the live globals so they see macros loaded after them."""
         try:
@@ -202,7 +244,8 @@ class Renderer:
             else:
                 self._current.config[key] = value
         try:
-            self._current.sql = self._run(path, lambda template: template.render(this=ref_marker(name)))
+            this = ThisRelation(ref_marker(name), name, self._own_schema, self.target.database)
+            self._current.sql = self._run(path, lambda template: template.render(this=this))
             _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
             return self._current
         finally:
@@ -247,8 +290,19 @@ class Renderer:
             raise ProjectError(f"{function}() can only be called while a model file renders, not in a macro file's body")
         return self._current
 
-    def _ref(self, *args: Any) -> str:
+    def _own_schema(self) -> str:
+        """`this.schema`: the schema of the file rendering, as its configs set it so far."""
+        config = self._current.config if self._current is not None else {}
+        return config.get("schema", self._settings.schema)
+
+    def _ref(self, *args: Any, **kwargs: Any) -> str:
         state = self._state("ref")
+        if kwargs:
+            key = next(iter(kwargs))
+            if key in ("v", "version"):
+                raise ProjectError(f"ref({', '.join(map(repr, args))}, {key}=…): model versions are not supported",
+                                   hint="give each version a model file of its own and ref it by name")
+            raise ProjectError(f"ref() takes no argument {key}=…", hint="write ref('node_name')")
         if len(args) != 1:
             raise ProjectError(f"ref() takes one node name, e.g. ref('stg_flights'), not {len(args)} arguments")
         name = args[0]
@@ -367,6 +421,15 @@ class BoundedSandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "+", "**"})
 
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A call; a macro's `{{ return(value) }}` makes that macro's call give `value`, as in dbt."""
+        if not (isinstance(__obj, Macro) or getattr(__obj, "is_macro", False)):
+            return super().call(__context, __obj, *args, **kwargs)
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        except MacroReturn as returned:
+            return returned.value
+
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             bits = _power_bits(left, right)
@@ -430,6 +493,8 @@ def _named(name: str, macro: Macro) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return macro(*args, **kwargs)
+        except MacroReturn as returned:  # called from Python, not through the sandbox's call
+            return returned.value
         except jinja2.UndefinedError as error:
             if not (error.message or "").startswith("parameter "):
                 raise
@@ -447,6 +512,7 @@ def _named(name: str, macro: Macro) -> Any:
                 raise ConfigError(f"{name}(): too many arguments", hint=f"it takes {takes}") from None
             raise
 
+    call.is_macro = True  # type: ignore[attr-defined]
     return call
 
 
