@@ -15,7 +15,8 @@ from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.project.context import package_macro_files
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
-from toolkit.project.nodes import HashSplit, Materialization, Node, NodeKind
+from toolkit.project.incremental import incremental_keys_used, incremental_settings
+from toolkit.project.nodes import HashSplit, Incremental, Materialization, Node, NodeKind
 from toolkit.project.parallel import map_in_order
 from toolkit.project.parse import Statement, parse_model
 from toolkit.project.properties import load_properties, property_files
@@ -148,9 +149,12 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str
             kind, assertions, materialized = NodeKind.ML_MODEL, [], Materialization.MODEL_STORE
         else:
             kind, assertions = _assertions(rendered, materialized, statement.sql)
+        incremental, incremental_sql = _incremental(rendered, materialized, statement, relations, datasets)
     except ToolkitError as error:
         raise error.at(Location(rendered.path)) from None
     return Node(
+        incremental=incremental,
+        incremental_sql=incremental_sql,
         name=rendered.name,
         path=rendered.path,
         relative_path=Path(os.path.relpath(rendered.path, settings.project_dir)),
@@ -172,6 +176,22 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str
         uses_models=tuple(model_names(statement.expression)),
         data_calls=tuple(data_calls(statement.expression)),
     )
+
+
+def _incremental(rendered: Rendered, materialized: Materialization, statement: Statement,
+                 relations: dict[str, tuple[str, str]], datasets: Datasets) -> tuple[Incremental | None, str]:
+    """An incremental model's settings and its new rows' query (what it renders to with is_incremental() true)."""
+    used = incremental_keys_used(rendered.config)
+    if materialized is not Materialization.INCREMENTAL:
+        if used:
+            raise ConfigError(f"config({used[0]}=…) applies to incremental models only",
+                              hint="add materialized='incremental' to config(), or remove it")
+        return None, ""
+    sql = resolve_markers(rendered.incremental_sql or rendered.sql, rendered.dialect, relations)
+    increment = parse_model(sql, rendered.path, rendered.dialect, datasets)
+    if any(model_names(tree.expression) or data_calls(tree.expression) for tree in (statement, increment)):
+        raise ConfigError("an incremental model cannot hold ML.* calls", hint="call them in a table model it reads")
+    return incremental_settings(rendered.config), increment.sql
 
 
 def _hash_split(split: HashSplit, rendered: Rendered, relations: dict[str, tuple[str, str]],

@@ -31,10 +31,6 @@ _UNSUPPORTED = {
     "identifier": "a source table's identifier must be its name: name the table as the warehouse does",
     "database": "the toolkit reads one warehouse: remove database, or set [tool.toolkit].warehouse",
     "enabled": "disabling by configuration is not supported: move the file out of the folder",
-    "unique_key": "incremental models are not supported: the model is rebuilt as a table",
-    "incremental_strategy": "incremental models are not supported: the model is rebuilt as a table",
-    "on_schema_change": "incremental models are not supported: the model is rebuilt as a table",
-    "full_refresh": "incremental models are not supported: the model is rebuilt as a table",
     "pre-hook": "hooks are not supported: put the statement in a model",
     "post-hook": "hooks are not supported: put the statement in a model",
     "fail_calc": "fail_calc is not supported: tests count failing rows",
@@ -42,7 +38,8 @@ _UNSUPPORTED = {
     "loaded_at_query": "loaded_at_query is not supported: name a timestamp column with loaded_at_field",
     "filter": "a freshness filter is not supported: freshness reads the whole table",
 }
-MODEL_CONFIG_KEYS = ("materialized", "schema", "tags", "dialect")
+MODEL_CONFIG_KEYS = ("materialized", "schema", "tags", "dialect", "unique_key", "incremental_strategy",
+                     "on_schema_change", "full_refresh")
 SEED_CONFIG_KEYS = ("schema", "tags", "column_types", "delimiter", "quote_columns")
 TEST_CONFIG_KEYS = ("severity", "error_if", "warn_if", "where", "enabled")
 _FRESHNESS_KEYS = ("warn_after", "error_after")

@@ -35,6 +35,7 @@ from toolkit.project.context import (
     macro_return,
     query_runner,
 )
+from toolkit.project.incremental import INCREMENTAL_KEYS, checked_incremental_config
 from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.sql.dialect import DIALECTS
@@ -46,13 +47,13 @@ _MARKER = re.compile(f"{_MARK}(ref|relation|identifier|string){_MARK}([^{_MARK}]
 _ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
 RESERVED_GLOBALS = (
     "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split", "dialect",
-    *CONTEXT_NAMES,
+    "is_incremental", *CONTEXT_NAMES,
 )
 
 # config(...) keys → accepted values (None: checked by type only).
-MATERIALIZATIONS = ("table", "view", "assertion")
+MATERIALIZATIONS = ("table", "view", "assertion", "incremental")
 CONFIG_KEYS = ("materialized", "schema", "tags", "assertions", "severity", "error_if", "warn_if", "dimension",
-               "dialect")
+               "dialect", *INCREMENTAL_KEYS)
 ASSERTION_FILE_KEYS = ("severity", "error_if", "warn_if", "dimension")  # for materialized='assertion' only
 
 # Errors a user's template can raise while rendering; anything else is a toolkit bug.
@@ -87,6 +88,7 @@ class Rendered:
     assertions: list[Assertion] = field(default_factory=list)
     hash_splits: list[HashSplit] = field(default_factory=list)
     dialect: str = "duckdb"  # the file's SQL dialect: the project's, or the file's config(dialect=…)
+    incremental_sql: str | None = None  # an incremental model rendered with is_incremental() true
 
 
 def ref_marker(name: str) -> str:
@@ -146,8 +148,9 @@ class Renderer:
         self.env.globals.update(
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=raise_error,
             assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
-            dialect=self._dialect,
+            dialect=self._dialect, is_incremental=self._is_incremental,
         )
+        self._incremental_pass = False  # True while an incremental model renders for its new rows
         self.namespaces: dict[str, Namespace] = {}
         self.target = Target(name="dev", schema=settings.schema, database=settings.warehouse.stem,
                              path=str(settings.warehouse))
@@ -246,10 +249,32 @@ class Renderer:
         try:
             this = ThisRelation(ref_marker(name), name, self._own_schema, self.target.database)
             self._current.sql = self._run(path, lambda template: template.render(this=this))
+            if self._current.config.get("materialized") == "incremental":
+                self._render_increment(path, this)
             _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
             return self._current
         finally:
             self._current = None
+
+    def _render_increment(self, path: Path, this: ThisRelation) -> None:
+        """An incremental model rendered again with is_incremental() true, for its new rows; what that pass
+        declares (configs, assertions) is the first pass's, but its refs and sources count too."""
+        first = self._current
+        self._current = Rendered(name=first.name, path=path, sql="", config=dict(first.config), dialect=first.dialect)
+        self._incremental_pass = True
+        try:
+            first.incremental_sql = self._run(path, lambda template: template.render(this=this))
+            _check_size(path, len(first.incremental_sql.encode()), "its rendered SQL")
+            first.refs.extend(ref for ref in self._current.refs if ref not in first.refs)
+            first.sources.extend(source for source in self._current.sources if source not in first.sources)
+        finally:
+            self._incremental_pass = False
+            self._current = first
+
+    def _is_incremental(self) -> bool:
+        """dbt's is_incremental() (https://docs.getdbt.com/docs/build/incremental-models): true in the pass that
+        renders an incremental model's new rows; the runner uses that query once the table exists."""
+        return self._incremental_pass
 
     def in_context(self, name: str, path: Path, action: Any) -> Rendered:
         """Run `action()` (calls of macros, ref(), source()) as if the file at `path` were rendering as the node
@@ -564,6 +589,8 @@ def checked_config(key: str, value: Any) -> Any:
 
 
 def _checked_config(key: str, value: Any) -> Any:
+    if key in INCREMENTAL_KEYS:
+        return checked_incremental_config(key, value)
     if key in ASSERTION_FILE_KEYS:
         return value  # validated with the node, once its materialization is known
     if key == "materialized":
