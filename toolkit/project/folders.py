@@ -15,6 +15,8 @@ from toolkit.errors import ConfigError, Location, did_you_mean
 def check_folder_configs(tree: Mapping[str, Any], section: str, keys: tuple[str, ...], root: Path,
                          files: Mapping[str, Path], pyproject: Path) -> None:
     """Every `+key` known and every folder or file named present: a typo is an error, never a config lost."""
+    if not tree:
+        return
     known = {path.relative_to(root).with_suffix("").parts for path in files.values()}
     prefixes = {parts[:end] for parts in known for end in range(1, len(parts) + 1)}
 
@@ -44,6 +46,8 @@ def check_folder_configs(tree: Mapping[str, Any], section: str, keys: tuple[str,
 
 def folder_config(tree: Mapping[str, Any], root: Path, path: Path) -> dict[str, Any]:
     """The configs that apply to the file at `path`, levels merged from the top down."""
+    if not tree:
+        return {}
     merged: dict[str, Any] = {}
     level: Any = tree
     for part in (None, *path.relative_to(root).with_suffix("").parts):
