@@ -235,3 +235,32 @@ def test_bad_properties_are_refused_naming_file_and_key(project, changes, words)
         load_project(load_settings(folder))
     for word in words:
         assert word in str(raised.value)
+
+
+def test_toolkit_test_runs_yaml_tests_on_what_is_published(project, toolkit):
+    rows = [(10, 1, "placed"), (11, 2, "shipped")]
+    folder = project({**FILES, "seeds/raw_orders.csv": orders_csv(rows)})
+    assert toolkit(folder, "build").exit_code == 0
+    import duckdb
+
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    con.execute("insert into main.orders values (12, 8, 'placed'), (12, 9, 'lost')")  # changed behind its back
+    con.close()
+    result = toolkit(folder, "test")
+    assert result.exit_code != 0
+    found = failing(folder / "w.duckdb")
+    assert found[("orders", "unique(order_id)")] == ("fail", 1)
+    assert found[("orders", "accepted_values(status)")] == ("warn", 1)
+    assert found[("relationships_orders_customer_id", "relationships(customer_id -> customer_id)")] == ("fail", 2)
+
+
+def test_yaml_test_nodes_deploy_against_their_model(project):
+    from toolkit.deploy.bigquery import compile_bigquery
+
+    loaded = load_project(load_settings(project(FILES)))
+    deployment = compile_bigquery(loaded, loaded.graph.order())
+    test = next(node for node in deployment.nodes if node.name == "relationships_orders_customer_id")
+    text = " ".join(test.statements)
+    assert "FROM `main`.`orders` AS child" in text and "FROM `main`.`customers` AS parent" in text
+    seeds = [node for node in deployment.nodes if node.name.startswith("raw_")]
+    assert seeds and all(not node.statements for node in seeds)  # seeds are loaded by other means on BigQuery
