@@ -264,3 +264,30 @@ def test_yaml_test_nodes_deploy_against_their_model(project):
     assert "FROM `main`.`orders` AS child" in text and "FROM `main`.`customers` AS parent" in text
     seeds = [node for node in deployment.nodes if node.name.startswith("raw_")]
     assert seeds and all(not node.statements for node in seeds)  # seeds are loaded by other means on BigQuery
+
+
+def test_dbt_utils_names_and_where(project, toolkit):
+    rows = [(10, 1, "placed"), (10, 1, "placed"), (11, 2, "lost"), (12, 3, "lost")]
+    yml = """\
+models:
+  - name: orders
+    data_tests:
+      - dbt_utils.unique_combination_of_columns:
+          combination_of_columns: [order_id, customer_id]
+      - dbt_utils.expression_is_true:
+          expression: "order_id >= 11"
+          config: {severity: warn}
+    columns:
+      - name: status
+        data_tests:
+          - accepted_values:
+              values: [placed]
+              where: "customer_id > 2"
+"""
+    folder = project({**FILES, "seeds/raw_orders.csv": orders_csv(rows), "models/schema.yml": yml})
+    toolkit(folder, "build")
+    found = failing(folder / "w.duckdb")
+    pairs = [(r[0], r[1]) for r in rows]
+    assert found[("orders", "unique_combination(order_id, customer_id)")] == ("fail", len(pairs) - len(set(pairs)))
+    assert found[("orders", "expression_is_true(order_id >= 11)")] == ("warn", sum(r[0] < 11 for r in rows))
+    assert found[("orders", "accepted_values(status)")] == ("fail", sum(r[1] > 2 and r[2] != "placed" for r in rows))
