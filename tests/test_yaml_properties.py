@@ -198,9 +198,12 @@ sources:
 
 
 BAD = [
-    ({"models/schema.yml": "models:\n  - name: orders\n    colums: []\n"}, ["schema.yml", "colums", "columns"]),
+    ({"models/schema.yml": "models:\n  - name: orders\n    colums: []\n"},
+     ["schema.yml, line 3", "colums", "columns"]),
+    ({"models/schema.yml": "models:\n  - name: orders\n    description: a\n    description: b\n"},
+     ["schema.yml, line 4", "description", "twice"]),
     ({"models/schema.yml": "models:\n  - name: orders\n    columns:\n      - name: order_id\n"
-                           "        data_tests: [uniqe]\n"}, ["schema.yml", "uniqe", "unique"]),
+                           "        data_tests: [uniqe]\n"}, ["schema.yml, line 5", "uniqe", "unique"]),
     ({"models/schema.yml": "modles: []\n"}, ["schema.yml", "modles", "models"]),
     ({"models/schema.yml": "models:\n  - name: order\n"}, ["schema.yml", "order", "orders"]),
     ({"models/schema.yml": "snapshots: []\n"}, ["schema.yml", "snapshots", "not supported"]),

@@ -46,6 +46,56 @@ _FRESHNESS_KEYS = ("warn_after", "error_after")
 PERIODS = ("minute", "hour", "day")
 
 
+class _Mapping(dict):
+    """A YAML mapping that knows the line of each of its keys."""
+
+    lines: dict[Any, int]
+
+
+class _Sequence(list):
+    """A YAML list that knows the line of each of its items."""
+
+    lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, keeping line numbers for messages and refusing a key given twice in one mapping."""
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    mapping = _Mapping()
+    mapping.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} appears twice",
+                                                    key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.lines[key] = key_node.start_mark.line + 1
+    return mapping
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> _Sequence:
+    sequence = _Sequence(loader.construct_object(item, deep=True) for item in node.value)
+    sequence.lines = [item.start_mark.line + 1 for item in node.value]
+    return sequence
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+
+
+def _line(container: Any, key: Any) -> int | None:
+    """The line of `key` (a mapping's key, or a list's index) in the file, when known."""
+    lines = getattr(container, "lines", None)
+    if isinstance(lines, dict):
+        return lines.get(key)
+    if isinstance(lines, list) and isinstance(key, int) and key < len(lines):
+        return lines[key]
+    return None
+
+
 @dataclass(frozen=True)
 class TestSpec:
     """One entry of a `data_tests:` (or `tests:`) list: the test's name, the column it is declared under, its
@@ -58,6 +108,11 @@ class TestSpec:
     label: str | None  # dbt's custom `name:` of a test
     path: Path
     where: str  # where in the file, e.g. models[orders].columns[status].data_tests[1]
+    line: int | None = None
+
+    @property
+    def location(self) -> Location:
+        return Location(self.path, self.line)
 
 
 @dataclass(frozen=True)
@@ -123,7 +178,7 @@ def load_properties(files: list[Path]) -> Properties:
 
 def _read_file(path: Path, properties: Properties) -> None:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        document = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_Loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -148,9 +203,10 @@ def _check_keys(mapping: Any, known: tuple[str, ...], where: str, path: Path, qu
     for key in mapping:
         if key in known or key in quiet:
             continue
+        at = Location(path, _line(mapping, key))
         if key in _UNSUPPORTED:
-            raise ConfigError(f"{where}: {key} is not supported", Location(path), hint=_UNSUPPORTED[key])
-        raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(str(key), known)}", Location(path),
+            raise ConfigError(f"{where}: {key} is not supported", at, hint=_UNSUPPORTED[key])
+        raise ConfigError(f"{where}: unknown key {key!r}{did_you_mean(str(key), known)}", at,
                           hint="known keys: " + ", ".join(known))
 
 
@@ -211,16 +267,17 @@ def _tests(entry: dict[str, Any], column: str | None, where: str, path: Path) ->
         raise ConfigError(f"{where} has both data_tests and tests", Location(path), hint="keep data_tests")
     key = "data_tests" if "data_tests" in entry else "tests"
     specs = []
-    for index, item in enumerate(_list(entry.get(key), f"{where}.{key}", path)):
-        specs.append(_test(item, column, f"{where}.{key}[{index}]", path))
+    items = _list(entry.get(key), f"{where}.{key}", path)
+    for index, item in enumerate(items):
+        specs.append(_test(item, column, f"{where}.{key}[{index}]", path, _line(items, index)))
     return specs
 
 
-def _test(item: Any, column: str | None, where: str, path: Path) -> TestSpec:
+def _test(item: Any, column: str | None, where: str, path: Path, line: int | None) -> TestSpec:
     """`- unique`, or `- accepted_values: {arguments: {values: […]}, config: {severity: warn}}`, where arguments
     may also sit beside config (dbt before 1.10.5) and `name:` renames the test."""
     if isinstance(item, str):
-        return TestSpec(item, column, {}, {}, None, path, where)
+        return TestSpec(item, column, {}, {}, None, path, where, line)
     if not isinstance(item, dict) or len(item) != 1:
         raise ConfigError(f"{where} must be a test name or a mapping of one test name to its arguments",
                           Location(path), hint="e.g. '- unique' or '- accepted_values: {values: [a, b]}'")
@@ -240,7 +297,7 @@ def _test(item: Any, column: str | None, where: str, path: Path) -> TestSpec:
         else:
             arguments[key] = value
     _check_keys(config, TEST_CONFIG_KEYS, f"{where}.config", path, _DESCRIPTIVE)
-    return TestSpec(str(test), column, arguments, config, label, path, where)
+    return TestSpec(str(test), column, arguments, config, label, path, where, line)
 
 
 def _source(entry: Any, index: int, path: Path) -> SourceProperties:

@@ -63,7 +63,7 @@ def yaml_test(renderer: Renderer, spec: TestSpec, context: str) -> YamlTest | No
     if macro is None:
         known = [*_assertion_macros(renderer), *ALIASES]
         raise ConfigError(f"{spec.where}: no test named {spec.test!r}{did_you_mean(spec.test, known)}",
-                          Location(spec.path),
+                          spec.location,
                           hint="tests are assertion macros: unique, not_null, accepted_values, relationships, "
                                "in_range, … (the README lists them) or your own from macros/")
     first = macro.arguments[0] if macro.arguments else None
@@ -71,7 +71,7 @@ def yaml_test(renderer: Renderer, spec: TestSpec, context: str) -> YamlTest | No
     if spec.column is not None:
         if first not in COLUMN_PARAMETERS:
             raise ConfigError(f"{spec.where}: {spec.test} tests a whole model, not a column",
-                              Location(spec.path), hint="list it under the model's own data_tests")
+                              spec.location, hint="list it under the model's own data_tests")
         positional = [spec.column]
     elif "column_name" in arguments and first in COLUMN_PARAMETERS:
         positional = [arguments.pop("column_name")]
@@ -79,7 +79,7 @@ def yaml_test(renderer: Renderer, spec: TestSpec, context: str) -> YamlTest | No
     for key in arguments:
         if key not in accepted:
             raise ConfigError(f"{spec.where}: {spec.test} has no argument {key!r}{did_you_mean(key, accepted)}",
-                              Location(spec.path), hint=f"it takes {', '.join(macro.arguments) or 'no arguments'}")
+                              spec.location, hint=f"it takes {', '.join(macro.arguments) or 'no arguments'}")
     options = _options(spec)
 
     def call() -> str:
@@ -89,10 +89,10 @@ def yaml_test(renderer: Renderer, spec: TestSpec, context: str) -> YamlTest | No
     try:
         declared = renderer.in_context(context, spec.path, call)
     except ToolkitError as error:
-        raise type(error)(f"{spec.where}: {error.message}", Location(spec.path), error.hint) from None
+        raise type(error)(f"{spec.where}: {error.message}", spec.location, error.hint) from None
     assertion = renderer.declared_assertion(declared.sql)
     if assertion is None:
-        raise ConfigError(f"{spec.where}: the macro {name} is not an assertion macro", Location(spec.path),
+        raise ConfigError(f"{spec.where}: the macro {name} is not an assertion macro", spec.location,
                           hint="a test's macro returns assertion(…); see the README on writing assertions")
     return YamlTest(assertion, declared)
 
