@@ -148,9 +148,12 @@ def test_seeds_load_with_column_types_and_are_refd(project, toolkit):
                       "seeds/props.yml": "seeds:\n  - name: codes\n    config:\n      delimiter: ';'\n"
                                          "      column_types: {code: VARCHAR}\n    columns:\n      - name: code\n"
                                          "        data_tests: [unique]\n"})
+    warehouse = folder / "w.duckdb"
+    assert toolkit(folder, "seed", "--select", "codes").exit_code == 0
+    published = "select table_name from information_schema.tables where table_schema = 'main'"
+    assert query(warehouse, published) == [("codes",)]
     result = toolkit(folder, "seed")
     assert result.exit_code == 0, result.output
-    warehouse = folder / "w.duckdb"
     assert query(warehouse, "select code, label from main.codes") == [("007", "bond")]  # leading zeros kept
     types = dict(query(warehouse, "select column_name, data_type from information_schema.columns "
                                   "where table_name = 'raw_customers'"))

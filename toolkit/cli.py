@@ -636,14 +636,16 @@ def _shown(path: Path) -> str:
 
 @cli.command()
 @_project_options
-def seed(settings: Settings, vars: dict[str, Any]) -> None:
+@_selection_options
+def seed(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     """Load the seeds folder's CSV files into their tables (and run their YAML tests); `build` loads them too."""
     from toolkit.project.seeds import seed_selection
 
     project = load_project(settings, vars)
-    selected = seed_selection(project.nodes)
+    chosen = set(project.graph.select(select, exclude))
+    selected = [name for name in seed_selection(project.nodes) if name in chosen]
     if not selected:
-        console.print(f"Nothing to seed: no CSV files in {_shown(settings.seeds_dir)}.")
+        console.print(f"Nothing to seed: no CSV file in {_shown(settings.seeds_dir)} is selected.")
         return
     _run_and_report(settings, project, project.graph.order(selected), "build")
 
