@@ -159,3 +159,39 @@ def test_a_unique_key_the_query_lacks_is_an_error_at_build(project, toolkit):
     result = toolkit(folder, "build")
     assert result.exit_code != 0 and "unique_key key" in result.output
     assert table(folder) == [(1, 1, 1)]
+
+
+def test_sigkill_in_the_middle_of_an_increment_keeps_the_previous_table(project):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import run_toolkit
+
+    slow = "(select count(*) from range(1000000) a, range(1000000) b)"  # minutes of work
+    folder = project({"models/base.sql": "select range as id from range(5)\n", "models/ev.sql": (
+        "{{ config(materialized='incremental', unique_key='id') }}\n"
+        "select id, 1 as n from {{ ref('base') }}\n"
+        f"{{% if is_incremental() %}}where id > {slow}{{% endif %}}\n")})
+    assert run_toolkit(folder, "build").returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "toolkit", "build"], cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:  # wait until the increment is the one being applied
+            if "OK" in line and "base" in line:
+                break
+        time.sleep(1.0)
+        assert process.poll() is None
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    warehouse = folder / "warehouse.duckdb"
+    assert sorted(query(warehouse, "select id, n from ev")) == [(i, 1) for i in range(5)]
+    (folder / "models/ev.sql").write_text("{{ config(materialized='incremental', unique_key='id') }}\n"
+                                          "select id, 2 as n from {{ ref('base') }} where id < 2\n")
+    rebuilt = run_toolkit(folder, "build")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert sorted(query(warehouse, "select id, n from ev")) == [(0, 2), (1, 2), (2, 1), (3, 1), (4, 1)]
+    assert query(warehouse, "select count(*) from information_schema.tables where table_name like '__toolkit%'") == [(0,)]
