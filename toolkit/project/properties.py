@@ -58,7 +58,7 @@ class _Sequence(list):
     lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it
     """PyYAML's safe loader, keeping line numbers for messages and refusing a key given twice in one mapping."""
 
 

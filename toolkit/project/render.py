@@ -7,6 +7,7 @@ quotes), so one pass over the files suffices."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import traceback
@@ -103,18 +104,23 @@ def _marker(kind: str, *parts: str) -> str:
 def resolve_markers(sql: str, dialect: str, relations: dict[str, tuple[str, str]]) -> str:
     """Replace the markers with names and strings quoted in `dialect`; `relations` maps a node name to its
     (schema, name)."""
-    target = DIALECTS[dialect]
 
     def resolve(match: re.Match[str]) -> str:
         kind, payload = match.groups()
         if kind == "ref":
-            return render(relation(*relations[payload]), target)
-        parts = [bytes.fromhex(part).decode() for part in payload.split(".")]
-        if kind == "relation":
-            return render(relation(*parts), target)
-        return render(identifier(parts[0]) if kind == "identifier" else literal(parts[0]), target)
+            return _quoted("relation", dialect, *relations[payload])
+        return _quoted(kind, dialect, *(bytes.fromhex(part).decode() for part in payload.split(".")))
 
     return _MARKER.sub(resolve, sql)
+
+
+@functools.lru_cache(maxsize=2**16)
+def _quoted(kind: str, dialect: str, *parts: str) -> str:
+    """A relation, identifier or string quoted in `dialect` (the same few names recur across a project's files)."""
+    target = DIALECTS[dialect]
+    if kind == "relation":
+        return render(relation(*parts), target)
+    return render(identifier(parts[0]) if kind == "identifier" else literal(parts[0]), target)
 
 
 class Renderer:
@@ -391,7 +397,9 @@ class Renderer:
 
     def _identifier(self, name: Any) -> str:
         """The `identifier` filter: a column or table name, quoted in the dialect of the text it lands in."""
-        _identifier(name)  # checked as the split report's filter checks it
+        _defined(name)  # checked as the split report's filter checks it, without quoting it here
+        if not isinstance(name, str) or not name:
+            raise _ArgumentError(f"expected a column name as a string, got {name!r}")
         return _marker("identifier", name)
 
     def _literal(self, value: Any) -> str:

@@ -23,6 +23,7 @@ from toolkit.project.render import Rendered, Renderer
 # The first parameter of a column-level assertion macro, which a column's test fills with the column.
 COLUMN_PARAMETERS = ("column", "label", "event_at")
 ASSERTION_OPTIONS = ("severity", "error_if", "warn_if", "where", "dimension", "label")  # every assertion takes them
+_PLAIN_CALL = re.compile(r"""^\s*(ref|source)\s*\(\s*((?:['"][^'"]*['"]\s*,?\s*){1,2})\)\s*$""")
 _JINJA_CALL = re.compile(r"^\s*(ref|source)\s*\(.*\)\s*$", re.DOTALL)
 
 
@@ -130,10 +131,15 @@ def _options(spec: TestSpec) -> dict[str, Any]:
 
 def _value(renderer: Renderer, value: Any) -> Any:
     """An argument as dbt reads it: `ref('x')` and `source('s', 't')` are Jinja calls; `{{ … }}` is rendered."""
-    if isinstance(value, str) and _JINJA_CALL.match(value):
-        return renderer.env.from_string("{{ " + value + " }}").render()
-    if isinstance(value, str) and "{{" in value:
-        return renderer.env.from_string(value).render()
+    if isinstance(value, str):
+        plain = _PLAIN_CALL.match(value)
+        if plain:  # the common case, called without compiling a template
+            function, arguments = plain[1], re.findall(r"['\"]([^'\"]*)['\"]", plain[2])
+            return renderer.env.globals[function](*arguments)
+        if _JINJA_CALL.match(value):
+            return renderer.env.from_string("{{ " + value + " }}").render()
+        if "{{" in value:
+            return renderer.env.from_string(value).render()
     if isinstance(value, list):
         return [_value(renderer, item) for item in value]
     return value
