@@ -288,6 +288,7 @@ models:
         data_tests:
           - accepted_values:
               values: [placed]
+              quote: true
               where: "customer_id > 2"
 """
     folder = project({**FILES, "seeds/raw_orders.csv": orders_csv(rows), "models/schema.yml": yml})

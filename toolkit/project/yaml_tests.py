@@ -44,6 +44,10 @@ ALIASES: dict[str, Alias] = {
 }
 
 
+# dbt arguments the toolkit's macro needs not: accepted_values quotes strings and leaves numbers as they are.
+IGNORED_ARGUMENTS: dict[str, tuple[str, ...]] = {"accepted_values": ("quote",)}
+
+
 @dataclass(frozen=True)
 class YamlTest:
     """A test made an assertion: what rendering it referred to decides whether it audits its model (no refs or
@@ -60,6 +64,8 @@ def yaml_test(renderer: Renderer, spec: TestSpec, context: str) -> YamlTest | No
     alias = ALIASES.get(spec.test)
     name = alias.macro if alias else spec.test
     arguments = {(alias.arguments.get(key, key) if alias else key): value for key, value in spec.arguments.items()}
+    for ignored in IGNORED_ARGUMENTS.get(name, ()):
+        arguments.pop(ignored, None)
     macro = renderer.raw_macros.get(name)
     if macro is None:
         known = [*_assertion_macros(renderer), *ALIASES]
