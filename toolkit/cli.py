@@ -27,6 +27,7 @@ from toolkit.display.runs import print_failures, print_summary, reporter_for
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
+from toolkit.project.seeds import seed_selection
 from toolkit.runner import (
     check_replaceable,
     check_sources,
@@ -604,6 +605,22 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+@cli.command()
+@_project_options
+@_selection_options
+@_output_option
+def seed(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+         output: str) -> None:
+    """Load the seeds folder's CSV files into their tables (and run their YAML tests); `build` loads them too."""
+    project = load_project(settings, vars)
+    chosen = set(project.graph.select(select, exclude))
+    selected = [name for name in seed_selection(project.nodes) if name in chosen]
+    if not selected:
+        _say(output, f"Nothing to seed: no CSV file in {_shown(settings.seeds_dir)} is selected.")
+        return
+    _run_and_report(settings, project, project.graph.order(selected), "build", output)
 
 
 def main() -> None:

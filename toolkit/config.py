@@ -46,6 +46,13 @@ class Settings:
     lock_timeout: float = 10.0
     dialect: str = "duckdb"  # the SQL dialect model files are written in, unless a file's config() says otherwise
     bigquery: BigQuerySettings = field(default_factory=lambda: BigQuerySettings())
+    seeds: Path | None = None  # the folder of seed CSV files (None: `seeds` beside the models)
+    model_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.models]: "+key" configs per folder
+    seed_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.seeds]: the same for seeds
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.seeds if self.seeds is not None else self.project_dir / "seeds"
 
     @property
     def example_warehouse(self) -> Path:
@@ -56,8 +63,9 @@ class Settings:
 # key → (expected type, default); paths are relative to the project folder.
 _KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "warehouse": (str, "warehouse.duckdb"),
-    "models": (str, "models"),
+    "models": ((str, dict), "models"),  # a folder, or a table of folder configs ("+materialized" …, path = folder)
     "macros": (str, "macros"),
+    "seeds": ((str, dict), "seeds"),
     "target": (str, "target"),
     "schema": (str, "main"),
     "sources": (dict, {}),
@@ -100,7 +108,7 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
     return Settings(
         project_dir=project_dir,
         warehouse=(warehouse.resolve() if warehouse else project_dir / values["warehouse"]),
-        models=project_dir / values["models"],
+        models=project_dir / _folder(values["models"], "models", path),
         macros=project_dir / values["macros"],
         target=project_dir / values["target"],
         schema=values["schema"],
@@ -109,7 +117,20 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
         lock_timeout=float(values["lock_timeout"]),
         dialect=_dialect(values["dialect"], path),
         bigquery=_bigquery(values["bigquery"], path),
+        seeds=project_dir / _folder(values["seeds"], "seeds", path),
+        model_configs=values["models"] if isinstance(values["models"], dict) else {},
+        seed_configs=values["seeds"] if isinstance(values["seeds"], dict) else {},
     )
+
+
+def _folder(value: str | dict[str, Any], key: str, path: Path) -> str:
+    """`models = "dir"`, or `[tool.toolkit.models]` whose `path = "dir"` names the folder (default: the key)."""
+    if isinstance(value, str):
+        return value
+    folder = value.get("path", key)
+    if not isinstance(folder, str) or not folder.strip():
+        raise ConfigError(f"[tool.toolkit.{key}].path must name a folder, not {folder!r}", Location(path))
+    return folder
 
 
 def _checked(table: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import enum
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +25,7 @@ from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse, parse_relation, relation, render
 from toolkit.warehouse.connection import database_path
+from toolkit.warehouse.incremental import incremented
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.state import published_relations, record_run
 
@@ -214,12 +215,14 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         )
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
     if node.kind is NodeKind.ASSERTION:
-        return _checked(node, None, evaluate(con, node.name, None, node.assertions), seconds(), started_at)
+        return _checked(node, None, evaluate(con, node.name, _tested(node), node.assertions), seconds(), started_at)
     if node.kind is NodeKind.ML_MODEL:
         return _train(con, node, started_at, clock)
     if node.calls_ml and node.materialized is Materialization.VIEW:
         message = f"{node.relative_path}: a view cannot hold ML.* calls (the model runs in Python); make it a table"
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
+    if _increments(con, node):
+        return _build_increment(con, node, started_at, seconds)
     try:  # write, audit, then publish, in one transaction: nobody else sees the candidate
         with _applied(con, node) as applied, candidate(con, node, applied.sql) as built:
             rows = _rows(con, node, built.relation)
@@ -238,9 +241,31 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
     return result
 
 
+def _increments(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
+    """Whether an incremental model adds to its table (which exists) rather than building it whole."""
+    return (node.incremental is not None and not node.incremental.full_refresh
+            and existing_kind(con, node.schema, node.name) is Materialization.TABLE)
+
+
+def _build_increment(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime,
+                     seconds: Callable[[], float]) -> NodeResult:
+    """Apply, audit, then commit the new rows, in one transaction: a failure leaves the previous table intact."""
+    try:
+        with incremented(con, node) as increment:
+            rows = _rows(con, node, increment.relation)
+            audit = evaluate(con, node.name, increment.relation, node.assertions)
+            result = _checked(node, rows, audit, seconds(), started_at)
+            if not result.status.blocks_descendants:
+                increment.publish()
+    except (duckdb.Error, ToolkitError) as error:  # rolled back: the previous version stays published
+        return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
+    strategy = node.incremental.strategy if node.incremental else ""
+    return replace(result, message=result.message or f"incremental ({strategy}): {increment.added} new row(s)")
+
+
 def _rows(con: duckdb.DuckDBPyConnection, node: Node, relation: str) -> int | None:
     """The row count of a table (None for a view)."""
-    if node.materialized is not Materialization.TABLE:
+    if node.materialized not in (Materialization.TABLE, Materialization.SEED, Materialization.INCREMENTAL):
         return None
     counted = exp.select(exp.Count(this=exp.Star())).from_(parse_relation(relation))
     return con.execute(render(counted)).fetchall()[0][0]
@@ -325,7 +350,14 @@ def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
             message = f"{node.qualified_name} is not built; run `toolkit build --select {node.name}` first"
             return _result(node, Status.ERROR, None, time.perf_counter() - clock, message, started_at)
         relation = node.relation
+    else:
+        relation = _tested(node)
     return _checked(node, None, evaluate(con, node.name, relation, node.assertions), time.perf_counter() - clock, started_at)
+
+
+def _tested(node: Node) -> str | None:
+    """The relation a YAML test node checks (None for an assertion file, whose query finds its failing rows)."""
+    return render(relation(*node.tested)) if node.tested else None
 
 
 def _checked(

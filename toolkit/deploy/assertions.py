@@ -45,7 +45,7 @@ def assertion_statements(node: Node, translator: Translator) -> list[str]:
 
 def _failing_count(node: Node, assertion: Assertion, translator: Translator, what: str) -> exp.Query | None:
     """SELECT <the failing-row count> over the node's relation, as a BigQuery tree."""
-    under_test = relation(node.schema, node.name)
+    under_test = relation(*node.tested) if node.tested else relation(node.schema, node.name)  # a YAML test: its model
     if assertion.failing_when is not None:
         predicate = translator.from_duckdb(assertion.failing_when, node, what)
         if predicate is None:

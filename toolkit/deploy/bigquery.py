@@ -95,6 +95,8 @@ def compile_bigquery(project: Project, selected: list[str], project_id: str | No
 
 def _node_sql(node: Node, translator: Translator) -> NodeSQL:
     functions, statements = [], []
+    if node.materialized is Materialization.SEED:  # its CSV file is the warehouse's to read: BigQuery gets the table
+        return NodeSQL(node.name, node.relative_path, (), ())  # loaded another way (bq load)
     if node.kind is not NodeKind.ASSERTION:
         for tree in _statement_trees(node, translator):
             sql = translator.generate(tree, node, check_functions=node.dialect == DEFAULT_DIALECT)

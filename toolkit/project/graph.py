@@ -88,8 +88,14 @@ class Graph:
         `name+` (with descendants), `tag:x`, `path:models/sub`, and the `+` forms of tag and path."""
         selectors = _split(select)
         chosen = set(self.nodes) if not selectors else set().union(*(self._pick(s) for s in selectors))
-        for selector in _split(exclude):
-            chosen -= self._pick(selector)
+        excluded: set[str] = set().union(*(self._pick(s) for s in _split(exclude)))
+        chosen -= excluded
+        # A YAML test comes with the nodes it tests when all of them are chosen (dbt's "cautious" selection), and
+        # goes with them unless named.
+        tests = {name for name, node in self.nodes.items() if node.tests_of and node.depends_on}
+        if not selectors:
+            chosen -= {name for name in tests if not set(self.nodes[name].depends_on) <= chosen}
+        chosen |= {name for name in tests if set(self.nodes[name].depends_on) <= chosen and name not in excluded}
         return self.order(chosen)
 
     def _pick(self, selector: str) -> set[str]:

@@ -9,15 +9,27 @@ from typing import Any
 
 import sqlglot.errors
 
-from toolkit.config import TOOLKIT_SCHEMAS, Settings
+from toolkit.config import PYPROJECT, TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.assertions import Assertion, make_assertion, unique_names
+from toolkit.project.context import package_macro_files
 from toolkit.project.discover import macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
-from toolkit.project.nodes import HashSplit, Materialization, Node, NodeKind
+from toolkit.project.incremental import incremental_keys_used, incremental_settings
+from toolkit.project.nodes import HashSplit, Incremental, Materialization, Node, NodeKind
 from toolkit.project.parallel import map_in_order
 from toolkit.project.parse import Statement, parse_model
+from toolkit.project.properties import load_properties, property_files
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_markers
+from toolkit.project.seeds import seed_files
+from toolkit.project.yaml_nodes import (
+    check_targets,
+    configured,
+    seed_nodes,
+    with_properties,
+    with_yaml_sources,
+    yaml_additions,
+)
 from toolkit.sql.bigquery import Untranslatable
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.create_model import CreateModel, read_create_model
@@ -40,27 +52,52 @@ class Project:
 def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Project:
     """Every model file rendered, parsed and placed in the DAG; the first problem raises a ToolkitError."""
     files = model_files(settings.models)
+    seeds = seed_files(settings.seeds_dir)
+    _check_seed_names(files, seeds)
+    properties = load_properties(property_files(settings.models, settings.seeds_dir))
+    settings = with_yaml_sources(settings, properties)
+    check_targets(properties, files, seeds, settings)
+    pyproject = settings.project_dir / PYPROJECT
+    defaults = {name: configured(settings.model_configs, settings.models, path, properties.models.get(name), pyproject)
+                for name, path in files.items()}
+    seed_configs = {name: configured(settings.seed_configs, settings.seeds_dir, path, properties.seeds.get(name),
+                                     pyproject) for name, path in seeds.items()}
     renderer = Renderer(
         settings,
-        node_names=list(files),
+        node_names=[*files, *seeds],
         vars={**settings.vars, **(vars or {})},
         standard_macros=standard_macro_files(),
         project_macros=macro_files(settings.macros),
+        packages=package_macro_files(settings.project_dir),
     )
-    rendered, compiled = map_in_order(lambda item: renderer.render(*item), list(files.items()),
+    rendered, compiled = map_in_order(lambda item: renderer.render(*item, defaults=defaults[item[0]]),
+                                      list(files.items()),
                                       collect=renderer.template_cache.entries)
     for entries in compiled:
         renderer.template_cache.merge(entries)
     renderer.template_cache.save()
     relations = {r.name: (r.config.get("schema", settings.schema), r.name) for r in rendered}
+    relations.update({name: (config.get("schema", settings.schema), name) for name, config in seed_configs.items()})
+    added = yaml_additions(renderer, properties, settings, {r.name: r for r in rendered}, relations,
+                           {name.casefold() for name in relations})
     datasets = Datasets(settings.bigquery.project, settings.bigquery.datasets)
     prepare_translation({r.dialect for r in rendered})  # once, here: the parsing workers inherit what it loads
     nodes, _ = map_in_order(lambda r: _node(r, settings, relations, datasets), rendered)
+    nodes = [with_properties(node, properties, added, relations) for node in nodes]
+    nodes += [*seed_nodes(seeds, seed_configs, properties, settings, added, relations), *added.test_nodes]
     for node in nodes:
         _check_relation(node, settings)
     by_name = {node.name: node for node in nodes}
     _check_model_refs(by_name)
     return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))))
+
+
+def _check_seed_names(models: dict[str, Path], seeds: dict[str, Path]) -> None:
+    folded = {name.casefold(): path for name, path in models.items()}
+    for name, path in seeds.items():
+        if name.casefold() in folded:
+            raise ProjectError(f'the seed {path} and the model file {folded[name.casefold()]} both define the node '
+                               f'"{name}"', hint="node names are file stems and must be unique: rename one")
 
 
 def _check_model_refs(nodes: dict[str, Node]) -> None:
@@ -112,9 +149,12 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str
             kind, assertions, materialized = NodeKind.ML_MODEL, [], Materialization.MODEL_STORE
         else:
             kind, assertions = _assertions(rendered, materialized, statement.sql)
+        incremental, incremental_sql = _incremental(rendered, materialized, statement, relations, datasets)
     except ToolkitError as error:
         raise error.at(Location(rendered.path)) from None
     return Node(
+        incremental=incremental,
+        incremental_sql=incremental_sql,
         name=rendered.name,
         path=rendered.path,
         relative_path=Path(os.path.relpath(rendered.path, settings.project_dir)),
@@ -136,6 +176,22 @@ def _node(rendered: Rendered, settings: Settings, relations: dict[str, tuple[str
         uses_models=tuple(model_names(statement.expression)),
         data_calls=tuple(data_calls(statement.expression)),
     )
+
+
+def _incremental(rendered: Rendered, materialized: Materialization, statement: Statement,
+                 relations: dict[str, tuple[str, str]], datasets: Datasets) -> tuple[Incremental | None, str]:
+    """An incremental model's settings and its new rows' query (what it renders to with is_incremental() true)."""
+    used = incremental_keys_used(rendered.config)
+    if materialized is not Materialization.INCREMENTAL:
+        if used:
+            raise ConfigError(f"config({used[0]}=…) applies to incremental models only",
+                              hint="add materialized='incremental' to config(), or remove it")
+        return None, ""
+    sql = resolve_markers(rendered.incremental_sql or rendered.sql, rendered.dialect, relations)
+    increment = parse_model(sql, rendered.path, rendered.dialect, datasets)
+    if any(model_names(tree.expression) or data_calls(tree.expression) for tree in (statement, increment)):
+        raise ConfigError("an incremental model cannot hold ML.* calls", hint="call them in a table model it reads")
+    return incremental_settings(rendered.config), increment.sql
 
 
 def _hash_split(split: HashSplit, rendered: Rendered, relations: dict[str, tuple[str, str]],

@@ -29,6 +29,8 @@ class Materialization(enum.Enum):
     VIEW = "view"
     ASSERTION = "assertion"  # nothing is stored: the query's rows are failures
     MODEL_STORE = "model_store"  # a trained model, stored as a new version in `_toolkit`
+    SEED = "seed"  # a table loaded from a CSV file of the seeds folder
+    INCREMENTAL = "incremental"  # a table its query adds rows to (or updates), once it exists
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,16 @@ class HashSplit:
     key_sql: str
     buckets: int
     null_split: str
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How an incremental model's new rows go into its table."""
+
+    unique_key: tuple[str, ...]
+    strategy: str  # append | delete+insert | merge
+    on_schema_change: str  # ignore | fail | append_new_columns | sync_all_columns
+    full_refresh: bool = False  # rebuild the whole table every time
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,12 @@ class Node:
     hash_splits: tuple[HashSplit, ...] = ()  # the hash_split() calls in its SQL, for the split report
     uses_models: tuple[str, ...] = ()  # the models its ML.* calls name (ML.PREDICT(MODEL m, …))
     data_calls: tuple[str, ...] = ()  # the ML.* functions over data it calls (ML.DESCRIBE_DATA(TABLE t, …))
+    description: str = ""  # from its YAML properties
+    columns: tuple[tuple[str, str], ...] = ()  # (column, description) from its YAML properties
+    tested: tuple[str, str] | None = None  # a YAML test node: the (schema, table) its assertions check
+    tests_of: str | None = None  # a YAML test node: the node (or "source.table") it tests
+    incremental: Incremental | None = None  # an incremental model's settings
+    incremental_sql: str = ""  # an incremental model's query with is_incremental() true: its new rows
 
     @property
     def calls_ml(self) -> bool:

@@ -7,6 +7,7 @@ quotes), so one pass over the files suffices."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import traceback
@@ -22,6 +23,20 @@ from jinja2.sandbox import SandboxedEnvironment
 from toolkit.config import Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError, did_you_mean
 from toolkit.project.assertions import UNDER_TEST, Assertion, make_assertion
+from toolkit.project.context import (
+    CONTEXT_NAMES,
+    Adapter,
+    Exceptions,
+    MacroReturn,
+    Namespace,
+    Target,
+    ThisRelation,
+    env_var,
+    log,
+    macro_return,
+    query_runner,
+)
+from toolkit.project.incremental import INCREMENTAL_KEYS, checked_incremental_config
 from toolkit.project.nodes import HashSplit
 from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.sql.dialect import DIALECTS
@@ -33,12 +48,13 @@ _MARKER = re.compile(f"{_MARK}(ref|relation|identifier|string){_MARK}([^{_MARK}]
 _ASSERTION_MARKER = re.compile(f"^\\s*{_MARK}assertion{_MARK}(\\d+){_MARK}\\s*$")
 RESERVED_GLOBALS = (
     "ref", "source", "config", "var", "this", "raise_error", "assertion", "under_test", "_record_split", "dialect",
+    "is_incremental", *CONTEXT_NAMES,
 )
 
 # config(...) keys → accepted values (None: checked by type only).
-MATERIALIZATIONS = ("table", "view", "assertion")
+MATERIALIZATIONS = ("table", "view", "assertion", "incremental")
 CONFIG_KEYS = ("materialized", "schema", "tags", "assertions", "severity", "error_if", "warn_if", "dimension",
-               "dialect")
+               "dialect", *INCREMENTAL_KEYS)
 ASSERTION_FILE_KEYS = ("severity", "error_if", "warn_if", "dimension")  # for materialized='assertion' only
 
 # Errors a user's template can raise while rendering; anything else is a toolkit bug.
@@ -73,6 +89,7 @@ class Rendered:
     assertions: list[Assertion] = field(default_factory=list)
     hash_splits: list[HashSplit] = field(default_factory=list)
     dialect: str = "duckdb"  # the file's SQL dialect: the project's, or the file's config(dialect=…)
+    incremental_sql: str | None = None  # an incremental model rendered with is_incremental() true
 
 
 def ref_marker(name: str) -> str:
@@ -87,18 +104,23 @@ def _marker(kind: str, *parts: str) -> str:
 def resolve_markers(sql: str, dialect: str, relations: dict[str, tuple[str, str]]) -> str:
     """Replace the markers with names and strings quoted in `dialect`; `relations` maps a node name to its
     (schema, name)."""
-    target = DIALECTS[dialect]
 
     def resolve(match: re.Match[str]) -> str:
         kind, payload = match.groups()
         if kind == "ref":
-            return render(relation(*relations[payload]), target)
-        parts = [bytes.fromhex(part).decode() for part in payload.split(".")]
-        if kind == "relation":
-            return render(relation(*parts), target)
-        return render(identifier(parts[0]) if kind == "identifier" else literal(parts[0]), target)
+            return _quoted("relation", dialect, *relations[payload])
+        return _quoted(kind, dialect, *(bytes.fromhex(part).decode() for part in payload.split(".")))
 
     return _MARKER.sub(resolve, sql)
+
+
+@functools.lru_cache(maxsize=2**16)
+def _quoted(kind: str, dialect: str, *parts: str) -> str:
+    """A relation, identifier or string quoted in `dialect` (the same few names recur across a project's files)."""
+    target = DIALECTS[dialect]
+    if kind == "relation":
+        return render(relation(*parts), target)
+    return render(identifier(parts[0]) if kind == "identifier" else literal(parts[0]), target)
 
 
 class Renderer:
@@ -111,6 +133,7 @@ class Renderer:
         vars: dict[str, Any],
         standard_macros: list[Path],
         project_macros: list[Path],
+        packages: Mapping[str, list[Path]] | None = None,
     ):
         self._settings = settings
         self._nodes = {name.casefold(): name for name in node_names}
@@ -131,11 +154,22 @@ class Renderer:
         self.env.globals.update(
             ref=self._ref, source=self._source, config=self._config, var=self._var, raise_error=raise_error,
             assertion=self._assertion, under_test=UNDER_TEST, _record_split=self._record_split,
-            dialect=self._dialect,
+            dialect=self._dialect, is_incremental=self._is_incremental,
         )
+        self._incremental_pass = False  # True while an incremental model renders for its new rows
+        self.namespaces: dict[str, Namespace] = {}
+        self.target = Target(name="dev", schema=settings.schema, database=settings.warehouse.stem,
+                             path=str(settings.warehouse))
+        self.env.globals.update({  # dbt's context: https://docs.getdbt.com/reference/dbt-jinja-functions
+            "target": self.target, "env_var": env_var, "log": log, "exceptions": Exceptions(), "return": macro_return,
+            "adapter": Adapter(self.env.globals, self.namespaces), "run_query": query_runner(settings.warehouse),
+            "execute": True,
+        })
         self.env.filters.update(identifier=self._identifier, literal=self._literal)
         self._assertions: list[Assertion] = []
+        self.raw_macros: dict[str, Macro] = {}  # name → Jinja macro, for callers that read its parameters
         self.macros = self._load_macros(standard_macros, project_macros)
+        self._load_packages(packages or {})
 
     # --- templates -------------------------------------------------------------------------------
     def _load(self, name: str) -> tuple[str, str, Any] | None:
@@ -178,8 +212,27 @@ class Renderer:
                 if path in project:
                     project_origin[name] = path
                 origin[name] = path
+                self.raw_macros[name] = macro
                 self.env.globals[name] = _named(name, macro)
         return origin
+
+    def _load_packages(self, packages: Mapping[str, list[Path]]) -> None:
+        """Each package's macros under its name (`dbt_utils.star(…)`); also by their bare names, for the package's
+        own calls, unless the standard library or the project defines the name."""
+        for package, paths in packages.items():
+            if package in self.env.globals:
+                raise ProjectError(f'a package may not be called "{package}": the name is taken', Location(paths[0]),
+                                   hint="rename its folder")
+            macros: dict[str, Any] = {}
+            for path in paths:
+                module = self._run(path, self._module)
+                for name in dir(module):
+                    macro = getattr(module, name)
+                    if isinstance(macro, Macro):
+                        macros[name] = _named(f"{package}.{name}", macro)
+                        self.env.globals.setdefault(name, macros[name])
+            self.namespaces[package] = Namespace(package, macros)
+            self.env.globals[package] = self.namespaces[package]
 
     def _module(self, template: jinja2.Template) -> Any:
         """A macro file's macros, bound to the live globals so they see macros loaded after them."""
@@ -189,16 +242,62 @@ class Renderer:
             self.env.handle_exception()  # re-raises with the traceback pointing at template lines
 
     # --- rendering -------------------------------------------------------------------------------
-    def render(self, name: str, path: Path) -> Rendered:
-        """Render one model file; errors name the file and the template line."""
+    def render(self, name: str, path: Path, defaults: Mapping[str, Any] | None = None) -> Rendered:
+        """Render one model file; errors name the file and the template line. `defaults` are configs from its
+        folder and YAML properties, which the file's own config() overrides."""
         _check_size(path, path.stat().st_size, "the file")
         self._current = Rendered(name=name, path=path, sql="", dialect=self._settings.dialect)
+        for key, value in (defaults or {}).items():
+            if key == "dialect":
+                self._current.dialect = value
+            else:
+                self._current.config[key] = value
         try:
-            self._current.sql = self._run(path, lambda template: template.render(this=ref_marker(name)))
+            this = ThisRelation(ref_marker(name), name, self._own_schema, self.target.database)
+            self._current.sql = self._run(path, lambda template: template.render(this=this))
+            if self._current.config.get("materialized") == "incremental":
+                self._render_increment(path, this)
             _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
             return self._current
         finally:
             self._current = None
+
+    def _render_increment(self, path: Path, this: ThisRelation) -> None:
+        """An incremental model rendered again with is_incremental() true, for its new rows; what that pass
+        declares (configs, assertions) is the first pass's, but its refs and sources count too."""
+        first = self._current
+        self._current = Rendered(name=first.name, path=path, sql="", config=dict(first.config), dialect=first.dialect)
+        self._incremental_pass = True
+        try:
+            first.incremental_sql = self._run(path, lambda template: template.render(this=this))
+            _check_size(path, len(first.incremental_sql.encode()), "its rendered SQL")
+            first.refs.extend(ref for ref in self._current.refs if ref not in first.refs)
+            first.sources.extend(source for source in self._current.sources if source not in first.sources)
+        finally:
+            self._incremental_pass = False
+            self._current = first
+
+    def _is_incremental(self) -> bool:
+        """dbt's is_incremental() (https://docs.getdbt.com/docs/build/incremental-models): true in the pass that
+        renders an incremental model's new rows; the runner uses that query once the table exists."""
+        return self._incremental_pass
+
+    def in_context(self, name: str, path: Path, action: Any) -> Rendered:
+        """Run `action()` (calls of macros, ref(), source()) as if the file at `path` were rendering as the node
+        `name`: what it declares is collected on the returned Rendered; errors name `path`."""
+        self._current = Rendered(name=name, path=path, sql="", dialect=self._settings.dialect)
+        try:
+            self._current.sql = action()
+            return self._current
+        except _TEMPLATE_ERRORS as error:
+            raise _located(error, path, self.env.globals) from None
+        finally:
+            self._current = None
+
+    def declared_assertion(self, marker: Any) -> Assertion | None:
+        """The assertion an assertion macro's call returned the marker of (None: not such a marker)."""
+        match = _ASSERTION_MARKER.match(str(marker))
+        return self._assertions[int(match[1])] if match else None
 
     def _run(self, path: Path, action: Any) -> Any:
         template = self._template(path)
@@ -222,8 +321,19 @@ class Renderer:
             raise ProjectError(f"{function}() can only be called while a model file renders, not in a macro file's body")
         return self._current
 
-    def _ref(self, *args: Any) -> str:
+    def _own_schema(self) -> str:
+        """`this.schema`: the schema of the file rendering, as its configs set it so far."""
+        config = self._current.config if self._current is not None else {}
+        return config.get("schema", self._settings.schema)
+
+    def _ref(self, *args: Any, **kwargs: Any) -> str:
         state = self._state("ref")
+        if kwargs:
+            key = next(iter(kwargs))
+            if key in ("v", "version"):
+                raise ProjectError(f"ref({', '.join(map(repr, args))}, {key}=…): model versions are not supported",
+                                   hint="give each version a model file of its own and ref it by name")
+            raise ProjectError(f"ref() takes no argument {key}=…", hint="write ref('node_name')")
         if len(args) != 1:
             raise ProjectError(f"ref() takes one node name, e.g. ref('stg_flights'), not {len(args)} arguments")
         name = args[0]
@@ -272,6 +382,9 @@ class Renderer:
                 )
             if key == "assertions":
                 state.assertions.extend(self._declared_assertions(value))
+            elif key == "tags":  # tags add up with those of the file's folder and YAML properties, as in dbt
+                tags = (*state.config.get("tags", ()), *_checked_config(key, value))
+                state.config[key] = tuple(dict.fromkeys(tags))
             elif key == "dialect":
                 state.dialect = _checked_dialect(value)
             else:
@@ -284,7 +397,9 @@ class Renderer:
 
     def _identifier(self, name: Any) -> str:
         """The `identifier` filter: a column or table name, quoted in the dialect of the text it lands in."""
-        _identifier(name)  # checked as the split report's filter checks it
+        _defined(name)  # checked as the split report's filter checks it, without quoting it here
+        if not isinstance(name, str) or not name:
+            raise _ArgumentError(f"expected a column name as a string, got {name!r}")
         return _marker("identifier", name)
 
     def _literal(self, value: Any) -> str:
@@ -338,6 +453,15 @@ class BoundedSandbox(SandboxedEnvironment):
     suggests, so that a model file cannot exhaust the machine's memory or time with one expression."""
 
     intercepted_binops = frozenset({"*", "+", "**"})
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A call; a macro's `{{ return(value) }}` makes that macro's call give `value`, as in dbt."""
+        if not (isinstance(__obj, Macro) or getattr(__obj, "is_macro", False)):
+            return super().call(__context, __obj, *args, **kwargs)
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        except MacroReturn as returned:
+            return returned.value
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
@@ -402,6 +526,8 @@ def _named(name: str, macro: Macro) -> Any:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return macro(*args, **kwargs)
+        except MacroReturn as returned:  # called from Python, not through the sandbox's call
+            return returned.value
         except jinja2.UndefinedError as error:
             if not (error.message or "").startswith("parameter "):
                 raise
@@ -419,6 +545,7 @@ def _named(name: str, macro: Macro) -> Any:
                 raise ConfigError(f"{name}(): too many arguments", hint=f"it takes {takes}") from None
             raise
 
+    call.is_macro = True  # type: ignore[attr-defined]
     return call
 
 
@@ -464,7 +591,14 @@ def _checked_dialect(value: Any) -> str:
     return value.lower()
 
 
+def checked_config(key: str, value: Any) -> Any:
+    """A config value from a folder or YAML properties, checked as config() checks it."""
+    return _checked_dialect(value) if key == "dialect" else _checked_config(key, value)
+
+
 def _checked_config(key: str, value: Any) -> Any:
+    if key in INCREMENTAL_KEYS:
+        return checked_incremental_config(key, value)
     if key in ASSERTION_FILE_KEYS:
         return value  # validated with the node, once its materialization is known
     if key == "materialized":
