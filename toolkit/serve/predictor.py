@@ -1,0 +1,120 @@
+"""Answer a request with ML.PREDICT / ML.EXPLAIN_PREDICT's own code: the functions of toolkit.ml.functions run
+over the request's instances, registered as an Arrow relation on an in-memory DuckDB database.
+
+Each model takes the path ML.PREDICT takes for it, so the answers are the same bits: a model compiled to SQL
+runs its compiled query (`compiled_predict_query`) in DuckDB; a model predicting in Python runs the registry's
+function (`function_rows`), with its TRANSFORM applied in DuckDB first; a Python model without TRANSFORM skips
+DuckDB and runs the registry's PREDICT on the Arrow table in-process (the fastest path for a few rows; the input
+ML.PREDICT would stream from DuckDB is the same Arrow table). Every request thread has its own cursor."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from toolkit.errors import ToolkitError
+from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
+from toolkit.ml.functions.support import naming
+from toolkit.serve.request import RequestError, instances_table, jsonable
+from toolkit.serve.snapshot import ServedModel
+from toolkit.sql.quoting import render
+from toolkit.warehouse.farmhash_sql import install as install_fingerprint
+from toolkit.warehouse.functions import register_functions
+
+INPUT = "__toolkit_instances"
+_INPUT_SQL = f'SELECT * FROM "{INPUT}"'
+PREDICT, EXPLAIN = "PREDICT", "EXPLAIN_PREDICT"
+_CACHED_QUERIES = 512  # a client sending every threshold there is fills no more than this
+
+
+class Engine:
+    """The in-memory DuckDB database requests run on (no warehouse data: only the request's rows)."""
+
+    def __init__(self) -> None:
+        self._database = duckdb.connect(":memory:")
+        install_fingerprint(self._database)  # compiled SQL may call the stored FARM_FINGERPRINT macro
+        self._database.execute("SET threads = 1")  # a few rows: no gain from more, only scheduling
+        self._local = threading.local()
+        self._sql: dict[tuple, str] = {}  # rendered compiled queries, by model, version and settings
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._database.cursor()
+            register_functions(cursor)
+            self._local.cursor = cursor
+        return cursor
+
+    def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+            parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """ML.`function`'s rows for the instances, as JSON objects."""
+        settings = _settings(served, parameters)
+        table = instances_table(served, instances)
+        cursor = self.cursor()
+        cursor.register(INPUT, table)
+        try:
+            result = self._rows(cursor, function, served, table, settings)
+        except ToolkitError as error:
+            raise _request_error(error, parameters) from None
+        except duckdb.Error as error:  # e.g. a value TRANSFORM's SQL cannot cast
+            raise RequestError(400, f"model {served.name}: the instances fail in DuckDB: {error}",
+                               "instances") from None
+        finally:
+            cursor.unregister(INPUT)
+        return [{k: jsonable(v) for k, v in row.items()} for row in result.to_pylist()]
+
+    def _rows(self, cursor: duckdb.DuckDBPyConnection, function: str, served: ServedModel, table: pa.Table,
+              settings: dict[str, Any]) -> pa.Table:
+        trained = served.trained
+        if function == PREDICT:
+            compiled = served.compiled
+            if compiled is not None and compiled.used_by_predict:
+                checked = checked_predict_call(cursor, trained, _INPUT_SQL, settings)
+                key = (served.name, served.version, tuple(sorted(checked.items())))
+                sql = self._sql.get(key)  # the query text depends on the settings only: built once
+                if sql is None:
+                    sql = render(compiled_predict_query(cursor, trained, compiled, _INPUT_SQL, settings))
+                    if len(self._sql) < _CACHED_QUERIES:
+                        self._sql[key] = sql
+                return cursor.sql(sql).to_arrow_table()
+            if trained.transform is None:
+                return _in_process(trained, table, settings)
+        return _table(function_rows(cursor, function, trained, _INPUT_SQL, settings, [], same_connection=True))
+
+
+def _in_process(trained, table: pa.Table, raw: dict[str, Any]) -> pa.Table:
+    """The registry's PREDICT on the Arrow table itself, after the checks function_rows makes."""
+    function = TABLE_FUNCTIONS[PREDICT]
+    settings = function.checked_settings(raw, trained.name)
+    function.check_model(trained)
+    with naming(function.name, trained):
+        schema = function.schema(trained, table.schema, settings)
+        batches = list(function.run(trained, table.to_batches(), settings))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _table(result: pa.Table | pa.RecordBatchReader) -> pa.Table:
+    return result if isinstance(result, pa.Table) else result.read_all()
+
+
+def _settings(served: ServedModel, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's parameters as the function's STRUCT settings; `version`, when given, must be the served one."""
+    settings = dict(parameters)
+    version = next((settings.pop(k) for k in list(settings) if k.lower() == VERSION), None)
+    if version is not None and version != served.version:
+        raise RequestError(400, f"model {served.name} is served at version {served.version}, not {version!r}",
+                           "parameters.version", hint="leave version out, or reload the server for a newer one")
+    return settings
+
+
+def _request_error(error: ToolkitError, parameters: Mapping[str, Any]) -> RequestError:
+    """A toolkit error of the ML.* function as a 400 naming the parameter (or the instances) at fault."""
+    text = error.message.lower()
+    named = next((k for k in parameters if k.lower() in text), None)
+    field = f"parameters.{named}" if named is not None else "instances"
+    return RequestError(400, error.message, field, error.hint)
