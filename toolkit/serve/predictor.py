@@ -54,6 +54,10 @@ class Engine:
             parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """ML.`function`'s rows for the instances, as JSON objects."""
         settings = _settings(served, parameters)
+        try:
+            TABLE_FUNCTIONS[function].check_model(served.trained)
+        except ToolkitError as error:
+            raise RequestError(400, error.message, "model", error.hint) from None
         table = instances_table(served, instances)
         cursor = self.cursor()
         cursor.register(INPUT, table)

@@ -62,8 +62,8 @@ def parse_body(body: bytes, max_instances: int) -> tuple[list[dict[str, Any]], d
 
 
 def instances_table(served: ServedModel, instances: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """The instances as ML.PREDICT's input rows: the model's input columns first, in their training types, then
-    every other field in the order first seen, its type inferred."""
+    """The instances as ML.PREDICT's input rows, the columns in the order first seen: the model's input columns in
+    their training types, every other field with the type its values infer."""
     inputs = {column.name.casefold(): column for column in served.inputs}
     names: dict[str, str] = {}  # lower-cased → as first given
     for index, instance in enumerate(instances):
@@ -81,8 +81,7 @@ def instances_table(served: ServedModel, instances: Sequence[Mapping[str, Any]])
                                     f"{', '.join(c.name for c in served.inputs)})",
                                f"instances[{index}].{missing[0]}", hint="give every input column; null for missing")
     arrays, fields = [], []
-    ordered = [c.name.casefold() for c in served.inputs] + [k for k in names if k not in inputs]
-    for lowered in ordered:
+    for lowered in names:
         name = names[lowered]
         values = [_value(instance, lowered) for instance in instances]
         column = inputs.get(lowered)
