@@ -228,3 +228,136 @@ def test_the_server_keeps_answering_and_counts_errors(warehouse, client):
     assert [a - b for a, b in zip(after, before)] == [3, 1, 3, 4, 4]
     assert 'toolkit_model_version{model="pca"} 1' in client.get("/metrics").text
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+# --- reading the store without holding the warehouse, and reloading it ------------------------------------------
+ROWS = "SELECT * EXCLUDE (target) FROM diabetes WHERE rowid % 50 = 0"
+
+
+def _expected(con: duckdb.DuckDBPyConnection, version: int) -> list[dict]:
+    statement = f"SELECT * FROM ML.PREDICT(MODEL linear_d, ({ROWS}), STRUCT({version} AS version))"
+    with applied_ml_calls(con, sqlglot.parse_one(statement, dialect=DIALECT)) as applied:
+        table = con.sql(applied.sql).to_arrow_table()
+    return [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def _save_version(con: duckdb.DuckDBPyConnection, l2_reg: float) -> int:
+    training = train_model(con, name="linear_d", options={"model_type": "LINEAR_REG", "l2_reg": l2_reg,
+                                                         "data_split_method": "NO_SPLIT"}, query=DIABETES)
+    return save_model(con, training)
+
+
+@pytest.fixture
+def small_warehouse(tmp_path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    con = connect(path)
+    _save_version(con, 0.0)
+    con.close()
+    return path
+
+
+def test_a_build_holding_the_warehouse_and_the_server_coexist(small_warehouse):
+    writer = duckdb.connect(str(small_warehouse))  # as a build does: the file's lock held throughout
+    try:
+        with TestClient(create_app(ServeOptions(small_warehouse))) as client:
+            assert client.get("/healthz").json()["source"] == "copy"
+            sent = instances(small_warehouse, ROWS)
+            first = client.post("/v1/models/linear_d:predict", json={"instances": sent}).json()
+            assert first["modelVersionId"] == "1" and first["predictions"] == _expected(writer, 1)
+            assert _save_version(writer, 50.0) == 2  # the build trains a new version while the server runs
+            reloaded = client.post("/v1/admin:reload").json()
+            assert reloaded == {"reloaded": True, "source": "copy", "models": {"linear_d": 2}}
+            second = client.post("/v1/models/linear_d:predict", json={"instances": sent}).json()
+            assert second["modelVersionId"] == "2" and second["predictions"] == _expected(writer, 2)
+            assert second["predictions"] != first["predictions"]
+            versions = client.get("/v1/models/linear_d").json()["versions"]
+            assert [v["version"] for v in versions] == [1, 2]
+    finally:
+        writer.close()
+    writer = duckdb.connect(str(small_warehouse))  # and the server never kept the file: a writer opens it at once
+    writer.close()
+
+
+def test_a_writer_in_another_process_does_not_keep_the_server_from_starting(small_warehouse):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(small_warehouse)!r})"
+                               "; print('held', flush=True); sys.stdin.readline()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with TestClient(create_app(ServeOptions(small_warehouse))) as client:
+            assert client.get("/healthz").json()["source"] == "copy"
+            answer = client.post("/v1/models/linear_d:predict", json={"instances": instances(small_warehouse, ROWS)})
+            assert answer.status_code == 200
+            holder.communicate("\n", timeout=30)  # the writer is done
+            assert client.post("/v1/admin:reload").json()["source"] == "warehouse"
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
+def test_reload_under_load_fails_no_request(small_warehouse):
+    import http.client
+
+    import uvicorn
+
+    app = create_app(ServeOptions(small_warehouse))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):  # bounded wait for the socket
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        body = json.dumps({"instances": instances(small_warehouse, ROWS)})
+        answers: list[tuple[int, dict]] = []
+        done = threading.Event()
+
+        def client() -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            for _ in range(300):
+                if done.is_set() and len(answers) > 60:
+                    break
+                connection.request("POST", "/v1/models/linear_d:predict", body,
+                                   {"content-type": "application/json"})
+                response = connection.getresponse()
+                answers.append((response.status, json.loads(response.read())))
+            connection.close()
+
+        clients = [threading.Thread(target=client) for _ in range(3)]
+        for c in clients:
+            c.start()
+        con = duckdb.connect(str(small_warehouse))
+        _save_version(con, 50.0)
+        expected = {"1": _expected(con, 1), "2": _expected(con, 2)}
+        con.close()
+        reload = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        reload.request("POST", "/v1/admin:reload")
+        assert reload.getresponse().status == 200
+        done.set()
+        for c in clients:
+            c.join(timeout=60)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert answers and all(status == 200 for status, _ in answers)
+    assert {answer["modelVersionId"] for _, answer in answers} == {"1", "2"}
+    for _, answer in answers:
+        assert answer["predictions"] == expected[answer["modelVersionId"]]
+
+
+def test_the_server_watches_the_warehouse_for_new_versions(small_warehouse):
+    with TestClient(create_app(ServeOptions(small_warehouse, watch_seconds=0.05))) as client:
+        con = duckdb.connect(str(small_warehouse))
+        _save_version(con, 50.0)
+        con.close()
+        for _ in range(200):  # bounded: the watcher looks every 0.05 s
+            if client.get("/healthz").json()["models"] == {"linear_d": 2}:
+                break
+            threading.Event().wait(0.05)
+        assert client.get("/healthz").json()["models"] == {"linear_d": 2}

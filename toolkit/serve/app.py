@@ -91,6 +91,8 @@ class ModelServer:
                 continue
             except ToolkitError as error:
                 log.warning("reload failed, still serving the previous models: %s", error.message)
+            except Exception:  # a bug must not end the watching
+                log.exception("reload failed, still serving the previous models")
 
     def stop(self) -> None:
         self._stop.set()

@@ -97,8 +97,11 @@ def read_store(warehouse: Path, copy_when_locked: bool = True) -> tuple[duckdb.D
     try:
         _copy_store(memory, warehouse)
         return memory, "warehouse"
-    except duckdb.IOException as error:
-        if "lock" not in str(error).lower():
+    except duckdb.Error as error:
+        # Another process's writer holds the file's lock; this process's own connection to it is a handle conflict.
+        held = isinstance(error, duckdb.ResourceInUseException) or (isinstance(error, duckdb.IOException)
+                                                                      and "lock" in str(error).lower())
+        if not held:
             memory.close()
             raise WarehouseError(f"cannot read the model store of {warehouse}: {error}") from None
     if not copy_when_locked:
@@ -106,13 +109,13 @@ def read_store(warehouse: Path, copy_when_locked: bool = True) -> tuple[duckdb.D
         raise StoreLocked(f"warehouse {warehouse} is being written", hint="it is read once the writer is done")
     with tempfile.TemporaryDirectory(prefix="toolkit-serve-") as folder:  # a writer holds the file: read a copy
         copy = Path(folder) / warehouse.name
-        shutil.copyfile(warehouse, copy)
-        wal = warehouse.with_name(warehouse.name + ".wal")
-        if wal.is_file():
-            shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
         try:
+            shutil.copyfile(warehouse, copy)
+            wal = warehouse.with_name(warehouse.name + ".wal")
+            if wal.is_file():
+                shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
             _copy_store(memory, copy)
-        except duckdb.Error as error:
+        except (duckdb.Error, OSError) as error:
             memory.close()
             raise WarehouseError(f"cannot read the model store of {warehouse} while it is being written: {error}",
                                  hint="retry when the build has finished (POST /v1/admin:reload)") from None
