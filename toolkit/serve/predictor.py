@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from toolkit.errors import ToolkitError
 from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
@@ -23,7 +24,7 @@ from toolkit.ml.functions.support import naming
 from toolkit.serve.request import RequestError, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
 from toolkit.sql.quoting import render
-from toolkit.warehouse.farmhash_sql import install as install_fingerprint
+from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
 from toolkit.warehouse.functions import register_functions
 
 INPUT = "__toolkit_instances"
@@ -37,16 +38,23 @@ class Engine:
 
     def __init__(self) -> None:
         self._database = duckdb.connect(":memory:")
-        install_fingerprint(self._database)  # compiled SQL may call the stored FARM_FINGERPRINT macro
         self._database.execute("SET threads = 1")  # a few rows: no gain from more, only scheduling
         self._local = threading.local()
         self._sql: dict[tuple, str] = {}  # rendered compiled queries, by model, version and settings
+        self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
+        self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
+        self._lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._database.cursor()
             register_functions(cursor)
+            # Compiled SQL calls FARM_FINGERPRINT as the warehouse's pure-SQL macro; here it is the vectorized UDF,
+            # which gives the same bits (both are BigQuery's, tests/test_farmhash_sql.py) for a fraction of the
+            # planning time.
+            fingerprint = exp.Anonymous(this="farm_fingerprint", expressions=[exp.column("x")])
+            cursor.execute(f"CREATE OR REPLACE TEMP MACRO {FINGERPRINT_MACRO}(x) AS {render(fingerprint)}")
             self._local.cursor = cursor
         return cursor
 
@@ -70,25 +78,63 @@ class Engine:
                                "instances") from None
         finally:
             cursor.unregister(INPUT)
-        return [{k: jsonable(v) for k, v in row.items()} for row in result.to_pylist()]
+        if isinstance(result, pa.Table):
+            return [{k: jsonable(v) for k, v in row.items()} for row in result.to_pylist()]
+        names, rows = result
+        return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
 
     def _rows(self, cursor: duckdb.DuckDBPyConnection, function: str, served: ServedModel, table: pa.Table,
-              settings: dict[str, Any]) -> pa.Table:
+              settings: dict[str, Any]) -> pa.Table | tuple[list[str], list[tuple]]:
+        """The function's rows: an Arrow table, or (column names, rows) from the compiled SQL."""
         trained = served.trained
         if function == PREDICT:
             compiled = served.compiled
             if compiled is not None and compiled.used_by_predict:
-                checked = checked_predict_call(cursor, trained, _INPUT_SQL, settings)
+                checked = self._checked(cursor, served, table.schema, settings)
                 key = (served.name, served.version, tuple(sorted(checked.items())))
                 sql = self._sql.get(key)  # the query text depends on the settings only: built once
                 if sql is None:
-                    sql = render(compiled_predict_query(cursor, trained, compiled, _INPUT_SQL, settings))
+                    query = compiled_predict_query(cursor, trained, compiled, _INPUT_SQL, settings)
+                    sql = render(self._with_stored_lookups(cursor, query, served))
                     if len(self._sql) < _CACHED_QUERIES:
                         self._sql[key] = sql
-                return cursor.sql(sql).to_arrow_table()
+                # Executed as a statement: the relation API binds a query once more before running it.
+                rows = cursor.execute(sql).fetchall()
+                return [column[0] for column in cursor.description], rows
             if trained.transform is None:
                 return _in_process(trained, table, settings)
         return _table(function_rows(cursor, function, trained, _INPUT_SQL, settings, [], same_connection=True))
+
+
+    def _checked(self, cursor: duckdb.DuckDBPyConnection, served: ServedModel, schema: pa.Schema,
+                 settings: dict[str, Any]) -> dict[str, Any]:
+        """ML.PREDICT's checks of the settings and the input's columns, made once per model version, input schema
+        and settings (they depend on nothing else; with TRANSFORM they cost tens of milliseconds)."""
+        key = (served.name, served.version, tuple((f.name, str(f.type)) for f in schema),
+               tuple(sorted((k, repr(v)) for k, v in settings.items())))
+        checked = self._checks.get(key)
+        if checked is None:
+            checked = checked_predict_call(cursor, served.trained, _INPUT_SQL, settings)
+            if len(self._checks) < _CACHED_QUERIES:
+                self._checks[key] = checked
+        return checked
+
+    def _with_stored_lookups(self, cursor: duckdb.DuckDBPyConnection, query: exp.Expression,
+                             served: ServedModel) -> exp.Expression:
+        """The query with each inline VALUES lookup (a long vocabulary's category → weights, toolkit.ml.compile.
+        lookup) read from a table of the engine made from those same VALUES once: the same rows, joined the same
+        way, without parsing and planning thousands of literals for every request."""
+        query = query.copy()
+        with self._lock:
+            for index, values in enumerate(list(query.find_all(exp.Values))):
+                name = f"__toolkit_lookup_{served.name.casefold()}_{served.version}_{index}"
+                if name not in self._tables:
+                    table = exp.Create(this=exp.to_table(name), kind="TABLE", replace=True,
+                                       expression=exp.select("*").from_(values.copy()))
+                    cursor.execute(render(table))
+                    self._tables.add(name)
+                values.replace(exp.Table(this=exp.to_identifier(name), alias=values.args.get("alias")))
+        return query
 
 
 def _in_process(trained, table: pa.Table, raw: dict[str, Any]) -> pa.Table:
