@@ -361,3 +361,50 @@ def test_the_server_watches_the_warehouse_for_new_versions(small_warehouse):
                 break
             threading.Event().wait(0.05)
         assert client.get("/healthz").json()["models"] == {"linear_d": 2}
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+def test_serve_command_refuses_a_model_the_store_lacks(project, toolkit, small_warehouse):
+    folder = project({})
+    result = toolkit(folder, "serve", "--warehouse", str(small_warehouse), "--models", "linear_dd")
+    assert result.exit_code == 2
+    assert 'no model named linear_dd' in result.output and 'did you mean "linear_d"' in result.output
+
+
+@pytest.mark.parametrize("workers", [2])  # one worker runs in-process in the tests above
+def test_serve_command_answers_on_127_0_0_1(project, small_warehouse, workers):
+    import http.client
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    folder = project({})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--warehouse", str(small_warehouse),
+                               "--port", str(port), "--workers", str(workers), "--watch", "0"], cwd=folder,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("POST", "/v1/models/linear_d:predict",
+                                   json.dumps({"instances": instances(small_warehouse, ROWS)}),
+                                   {"content-type": "application/json"})
+                response = connection.getresponse()
+                answer = (response.status, json.loads(response.read()))
+                break
+            except OSError:
+                threading.Event().wait(0.2)
+        assert answer is not None, server.stderr.read() if server.poll() is not None else "no answer in 60 s"
+        con = duckdb.connect(str(small_warehouse), read_only=True)
+        expected = _expected(con, 1)
+        con.close()
+        assert answer == (200, {"predictions": expected, "model": "linear_d", "modelVersionId": "1"})
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -97,8 +97,9 @@ def _value(instance: Mapping[str, Any], lowered: str) -> Any:
 
 def _kind_error(values: Sequence[Any], column: InputColumn, name: str, wanted: str) -> RequestError:
     index, value = next((i, v) for i, v in enumerate(values) if v is not None and not _fits(v, wanted))
-    return RequestError(400, f"column {name} is {column.duckdb_type}: {json.dumps(value)} is not a {wanted}",
-                        f"instances[{index}].{name}", hint=f"send a {wanted} or null")
+    article = "an" if wanted == "integer" else "a"
+    return RequestError(400, f"column {name} is {column.duckdb_type}: {json.dumps(value)} is not {article} {wanted}",
+                        f"instances[{index}].{name}", hint=f"send {article} {wanted} or null")
 
 
 def _fits(value: Any, wanted: str) -> bool:
