@@ -186,6 +186,19 @@ def test_openapi_describes_each_model_from_its_schemas(client):
      b'"parameters": {"trial_id": 2}}', 400, "parameters.trial_id"),
     (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}], '
      b'"parameters": {"version": 7}}', 400, "parameters.version"),
+    (b"[" * 50_000 + b"]" * 50_000, 413, "body"),
+    (b"[" * 9_000 + b"]" * 9_000, 400, "body"),  # nested too deeply for the parser
+    (b'{"instances": [{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]}', 400,
+     "body"),
+    (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "": 1}]}',
+     400, "instances[0]"),
+    (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, '
+     b'"note": "\\ud800"}]}', 400, "instances"),
+    (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}], '
+     b'"parameters": []}', 400, "parameters"),
+    (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, '
+     b'"id": 1}, {"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "id": "a"}]}',
+     400, "instances[*].id"),
     (json.dumps({"instances": [{"sepal_length": 1}] * 51}).encode(), 413, "instances"),
     (json.dumps({"instances": [{"sepal_length": 1, "pad": "x" * 30_000}]}).encode(), 413, "body"),
 ])
@@ -207,6 +220,16 @@ def test_unknown_models_and_models_that_cannot_predict(client, path, status, fie
     assert error["field"] == field
     if status == 404 and field == "model":
         assert 'did you mean "binary"' in error["message"]
+
+
+@pytest.mark.parametrize("name", ["dnn_t", "diabetes_t", "forest", "linear"])
+def test_a_request_failing_inside_the_model_leaves_the_server_answering(warehouse, client, name):
+    sent = instances(warehouse, MODELS[name][4])[:2]
+    clashing = [{**row, "predicted_label": 1} for row in sent]  # ML.PREDICT refuses an input with its output's name
+    for _ in range(2):
+        refused = client.post(f"/v1/models/{name}:predict", json={"instances": clashing})
+        assert refused.status_code == 400 and "predicted_label" in refused.json()["error"]["message"]
+        assert client.post(f"/v1/models/{name}:predict", json={"instances": sent}).status_code == 200
 
 
 def _metric(client, line_start: str) -> float:

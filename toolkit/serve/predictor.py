@@ -58,6 +58,15 @@ class Engine:
             self._local.cursor = cursor
         return cursor
 
+    def _discard_cursor(self) -> None:
+        cursor = getattr(self._local, "cursor", None)
+        self._local.cursor = None
+        if cursor is not None:
+            try:
+                cursor.close()
+            except duckdb.Error:
+                pass
+
     def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
             parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """ML.`function`'s rows for the instances, as JSON objects."""
@@ -66,18 +75,24 @@ class Engine:
             TABLE_FUNCTIONS[function].check_model(served.trained)
         except ToolkitError as error:
             raise RequestError(400, error.message, "model", error.hint) from None
-        table = instances_table(served, instances)
-        cursor = self.cursor()
-        cursor.register(INPUT, table)
         try:
-            result = self._rows(cursor, function, served, table, settings)
-        except ToolkitError as error:
-            raise _request_error(error, parameters) from None
-        except duckdb.Error as error:  # e.g. a value TRANSFORM's SQL cannot cast
-            raise RequestError(400, f"model {served.name}: the instances fail in DuckDB: {error}",
+            table = instances_table(served, instances)
+        except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
+            raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
                                "instances") from None
-        finally:
+        cursor = self.cursor()
+        try:
+            cursor.register(INPUT, table)
+            result = self._rows(cursor, function, served, table, settings)
             cursor.unregister(INPUT)
+        except BaseException as error:
+            self._discard_cursor()  # a failure can leave a result pending on it: the next request gets a new one
+            if isinstance(error, ToolkitError):
+                raise _request_error(error, parameters) from None
+            if isinstance(error, duckdb.Error):  # e.g. a value TRANSFORM's SQL cannot cast
+                raise RequestError(400, f"model {served.name}: the instances fail in DuckDB: {error}",
+                                   "instances") from None
+            raise
         if isinstance(result, pa.Table):
             return [{k: jsonable(v) for k, v in row.items()} for row in result.to_pylist()]
         names, rows = result

@@ -37,10 +37,12 @@ class RequestError(Exception):
 def parse_body(body: bytes, max_instances: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The request's instances (objects) and parameters, checked for shape."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(400, f"the body is not valid JSON: {error}", "body",
                            hint='send {"instances": [{"column": value, …}]}') from None
+    except RecursionError:
+        raise RequestError(400, "the body nests arrays or objects too deeply", "body") from None
     if not isinstance(document, dict):
         raise RequestError(400, "the body must be a JSON object", "body", hint='{"instances": [{…}]}')
     unknown = sorted(set(document) - {"instances", "parameters"})
@@ -55,10 +57,15 @@ def parse_body(body: bytes, max_instances: int) -> tuple[list[dict[str, Any]], d
     for index, instance in enumerate(instances):
         if not isinstance(instance, dict):
             raise RequestError(400, "each instance must be an object of column values", f"instances[{index}]")
-    parameters = document.get("parameters") or {}
+    parameters = document.get("parameters")
+    parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
         raise RequestError(400, "parameters must be an object", "parameters")
     return instances, parameters
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON value (send null for a missing number)")
 
 
 def instances_table(served: ServedModel, instances: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -69,6 +76,8 @@ def instances_table(served: ServedModel, instances: Sequence[Mapping[str, Any]])
     for index, instance in enumerate(instances):
         seen: set[str] = set()
         for key in instance:
+            if not key.strip():
+                raise RequestError(400, "a field name is empty", f"instances[{index}]", hint="name every field")
             lowered = key.casefold()
             if lowered in seen:
                 raise RequestError(400, f"field {key!r} is given twice (names compare ignoring case)",
