@@ -73,9 +73,16 @@ class ModelServer:
             return snapshot
 
     def _file_stamp(self) -> tuple:
+        """When the warehouse file and its write-ahead log last changed, and their sizes (None: absent)."""
         path = self.options.warehouse
-        return tuple((p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
-                     for p in (path, path.with_name(path.name + ".wal")))
+        stamps = []
+        for file in (path, path.with_name(path.name + ".wal")):
+            try:
+                status = file.stat()
+                stamps.append((status.st_mtime_ns, status.st_size))
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
 
     def watch(self) -> None:
         """Reload whenever the warehouse file changed and no writer holds it (a build publishes when it ends)."""
