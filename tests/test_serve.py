@@ -305,8 +305,9 @@ def test_a_writer_in_another_process_does_not_keep_the_server_from_starting(smal
     import subprocess
     import sys
 
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(small_warehouse)!r})"
-                               "; print('held', flush=True); sys.stdin.readline()"],
+    code = (f"import duckdb, sys; con = duckdb.connect({str(small_warehouse)!r}); print('held', flush=True); "
+            "sys.stdin.readline()")
+    holder = subprocess.Popen([sys.executable, "-c", code],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -394,8 +395,20 @@ def test_serve_command_refuses_a_model_the_store_lacks(project, toolkit, small_w
     assert 'no model named linear_dd' in result.output and 'did you mean "linear_d"' in result.output
 
 
-@pytest.mark.parametrize("workers", [2])  # one worker runs in-process in the tests above
-def test_serve_command_answers_on_127_0_0_1(project, small_warehouse, workers):
+def test_each_worker_process_builds_the_app_from_the_options_it_is_passed(small_warehouse, monkeypatch):
+    from dataclasses import asdict
+
+    from toolkit.serve.server import OPTIONS_VARIABLE, app_from_environment
+
+    options = ServeOptions(small_warehouse, ("linear_d",), max_instances=3, max_body_bytes=5_000)
+    monkeypatch.setenv(OPTIONS_VARIABLE, json.dumps({**asdict(options), "warehouse": str(small_warehouse)}))
+    with TestClient(app_from_environment()) as client:
+        assert client.app.state.server.options == options
+        too_many = client.post("/v1/models/linear_d:predict", json={"instances": [{"age": 1}] * 4})
+        assert too_many.status_code == 413
+
+
+def test_serve_command_answers_on_127_0_0_1(project, small_warehouse):
     import http.client
     import socket
     import subprocess
@@ -407,7 +420,7 @@ def test_serve_command_answers_on_127_0_0_1(project, small_warehouse, workers):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--warehouse", str(small_warehouse),
-                               "--port", str(port), "--workers", str(workers), "--watch", "0"], cwd=folder,
+                               "--port", str(port), "--watch", "0"], cwd=folder,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -38,7 +38,9 @@ class Engine:
 
     def __init__(self) -> None:
         self._database = duckdb.connect(":memory:")
-        self._database.execute("SET threads = 1")  # a few rows: no gain from more, only scheduling
+        threads = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("threads"),
+                                                               expression=exp.Literal.number(1)))])
+        self._database.execute(render(threads))  # a few rows: no gain from more threads, only scheduling
         self._local = threading.local()
         self._sql: dict[tuple, str] = {}  # rendered compiled queries, by model, version and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
@@ -53,8 +55,11 @@ class Engine:
             # Compiled SQL calls FARM_FINGERPRINT as the warehouse's pure-SQL macro; here it is the vectorized UDF,
             # which gives the same bits (both are BigQuery's, tests/test_farmhash_sql.py) for a fraction of the
             # planning time.
-            fingerprint = exp.Anonymous(this="farm_fingerprint", expressions=[exp.column("x")])
-            cursor.execute(f"CREATE OR REPLACE TEMP MACRO {FINGERPRINT_MACRO}(x) AS {render(fingerprint)}")
+            macro = exp.Create(this=exp.Anonymous(this=FINGERPRINT_MACRO, expressions=[exp.to_identifier("x")]),
+                               kind="MACRO", replace=True,
+                               properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                               expression=exp.Anonymous(this="farm_fingerprint", expressions=[exp.column("x")]))
+            cursor.execute(render(macro))
             self._local.cursor = cursor
         return cursor
 

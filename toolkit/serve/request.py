@@ -47,7 +47,8 @@ def parse_body(body: bytes, max_instances: int) -> tuple[list[dict[str, Any]], d
         raise RequestError(400, "the body must be a JSON object", "body", hint='{"instances": [{…}]}')
     unknown = sorted(set(document) - {"instances", "parameters"})
     if unknown:
-        raise RequestError(400, f"unknown field {unknown[0]!r}", unknown[0], hint="the body has instances and parameters")
+        raise RequestError(400, f"unknown field {unknown[0]!r}", unknown[0],
+                           hint="the body has instances and parameters")
     instances = document.get("instances")
     if not isinstance(instances, list) or not instances:
         raise RequestError(400, "instances must be a non-empty array of objects", "instances")

@@ -13,12 +13,12 @@ from starlette.applications import Starlette
 from toolkit.errors import ConfigError
 from toolkit.serve.app import ServeOptions, create_app
 
-_OPTIONS = "TOOLKIT_SERVE_OPTIONS"
+OPTIONS_VARIABLE = "TOOLKIT_SERVE_OPTIONS"
 
 
 def app_from_environment() -> Starlette:
     """The application of a worker process, from the options its parent put in the environment."""
-    values = json.loads(os.environ[_OPTIONS])
+    values = json.loads(os.environ[OPTIONS_VARIABLE])
     return create_app(ServeOptions(**{**values, "warehouse": Path(values["warehouse"]),
                                       "models": tuple(values["models"])}))
 
@@ -31,6 +31,6 @@ def serve(options: ServeOptions, host: str, port: int, workers: int = 1, log_lev
     if workers == 1:
         uvicorn.run(create_app(options), host=host, port=port, log_level=log_level, access_log=False)
         return
-    os.environ[_OPTIONS] = json.dumps({**asdict(options), "warehouse": str(options.warehouse)})
+    os.environ[OPTIONS_VARIABLE] = json.dumps({**asdict(options), "warehouse": str(options.warehouse)})
     uvicorn.run("toolkit.serve.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)

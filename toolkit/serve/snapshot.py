@@ -194,7 +194,8 @@ def _versions(store: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any
 def _inputs(store: duckdb.DuckDBPyConnection, trained: TrainedModel) -> tuple[InputColumn, ...]:
     """The raw columns an instance must have (TRANSFORM's inputs, or the feature columns), with their types."""
     if trained.transform is not None:
-        named = list(zip(trained.transform.inputs, trained.transform.input_types or [""] * len(trained.transform.inputs)))
+        inputs = trained.transform.inputs
+        named = list(zip(inputs, trained.transform.input_types or [""] * len(inputs)))
     else:
         named = [(column["name"], column["type"]) for column in trained.feature_schema]
     return tuple(InputColumn(name, kind, _arrow_type(store, kind, trained.name)) for name, kind in named)
