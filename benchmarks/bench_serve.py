@@ -106,6 +106,7 @@ def main() -> None:
     rows = con.sql(f"SELECT {columns} FROM {table} USING SAMPLE 1000 ROWS (reservoir, 7)").to_arrow_table()
     con.close()
     instances = [{k: jsonable(v) for k, v in row.items()} for row in rows.to_pylist()]
+    instances = (instances * (1000 // len(instances) + 1))[:1000]  # a small table's rows, repeated
     singles = [json.dumps({"instances": [i]}).encode() for i in instances]
     batches = [json.dumps({"instances": instances[i:i + 100]}).encode() for i in range(0, 1000, 100)]
     path = f"/v1/models/{arguments.model}:predict"
