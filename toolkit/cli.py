@@ -623,5 +623,29 @@ def seed(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], excl
     _run_and_report(settings, project, project.graph.order(selected), "build", output)
 
 
+# --- serve -------------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--models", "only", default=None, metavar="A,B", help="Serve only these models (default: all).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--watch", "watch_seconds", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Look for new model versions this often, in seconds (0: only on POST /v1/admin:reload).")
+@click.option("--max-instances", type=click.IntRange(min=1), default=1_000, show_default=True,
+              help="Instances per request, at most.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_048_576, show_default=True)
+def serve(settings: Settings, vars: dict[str, Any], host: str, port: int, only: str | None, workers: int,
+          watch_seconds: float, max_instances: int, max_body_bytes: int) -> None:
+    """Serve every model of the warehouse over HTTP: POST /v1/models/<model>:predict answers as ML.PREDICT."""
+    # imported here, so that other commands start without loading the ASGI stack
+    from toolkit.serve.app import ServeOptions
+    from toolkit.serve.server import serve as run_server
+
+    models = tuple(name.strip() for name in (only or "").split(",") if name.strip())
+    options = ServeOptions(settings.warehouse, models, max_instances, max_body_bytes, watch_seconds)
+    run_server(options, host, port, workers)
+
+
 def main() -> None:
     cli(prog_name="toolkit")

@@ -20,6 +20,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
+from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.features.transform import PREFIX, missing_error
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction, model_version
 from toolkit.ml.functions.predict import keeps_input_columns
@@ -127,28 +128,48 @@ def _result(
 ) -> pa.Table | pa.RecordBatchReader | exp.Expression:
     """The call's rows: Arrow, or for ML.PREDICT of a compiled model the query that computes them."""
     sql = _input_sql(call.input) if call.input is not None else None
-    function, settings, schema = _checked_call(con, call.function, trained, sql, call.settings)
     if call.function == "PREDICT" and sql is not None:
-        compiled = load_prediction(con, trained)
-        if compiled is not None and compiled.used_by_predict:
-            with naming(call.function, trained):
-                function.schema(trained, schema, settings)  # the Python path's checks of the input's columns
-            query = compiled.query_for(sql, settings.get("threshold"))
-            if keeps_input_columns(trained, settings):
-                return query
-            names = output_schema(trained).names  # a PCA model's components alone, as on the Python path
-            return exp.select(*(column_ref(name) for name in names)).from_(exp.Subquery(this=query))
+        query = compiled_predict_query(con, trained, load_prediction(con, trained), sql, call.settings)
+        if query is not None:
+            return query
+    function, settings, schema = _checked_call(con, call.function, trained, sql, call.settings)
     return _python_rows(con, function, trained, sql, schema, settings, cursors)
+
+
+def compiled_predict_query(con: duckdb.DuckDBPyConnection, trained: TrainedModel, compiled: CompiledPrediction | None,
+                           sql: str, raw_settings: Mapping[str, Any]) -> exp.Expression | None:
+    """ML.PREDICT of a loaded model over the rows of query `sql` as the query DuckDB runs, when the model's
+    compiled prediction (`compiled`, from load_prediction) is what ML.PREDICT uses; None when it predicts in
+    Python. The settings and the input's columns are checked as on the Python path."""
+    if compiled is None or not compiled.used_by_predict:
+        return None
+    settings = checked_predict_call(con, trained, sql, raw_settings)
+    query = compiled.query_for(sql, settings.get("threshold"))
+    if keeps_input_columns(trained, settings):
+        return query
+    names = output_schema(trained).names  # a PCA model's components alone, as on the Python path
+    return exp.select(*(column_ref(name) for name in names)).from_(exp.Subquery(this=query))
+
+
+def checked_predict_call(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sql: str,
+                         raw_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """ML.PREDICT's settings, checked, after the Python path's checks of the model and of the input's columns."""
+    function, settings, schema = _checked_call(con, "PREDICT", trained, sql, raw_settings)
+    with naming(function.name, trained):
+        function.schema(trained, schema, settings)
+    return settings
 
 
 def function_rows(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedModel, sql: str | None,
                   raw_settings: Mapping[str, Any], cursors: list[duckdb.DuckDBPyConnection], *,
-                  batch_rows: int | None = None) -> pa.Table | pa.RecordBatchReader:
+                  batch_rows: int | None = None, same_connection: bool = False) -> pa.Table | pa.RecordBatchReader:
     """ML.`name` of a loaded model over the rows of query `sql` (None: no input) with the call's STRUCT settings,
     in Python: a table, or a reader streaming the rows in batches of `batch_rows` (BATCH_ROWS) while the input
-    streams on a cursor of its own (appended to `cursors`, which the caller closes)."""
+    streams on a cursor of its own (appended to `cursors`, which the caller closes). With `same_connection` the
+    input is read on `con` itself (it sees what is registered on `con`), and the caller reads the whole result
+    before `con` runs anything else."""
     function, settings, schema = _checked_call(con, name, trained, sql, raw_settings)
-    return _python_rows(con, function, trained, sql, schema, settings, cursors, batch_rows)
+    return _python_rows(con, function, trained, sql, schema, settings, cursors, batch_rows, same_connection)
 
 
 def _checked_call(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedModel, sql: str | None,
@@ -175,16 +196,19 @@ def _checked_call(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
 
 def _python_rows(con: duckdb.DuckDBPyConnection, function: TableFunction, trained: TrainedModel, sql: str | None,
                  schema: pa.Schema | None, settings: dict[str, Any], cursors: list[duckdb.DuckDBPyConnection],
-                 batch_rows: int | None = None) -> pa.Table | pa.RecordBatchReader:
-    """The function run in Python, over its input streamed on a cursor of its own."""
+                 batch_rows: int | None = None, same_connection: bool = False) -> pa.Table | pa.RecordBatchReader:
+    """The function run in Python, over its input streamed on a cursor of its own (or on `con`)."""
     name = function.name
     if sql is None:
         if function.reads_eval_split(settings):
             trained = with_eval_scores(con, trained)
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
-    cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
-    register_functions(cursor)  # a cursor shares the database, not the connection's functions
-    cursors.append(cursor)
+    if same_connection:
+        cursor = con
+    else:
+        cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
+        register_functions(cursor)  # a cursor shares the database, not the connection's functions
+        cursors.append(cursor)
     if trained.transform is not None:
         sql = _transformed_input(cursor, name, trained, sql, schema.names)
     try:

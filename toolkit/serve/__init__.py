@@ -1,0 +1,7 @@
+"""Online prediction: `toolkit serve`, an HTTP endpoint for every model of the warehouse's model store, answering
+with exactly what ML.PREDICT / ML.EXPLAIN_PREDICT return for the same rows.
+
+snapshot.py reads the store into memory without holding the warehouse file; request.py checks a request and turns
+its instances into ML.PREDICT's input rows; predictor.py runs the ML.* functions over them; app.py is the
+Starlette application (endpoints, errors, reload); metrics.py and openapi.py describe the server; server.py runs it
+on uvicorn."""

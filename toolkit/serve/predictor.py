@@ -1,0 +1,190 @@
+"""Answer a request with ML.PREDICT / ML.EXPLAIN_PREDICT's own code: the functions of toolkit.ml.functions run
+over the request's instances, registered as an Arrow relation on an in-memory DuckDB database.
+
+Each model takes the path ML.PREDICT takes for it, so the answers are the same bits: a model compiled to SQL
+runs its compiled query (`compiled_predict_query`) in DuckDB; a model predicting in Python runs the registry's
+function (`function_rows`), with its TRANSFORM applied in DuckDB first; a Python model without TRANSFORM skips
+DuckDB and runs the registry's PREDICT on the Arrow table in-process (the fastest path for a few rows; the input
+ML.PREDICT would stream from DuckDB is the same Arrow table). Every request thread has its own cursor."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from toolkit.errors import ToolkitError
+from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
+from toolkit.ml.functions.support import naming
+from toolkit.serve.request import RequestError, instances_table, jsonable
+from toolkit.serve.snapshot import ServedModel
+from toolkit.sql.quoting import render
+from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
+from toolkit.warehouse.functions import register_functions
+
+INPUT = "__toolkit_instances"
+_INPUT_SQL = f'SELECT * FROM "{INPUT}"'
+PREDICT, EXPLAIN = "PREDICT", "EXPLAIN_PREDICT"
+_CACHED_QUERIES = 512  # a client sending every threshold there is fills no more than this
+
+
+class Engine:
+    """The in-memory DuckDB database requests run on (no warehouse data: only the request's rows)."""
+
+    def __init__(self) -> None:
+        self._database = duckdb.connect(":memory:")
+        threads = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("threads"),
+                                                               expression=exp.Literal.number(1)))])
+        self._database.execute(render(threads))  # a few rows: no gain from more threads, only scheduling
+        self._local = threading.local()
+        self._sql: dict[tuple, str] = {}  # rendered compiled queries, by model, version and settings
+        self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
+        self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._database.cursor()
+            register_functions(cursor)
+            # Compiled SQL calls FARM_FINGERPRINT as the warehouse's pure-SQL macro; here it is the vectorized UDF,
+            # which gives the same bits (both are BigQuery's, tests/test_farmhash_sql.py) for a fraction of the
+            # planning time.
+            macro = exp.Create(this=exp.Anonymous(this=FINGERPRINT_MACRO, expressions=[exp.to_identifier("x")]),
+                               kind="MACRO", replace=True,
+                               properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                               expression=exp.Anonymous(this="farm_fingerprint", expressions=[exp.column("x")]))
+            cursor.execute(render(macro))
+            self._local.cursor = cursor
+        return cursor
+
+    def _discard_cursor(self) -> None:
+        cursor = getattr(self._local, "cursor", None)
+        self._local.cursor = None
+        if cursor is not None:
+            try:
+                cursor.close()
+            except duckdb.Error:
+                pass
+
+    def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+            parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """ML.`function`'s rows for the instances, as JSON objects."""
+        settings = _settings(served, parameters)
+        try:
+            TABLE_FUNCTIONS[function].check_model(served.trained)
+        except ToolkitError as error:
+            raise RequestError(400, error.message, "model", error.hint) from None
+        try:
+            table = instances_table(served, instances)
+        except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
+            raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
+                               "instances") from None
+        cursor = self.cursor()
+        try:
+            cursor.register(INPUT, table)
+            result = self._rows(cursor, function, served, table, settings)
+            cursor.unregister(INPUT)
+        except BaseException as error:
+            self._discard_cursor()  # a failure can leave a result pending on it: the next request gets a new one
+            if isinstance(error, ToolkitError):
+                raise _request_error(error, parameters) from None
+            if isinstance(error, duckdb.Error):  # e.g. a value TRANSFORM's SQL cannot cast
+                raise RequestError(400, f"model {served.name}: the instances fail in DuckDB: {error}",
+                                   "instances") from None
+            raise
+        if isinstance(result, pa.Table):
+            return [{k: jsonable(v) for k, v in row.items()} for row in result.to_pylist()]
+        names, rows = result
+        return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
+
+    def _rows(self, cursor: duckdb.DuckDBPyConnection, function: str, served: ServedModel, table: pa.Table,
+              settings: dict[str, Any]) -> pa.Table | tuple[list[str], list[tuple]]:
+        """The function's rows: an Arrow table, or (column names, rows) from the compiled SQL."""
+        trained = served.trained
+        if function == PREDICT:
+            compiled = served.compiled
+            if compiled is not None and compiled.used_by_predict:
+                checked = self._checked(cursor, served, table.schema, settings)
+                key = (served.name, served.version, tuple(sorted(checked.items())))
+                sql = self._sql.get(key)  # the query text depends on the settings only: built once
+                if sql is None:
+                    query = compiled_predict_query(cursor, trained, compiled, _INPUT_SQL, settings)
+                    sql = render(self._with_stored_lookups(cursor, query, served))
+                    if len(self._sql) < _CACHED_QUERIES:
+                        self._sql[key] = sql
+                # Executed as a statement: the relation API binds a query once more before running it.
+                rows = cursor.execute(sql).fetchall()
+                return [column[0] for column in cursor.description], rows
+            if trained.transform is None:
+                return _in_process(trained, table, settings)
+        return _table(function_rows(cursor, function, trained, _INPUT_SQL, settings, [], same_connection=True))
+
+
+    def _checked(self, cursor: duckdb.DuckDBPyConnection, served: ServedModel, schema: pa.Schema,
+                 settings: dict[str, Any]) -> dict[str, Any]:
+        """ML.PREDICT's checks of the settings and the input's columns, made once per model version, input schema
+        and settings (they depend on nothing else; with TRANSFORM they cost tens of milliseconds)."""
+        key = (served.name, served.version, tuple((f.name, str(f.type)) for f in schema),
+               tuple(sorted((k, repr(v)) for k, v in settings.items())))
+        checked = self._checks.get(key)
+        if checked is None:
+            checked = checked_predict_call(cursor, served.trained, _INPUT_SQL, settings)
+            if len(self._checks) < _CACHED_QUERIES:
+                self._checks[key] = checked
+        return checked
+
+    def _with_stored_lookups(self, cursor: duckdb.DuckDBPyConnection, query: exp.Expression,
+                             served: ServedModel) -> exp.Expression:
+        """The query with each inline VALUES lookup (a long vocabulary's category → weights, toolkit.ml.compile.
+        lookup) read from a table of the engine made from those same VALUES once: the same rows, joined the same
+        way, without parsing and planning thousands of literals for every request."""
+        query = query.copy()
+        with self._lock:
+            for index, values in enumerate(list(query.find_all(exp.Values))):
+                name = f"__toolkit_lookup_{served.name.casefold()}_{served.version}_{index}"
+                if name not in self._tables:
+                    table = exp.Create(this=exp.to_table(name), kind="TABLE", replace=True,
+                                       expression=exp.select("*").from_(values.copy()))
+                    cursor.execute(render(table))
+                    self._tables.add(name)
+                values.replace(exp.Table(this=exp.to_identifier(name), alias=values.args.get("alias")))
+        return query
+
+
+def _in_process(trained, table: pa.Table, raw: dict[str, Any]) -> pa.Table:
+    """The registry's PREDICT on the Arrow table itself, after the checks function_rows makes."""
+    function = TABLE_FUNCTIONS[PREDICT]
+    settings = function.checked_settings(raw, trained.name)
+    function.check_model(trained)
+    with naming(function.name, trained):
+        schema = function.schema(trained, table.schema, settings)
+        batches = list(function.run(trained, table.to_batches(), settings))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _table(result: pa.Table | pa.RecordBatchReader) -> pa.Table:
+    return result if isinstance(result, pa.Table) else result.read_all()
+
+
+def _settings(served: ServedModel, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's parameters as the function's STRUCT settings; `version`, when given, must be the served one."""
+    settings = dict(parameters)
+    version = next((settings.pop(k) for k in list(settings) if k.lower() == VERSION), None)
+    if version is not None and version != served.version:
+        raise RequestError(400, f"model {served.name} is served at version {served.version}, not {version!r}",
+                           "parameters.version", hint="leave version out, or reload the server for a newer one")
+    return settings
+
+
+def _request_error(error: ToolkitError, parameters: Mapping[str, Any]) -> RequestError:
+    """A toolkit error of the ML.* function as a 400 naming the parameter (or the instances) at fault."""
+    text = error.message.lower()
+    named = next((k for k in parameters if k.lower() in text), None)
+    field = f"parameters.{named}" if named is not None else "instances"
+    return RequestError(400, error.message, field, error.hint)

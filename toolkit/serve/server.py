@@ -1,0 +1,36 @@
+"""Run the server on uvicorn (https://www.uvicorn.org/settings/). With several workers uvicorn starts each in a
+process of its own, which builds the application from the options passed in the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from toolkit.errors import ConfigError
+from toolkit.serve.app import ServeOptions, create_app
+
+OPTIONS_VARIABLE = "TOOLKIT_SERVE_OPTIONS"
+
+
+def app_from_environment() -> Starlette:
+    """The application of a worker process, from the options its parent put in the environment."""
+    values = json.loads(os.environ[OPTIONS_VARIABLE])
+    return create_app(ServeOptions(**{**values, "warehouse": Path(values["warehouse"]),
+                                      "models": tuple(values["models"])}))
+
+
+def serve(options: ServeOptions, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
+    import uvicorn
+
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: give at least 1")
+    if workers == 1:
+        uvicorn.run(create_app(options), host=host, port=port, log_level=log_level, access_log=False)
+        return
+    os.environ[OPTIONS_VARIABLE] = json.dumps({**asdict(options), "warehouse": str(options.warehouse)})
+    uvicorn.run("toolkit.serve.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False)
