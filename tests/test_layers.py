@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.ml.functions", "toolkit.ml.monitor"),
     ("toolkit.ml",),
     ("toolkit.runner",),
+    ("toolkit.docs",),
     ("toolkit.deploy",),
     ("toolkit.scaffold",),
     ("toolkit.cli",),

@@ -634,5 +634,33 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+# --- docs ------------------------------------------------------------------------------------------
+@cli.group()
+def docs() -> None:
+    """The docs site: lineage, a page per node, a report per model (static HTML under target/docs/)."""
+
+
+@docs.command(name="generate")
+@_project_options
+def docs_generate(settings: Settings, vars: dict[str, Any]) -> None:
+    """Write the site into target/docs/; it opens offline, from file://."""
+    from toolkit.docs import generate_docs
+
+    site = generate_docs(load_project(settings, vars))
+    console.print(f"Wrote {site.pages} pages ({site.models} model reports) to {_shown(site.folder)} in "
+                  f"{site.seconds:.1f}s: open {_shown(site.folder / 'index.html')}", soft_wrap=True)
+
+
+@docs.command(name="serve")
+@_project_options
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+def docs_serve(settings: Settings, vars: dict[str, Any], port: int) -> None:
+    """Generate the site, then serve it on http://127.0.0.1:PORT until interrupted."""
+    from toolkit.docs import generate_docs, serve_docs
+
+    site = generate_docs(load_project(settings, vars))
+    serve_docs(site.folder, port, lambda url: console.print(f"Serving {_shown(site.folder)} on {url} (Ctrl+C stops)"))
+
+
 def main() -> None:
     cli(prog_name="toolkit")

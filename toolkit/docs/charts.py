@@ -1,0 +1,137 @@
+"""Charts as inline SVG, drawn by matplotlib: the page needs no JavaScript and no network to show them.
+
+Each chart is a Figure of its own (no pyplot state), saved as SVG text with text kept as text (small and
+searchable), no date in its metadata, and ids salted with the chart's own id so that many SVGs inline in one page
+never share a clip path id."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+WIDTH, HEIGHT = 5.6, 3.2  # inches, at 72 SVG units per inch
+PALETTE = ("#3b6ea5", "#e07b39", "#4a9a5b", "#b3475a", "#7d5ba6", "#8c6d46", "#c75fa0", "#6f6f6f")
+
+
+def _figure(chart_id: str, height: float = HEIGHT, width: float = WIDTH) -> Any:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height))
+    figure.set_gid(chart_id)
+    return figure
+
+
+def _margins(figure: Any, left_chars: int = 6, bottom_chars: int = 0, right: float = 0.25) -> None:
+    """Fixed margins sized for the longest tick label (a layout engine costs as much as drawing the chart)."""
+    width, height = figure.get_size_inches()
+    left = (0.55 + 0.062 * left_chars) / width
+    bottom = (0.5 + 0.045 * bottom_chars) / height
+    figure.subplots_adjust(left=min(left, 0.55), right=max(1 - right / width, 0.6), bottom=min(bottom, 0.5),
+                           top=1 - 0.32 / height)
+
+
+def _svg(figure: Any, chart_id: str) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id, "font.size": 8}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    start = text.index("<svg")  # drop the XML prolog and DOCTYPE: the SVG goes inline into HTML
+    return text[start:].replace("<svg ", f'<svg class="chart" data-chart="{chart_id}" role="img" ', 1)
+
+
+def _style(axes: Any, title: str, xlabel: str = "", ylabel: str = "") -> None:
+    axes.set_title(title, fontsize=9, loc="left")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(alpha=0.25, linewidth=0.6)
+    axes.set_axisbelow(True)
+
+
+def bars(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float], xlabel: str = "") -> str:
+    """Horizontal bars, the first label on top."""
+    height = min(max(1.6, 0.9 + 0.22 * len(labels)), 7.0)
+    figure = _figure(chart_id, height)
+    axes = figure.add_subplot()
+    positions = range(len(labels))
+    axes.barh(list(positions), list(values), color=PALETTE[0])
+    axes.set_yticks(list(positions), [str(label) for label in labels])
+    axes.invert_yaxis()
+    _style(axes, title, xlabel)
+    _margins(figure, max((len(str(label)) for label in labels), default=4))
+    return _svg(figure, chart_id)
+
+
+def grouped_bars(chart_id: str, title: str, groups: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> str:
+    """Vertical bars per group (a metric), one bar per series (a split), side by side."""
+    figure = _figure(chart_id)
+    axes = figure.add_subplot()
+    width = 0.8 / max(len(series), 1)
+    for index, (name, values) in enumerate(series.items()):
+        positions = [g + (index - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        axes.bar(positions, [math.nan if v is None else v for v in values], width, label=name,
+                 color=PALETTE[index % len(PALETTE)])
+    axes.set_xticks(list(range(len(groups))), list(groups), rotation=30, ha="right")
+    axes.legend(fontsize=7, frameon=False)
+    _style(axes, title)
+    _margins(figure, bottom_chars=max((len(group) for group in groups), default=0))
+    return _svg(figure, chart_id)
+
+
+def lines(chart_id: str, title: str, series: Mapping[str, tuple[Sequence[float], Sequence[float | None]]],
+          xlabel: str, ylabel: str = "", diagonal: bool = False, square: bool = False) -> str:
+    """One line per series; `diagonal` draws the y = x reference of a ROC curve."""
+    figure = _figure(chart_id, HEIGHT, HEIGHT + 0.8 if square else WIDTH)
+    axes = figure.add_subplot()
+    for index, (name, (xs, ys)) in enumerate(series.items()):
+        marker = "o" if len(xs) <= 30 else None
+        axes.plot(list(xs), [math.nan if y is None else y for y in ys], label=name, marker=marker, markersize=3,
+                  linewidth=1.4, color=PALETTE[index % len(PALETTE)])
+    if diagonal:
+        axes.plot([0, 1], [0, 1], linestyle="--", linewidth=0.8, color="#999999")
+    if square:
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1.02)
+    if len(series) > 1:
+        axes.legend(fontsize=7, frameon=False)
+    _style(axes, title, xlabel, ylabel)
+    _margins(figure)
+    return _svg(figure, chart_id)
+
+
+def heatmap(chart_id: str, title: str, rows: Sequence[str], columns: Sequence[str],
+            values: Sequence[Sequence[float | None]], xlabel: str = "", ylabel: str = "", diverging: bool = False) -> str:
+    """A matrix as coloured cells with each value written in its cell (when there are few enough)."""
+    import numpy as np
+
+    matrix = np.array([[math.nan if v is None else float(v) for v in row] for row in values], dtype=float)
+    height = min(max(2.0, 1.0 + 0.3 * len(rows)), 7.0)
+    figure = _figure(chart_id, height, min(max(3.4, 1.6 + 0.55 * len(columns)), 8.0))
+    axes = figure.add_subplot()
+    finite = matrix[np.isfinite(matrix)]
+    if diverging:
+        bound = float(np.abs(finite).max()) if finite.size else 1.0
+        image = axes.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+    else:
+        image = axes.imshow(matrix, cmap="Blues", aspect="auto")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    axes.set_xticks(range(len(columns)), [str(c) for c in columns], rotation=30 if len(columns) > 4 else 0,
+                    ha="right" if len(columns) > 4 else "center")
+    axes.set_yticks(range(len(rows)), [str(r) for r in rows])
+    if matrix.size <= 120:
+        middle = float(np.nanmean(finite)) if finite.size else 0.0
+        for (i, j), value in np.ndenumerate(matrix):
+            if math.isfinite(value):
+                dark = abs(value) > abs(middle) * 1.5 if diverging else value > middle
+                axes.text(j, i, f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.3g}", ha="center", va="center", fontsize=7,
+                          color="white" if dark else "black")
+    axes.set_title(title, fontsize=9, loc="left")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    _margins(figure, max((len(str(r)) for r in rows), default=2) + 2,
+             max((len(str(c)) for c in columns), default=0) if len(columns) > 4 else 1, right=0.9)
+    return _svg(figure, chart_id)
