@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,7 +41,8 @@ def _svg(figure: Any, chart_id: str) -> str:
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     start = text.index("<svg")  # drop the XML prolog and DOCTYPE: the SVG goes inline into HTML
-    return text[start:].replace("<svg ", f'<svg class="chart" data-chart="{chart_id}" role="img" ', 1)
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text[start:], count=1, flags=re.DOTALL)
+    return text.replace("<svg ", f'<svg class="chart" data-chart="{chart_id}" role="img" ', 1)
 
 
 def _style(axes: Any, title: str, xlabel: str = "", ylabel: str = "") -> None:

@@ -19,6 +19,7 @@ TOP_FEATURES = 20  # bars shown of feature importance, explanation and weights
 class Table:
     columns: Sequence[str]
     rows: Sequence[Sequence[Any]]
+    summary: str = ""  # shown folded under this summary line when set
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,23 @@ def _roc(model: ModelDoc) -> Section | None:
                        {"ROC": ([0.0, *(r["false_positive_rate"] for r in ordered), 1.0],
                                 [0.0, *(r["recall"] for r in ordered), 1.0])},
                        "false positive rate", "true positive rate (recall)", diagonal=True, square=True)
-    points = [(r["recall"], r["true_positives"] / (r["true_positives"] + r["false_positives"]))
-              for r in sorted(rows, key=lambda r: r["recall"]) if r["true_positives"] + r["false_positives"] > 0]
+    points = [(r["recall"], _precision(r)) for r in sorted(rows, key=lambda r: (r["recall"], -r["threshold"]))
+              if _precision(r) is not None]
     precision_recall = charts.lines(_chart_id(model, "pr"), "Precision–recall curve",
                                     {"PR": ([p[0] for p in points], [p[1] for p in points])},
                                     "recall", "precision", square=True)
-    return Section("roc", "ROC and precision–recall curves", [roc, precision_recall],
+    columns = ("threshold", "recall", "false_positive_rate", "precision", "true_positives", "false_positives",
+               "true_negatives", "false_negatives")
+    table = Table(columns, [(r["threshold"], r["recall"], r["false_positive_rate"], _precision(r),
+                             *(r[c] for c in columns[4:])) for r in rows], summary=f"the {len(rows)} points")
+    return Section("roc", "ROC and precision–recall curves", [roc, precision_recall], [table],
                    note=f"ML.ROC_CURVE over the {model.latest.metrics_split} rows kept at training ({len(rows)} "
                         "thresholds).")
+
+
+def _precision(row: dict[str, Any]) -> float | None:
+    predicted = row["true_positives"] + row["false_positives"]
+    return row["true_positives"] / predicted if predicted else None
 
 
 def _confusion(model: ModelDoc) -> Section | None:
