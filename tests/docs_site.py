@@ -30,6 +30,10 @@ FILES = {
         "AS SELECT petal_length, petal_width, sepal_length FROM {{ ref('iris_features') }}\n"),
     "models/predictions/virginica_predictions.sql": (
         "select * from ML.PREDICT(MODEL {{ ref('virginica') }}, (select * from {{ ref('iris_features') }}))\n"),
+    "models/monitoring/species_drift.sql": (
+        "select * from ML.VALIDATE_DATA_DRIFT((select sepal_length, species from {{ ref('iris_features') }} "
+        "where flower_id <= 100), (select sepal_length, species from {{ ref('iris_features') }} "
+        "where flower_id > 100), STRUCT(0.05 AS numerical_default_threshold))\n"),
 }
 MODELS = ("virginica", "species_trees", "flower_clusters")
 # The charts each model's page must show (data-chart="<model>-<name>").

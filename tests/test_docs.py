@@ -28,7 +28,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = built_iris_project(tmp_path_factory.mktemp("docs") / "project")
     result = invoke(folder, "docs", "generate")
     assert result.exit_code == 0, result.output
-    assert "Wrote 10 pages (3 model reports)" in result.output
+    assert "Wrote 11 pages (3 model reports)" in result.output
     return folder
 
 
@@ -55,7 +55,7 @@ def test_every_model_page_has_each_chart(site: Path) -> None:
 def test_links_resolve_to_pages_and_anchors(site: Path) -> None:
     root = _docs(site)
     pages = sorted(root.rglob("*.html"))
-    assert len(pages) == 10
+    assert len(pages) == 11
     checked = 0
     for page_path in pages:
         for link in read_page(page_path).links:
@@ -77,14 +77,15 @@ def test_links_resolve_to_pages_and_anchors(site: Path) -> None:
 def test_search_index_lists_every_column_of_the_warehouse(site: Path) -> None:
     catalog = query(site / "warehouse.duckdb", "SELECT table_schema, table_name, column_name, data_type "
                     "FROM information_schema.columns WHERE table_schema IN ('main', 'raw') "
-                    "AND table_name IN ('iris', 'iris_features', 'virginica_predictions') "
+                    "AND table_name IN ('iris', 'iris_features', 'virginica_predictions', 'species_drift') "
                     "ORDER BY table_schema, table_name, ordinal_position")
-    node_of = {"iris": "raw.iris", "iris_features": "iris_features", "virginica_predictions": "virginica_predictions"}
+    node_of = {"iris": "raw.iris", "iris_features": "iris_features", "virginica_predictions": "virginica_predictions",
+               "species_drift": "species_drift"}
     expected = [(node_of[table], column, data_type) for _, table, column, data_type in catalog]
     found = [(e["node"], e["name"], e["type"]) for e in _search_index(site) if e["kind"] == "column"]
     assert sorted(found) == sorted(expected)
     nodes = {e["name"] for e in _search_index(site) if e["kind"] != "column"}
-    assert nodes == {"raw.iris", "iris_features", "virginica_predictions", *MODELS}
+    assert nodes == {"raw.iris", "iris_features", "virginica_predictions", "species_drift", *MODELS}
 
 
 def test_node_page_shows_columns_run_status_and_failing_rows(site: Path) -> None:
@@ -113,7 +114,8 @@ def test_lineage_graph_has_every_dependency(site: Path) -> None:
     page = read_page(_docs(site) / "index.html")
     assert set(page.edges) == expected and len(page.edges) == len(expected)
     assert {link for link in page.links if link.startswith("nodes/")} == {
-        f"nodes/{name}.html" for name in ("raw_iris", "iris_features", "virginica_predictions", *MODELS)}
+        f"nodes/{name}.html" for name in ("raw_iris", "iris_features", "virginica_predictions", "species_drift",
+                                          *MODELS)}
 
 
 def test_confusion_matrices_and_accuracy_agree_with_scikit_learn(site: Path) -> None:
@@ -150,6 +152,23 @@ def test_roc_curve_points_lie_on_scikit_learn_s_curve(site: Path) -> None:
     metrics = page.table_starting("metric")
     shown_auc = next(float(row[1]) for row in metrics if row[0] == "roc_auc")
     assert shown_auc == pytest.approx(roc_auc_score(truth, scores), abs=5e-5)
+
+
+def test_drift_results_are_charted_on_their_node_page(site: Path) -> None:
+    page = read_page(_docs(site) / "nodes" / "species_drift.html")
+    assert page.charts == ["species_drift-drift"]
+    shown = page.table_starting("input")
+    stored = query(site / "warehouse.duckdb", "SELECT input, metric, threshold, value, is_anomaly FROM species_drift")
+    assert len(shown) - 1 == len(stored) == 2
+    for row, (name, metric, threshold, value, anomaly) in zip(shown[1:], stored):
+        assert row[:2] == [name, metric] and float(row[2]) == pytest.approx(threshold, rel=1e-3)
+        assert float(row[3]) == pytest.approx(value, rel=1e-3) and row[4] == str(anomaly).lower()
+    species = query(site / "warehouse.duckdb", "SELECT flower_id <= 100, species, count(*) FROM iris_features "
+                    "GROUP BY ALL")
+    share = {(base, name): count / sum(c for b, _, c in species if b == base) for base, name, count in species}
+    names = {name for _, name, _ in species}
+    l_infinity = max(abs(share.get((True, n), 0) - share.get((False, n), 0)) for n in names)
+    assert float(next(row for row in shown if row[0] == "species")[3]) == pytest.approx(l_infinity)
 
 
 def test_a_project_never_built_still_gets_its_lineage(project, toolkit) -> None:
@@ -227,8 +246,8 @@ def test_the_site_renders_in_headless_chromium(site: Path, browser, request) -> 
     index = read_page(docs / "index.html")
     _open(browser, docs / "index.html")
     boxes = browser.execute_script(GRAPH_BOXES)
-    assert len(boxes) == 6 and all(width > 50 and height > 10 for width, height in boxes)
-    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.lineage path.edge")) == len(index.edges) == 6
+    assert len(boxes) == 7 and all(width > 50 and height > 10 for width, height in boxes)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.lineage path.edge")) == len(index.edges) == 7
     _screenshot(browser, "docs-lineage.png", update)
     search = browser.find_element(By.ID, "search")
     search.send_keys("petal_w")
@@ -242,6 +261,8 @@ def test_the_site_renders_in_headless_chromium(site: Path, browser, request) -> 
     _open(browser, docs / "index.html")
     browser.find_element(By.CSS_SELECTOR, 'svg.lineage a.node[data-node="virginica"]').click()
     assert browser.current_url.endswith("nodes/virginica.html")
+    _open(browser, docs / "nodes" / "species_drift.html")
+    assert [size[0] for size in browser.execute_script(CHART_SIZES)] == ["species_drift-drift"]
     for model in MODELS:
         _open(browser, docs / "models" / f"{model}.html")
         sizes = browser.execute_script(CHART_SIZES)

@@ -68,24 +68,49 @@ def bars(chart_id: str, title: str, labels: Sequence[str], values: Sequence[floa
     return _svg(figure, chart_id)
 
 
-def grouped_bars(chart_id: str, title: str, groups: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> str:
-    """Vertical bars per group (a metric), one bar per series (a split), side by side."""
-    figure = _figure(chart_id)
+def drift_bars(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float],
+               thresholds: Sequence[float], anomalies: Sequence[bool]) -> str:
+    """Horizontal bars of each input's drift, red where it passes its threshold (drawn as a black tick)."""
+    height = min(max(1.6, 0.9 + 0.26 * len(labels)), 7.0)
+    figure = _figure(chart_id, height)
     axes = figure.add_subplot()
-    width = 0.8 / max(len(series), 1)
-    for index, (name, values) in enumerate(series.items()):
-        positions = [g + (index - (len(series) - 1) / 2) * width for g in range(len(groups))]
-        axes.bar(positions, [math.nan if v is None else v for v in values], width, label=name,
-                 color=PALETTE[index % len(PALETTE)])
-    axes.set_xticks(list(range(len(groups))), list(groups), rotation=30, ha="right")
-    axes.legend(fontsize=7, frameon=False)
-    _style(axes, title)
-    _margins(figure, bottom_chars=max((len(group) for group in groups), default=0))
+    positions = list(range(len(labels)))
+    axes.barh(positions, list(values), color=[PALETTE[3] if a else PALETTE[0] for a in anomalies])
+    axes.scatter(list(thresholds), positions, marker="|", s=180, color="black", label="threshold", zorder=3)
+    axes.set_yticks(positions, [str(label) for label in labels])
+    axes.invert_yaxis()
+    axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _style(axes, title, "drift")
+    _margins(figure, max((len(str(label)) for label in labels), default=4), right=0.9)
+    return _svg(figure, chart_id)
+
+
+def small_multiples(chart_id: str, title: str, panels: Mapping[str, Mapping[str, float | None]]) -> str:
+    """One small bar panel per metric (each on its own scale), a bar per split, its value written above it."""
+    count = max(len(panels), 1)
+    columns = min(count, 4)
+    rows = math.ceil(count / columns)
+    figure = _figure(chart_id, 0.5 + 1.7 * rows, WIDTH if columns < 4 else 7.2)
+    figure.suptitle(title, fontsize=9, x=0.01, ha="left")
+    splits = list(dict.fromkeys(split for values in panels.values() for split in values))
+    colours = {split: PALETTE[i % len(PALETTE)] for i, split in enumerate(splits)}
+    for index, (metric, values) in enumerate(panels.items()):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        names = list(values)
+        heights = [math.nan if values[n] is None else values[n] for n in names]
+        drawn = axes.bar(names, heights, color=[colours[n] for n in names])
+        axes.bar_label(drawn, labels=["" if math.isnan(h) else f"{h:.3g}" for h in heights], fontsize=7)
+        axes.set_title(metric, fontsize=8)
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.tick_params(labelsize=7)
+        axes.margins(y=0.25)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.12 / rows, top=1 - 0.45 / (0.5 + 1.7 * rows),
+                           hspace=0.7, wspace=0.45)
     return _svg(figure, chart_id)
 
 
 def lines(chart_id: str, title: str, series: Mapping[str, tuple[Sequence[float], Sequence[float | None]]],
-          xlabel: str, ylabel: str = "", diagonal: bool = False, square: bool = False) -> str:
+          xlabel: str, ylabel: str = "", diagonal: bool = False, square: bool = False, integer_x: bool = False) -> str:
     """One line per series; `diagonal` draws the y = x reference of a ROC curve."""
     figure = _figure(chart_id, HEIGHT, HEIGHT + 0.8 if square else WIDTH)
     axes = figure.add_subplot()
@@ -100,6 +125,10 @@ def lines(chart_id: str, title: str, series: Mapping[str, tuple[Sequence[float],
         axes.set_ylim(0, 1.02)
     if len(series) > 1:
         axes.legend(fontsize=7, frameon=False)
+    if integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     _style(axes, title, xlabel, ylabel)
     _margins(figure)
     return _svg(figure, chart_id)
@@ -111,8 +140,8 @@ def heatmap(chart_id: str, title: str, rows: Sequence[str], columns: Sequence[st
     import numpy as np
 
     matrix = np.array([[math.nan if v is None else float(v) for v in row] for row in values], dtype=float)
-    height = min(max(2.0, 1.0 + 0.3 * len(rows)), 7.0)
-    figure = _figure(chart_id, height, min(max(3.4, 1.6 + 0.55 * len(columns)), 8.0))
+    height = min(max(2.0, 1.2 + 0.36 * len(rows)), 7.0)
+    figure = _figure(chart_id, height, min(max(3.4, 1.8 + 0.8 * len(columns)), 8.0))
     axes = figure.add_subplot()
     finite = matrix[np.isfinite(matrix)]
     if diverging:

@@ -7,17 +7,21 @@ does not exist yet, or was never built, gives nodes without columns or statuses.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from toolkit.config import STATE_SCHEMA
 from toolkit.project.load import Project
 from toolkit.project.nodes import Node, NodeKind
+from toolkit.sql.quoting import column_ref, relation, render
 
 SOURCE = "source"  # the kind of a graph node that is a source table, not a model file
 SAMPLE_ROWS = 5  # failing rows shown per assertion
+DRIFT_COLUMNS = ("input", "metric", "threshold", "value", "is_anomaly")  # ML.VALIDATE_DATA_DRIFT's output
+DRIFT_ROWS = 100  # rows of a drift table charted on its node's page
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class NodeDoc:
     assertions: list[AssertionResult] = field(default_factory=list)
     uses_models: tuple[str, ...] = ()
     data_calls: tuple[str, ...] = ()
+    drift: list[dict[str, Any]] = field(default_factory=list)  # the ML.VALIDATE_DATA_DRIFT rows it published
 
     @property
     def slug(self) -> str:
@@ -97,7 +102,18 @@ def collect_nodes(project: Project, con: duckdb.DuckDBPyConnection | None) -> di
             run=runs.get(node.name.lower()), assertions=verdicts.get(node.name.lower(), []),
             uses_models=node.uses_models, data_calls=node.data_calls,
         )
+        if con is not None and "VALIDATE_DATA_DRIFT" in node.data_calls:
+            docs[node.name] = replace(docs[node.name], drift=_drift_rows(con, node, docs[node.name].columns))
     return docs
+
+
+def _drift_rows(con: duckdb.DuckDBPyConnection, node: Node, columns: list[Column]) -> list[dict[str, Any]]:
+    """The drift results a node published, when its table kept ML.VALIDATE_DATA_DRIFT's columns."""
+    if not set(DRIFT_COLUMNS) <= {column.name.lower() for column in columns}:
+        return []
+    select = exp.select(*(column_ref(name) for name in DRIFT_COLUMNS)).from_(
+        relation(node.schema, node.name)).limit(DRIFT_ROWS)
+    return [dict(zip(DRIFT_COLUMNS, row)) for row in con.execute(render(select)).fetchall()]
 
 
 def _read_tables(node: Node, published: set[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.docs import charts
+from toolkit.docs.collect import DRIFT_COLUMNS, NodeDoc
 from toolkit.docs.models import ModelDoc
 
+METRIC_NAMES = {"JENSEN_SHANNON_DIVERGENCE": "JS", "L_INFTY": "L∞"}  # drift metrics, short in chart labels
 TOP_FEATURES = 20  # bars shown of feature importance, explanation and weights
 
 
@@ -59,8 +61,8 @@ def _metrics(model: ModelDoc) -> Section | None:
     splits = list(model.metrics)
     names = list(dict.fromkeys(name for values in model.metrics.values() for name in values))
     rows = [(name, *(model.metrics[split].get(name) for split in splits)) for name in names]
-    chart = charts.grouped_bars(_chart_id(model, "metrics"), "Metrics per split", names,
-                                {split: [model.metrics[split].get(name) for name in names] for split in splits})
+    chart = charts.small_multiples(_chart_id(model, "metrics"), "Metrics per split",
+                                   {name: {split: model.metrics[split].get(name) for split in splits} for name in names})
     return Section("metrics", "Metrics per split", [chart], [Table(("metric", *splits), rows)])
 
 
@@ -71,7 +73,8 @@ def _training(model: ModelDoc) -> Section | None:
     series = {"training loss": (steps, [row["loss"] for row in model.iterations])}
     if any(row["eval_loss"] is not None for row in model.iterations):
         series["evaluation loss"] = (steps, [row["eval_loss"] for row in model.iterations])
-    chart = charts.lines(_chart_id(model, "loss"), "Loss per iteration", series, "iteration", "loss")
+    chart = charts.lines(_chart_id(model, "loss"), "Loss per iteration", series, "iteration", "loss",
+                         integer_x=True)
     columns = ("iteration", "loss", "eval_loss", "learning_rate", "duration_ms")
     return Section("training", "Training", [chart], [Table(columns, [[r[c] for c in columns] for r in model.iterations])])
 
@@ -178,11 +181,23 @@ def _versions(model: ModelDoc) -> Section:
     numbers = [v.version for v in model.versions]
     chart = charts.lines(_chart_id(model, "versions"), "Metrics per version",
                          {name: (numbers, [v.metrics.get(name) for v in model.versions]) for name in names},
-                         "version")
+                         "version", integer_x=True)
     rows = [(v.version, v.created_at, v.training_rows, v.eval_rows, v.metrics_split,
              *(v.metrics.get(name) for name in names)) for v in reversed(model.versions)]
     return Section("versions", "Versions", [chart], [Table(("version", "trained", "training rows", "eval rows",
                                                             "split", *names), rows)])
+
+
+def node_sections(node: NodeDoc) -> list[Section]:
+    """A node page's charts: the drift its ML.VALIDATE_DATA_DRIFT call found, when it published that."""
+    if not node.drift:
+        return []
+    rows = [r for r in node.drift if r["value"] is not None]
+    chart = charts.drift_bars(f"{node.name}-drift", "Drift per input", [f"{r['input']} ({METRIC_NAMES.get(r['metric'], r['metric'])})" for r in rows],
+                              [r["value"] for r in rows], [r["threshold"] for r in rows],
+                              [bool(r["is_anomaly"]) for r in rows])
+    return [Section("drift", "Drift (ML.VALIDATE_DATA_DRIFT)", [chart],
+                    [Table(DRIFT_COLUMNS, [[r[c] for c in DRIFT_COLUMNS] for r in node.drift])])]
 
 
 def _text(value: Any) -> str:

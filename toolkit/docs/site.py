@@ -25,7 +25,7 @@ from toolkit import __version__
 from toolkit.docs.collect import SOURCE, NodeDoc, collect_nodes, slug
 from toolkit.docs.lineage import lineage_svg
 from toolkit.docs.models import ModelDoc, collect_model, stored_models
-from toolkit.docs.report import model_sections
+from toolkit.docs.report import model_sections, node_sections
 from toolkit.errors import ToolkitError
 from toolkit.project.load import Project
 from toolkit.warehouse.connection import open_reader
@@ -56,7 +56,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -107,7 +107,7 @@ def generate_site(project: Project, folder: Path) -> Site:
         model = name if node.kind == "ml_model" and name.lower() in model_pages else None
         _write(folder / "nodes" / f"{node.slug}.html", template.render(
             **common, root="../", title=name, node=node, downstream=downstream[name], model=model,
-            model_pages=model_pages, preview=None))
+            model_pages=model_pages, sections=node_sections(node)))
     template = environment.get_template("model.html")
     for model in models:
         node_page = slug(model.name) if model.name in nodes else None
