@@ -14,8 +14,9 @@ FILES = {
     "models/staging/iris_features.sql": (
         "{{ config(materialized='table', tags=['staging'], assertions=["
         "accepted_values('species', ['setosa', 'versicolor'], severity='warn')]) }}\n"
-        "select row_number() over () as flower_id, *, species = 'virginica' as is_virginica "
-        "from {{ source('raw', 'iris') }}\n"),
+        "select *, {{ hash_split('flower_id', train=0.6, eval=0.2, test=0.2) }} as split\n"
+        "from (select row_number() over () as flower_id, *, species = 'virginica' as is_virginica "
+        "from {{ source('raw', 'iris') }})\n"),
     "models/ml/virginica.sql": (
         "CREATE OR REPLACE MODEL virginica OPTIONS (model_type = 'logistic_reg', "
         "input_label_cols = ['is_virginica'], data_split_method = 'no_split')\n"

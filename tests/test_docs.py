@@ -104,8 +104,8 @@ def test_node_page_shows_columns_run_status_and_failing_rows(site: Path) -> None
     species = samples[0].index("species")
     assert len(samples) > 1 and {row[species] for row in samples[1:]} == {"virginica"}
     assert '<span class="tag">staging</span>' in text
-    assert "select row_number() over () as flower_id, *, species = &#39;virginica&#39; as is_virginica from " \
-           "&#34;raw&#34;.&#34;iris&#34;</code>" in text  # the rendered SQL, its source() resolved
+    assert "from (select row_number() over () as flower_id, *, species = &#39;virginica&#39; as is_virginica " \
+           "from &#34;raw&#34;.&#34;iris&#34;)</code>" in text  # the rendered SQL, its source() resolved
 
 
 def test_lineage_graph_has_every_dependency(site: Path) -> None:
@@ -169,6 +169,21 @@ def test_drift_results_are_charted_on_their_node_page(site: Path) -> None:
     names = {name for _, name, _ in species}
     l_infinity = max(abs(share.get((True, n), 0) - share.get((False, n), 0)) for n in names)
     assert float(next(row for row in shown if row[0] == "species")[3]) == pytest.approx(l_infinity)
+
+
+def test_the_split_report_is_charted_on_the_page_of_the_node_that_splits(site: Path) -> None:
+    page = read_page(_docs(site) / "nodes" / "iris_features.html")
+    assert page.charts == ["iris_features-split-rows", "iris_features-split-label", "iris_features-split-distances"]
+    warehouse = site / "warehouse.duckdb"
+    rows = dict(query(warehouse, "SELECT split, count(*) FROM iris_features GROUP BY split"))
+    shown = page.table_starting("split")
+    assert {row[0]: int(row[1]) for row in shown[1:]} == rows and len(rows) == 3
+    shares = page.table_starting("split \\ species")
+    counts = query(warehouse, "SELECT split, species, count(*) FROM iris_features GROUP BY ALL")
+    for split, species, count in counts:
+        column = shares[0].index(species)
+        row = next(r for r in shares if r[0] == split)
+        assert float(row[column]) == pytest.approx(count / rows[split], rel=1e-3)
 
 
 def test_a_project_never_built_still_gets_its_lineage(project, toolkit) -> None:
@@ -257,12 +272,17 @@ def test_the_site_renders_in_headless_chromium(site: Path, browser, request) -> 
     assert sorted(r.text for r in results) == sorted(f"petal_widthcolumn of {e['node']} · {e['type']}"
                                                      for e in expected)
     results[0].click()
-    assert browser.current_url.endswith(("nodes/raw_iris.html#col-petal_width", "nodes/iris_features.html#col-petal_width"))
+    assert browser.current_url.endswith(("nodes/raw_iris.html#col-petal_width",
+                                         "nodes/iris_features.html#col-petal_width"))
     _open(browser, docs / "index.html")
     browser.find_element(By.CSS_SELECTOR, 'svg.lineage a.node[data-node="virginica"]').click()
     assert browser.current_url.endswith("nodes/virginica.html")
-    _open(browser, docs / "nodes" / "species_drift.html")
-    assert [size[0] for size in browser.execute_script(CHART_SIZES)] == ["species_drift-drift"]
+    for node, charts in (("species_drift", ["drift"]), ("iris_features", ["split-rows", "split-label",
+                                                                          "split-distances"])):
+        _open(browser, docs / "nodes" / f"{node}.html")
+        sizes = browser.execute_script(CHART_SIZES)
+        assert [size[0] for size in sizes] == [f"{node}-{chart}" for chart in charts]
+        assert all(width > 150 and height > 80 and marks > 10 for _, width, height, marks in sizes), sizes
     for model in MODELS:
         _open(browser, docs / "models" / f"{model}.html")
         sizes = browser.execute_script(CHART_SIZES)

@@ -135,13 +135,17 @@ def lines(chart_id: str, title: str, series: Mapping[str, tuple[Sequence[float],
 
 
 def heatmap(chart_id: str, title: str, rows: Sequence[str], columns: Sequence[str],
-            values: Sequence[Sequence[float | None]], xlabel: str = "", ylabel: str = "", diverging: bool = False) -> str:
+            values: Sequence[Sequence[float | None]], xlabel: str = "", ylabel: str = "",
+            diverging: bool = False) -> str:
     """A matrix as coloured cells with each value written in its cell (when there are few enough)."""
     import numpy as np
 
     matrix = np.array([[math.nan if v is None else float(v) for v in row] for row in values], dtype=float)
-    height = min(max(2.0, 1.2 + 0.36 * len(rows)), 7.0)
-    figure = _figure(chart_id, height, min(max(3.4, 1.8 + 0.8 * len(columns)), 8.0))
+    row_chars = max((len(str(r)) for r in rows), default=2) + 2
+    column_chars = max((len(str(c)) for c in columns), default=0) if len(columns) > 4 else 1
+    height = min(max(2.0, 0.9 + 0.045 * column_chars + 0.28 * len(rows)), 7.5)
+    width = min(max(3.4, 0.55 + 0.062 * row_chars + 0.75 * len(columns) + 1.3), 8.0)
+    figure = _figure(chart_id, height, width)
     axes = figure.add_subplot()
     finite = matrix[np.isfinite(matrix)]
     if diverging:
@@ -158,11 +162,11 @@ def heatmap(chart_id: str, title: str, rows: Sequence[str], columns: Sequence[st
         for (i, j), value in np.ndenumerate(matrix):
             if math.isfinite(value):
                 dark = abs(value) > abs(middle) * 1.5 if diverging else value > middle
-                axes.text(j, i, f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.3g}", ha="center", va="center", fontsize=7,
+                text = f"{value:,.0f}" if value.is_integer() and abs(value) >= 1000 else f"{value:.3g}"
+                axes.text(j, i, text, ha="center", va="center", fontsize=7,
                           color="white" if dark else "black")
     axes.set_title(title, fontsize=9, loc="left")
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
-    _margins(figure, max((len(str(r)) for r in rows), default=2) + 2,
-             max((len(str(c)) for c in columns), default=0) if len(columns) > 4 else 1, right=0.9)
+    _margins(figure, row_chars, column_chars, right=0.9)
     return _svg(figure, chart_id)

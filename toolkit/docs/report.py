@@ -61,8 +61,8 @@ def _metrics(model: ModelDoc) -> Section | None:
     splits = list(model.metrics)
     names = list(dict.fromkeys(name for values in model.metrics.values() for name in values))
     rows = [(name, *(model.metrics[split].get(name) for split in splits)) for name in names]
-    chart = charts.small_multiples(_chart_id(model, "metrics"), "Metrics per split",
-                                   {name: {split: model.metrics[split].get(name) for split in splits} for name in names})
+    panels = {name: {split: model.metrics[split].get(name) for split in splits} for name in names}
+    chart = charts.small_multiples(_chart_id(model, "metrics"), "Metrics per split", panels)
     return Section("metrics", "Metrics per split", [chart], [Table(("metric", *splits), rows)])
 
 
@@ -76,7 +76,8 @@ def _training(model: ModelDoc) -> Section | None:
     chart = charts.lines(_chart_id(model, "loss"), "Loss per iteration", series, "iteration", "loss",
                          integer_x=True)
     columns = ("iteration", "loss", "eval_loss", "learning_rate", "duration_ms")
-    return Section("training", "Training", [chart], [Table(columns, [[r[c] for c in columns] for r in model.iterations])])
+    table = Table(columns, [[r[c] for c in columns] for r in model.iterations])
+    return Section("training", "Training", [chart], [table])
 
 
 def _roc(model: ModelDoc) -> Section | None:
@@ -193,7 +194,8 @@ def node_sections(node: NodeDoc) -> list[Section]:
     if not node.drift:
         return []
     rows = [r for r in node.drift if r["value"] is not None]
-    chart = charts.drift_bars(f"{node.name}-drift", "Drift per input", [f"{r['input']} ({METRIC_NAMES.get(r['metric'], r['metric'])})" for r in rows],
+    labels = [f"{r['input']} ({METRIC_NAMES.get(r['metric'], r['metric'])})" for r in rows]
+    chart = charts.drift_bars(f"{node.name}-drift", "Drift per input", labels,
                               [r["value"] for r in rows], [r["threshold"] for r in rows],
                               [bool(r["is_anomaly"]) for r in rows])
     return [Section("drift", "Drift (ML.VALIDATE_DATA_DRIFT)", [chart],

@@ -26,6 +26,7 @@ from toolkit.docs.collect import SOURCE, NodeDoc, collect_nodes, slug
 from toolkit.docs.lineage import lineage_svg
 from toolkit.docs.models import ModelDoc, collect_model, stored_models
 from toolkit.docs.report import model_sections, node_sections
+from toolkit.docs.splits import split_reports, split_section
 from toolkit.errors import ToolkitError
 from toolkit.project.load import Project
 from toolkit.warehouse.connection import open_reader
@@ -77,6 +78,7 @@ def generate_site(project: Project, folder: Path) -> Site:
     try:
         nodes = collect_nodes(project, con)
         models = _models(con, project) if con is not None else []
+        splits = split_reports(con, project, nodes) if con is not None else {}
         built = con is not None and any(node.run is not None for node in nodes.values())
     finally:
         if con is not None:
@@ -89,8 +91,8 @@ def generate_site(project: Project, folder: Path) -> Site:
     for asset in ASSETS:
         shutil.copyfile(HERE / "assets" / asset, folder / "assets" / asset)
     environment = _environment()
-    common = {"project_name": settings.project_dir.resolve().name, "version": __version__, "warehouse": settings.warehouse.name,
-              "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M")}
+    common = {"project_name": settings.project_dir.resolve().name, "version": __version__,
+              "warehouse": settings.warehouse.name, "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M")}
     kinds = {name: _graph_kind(node) for name, node in nodes.items()}
     graph = lineage_svg({name: node.upstream for name, node in nodes.items()}, kinds,
                         {name: f"nodes/{node.slug}.html" for name, node in nodes.items()})
@@ -107,7 +109,8 @@ def generate_site(project: Project, folder: Path) -> Site:
         model = name if node.kind == "ml_model" and name.lower() in model_pages else None
         _write(folder / "nodes" / f"{node.slug}.html", template.render(
             **common, root="../", title=name, node=node, downstream=downstream[name], model=model,
-            model_pages=model_pages, sections=node_sections(node)))
+            model_pages=model_pages,
+            sections=node_sections(node) + ([split_section(name, splits[name])] if name in splits else [])))
     template = environment.get_template("model.html")
     for model in models:
         node_page = slug(model.name) if model.name in nodes else None
