@@ -4,7 +4,11 @@ and opened in headless Chromium (Debian's chromium and chromedriver, driven by s
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -194,6 +198,37 @@ def test_a_project_never_built_still_gets_its_lineage(project, toolkit) -> None:
     assert page.edges == [("a", "b")]
     assert "has not been built yet" in (folder / "target" / "docs" / "index.html").read_text()
     assert not (folder / "warehouse.duckdb").exists()  # read-only: nothing is created
+
+
+def test_without_matplotlib_the_command_says_what_to_install(project, toolkit, monkeypatch) -> None:
+    folder = project({"models/a.sql": "select 1 as x"})
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    result = toolkit(folder, "docs", "generate")
+    assert result.exit_code == 2
+    assert "draws its charts with matplotlib, which is not installed" in result.output
+    assert 'pip install "toolkit[docs]"' in result.output
+    assert not (folder / "target" / "docs").exists()
+
+
+def test_docs_serve_prints_its_address_and_stops_on_ctrl_c(site: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "toolkit", "docs", "serve", "--port", "0"], cwd=site,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "200"})
+    try:
+        lines = []
+        while not any("Serving" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, f"the server stopped: {process.stderr.read()}"
+            lines.append(line)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", lines[-1]).group(0)
+        with urllib.request.urlopen(url + "models/virginica.html", timeout=10) as response:
+            assert response.status == 200 and b'data-chart="virginica-roc"' in response.read()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_serve_answers_on_localhost_and_refuses_a_taken_port(tmp_path: Path) -> None:

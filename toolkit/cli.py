@@ -643,7 +643,7 @@ def docs() -> None:
 @docs.command(name="generate")
 @_project_options
 def docs_generate(settings: Settings, vars: dict[str, Any]) -> None:
-    """Write the site into target/docs/; it opens offline, from file://."""
+    """Write the site to target/docs/ (it opens offline)."""
     from toolkit.docs import generate_docs
 
     site = generate_docs(load_project(settings, vars))
@@ -653,9 +653,10 @@ def docs_generate(settings: Settings, vars: dict[str, Any]) -> None:
 
 @docs.command(name="serve")
 @_project_options
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="The port on 127.0.0.1 (0: any free one).")
 def docs_serve(settings: Settings, vars: dict[str, Any], port: int) -> None:
-    """Generate the site, then serve it on http://127.0.0.1:PORT until interrupted."""
+    """Generate the site and serve it on 127.0.0.1."""
     from toolkit.docs import generate_docs, serve_docs
 
     site = generate_docs(load_project(settings, vars))

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit.errors import ToolkitError
 from toolkit.project.load import Project
 
+if TYPE_CHECKING:
+    from toolkit.docs.site import Site
+
 __all__ = ["generate_docs", "serve_docs"]
 
 
-def generate_docs(project: Project, folder: Path | None = None):  # -> toolkit.docs.site.Site
+def generate_docs(project: Project, folder: Path | None = None) -> Site:
     """The site for `project`, written into `folder` (default: the project's target/docs/)."""
     try:
         import matplotlib  # noqa: F401 - the charts' library, an optional dependency

@@ -101,7 +101,8 @@ def small_multiples(chart_id: str, title: str, panels: Mapping[str, Mapping[str,
         drawn = axes.bar(names, heights, color=[colours[n] for n in names])
         axes.bar_label(drawn, labels=["" if math.isnan(h) else f"{h:.3g}" for h in heights], fontsize=7)
         axes.set_title(metric, fontsize=8)
-        axes.spines[["top", "right"]].set_visible(False)
+        axes.spines[["top", "right", "left"]].set_visible(False)
+        axes.set_yticks([])  # each bar is labelled with its value: no y scale to draw
         axes.tick_params(labelsize=7)
         axes.margins(y=0.25)
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.12 / rows, top=1 - 0.45 / (0.5 + 1.7 * rows),
