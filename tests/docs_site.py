@@ -46,7 +46,8 @@ CHARTS = {
 
 
 def built_iris_project(folder: Path) -> Path:
-    """The project written into `folder`, its warehouse holding raw.iris, built (the assertion warns)."""
+    """The project written into `folder`, its warehouse holding raw.iris, built (the assertion warns), and model
+    virginica trained twice."""
     from sklearn.datasets import load_iris
 
     write_files(folder, FILES)
@@ -57,6 +58,8 @@ def built_iris_project(folder: Path) -> Path:
     con.execute("create schema raw; create table raw.iris as select * exclude (target) from frame")
     con.close()
     result = invoke(folder, "build")
+    assert result.exit_code == 0, result.output
+    result = invoke(folder, "build", "--select", "virginica")  # a second version of one model
     assert result.exit_code == 0, result.output
     return folder
 

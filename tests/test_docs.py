@@ -3,6 +3,7 @@ and opened in headless Chromium (Debian's chromium and chromedriver, driven by s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,9 +18,12 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import REPO, invoke, query, write_files
 from docs_site import CHARTS, MODELS, built_iris_project, read_page
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
 from toolkit.docs import serve_docs
+from toolkit.docs.lineage import layers
 from toolkit.docs.serve import docs_server
 from toolkit.errors import ToolkitError
 
@@ -188,6 +192,31 @@ def test_the_split_report_is_charted_on_the_page_of_the_node_that_splits(site: P
         column = shares[0].index(species)
         row = next(r for r in shares if r[0] == split)
         assert float(row[column]) == pytest.approx(count / rows[split], rel=1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=4), min_size=1, max_size=30))
+def test_lineage_layers_are_longest_paths_from_the_sources(parents: list[list[int]]) -> None:
+    upstream = {f"n{i}": [f"n{p}" for p in dict.fromkeys(ps) if p < i] for i, ps in enumerate(parents)}
+
+    @functools.cache
+    def longest(name: str) -> int:  # brute force: the longest path from a node without parents
+        return max((1 + longest(parent) for parent in upstream[name]), default=0)
+
+    grouped = layers(upstream)
+    assert sorted(name for layer in grouped for name in layer) == sorted(upstream)
+    assert {name: index for index, layer in enumerate(grouped) for name in layer} == {n: longest(n) for n in upstream}
+
+
+def test_versions_table_lists_every_stored_version(site: Path) -> None:
+    stored = query(site / "warehouse.duckdb", "SELECT model_name, version, strftime(created_at, '%Y-%m-%d %H:%M:%S'), "
+                   "training_rows, eval_rows, metrics_split FROM _toolkit.model_versions ORDER BY version DESC")
+    for model in MODELS:
+        page = read_page(_docs(site) / "models" / f"{model}.html")
+        shown = page.table_starting("version")
+        expected = [[str(v), created, f"{rows:,}", f"{evaluated:,}", split]
+                    for name, v, created, rows, evaluated, split in stored if name == model]
+        assert [row[:5] for row in shown[1:]] == expected and len(expected) == (2 if model == "virginica" else 1)
 
 
 def test_a_project_never_built_still_gets_its_lineage(project, toolkit) -> None:
