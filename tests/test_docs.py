@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import duckdb
 import pytest
 from conftest import REPO, invoke, query, write_files
 from docs_site import CHARTS, MODELS, built_iris_project, read_page
@@ -217,6 +219,23 @@ def test_versions_table_lists_every_stored_version(site: Path) -> None:
         expected = [[str(v), created, f"{rows:,}", f"{evaluated:,}", split]
                     for name, v, created, rows, evaluated, split in stored if name == model]
         assert [row[:5] for row in shown[1:]] == expected and len(expected) == (2 if model == "virginica" else 1)
+
+
+def test_a_model_the_store_cannot_load_gets_no_report_and_the_site_the_rest(site: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "copy"
+    shutil.copytree(site, folder, ignore=shutil.ignore_patterns("target"))
+    con = duckdb.connect(str(folder / "warehouse.duckdb"))
+    con.execute("UPDATE _toolkit.model_versions SET artifact_sha256 = repeat('0', 64) "
+                "WHERE model_name = 'flower_clusters'")
+    con.close()
+    result = invoke(folder, "docs", "generate")
+    assert result.exit_code == 0, result.output
+    docs = folder / "target" / "docs"
+    assert sorted(p.stem for p in (docs / "models").iterdir()) == ["species_trees", "virginica"]
+    page = read_page(docs / "index.html")
+    assert "models/flower_clusters.html" not in page.links
+    assert "Models without a report" in (docs / "index.html").read_text()
+    assert "<code>flower_clusters</code>: model flower_clusters" in (docs / "index.html").read_text()
 
 
 def test_a_project_never_built_still_gets_its_lineage(project, toolkit) -> None:

@@ -10,6 +10,7 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any
 
 WIDTH, HEIGHT = 5.6, 3.2  # inches, at 72 SVG units per inch
@@ -42,7 +43,7 @@ def _svg(figure: Any, chart_id: str) -> str:
     text = buffer.getvalue()
     start = text.index("<svg")  # drop the XML prolog and DOCTYPE: the SVG goes inline into HTML
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text[start:], count=1, flags=re.DOTALL)
-    return text.replace("<svg ", f'<svg class="chart" data-chart="{chart_id}" role="img" ', 1)
+    return text.replace("<svg ", f'<svg class="chart" data-chart="{escape(chart_id)}" role="img" ', 1)
 
 
 def _style(axes: Any, title: str, xlabel: str = "", ylabel: str = "") -> None:

@@ -77,7 +77,7 @@ def generate_site(project: Project, folder: Path) -> Site:
     con = open_reader(settings.warehouse, settings.lock_timeout) if settings.warehouse.is_file() else None
     try:
         nodes = collect_nodes(project, con)
-        models = _models(con, project) if con is not None else []
+        models, unreadable = _models(con, project) if con is not None else ([], {})
         splits = split_reports(con, project, nodes) if con is not None else {}
         built = con is not None and any(node.run is not None for node in nodes.values())
     finally:
@@ -98,7 +98,7 @@ def generate_site(project: Project, folder: Path) -> Site:
                         {name: f"nodes/{node.slug}.html" for name, node in nodes.items()})
     _write(folder / "index.html", environment.get_template("index.html").render(
         **common, root="", title="Lineage", graph=graph, nodes=list(nodes.values()), models=models, built=built,
-        legend=LEGEND))
+        legend=LEGEND, unreadable=unreadable))
     model_pages = {model.name.lower() for model in models}
     downstream: dict[str, list[str]] = {name: [] for name in nodes}
     for name, node in nodes.items():
@@ -121,15 +121,20 @@ def generate_site(project: Project, folder: Path) -> Site:
     return Site(folder, 1 + len(nodes) + len(models), len(models), time.perf_counter() - started)
 
 
-def _models(con: duckdb.DuckDBPyConnection, project: Project) -> list[ModelDoc]:
-    """The stored models the project trains, in the project's order (a stored model without a file is left out)."""
+def _models(con: duckdb.DuckDBPyConnection, project: Project) -> tuple[list[ModelDoc], dict[str, str]]:
+    """The stored models the project trains, in the project's order (a stored model without a file is left out),
+    and why a model could not be read (e.g. trained with another scikit-learn): it gets no report, not no site."""
     stored = {name.lower(): name for name in stored_models(con)}
     wanted = [stored[name.lower()] for name, node in project.nodes.items()
               if node.kind.value == "ml_model" and name.lower() in stored]
-    try:
-        return [collect_model(con, name) for name in wanted]
-    except ToolkitError as error:
-        raise ToolkitError(f"the docs site cannot read the model store: {error.message}", hint=error.hint) from None
+    models: list[ModelDoc] = []
+    unreadable: dict[str, str] = {}
+    for name in wanted:
+        try:
+            models.append(collect_model(con, name))
+        except ToolkitError as error:
+            unreadable[name] = error.message + (f" ({error.hint})" if error.hint else "")
+    return models, unreadable
 
 
 def _graph_kind(node: NodeDoc) -> str:
