@@ -124,7 +124,7 @@ def test_lineage_graph_has_every_dependency(site: Path) -> None:
     page = read_page(_docs(site) / "index.html")
     assert set(page.edges) == expected and len(page.edges) == len(expected)
     assert {link for link in page.links if link.startswith("nodes/")} == {
-        f"nodes/{name}.html" for name in ("raw_iris", "iris_features", "virginica_predictions", "species_drift",
+        f"nodes/{name}.html" for name in ("raw.iris", "iris_features", "virginica_predictions", "species_drift",
                                           *MODELS)}
 
 
@@ -279,6 +279,15 @@ def test_docs_serve_prints_its_address_and_stops_on_ctrl_c(site: Path) -> None:
             process.wait()
 
 
+def test_a_source_and_a_node_of_the_same_spelling_get_pages_of_their_own(project, toolkit) -> None:
+    folder = project({"pyproject.toml": '[tool.toolkit]\n[tool.toolkit.sources]\nraw = ["x"]\n',
+                      "models/raw_x.sql": "select * from {{ source('raw', 'x') }}"})
+    assert toolkit(folder, "docs", "generate").exit_code == 0
+    nodes = folder / "target" / "docs" / "nodes"
+    assert sorted(p.name for p in nodes.iterdir()) == ["raw.x.html", "raw_x.html"]
+    assert "<h1>raw.x " in (nodes / "raw.x.html").read_text() and "<h1>raw_x " in (nodes / "raw_x.html").read_text()
+
+
 def test_serve_answers_on_localhost_and_refuses_a_taken_port(tmp_path: Path) -> None:
     write_files(tmp_path, {"index.html": "<h1>lineage</h1>"})
     server = docs_server(tmp_path, 0)
@@ -355,7 +364,7 @@ def test_the_site_renders_in_headless_chromium(site: Path, browser, request) -> 
     assert sorted(r.text for r in results) == sorted(f"petal_widthcolumn of {e['node']} · {e['type']}"
                                                      for e in expected)
     results[0].click()
-    assert browser.current_url.endswith(("nodes/raw_iris.html#col-petal_width",
+    assert browser.current_url.endswith(("nodes/raw.iris.html#col-petal_width",
                                          "nodes/iris_features.html#col-petal_width"))
     _open(browser, docs / "index.html")
     browser.find_element(By.CSS_SELECTOR, 'svg.lineage a.node[data-node="virginica"]').click()

@@ -75,8 +75,9 @@ class NodeDoc:
 
 
 def slug(name: str) -> str:
-    """A page's file name for a node or model name: lower case, anything but letters, digits, - and _ as _."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name.lower())
+    """A page's file name for a node or model name: lower case, anything but letters, digits, `-`, `_` and `.` as
+    `_` (a source keeps its dot, `raw.iris`, so it never shares a page with a node named `raw_iris`)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.lower())
 
 
 def collect_nodes(project: Project, con: duckdb.DuckDBPyConnection | None) -> dict[str, NodeDoc]:
