@@ -29,6 +29,9 @@ FILES = {
     "models/ml/flower_clusters.sql": (
         "CREATE OR REPLACE MODEL flower_clusters OPTIONS (model_type = 'kmeans', num_clusters = 3)\n"
         "AS SELECT petal_length, petal_width, sepal_length FROM {{ ref('iris_features') }}\n"),
+    "models/ml/flower_components.sql": (
+        "CREATE OR REPLACE MODEL flower_components OPTIONS (model_type = 'pca', num_principal_components = 3)\n"
+        "AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM {{ ref('iris_features') }}\n"),
     "models/predictions/virginica_predictions.sql": (
         "select * from ML.PREDICT(MODEL {{ ref('virginica') }}, (select * from {{ ref('iris_features') }}))\n"),
     "models/monitoring/species_drift.sql": (
@@ -36,12 +39,13 @@ FILES = {
         "where flower_id <= 100), (select sepal_length, species from {{ ref('iris_features') }} "
         "where flower_id > 100), STRUCT(0.05 AS numerical_default_threshold))\n"),
 }
-MODELS = ("virginica", "species_trees", "flower_clusters")
+MODELS = ("virginica", "species_trees", "flower_clusters", "flower_components")
 # The charts each model's page must show (data-chart="<model>-<name>").
 CHARTS = {
     "virginica": ("metrics", "loss", "roc", "pr", "confusion", "weights", "split", "versions"),
     "species_trees": ("metrics", "loss", "confusion", "importance", "explain", "split", "versions"),
     "flower_clusters": ("metrics", "loss", "centroids", "split", "versions"),
+    "flower_components": ("metrics", "loss", "components", "split", "versions"),
 }
 
 

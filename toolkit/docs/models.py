@@ -17,7 +17,7 @@ from toolkit.errors import ToolkitError
 # The ML.* functions a model page shows, each with its STRUCT settings: run when they apply to the model.
 PAGE_FUNCTIONS: dict[str, dict[str, Any]] = {
     "FEATURE_INFO": {}, "ROC_CURVE": {}, "CONFUSION_MATRIX": {}, "FEATURE_IMPORTANCE": {}, "GLOBAL_EXPLAIN": {},
-    "WEIGHTS": {"standardize": True}, "CENTROIDS": {"standardize": True},
+    "WEIGHTS": {"standardize": True}, "CENTROIDS": {"standardize": True}, "PRINCIPAL_COMPONENT_INFO": {},
 }
 
 

@@ -169,6 +169,20 @@ def _centroids(model: ModelDoc) -> Section | None:
                                                                                      zip(ids, matrix)])])
 
 
+def _components(model: ModelDoc) -> Section | None:
+    rows = model.functions.get("PRINCIPAL_COMPONENT_INFO")
+    if not rows:
+        return None
+    ids = [r["principal_component_id"] for r in rows]
+    chart = charts.lines(_chart_id(model, "components"), "Explained variance by component",
+                         {"explained variance ratio": (ids, [r["explained_variance_ratio"] for r in rows]),
+                          "cumulative": (ids, [r["cumulative_explained_variance_ratio"] for r in rows])},
+                         "principal component", integer_x=True)
+    columns = ("principal_component_id", "eigenvalue", "explained_variance_ratio", "cumulative_explained_variance_ratio")
+    return Section("components", "Principal components", [chart],
+                   [Table(columns, [[r[c] for c in columns] for r in rows])])
+
+
 def _features(model: ModelDoc) -> Section | None:
     rows = model.functions.get("FEATURE_INFO")
     if not rows:
@@ -211,5 +225,6 @@ def _text(value: Any) -> str:
 
 
 SECTIONS: tuple[Callable[[ModelDoc], Section | None], ...] = (
-    _metrics, _training, _roc, _confusion, _importance, _centroids, _split, _features, _options, _versions,
+    _metrics, _training, _roc, _confusion, _importance, _centroids, _components, _split, _features, _options,
+    _versions,
 )
