@@ -136,12 +136,16 @@ def _importance(model: ModelDoc) -> Section | None:
         top = rows[:TOP_FEATURES]
         made.append(charts.bars(_chart_id(model, "explain"), "Global explanation (attribution)",
                                 [r["feature"] for r in top], [r["attribution"] for r in top], "attribution"))
+        tables.append(Table(("feature", "attribution"), [(r["feature"], r["attribution"]) for r in rows],
+                            summary="ML.GLOBAL_EXPLAIN's rows"))
     rows = model.functions.get("WEIGHTS")
     if rows:
         weights = [(r["processed_input"], _weight(r)) for r in rows if r["processed_input"] != "__INTERCEPT__"]
         top = sorted((w for w in weights if w[1] is not None), key=lambda w: -abs(w[1]))[:TOP_FEATURES]
         made.append(charts.bars(_chart_id(model, "weights"), "Weights, standardized (largest category weight)",
                                 [w[0] for w in top], [w[1] for w in top], "weight"))
+        tables.append(Table(("processed_input", "weight (largest category weight)"), weights,
+                            summary="ML.WEIGHTS(STRUCT(TRUE AS standardize))'s weights"))
     if not made:
         return None
     return Section("importance", "Feature importance and explanation", made, tables)
