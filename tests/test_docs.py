@@ -301,6 +301,16 @@ def test_a_source_and_a_node_of_the_same_spelling_get_pages_of_their_own(project
     assert "<h1>raw.x " in (nodes / "raw.x.html").read_text() and "<h1>raw_x " in (nodes / "raw_x.html").read_text()
 
 
+def test_a_folder_that_is_not_a_docs_site_is_never_deleted(project, toolkit) -> None:
+    folder = project({"models/a.sql": "select 1 as x", "target/docs/notes.txt": "mine"})
+    result = toolkit(folder, "docs", "generate")
+    assert result.exit_code == 2 and "holds files that are not a docs site" in result.output
+    assert (folder / "target" / "docs" / "notes.txt").read_text() == "mine"
+    (folder / "target" / "docs" / "notes.txt").unlink()
+    assert toolkit(folder, "docs", "generate").exit_code == 0  # an empty folder, then its own site, are replaced
+    assert toolkit(folder, "docs", "generate").exit_code == 0
+
+
 def test_serve_answers_on_localhost_and_refuses_a_taken_port(tmp_path: Path) -> None:
     write_files(tmp_path, {"index.html": "<h1>lineage</h1>"})
     server = docs_server(tmp_path, 0)

@@ -84,6 +84,9 @@ def generate_site(project: Project, folder: Path) -> Site:
         if con is not None:
             con.close()
     if folder.exists():
+        if any(folder.iterdir()) and not (folder / "assets" / "search-index.js").is_file():
+            raise ToolkitError(f"{folder} holds files that are not a docs site, which generating would delete",
+                               hint="move them away, or set [tool.toolkit].target to another folder")
         shutil.rmtree(folder)
     (folder / "assets").mkdir(parents=True)
     (folder / "nodes").mkdir()
