@@ -100,3 +100,5 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the golden files of tests/golden/ from what the code produces now")
+    parser.addoption("--update-screenshots", action="store_true", default=False,
+                     help="rewrite the README's docs site screenshots (docs/images/) from the browser test")

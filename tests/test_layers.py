@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.ml.functions", "toolkit.ml.monitor"),
     ("toolkit.ml",),
     ("toolkit.runner",),
-    ("toolkit.serve",),
+    ("toolkit.serve", "toolkit.docs"),
     ("toolkit.deploy",),
     ("toolkit.scaffold",),
     ("toolkit.display",),

@@ -21,3 +21,6 @@ def test_wheel_contains_the_standard_macros(tmp_path):
     sources = {p.relative_to(REPO).as_posix() for p in (REPO / "toolkit").rglob("*.py") if "__pycache__" not in p.parts}
     assert sources <= set(names), f"missing from the wheel: {sorted(sources - set(names))}"
     assert not any(name.startswith(("tests/", "models/", "benchmarks/")) for name in names)
+    site_files = {p.relative_to(REPO).as_posix() for folder in ("templates", "assets")
+                  for p in (REPO / "toolkit" / "docs" / folder).iterdir()}
+    assert site_files and site_files <= set(names), f"missing from the wheel: {sorted(site_files - set(names))}"

@@ -647,5 +647,34 @@ def serve(settings: Settings, vars: dict[str, Any], host: str, port: int, only: 
     run_server(options, host, port, workers)
 
 
+# --- docs ------------------------------------------------------------------------------------------
+@cli.group()
+def docs() -> None:
+    """The docs site: lineage, a page per node, a report per model (static HTML under target/docs/)."""
+
+
+@docs.command(name="generate")
+@_project_options
+def docs_generate(settings: Settings, vars: dict[str, Any]) -> None:
+    """Write the site to target/docs/ (it opens offline)."""
+    from toolkit.docs import generate_docs
+
+    site = generate_docs(load_project(settings, vars))
+    console.print(f"Wrote {site.pages} pages ({site.models} model reports) to {_shown(site.folder)} in "
+                  f"{site.seconds:.1f}s: open {_shown(site.folder / 'index.html')}", soft_wrap=True)
+
+
+@docs.command(name="serve")
+@_project_options
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="The port on 127.0.0.1 (0: any free one).")
+def docs_serve(settings: Settings, vars: dict[str, Any], port: int) -> None:
+    """Generate the site and serve it on 127.0.0.1."""
+    from toolkit.docs import generate_docs, serve_docs
+
+    site = generate_docs(load_project(settings, vars))
+    serve_docs(site.folder, port, lambda url: console.print(f"Serving {_shown(site.folder)} on {url} (Ctrl+C stops)"))
+
+
 def main() -> None:
     cli(prog_name="toolkit")
