@@ -57,7 +57,9 @@ def test_kmeans_anomalies_match_numpy(con, contamination):
     distances = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
     nearest = distances.argmin(axis=1)
     own = distances[np.arange(len(X)), nearest]
-    radii = np.array([np.sqrt(np.mean(own[nearest == k] ** 2)) for k in range(len(centers))])
+    # cluster_radius: "the average distance from centroid to each point assigned to the cluster" (ClusterInfo,
+    # https://cloud.google.com/bigquery/docs/reference/rest/v2/models)
+    radii = np.array([np.mean(own[nearest == k]) for k in range(len(centers))])
     expected = own / radii[nearest]
     threshold = np.quantile(expected, 1 - contamination)
     got = np.asarray(out.column("normalized_distance").to_numpy())
@@ -67,6 +69,7 @@ def test_kmeans_anomalies_match_numpy(con, contamination):
     assert abs(np.mean(expected > threshold) - contamination) <= 1 / len(X) + 1e-12
     info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_km)").to_pylist()[-1]["cluster_info"]
     assert [c["cluster_radius"] for c in info] == pytest.approx(list(radii), rel=1e-12)
+    assert [c["cluster_size"] for c in info] == list(np.bincount(nearest, minlength=len(centers)))
 
 
 def test_pca_anomalies_match_sklearn(con):
@@ -128,11 +131,23 @@ def test_kmeans_training_info_has_one_row_per_lloyd_iteration(con):
     n = trained.estimator.n_iter_
     assert info.num_rows == n > 1
     # replayed independently: Lloyd steps from the initial centroids, the loss after each
-    centers, expected = init, []
+    centers, expected, clusters = init, [], []
     for _ in range(n):
         centers = KMeans(3, init=centers, n_init=1, max_iter=1).fit(X).cluster_centers_
-        expected.append(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).min(axis=1).mean())
+        distances = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
+        expected.append((distances.min(axis=1) ** 2).mean())
+        nearest = distances.argmin(axis=1)
+        clusters.append([(k + 1, distances[nearest == k, k].mean(), int((nearest == k).sum())) for k in range(3)])
     assert info.column("loss").to_pylist() == pytest.approx(expected, rel=1e-9)
+    # each iteration's own clusters (the sizes change while the centroids move), not the final ones on every row
+    got = info.column("cluster_info").to_pylist()
+    for row, want in zip(got, clusters):  # the init rows' order may differ from the model's centroid order
+        assert [c["centroid_id"] for c in row] == [1, 2, 3]
+        mine = sorted((c["cluster_size"], c["cluster_radius"]) for c in row)
+        theirs = sorted((size, radius) for _, radius, size in want)
+        assert [m[0] for m in mine] == [t[0] for t in theirs]
+        assert [m[1] for m in mine] == pytest.approx([t[1] for t in theirs], rel=1e-9)
+    assert len({tuple(c["cluster_size"] for c in row) for row in got}) > 1
     assert info.column("iteration").to_pylist() == list(range(n))
     assert np.allclose(np.sort(centers, axis=0), np.sort(trained.estimator.cluster_centers_, axis=0))
 
@@ -155,3 +170,15 @@ def test_centroids_print_exact_category_shares(con):
         assert all(f.denominator == max(s.denominator for s in shares) or f.numerator == 0 or
                    max(s.denominator for s in shares) % f.denominator == 0 for f in shares)
     assert out.column("geography_value").null_count == out.num_rows
+
+
+# PCA is solved in closed form (PCA_SOLVER 'FULL': an eigendecomposition, 'RANDOMIZED': randomized SVD,
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-pca#pca_solver), so its
+# training is one iteration: one ML.TRAINING_INFO row, the loss being the mean squared reconstruction error.
+def test_pca_training_info_is_one_closed_form_iteration(con):
+    info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_pca_numbers)")
+    assert info.num_rows == 1 and info.column("iteration").to_pylist() == [0]
+    X = design_matrix(load_model(con, "iris_pca_numbers"), con.sql(NUMBERS).to_arrow_table())
+    oracle = PCA(n_components=2, svd_solver="full").fit(X)
+    expected = np.mean((X - oracle.inverse_transform(oracle.transform(X))) ** 2)
+    assert info.column("loss").to_pylist() == pytest.approx([expected], rel=1e-9)

@@ -40,6 +40,8 @@ class Iteration:
     eval_loss: float | None
     learning_rate: float | None
     duration_ms: int
+    # KMEANS: (centroid_id, cluster_radius, cluster_size) of each cluster after the iteration; None otherwise
+    cluster_info: tuple[tuple[int, float, int], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_training_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, training_run INTEGER NOT NULL,
         iteration INTEGER NOT NULL, loss DOUBLE, eval_loss DOUBLE, learning_rate DOUBLE, duration_ms BIGINT)""",
+    # KMEANS: each iteration's [centroid_id, cluster_radius, cluster_size] triples (NULL: other models, and KMEANS
+    # rows stored before the column, whose ML.TRAINING_INFO shows the final radii on every row).
+    f"ALTER TABLE {S}.model_training_info ADD COLUMN IF NOT EXISTS cluster_info JSON",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_feature_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, input VARCHAR NOT NULL, min DOUBLE, max DOUBLE,
         mean DOUBLE, median DOUBLE, stddev DOUBLE, category_count BIGINT, null_count BIGINT, dimension BIGINT,
@@ -149,8 +152,11 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
         con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
                     [row[c] for c in _VERSION_COLUMNS])
         if trained.iterations:
-            con.executemany(f"INSERT INTO {S}.model_training_info VALUES (?, ?, 0, ?, ?, ?, ?, ?)",
-                            [[name, version, i.iteration, i.loss, i.eval_loss, i.learning_rate, i.duration_ms]
+            con.executemany(f"INSERT INTO {S}.model_training_info (model_name, version, training_run, iteration, "
+                            "loss, eval_loss, learning_rate, duration_ms, cluster_info) "
+                            "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                            [[name, version, i.iteration, i.loss, i.eval_loss, i.learning_rate, i.duration_ms,
+                              None if i.cluster_info is None else _dumps([list(c) for c in i.cluster_info])]
                              for i in trained.iterations])
         info_rows = [[name, version, *(f[k] for k in _FEATURE_INFO), _dumps(trained.data_stats.get(f["input"])),
                       trained.transform is not None] for f in trained.feature_info]
@@ -198,9 +204,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
     estimator = artifact.load(stored_name, stored_version, bytes(row["artifact"]), row["artifact_sha256"],
                               row["model_type"], recorded if isinstance(recorded, str) else None)
     key = [stored_name, stored_version]
-    iterations = tuple(Iteration(*r) for r in con.execute(
-        f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms FROM {S}.model_training_info "
-        "WHERE model_name = ? AND version = ? ORDER BY training_run, iteration", key).fetchall())
+    iterations = _iterations(con, key)
     info, input_info = _feature_info_rows(con, key, has_transform=row["transform"] is not None)
     test = json.loads(row["test_metrics"]) if row["test_metrics"] is not None else None
     return TrainedModel(
@@ -356,10 +360,19 @@ def _prediction(compiled: str | None) -> str:
     return CompiledPrediction.from_dict(json.loads(compiled)).path
 
 
-def _version_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+def _version_columns(con: duckdb.DuckDBPyConnection, table: str = "model_versions") -> set[str]:
     rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                       [S, "model_versions"]).fetchall()
+                       [S, table]).fetchall()
     return {r[0] for r in rows}
+
+
+def _iterations(con: duckdb.DuckDBPyConnection, key: list[Any]) -> tuple[Iteration, ...]:
+    clusters = "cluster_info" if "cluster_info" in _version_columns(con, "model_training_info") else "NULL"
+    rows = con.execute(f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms, {clusters} FROM "
+                       f"{S}.model_training_info WHERE model_name = ? AND version = ? ORDER BY training_run, iteration",
+                       key).fetchall()
+    return tuple(Iteration(*r[:5], None if r[5] is None else tuple(tuple(c) for c in json.loads(r[5])))
+                 for r in rows)
 
 
 def model_names(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -66,7 +66,7 @@ def fit(family: Family, options: ModelOptions, estimator: object, data: FitData)
         if family is Family.DNN:
             return _fit_dnn(options, estimator, data)
         if family is Family.KMEANS:
-            return fit_kmeans(estimator, data.X)
+            return fit_kmeans(estimator, data.X, cosine=options.get("DISTANCE_TYPE") == "COSINE")
         if data.descent:
             return _fit_descent(options, estimator, data)
         return _fit_once(estimator, data)
