@@ -67,15 +67,6 @@ def ragged_structs(counts: np.ndarray, columns: Sequence[tuple[str, pa.Array]]) 
     return pa.ListArray.from_arrays(pa.array(offsets), entries)
 
 
-def input_sources(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
-    """The model's input columns, and for each design-matrix column the index of the input it is computed from
-    (a TIMESTAMP's epoch and _TS_ parts all come from the TIMESTAMP column)."""
-    inputs = trained.preprocessor.input_columns
-    position = {name: i for i, name in enumerate(inputs)}
-    sources = [position[f.column] for f in trained.preprocessor.features for _ in range(f.width)]
-    return inputs, np.asarray(sources, dtype=np.int64)
-
-
 def by_input(values: np.ndarray, sources: np.ndarray, n_inputs: int) -> np.ndarray:
     """Sum the design-matrix columns of `values` (rows × width) per input column (rows × inputs)."""
     out = np.zeros((values.shape[0], n_inputs), dtype=np.float64)

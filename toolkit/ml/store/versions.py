@@ -92,6 +92,9 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_anomaly_scores (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL, position DOUBLE NOT NULL,
         value DOUBLE NOT NULL)""",
+    # Tree models trained with ENABLE_GLOBAL_EXPLAIN: ML.GLOBAL_EXPLAIN's attribution of each input column.
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_global_explain (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, feature VARCHAR NOT NULL, attribution DOUBLE NOT NULL)""",
 ]
 _FEATURE_INFO = ("input", "min", "max", "mean", "median", "stddev", "category_count", "null_count", "dimension")
 
@@ -172,6 +175,10 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             _insert_eval_scores(con, name, version, trained.eval_scores)
         if trained.anomaly is not None:
             _insert_anomaly(con, name, version, trained.anomaly)
+        if trained.global_explain is not None:
+            _insert_rows(con, "model_global_explain", name, version, pa.table({
+                "feature": pa.array(list(trained.global_explain), pa.string()),
+                "attribution": pa.array(list(trained.global_explain.values()), pa.float64())}))
         install_prediction_macro(con, name, compiled)
     return version
 
@@ -221,6 +228,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
         anomaly=_load_anomaly(con, key) if row["model_type"] in ("KMEANS", "PCA") else None,
+        global_explain=_load_global_explain(con, key),
         input_info=input_info,
     )
 
@@ -284,6 +292,16 @@ def _load_anomaly(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, n
               "values": np.array([r[2] for r in rows if r[0] == "quantile"])}
     radii = [r[2] for r in rows if r[0] == "cluster_radius"]
     return {**record, "radii": np.array(radii)} if radii else record
+
+
+def _load_global_explain(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, float] | None:
+    """A tree version's stored ML.GLOBAL_EXPLAIN attributions; None without them (or a store that predates them)."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_global_explain"]).fetchall()[0][0]:
+        return None
+    rows = con.execute(f"SELECT feature, attribution FROM {S}.model_global_explain WHERE model_name = ? AND "
+                       "version = ? ORDER BY rowid", key).fetchall()
+    return {feature: value for feature, value in rows} or None
 
 
 def with_eval_scores(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:

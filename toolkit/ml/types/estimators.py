@@ -139,9 +139,11 @@ def dnn_defaults(options: ModelOptions, ctx: FitContext) -> tuple[tuple[int, ...
     """HIDDEN_UNITS and BATCH_SIZE, with BigQuery's data-dependent defaults where not given."""
     hidden = options["HIDDEN_UNITS"]
     # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-dnn-models (HIDDEN_UNITS):
-    # one layer of min(128, num_samples / (10 * (num_input_units + num_output_units))) units, at least 1.
+    # one layer of min(128, num_samples / (10 * (num_input_units + num_output_units))) units, at least 1. The input
+    # units are the encoded features; the output units one per class, or one for a regressor or a binary classifier
+    # (a single logistic unit, as scikit-learn's MLPClassifier has).
     if hidden == FROM_DATA:
-        outputs = max(ctx.n_classes, 1)
+        outputs = ctx.n_classes if ctx.n_classes > 2 else 1
         hidden = (int(min(128, max(1, ctx.n_rows // (10 * (ctx.n_features + outputs))))),)
     batch = options["BATCH_SIZE"]
     if batch == FROM_DATA:

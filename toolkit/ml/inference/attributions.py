@@ -1,0 +1,95 @@
+"""Tree SHAP attributions of a boosted-tree or random-forest model's outputs, per input column: what
+ML.EXPLAIN_PREDICT reports for each row, and what ML.GLOBAL_EXPLAIN aggregates.
+
+ML.GLOBAL_EXPLAIN is "the entire model['s explanation] by aggregating the local explanations of the evaluation
+data" (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-global-explain): training
+with ENABLE_GLOBAL_EXPLAIN = TRUE computes each input column's mean absolute Tree SHAP attribution over the eval
+split's rows (the training rows without an eval split), each row explaining its predicted class as
+ML.EXPLAIN_PREDICT does, and stores it with the model version. Beyond `GLOBAL_EXPLAIN_ROWS` rows, a uniform sample of
+that many, drawn with the model's seed (so a retraining gives the same values), stands for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from toolkit.ml.inference.trees import trees
+from toolkit.ml.inference.treeshap import PreparedTree, prepare, tree_shap
+from toolkit.ml.types.tasks import Family, chosen_classes
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+GLOBAL_EXPLAIN_ROWS = 2_000
+
+
+def input_sources(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
+    """The model's input columns, and for each design-matrix column the index of the input it is computed from
+    (a TIMESTAMP's epoch and _TS_ parts all come from the TIMESTAMP column)."""
+    inputs = trained.preprocessor.input_columns
+    position = {name: i for i, name in enumerate(inputs)}
+    sources = [position[f.column] for f in trained.preprocessor.features for _ in range(f.width)]
+    return inputs, np.asarray(sources, dtype=np.int64)
+
+
+class TreeExplainer:
+    """A tree model's node arrays, prepared once for Tree SHAP (raises ValueError for trees it cannot read)."""
+
+    def __init__(self, trained: TrainedModel):
+        self.trained = trained
+        self.inputs, sources = input_sources(trained)
+        self.trees = trees(trained)
+        self.prepared: list[PreparedTree] = [prepare(tree, sources) for tree in self.trees]
+
+    def attributions(self, X: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of X, the Tree SHAP attribution of each input column and the baseline (the trees' expected
+        output), explaining the raw score of class `chosen` (boosted trees: binary's positive class, whose sign the
+        caller flips for the negative one) or the forest's averaged output (its probability for classifiers)."""
+        trained, estimator = self.trained, self.trained.estimator
+        n, boosted = len(X), trained.model_type.family is Family.BOOSTED_TREE
+        attributions = np.zeros((n, len(self.inputs)))
+        baseline = np.zeros(n)
+        classes = len(trained.classes or ())
+        forest_classes = not boosted and classes > 0
+        groups = range(classes) if (boosted and classes > 2) or forest_classes else [0]
+        for k in groups:
+            rows = np.flatnonzero(chosen == k) if len(groups) > 1 else np.arange(n)
+            if len(rows) == 0:
+                continue
+            members = [p for p in self.prepared if p.tree.output == k] if boosted else self.prepared
+            column = k if forest_classes else 0
+            X_rows = X[rows]
+            for prepared in members:
+                values = prepared.tree.values[:, column]
+                attributions[rows] += tree_shap(X_rows, prepared, values, len(self.inputs))
+                baseline[rows] += values[0]
+            if boosted:
+                baseline[rows] += np.ravel(estimator._baseline_prediction)[k]
+        if not boosted:  # a forest averages its trees
+            attributions /= len(self.trees)
+            baseline /= len(self.trees)
+        return attributions, baseline
+
+
+def predicted(trained: TrainedModel, X: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray | None,
+                                                                                             np.ndarray]:
+    """Class probabilities (None for regressors) and the predicted class index of each row (0 for regressors)."""
+    if trained.classes is None:
+        return None, np.zeros(len(X), np.int64)
+    proba = trained.estimator.predict_proba(X)
+    return proba, chosen_classes(proba, threshold)
+
+
+def mean_abs_attributions(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
+    """Each input column's mean absolute attribution over the rows of X (a seeded sample of GLOBAL_EXPLAIN_ROWS
+    of them beyond that many), each row explaining its predicted class."""
+    if len(X) > GLOBAL_EXPLAIN_ROWS:
+        picked = np.random.default_rng(trained.seed).choice(len(X), GLOBAL_EXPLAIN_ROWS, replace=False)
+        X = X[np.sort(picked)]
+    explainer = TreeExplainer(trained)
+    if len(X) == 0:
+        return {name: 0.0 for name in explainer.inputs}
+    _, chosen = predicted(trained, X)
+    values, _ = explainer.attributions(X, chosen)  # the sign of binary's negative class does not change |·|
+    return {name: float(v) for name, v in zip(explainer.inputs, np.abs(values).mean(axis=0))}
