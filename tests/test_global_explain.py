@@ -81,6 +81,9 @@ def test_global_explain_is_the_mean_absolute_tree_shap_of_the_eval_rows(con, mod
 
 
 def test_global_explain_beyond_the_row_bound_is_a_seeded_sample(con, monkeypatch):
+    assert attributions.sample_rows(1_280) == 2_000  # 20 boosted trees of depth 6
+    assert attributions.sample_rows(100_000) == 200  # 100 deep forest trees: fewer rows, never below 200
+    assert attributions.sample_rows(10_000_000) == 200
     monkeypatch.setattr(attributions, "GLOBAL_EXPLAIN_ROWS", 10)
     options = {"model_type": "BOOSTED_TREE_REGRESSOR", "input_label_cols": ["petal_width"], "max_iterations": 3,
                "data_split_method": "NO_SPLIT", "enable_global_explain": True}

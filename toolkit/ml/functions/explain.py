@@ -34,7 +34,7 @@ attribution, largest first.
   mean |weight| of their categories; multiclass: the average over the classes' weights. The per-column values of
   an input with several encoded parts (a TIMESTAMP) are added.
 - Tree models: each input column's mean absolute Tree SHAP attribution over the eval split's rows (the training
-  rows without one; a seeded sample of 2,000 beyond that many), each row explaining its predicted class as
+  rows without one; a seeded sample beyond a bound, toolkit.ml.inference.attributions.sample_rows), each row explaining its predicted class as
   ML.EXPLAIN_PREDICT does, computed at training (toolkit.ml.inference.attributions) and stored with the version
   (`_toolkit.model_global_explain`)."""
 
