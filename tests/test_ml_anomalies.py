@@ -182,3 +182,25 @@ def test_pca_training_info_is_one_closed_form_iteration(con):
     oracle = PCA(n_components=2, svd_solver="full").fit(X)
     expected = np.mean((X - oracle.inverse_transform(oracle.transform(X))) ** 2)
     assert info.column("loss").to_pylist() == pytest.approx([expected], rel=1e-9)
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans: MIN_REL_PROGRESS is
+# "the minimum relative loss improvement that is necessary to continue training when EARLY_STOP is set to TRUE".
+def test_kmeans_stops_after_the_first_iteration_below_min_rel_progress(con):
+    def losses(**options):
+        save_model(con, train_model(con, name="km_stop", query=NUMBERS, options={
+            "model_type": "KMEANS", "num_clusters": 6, "kmeans_init_method": "RANDOM", **options}))
+        return sql(con, "SELECT loss FROM ML.TRAINING_INFO(MODEL km_stop) ORDER BY iteration").column(
+            "loss").to_pylist()
+
+    full = losses(early_stop=False, max_iterations=100)
+    gains = [(a - b) / a for a, b in zip(full, full[1:])]
+    assert len(full) > 3 and gains[-1] == 0  # run to convergence: the last iteration moves nothing
+    bar = sorted(gains)[len(gains) // 2]  # a bar some iteration falls below before convergence
+    assert bar > 0
+    stopped = losses(early_stop=True, min_rel_progress=bar, max_iterations=100)
+    first_below = next(i for i, g in enumerate(gains) if g < bar) + 1
+    assert stopped == pytest.approx(full[:first_below + 1], rel=1e-12)
+    assert losses(early_stop=False, max_iterations=2) == pytest.approx(full[:2], rel=1e-12)
+    trained = load_model(con, "km_stop")
+    assert trained.estimator.n_iter_ == 2 and trained.estimator_params["max_iter"] == 2

@@ -178,8 +178,9 @@ def kmeans(options: ModelOptions, ctx: FitContext) -> Any:
     method = options["KMEANS_INIT_METHOD"]
     init: Any = {"RANDOM": "random", "KMEANS++": "k-means++"}.get(method, ctx.init_centroids)
     k = len(init) if method == "CUSTOM" else num_clusters(options, ctx)
-    return KMeans(n_clusters=k, init=init, n_init=1, max_iter=options["MAX_ITERATIONS"],
-                  tol=options["MIN_REL_PROGRESS"] if options["EARLY_STOP"] else 0.0, random_state=ctx.seed)
+    # Training runs the iterations one at a time and stops them as BigQuery does (toolkit.ml.training.lloyd).
+    return KMeans(n_clusters=k, init=init, n_init=1, max_iter=options["MAX_ITERATIONS"], tol=0.0,
+                  random_state=ctx.seed)
 
 
 def pca(options: ModelOptions, ctx: FitContext) -> Any:
