@@ -84,7 +84,7 @@ class TrainedModel:
     # KMEANS and PCA: the training rows' anomaly-score distribution ("quantiles", "values") and KMEANS's cluster
     # radii ("radii"), for ML.DETECT_ANOMALIES and ML.TRAINING_INFO (toolkit.ml.inference.anomalies).
     anomaly: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
-    # Tree models trained with ENABLE_GLOBAL_EXPLAIN: each input column's mean absolute Tree SHAP attribution over
+    # Linear and tree models trained with ENABLE_GLOBAL_EXPLAIN: each input column's mean absolute attribution over
     # the eval rows (toolkit.ml.inference.attributions), for ML.GLOBAL_EXPLAIN; None otherwise.
     global_explain: dict[str, float] | None = field(default=None, compare=False, repr=False)
 

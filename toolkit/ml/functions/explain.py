@@ -27,16 +27,16 @@ summed into their column), and explain the prediction in the model's additive sp
 
 ML.GLOBAL_EXPLAIN (models trained with ENABLE_GLOBAL_EXPLAIN = TRUE): one row per input column, feature and
 attribution, largest first.
-- Linear models: the mean absolute attribution over the training rows, estimated from the statistics stored at
-  training: numeric inputs |weight| × E|x − mean| / stddev from the stored 20-bin histogram (NULLs, imputed with
-  the mean, count as 0), one-hot inputs sum over categories of share × |weight| from the stored category counts
+- Linear and tree models: each input column's mean absolute attribution (as ML.EXPLAIN_PREDICT computes it) over the
+  eval split's rows (the training rows without one; for trees a seeded sample beyond a bound,
+  toolkit.ml.inference.attributions.sample_rows), each row explaining its predicted class, computed at training
+  (toolkit.ml.inference.attributions) and stored with the version (`_toolkit.model_global_explain`).
+- Linear versions stored before those were kept: the mean absolute attribution over the training rows, estimated
+  from the statistics stored at training: numeric inputs |weight| × E|x − mean| / stddev from the stored 20-bin
+  histogram (NULLs, imputed with the mean, count as 0), one-hot inputs sum over categories of share × |weight| from the stored category counts
   (categories beyond the stored top 1,000 at their mean |weight|), TIMESTAMP parts (no stored distribution) the
   mean |weight| of their categories; multiclass: the average over the classes' weights. The per-column values of
-  an input with several encoded parts (a TIMESTAMP) are added.
-- Tree models: each input column's mean absolute Tree SHAP attribution over the eval split's rows (the training
-  rows without one; a seeded sample beyond a bound, toolkit.ml.inference.attributions.sample_rows), each row explaining its predicted class as
-  ML.EXPLAIN_PREDICT does, computed at training (toolkit.ml.inference.attributions) and stored with the version
-  (`_toolkit.model_global_explain`)."""
+  an input with several encoded parts (a TIMESTAMP) are added."""
 
 from __future__ import annotations
 
@@ -49,17 +49,14 @@ import pyarrow as pa
 from toolkit.ml.features.transform import without_prefixed
 from toolkit.ml.functions.evaluate import check_threshold, predicted_classes
 from toolkit.ml.functions.support import (
-    by_input,
     class_array,
     function_error,
     label_arrow_type,
-    linear_parameters,
     naming,
-    numeric_means,
     ragged_structs,
     type_names,
 )
-from toolkit.ml.inference.attributions import TreeExplainer, input_sources
+from toolkit.ml.inference.attributions import TreeExplainer, by_input, input_sources, linear_parameters, numeric_means
 from toolkit.ml.inference.predict import design_matrix, predict
 from toolkit.ml.types.tasks import Family
 
@@ -230,8 +227,8 @@ def global_explain_applies(trained: TrainedModel) -> str | None:
 
 
 def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
-    if trained.model_type.has_weights:
-        inputs, values = _linear_global(trained)
+    if trained.global_explain is None and trained.model_type.has_weights:
+        inputs, values = _linear_global(trained)  # a version stored before the attributions were kept
     else:
         if trained.global_explain is None:
             raise function_error("GLOBAL_EXPLAIN", trained, f"version {trained.version} was stored before tree "

@@ -40,11 +40,10 @@ import pyarrow as pa
 from toolkit.ml.functions.support import (
     class_array,
     function_error,
-    linear_parameters,
     struct_lists,
     type_names,
 )
-from toolkit.ml.inference.attributions import input_sources
+from toolkit.ml.inference.attributions import input_sources, linear_parameters
 from toolkit.ml.inference.trees import trees
 from toolkit.ml.types.tasks import Task
 

@@ -92,7 +92,7 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_anomaly_scores (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL, position DOUBLE NOT NULL,
         value DOUBLE NOT NULL)""",
-    # Tree models trained with ENABLE_GLOBAL_EXPLAIN: ML.GLOBAL_EXPLAIN's attribution of each input column.
+    # Models trained with ENABLE_GLOBAL_EXPLAIN: ML.GLOBAL_EXPLAIN's attribution of each input column.
     f"""CREATE TABLE IF NOT EXISTS {S}.model_global_explain (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, feature VARCHAR NOT NULL, attribution DOUBLE NOT NULL)""",
 ]
@@ -295,7 +295,7 @@ def _load_anomaly(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, n
 
 
 def _load_global_explain(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, float] | None:
-    """A tree version's stored ML.GLOBAL_EXPLAIN attributions; None without them (or a store that predates them)."""
+    """A version's stored ML.GLOBAL_EXPLAIN attributions; None without them (or a store that predates them)."""
     if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
                        [S, "model_global_explain"]).fetchall()[0][0]:
         return None

@@ -170,7 +170,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
 
     if opts.model_type in anomalies.KINDS:
         trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
-    if opts.get("ENABLE_GLOBAL_EXPLAIN") and model_type.is_tree:
+    if opts.get("ENABLE_GLOBAL_EXPLAIN") and model_type.explainable:
         trained = replace(trained, global_explain=_global_explain(trained, X[EVAL] if EVAL in X else X[TRAIN]))
     scored = EVAL if EVAL in X else TRAIN
     task = head(trained)
@@ -193,7 +193,8 @@ def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarra
 
 
 def _global_explain(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
-    """ML.GLOBAL_EXPLAIN's attributions: mean |Tree SHAP| over the eval rows (toolkit.ml.inference.attributions)."""
+    """ML.GLOBAL_EXPLAIN's attributions: their mean absolute value over the eval rows
+    (toolkit.ml.inference.attributions)."""
     try:
         return attributions.mean_abs_attributions(trained, X)
     except ValueError as error:  # trees the explanations cannot read
