@@ -204,3 +204,25 @@ def test_kmeans_stops_after_the_first_iteration_below_min_rel_progress(con):
     assert losses(early_stop=False, max_iterations=2) == pytest.approx(full[:2], rel=1e-12)
     trained = load_model(con, "km_stop")
     assert trained.estimator.n_iter_ == 2 and trained.estimator_params["max_iter"] == 2
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans (WARM_START): retrain
+# from the current model; here the Lloyd iterations start from the previous version's centroids.
+def test_kmeans_warm_start_continues_from_the_previous_centroids(con):
+    from sklearn.cluster import KMeans
+
+    options = {"model_type": "KMEANS", "num_clusters": 3, "kmeans_init_method": "RANDOM", "max_iterations": 2,
+               "early_stop": False}
+    first = train_model(con, name="km_warm", query=NUMBERS, options=options).model
+    warmed = train_model(con, name="km_warm", query=NUMBERS, options={**options, "warm_start": True},
+                         previous=first).model
+    X = design_matrix(warmed, con.sql(NUMBERS).to_arrow_table())
+    # two more Lloyd steps from the first version's centroids (the same rows: the same standardization)
+    oracle = KMeans(3, init=first.estimator.cluster_centers_, n_init=1, max_iter=2, tol=0.0).fit(X)
+    assert np.allclose(warmed.estimator.cluster_centers_, oracle.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert warmed.iterations[0].loss <= first.iterations[-1].loss + 1e-12  # it goes on from where it stopped
+    with pytest.raises(ToolkitError, match="WARM_START starts from the 3 centroids of version"):
+        train_model(con, name="km_warm", query=NUMBERS, previous=first,
+                    options={**options, "num_clusters": 4, "warm_start": True})
+    with pytest.raises(ToolkitError, match="needs a trained version"):
+        train_model(con, name="km_warm", query=NUMBERS, options={**options, "warm_start": True})

@@ -154,12 +154,14 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         rows = _instance_weights(name, parts[TRAIN], columns.weight)
         weights = rows if weights is None else weights * rows
     init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
+    if opts.get("WARM_START") and model_type.family is Family.KMEANS:
+        init = warm.centroids_from(previous, unfitted)
 
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
     estimator = model_type.factory(opts, context)
     descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
-    start = warm.start_from(previous, unfitted) if opts.get("WARM_START") else None
+    start = warm.start_from(previous, unfitted) if opts.get("WARM_START") and model_type.has_weights else None
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
                    descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))

@@ -176,8 +176,9 @@ def num_clusters(options: ModelOptions, ctx: FitContext) -> int:
 
 def kmeans(options: ModelOptions, ctx: FitContext) -> Any:
     method = options["KMEANS_INIT_METHOD"]
-    init: Any = {"RANDOM": "random", "KMEANS++": "k-means++"}.get(method, ctx.init_centroids)
-    k = len(init) if method == "CUSTOM" else num_clusters(options, ctx)
+    given = method == "CUSTOM" or options["WARM_START"]  # the CUSTOM rows, or the previous version's centroids
+    init: Any = ctx.init_centroids if given else {"RANDOM": "random", "KMEANS++": "k-means++"}[method]
+    k = len(init) if given else num_clusters(options, ctx)
     # Training runs the iterations one at a time and stops them as BigQuery does (toolkit.ml.training.lloyd).
     return KMeans(n_clusters=k, init=init, n_init=1, max_iter=options["MAX_ITERATIONS"], tol=0.0,
                   random_state=ctx.seed)

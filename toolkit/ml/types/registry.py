@@ -147,7 +147,8 @@ _DNN_OVERRIDES = {
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
 }
-_LINEAR_OVERRIDES: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
+_WARM_START_TAKEN: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
+_LINEAR_OVERRIDES = _WARM_START_TAKEN
 _LOGISTIC_OVERRIDES = {
     **_LINEAR_OVERRIDES,
     "OPTIMIZE_STRATEGY": replace(_O["OPTIMIZE_STRATEGY"],
@@ -232,7 +233,8 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
            classes=(MLPClassifier,), not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
     _model("DNN_REGRESSOR", Task.REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
            classes=(MLPRegressor,), not_compiled=_PYTHON_ONLY.format("DNN_REGRESSOR")),
-    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans", classes=(KMeans,)),
+    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, overrides=_WARM_START_TAKEN, estimator="KMeans",
+           classes=(KMeans,)),
     _model("PCA", Task.DECOMPOSITION, est.pca, _PCA, estimator="PCA", classes=(PCA,)),
     # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
     _model("TRANSFORM_ONLY", Task.TRANSFORM, est.transform_only, (), standardize=False,
