@@ -268,6 +268,7 @@ REFUSED_OPTIONS = {
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
     "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
+    "TF_VERSION": "DNNs are trained by scikit-learn's MLP, not TensorFlow",
     "DART_NORMALIZE_TYPE": "it configures BOOSTER_TYPE = 'DART', and DART (dropping trees while boosting) is not in "
                            "scikit-learn's HistGradientBoosting",
     **dict.fromkeys(("MODEL_REGISTRY", "VERTEX_AI_MODEL_ID", "VERTEX_AI_MODEL_VERSION_ALIASES", "KMS_KEY_NAME"),
