@@ -3,13 +3,13 @@ model's Tree SHAP values: what ML.EXPLAIN_PREDICT reports for each row, and what
 
 ML.GLOBAL_EXPLAIN is "the entire model['s explanation] by aggregating the local explanations of the evaluation
 data" (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-global-explain): training
-with ENABLE_GLOBAL_EXPLAIN = TRUE computes each input column's mean absolute attribution over the eval split's rows (the training rows without an eval split), each row explaining its predicted class as
-ML.EXPLAIN_PREDICT does, and stores it with the model version. Linear models use every row; Tree SHAP costs
-about rows × leaves × depth², so
-beyond a bound a uniform sample of the rows, drawn with the model's seed (a retraining gives the same values), stands
-for them: at most `GLOBAL_EXPLAIN_ROWS`, fewer for many leaves (`LEAF_ROWS` leaf-rows in all), never fewer than
-`MIN_ROWS`. Measured on 2 loaded cores: 20 boosted trees of depth 6, 2,000 rows in 2 s; 100 forest trees of depth
-15 (100,000 leaves), 2,000 rows in 290 s, hence 200 rows in about 30 s."""
+with ENABLE_GLOBAL_EXPLAIN = TRUE computes each input column's mean absolute attribution over the eval split's rows
+(the training rows without an eval split), each row explaining its predicted class as ML.EXPLAIN_PREDICT does, and
+stores it with the model version. Linear models use every row. Tree SHAP costs about rows × leaves × depth², so
+beyond a bound a uniform sample of the rows, drawn with the model's seed (a retraining gives the same values),
+stands for them: at most `GLOBAL_EXPLAIN_ROWS`, fewer for many leaves (`LEAF_ROWS` leaf-rows in all), never fewer
+than `MIN_ROWS`. Measured on 2 loaded cores: 20 boosted trees of depth 6, 2,000 rows in 2 s; 100 forest trees of
+depth 15 (100,000 leaves), 2,000 rows in 290 s, hence 200 rows in about 30 s."""
 
 from __future__ import annotations
 
