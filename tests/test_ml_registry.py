@@ -151,7 +151,7 @@ def test_refused_options_and_values_say_why():
     assert "not TensorFlow" in error("DNN_REGRESSOR", tf_version="2.8.0")
     # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans: WARM_START
     assert "WARM_START" not in error("KMEANS", num_clusters=1)  # accepted (the error is NUM_CLUSTERS')
-    assert "every training starts from scratch" in error("DNN_REGRESSOR", warm_start=True)
+    assert "every training starts from scratch" in error("BOOSTED_TREE_REGRESSOR", warm_start=True)
 
 
 def test_rules_across_options():

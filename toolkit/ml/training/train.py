@@ -160,6 +160,8 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
     estimator = model_type.factory(opts, context)
+    if opts.get("WARM_START") and model_type.family is Family.DNN:
+        estimator = warm.network_from(previous, unfitted, estimator)
     descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
     start = warm.start_from(previous, unfitted) if opts.get("WARM_START") and model_type.has_weights else None
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,

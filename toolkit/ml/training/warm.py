@@ -1,5 +1,5 @@
 """WARM_START: a linear model's gradient descent starts from the previous version's weights, KMEANS's Lloyd
-iterations from its centroids.
+iterations from its centroids, a DNN's epochs from its network (weights and optimizer state).
 
 BigQuery retrains a model from its current weights when WARM_START = TRUE; MODEL_TYPE, the label and the training
 data's schema must stay the same
@@ -7,9 +7,12 @@ data's schema must stay the same
 The previous weights are mapped onto the new design by encoded column (input, category): a category new in this
 training starts at 0, and the weights (centroids) apply to the new standardization as they are (a starting point
 only). KMEANS: https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans
-(WARM_START)."""
+(WARM_START); DNNs: …-create-dnn-models (WARM_START), which need the previous encoded columns exactly (a network's
+input layer has one unit per column) and keep the previous HIDDEN_UNITS."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
@@ -77,3 +80,25 @@ def centroids_from(previous: TrainedModel | None, unfitted: TrainedModel) -> np.
         if i is not None:
             start[:, j] = centers[:, i]
     return start
+
+
+def network_from(previous: TrainedModel | None, unfitted: TrainedModel, fresh) -> object:
+    """DNN: a copy of the previous version's fitted network, with this training's options (`fresh`, the new
+    unfitted MLP, gives them), to continue with more epochs."""
+    previous = _check(previous, unfitted)
+    fix = f"retrain without WARM_START, or train on the encoded columns of version {previous.version}"
+    before = [(n.lower(), c) for n, c in previous.preprocessor.output_columns()]
+    now = [(n.lower(), c) for n, c in unfitted.preprocessor.output_columns()]
+    if before != now:
+        changed = sorted(set(before) ^ set(now), key=str)[:5]
+        raise ModelError(f"model {unfitted.name}: WARM_START of a DNN needs the encoded columns of version "
+                         f"{previous.version} (its input layer has one unit each); these differ: {changed}", hint=fix)
+    layers = tuple(previous.estimator.hidden_layer_sizes)
+    given = unfitted.options.get("HIDDEN_UNITS")
+    if isinstance(given, (list, tuple)) and tuple(given) != layers:
+        raise ModelError(f"model {unfitted.name}: WARM_START continues the network of version {previous.version}, "
+                         f"whose HIDDEN_UNITS are {list(layers)}, not {list(given)}",
+                         hint=f"set HIDDEN_UNITS = {list(layers)} or leave it out, or retrain without WARM_START")
+    network = copy.deepcopy(previous.estimator)
+    options = {k: v for k, v in fresh.get_params().items() if k != "hidden_layer_sizes"}
+    return network.set_params(**options)

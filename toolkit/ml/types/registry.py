@@ -143,11 +143,12 @@ _FOREST_ABSENT = {"MAX_ITERATIONS": "a random forest is trained in one iteration
 # DART_NORMALIZE_TYPE configure BOOSTER_TYPE = 'DART', which scikit-learn's gradient boosting cannot express.
 _NO_DART = "DART (dropping trees while boosting) is not in scikit-learn's HistGradientBoosting"
 _BOOSTED_ABSENT = {"DROPOUT": f"it is DART's tree drop rate; {_NO_DART}"}
+_WARM_START_TAKEN: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
 _DNN_OVERRIDES = {
+    **_WARM_START_TAKEN,
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
 }
-_WARM_START_TAKEN: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
 _LINEAR_OVERRIDES = _WARM_START_TAKEN
 _LOGISTIC_OVERRIDES = {
     **_LINEAR_OVERRIDES,
