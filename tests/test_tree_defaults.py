@@ -93,6 +93,7 @@ def test_dnn_default_hidden_units_follow_bigquerys_formula(rows, features, class
     assert est.dnn_defaults(options, ctx)[0] == (units,)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_binary_dnn_has_one_output_unit():
     from sklearn.neural_network import MLPClassifier
 
