@@ -57,7 +57,9 @@ def test_kmeans_anomalies_match_numpy(con, contamination):
     distances = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
     nearest = distances.argmin(axis=1)
     own = distances[np.arange(len(X)), nearest]
-    radii = np.array([np.sqrt(np.mean(own[nearest == k] ** 2)) for k in range(len(centers))])
+    # cluster_radius: "the average distance from centroid to each point assigned to the cluster" (ClusterInfo,
+    # https://cloud.google.com/bigquery/docs/reference/rest/v2/models)
+    radii = np.array([np.mean(own[nearest == k]) for k in range(len(centers))])
     expected = own / radii[nearest]
     threshold = np.quantile(expected, 1 - contamination)
     got = np.asarray(out.column("normalized_distance").to_numpy())
@@ -67,6 +69,7 @@ def test_kmeans_anomalies_match_numpy(con, contamination):
     assert abs(np.mean(expected > threshold) - contamination) <= 1 / len(X) + 1e-12
     info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_km)").to_pylist()[-1]["cluster_info"]
     assert [c["cluster_radius"] for c in info] == pytest.approx(list(radii), rel=1e-12)
+    assert [c["cluster_size"] for c in info] == list(np.bincount(nearest, minlength=len(centers)))
 
 
 def test_pca_anomalies_match_sklearn(con):
@@ -128,11 +131,23 @@ def test_kmeans_training_info_has_one_row_per_lloyd_iteration(con):
     n = trained.estimator.n_iter_
     assert info.num_rows == n > 1
     # replayed independently: Lloyd steps from the initial centroids, the loss after each
-    centers, expected = init, []
+    centers, expected, clusters = init, [], []
     for _ in range(n):
         centers = KMeans(3, init=centers, n_init=1, max_iter=1).fit(X).cluster_centers_
-        expected.append(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).min(axis=1).mean())
+        distances = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
+        expected.append((distances.min(axis=1) ** 2).mean())
+        nearest = distances.argmin(axis=1)
+        clusters.append([(k + 1, distances[nearest == k, k].mean(), int((nearest == k).sum())) for k in range(3)])
     assert info.column("loss").to_pylist() == pytest.approx(expected, rel=1e-9)
+    # each iteration's own clusters (the sizes change while the centroids move), not the final ones on every row
+    got = info.column("cluster_info").to_pylist()
+    for row, want in zip(got, clusters):  # the init rows' order may differ from the model's centroid order
+        assert [c["centroid_id"] for c in row] == [1, 2, 3]
+        mine = sorted((c["cluster_size"], c["cluster_radius"]) for c in row)
+        theirs = sorted((size, radius) for _, radius, size in want)
+        assert [m[0] for m in mine] == [t[0] for t in theirs]
+        assert [m[1] for m in mine] == pytest.approx([t[1] for t in theirs], rel=1e-9)
+    assert len({tuple(c["cluster_size"] for c in row) for row in got}) > 1
     assert info.column("iteration").to_pylist() == list(range(n))
     assert np.allclose(np.sort(centers, axis=0), np.sort(trained.estimator.cluster_centers_, axis=0))
 
@@ -155,3 +170,59 @@ def test_centroids_print_exact_category_shares(con):
         assert all(f.denominator == max(s.denominator for s in shares) or f.numerator == 0 or
                    max(s.denominator for s in shares) % f.denominator == 0 for f in shares)
     assert out.column("geography_value").null_count == out.num_rows
+
+
+# PCA is solved in closed form (PCA_SOLVER 'FULL': an eigendecomposition, 'RANDOMIZED': randomized SVD,
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-pca#pca_solver), so its
+# training is one iteration: one ML.TRAINING_INFO row, the loss being the mean squared reconstruction error.
+def test_pca_training_info_is_one_closed_form_iteration(con):
+    info = sql(con, "SELECT * FROM ML.TRAINING_INFO(MODEL iris_pca_numbers)")
+    assert info.num_rows == 1 and info.column("iteration").to_pylist() == [0]
+    X = design_matrix(load_model(con, "iris_pca_numbers"), con.sql(NUMBERS).to_arrow_table())
+    oracle = PCA(n_components=2, svd_solver="full").fit(X)
+    expected = np.mean((X - oracle.inverse_transform(oracle.transform(X))) ** 2)
+    assert info.column("loss").to_pylist() == pytest.approx([expected], rel=1e-9)
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans: MIN_REL_PROGRESS is
+# "the minimum relative loss improvement that is necessary to continue training when EARLY_STOP is set to TRUE".
+def test_kmeans_stops_after_the_first_iteration_below_min_rel_progress(con):
+    def losses(**options):
+        save_model(con, train_model(con, name="km_stop", query=NUMBERS, options={
+            "model_type": "KMEANS", "num_clusters": 6, "kmeans_init_method": "RANDOM", **options}))
+        return sql(con, "SELECT loss FROM ML.TRAINING_INFO(MODEL km_stop) ORDER BY iteration").column(
+            "loss").to_pylist()
+
+    full = losses(early_stop=False, max_iterations=100)
+    gains = [(a - b) / a for a, b in zip(full, full[1:])]
+    assert len(full) > 3 and gains[-1] == 0  # run to convergence: the last iteration moves nothing
+    bar = sorted(gains)[len(gains) // 2]  # a bar some iteration falls below before convergence
+    assert bar > 0
+    stopped = losses(early_stop=True, min_rel_progress=bar, max_iterations=100)
+    first_below = next(i for i, g in enumerate(gains) if g < bar) + 1
+    assert stopped == pytest.approx(full[:first_below + 1], rel=1e-12)
+    assert losses(early_stop=False, max_iterations=2) == pytest.approx(full[:2], rel=1e-12)
+    trained = load_model(con, "km_stop")
+    assert trained.estimator.n_iter_ == 2 and trained.estimator_params["max_iter"] == 2
+
+
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans (WARM_START): retrain
+# from the current model; here the Lloyd iterations start from the previous version's centroids.
+def test_kmeans_warm_start_continues_from_the_previous_centroids(con):
+    from sklearn.cluster import KMeans
+
+    options = {"model_type": "KMEANS", "num_clusters": 3, "kmeans_init_method": "RANDOM", "max_iterations": 2,
+               "early_stop": False}
+    first = train_model(con, name="km_warm", query=NUMBERS, options=options).model
+    warmed = train_model(con, name="km_warm", query=NUMBERS, options={**options, "warm_start": True},
+                         previous=first).model
+    X = design_matrix(warmed, con.sql(NUMBERS).to_arrow_table())
+    # two more Lloyd steps from the first version's centroids (the same rows: the same standardization)
+    oracle = KMeans(3, init=first.estimator.cluster_centers_, n_init=1, max_iter=2, tol=0.0).fit(X)
+    assert np.allclose(warmed.estimator.cluster_centers_, oracle.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert warmed.iterations[0].loss <= first.iterations[-1].loss + 1e-12  # it goes on from where it stopped
+    with pytest.raises(ToolkitError, match="WARM_START starts from the 3 centroids of version"):
+        train_model(con, name="km_warm", query=NUMBERS, previous=first,
+                    options={**options, "num_clusters": 4, "warm_start": True})
+    with pytest.raises(ToolkitError, match="needs a trained version"):
+        train_model(con, name="km_warm", query=NUMBERS, options={**options, "warm_start": True})

@@ -195,3 +195,28 @@ def test_instance_weight_col_weights_rows_like_repeating_them(con):
         train(con, "LINEAR_REG", PENGUIN_MASS, instance_weight_col="sex")
     with pytest.raises(ConfigError, match="implemented for LINEAR_REG and LOGISTIC_REG only"):
         train(con, "BOOSTED_TREE_REGRESSOR", PENGUIN_MASS, instance_weight_col="sex")
+
+
+def test_dnn_warm_start_continues_the_previous_network(con):
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-dnn-models (WARM_START)
+    import copy
+
+    options = {"model_type": "DNN_CLASSIFIER", "hidden_units": [4], "max_iterations": 3, "early_stop": False,
+               "data_split_method": "NO_SPLIT"}
+    first = train_model(con, name="m", options=options, query=IRIS).model
+    warmed = train_model(con, name="m", options={**options, "max_iterations": 2, "warm_start": True},
+                         query=IRIS, previous=first).model
+    # training reads its rows ordered by the features, then the label; classes are indices into the sorted labels
+    ordered = f"SELECT * FROM ({IRIS}) ORDER BY sepal_length, sepal_width, petal_length, petal_width, label"
+    X, labels = design(con, warmed, ordered)
+    y = np.unique(labels, return_inverse=True)[1]
+    oracle = copy.deepcopy(first.estimator)  # two more epochs of the same network, its optimizer state kept
+    for _ in range(2):
+        oracle.partial_fit(X, y, classes=np.arange(3))
+    for got, want in zip(warmed.estimator.coefs_, oracle.coefs_):
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ModelError, match=r"whose HIDDEN_UNITS are \[4\], not \[5\]"):
+        train_model(con, name="m", options={**options, "hidden_units": [5], "warm_start": True}, query=IRIS,
+                    previous=first)
+    assert train_model(con, name="m", options={k: v for k, v in options.items() if k != "hidden_units"} | {
+        "warm_start": True}, query=IRIS, previous=first).model.estimator.hidden_layer_sizes == (4,)

@@ -147,6 +147,11 @@ def test_refused_options_and_values_say_why():
     assert "random forest" in error("RANDOM_FOREST_CLASSIFIER", l2_reg=0.5)
     assert "closed-form" in error("LOGISTIC_REG", optimize_strategy="normal_equation")
     assert "target encoding" in error("BOOSTED_TREE_REGRESSOR", category_encoding_method="TARGET_ENCODING")
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-dnn-models: TF_VERSION
+    assert "not TensorFlow" in error("DNN_REGRESSOR", tf_version="2.8.0")
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-kmeans: WARM_START
+    assert "WARM_START" not in error("KMEANS", num_clusters=1)  # accepted (the error is NUM_CLUSTERS')
+    assert "every training starts from scratch" in error("BOOSTED_TREE_REGRESSOR", warm_start=True)
 
 
 def test_rules_across_options():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from ml_data import connect
 
@@ -82,6 +83,7 @@ def test_logistic_regression_keeps_fifty_classes(con):
     (100_000, 3, 0, 128),  # min(128, 100000 / (10 * 4)) = 128
     (1_000, 3, 0, 25),  # 1000 / 40
     (1_000, 7, 3, 10),  # 1000 / (10 * (7 + 3))
+    (1_000, 3, 2, 25),  # binary: one (logistic) output unit, 1000 / (10 * (3 + 1))
     (50, 4, 0, 1),  # at least one unit
 ])
 def test_dnn_default_hidden_units_follow_bigquerys_formula(rows, features, classes, units):
@@ -89,6 +91,14 @@ def test_dnn_default_hidden_units_follow_bigquerys_formula(rows, features, class
     options = validate_options("m", {"model_type": "DNN_CLASSIFIER" if classes else "DNN_REGRESSOR"})
     ctx = est.FitContext(seed=1, n_rows=rows, n_features=features, n_inputs=features, n_classes=classes)
     assert est.dnn_defaults(options, ctx)[0] == (units,)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_binary_dnn_has_one_output_unit():
+    from sklearn.neural_network import MLPClassifier
+
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    assert MLPClassifier(hidden_layer_sizes=(2,), max_iter=5).fit(X, np.arange(10) % 2).n_outputs_ == 1
 
 
 @pytest.mark.parametrize(("model_type", "option", "value", "reason"), [

@@ -40,6 +40,8 @@ class Iteration:
     eval_loss: float | None
     learning_rate: float | None
     duration_ms: int
+    # KMEANS: (centroid_id, cluster_radius, cluster_size) of each cluster after the iteration; None otherwise
+    cluster_info: tuple[tuple[int, float, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class TrainedModel:
     # KMEANS and PCA: the training rows' anomaly-score distribution ("quantiles", "values") and KMEANS's cluster
     # radii ("radii"), for ML.DETECT_ANOMALIES and ML.TRAINING_INFO (toolkit.ml.inference.anomalies).
     anomaly: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    # Linear and tree models trained with ENABLE_GLOBAL_EXPLAIN: each input column's mean absolute attribution over
+    # the eval rows (toolkit.ml.inference.attributions), for ML.GLOBAL_EXPLAIN; None otherwise.
+    global_explain: dict[str, float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:

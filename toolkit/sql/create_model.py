@@ -80,6 +80,11 @@ def _imported_model_type(items: list[exp.Expression]) -> str | None:
     return name if name in IMPORTED_MODEL_TYPES or (name and "model_path" in keys) else None
 
 
+# BigQuery ML's hyperparameter search spaces for an option value
+# (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-hp-tuning-overview).
+HPARAM_FUNCTIONS = ("HPARAM_RANGE", "HPARAM_CANDIDATES")
+
+
 def option_value(node: exp.Expression, key: str) -> Any:
     """An OPTIONS value as Python: strings, numbers, booleans, NULL, arrays, and STRUCT('a', 0.2) as a tuple."""
     if isinstance(node, (exp.Var, exp.Column)) and not node.args.get("table"):
@@ -87,6 +92,10 @@ def option_value(node: exp.Expression, key: str) -> Any:
             f"OPTIONS({key.upper()} = {node.name}): {node.name} is a name, not a string",
             hint=f"write {key.upper()} = '{node.name}' in single quotes; double quotes are strings only in "
                  "BigQuery's dialect ([tool.toolkit].dialect = \"bigquery\" or {{ config(dialect='bigquery') }})")
+    if isinstance(node, exp.Func) and node.name.upper() in HPARAM_FUNCTIONS:
+        raise ProjectError(
+            f"OPTIONS({key.upper()} = {node.sql(dialect=DIALECT)}): hyperparameter tuning ({node.name.upper()}, "
+            "NUM_TRIALS) is not supported yet", hint=f"give {key.upper()} one value; train one model per setting")
     try:
         return constant(node)
     except NotConstant:

@@ -27,13 +27,16 @@ summed into their column), and explain the prediction in the model's additive sp
 
 ML.GLOBAL_EXPLAIN (models trained with ENABLE_GLOBAL_EXPLAIN = TRUE): one row per input column, feature and
 attribution, largest first.
-- Linear models: the mean absolute attribution over the training rows, estimated from the statistics stored at
-  training: numeric inputs |weight| × E|x − mean| / stddev from the stored 20-bin histogram (NULLs, imputed with
-  the mean, count as 0), one-hot inputs sum over categories of share × |weight| from the stored category counts
+- Linear and tree models: each input column's mean absolute attribution (as ML.EXPLAIN_PREDICT computes it) over the
+  eval split's rows (the training rows without one; for trees a seeded sample beyond a bound,
+  toolkit.ml.inference.attributions.sample_rows), each row explaining its predicted class, computed at training
+  (toolkit.ml.inference.attributions) and stored with the version (`_toolkit.model_global_explain`).
+- Linear versions stored before those were kept: the mean absolute attribution over the training rows, estimated
+  from the statistics stored at training: numeric inputs |weight| × E|x − mean| / stddev from the stored 20-bin
+  histogram (NULLs, imputed with the mean, count as 0), one-hot inputs sum over categories of share × |weight| from the stored category counts
   (categories beyond the stored top 1,000 at their mean |weight|), TIMESTAMP parts (no stored distribution) the
   mean |weight| of their categories; multiclass: the average over the classes' weights. The per-column values of
-  an input with several encoded parts (a TIMESTAMP) are added.
-- Tree models: the share of the total split gain of each input column (normalized to sum to 1)."""
+  an input with several encoded parts (a TIMESTAMP) are added."""
 
 from __future__ import annotations
 
@@ -45,22 +48,16 @@ import pyarrow as pa
 
 from toolkit.ml.features.transform import without_prefixed
 from toolkit.ml.functions.evaluate import check_threshold, predicted_classes
-from toolkit.ml.functions.inspect import split_statistics
 from toolkit.ml.functions.support import (
-    by_input,
     class_array,
     function_error,
-    input_sources,
     label_arrow_type,
-    linear_parameters,
     naming,
-    numeric_means,
     ragged_structs,
     type_names,
 )
+from toolkit.ml.inference.attributions import TreeExplainer, by_input, input_sources, linear_parameters, numeric_means
 from toolkit.ml.inference.predict import design_matrix, predict
-from toolkit.ml.inference.trees import trees
-from toolkit.ml.inference.treeshap import prepare, tree_shap
 from toolkit.ml.types.tasks import Family
 
 if TYPE_CHECKING:
@@ -152,11 +149,10 @@ class _Explainer:
             self.means = numeric_means(trained)
         else:
             try:
-                self.trees = trees(trained)
+                self.tree_explainer = TreeExplainer(trained)
             except ValueError as error:
                 raise function_error("EXPLAIN_PREDICT", trained, f"its trees cannot be read: {error}",
                                      hint="retrain the model") from None
-            self.prepared = [prepare(tree, self.sources) for tree in self.trees]
 
     def explain(self, table: pa.Table, threshold: float | None, top_k: int) -> dict[str, pa.Array]:
         trained, estimator = self.trained, self.trained.estimator
@@ -207,27 +203,8 @@ class _Explainer:
                chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         trained, estimator = self.trained, self.trained.estimator
         n, boosted = len(X), trained.model_type.family is Family.BOOSTED_TREE
-        attributions = np.zeros((n, len(self.inputs)))
-        baseline = np.zeros(n)
         classes = len(trained.classes or ())
-        forest_classes = not boosted and classes > 0
-        groups = range(classes) if (boosted and classes > 2) or forest_classes else [0]
-        for k in groups:
-            rows = np.flatnonzero(chosen == k) if len(groups) > 1 else np.arange(n)
-            if len(rows) == 0:
-                continue
-            members = [p for p in self.prepared if p.tree.output == k] if boosted else self.prepared
-            column = k if forest_classes else 0
-            X_rows = X[rows]
-            for prepared in members:
-                values = prepared.tree.values[:, column]
-                attributions[rows] += tree_shap(X_rows, prepared, values, len(self.inputs))
-                baseline[rows] += values[0]
-            if boosted:
-                baseline[rows] += np.ravel(estimator._baseline_prediction)[k]
-        if not boosted:  # a forest averages its trees
-            attributions /= len(self.trees)
-            baseline /= len(self.trees)
+        attributions, baseline = self.tree_explainer.attributions(X, chosen)
         if classes == 0:
             return attributions, baseline, np.asarray(estimator.predict(X), np.float64)
         if not boosted:
@@ -250,16 +227,16 @@ def global_explain_applies(trained: TrainedModel) -> str | None:
 
 
 def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
-    if trained.model_type.has_weights:
-        inputs, values = _linear_global(trained)
+    if trained.global_explain is None and trained.model_type.has_weights:
+        inputs, values = _linear_global(trained)  # a version stored before the attributions were kept
     else:
-        try:
-            inputs, _, gain, _ = split_statistics(trained)
-        except ValueError as error:
-            raise function_error("GLOBAL_EXPLAIN", trained, f"its trees cannot be read: {error}",
-                                 hint="retrain the model") from None
-        total = gain.sum()
-        values = gain / total if total > 0 else gain
+        if trained.global_explain is None:
+            raise function_error("GLOBAL_EXPLAIN", trained, f"version {trained.version} was stored before tree "
+                                 "models kept their mean absolute attributions",
+                                 hint=f"retrain it (toolkit build --select {trained.name}); ML.FEATURE_IMPORTANCE "
+                                      "reports the splits' gain meanwhile")
+        inputs = list(trained.global_explain)
+        values = np.array([trained.global_explain[name] for name in inputs], np.float64)
     order = np.argsort(-values, kind="stable")
     return pa.table({"feature": pa.array([inputs[i] for i in order], pa.string()),
                      "attribution": pa.array(values[order], pa.float64())})

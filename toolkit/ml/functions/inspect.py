@@ -3,8 +3,8 @@ holds, without input rows. Also the tree structures (`trees`) ML.EXPLAIN_PREDICT
 
 - ML.TRAINING_INFO: training_run (0), iteration (from 0), loss, eval_loss, learning_rate, duration_ms, as
   recorded at training; KMEANS (one row per Lloyd iteration, no eval_loss) adds cluster_info,
-  list<struct<centroid_id, cluster_radius, cluster_size>> with the number of training rows of each cluster and its
-  radius (the root mean square distance of its training rows to its centroid).
+  list<struct<centroid_id, cluster_radius, cluster_size>>: after that iteration, the number of training rows nearest
+  each centroid and their mean distance to it.
 - ML.FEATURE_INFO: input, min, max, mean, median, stddev, category_count, null_count, dimension per input column
   (TIMESTAMP columns in epoch seconds); with TRANSFORM per raw column its features read (BigQuery's pre-transform
   columns), over the training rows.
@@ -40,11 +40,10 @@ import pyarrow as pa
 from toolkit.ml.functions.support import (
     class_array,
     function_error,
-    input_sources,
-    linear_parameters,
     struct_lists,
     type_names,
 )
+from toolkit.ml.inference.attributions import input_sources, linear_parameters
 from toolkit.ml.inference.trees import trees
 from toolkit.ml.types.tasks import Task
 
@@ -70,14 +69,20 @@ def training_info_run(trained: TrainedModel, batches: Any, settings: dict[str, A
     }
     if trained.model_type.task is Task.CLUSTERING:
         del columns["eval_loss"]  # BigQuery's KMEANS rows have none
-        k = len(trained.estimator.cluster_centers_)
-        assigned = getattr(trained.estimator, "labels_", None)
-        sizes = np.bincount(assigned, minlength=k) if assigned is not None else [None] * k
-        radii = (trained.anomaly or {}).get("radii")  # None for a version stored before radii were kept
-        info = [(i + 1, None if radii is None else float(radii[i]), None if sizes[i] is None else int(sizes[i]))
-                for i in range(k)]
-        columns["cluster_info"] = struct_lists([info] * len(rows), _CLUSTER_INFO)
+        columns["cluster_info"] = struct_lists([_cluster_info(trained, row) for row in rows], _CLUSTER_INFO)
     return pa.table(columns)
+
+
+def _cluster_info(trained: TrainedModel, row: Any) -> list[tuple]:
+    """An iteration's clusters; for a version stored before they were kept per iteration, the final ones."""
+    if row.cluster_info is not None:
+        return [tuple(c) for c in row.cluster_info]
+    k = len(trained.estimator.cluster_centers_)
+    assigned = getattr(trained.estimator, "labels_", None)
+    sizes = np.bincount(assigned, minlength=k) if assigned is not None else [None] * k
+    radii = (trained.anomaly or {}).get("radii")  # None for a version stored before radii were kept
+    return [(i + 1, None if radii is None else float(radii[i]), None if sizes[i] is None else int(sizes[i]))
+            for i in range(k)]
 
 
 _FEATURE_INFO = pa.schema([("input", pa.string()), ("min", pa.float64()), ("max", pa.float64()),

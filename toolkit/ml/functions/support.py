@@ -67,46 +67,6 @@ def ragged_structs(counts: np.ndarray, columns: Sequence[tuple[str, pa.Array]]) 
     return pa.ListArray.from_arrays(pa.array(offsets), entries)
 
 
-def input_sources(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
-    """The model's input columns, and for each design-matrix column the index of the input it is computed from
-    (a TIMESTAMP's epoch and _TS_ parts all come from the TIMESTAMP column)."""
-    inputs = trained.preprocessor.input_columns
-    position = {name: i for i, name in enumerate(inputs)}
-    sources = [position[f.column] for f in trained.preprocessor.features for _ in range(f.width)]
-    return inputs, np.asarray(sources, dtype=np.int64)
-
-
-def by_input(values: np.ndarray, sources: np.ndarray, n_inputs: int) -> np.ndarray:
-    """Sum the design-matrix columns of `values` (rows × width) per input column (rows × inputs)."""
-    out = np.zeros((values.shape[0], n_inputs), dtype=np.float64)
-    for j in range(n_inputs):
-        out[:, j] = values[:, sources == j].sum(axis=1)
-    return out
-
-
-def linear_parameters(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
-    """Weights (rows × design width: one row per class for multiclass logistic regression, else one row) and
-    intercepts of a LINEAR_REG / LOGISTIC_REG model, in the standardized (design-matrix) space."""
-    estimator = trained.estimator
-    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
-    intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
-    if intercept.shape[0] != coef.shape[0]:
-        intercept = np.broadcast_to(intercept, (coef.shape[0],)).copy()
-    return coef, intercept
-
-
-def numeric_means(trained: TrainedModel) -> np.ndarray:
-    """Each design-matrix column's value at the training means: (mean - center) / scale for numeric features
-    (0 when standardized), 0 for categorical ones (their all-zero encoding)."""
-    values: list[float] = []
-    for feature in trained.preprocessor.features:
-        if feature.kind == "numeric":
-            values.append((feature.mean - feature.center) / feature.scale)
-        else:
-            values.extend([0.0] * feature.width)
-    return np.asarray(values, dtype=np.float64)
-
-
 def label_arrow_type(trained: TrainedModel) -> pa.DataType:
     return _label_arrow_type(trained.label_type)
 

@@ -1,8 +1,9 @@
 """The anomaly scores ML.DETECT_ANOMALIES compares with the training rows' distribution, for KMEANS and PCA
 (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-detect-anomalies):
 
-- KMEANS: normalized_distance, a row's distance to its nearest centroid divided by that cluster's radius (the root
-  mean square distance of the cluster's training rows to its centroid; 1 for a cluster of identical rows).
+- KMEANS: normalized_distance, a row's distance to its nearest centroid divided by that cluster's radius (the mean
+  distance of the cluster's training rows to its centroid, BigQuery's cluster_radius; 1 for a cluster of identical
+  rows).
 - PCA: mean_squared_error, the mean squared difference between a row's encoded features and their reconstruction
   from the principal components.
 
@@ -29,14 +30,20 @@ KINDS = {"KMEANS": "normalized_distance", "PCA": "mean_squared_error"}
 
 
 def cluster_radii(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
-    """Each cluster's radius on the rows X (its training rows): the root mean square distance to its centroid."""
-    distances = centroid_distances(trained, X)
+    """Each cluster's radius on the rows X (its training rows): the mean distance of its rows to its centroid."""
+    return cluster_summary(centroid_distances(trained, X))[0]
+
+
+def cluster_summary(distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's radius and size, from the rows' distances to every centroid (rows × k): the rows nearest a
+    centroid are its cluster, and its radius is their mean distance to it, as BigQuery defines cluster_radius
+    ("the average distance from centroid to each point assigned to the cluster", ClusterInfo in
+    https://cloud.google.com/bigquery/docs/reference/rest/v2/models); 0 for an empty cluster."""
     nearest = np.argmin(distances, axis=1)
     k = distances.shape[1]
-    squares = np.bincount(nearest, weights=distances[np.arange(len(X)), nearest] ** 2, minlength=k)
+    sums = np.bincount(nearest, weights=distances[np.arange(len(distances)), nearest], minlength=k)
     counts = np.bincount(nearest, minlength=k)
-    radii = np.sqrt(np.divide(squares, counts, out=np.zeros(k), where=counts > 0))
-    return radii
+    return np.divide(sums, counts, out=np.zeros(k), where=counts > 0), counts
 
 
 def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

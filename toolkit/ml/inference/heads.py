@@ -47,9 +47,17 @@ def is_cosine(trained: TrainedModel) -> bool:
 
 def centroid_distances(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
     """Distance of every row to every centroid (rows × k)."""
-    centers = trained.estimator.cluster_centers_
     if not is_cosine(trained):
         return trained.estimator.transform(X)
+    return distances_to(X, trained.estimator.cluster_centers_, cosine=True)
+
+
+def distances_to(X: np.ndarray, centers: np.ndarray, cosine: bool) -> np.ndarray:
+    """Distance of every row to each of `centers` (rows × k): Euclidean, or 1 - cosine similarity (rows of X being
+    unit length)."""
+    if not cosine:
+        squared = (X * X).sum(axis=1)[:, None] - 2 * X @ centers.T + (centers * centers).sum(axis=1)[None, :]
+        return np.sqrt(np.maximum(squared, 0.0))
     norms = np.linalg.norm(centers, axis=1)
     similarity = (X @ centers.T) / np.where(norms > 0, norms, 1.0)
     return 1.0 - similarity

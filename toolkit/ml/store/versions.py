@@ -70,6 +70,9 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_training_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, training_run INTEGER NOT NULL,
         iteration INTEGER NOT NULL, loss DOUBLE, eval_loss DOUBLE, learning_rate DOUBLE, duration_ms BIGINT)""",
+    # KMEANS: each iteration's [centroid_id, cluster_radius, cluster_size] triples (NULL: other models, and KMEANS
+    # rows stored before the column, whose ML.TRAINING_INFO shows the final radii on every row).
+    f"ALTER TABLE {S}.model_training_info ADD COLUMN IF NOT EXISTS cluster_info JSON",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_feature_info (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, input VARCHAR NOT NULL, min DOUBLE, max DOUBLE,
         mean DOUBLE, median DOUBLE, stddev DOUBLE, category_count BIGINT, null_count BIGINT, dimension BIGINT,
@@ -89,6 +92,9 @@ _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {S}.model_anomaly_scores (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL, position DOUBLE NOT NULL,
         value DOUBLE NOT NULL)""",
+    # Models trained with ENABLE_GLOBAL_EXPLAIN: ML.GLOBAL_EXPLAIN's attribution of each input column.
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_global_explain (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, feature VARCHAR NOT NULL, attribution DOUBLE NOT NULL)""",
 ]
 _FEATURE_INFO = ("input", "min", "max", "mean", "median", "stddev", "category_count", "null_count", "dimension")
 
@@ -149,8 +155,11 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
         con.execute(f"INSERT INTO {S}.model_versions ({', '.join(_VERSION_COLUMNS)}) VALUES ({placeholders})",
                     [row[c] for c in _VERSION_COLUMNS])
         if trained.iterations:
-            con.executemany(f"INSERT INTO {S}.model_training_info VALUES (?, ?, 0, ?, ?, ?, ?, ?)",
-                            [[name, version, i.iteration, i.loss, i.eval_loss, i.learning_rate, i.duration_ms]
+            con.executemany(f"INSERT INTO {S}.model_training_info (model_name, version, training_run, iteration, "
+                            "loss, eval_loss, learning_rate, duration_ms, cluster_info) "
+                            "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                            [[name, version, i.iteration, i.loss, i.eval_loss, i.learning_rate, i.duration_ms,
+                              None if i.cluster_info is None else _dumps([list(c) for c in i.cluster_info])]
                              for i in trained.iterations])
         info_rows = [[name, version, *(f[k] for k in _FEATURE_INFO), _dumps(trained.data_stats.get(f["input"])),
                       trained.transform is not None] for f in trained.feature_info]
@@ -166,6 +175,10 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             _insert_eval_scores(con, name, version, trained.eval_scores)
         if trained.anomaly is not None:
             _insert_anomaly(con, name, version, trained.anomaly)
+        if trained.global_explain is not None:
+            _insert_rows(con, "model_global_explain", name, version, pa.table({
+                "feature": pa.array(list(trained.global_explain), pa.string()),
+                "attribution": pa.array(list(trained.global_explain.values()), pa.float64())}))
         install_prediction_macro(con, name, compiled)
     return version
 
@@ -198,9 +211,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
     estimator = artifact.load(stored_name, stored_version, bytes(row["artifact"]), row["artifact_sha256"],
                               row["model_type"], recorded if isinstance(recorded, str) else None)
     key = [stored_name, stored_version]
-    iterations = tuple(Iteration(*r) for r in con.execute(
-        f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms FROM {S}.model_training_info "
-        "WHERE model_name = ? AND version = ? ORDER BY training_run, iteration", key).fetchall())
+    iterations = _iterations(con, key)
     info, input_info = _feature_info_rows(con, key, has_transform=row["transform"] is not None)
     test = json.loads(row["test_metrics"]) if row["test_metrics"] is not None else None
     return TrainedModel(
@@ -217,6 +228,7 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         library_versions=json.loads(row["library_versions"]), created_at=row["created_at"], version=stored_version,
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
         anomaly=_load_anomaly(con, key) if row["model_type"] in ("KMEANS", "PCA") else None,
+        global_explain=_load_global_explain(con, key),
         input_info=input_info,
     )
 
@@ -280,6 +292,16 @@ def _load_anomaly(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, n
               "values": np.array([r[2] for r in rows if r[0] == "quantile"])}
     radii = [r[2] for r in rows if r[0] == "cluster_radius"]
     return {**record, "radii": np.array(radii)} if radii else record
+
+
+def _load_global_explain(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict[str, float] | None:
+    """A version's stored ML.GLOBAL_EXPLAIN attributions; None without them (or a store that predates them)."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_global_explain"]).fetchall()[0][0]:
+        return None
+    rows = con.execute(f"SELECT feature, attribution FROM {S}.model_global_explain WHERE model_name = ? AND "
+                       "version = ? ORDER BY rowid", key).fetchall()
+    return {feature: value for feature, value in rows} or None
 
 
 def with_eval_scores(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:
@@ -356,10 +378,19 @@ def _prediction(compiled: str | None) -> str:
     return CompiledPrediction.from_dict(json.loads(compiled)).path
 
 
-def _version_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+def _version_columns(con: duckdb.DuckDBPyConnection, table: str = "model_versions") -> set[str]:
     rows = con.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                       [S, "model_versions"]).fetchall()
+                       [S, table]).fetchall()
     return {r[0] for r in rows}
+
+
+def _iterations(con: duckdb.DuckDBPyConnection, key: list[Any]) -> tuple[Iteration, ...]:
+    clusters = "cluster_info" if "cluster_info" in _version_columns(con, "model_training_info") else "NULL"
+    rows = con.execute(f"SELECT iteration, loss, eval_loss, learning_rate, duration_ms, {clusters} FROM "
+                       f"{S}.model_training_info WHERE model_name = ? AND version = ? ORDER BY training_run, iteration",
+                       key).fetchall()
+    return tuple(Iteration(*r[:5], None if r[5] is None else tuple(tuple(c) for c in json.loads(r[5])))
+                 for r in rows)
 
 
 def model_names(con: duckdb.DuckDBPyConnection) -> list[str]:

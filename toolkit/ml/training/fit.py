@@ -5,8 +5,8 @@ centroid (KMEANS; with DISTANCE_TYPE COSINE, between unit-length rows) and mean 
 (PCA). Linear models fitted by gradient descent (LOGISTIC_REG always, LINEAR_REG unless by the normal equation)
 report every iteration of the toolkit's descent (toolkit.ml.training.descent). Boosted trees report every iteration (scikit-learn's per-iteration scores) and the DNN every epoch (the
 toolkit runs the epochs); both stop early as BigQuery does, after the first iteration whose relative improvement
-of the eval loss (training loss without an eval split) is below MIN_REL_PROGRESS. KMEANS reports every Lloyd
-iteration (toolkit.ml.training.lloyd). The other estimators report one
+of the eval loss (training loss without an eval split) is below MIN_REL_PROGRESS. KMEANS runs and reports every
+Lloyd iteration, with the same stopping rule on its training loss (toolkit.ml.training.lloyd). The other estimators report one
 row: the fitted model's losses (scikit-learn does not expose their per-iteration losses)."""
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def fit(family: Family, options: ModelOptions, estimator: object, data: FitData)
         if family is Family.DNN:
             return _fit_dnn(options, estimator, data)
         if family is Family.KMEANS:
-            return fit_kmeans(estimator, data.X)
+            return fit_kmeans(estimator, data.X, options["MAX_ITERATIONS"], lambda losses: bool(
+                options["EARLY_STOP"] and stop_after(losses, options["MIN_REL_PROGRESS"]) is not None),
+                cosine=options.get("DISTANCE_TYPE") == "COSINE")
         if data.descent:
             return _fit_descent(options, estimator, data)
         return _fit_once(estimator, data)

@@ -30,7 +30,7 @@ from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, 
 from toolkit.ml.features.stats import data_stats, feature_info, input_feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
-from toolkit.ml.inference import anomalies
+from toolkit.ml.inference import anomalies, attributions
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
@@ -154,12 +154,16 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         rows = _instance_weights(name, parts[TRAIN], columns.weight)
         weights = rows if weights is None else weights * rows
     init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
+    if opts.get("WARM_START") and model_type.family is Family.KMEANS:
+        init = warm.centroids_from(previous, unfitted)
 
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
                          n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
     estimator = model_type.factory(opts, context)
+    if opts.get("WARM_START") and model_type.family is Family.DNN:
+        estimator = warm.network_from(previous, unfitted, estimator)
     descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
-    start = warm.start_from(previous, unfitted) if opts.get("WARM_START") else None
+    start = warm.start_from(previous, unfitted) if opts.get("WARM_START") and model_type.has_weights else None
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
                    descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
@@ -170,6 +174,8 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
 
     if opts.model_type in anomalies.KINDS:
         trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
+    if opts.get("ENABLE_GLOBAL_EXPLAIN") and model_type.explainable:
+        trained = replace(trained, global_explain=_global_explain(trained, X[EVAL] if EVAL in X else X[TRAIN]))
     scored = EVAL if EVAL in X else TRAIN
     task = head(trained)
     if task.keeps_scores:
@@ -188,6 +194,16 @@ def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarra
     quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii)[0])
     record = {"quantiles": quantiles, "values": values}
     return record if radii is None else {**record, "radii": radii}
+
+
+def _global_explain(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
+    """ML.GLOBAL_EXPLAIN's attributions: their mean absolute value over the eval rows
+    (toolkit.ml.inference.attributions)."""
+    try:
+        return attributions.mean_abs_attributions(trained, X)
+    except ValueError as error:  # trees the explanations cannot read
+        raise ModelError(f"model {trained.name}: ENABLE_GLOBAL_EXPLAIN cannot explain its trees: {error}",
+                         hint="train without enable_global_explain") from None
 
 
 def _input_info(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray,

@@ -139,9 +139,11 @@ def dnn_defaults(options: ModelOptions, ctx: FitContext) -> tuple[tuple[int, ...
     """HIDDEN_UNITS and BATCH_SIZE, with BigQuery's data-dependent defaults where not given."""
     hidden = options["HIDDEN_UNITS"]
     # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-dnn-models (HIDDEN_UNITS):
-    # one layer of min(128, num_samples / (10 * (num_input_units + num_output_units))) units, at least 1.
+    # one layer of min(128, num_samples / (10 * (num_input_units + num_output_units))) units, at least 1. The input
+    # units are the encoded features; the output units one per class, or one for a regressor or a binary classifier
+    # (a single logistic unit, as scikit-learn's MLPClassifier has).
     if hidden == FROM_DATA:
-        outputs = max(ctx.n_classes, 1)
+        outputs = ctx.n_classes if ctx.n_classes > 2 else 1
         hidden = (int(min(128, max(1, ctx.n_rows // (10 * (ctx.n_features + outputs))))),)
     batch = options["BATCH_SIZE"]
     if batch == FROM_DATA:
@@ -174,10 +176,12 @@ def num_clusters(options: ModelOptions, ctx: FitContext) -> int:
 
 def kmeans(options: ModelOptions, ctx: FitContext) -> Any:
     method = options["KMEANS_INIT_METHOD"]
-    init: Any = {"RANDOM": "random", "KMEANS++": "k-means++"}.get(method, ctx.init_centroids)
-    k = len(init) if method == "CUSTOM" else num_clusters(options, ctx)
-    return KMeans(n_clusters=k, init=init, n_init=1, max_iter=options["MAX_ITERATIONS"],
-                  tol=options["MIN_REL_PROGRESS"] if options["EARLY_STOP"] else 0.0, random_state=ctx.seed)
+    given = method == "CUSTOM" or options["WARM_START"]  # the CUSTOM rows, or the previous version's centroids
+    init: Any = ctx.init_centroids if given else {"RANDOM": "random", "KMEANS++": "k-means++"}[method]
+    k = len(init) if given else num_clusters(options, ctx)
+    # Training runs the iterations one at a time and stops them as BigQuery does (toolkit.ml.training.lloyd).
+    return KMeans(n_clusters=k, init=init, n_init=1, max_iter=options["MAX_ITERATIONS"], tol=0.0,
+                  random_state=ctx.seed)
 
 
 def pca(options: ModelOptions, ctx: FitContext) -> Any:

@@ -143,11 +143,13 @@ _FOREST_ABSENT = {"MAX_ITERATIONS": "a random forest is trained in one iteration
 # DART_NORMALIZE_TYPE configure BOOSTER_TYPE = 'DART', which scikit-learn's gradient boosting cannot express.
 _NO_DART = "DART (dropping trees while boosting) is not in scikit-learn's HistGradientBoosting"
 _BOOSTED_ABSENT = {"DROPOUT": f"it is DART's tree drop rate; {_NO_DART}"}
+_WARM_START_TAKEN: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
 _DNN_OVERRIDES = {
+    **_WARM_START_TAKEN,
     "LEARN_RATE": replace(_O["LEARN_RATE"], default=0.001),
     "L1_REG": replace(_O["L1_REG"], only_default="scikit-learn's MLP has L2 regularization only"),
 }
-_LINEAR_OVERRIDES: dict[str, OptionSpec] = {"WARM_START": replace(_O["WARM_START"], refused={})}
+_LINEAR_OVERRIDES = _WARM_START_TAKEN
 _LOGISTIC_OVERRIDES = {
     **_LINEAR_OVERRIDES,
     "OPTIMIZE_STRATEGY": replace(_O["OPTIMIZE_STRATEGY"],
@@ -232,7 +234,8 @@ MODEL_TYPES: Mapping[str, ModelType] = MappingProxyType({m.name: m for m in [
            classes=(MLPClassifier,), not_compiled=_PYTHON_ONLY.format("DNN_CLASSIFIER")),
     _model("DNN_REGRESSOR", Task.REGRESSION, est.dnn, _DNN, overrides=_DNN_OVERRIDES, estimator="MLPRegressor",
            classes=(MLPRegressor,), not_compiled=_PYTHON_ONLY.format("DNN_REGRESSOR")),
-    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, estimator="KMeans", classes=(KMeans,)),
+    _model("KMEANS", Task.CLUSTERING, est.kmeans, _KMEANS, overrides=_WARM_START_TAKEN, estimator="KMeans",
+           classes=(KMeans,)),
     _model("PCA", Task.DECOMPOSITION, est.pca, _PCA, estimator="PCA", classes=(PCA,)),
     # TRANSFORM(…) fitted and stored, nothing else: ML.TRANSFORM applies it; no option besides MODEL_TYPE.
     _model("TRANSFORM_ONLY", Task.TRANSFORM, est.transform_only, (), standardize=False,
@@ -266,6 +269,7 @@ REFUSED_OPTIONS = {
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
     "XGBOOST_VERSION": "boosted trees are trained by scikit-learn, not XGBoost",
+    "TF_VERSION": "DNNs are trained by scikit-learn's MLP, not TensorFlow",
     "DART_NORMALIZE_TYPE": "it configures BOOSTER_TYPE = 'DART', and DART (dropping trees while boosting) is not in "
                            "scikit-learn's HistGradientBoosting",
     **dict.fromkeys(("MODEL_REGISTRY", "VERTEX_AI_MODEL_ID", "VERTEX_AI_MODEL_VERSION_ALIASES", "KMS_KEY_NAME"),

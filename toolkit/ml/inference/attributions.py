@@ -1,0 +1,152 @@
+"""Feature attributions per input column — a linear model's weight × (x − mean), a boosted-tree or random-forest
+model's Tree SHAP values: what ML.EXPLAIN_PREDICT reports for each row, and what ML.GLOBAL_EXPLAIN aggregates.
+
+ML.GLOBAL_EXPLAIN is "the entire model['s explanation] by aggregating the local explanations of the evaluation
+data" (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-global-explain): training
+with ENABLE_GLOBAL_EXPLAIN = TRUE computes each input column's mean absolute attribution over the eval split's rows
+(the training rows without an eval split), each row explaining its predicted class as ML.EXPLAIN_PREDICT does, and
+stores it with the model version. Linear models use every row. Tree SHAP costs about rows × leaves × depth², so
+beyond a bound a uniform sample of the rows, drawn with the model's seed (a retraining gives the same values),
+stands for them: at most `GLOBAL_EXPLAIN_ROWS`, fewer for many leaves (`LEAF_ROWS` leaf-rows in all), never fewer
+than `MIN_ROWS`. Measured on 2 loaded cores: 20 boosted trees of depth 6, 2,000 rows in 2 s; 100 forest trees of
+depth 15 (100,000 leaves), 2,000 rows in 290 s, hence 200 rows in about 30 s."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from toolkit.ml.inference.trees import trees
+from toolkit.ml.inference.treeshap import PreparedTree, prepare, tree_shap
+from toolkit.ml.types.tasks import Family, chosen_classes
+
+if TYPE_CHECKING:
+    from toolkit.ml.model import TrainedModel
+
+GLOBAL_EXPLAIN_ROWS = 2_000
+MIN_ROWS = 200
+LEAF_ROWS = 20_000_000
+
+
+def input_sources(trained: TrainedModel) -> tuple[list[str], np.ndarray]:
+    """The model's input columns, and for each design-matrix column the index of the input it is computed from
+    (a TIMESTAMP's epoch and _TS_ parts all come from the TIMESTAMP column)."""
+    inputs = trained.preprocessor.input_columns
+    position = {name: i for i, name in enumerate(inputs)}
+    sources = [position[f.column] for f in trained.preprocessor.features for _ in range(f.width)]
+    return inputs, np.asarray(sources, dtype=np.int64)
+
+
+def by_input(values: np.ndarray, sources: np.ndarray, n_inputs: int) -> np.ndarray:
+    """Sum the design-matrix columns of `values` (rows × width) per input column (rows × inputs)."""
+    out = np.zeros((values.shape[0], n_inputs), dtype=np.float64)
+    for j in range(n_inputs):
+        out[:, j] = values[:, sources == j].sum(axis=1)
+    return out
+
+
+def linear_parameters(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (rows × design width: one row per class for multiclass logistic regression, else one row) and
+    intercepts of a LINEAR_REG / LOGISTIC_REG model, in the standardized (design-matrix) space."""
+    estimator = trained.estimator
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
+    if intercept.shape[0] != coef.shape[0]:
+        intercept = np.broadcast_to(intercept, (coef.shape[0],)).copy()
+    return coef, intercept
+
+
+def numeric_means(trained: TrainedModel) -> np.ndarray:
+    """Each design-matrix column's value at the training means: (mean - center) / scale for numeric features
+    (0 when standardized), 0 for categorical ones (their all-zero encoding)."""
+    values: list[float] = []
+    for feature in trained.preprocessor.features:
+        if feature.kind == "numeric":
+            values.append((feature.mean - feature.center) / feature.scale)
+        else:
+            values.extend([0.0] * feature.width)
+    return np.asarray(values, dtype=np.float64)
+
+
+class TreeExplainer:
+    """A tree model's node arrays, prepared once for Tree SHAP (raises ValueError for trees it cannot read)."""
+
+    def __init__(self, trained: TrainedModel):
+        self.trained = trained
+        self.inputs, sources = input_sources(trained)
+        self.trees = trees(trained)
+        self.prepared: list[PreparedTree] = [prepare(tree, sources) for tree in self.trees]
+
+    def attributions(self, X: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of X, the Tree SHAP attribution of each input column and the baseline (the trees' expected
+        output), explaining the raw score of class `chosen` (boosted trees: binary's positive class, whose sign the
+        caller flips for the negative one) or the forest's averaged output (its probability for classifiers)."""
+        trained, estimator = self.trained, self.trained.estimator
+        n, boosted = len(X), trained.model_type.family is Family.BOOSTED_TREE
+        attributions = np.zeros((n, len(self.inputs)))
+        baseline = np.zeros(n)
+        classes = len(trained.classes or ())
+        forest_classes = not boosted and classes > 0
+        groups = range(classes) if (boosted and classes > 2) or forest_classes else [0]
+        for k in groups:
+            rows = np.flatnonzero(chosen == k) if len(groups) > 1 else np.arange(n)
+            if len(rows) == 0:
+                continue
+            members = [p for p in self.prepared if p.tree.output == k] if boosted else self.prepared
+            column = k if forest_classes else 0
+            X_rows = X[rows]
+            for prepared in members:
+                values = prepared.tree.values[:, column]
+                attributions[rows] += tree_shap(X_rows, prepared, values, len(self.inputs))
+                baseline[rows] += values[0]
+            if boosted:
+                baseline[rows] += np.ravel(estimator._baseline_prediction)[k]
+        if not boosted:  # a forest averages its trees
+            attributions /= len(self.trees)
+            baseline /= len(self.trees)
+        return attributions, baseline
+
+
+def predicted(trained: TrainedModel, X: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray | None,
+                                                                                             np.ndarray]:
+    """Class probabilities (None for regressors) and the predicted class index of each row (0 for regressors)."""
+    if trained.classes is None:
+        return None, np.zeros(len(X), np.int64)
+    proba = trained.estimator.predict_proba(X)
+    return proba, chosen_classes(proba, threshold)
+
+
+def sample_rows(leaves: int) -> int:
+    """How many rows ML.GLOBAL_EXPLAIN's attributions are averaged over at most, for trees with `leaves` leaves."""
+    return min(GLOBAL_EXPLAIN_ROWS, max(MIN_ROWS, LEAF_ROWS // max(leaves, 1)))
+
+
+def linear_attributions(trained: TrainedModel, X: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Per row of X, each input column's attribution in a linear or logistic model, weight × (x − the training
+    mean) summed over the input's encoded columns, for class `chosen` (multiclass; binary models score the positive
+    class, whose sign ML.EXPLAIN_PREDICT flips for the negative one)."""
+    coef, _ = linear_parameters(trained)
+    inputs, sources = input_sources(trained)
+    weights = coef[chosen] if coef.shape[0] > 1 else coef[:1]
+    return by_input((X - numeric_means(trained)) * weights, sources, len(inputs))
+
+
+def mean_abs_attributions(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
+    """Each input column's mean absolute attribution over the rows of X, each row explaining its predicted class:
+    every row for linear models, a seeded sample of `sample_rows` of them beyond that many for trees."""
+    if trained.model_type.has_weights:
+        inputs = input_sources(trained)[0]
+        if len(X) == 0:
+            return {name: 0.0 for name in inputs}
+        values = linear_attributions(trained, X, predicted(trained, X)[1])
+        return {name: float(v) for name, v in zip(inputs, np.abs(values).mean(axis=0))}
+    explainer = TreeExplainer(trained)
+    bound = sample_rows(sum(int(tree.is_leaf.sum()) for tree in explainer.trees))
+    if len(X) > bound:
+        X = X[np.sort(np.random.default_rng(trained.seed).choice(len(X), bound, replace=False))]
+    if len(X) == 0:
+        return {name: 0.0 for name in explainer.inputs}
+    _, chosen = predicted(trained, X)
+    values, _ = explainer.attributions(X, chosen)  # the sign of binary's negative class does not change |·|
+    return {name: float(v) for name, v in zip(explainer.inputs, np.abs(values).mean(axis=0))}
