@@ -33,7 +33,7 @@ def cluster_radii(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
     distances = centroid_distances(trained, X)
     nearest = np.argmin(distances, axis=1)
     k = distances.shape[1]
-    squares = np.bincount(nearest, weights=distances[np.arange(len(X)), nearest] ** 2, minlength=k)
+    squares = np.bincount(nearest, weights=distances[np.arange(X.shape[0]), nearest] ** 2, minlength=k)
     counts = np.bincount(nearest, minlength=k)
     radii = np.sqrt(np.divide(squares, counts, out=np.zeros(k), where=counts > 0))
     return radii
@@ -45,7 +45,7 @@ def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None) -> tu
         distances = centroid_distances(trained, X)
         nearest = np.argmin(distances, axis=1)
         radius = np.asarray(radii, np.float64)[nearest]
-        return distances[np.arange(len(X)), nearest] / np.where(radius > 0, radius, 1.0), nearest
+        return distances[np.arange(X.shape[0]), nearest] / np.where(radius > 0, radius, 1.0), nearest
     estimator = trained.estimator
     restored = estimator.inverse_transform(estimator.transform(X))
     return np.mean((X - restored) ** 2, axis=1), None

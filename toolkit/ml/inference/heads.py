@@ -51,7 +51,7 @@ def centroid_distances(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
     if not is_cosine(trained):
         return trained.estimator.transform(X)
     norms = np.linalg.norm(centers, axis=1)
-    similarity = (X @ centers.T) / np.where(norms > 0, norms, 1.0)
+    similarity = np.asarray(X @ centers.T) / np.where(norms > 0, norms, 1.0)
     return 1.0 - similarity
 
 
@@ -162,8 +162,8 @@ class Clustering(Head):
         distances = centroid_distances(trained, X)
         nearest = np.argmin(distances, axis=1)
         centers = trained.estimator.cluster_centers_
-        return {"nearest": nearest, "distance": distances[np.arange(len(X)), nearest],
-                "spread": np.linalg.norm(X - centers[nearest], axis=1)}
+        return {"nearest": nearest, "distance": distances[np.arange(X.shape[0]), nearest],
+                "spread": metrics.distances_to(X, centers, nearest)}
 
     def metrics(self, trained: TrainedModel, parts: Parts, threshold: float | None) -> metrics.Metrics:
         return {"davies_bouldin_index": davies_bouldin(trained.estimator.cluster_centers_, parts["nearest"],
