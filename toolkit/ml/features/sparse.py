@@ -48,7 +48,7 @@ def prefers_sparse(preprocessor: Preprocessor, rows: int | None = None) -> bool:
 
 def transform_sparse(preprocessor: Preprocessor, table: pa.Table) -> sp.csr_matrix:
     """The design matrix of `table` (every input column present) as CSR, float64 (or the preprocessor's dtype)."""
-    n, width = table.num_rows, preprocessor.width
+    n = table.num_rows
     blocks: list[sp.csr_matrix] = []
     fixed: list[tuple[Feature, int, np.ndarray]] = []  # the run of fixed-entry features being gathered
     run_start = offset = 0
@@ -63,9 +63,7 @@ def transform_sparse(preprocessor: Preprocessor, table: pa.Table) -> sp.csr_matr
         offset += feature.width
     if offset > run_start or not blocks:
         blocks.append(_fixed_block(fixed, n, offset - run_start, preprocessor.dtype))
-    matrix = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
-    assert matrix.shape == (n, width)
-    return matrix
+    return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
 
 
 def _fixed_block(features: list[tuple[Feature, int, np.ndarray]], n: int, width: int, dtype: str) -> sp.csr_matrix:
