@@ -10,6 +10,7 @@ total_explained_variance_ratio. A metric that is undefined on the data is None."
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import rankdata
 from sklearn.metrics import davies_bouldin_score
 
@@ -88,10 +89,38 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def kmeans_metrics(X: np.ndarray, labels: np.ndarray, squared_distances: np.ndarray) -> Metrics:
+def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, squared_distances: np.ndarray) -> Metrics:
     """`squared_distances`: each row's squared distance to its nearest centroid."""
-    dbi = float(davies_bouldin_score(X, labels)) if len(np.unique(labels)) > 1 else None
+    dbi = None
+    if len(np.unique(labels)) > 1:
+        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels))
     return {"davies_bouldin_index": dbi, "mean_squared_distance": float(np.mean(squared_distances))}
+
+
+def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """The Euclidean distance of every row of X to the center it is assigned (`nearest`, an index into centers)."""
+    if not sp.issparse(X):
+        return np.linalg.norm(X - centers[nearest], axis=1)
+    rows = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    products = np.asarray(X @ centers.T)[np.arange(X.shape[0]), nearest]
+    squared = rows - 2.0 * products + (centers * centers).sum(axis=1)[nearest]
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray) -> float:
+    """scikit-learn's davies_bouldin_score (its formula and edge cases) for a CSR matrix: the clusters' own means
+    and the rows' mean distance to them, without densifying the rows."""
+    clusters, assigned = np.unique(labels, return_inverse=True)
+    n, k = X.shape[0], len(clusters)
+    membership = sp.csr_matrix((np.ones(n), (assigned, np.arange(n))), shape=(k, n))
+    counts = np.bincount(assigned, minlength=k)
+    means = (membership @ X).toarray() / counts[:, None]
+    intra = np.bincount(assigned, weights=distances_to(X, means, assigned), minlength=k) / counts
+    separation = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=2)
+    if np.allclose(intra, 0) or np.allclose(separation, 0):
+        return 0.0
+    separation[separation == 0] = np.inf
+    return float(np.mean(np.max((intra[:, None] + intra[None, :]) / separation, axis=1)))
 
 
 def pca_metrics(captured: np.ndarray, deviation: np.ndarray) -> Metrics:

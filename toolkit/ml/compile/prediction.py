@@ -135,8 +135,12 @@ def compile_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sa
                                   macro_sql=_macro_body(query))
     if sample is None or sample.num_rows == 0:
         return compiled
+
+    def sql_for(input_sql: str) -> str:  # what `compiled.sql_for` gives, without parsing `sql` back
+        return _rendered(query, exp.Subquery(this=verbatim(input_sql)), number(DEFAULT_THRESHOLD), DIALECT)
+
     try:
-        mismatch, max_error = compare(con, trained, compiled.sql_for, sample)
+        mismatch, max_error = compare(con, trained, sql_for, sample)
     except duckdb.Error as error:
         return CompiledPrediction(FALLBACK, f"its SQL failed in DuckDB: {error}", sql_bytes=len(sql))
     if mismatch:
@@ -173,8 +177,29 @@ def _filled(query: exp.Expression, table: exp.Expression, threshold: exp.Express
     return query.transform(fill)
 
 
+def _rendered(query: exp.Expression, table: exp.Expression, threshold: exp.Expression, dialect) -> str:
+    """`_filled(query, table, threshold)` rendered in `dialect`, without copying the tree: the placeholders are
+    swapped for their values while it renders and put back after (a large model's tree — a lookup of thousands of
+    categories — takes seconds to deep-copy)."""
+    swapped = []
+    for node in list(query.find_all(exp.Table, exp.Column)):
+        if isinstance(node, exp.Table) and node.name == INPUT_PLACEHOLDER:
+            value = exp.alias_(table.copy(), node.alias, table=True, quoted=True) if node.alias else table.copy()
+        elif isinstance(node, exp.Column) and node.name == THRESHOLD_PLACEHOLDER and not node.table:
+            value = threshold.copy()
+        else:
+            continue
+        node.replace(value)
+        swapped.append((node, value))
+    try:
+        return query.sql(dialect=dialect, copy=False)
+    finally:
+        for node, value in reversed(swapped):
+            value.replace(node)
+
+
 def _macro_body(query: exp.Select) -> str:
     """The query for the warehouse's table macro: the input is `query_table(input)`, the threshold the macro's
     parameter, and FARM_FINGERPRINT the pure-SQL one stored in the warehouse (no Python at all)."""
     table = exp.Table(this=_QueryTable(this=exp.column("input")))
-    return _filled(query, table, exp.column("threshold")).sql(dialect=_MacroDialect, copy=False)
+    return _rendered(query, table, exp.column("threshold"), _MacroDialect)

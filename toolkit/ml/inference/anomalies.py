@@ -52,7 +52,7 @@ def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None) -> tu
         distances = centroid_distances(trained, X)
         nearest = np.argmin(distances, axis=1)
         radius = np.asarray(radii, np.float64)[nearest]
-        return distances[np.arange(len(X)), nearest] / np.where(radius > 0, radius, 1.0), nearest
+        return distances[np.arange(X.shape[0]), nearest] / np.where(radius > 0, radius, 1.0), nearest
     estimator = trained.estimator
     restored = estimator.inverse_transform(estimator.transform(X))
     return np.mean((X - restored) ** 2, axis=1), None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
 
 from toolkit.ml.inference.trees import trees
 from toolkit.ml.inference.treeshap import PreparedTree, prepare, tree_shap
@@ -132,14 +133,34 @@ def linear_attributions(trained: TrainedModel, X: np.ndarray, chosen: np.ndarray
     return by_input((X - numeric_means(trained)) * weights, sources, len(inputs))
 
 
+def _sparse_linear_abs_sums(trained: TrainedModel, X: sp.csr_matrix, chosen: np.ndarray) -> np.ndarray:
+    """linear_attributions' absolute values summed over the rows of a CSR design matrix, without densifying it:
+    per class, the rows explaining it times the weights gathered per input (width × inputs), less the means' part."""
+    coef, _ = linear_parameters(trained)
+    inputs, sources = input_sources(trained)
+    means = numeric_means(trained)
+    totals = np.zeros(len(inputs), dtype=np.float64)
+    chosen = np.zeros(X.shape[0], dtype=np.int64) if coef.shape[0] == 1 else np.asarray(chosen)
+    for k in np.unique(chosen):
+        gather = sp.csr_matrix((coef[k], (np.arange(len(sources)), sources)), shape=(len(sources), len(inputs)))
+        rows = X[np.flatnonzero(chosen == k)]
+        values = np.asarray((rows @ gather).todense()) - gather.T @ means
+        totals += np.abs(values).sum(axis=0)
+    return totals
+
+
 def mean_abs_attributions(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
     """Each input column's mean absolute attribution over the rows of X, each row explaining its predicted class:
     every row for linear models, a seeded sample of `sample_rows` of them beyond that many for trees."""
     if trained.model_type.has_weights:
         inputs = input_sources(trained)[0]
-        if len(X) == 0:
+        if X.shape[0] == 0:
             return {name: 0.0 for name in inputs}
-        values = linear_attributions(trained, X, predicted(trained, X)[1])
+        chosen = predicted(trained, X)[1]
+        if sp.issparse(X):
+            sums = _sparse_linear_abs_sums(trained, X, chosen)
+            return {name: float(v) / X.shape[0] for name, v in zip(inputs, sums)}
+        values = linear_attributions(trained, X, chosen)
         return {name: float(v) for name, v in zip(inputs, np.abs(values).mean(axis=0))}
     explainer = TreeExplainer(trained)
     bound = sample_rows(sum(int(tree.is_leaf.sum()) for tree in explainer.trees))

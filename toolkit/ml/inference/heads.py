@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from toolkit.ml import metrics
 from toolkit.ml.types.tasks import Task, chosen_classes, label_arrow_type
@@ -56,10 +57,11 @@ def distances_to(X: np.ndarray, centers: np.ndarray, cosine: bool) -> np.ndarray
     """Distance of every row to each of `centers` (rows × k): Euclidean, or 1 - cosine similarity (rows of X being
     unit length)."""
     if not cosine:
-        squared = (X * X).sum(axis=1)[:, None] - 2 * X @ centers.T + (centers * centers).sum(axis=1)[None, :]
+        rows = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(axis=1)
+        squared = rows[:, None] - 2 * np.asarray(X @ centers.T) + (centers * centers).sum(axis=1)[None, :]
         return np.sqrt(np.maximum(squared, 0.0))
     norms = np.linalg.norm(centers, axis=1)
-    similarity = (X @ centers.T) / np.where(norms > 0, norms, 1.0)
+    similarity = np.asarray(X @ centers.T) / np.where(norms > 0, norms, 1.0)
     return 1.0 - similarity
 
 
@@ -170,8 +172,8 @@ class Clustering(Head):
         distances = centroid_distances(trained, X)
         nearest = np.argmin(distances, axis=1)
         centers = trained.estimator.cluster_centers_
-        return {"nearest": nearest, "distance": distances[np.arange(len(X)), nearest],
-                "spread": np.linalg.norm(X - centers[nearest], axis=1)}
+        return {"nearest": nearest, "distance": distances[np.arange(X.shape[0]), nearest],
+                "spread": metrics.distances_to(X, centers, nearest)}
 
     def metrics(self, trained: TrainedModel, parts: Parts, threshold: float | None) -> metrics.Metrics:
         return {"davies_bouldin_index": davies_bouldin(trained.estimator.cluster_centers_, parts["nearest"],

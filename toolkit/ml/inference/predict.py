@@ -9,15 +9,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from toolkit.errors import ModelError
 from toolkit.ml.features.preprocess import check_finite, column_kind
+from toolkit.ml.features.sparse import prefers_sparse, row_norms, transform_sparse
 from toolkit.ml.features.transform import model_features, outputs_of
 from toolkit.ml.inference.heads import head, is_cosine
+from toolkit.ml.types.estimators import accepts_sparse
 
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
 
+WIDE_DENSE = 2_048  # encoded columns beyond which a sparse-capable model predicts from CSR rows
 _NULL_AS = {"numeric": pa.float64(), "timestamp": pa.timestamp("us"), "multi_hot": pa.list_(pa.string()),
             "sparse": pa.list_(pa.struct([("index", pa.int64()), ("value", pa.float64())]))}
 
@@ -65,13 +69,28 @@ def design_matrix(trained: TrainedModel, table: pa.Table) -> np.ndarray:
     return encode(trained, model_inputs(trained, table))
 
 
-def encode(trained: TrainedModel, features: pa.Table) -> np.ndarray:
-    """Encoded rows of a table of the model's feature columns (`model_inputs`)."""
-    X = trained.preprocessor.transform(_inputs(trained, features))
+def encode(trained: TrainedModel, features: pa.Table, *, sparse: bool = False) -> np.ndarray | sp.csr_matrix:
+    """Encoded rows of a table of the model's feature columns (`model_inputs`); with `sparse`, as a CSR matrix of
+    the same numbers (toolkit.ml.features.sparse)."""
+    inputs = _inputs(trained, features)
+    if sparse:
+        X = transform_sparse(trained.preprocessor, inputs)
+        if is_cosine(trained):
+            norms = row_norms(X)
+            X = sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ X)
+        return X
+    X = trained.preprocessor.transform(inputs)
     if is_cosine(trained):  # COSINE k-means clusters the directions of the rows
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
     return X
+
+
+def sparse_input(trained: TrainedModel) -> bool:
+    """Whether prediction encodes rows as CSR: for a model whose estimator accepts it, when the dense matrix would be
+    wider than `WIDE_DENSE` columns and mostly zeros (a categorical of many values)."""
+    return (accepts_sparse(trained.model_type.family) and trained.preprocessor.width > WIDE_DENSE
+            and prefers_sparse(trained.preprocessor))
 
 
 def output_schema(trained: TrainedModel) -> pa.Schema:
@@ -84,4 +103,5 @@ def predict(trained: TrainedModel, table: pa.Table, *, threshold: float | None =
     if table.num_rows == 0:
         _inputs(trained, model_inputs(trained, table))  # the same checks of the input's columns
         return output_schema(trained).empty_table()
-    return head(trained).predict(trained, design_matrix(trained, table), threshold)
+    inputs = model_inputs(trained, table)
+    return head(trained).predict(trained, encode(trained, inputs, sparse=sparse_input(trained)), threshold)

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import logsumexp
 
 from toolkit.errors import ModelError
 from toolkit.ml.model import Iteration
@@ -64,6 +64,27 @@ class Result:
     iterations: list[Iteration]
 
 
+def _binary(z: np.ndarray, y: np.ndarray, *, gradient: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The log loss of the sigmoid, softplus(z) - y z, and its derivative sigmoid(z) - y, fused: one exp and one log
+    per row through q = 1 + exp(-|z|) (softplus(z) = log q + max(z, 0); sigmoid(z) = 1/2 ± (1/q - 1/2)), in place
+    where it can be. scipy's log_expit and expit take several times as long on a million rows."""
+    q = np.abs(z)
+    np.negative(q, out=q)
+    np.exp(q, out=q)
+    q += 1.0
+    losses = np.log(q)
+    losses += np.maximum(z, 0.0)
+    losses -= y * z
+    if not gradient:
+        return losses, None
+    np.reciprocal(q, out=q)
+    q -= 0.5
+    dz = np.copysign(q, z, out=q)
+    dz += 0.5
+    dz -= y
+    return losses, dz
+
+
 class _Problem:
     """The smooth part of the objective on one data set, with parameters laid out as (outputs, features + 1)."""
 
@@ -72,10 +93,11 @@ class _Problem:
         self.n_out = settings.n_classes if settings.kind == MULTINOMIAL else 1
         self.y = np.asarray(y, np.float64)
         self.w = None if weights is None else np.asarray(weights, np.float64)
-        self.total = float(len(X) if self.w is None else self.w.sum())
+        n = X.shape[0]
+        self.total = float(n if self.w is None else self.w.sum())
         if settings.kind == MULTINOMIAL:
-            self.onehot = np.zeros((len(X), self.n_out))
-            self.onehot[np.arange(len(X)), self.y.astype(np.int64)] = 1.0
+            self.onehot = np.zeros((n, self.n_out))
+            self.onehot[np.arange(n), self.y.astype(np.int64)] = 1.0
 
     def scores(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         if self.n_out == 1:  # a matrix-vector product: faster than a one-column matrix product
@@ -87,7 +109,7 @@ class _Problem:
         if kind == SQUARED:
             return (z - y) ** 2
         if kind == BINARY:
-            return -(y * log_expit(z) + (1.0 - y) * log_expit(-z))
+            return _binary(z, y, gradient=False)[0]
         if onehot is None:
             onehot = np.zeros_like(z)
             onehot[np.arange(len(z)), y.astype(np.int64)] = 1.0
@@ -109,7 +131,7 @@ class _Problem:
         if kind == SQUARED:
             losses, dz = (z - self.y) ** 2, 2.0 * (z - self.y)
         elif kind == BINARY:
-            losses, dz = self.row_losses(z, self.y), expit(z) - self.y
+            losses, dz = _binary(z, self.y, gradient=True)
         else:
             lse = logsumexp(z, axis=1)
             losses = lse - (z * self.onehot).sum(axis=1)
@@ -117,7 +139,7 @@ class _Problem:
         if self.w is not None:
             dz = dz * (self.w if dz.ndim == 1 else self.w[:, None])
         grad = np.empty_like(theta)
-        grad[:, :-1] = (dz @ self.X if dz.ndim == 1 else (self.X.T @ dz).T) + 2.0 * self.s.l2 * theta[:, :-1]
+        grad[:, :-1] = (self.X.T @ dz).T + 2.0 * self.s.l2 * theta[:, :-1]
         grad[:, -1] = dz.sum(axis=0) if self.s.fit_intercept else 0.0
         grad /= self.total
         return self._objective(theta, losses), grad, float(losses.mean())
@@ -146,7 +168,7 @@ def descend(settings: Settings, X: np.ndarray, y: np.ndarray, weights: np.ndarra
 
 def _descend(settings: Settings, problem: _Problem, theta: np.ndarray, X_eval: np.ndarray | None,
              y_eval: np.ndarray | None) -> Result:
-    has_eval = X_eval is not None and len(X_eval) > 0
+    has_eval = X_eval is not None and X_eval.shape[0] > 0
 
     def eval_loss(point: np.ndarray) -> float | None:
         if not has_eval:

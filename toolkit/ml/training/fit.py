@@ -28,7 +28,8 @@ from toolkit.ml.types.tasks import TASKS, Family, Task
 
 @dataclass(frozen=True)
 class FitData:
-    """The encoded training (and eval) data."""
+    """The encoded training (and eval) data: numpy arrays, or scipy.sparse CSR matrices for the estimators that
+    accept them (toolkit.ml.features.sparse)."""
 
     X: np.ndarray
     y: np.ndarray | None  # class indices (classification), floats (regression), None (unsupervised)
@@ -43,7 +44,7 @@ class FitData:
 
 def loss(task: Task, estimator: object, X: np.ndarray, y: np.ndarray | None) -> float | None:
     """The task's loss of a fitted estimator on (X, y); None on no rows."""
-    if X is None or len(X) == 0:
+    if X is None or X.shape[0] == 0:
         return None
     return HEADS[task].loss(estimator, X, y)
 
@@ -113,7 +114,7 @@ def _fit_descent(options: ModelOptions, estimator: object, data: FitData) -> lis
 
 
 def _fit_boosted(options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
-    has_eval = data.X_eval is not None and len(data.X_eval) > 0
+    has_eval = data.X_eval is not None and data.X_eval.shape[0] > 0
     validation = {"X_val": data.X_eval, "y_val": data.y_eval} if has_eval else {}
     start = time.perf_counter()
     estimator.fit(data.X, data.y, sample_weight=data.weights, **validation)

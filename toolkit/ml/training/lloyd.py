@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from toolkit.ml.inference.anomalies import cluster_summary
@@ -24,8 +25,9 @@ from toolkit.ml.inference.heads import distances_to
 from toolkit.ml.model import Iteration
 
 
-def _loss(centers: np.ndarray, X: np.ndarray) -> float:
-    squared = (X * X).sum(axis=1)[:, None] - 2 * X @ centers.T + (centers * centers).sum(axis=1)[None, :]
+def _loss(centers: np.ndarray, X: np.ndarray | sp.csr_matrix) -> float:
+    rows = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(axis=1)
+    squared = rows[:, None] - 2 * np.asarray(X @ centers.T) + (centers * centers).sum(axis=1)[None, :]
     return float(np.mean(np.maximum(squared.min(axis=1), 0.0)))
 
 

@@ -13,6 +13,7 @@ on the fitted estimator as `toolkit_covariance_` and `toolkit_dof_`, so they are
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from toolkit.errors import ModelError
 
@@ -24,8 +25,9 @@ def attach(name: str, estimator: object, X: np.ndarray, y: np.ndarray, weights: 
         raise ModelError(f"model {name}: CALCULATE_P_VALUES applies to linear and binary logistic regression, not "
                          f"to a multiclass model ({n_classes} classes), as on BigQuery",
                          hint="remove CALCULATE_P_VALUES, or train one binary model per class")
-    A = np.hstack([X, np.ones((len(X), 1))])
-    w = np.ones(len(X)) if weights is None else np.asarray(weights, np.float64)
+    n = X.shape[0]
+    A = sp.hstack([X, np.ones((n, 1))], format="csr") if sp.issparse(X) else np.hstack([X, np.ones((n, 1))])
+    w = np.ones(n) if weights is None else np.asarray(weights, np.float64)
     k = A.shape[1]
     coef = np.concatenate([np.ravel(estimator.coef_), np.ravel(estimator.intercept_)])
     z = A @ coef
@@ -33,12 +35,15 @@ def attach(name: str, estimator: object, X: np.ndarray, y: np.ndarray, weights: 
         p = 1.0 / (1.0 + np.exp(-z))
         curvature, scale, dof = w * p * (1.0 - p), 1.0, None
     else:
-        dof = len(X) - k
+        dof = n - k
         if dof <= 0:
-            raise ModelError(f"model {name}: CALCULATE_P_VALUES needs more training rows ({len(X)}) than weights "
+            raise ModelError(f"model {name}: CALCULATE_P_VALUES needs more training rows ({n}) than weights "
                              f"({k})", hint="train on more rows, or with fewer features")
         curvature, scale = w, float(w @ (np.asarray(y, np.float64) - z) ** 2) / dof
-    information = A.T @ (A * curvature[:, None])
+    if sp.issparse(A):
+        information = (A.T @ sp.diags(curvature) @ A).toarray()
+    else:
+        information = A.T @ (A * curvature[:, None])
     if np.linalg.matrix_rank(information) < k:
         raise ModelError(f"model {name}: CALCULATE_P_VALUES needs a full-rank design, but some features are "
                          "constant or collinear (or the classes are separable)",

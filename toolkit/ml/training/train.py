@@ -21,12 +21,14 @@ from dataclasses import dataclass, replace
 import duckdb
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
 from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind, to_float64
+from toolkit.ml.features.sparse import prefers_sparse
 from toolkit.ml.features.stats import data_stats, feature_info, input_feature_info
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
@@ -37,7 +39,7 @@ from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels, pvalues, warm
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
-from toolkit.ml.types.estimators import FitContext, optimize_strategy
+from toolkit.ml.types.estimators import FitContext, accepts_sparse, optimize_strategy
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
 from toolkit.ml.types.tasks import Family, Task
@@ -119,6 +121,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
     check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
     parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
+    table_rows = table.num_rows
     del table
 
     written = (written or query).strip().rstrip(";").strip()  # as written: what runs may name temporary relations
@@ -144,8 +147,12 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         data_fingerprint="", split=_split_record(split), estimator_params={}, transform=fitted,
         input_info=input_info,
     )
+    sizes = FitContext(seed=unfitted.seed, n_rows=parts[TRAIN].num_rows, n_features=preprocessor.width,
+                       n_inputs=len(columns.features), n_classes=len(classes or ()))
+    descent = model_type.has_weights and optimize_strategy(opts, sizes) == "BATCH_GRADIENT_DESCENT"
+    sparse = sparse_design(model_type.family, descent, preprocessor, table_rows)
     # The parts hold the feature columns themselves (TRANSFORM already applied): encode, not design_matrix.
-    X = {role: encode(unfitted, part) for role, part in parts.items() if part.num_rows}
+    X = {role: encode(unfitted, part, sparse=sparse) for role, part in parts.items() if part.num_rows}
     y = {role: _targets(unfitted, part) for role, part in parts.items() if part.num_rows}
     if classes:
         labels.check_training_classes(opts, y[TRAIN], classes, split.method)
@@ -157,12 +164,10 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     if opts.get("WARM_START") and model_type.family is Family.KMEANS:
         init = warm.centroids_from(previous, unfitted)
 
-    context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
-                         n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
+    context = replace(sizes, init_centroids=init)
     estimator = model_type.factory(opts, context)
     if opts.get("WARM_START") and model_type.family is Family.DNN:
         estimator = warm.network_from(previous, unfitted, estimator)
-    descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
     start = warm.start_from(previous, unfitted) if opts.get("WARM_START") and model_type.has_weights else None
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
                    descent=descent, start=start)
@@ -186,6 +191,15 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
                       test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
     return Training(trained, compile_prediction(con, trained, sample))
+
+
+def sparse_design(family: Family, descent: bool, preprocessor: Preprocessor, rows: int) -> bool:
+    """Whether training encodes its rows as a CSR matrix (toolkit.ml.features.sparse): for an estimator that fits the
+    same model from one (LINEAR_REG only by gradient descent), when the dense matrix would be large and mostly
+    zeros."""
+    if not accepts_sparse(family) or (family is Family.LINEAR_REG and not descent):
+        return False
+    return prefers_sparse(preprocessor, rows)
 
 
 def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -406,15 +420,19 @@ def _initial_centroids(opts: ModelOptions, train: pa.Table, X: np.ndarray, colum
         raise ModelError(f"model {opts.model}: KMEANS_INIT_COL '{column}' is TRUE in {int(chosen.sum())} rows; it "
                          f"must be TRUE in exactly NUM_CLUSTERS ({k if k != FROM_DATA else 'at least 2'}) rows",
                          hint="mark one row per initial centroid TRUE, the others FALSE")
-    return X[chosen]
+    return X[chosen].toarray() if sp.issparse(X) else X[chosen]
 
 
-def _data_fingerprint(X: Mapping[int, np.ndarray], y: Mapping[int, np.ndarray | None]) -> str:
+def _data_fingerprint(X: Mapping[int, np.ndarray | sp.csr_matrix], y: Mapping[int, np.ndarray | None]) -> str:
     """sha256 of the data as the model saw it: the encoded rows and labels of each split, in order."""
     digest = hashlib.sha256()
     for role in sorted(X):
         digest.update(f"role {role} {X[role].shape}".encode())
-        digest.update(memoryview(np.ascontiguousarray(X[role])).cast("B"))
+        if sp.issparse(X[role]):  # CSR: its row pointers, columns and values
+            for part in (X[role].indptr, X[role].indices, X[role].data):
+                digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
+        else:
+            digest.update(memoryview(np.ascontiguousarray(X[role])).cast("B"))
         if y[role] is not None:
             digest.update(memoryview(np.ascontiguousarray(y[role])).cast("B"))
     return digest.hexdigest()

@@ -29,6 +29,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from toolkit.errors import ModelError
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
+from toolkit.ml.types.tasks import Family
 
 # OPTIMIZE_STRATEGY = AUTO_STRATEGY picks gradient descent above this many encoded features (BigQuery's rule).
 MAX_NORMAL_EQUATION_FEATURES = 10_000
@@ -45,6 +46,17 @@ class FitContext:
     n_inputs: int  # input columns before encoding
     n_classes: int = 0  # 0 for regression and unsupervised models
     init_centroids: np.ndarray | None = None  # KMEANS_INIT_METHOD = 'CUSTOM'
+
+
+# The families whose estimator fits (and predicts) the same model from a scipy.sparse CSR design matrix: linear and
+# logistic regression by the toolkit's gradient descent (and linear prediction), scikit-learn's MLP and KMeans.
+# Trees keep their dense label-encoded columns; PCA and the normal equation keep the dense matrix their solvers
+# read exactly.
+SPARSE_FAMILIES = frozenset({Family.LINEAR_REG, Family.LOGISTIC_REG, Family.DNN, Family.KMEANS})
+
+
+def accepts_sparse(family: Family) -> bool:
+    return family in SPARSE_FAMILIES
 
 
 def _tol(options: ModelOptions) -> float:
