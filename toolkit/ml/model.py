@@ -82,6 +82,9 @@ class TrainedModel:
     # KMEANS and PCA: the training rows' anomaly-score distribution ("quantiles", "values") and KMEANS's cluster
     # radii ("radii"), for ML.DETECT_ANOMALIES and ML.TRAINING_INFO (toolkit.ml.inference.anomalies).
     anomaly: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    # The training rows' distribution of each raw input feature, for ML.VALIDATE_DATA_SKEW
+    # (toolkit.ml.features.distributions.training_statistics); stored beside the version, not loaded with it.
+    training_statistics: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:
