@@ -634,5 +634,39 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+# --- monitor -----------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@click.argument("model", required=False)
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def monitor(settings: Settings, vars: dict[str, Any], model: str | None, output: str) -> None:
+    """The latest verdicts of the data skew and drift gates (of MODEL's only), each feature with its trend."""
+    from toolkit.ml.monitor.history import report  # scikit-learn loads only for this command
+
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        found = report(con, model)
+    finally:
+        con.close()
+    if output == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not found["latest"]:
+        console.print("No monitoring results yet: add a no_data_skew or no_data_drift gate and run `toolkit build`.")
+        return
+    groups: dict[tuple, list[dict]] = {}
+    for row in found["latest"]:
+        groups.setdefault((row["table"], row["gate"], row["model"], row["version"], row["recorded_at"]), []).append(row)
+    for (node, gate, model_name, version, at), rows in groups.items():
+        compared = f", model {model_name} version {version}" if model_name else ""
+        table = Table(title=f"{node}: {gate}{compared}, {at[:19].replace('T', ' ')}", title_justify="left")
+        for column in ("feature", "metric", "threshold", "value", "verdict", "trend (oldest first)"):
+            table.add_column(column, justify="right" if column in ("threshold", "value") else "left")
+        for row in rows:
+            table.add_row(row["input"], row["metric"], f"{row['threshold']:g}", f"{row['value']:.4f}",
+                          "ANOMALY" if row["is_anomaly"] else "ok", " → ".join(f"{v:.4f}" for v in row["trend"][-5:]))
+        console.print(table)
+
+
 def main() -> None:
     cli(prog_name="toolkit")

@@ -53,11 +53,13 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
     cursors: list[duckdb.DuckDBPyConnection] = []
     models: dict[str, TrainedModel] = {}
     used = []
+    results = []
     try:
         for call in calls:
             name = f"{_NESTED_CALL}{next(_names)}"
             if call.function in DATA_FUNCTIONS:  # a monitoring function: ML.DESCRIBE_DATA(TABLE t, …)
                 result = _data_result(con, call)
+                results.append((call.function, result))
                 con.register(name, result)
                 registered.append(name)
                 call.node.replace(_replacement(name, call))
@@ -80,7 +82,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
                 registered.append(name)
             call.node.replace(_replacement(name, call))
             used.append((trained.name, trained.version, call.function))
-        yield Applied(statement.sql(dialect=DIALECT), used)
+        yield Applied(statement.sql(dialect=DIALECT), used, results)
     finally:
         for name in registered:
             con.unregister(name)
