@@ -59,7 +59,7 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 def _values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list:
     values = [r[0] for r in con.execute(f"SELECT {column} FROM {table}").fetchall()]
-    if column == "tags":
+    if column in ("tags", "w"):
         return [v for row in values for v in row]
     return [v for v in values if v is not None]
 
@@ -197,3 +197,55 @@ def test_parses_generates_back_and_deploys_unchanged(dialect) -> None:
     statement = sqlglot.parse_one(sql, dialect=dialect)
     assert sqlglot.parse_one(statement.sql(dialect=dialect), dialect=dialect) == statement
     assert statement.sql(dialect=DeployBigQuery) == sql
+
+
+def test_buckets_are_numpys_even_for_values_on_the_edges() -> None:
+    from sqlglot import exp
+
+    from toolkit.ml.features.histograms import bucket, bucket_of
+
+    con = duckdb.connect()
+    x = np.concatenate([np.arange(0, 101, dtype=float), np.round(np.linspace(-3.3, 7.7, 1001), 2), [0.1, 0.3, 0.7]])
+    con.register("t", pa.table({"x": x}))
+    for low, high, n in ((float(x.min()), float(x.max()), 10), (0.0, 100.0, 7), (-3.3, 100.0, 37), (0.1, 0.7, 3)):
+        inside = x[(x >= low) & (x <= high)]
+        sql = bucket(exp.column("x"), float(low), float(high), n).sql(dialect="duckdb")
+        got = dict(con.execute(f"SELECT {sql}, count(*) FROM t WHERE x BETWEEN {low!r} AND {high!r} GROUP BY 1")
+                   .fetchall())
+        expected, _ = np.histogram(inside, n, (low, high))
+        assert [got.get(i, 0) for i in range(n)] == expected.tolist(), (low, high, n)
+        assert np.bincount([bucket_of(v, low, high, n) for v in inside], minlength=n).tolist() == expected.tolist()
+
+
+def test_rebucketed_spreads_counts_evenly() -> None:
+    from toolkit.ml.features.histograms import rebucketed
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        counts = rng.integers(0, 50, 10).tolist()
+        low, high = sorted(rng.normal(0, 5, 2))
+        new_low, new_high = low - rng.random() * 3, high + rng.random() * 3
+        moved = rebucketed(counts, low, high, new_low, new_high)
+        cumulative = np.interp(np.linspace(new_low, new_high, 11), np.linspace(low, high, 11),
+                               np.concatenate([[0.0], np.cumsum(counts)]))
+        assert np.allclose([moved.get(i, 0.0) for i in range(10)], np.diff(cumulative), rtol=0, atol=1e-9)
+        assert rebucketed(counts, low, high, low, high) == {i: float(c) for i, c in enumerate(counts) if c}
+    assert rebucketed([5, 0, 0], 2.0, 2.0, 0.0, 3.0) == {2: 5.0}  # one value: whole into its bucket
+
+
+def test_drift_compares_arrays_by_their_elements() -> None:
+    con = duckdb.connect()
+    rng = np.random.default_rng(12)
+    for name, shift in (("base", 0.0), ("study", 1.0)):
+        frame = pa.table({"v": [list(rng.normal(shift, 1, int(k))) for k in rng.integers(1, 4, 500)],
+                          "w": [list(rng.choice(list("abc" if shift else "ab"), int(k))) for k in rng.integers(0, 3, 500)]})
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    rows = _run(con, "SELECT input, metric, value FROM ML.VALIDATE_DATA_DRIFT(TABLE base, TABLE study)")
+    v = {side: np.array([e for r in con.execute(f"SELECT v FROM {side}").fetchall() for e in r[0]])
+         for side in ("base", "study")}
+    low, high = min(a.min() for a in v.values()), max(a.max() for a in v.values())
+    p, q = (np.histogram(v[side], 10, (low, high))[0] for side in ("base", "study"))
+    w = {side: _values(con, side, "w") for side in ("base", "study")}
+    assert rows[0][:2] == ("v", "JENSEN_SHANNON_DIVERGENCE") and abs(rows[0][2] - jensenshannon(p, q, base=2) ** 2) <= 1e-9
+    assert rows[1][:2] == ("w", "L_INFTY") and abs(rows[1][2] - _l_infinity(w["base"], w["study"])) <= 1e-9

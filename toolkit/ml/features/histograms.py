@@ -40,25 +40,43 @@ def jensen_shannon(base: Mapping, study: Mapping) -> float:
 
 
 def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> exp.Expression:
-    """The equal-width bucket (0 … num_buckets - 1) of `value` over [low, high]; every value in one bucket when
-    low = high. NULL stays NULL."""
+    """The equal-width bucket (0 … num_buckets - 1) of `value` over [low, high], as numpy.histogram assigns it:
+    the index from the scaled value, then moved by one where the value lies on the other side of an edge
+    (low + i * step, numpy.linspace's edges, compared exactly), the last bucket closed; every value in one
+    bucket when low = high. NULL stays NULL."""
     if high <= low:
         return exp.If(this=exp.Is(this=value, expression=exp.Null()), true=exp.Null(), false=exp.Literal.number(0))
-    scaled = exp.Mul(this=exp.paren(exp.Sub(this=value, expression=exp.Literal.number(repr(low)))),
-                     expression=exp.Literal.number(repr(num_buckets / (high - low))))
-    floored = exp.cast(exp.Floor(this=scaled), exp.DataType.build("BIGINT"))
-    return exp.Least(this=floored, expressions=[exp.Literal.number(num_buckets - 1)])
+    step = (high - low) / num_buckets
+
+    def number(x: float | int) -> exp.Expression:
+        return exp.Literal.number(repr(x))
+
+    def edge(index: exp.Expression) -> exp.Expression:
+        return exp.Add(this=exp.Mul(this=index, expression=number(step)), expression=number(low))
+
+    scaled = exp.Mul(this=exp.paren(exp.Sub(this=value.copy(), expression=number(low))),
+                     expression=number(num_buckets / (high - low)))
+    k = exp.cast(exp.Floor(this=scaled), exp.DataType.build("BIGINT"))
+    below = exp.LT(this=value.copy(), expression=edge(k.copy()))
+    above = exp.GTE(this=value.copy(), expression=edge(exp.paren(exp.Add(this=k.copy(),
+                                                                        expression=exp.Literal.number(1)))))
+    moved = exp.Add(this=exp.Sub(this=k.copy(), expression=exp.cast(below, exp.DataType.build("BIGINT"))),
+                    expression=exp.cast(above, exp.DataType.build("BIGINT")))
+    return exp.Least(this=exp.Greatest(this=moved, expressions=[exp.Literal.number(0)]),
+                     expressions=[exp.Literal.number(num_buckets - 1)])
 
 
 def _edge(low: float, high: float, num_buckets: int, i: int) -> float:
-    return high if i == num_buckets else low + i * (high - low) / num_buckets
+    return high if i == num_buckets else i * ((high - low) / num_buckets) + low  # numpy.linspace's
 
 
 def bucket_of(value: float, low: float, high: float, num_buckets: int) -> int:
     """The bucket `bucket` puts `value` in, in Python."""
     if high <= low:
         return 0
-    return min(math.floor((value - low) * (num_buckets / (high - low))), num_buckets - 1)
+    k = math.floor((value - low) * (num_buckets / (high - low)))
+    k += int(value >= _edge(low, high, num_buckets, k + 1)) - int(value < _edge(low, high, num_buckets, k))
+    return min(max(k, 0), num_buckets - 1)
 
 
 def rebucketed(counts: list[float], low: float, high: float, new_low: float, new_high: float) -> dict[int, float]:
@@ -83,5 +101,5 @@ def rebucketed(counts: list[float], low: float, high: float, new_low: float, new
                 break
             overlap = min(b, d) - max(a, c)
             if overlap > 0:
-                moved[j] = moved.get(j, 0.0) + count * overlap / (b - a)
+                moved[j] = moved.get(j, 0.0) + count * (overlap / (b - a))
     return moved
