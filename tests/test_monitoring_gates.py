@@ -109,6 +109,9 @@ def test_a_warn_drift_gate_publishes_and_reports(project, toolkit) -> None:
     history = query(folder / "warehouse.duckdb", "SELECT function, model_name, input, is_anomaly FROM "
                                                  "_toolkit.monitoring_history ORDER BY recorded_at, rowid")
     assert history[-2:] == [("VALIDATE_DATA_DRIFT", None, "x", True), ("VALIDATE_DATA_DRIFT", None, "s", False)]
+    tested = toolkit(folder, "test", "--select", "predictions")  # the published table, audited again
+    assert tested.exit_code == 0 and _statuses(folder) == {"predictions": "warn"}
+    assert query(folder / "warehouse.duckdb", "SELECT count(*) FROM _toolkit.monitoring_history") == [(6,)]
 
 
 def test_a_gate_that_cannot_run_names_why_and_publishes_nothing(project, toolkit) -> None:
