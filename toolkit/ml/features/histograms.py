@@ -48,8 +48,8 @@ def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> 
         return exp.If(this=exp.Is(this=value, expression=exp.Null()), true=exp.Null(), false=exp.Literal.number(0))
     step = (high - low) / num_buckets
 
-    def number(x: float | int) -> exp.Expression:
-        return exp.Literal.number(repr(x))
+    def number(x: float) -> exp.Expression:  # a DOUBLE (0.1 alone is a DECIMAL: slow, and not numpy's arithmetic)
+        return exp.cast(exp.Literal.number(repr(float(x))), exp.DataType.build("DOUBLE"))
 
     def edge(index: exp.Expression) -> exp.Expression:
         return exp.Add(this=exp.Mul(this=index, expression=number(step)), expression=number(low))
@@ -60,10 +60,13 @@ def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> 
     below = exp.LT(this=value.copy(), expression=edge(k.copy()))
     above = exp.GTE(this=value.copy(), expression=edge(exp.paren(exp.Add(this=k.copy(),
                                                                         expression=exp.Literal.number(1)))))
-    moved = exp.Add(this=exp.Sub(this=k.copy(), expression=exp.cast(below, exp.DataType.build("BIGINT"))),
-                    expression=exp.cast(above, exp.DataType.build("BIGINT")))
-    return exp.Least(this=exp.Greatest(this=moved, expressions=[exp.Literal.number(0)]),
-                     expressions=[exp.Literal.number(num_buckets - 1)])
+    moved = exp.paren(exp.Add(this=exp.Sub(this=k.copy(), expression=exp.cast(below, exp.DataType.build("BIGINT"))),
+                              expression=exp.cast(above, exp.DataType.build("BIGINT"))))
+    # never below 0 (no value is below low); the largest values may reach num_buckets: the last bucket is closed.
+    # A CASE, not LEAST: sqlglot writes DuckDB's LEAST inside a NULL test that repeats the whole expression.
+    last = exp.Literal.number(num_buckets - 1)
+    return exp.Case(ifs=[exp.If(this=exp.GTE(this=moved, expression=exp.Literal.number(num_buckets)), true=last)],
+                    default=moved.copy())
 
 
 def _edge(low: float, high: float, num_buckets: int, i: int) -> float:
