@@ -249,3 +249,23 @@ def test_drift_compares_arrays_by_their_elements() -> None:
     w = {side: _values(con, side, "w") for side in ("base", "study")}
     assert rows[0][:2] == ("v", "JENSEN_SHANNON_DIVERGENCE") and abs(rows[0][2] - jensenshannon(p, q, base=2) ** 2) <= 1e-9
     assert rows[1][:2] == ("w", "L_INFTY") and abs(rows[1][2] - _l_infinity(w["base"], w["study"])) <= 1e-9
+
+
+def test_sparse_tensors_are_compared_on_their_values() -> None:
+    con = duckdb.connect()
+    rng = np.random.default_rng(13)
+    for name, shift in (("training", 0.0), ("serving", 0.5)):
+        vectors = [[{"index": int(i), "value": float(v)} for i, v in zip(rng.choice(5, int(k), replace=False),
+                                                                          rng.normal(shift, 1, int(k)))]
+                   for k in rng.integers(1, 4, 600)]
+        con.register("frame", pa.table({"vec": pa.array(vectors, pa.list_(pa.struct([("index", pa.int32()),
+                                                                                      ("value", pa.float64())]))),
+                                        "label": pa.array(rng.normal(0, 1, 600))}))
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    _train(con)
+    (name, metric, value), = _run(con, "SELECT input, metric, value FROM ML.VALIDATE_DATA_SKEW(MODEL m, "
+                                       "TABLE serving)")
+    values = {side: np.array([e["value"] for r in con.execute(f"SELECT vec FROM {side}").fetchall() for e in r[0]])
+              for side in ("training", "serving")}
+    assert (name, metric) == ("vec", "JENSEN_SHANNON_DIVERGENCE")
+    assert abs(value - _numpy_skew(values["training"], values["serving"])) <= 1e-9
