@@ -125,3 +125,15 @@ def test_a_gate_that_cannot_run_names_why_and_publishes_nothing(project, toolkit
     assert result.exit_code != 0
     assert "model m version 1 has no training statistics" in result.output
     assert query(folder / "warehouse.duckdb", "SELECT count(*) FROM predictions") == [(300,)]
+
+
+def test_a_model_files_own_skew_call_is_recorded_too(project, toolkit) -> None:
+    folder = _project(project, "not_null('x')")
+    (folder / "models" / "skew.sql").write_text("SELECT * FROM ML.VALIDATE_DATA_SKEW(MODEL m, "
+                                                "(SELECT * FROM {{ source('raw', 'serving') }}))\n")
+    result = toolkit(folder, "build")
+    assert result.exit_code == 0, result.output
+    published = query(folder / "warehouse.duckdb", "SELECT input, value, is_anomaly FROM skew")
+    history = query(folder / "warehouse.duckdb", "SELECT node, assertion, model_name, model_version, input, value, "
+                                                 "is_anomaly FROM _toolkit.monitoring_history ORDER BY rowid")
+    assert history == [("skew", "model file", "m", 1, *row) for row in published]

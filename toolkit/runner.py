@@ -233,6 +233,7 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
             result = _checked(node, rows, audit, seconds(), started_at, tuple(applied.models))
             if not result.status.blocks_descendants:
                 built.publish()
+                history = [*history, *_query_history(node, applied)]
         if result.status is Status.ERROR:
             # An assertion could not run, which aborted the transaction and the statements after it: the node is
             # not published, and its audit is redone on a copy set aside, one statement at a time, to tell which.
@@ -258,6 +259,15 @@ def _gated(con: duckdb.DuckDBPyConnection, node: Node,
 
     with monitored(con, node.name, relation or "(SELECT 1)", node.assertions) as gated:
         yield gated
+
+
+def _query_history(node: Node, applied: Applied) -> list:
+    """The monitoring results of the node's own ML.VALIDATE_DATA_SKEW / _DRIFT calls, once it is published."""
+    if not any(function.startswith("VALIDATE_DATA_") for function, _ in applied.results):
+        return []
+    from toolkit.ml.monitor.gates import results_of
+
+    return results_of(node.name, "model file", applied)
 
 
 def _record_history(con: duckdb.DuckDBPyConnection, results: list) -> None:

@@ -2,7 +2,8 @@
 macros/assertions.sql) get those calls run before the audit, over the relation under test (the candidate about to
 be published, or the published table in `toolkit test`), and read their results instead; an input the functions
 refuse makes the assertion an error that names it (nothing is published). Their per-feature results are kept to
-be appended to the monitoring history once the build's transaction is over (published or not)."""
+be appended to the monitoring history once the build's transaction is over (published or not); so are those of a
+model file's own ML.VALIDATE_DATA_SKEW / _DRIFT calls (`results_of`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from toolkit.errors import ToolkitError
 from toolkit.ml.functions.apply import applied_ml_calls
 from toolkit.ml.monitor.history import Result
 from toolkit.project.assertions import Assertion
+from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse, parse_relation
 
 RECORDED = ("VALIDATE_DATA_SKEW", "VALIDATE_DATA_DRIFT")
@@ -43,11 +45,18 @@ def monitored(con: duckdb.DuckDBPyConnection, node: str, relation: str,
                 ready.append(replace(assertion, error=f"{assertion.name}: {error}"))
                 continue
             ready.append(replace(assertion, failing_rows=applied.sql))
-            models = {function: (model, version) for model, version, function in applied.models}
-            for function, table in applied.results:
-                if function not in RECORDED:
-                    continue
-                model, version = models.get(function, (None, None))
-                results += [Result(now, node, assertion.name, function, model, version, row["input"], row["metric"],
-                                   row["threshold"], row["value"], row["is_anomaly"]) for row in table.to_pylist()]
+            results += results_of(node, assertion.name, applied, now)
         yield ready, results
+
+
+def results_of(node: str, label: str, applied: Applied, now: datetime | None = None) -> list[Result]:
+    """The monitoring results among a statement's ML.* calls (ML.VALIDATE_DATA_SKEW / _DRIFT), to record."""
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    models = {function: (model, version) for model, version, function in applied.models}
+    results = []
+    for function, table in applied.results:
+        if function in RECORDED:
+            model, version = models.get(function, (None, None))
+            results += [Result(now, node, label, function, model, version, row["input"], row["metric"],
+                               row["threshold"], row["value"], row["is_anomaly"]) for row in table.to_pylist()]
+    return results
