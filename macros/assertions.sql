@@ -208,3 +208,43 @@
         ~ ' ORDER BY position, split',
     default_label='splits_are_balanced(' ~ split_column ~ ': ' ~ compared | join(', ') ~ ')', **kwargs) }}
 {%- endmacro %}
+
+{#- ------------------------------------------------------ data skew and drift -#}
+
+{#- The STRUCT of ML.VALIDATE_DATA_SKEW / ML.VALIDATE_DATA_DRIFT: the settings given, thresholds as a dict. -#}
+{% macro _monitoring_settings(settings, thresholds) -%}
+{%- set items = [] -%}
+{%- for name, value in settings.items() if value is not none %}{% do items.append(value | literal ~ ' AS ' ~ name) %}{% endfor -%}
+{%- if thresholds %}{% set pairs = [] %}{% for column, value in thresholds.items() %}{% do pairs.append('(' ~ column | literal ~ ', ' ~ value | literal ~ ')') %}{% endfor %}{% do items.append('[' ~ pairs | join(', ') ~ '] AS thresholds') %}{% endif -%}
+{{ ', STRUCT(' ~ items | join(', ') ~ ')' if items else '' }}
+{%- endmacro %}
+
+{#- The rows about to be published (or `input`, a relation or a query) look like model `model`'s training rows:
+    ML.VALIDATE_DATA_SKEW of its input features (columns that are no input of the model, like predicted_*, are left
+    out). Failing rows = the features whose distance exceeds its threshold (input, metric, threshold, value). Each
+    run's distances are appended to _toolkit.monitoring_history. -#}
+{% macro no_data_skew(model, categorical_default_threshold=none, numerical_default_threshold=none, thresholds=none,
+                      categorical_metric_type=none, input=none) -%}
+{%- set settings = _monitoring_settings({'categorical_default_threshold': categorical_default_threshold,
+    'numerical_default_threshold': numerical_default_threshold, 'categorical_metric_type': categorical_metric_type},
+    thresholds) -%}
+{{ assertion('no_data_skew', default_dimension='distribution',
+    failing_rows='SELECT input, metric, threshold, value FROM ML.VALIDATE_DATA_SKEW(MODEL ' ~ model | identifier
+        ~ ', (SELECT * FROM ' ~ (input or under_test) ~ ')' ~ settings ~ ') WHERE is_anomaly',
+    default_label='no_data_skew(' ~ model ~ ')', **kwargs) }}
+{%- endmacro %}
+
+{#- The rows about to be published (their `columns`, default all) are distributed like `baseline`'s (a relation,
+    e.g. ref('flights_training'), or a query): ML.VALIDATE_DATA_DRIFT(baseline, these rows). Failing rows = the
+    columns whose distance exceeds its threshold. Each run's distances are appended to _toolkit.monitoring_history. -#}
+{% macro no_data_drift(baseline, columns=none, categorical_default_threshold=none, numerical_default_threshold=none,
+                       thresholds=none, categorical_metric_type=none, num_histogram_buckets=none) -%}
+{%- set listed = (columns | map('identifier') | join(', ')) if columns else '*' -%}
+{%- set settings = _monitoring_settings({'categorical_default_threshold': categorical_default_threshold,
+    'numerical_default_threshold': numerical_default_threshold, 'categorical_metric_type': categorical_metric_type,
+    'num_histogram_buckets': num_histogram_buckets}, thresholds) -%}
+{{ assertion('no_data_drift', default_dimension='distribution', columns=columns or [],
+    failing_rows='SELECT input, metric, threshold, value FROM ML.VALIDATE_DATA_DRIFT((SELECT ' ~ listed ~ ' FROM '
+        ~ baseline ~ '), (SELECT ' ~ listed ~ ' FROM ' ~ under_test ~ ')' ~ settings ~ ') WHERE is_anomaly',
+    default_label='no_data_drift(' ~ (columns | join(', ') if columns else 'all columns') ~ ')', **kwargs) }}
+{%- endmacro %}

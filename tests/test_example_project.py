@@ -54,7 +54,7 @@ def test_staging_models_are_views(built):
 def test_example_models_are_trained(built):
     models = dict(query(built, "select model_name, model_type from _toolkit.model_versions"))
     assert models == {"flight_delay": "LOGISTIC_REG", "arrival_delay": "BOOSTED_TREE_REGRESSOR",
-                      "route_clusters": "KMEANS"}
+                      "route_clusters": "KMEANS", "flight_delay_weather": "LOGISTIC_REG"}
     metrics = dict(query(built, "select metric, value from _toolkit.model_eval_metrics "
                                 "where model_name = 'flight_delay' and split = 'eval'"))
     assert 0.6 < metrics["roc_auc"] < 1 and metrics["accuracy"] > 0.7
@@ -69,7 +69,7 @@ def test_example_prediction_and_evaluation_tables(built):
     assert 0 < mae < 60
     assert query(built, "select count(distinct centroid_id) from route_cluster_assignments") == [(8,)]
     used = {model for model, in query(built, "select distinct model_name from _toolkit.model_usage")}
-    assert used == {"flight_delay", "arrival_delay", "route_clusters"}
+    assert used == {"flight_delay", "arrival_delay", "route_clusters", "flight_delay_weather"}
 
 
 def test_flight_delay_predicts_raw_rows_as_it_was_trained(built):
@@ -98,3 +98,28 @@ def test_flight_delay_predicts_raw_rows_as_it_was_trained(built):
     con.close()
     assert len(served) == 2000
     assert max(abs(a - b) for a, b in zip(served, direct)) < 1e-9
+
+
+def test_december_weather_skew_gate_warns_and_publishes(built):
+    """The warn gate on December's predictions fires on temp alone; its value is scipy's Jensen–Shannon divergence
+    between the training rows' 10-bucket temp histogram and December's over the same buckets (December's temps
+    lie within January to November's)."""
+    import numpy as np
+    from scipy.spatial.distance import jensenshannon
+
+    (status, failing, samples), = query(built, "select status, failing_rows, samples from _toolkit.assertion_results "
+                                               "where node = 'december_delay_predictions'")
+    assert (status, failing) == ("warn", 1)
+    assert query(built, "select count(*) from december_delay_predictions") == query(
+        built, "select count(*) from flight_features where month = 12 and is_delayed is not null")
+    history = dict(query(built, "select input, value from _toolkit.monitoring_history where model_name = "
+                                "'flight_delay_weather' and is_anomaly"))
+    assert list(history) == ["temp"]
+    train = np.array([t for t, in query(built, "select temp from flight_features where month <= 11 and split = "
+                                               "'train' and is_delayed is not null and temp is not null")])
+    december = np.array([t for t, in query(built, "select temp from flight_features where month = 12 and "
+                                                  "is_delayed is not null and temp is not null")])
+    assert train.min() <= december.min() and december.max() <= train.max()
+    p, _ = np.histogram(train, 10, (train.min(), train.max()))
+    q, _ = np.histogram(december, 10, (train.min(), train.max()))
+    assert abs(history["temp"] - jensenshannon(p, q, base=2) ** 2) <= 1e-9 and history["temp"] > 0.2

@@ -114,7 +114,8 @@ def test_defaults_identical_tables_and_is_anomaly() -> None:
     ("TABLE base, TABLE study, STRUCT('L1' AS categorical_metric_type)", ModelError, "categorical_metric_type 'L1'"),
     ("TABLE base, TABLE study, STRUCT('L_INFTY' AS numerical_metric_type)", ModelError, "numerical_metric_type"),
     ("TABLE base", ModelError, "takes 2 input table"),
-    ("(SELECT [1] AS a), (SELECT [2] AS a)", ModelError, "column 'a' of the base table is an ARRAY"),
+    ("(SELECT [1] AS a), (SELECT 2 AS a)", ModelError, "'a' is ARRAY<numerical> in the base table but numerical"),
+    ("(SELECT [[1]] AS a), (SELECT [[2]] AS a)", ModelError, "column 'a' is INTEGER\\[\\]\\[\\]|column 'a' is list"),
 ])
 def test_bad_input_is_named(arguments: str, error: type, named: str) -> None:
     con = _tables(np.random.default_rng(2))

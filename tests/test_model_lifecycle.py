@@ -13,7 +13,7 @@ from toolkit.errors import ToolkitError
 from toolkit.ml.store import lifecycle
 
 STORE_TABLES = ("model_versions", "model_training_info", "model_feature_info", "model_eval_metrics",
-                "model_eval_scores", "model_anomaly_scores", "model_global_explain")
+                "model_eval_scores", "model_anomaly_scores", "model_global_explain", "model_data_statistics")
 CLUSTERS = """\
 CREATE OR REPLACE MODEL iris_clusters OPTIONS (model_type = 'kmeans', num_clusters = 3)
 AS SELECT sepal_length, sepal_width, petal_length, petal_width FROM {{ ref('iris_features') }}

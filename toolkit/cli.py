@@ -22,6 +22,7 @@ from toolkit.config import Settings, load_settings
 from toolkit.display.consoles import output_width, stderr_console, stdout_console
 from toolkit.display.fit import print_rows
 from toolkit.display.listings import print_models, print_nodes
+from toolkit.display.monitoring import print_monitoring
 from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
 from toolkit.display.runs import print_failures, print_summary, reporter_for
 from toolkit.errors import ToolkitError, WarehouseError
@@ -674,6 +675,27 @@ def docs_serve(settings: Settings, vars: dict[str, Any], port: int) -> None:
 
     site = generate_docs(load_project(settings, vars))
     serve_docs(site.folder, port, lambda url: console.print(f"Serving {_shown(site.folder)} on {url} (Ctrl+C stops)"))
+
+
+# --- monitor -----------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@click.argument("model", required=False)
+@click.option("--format", "--output", "output", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def monitor(settings: Settings, vars: dict[str, Any], model: str | None, output: str) -> None:
+    """The latest verdicts of the data skew and drift gates (of MODEL's only), each feature with its trend."""
+    from toolkit.ml.monitor.history import report  # scikit-learn loads only for this command
+
+    con = open_reader(settings.warehouse, settings.lock_timeout)
+    try:
+        found = report(con, model)
+    finally:
+        con.close()
+    if output == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    print_monitoring(console, found)
 
 
 def main() -> None:

@@ -18,8 +18,9 @@ import duckdb
 from sqlglot import exp
 
 from toolkit import __version__
-from toolkit.checks.evaluate import AssertionResult, evaluate
+from toolkit.checks.evaluate import AssertionResult, calls_ml, evaluate
 from toolkit.errors import Location, ToolkitError, WarehouseError
+from toolkit.project.assertions import Assertion
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.sql.ml_functions import Applied
@@ -215,7 +216,11 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         )
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
     if node.kind is NodeKind.ASSERTION:
-        return _checked(node, None, evaluate(con, node.name, _tested(node), node.assertions), seconds(), started_at)
+        relation = _tested(node)
+        with _gated(con, node, relation) as (assertions, history):
+            result = _checked(node, None, evaluate(con, node.name, relation, assertions), seconds(), started_at)
+        _record_history(con, history)
+        return result
     if node.kind is NodeKind.ML_MODEL:
         return _train(con, node, started_at, clock)
     if node.calls_ml and node.materialized is Materialization.VIEW:
@@ -223,19 +228,24 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
     if _increments(con, node):
         return _build_increment(con, node, started_at, seconds)
+    history: list = []
     try:  # write, audit, then publish, in one transaction: nobody else sees the candidate
         with _applied(con, node) as applied, candidate(con, node, applied.sql) as built:
             rows = _rows(con, node, built.relation)
-            audit = evaluate(con, node.name, built.relation, node.assertions)
+            with _gated(con, node, built.relation) as (assertions, history):
+                audit = evaluate(con, node.name, built.relation, assertions)
             result = _checked(node, rows, audit, seconds(), started_at, tuple(applied.models))
             if not result.status.blocks_descendants:
                 built.publish()
+                history = [*history, *_query_history(node, applied)]
         if result.status is Status.ERROR:
             # An assertion could not run, which aborted the transaction and the statements after it: the node is
             # not published, and its audit is redone on a copy set aside, one statement at a time, to tell which.
             with _applied(con, node) as applied, set_aside(con, node, applied.sql) as aside:
-                audit = evaluate(con, node.name, aside, node.assertions)
+                with _gated(con, node, aside) as (assertions, history):
+                    audit = evaluate(con, node.name, aside, assertions)
                 result = _checked(node, _rows(con, node, aside), audit, seconds(), started_at, tuple(applied.models))
+        _record_history(con, history)  # after the transaction: a gate that stopped the node is kept too
     except (duckdb.Error, ToolkitError) as error:  # rolled back: the previous version stays published
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     return result
@@ -253,14 +263,46 @@ def _build_increment(con: duckdb.DuckDBPyConnection, node: Node, started_at: dat
     try:
         with incremented(con, node) as increment:
             rows = _rows(con, node, increment.relation)
-            audit = evaluate(con, node.name, increment.relation, node.assertions)
+            with _gated(con, node, increment.relation) as (assertions, history):
+                audit = evaluate(con, node.name, increment.relation, assertions)
             result = _checked(node, rows, audit, seconds(), started_at)
             if not result.status.blocks_descendants:
                 increment.publish()
+        _record_history(con, history)  # after the transaction: a gate that stopped the increment is kept too
     except (duckdb.Error, ToolkitError) as error:  # rolled back: the previous version stays published
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
     strategy = node.incremental.strategy if node.incremental else ""
     return replace(result, message=result.message or f"incremental ({strategy}): {increment.added} new row(s)")
+
+
+@contextmanager
+def _gated(con: duckdb.DuckDBPyConnection, node: Node,
+           relation: str | None) -> Iterator[tuple[Sequence[Assertion], list]]:
+    """The node's assertions ready to evaluate on `relation`: those calling ML.* functions (the monitoring gates)
+    read their results, computed first; and the monitoring results to record (toolkit.ml.monitor.history)."""
+    if not any(calls_ml(assertion) for assertion in node.assertions):
+        yield node.assertions, []
+        return
+    from toolkit.ml.monitor.gates import monitored  # scikit-learn loads only for a gate
+
+    with monitored(con, node.name, relation or "(SELECT 1)", node.assertions) as gated:
+        yield gated
+
+
+def _query_history(node: Node, applied: Applied) -> list:
+    """The monitoring results of the node's own ML.VALIDATE_DATA_SKEW / _DRIFT calls, once it is published."""
+    if not any(function.startswith("VALIDATE_DATA_") for function, _ in applied.results):
+        return []
+    from toolkit.ml.monitor.gates import results_of
+
+    return results_of(node.name, "model file", applied)
+
+
+def _record_history(con: duckdb.DuckDBPyConnection, results: list) -> None:
+    if results:
+        from toolkit.ml.monitor.history import record
+
+        record(con, results)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, node: Node, relation: str) -> int | None:
@@ -352,7 +394,11 @@ def _test(con: duckdb.DuckDBPyConnection, node: Node) -> NodeResult:
         relation = node.relation
     else:
         relation = _tested(node)
-    return _checked(node, None, evaluate(con, node.name, relation, node.assertions), time.perf_counter() - clock, started_at)
+    with _gated(con, node, relation) as (assertions, history):
+        result = _checked(node, None, evaluate(con, node.name, relation, assertions), time.perf_counter() - clock,
+                          started_at)
+    _record_history(con, history)
+    return result
 
 
 def _tested(node: Node) -> str | None:

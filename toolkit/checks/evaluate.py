@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from toolkit.errors import did_you_mean
 from toolkit.project.assertions import UNDER_TEST_NAME, Assertion
+from toolkit.sql.ml_functions import ml_calls
 from toolkit.sql.quoting import identifier, parse, parse_relation, render
 
 SAMPLE_ROWS = 5
@@ -52,7 +53,9 @@ def evaluate(
     runnable = []
     for assertion in assertions:
         missing = [c for c in assertion.columns if c.casefold() not in folded]
-        if missing:
+        if assertion.error is not None:
+            counts[assertion.name] = assertion.error
+        elif missing:
             counts[assertion.name] = (
                 f'column "{missing[0]}" does not exist in {node}{did_you_mean(missing[0], columns)}; '
                 f"its columns are: {', '.join(columns)}"
@@ -65,6 +68,12 @@ def evaluate(
             counts[assertion.name] = _count(con, lambda: _count_of(_sql(assertion.failing_rows, relation)))
     seconds = round((time.perf_counter() - started) / len(assertions), 4)
     return [_result(con, node, relation, assertion, counts[assertion.name], seconds) for assertion in assertions]
+
+
+def calls_ml(assertion: Assertion) -> bool:
+    """Whether the assertion's query calls ML.* functions (a monitoring gate), which must run before it does."""
+    text = assertion.failing_rows
+    return text is not None and "ML." in text.upper() and bool(ml_calls(parse(text)))
 
 
 def _single_scan(con: duckdb.DuckDBPyConnection, relation: str, assertions: list[Assertion]) -> dict[str, int | str]:

@@ -87,6 +87,9 @@ class TrainedModel:
     # Linear and tree models trained with ENABLE_GLOBAL_EXPLAIN: each input column's mean absolute attribution over
     # the eval rows (toolkit.ml.inference.attributions), for ML.GLOBAL_EXPLAIN; None otherwise.
     global_explain: dict[str, float] | None = field(default=None, compare=False, repr=False)
+    # The training rows' distribution of each raw input feature, for ML.VALIDATE_DATA_SKEW
+    # (toolkit.ml.features.distributions.training_statistics); stored beside the version, not loaded with it.
+    training_statistics: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:

@@ -68,6 +68,7 @@ class Assertion:
     severity: Severity = Severity.ERROR
     error_if: Threshold = field(default_factory=lambda: Threshold(">0"))
     warn_if: Threshold = field(default_factory=lambda: Threshold(">0"))
+    error: str | None = None  # why it cannot run, found before it runs (its ML.* calls refused their input)
 
     @property
     def single_scan(self) -> bool:

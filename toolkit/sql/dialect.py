@@ -13,6 +13,7 @@ from sqlglot.tokens import TokenType
 
 from toolkit.sql.ml_nodes import (
     DATA_FUNCTION_NAMES,
+    MODEL_DATA_FUNCTION_NAMES,
     TABLE_FUNCTION_NAMES,
     MLFunction,
     MLPreprocess,
@@ -29,7 +30,8 @@ def _ml_parser(name: str) -> Any:
 # CREATE MODEL: `model` stays usable as an ordinary identifier elsewhere.
 ML_KEYWORDS = {"MODEL": TokenType.MODEL}
 # ML.PREDICT(MODEL m, …) and the other table functions, each an MLFunction node.
-ML_FUNCTION_PARSERS = {name: _ml_parser(name) for name in TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES}
+ML_FUNCTION_PARSERS = {name: _ml_parser(name)
+                       for name in TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + MODEL_DATA_FUNCTION_NAMES}
 def _struct_sql(self: Any, struct: exp.Expression) -> str:
     """Settings as STRUCT(value AS name, …) in every dialect (DuckDB's own would be {'name': value}), so the
     SQL generated from a tree parses back into the same call."""

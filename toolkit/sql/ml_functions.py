@@ -38,6 +38,7 @@ class Applied:
 
     sql: str
     models: list[tuple[str, int, str]] = field(default_factory=list)  # (model, version, function) used
+    results: list[tuple[str, Any]] = field(default_factory=list)  # (function, its Arrow rows) of each data function
 
 
 def ml_calls(statement: exp.Expression) -> list[MLCall]:

@@ -18,6 +18,8 @@ TABLE_FUNCTION_NAMES = (
 )
 # The table functions over data, not a model: their first argument is a table, `TABLE t` or `(query)`.
 DATA_FUNCTION_NAMES = ("DESCRIBE_DATA", "VALIDATE_DATA_DRIFT")
+# The monitoring functions over a model and data, written like the table functions: ML.<this>(MODEL m, TABLE t, …).
+MODEL_DATA_FUNCTION_NAMES = ("VALIDATE_DATA_SKEW",)
 
 
 # The preprocessing functions, by name without the ML. prefix: scalar ones, and analytic ones (written with OVER ()).
@@ -30,7 +32,7 @@ ANALYTIC_PREPROCESSING_NAMES = (
     "ONE_HOT_ENCODER", "LABEL_ENCODER", "IMPUTER", "MULTI_HOT_ENCODER", "BAG_OF_WORDS", "TF_IDF",
 )
 PREPROCESSING_NAMES = SCALAR_PREPROCESSING_NAMES + ANALYTIC_PREPROCESSING_NAMES
-ML_NAMES = TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + PREPROCESSING_NAMES
+ML_NAMES = TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + MODEL_DATA_FUNCTION_NAMES + PREPROCESSING_NAMES
 
 
 class MLFunction(exp.Expression):
@@ -121,7 +123,7 @@ def check_ml_prefix(parser: Any) -> None:
         and tokens[index - 2].text.upper() == "ML"
         and parser._next is not None
         and parser._next.token_type == TokenType.L_PAREN
-        and name.text.upper() not in TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES
+        and name.text.upper() not in TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + MODEL_DATA_FUNCTION_NAMES
     ):
         upper = name.text.upper()
         if upper in PREPROCESSING_NAMES:

@@ -407,6 +407,31 @@ ASSERT (
   ) AS failing
 ) = 0 AS 'flight_features · label_present_in_every_split(is_delayed, split)';
 
+-- models/ml/flight_delay_weather.sql
+/* Will a flight arrive more than 15 minutes late, from the weather at the origin? A logistic regression trained */
+/* on the 'train' days of January to November only; its predictions for December (december_delay_predictions) */
+/* are gated on how far December's weather is from the weather it was trained on (no_data_skew). */
+CREATE OR REPLACE MODEL `example-project`.`main`.`flight_delay_weather`
+OPTIONS (
+  model_type='logistic_reg',
+  input_label_cols=['is_delayed'],
+  data_split_method='no_split',
+  max_iterations=20
+) AS
+SELECT
+  is_delayed,
+  dep_hour,
+  carrier,
+  origin,
+  temp,
+  humidity,
+  wind_speed,
+  precip,
+  visibility
+FROM `example-project`.`main`.`flight_features`
+WHERE
+  month <= 11 AND split = 'train' AND NOT is_delayed IS NULL;
+
 -- models/features/flight_training.sql
 /* The rows and columns the flight models learn from: the 'train' and 'eval' days of the repeatable split */
 /* (is_eval marks the eval days, for DATA_SPLIT_METHOD = 'CUSTOM'; 'test' days stay unseen), both labels, and */
@@ -471,6 +496,55 @@ SELECT
 FROM `example-project`.`main`.`flight_training`
 WHERE
   NOT arr_delay IS NULL;
+
+-- models/predictions/december_delay_predictions.sql
+/* flight_delay_weather's predictions for December, a month it never saw. The gate compares December's rows with */
+/* the training statistics kept with the model (ML.VALIDATE_DATA_SKEW): December is colder than the year's first */
+/* eleven months together, so `temp` moves past 0.2 and the build warns (severity 'warn': the predictions are */
+/* still published; 'error' would keep the previous ones and skip what reads them). `toolkit monitor` shows it. */
+CREATE OR REPLACE TABLE `example-project`.`main`.`december_delay_predictions` AS
+SELECT
+  *
+FROM ML.PREDICT(MODEL `example-project`.`main`.`flight_delay_weather`, (
+  SELECT
+    flight_id,
+    flight_date,
+    is_delayed,
+    dep_hour,
+    carrier,
+    origin,
+    temp,
+    humidity,
+    wind_speed,
+    precip,
+    visibility
+  FROM `example-project`.`main`.`flight_features`
+  WHERE
+    month = 12 AND NOT is_delayed IS NULL
+));
+/* severity warn: reported, does not stop the script (december_delay_predictions · no_data_skew(flight_delay_weather)) */
+SELECT
+  'december_delay_predictions · no_data_skew(flight_delay_weather)' AS assertion,
+  failing_rows,
+  failing_rows > 0 AS warns
+FROM (
+  SELECT
+    COUNT(*) AS failing_rows
+  FROM (
+    SELECT
+      input,
+      metric,
+      threshold,
+      value
+    FROM ML.VALIDATE_DATA_SKEW(MODEL `example-project`.`main`.`flight_delay_weather`, (
+      SELECT
+        *
+      FROM `example-project`.`main`.`december_delay_predictions`
+    ), STRUCT(0.2 AS numerical_default_threshold))
+    WHERE
+      is_anomaly
+  ) AS failing
+) AS counted;
 
 -- models/ml/flight_delay.sql
 /* Will a flight arrive more than 15 minutes late? A binary logistic regression on what is known before */

@@ -54,13 +54,19 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
     cursors: list[duckdb.DuckDBPyConnection] = []
     models: dict[str, TrainedModel] = {}
     used = []
+    results = []
     try:
         for call in calls:
             name = f"{_NESTED_CALL}{next(_names)}"
-            if call.model is None:  # a data function: ML.DESCRIBE_DATA(TABLE t, …)
-                con.register(name, _data_result(con, call))
+            if call.function in DATA_FUNCTIONS:  # a monitoring function: ML.DESCRIBE_DATA(TABLE t, …)
+                result = _data_result(con, call)
+                results.append((call.function, result))
+                con.register(name, result)
                 registered.append(name)
                 call.node.replace(_replacement(name, call))
+                metadata = result.schema.metadata or {}
+                if b"model" in metadata:  # ML.VALIDATE_DATA_SKEW: the model version it compared with
+                    used.append((metadata[b"model"].decode(), int(metadata[b"version"]), call.function))
                 continue
             version = model_version(call.function, call.settings, call.model)
             key = (call.model.casefold(), version)
@@ -77,7 +83,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
                 registered.append(name)
             call.node.replace(_replacement(name, call))
             used.append((trained.name, trained.version, call.function))
-        yield Applied(statement.sql(dialect=DIALECT), used)
+        yield Applied(statement.sql(dialect=DIALECT), used, results)
     finally:
         for name in registered:
             con.unregister(name)
@@ -97,16 +103,15 @@ def _replacement(name: str, call: MLCall) -> exp.Table:
 
 def _data_result(con: duckdb.DuckDBPyConnection, call: MLCall) -> pa.Table:
     """A data function's rows (toolkit.ml.monitor): its settings checked, its input bound, then run in DuckDB."""
-    function = DATA_FUNCTIONS.get(call.function)
-    if function is None:
-        raise ModelError(f"ML.{call.function} is not supported yet", hint="see the README for the ML.* functions")
-    settings = function.checked_settings(call.settings)
+    function = DATA_FUNCTIONS[call.function]
+    settings = function.checked_settings(call.settings, call.model)
     inputs = [source for source in (call.input, *call.inputs) if source is not None]
     if len(inputs) != function.inputs:
-        tables = ", ".join(["TABLE t"] * function.inputs)
+        tables = ", ".join((["MODEL m"] if function.takes_model else []) + ["TABLE t"] * function.inputs)
         raise ModelError(f"ML.{call.function} takes {function.inputs} input table(s), not {len(inputs)}",
                          hint=f"ML.{call.function}({tables}, STRUCT(…)); each a TABLE t or a (SELECT …)")
-    arguments = []
+    arguments: list = [call.model, model_version(call.function, call.settings, call.model)] \
+        if function.takes_model else []
     for source in inputs:
         sql = _input_sql(source)
         arguments += [sql, _input_schema(con, f"ML.{call.function}", sql)]

@@ -24,13 +24,11 @@ array's lengths, and one over the unnested elements of each array column. Statis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from toolkit.errors import ModelError
+from toolkit.ml.features.distributions import CATEGORICAL, NUMERICAL, Feature, aggregate, features
 from toolkit.sql.dialect import DIALECT
 
 OUTPUT_SCHEMA = pa.schema([
@@ -42,72 +40,6 @@ OUTPUT_SCHEMA = pa.schema([
     ("min_array_length", pa.int64()), ("max_array_length", pa.int64()), ("avg_array_length", pa.float64()),
     ("total_array_length", pa.int64()), ("array_length_quantiles", pa.list_(pa.int64())), ("dimension", pa.int64()),
 ])
-NUMERICAL, CATEGORICAL = "numerical", "categorical"
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One described column: its output name, how to read it from a row, its kind, and for an array how to read
-    each element (`element`, over the unnested value `__element`) and a sparse tensor's index."""
-
-    name: str
-    value: exp.Expression  # over the input row
-    kind: str  # NUMERICAL or CATEGORICAL (of the elements, for an array)
-    is_array: bool = False
-    element: exp.Expression | None = None
-    index: exp.Expression | None = None
-
-
-def _kind(arrow_type: pa.DataType) -> str | None:
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
-        return NUMERICAL
-    if (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_boolean(arrow_type)
-            or pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)
-            or pa.types.is_temporal(arrow_type)) and not pa.types.is_duration(arrow_type):
-        return CATEGORICAL
-    return None
-
-
-def _refuse(function: str, name: str, arrow_type: pa.DataType) -> ModelError:
-    return ModelError(f"ML.{function}: column '{name}' is {arrow_type}, which it cannot describe",
-                      hint="it reads numbers, STRING, BOOL, BYTES, DATE/DATETIME/TIME/TIMESTAMP, STRUCTs of them, "
-                           "ARRAYs of them and ARRAY<STRUCT<INT64, numerical>>; CAST or leave the column out")
-
-
-def features(schema: pa.Schema, function: str = "DESCRIBE_DATA") -> list[Feature]:
-    """The columns to describe, in order, STRUCT fields expanded; an unsupported type is refused."""
-    found: list[Feature] = []
-
-    def visit(name: str, value: exp.Expression, arrow_type: pa.DataType, in_struct: bool) -> None:
-        kind = _kind(arrow_type)
-        if kind is not None:
-            found.append(Feature(name, value, kind))
-        elif pa.types.is_struct(arrow_type):
-            for field in arrow_type:
-                visit(f"{name}.{field.name}", exp.Dot(this=value.copy(), expression=exp.to_identifier(field.name,
-                      quoted=True)), field.type, True)
-        elif (pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)) and not in_struct:
-            found.append(_array_feature(function, name, value, arrow_type))
-        else:
-            raise _refuse(function, name, arrow_type)
-
-    for field in schema:
-        visit(field.name, exp.column(field.name, quoted=True), field.type, False)
-    return found
-
-
-def _array_feature(function: str, name: str, value: exp.Expression, arrow_type: pa.DataType) -> Feature:
-    item = arrow_type.value_type
-    element = exp.column("__element", quoted=True)
-    kind = _kind(item)
-    if kind is not None:
-        return Feature(name, value, kind, True, element)
-    if pa.types.is_struct(item) and item.num_fields == 2 and pa.types.is_integer(item[0].type) \
-            and _kind(item[1].type) == NUMERICAL:  # a sparse tensor: (index, value) pairs
-        field = lambda position: exp.Dot(this=element.copy(),  # noqa: E731
-                                         expression=exp.to_identifier(item[position].name, quoted=True))
-        return Feature(name, value, NUMERICAL, True, field(1), field(0))
-    raise _refuse(function, name, arrow_type)
 
 
 def _fraction_list(count: int) -> exp.Expression:
@@ -157,18 +89,6 @@ def _length_stats(value: exp.Expression, quantiles: int) -> dict[str, exp.Expres
         "avg_array_length": exp.Avg(this=length), "total_array_length": exp.Sum(this=length),
         "array_length_quantiles": _func("quantile_disc", length, _fraction_list(quantiles)),
     }
-
-
-def aggregate(con: duckdb.DuckDBPyConnection, source: exp.Expression, columns: dict[str, exp.Expression],
-              function: str, hint: str = "check the input query") -> dict[str, object]:
-    """One aggregate query over `source`: {alias: value}; a DuckDB error is ML.`function`'s."""
-    query = exp.select(*[exp.alias_(expression, alias, quoted=True) for alias, expression in columns.items()])
-    query = query.from_(source)
-    try:
-        row = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
-    except duckdb.Error as error:
-        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
-    return dict(zip(columns, row))
 
 
 def _top(histogram: dict | None, top_k: int) -> list[dict]:

@@ -6,6 +6,7 @@ a TRANSFORM_ONLY model, which has none — and its prediction SQL, or why it has
 checksum over everything ML.* functions execute or read to predict: see `version_digest`);
 `_toolkit.model_training_info`, `_toolkit.model_feature_info` and `_toolkit.model_eval_metrics` hold the rows of
 ML.TRAINING_INFO, ML.FEATURE_INFO (plus each feature's training distribution) and ML.EVALUATE;
+`_toolkit.model_data_statistics` the training rows' distribution of each raw input feature (ML.VALIDATE_DATA_SKEW);
 `_toolkit.model_eval_scores` a classifier's label and probabilities for each row of its eval split (its training
 rows without one), which ML.CONFUSION_MATRIX, ML.ROC_CURVE and ML.EVALUATE at another threshold read without input.
 A version, all its rows and its table macro `<model>_predict` (toolkit.ml.compile.macro) are written in one
@@ -81,6 +82,11 @@ _DDL = [
     # of the query (the raw columns TRANSFORM reads, or the features without TRANSFORM). NULL in rows stored before
     # the column: a TRANSFORM model's were its outputs, and its raw inputs have no rows.
     f"ALTER TABLE {S}.model_feature_info ADD COLUMN IF NOT EXISTS transformed BOOLEAN",
+    # What ML.VALIDATE_DATA_SKEW compares serving rows with: one JSON record per raw input feature
+    # (toolkit.ml.features.distributions.training_statistics); a version without rows was trained before them.
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_data_statistics (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, position INTEGER NOT NULL, input VARCHAR NOT NULL,
+        statistics JSON NOT NULL)""",
     f"""CREATE TABLE IF NOT EXISTS {S}.model_eval_metrics (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, split VARCHAR NOT NULL, metric VARCHAR NOT NULL,
         value DOUBLE)""",
@@ -167,6 +173,10 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
         if info_rows:
             con.executemany(f"INSERT INTO {S}.model_feature_info (model_name, version, {', '.join(_FEATURE_INFO)}, "
                             f"distribution, transformed) VALUES (?, ?, {', '.join('?' * 11)})", info_rows)
+        if trained.training_statistics:
+            con.executemany(f"INSERT INTO {S}.model_data_statistics VALUES (?, ?, ?, ?, ?)",
+                            [[name, version, i, r["input"], _dumps(r)]
+                             for i, r in enumerate(trained.training_statistics)])
         metric_rows = [[name, version, trained.metrics_split, k, v] for k, v in trained.metrics.items()]
         metric_rows += [[name, version, "test", k, v] for k, v in (trained.test_metrics or {}).items()]
         if metric_rows:

@@ -27,6 +27,7 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction, compile_prediction
 from toolkit.ml.compile.prediction import PARITY_ROWS
+from toolkit.ml.features.distributions import training_statistics
 from toolkit.ml.features.preprocess import DUMMY, LABEL, ONE_HOT, Preprocessor, check_finite, column_kind, to_float64
 from toolkit.ml.features.sparse import prefers_sparse
 from toolkit.ml.features.stats import data_stats, feature_info, input_feature_info
@@ -117,19 +118,22 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
             con, raw, roles, transform, model=name, label=columns.label,
             passthrough=[c for c in (columns.split, columns.init, columns.weight) if c is not None])
         input_info = _input_info(con, raw, raw_roles, fitted)
+        statistics = _raw_statistics(con, raw, raw_roles, fitted.inputs)
         del raw, raw_roles
         table, columns = _transformed(con, opts, model_type, columns, fitted, transformed)
     check_finite(table, columns.features, model=name)  # every split's rows: eval and test rows are encoded too
     parts = {role: _rows(table, roles, role) for role in (TRAIN, EVAL, TEST)}
     table_rows = table.num_rows
     del table
+    if not transform:
+        statistics = _raw_statistics(con, parts[TRAIN], None, columns.features)
 
     written = (written or query).strip().rstrip(";").strip()  # as written: what runs may name temporary relations
     described = written if not transform else f"{written}\nTRANSFORM (\n" + ",\n".join(transform) + "\n)"
     query_fingerprint = hashlib.sha256(described.encode()).hexdigest()
     if model_type.task is Task.TRANSFORM:
         trained = replace(_transform_only(name, opts, fitted, parts[TRAIN], columns, split, query_fingerprint),
-                          input_info=input_info)
+                          input_info=input_info, training_statistics=statistics)
         return Training(trained, compile_prediction(con, trained, sample))
     standardize = model_type.uses_standardization and opts.get("STANDARDIZE_FEATURES", True) \
         and opts.get("SCALE_FEATURES", True)
@@ -145,7 +149,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         data_stats=data_stats(parts[TRAIN], list(columns.features)), metrics={}, metrics_split="training",
         test_metrics=None, seed=seed_for(name), query_fingerprint=query_fingerprint,
         data_fingerprint="", split=_split_record(split), estimator_params={}, transform=fitted,
-        input_info=input_info,
+        input_info=input_info, training_statistics=statistics,
     )
     sizes = FitContext(seed=unfitted.seed, n_rows=parts[TRAIN].num_rows, n_features=preprocessor.width,
                        n_inputs=len(columns.features), n_classes=len(classes or ()))
@@ -227,6 +231,15 @@ def _input_info(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray
     by_lower = {n.lower(): n for n in raw.column_names}
     inputs = [by_lower[c.lower()] for c in fitted.inputs if c.lower() in by_lower]
     return tuple(input_feature_info(con, _rows(raw, roles, TRAIN), inputs))
+
+
+def _raw_statistics(con: duckdb.DuckDBPyConnection, rows: pa.Table, roles: np.ndarray | None,
+                    inputs: Sequence[str]) -> tuple[dict, ...]:
+    """The training rows' distribution of each raw input column (named as the query names them), which
+    ML.VALIDATE_DATA_SKEW compares serving rows with: TRANSFORM's inputs before it applies, as BigQuery keeps them."""
+    train = _rows(rows, roles, TRAIN) if roles is not None else rows
+    by_lower = {n.lower(): n for n in train.column_names}
+    return tuple(training_statistics(con, train, [by_lower[c.lower()] for c in inputs if c.lower() in by_lower]))
 
 
 def _parity_sample(table: pa.Table, roles: np.ndarray, seed: int) -> pa.Table:
