@@ -6,13 +6,16 @@ rewrites docs/images/terminal-*.png; without the flag the pictures are still ren
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
-from conftest import REPO, invoke, write_files
+from conftest import REPO, write_files
 from rich.console import Console
 from rich.text import Text
 
@@ -80,20 +83,23 @@ def flights_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run_at_80_columns(folder: Path, *args: str) -> str:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COLUMNS", str(WIDTH))
-        result = invoke(folder, *args)
-    assert result.exit_code == 0, result.output
-    # On a terminal a running node is one transient live line; the lines that stay are what the picture shows.
-    return "\n".join(line for line in result.output.splitlines() if " START " not in line) + "\n"
+def _run_at_80_columns(folder: Path, *args: str) -> Text:
+    """The command's output as an 80-column colour terminal shows it once it is done (rich told by FORCE_COLOR
+    that it writes to a terminal, and by TTY_INTERACTIVE=0 not to animate the live lines, which leave none)."""
+    env = {name: value for name, value in os.environ.items() if name != "NO_COLOR"}
+    env.update(COLUMNS=str(WIDTH), FORCE_COLOR="1", TTY_INTERACTIVE="0", TERM="xterm-256color", COLORTERM="truecolor")
+    result = subprocess.run([sys.executable, "-m", "toolkit", *args], cwd=folder, capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Text.from_ansi((result.stderr + result.stdout).rstrip("\n"))
 
 
-def _recorded_svg(command_line: str, output: str) -> tuple[str, str]:
+def _recorded_svg(command_line: str, output: Text) -> tuple[str, str]:
     """The prompt and the output recorded by an 80-column rich console: (SVG, the recorded text)."""
-    console = Console(record=True, width=WIDTH, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    console = Console(record=True, width=WIDTH, file=io.StringIO(), force_terminal=True, color_system="truecolor",
+                      highlight=False)
     console.print(Text("$ ", style="bold green") + Text(command_line, style="bold"), soft_wrap=False)
-    console.print(Text(output.rstrip("\n")), soft_wrap=True, no_wrap=True, overflow="ignore", crop=False)
+    console.print(output, soft_wrap=True, no_wrap=True, overflow="ignore", crop=False)
     console.print()  # a blank last line: the window's frame would clip the underscores of the last
     text = console.export_text(clear=False)
     svg = console.export_svg(title=command_line.split('"')[0].strip())
@@ -134,7 +140,7 @@ def _photograph(browser, svg: str, folder: Path, name: str) -> Path:
     browser.get(page.as_uri())
     shot = Image.open(io.BytesIO(browser.find_element(By.TAG_NAME, "svg").screenshot_as_png))
     path = folder / name
-    shot.convert("RGB").quantize(colors=32).save(path, optimize=True)  # a palette PNG: a few KB, not a few 100
+    shot.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)  # a palette PNG: 10-40 KB
     return path
 
 
@@ -144,13 +150,16 @@ def test_the_tour_is_readable_at_80_columns_and_pictured(flights_project: Path, 
     update = request.config.getoption("--update-screenshots")
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, command_line, args in COMMANDS:
-        output = _run_at_80_columns(flights_project, *args)
-        lines = output.rstrip("\n").splitlines()
+        shown = _run_at_80_columns(flights_project, *args)
+        assert bool(shown.spans) == (args[0] != "query"), command_line  # styled as on a terminal; DuckDB's box is not
+        output = shown.plain
+        assert " START " not in output  # a terminal shows a live line instead, gone once the node is done
+        lines = output.splitlines()
         assert len(lines) >= 4, output
         too_wide = [line for line in lines if len(line) > WIDTH]
         assert not too_wide, f"{command_line}: lines wider than {WIDTH} columns: {too_wide}"
         assert "…" not in "".join(line for line in lines if "flight_delay" in line and "│" not in line)
-        svg, recorded = _recorded_svg(command_line, output)
+        svg, recorded = _recorded_svg(command_line, shown)
         assert not re.search(r"url\(\"?https?:", svg)  # nothing to fetch: the fonts rich names come from a CDN
         assert recorded.splitlines()[-len(lines) - 1:-1] == lines  # every line recorded under the prompt, none cut
         assert all(len(line) <= WIDTH for line in recorded.splitlines())
