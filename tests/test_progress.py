@@ -25,13 +25,13 @@ FILES = {
         "data_split_method = 'no_split', max_iterations = 7, early_stop = FALSE, "
         "learn_rate_strategy = 'constant', learn_rate = 0.1)\n"
         "AS SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM {{ ref('iris_features') }}\n"),
-    # cosine KMEANS is not compiled to SQL: ML.PREDICT streams it through scikit-learn chunk by chunk
-    "models/cosine_clusters.sql": (
-        "CREATE OR REPLACE MODEL cosine_clusters OPTIONS (model_type = 'kmeans', num_clusters = 3, "
-        "distance_type = 'cosine')\n"
-        "AS SELECT petal_length, petal_width, sepal_length FROM {{ ref('iris_features') }}\n"),
+    # a DNN trains epoch by epoch, and is not compiled to SQL: ML.PREDICT streams it through scikit-learn
+    "models/species_net.sql": (
+        "CREATE OR REPLACE MODEL species_net OPTIONS (model_type = 'dnn_classifier', hidden_units = [8], "
+        "input_label_cols = ['species'], data_split_method = 'no_split', max_iterations = 4, early_stop = FALSE)\n"
+        "AS SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM {{ ref('iris_features') }}\n"),
     "models/assigned.sql": (
-        "select * from ML.PREDICT(MODEL {{ ref('cosine_clusters') }}, (select * from {{ ref('iris_features') }}))\n"),
+        "select * from ML.PREDICT(MODEL {{ ref('species_net') }}, (select * from {{ ref('iris_features') }}))\n"),
 }
 
 
@@ -67,16 +67,17 @@ def built(iris_project: Path) -> tuple[Path, Recorder]:
 
 def test_a_build_reports_each_training_iteration_and_prediction_chunk(built: tuple[Path, Recorder]) -> None:
     folder, recorder = built
-    iterations = [step for node, step in recorder.steps if node == "descent"]
-    trained = invoke(folder, "query", "SELECT iteration FROM ML.TRAINING_INFO(MODEL descent) ORDER BY iteration",
-                     "--format", "csv").output.split()[1:]
-    assert [step.done for step in iterations] == [int(i) + 1 for i in trained] and len(trained) == 7
-    assert {(step.unit, step.total) for step in iterations} == {("iterations", 7)}
+    for model, total in (("descent", 7), ("species_net", 4)):  # gradient descent; a DNN's epochs
+        iterations = [step for node, step in recorder.steps if node == model]
+        trained = invoke(folder, "query", f"SELECT iteration FROM ML.TRAINING_INFO(MODEL {model}) ORDER BY iteration",
+                         "--format", "csv").output.split()[1:]
+        assert [step.done for step in iterations] == [int(i) + 1 for i in trained] and len(trained) == total, model
+        assert {(step.unit, step.total) for step in iterations} == {("iterations", total)}
     chunks = [step for node, step in recorder.steps if node == "assigned"]
     rows = query(folder / "warehouse.duckdb", "SELECT count(*) FROM assigned")[0][0]
     assert chunks and [step.done for step in chunks] == list(range(1, len(chunks) + 1))
     assert chunks[-1].rows == rows == 150 and all(step.unit == "chunks" and step.total is None for step in chunks)
-    assert {node for node, _ in recorder.steps} <= {"descent", "assigned", "cosine_clusters", "iris_model"}
+    assert {node for node, _ in recorder.steps} <= {"descent", "assigned", "species_net", "iris_model"}
 
 
 def test_advance_goes_to_the_innermost_listener_and_nowhere_without_one() -> None:
