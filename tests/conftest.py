@@ -101,4 +101,4 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the golden files of tests/golden/ from what the code produces now")
     parser.addoption("--update-screenshots", action="store_true", default=False,
-                     help="rewrite the README's docs site screenshots (docs/images/) from the browser test")
+                     help="rewrite the README's pictures of the terminal (docs/images/terminal-*.png)")

@@ -29,8 +29,8 @@ from toolkit.docs.lineage import layers
 from toolkit.docs.serve import docs_server
 from toolkit.errors import ToolkitError
 
-SCREENSHOTS = REPO / "target" / "docs-screenshots"  # for a person to look at
-README_IMAGES = REPO / "docs" / "images"  # the README's, rewritten with --update-screenshots
+SCREENSHOTS = REPO / "target" / "docs-screenshots"  # for a person to look at (the README's are of the example:
+# scripts/docs_screenshots.py)
 
 
 @pytest.fixture(scope="module")
@@ -350,25 +350,21 @@ def _open(browser, path: Path) -> None:
     assert not errors, f"console errors on {path.name}: {errors}"
 
 
-def _screenshot(browser, name: str, update: bool) -> None:
+def _screenshot(browser, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / name))
-    if update:
-        README_IMAGES.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(README_IMAGES / name))
 
 
-def test_the_site_renders_in_headless_chromium(site: Path, browser, request) -> None:
+def test_the_site_renders_in_headless_chromium(site: Path, browser) -> None:
     from selenium.webdriver.common.by import By
 
-    update = request.config.getoption("--update-screenshots")
     docs = _docs(site)
     index = read_page(docs / "index.html")
     _open(browser, docs / "index.html")
     boxes = browser.execute_script(GRAPH_BOXES)
     assert len(boxes) == 8 and all(width > 50 and height > 10 for width, height in boxes)
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.lineage path.edge")) == len(index.edges) == 8
-    _screenshot(browser, "docs-lineage.png", update)
+    _screenshot(browser, "docs-lineage.png")
     search = browser.find_element(By.ID, "search")
     search.send_keys("petal_w")
     results = browser.find_elements(By.CSS_SELECTOR, "#search-results a")
@@ -396,4 +392,4 @@ def test_the_site_renders_in_headless_chromium(site: Path, browser, request) -> 
             assert width > 150 and height > 80 and marks >= 5, (name, width, height, marks)
         if model == "virginica":
             browser.execute_script("document.getElementById('roc').scrollIntoView()")
-            _screenshot(browser, "docs-model.png", update)
+            _screenshot(browser, "docs-model.png")

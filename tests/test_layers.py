@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "toolkit"
 
 # Layers from the bottom up; a module belongs to the longest prefix that names it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("toolkit.errors", "toolkit.config", "toolkit"),  # the root package holds only __version__
+    ("toolkit.errors", "toolkit.config", "toolkit.progress", "toolkit"),  # the root package holds only __version__
     ("toolkit.sql",),
     ("toolkit.ml.types",),
     ("toolkit.project",),

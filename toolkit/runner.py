@@ -20,6 +20,7 @@ from sqlglot import exp
 from toolkit import __version__
 from toolkit.checks.evaluate import AssertionResult, calls_ml, evaluate
 from toolkit.errors import Location, ToolkitError, WarehouseError
+from toolkit.progress import Step, reporting
 from toolkit.project.assertions import Assertion
 from toolkit.project.load import Project
 from toolkit.project.nodes import Materialization, Node, NodeKind
@@ -93,13 +94,25 @@ class Reporter(Protocol):
 
     def node_finished(self, result: NodeResult, index: int, total: int) -> None: ...
 
+    def node_progress(self, node: Node, step: Step) -> None:
+        """A step of long work inside the running node: a training iteration, a prediction chunk."""
+
 
 class SilentReporter:
     def node_started(self, node: Node, index: int, total: int) -> None:
         pass
 
+    def node_progress(self, node: Node, step: Step) -> None:
+        pass
+
     def node_finished(self, result: NodeResult, index: int, total: int) -> None:
         pass
+
+
+def _progress_of(reporter: Reporter, node: Node) -> Callable[[Step], None]:
+    """The listener of `node`'s steps (toolkit.progress); a reporter without `node_progress` hears none."""
+    told = getattr(reporter, "node_progress", None)
+    return (lambda step: told(node, step)) if told is not None else (lambda step: None)
 
 
 def check_sources(con: duckdb.DuckDBPyConnection, project: Project, selected: Sequence[str]) -> None:
@@ -192,7 +205,8 @@ def run(
         elif command == "test":
             result = _test(con, node)
         else:
-            result = _build(con, project, node, set(selected))
+            with reporting(_progress_of(reporter, node)):
+                result = _build(con, project, node, set(selected))
         if result.status.blocks_descendants and command == "build":
             broken[name] = culprit or name
         outcome.results.append(result)

@@ -1,18 +1,21 @@
 """What `build` and `test` print while they work and when they are done. On a terminal a live line per running node
-with its elapsed time (rich progress); otherwise plain lines, a start line when a node begins and a finish line with
-its timing when it ends, each flushed, so a CI log shows what is running while it runs."""
+with its elapsed time and, for long work, its steps (training iterations, prediction chunks) as a bar (rich
+progress); otherwise plain lines, a start line when a node begins, a line of its steps every few seconds, and a
+finish line with its timing when it ends, each flushed, so a CI log shows what is running while it runs."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from toolkit.display.fit import Cell, left, print_fitted, right
+from toolkit.progress import Step
 from toolkit.project.nodes import Node
 from toolkit.runner import NodeResult, RunResult, Status
 
@@ -62,11 +65,31 @@ class _NodeLines:
                 self.console.print(Text("      ") + Text(f"{label:<5}", style=style) + Text(f" {assertion.message}"))
 
 
+STEP_LINES_EVERY = 5.0  # seconds between two lines of a node's steps in plain output
+
+
 class PlainReporter(_NodeLines):
-    """A start line and a finish line per node, for logs and pipes."""
+    """A start line and a finish line per node, for logs and pipes; between them, for a node that takes a while,
+    a line of its latest step every `every` seconds (none for a node done sooner)."""
+
+    def __init__(self, console: Console, every: float = STEP_LINES_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(console)
+        self.every, self.clock = every, clock
+        self._counter, self._started, self._last = "", 0.0, 0.0
 
     def node_started(self, node: Node, index: int, total: int) -> None:
-        self.console.print(Text(f"{_counter(index, total)} ") + Text("START", style="cyan") + Text(f" {node.name}"))
+        self._counter = _counter(index, total)
+        self._started = self._last = self.clock()
+        self.console.print(Text(f"{self._counter} ") + Text("START", style="cyan") + Text(f" {node.name}"))
+
+    def node_progress(self, node: Node, step: Step) -> None:
+        now = self.clock()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        self.console.print(Text(f"{self._counter} ") + Text("...  ", style="cyan") + Text(f" {node.name}: ")
+                           + Text(step.describe()) + Text(f"  [{now - self._started:.0f}s]", style="dim"))
 
 
 class TerminalReporter(_NodeLines):
@@ -74,8 +97,9 @@ class TerminalReporter(_NodeLines):
 
     def __init__(self, console: Console) -> None:
         super().__init__(console)
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                  console=console, transient=True)
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20),
+                                  TextColumn("{task.fields[step]}"), TimeElapsedColumn(), console=console,
+                                  transient=True)
         self._task: int | None = None
 
     def __enter__(self) -> TerminalReporter:
@@ -86,8 +110,13 @@ class TerminalReporter(_NodeLines):
         self._progress.stop()
 
     def node_started(self, node: Node, index: int, total: int) -> None:
-        self._task = self._progress.add_task(f"{_counter(index, total)} building {node.name}", total=None)
+        self._task = self._progress.add_task(f"{_counter(index, total)} building {node.name}", total=None, step="")
         self._progress.refresh()  # the line shows at once, not at the next tick
+
+    def node_progress(self, node: Node, step: Step) -> None:
+        if self._task is not None:  # a known total fills the bar; an unknown one keeps it pulsing
+            self._progress.update(self._task, total=step.total, completed=step.done if step.total else 0,
+                                  step=step.describe())
 
     def node_finished(self, result: NodeResult, index: int, total: int) -> None:
         if self._task is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,10 +23,11 @@ import duckdb
 import jinja2
 
 from toolkit import __version__
+from toolkit.checks.split_report import SplitReport
 from toolkit.docs.collect import SOURCE, NodeDoc, collect_nodes, slug
 from toolkit.docs.lineage import lineage_svg
 from toolkit.docs.models import ModelDoc, collect_model, stored_models
-from toolkit.docs.report import model_sections, node_sections
+from toolkit.docs.report import Section, model_sections, node_sections
 from toolkit.docs.splits import split_reports, split_section
 from toolkit.errors import ToolkitError
 from toolkit.project.load import Project
@@ -77,8 +79,8 @@ def generate_site(project: Project, folder: Path) -> Site:
     con = open_reader(settings.warehouse, settings.lock_timeout) if settings.warehouse.is_file() else None
     try:
         nodes = collect_nodes(project, con)
-        models, unreadable = _models(con, project) if con is not None else ([], {})
-        splits = split_reports(con, project, nodes) if con is not None else {}
+        models, unreadable, drawn, splits = (_read_models_and_splits(con, project, nodes) if con is not None
+                                             else ([], {}, {}, {}))
         built = con is not None and any(node.run is not None for node in nodes.values())
     finally:
         if con is not None:
@@ -118,10 +120,26 @@ def generate_site(project: Project, folder: Path) -> Site:
     for model in models:
         node_page = slug(model.name) if model.name in nodes else None
         _write(folder / "models" / f"{slug(model.name)}.html", template.render(
-            **common, root="../", title=model.name, model=model, sections=model_sections(model), node_page=node_page))
+            **common, root="../", title=model.name, model=model, sections=drawn[model.name], node_page=node_page))
     _write(folder / "assets" / "search-index.js",
            "window.TOOLKIT_SEARCH_INDEX = " + json.dumps(search_index(nodes, models), indent=0) + ";\n")
     return Site(folder, 1 + len(nodes) + len(models), len(models), time.perf_counter() - started)
+
+
+def _read_models_and_splits(con: duckdb.DuckDBPyConnection, project: Project, nodes: dict[str, NodeDoc]
+                            ) -> tuple[list[ModelDoc], dict[str, str], dict[str, list[Section]], dict[str, SplitReport]]:
+    """The model reports with their charts drawn, and the split reports, side by side: the split reports are a few
+    scans DuckDB runs in its own threads (on a cursor of their own, without the GIL) while Python loads the models
+    and matplotlib draws their charts."""
+    cursor = con.cursor()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            splits = pool.submit(split_reports, cursor, project, nodes)
+            models, unreadable = _models(con, project)
+            drawn = {model.name: model_sections(model) for model in models}
+            return models, unreadable, drawn, splits.result()
+    finally:
+        cursor.close()
 
 
 def _models(con: duckdb.DuckDBPyConnection, project: Project) -> tuple[list[ModelDoc], dict[str, str]]:

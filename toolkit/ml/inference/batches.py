@@ -11,6 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 
+from toolkit.progress import Counter
+
 CHUNK_BYTES = 64 * 2**20  # of design matrix per chunk
 MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 65_536, 1_048_576
 
@@ -38,14 +40,15 @@ def in_parallel(function: Callable[[pa.Table], pa.RecordBatch], tables: Iterable
                 workers: int | None = None) -> Iterator[pa.RecordBatch]:
     """`function` of every table, computed on `workers` threads (default: one per core), yielded in order."""
     workers = workers or _cores()
+    chunk = Counter("chunks")  # a step of the build's progress per chunk handed on
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running: deque[Future] = deque()
         for table in tables:
             running.append(pool.submit(function, table))
             if len(running) > workers:
-                yield running.popleft().result()
+                yield chunk.counted(running.popleft().result())
         while running:
-            yield running.popleft().result()
+            yield chunk.counted(running.popleft().result())
 
 
 def one_batch(table: pa.Table) -> pa.RecordBatch:

@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 
 from toolkit.errors import ModelError
 from toolkit.ml.model import Iteration
+from toolkit.progress import advance
 
 SQUARED, BINARY, MULTINOMIAL = "squared", "binary", "multinomial"
 _HISTORY = 10
@@ -191,6 +192,7 @@ def _descend(settings: Settings, problem: _Problem, theta: np.ndarray, X_eval: n
                              hint="lower LEARN_RATE, or use LEARN_RATE_STRATEGY = 'LINE_SEARCH'")
         current_eval = eval_loss(theta)
         rows.append(Iteration(i, train_loss, current_eval, rate, int((time.perf_counter() - began) * 1000)))
+        advance("iterations", i + 1, settings.max_iterations)
         watched.append(current_eval if has_eval else train_loss)
         previous = watched[-2]
         if settings.early_stop and previous > 0 and (previous - watched[-1]) / previous < settings.min_rel_progress:

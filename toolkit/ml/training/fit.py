@@ -24,6 +24,7 @@ from toolkit.ml.training.descent import BINARY, MULTINOMIAL, SQUARED, Settings, 
 from toolkit.ml.training.lloyd import fit_kmeans
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.tasks import TASKS, Family, Task
+from toolkit.progress import advance
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def _fit_dnn(options: ModelOptions, estimator: object, data: FitData) -> list[It
         ms = int((time.perf_counter() - start) * 1000)
         eval_loss = loss(data.task, estimator, data.X_eval, data.y_eval)
         rows.append(Iteration(i, float(estimator.loss_) * factor, eval_loss, options["LEARN_RATE"], ms))
+        advance("iterations", i + 1, options["MAX_ITERATIONS"])
         watched.append(eval_loss if eval_loss is not None else rows[-1].loss)
         if options["EARLY_STOP"] and stop_after(watched, options["MIN_REL_PROGRESS"]) is not None:
             break
