@@ -7,7 +7,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -177,17 +177,45 @@ def _output_option(function: Callable) -> Callable:
                         help="json: the results as one JSON document on stdout.")(function)
 
 
+def _state_option(function: Callable) -> Callable:
+    return click.option("--state", "state", type=click.Path(path_type=Path), default=None, metavar="PATH",
+                        help="An earlier build's target folder (manifest.json, run_results.json) for state:modified "
+                        "and result:… selectors (default: target/, the last build's).")(function)
+
+
+def _selected(project: Project, select: tuple[str, ...], exclude: tuple[str, ...], state: Path | None) -> list[str]:
+    """The selection, `state:` and `result:` selectors compared with --state (or the last build's target/)."""
+    from toolkit.project.manifest import read_reference
+
+    if state is not None or any(":" in s and s.strip("+").split(":")[0] in ("state", "result")
+                                for arg in (*select, *exclude) for s in arg.split()):
+        project.graph.reference = read_reference(state or project.settings.target, required=state is not None)
+    return project.graph.select(select, exclude)
+
+
 @cli.command()
 @_project_options
 @_selection_options
+@_state_option
 @_target_options
 @click.option("--dry-run", is_flag=True, help="With --target bigquery: check each statement with a dry-run job.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models whole instead of adding to them.")
+@click.option("--skip-unchanged/--no-skip-unchanged", default=None,
+              help="Keep nodes whose SQL, config and inputs are unchanged since their last build (default: "
+              "[tool.toolkit].skip_unchanged, true).")
 @_output_option
 def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-          target: str, bigquery_project: str | None, dry_run: bool, output: str) -> None:
+          state: Path | None, target: str, bigquery_project: str | None, dry_run: bool, full_refresh: bool,
+          skip_unchanged: bool | None, output: str) -> None:
     """Render, order and build the project's nodes in the warehouse (or on BigQuery, --target bigquery)."""
+    from toolkit.project.load import with_full_refresh
+
     project = load_project(settings, vars)
-    selected = project.graph.select(select, exclude)
+    selected = _selected(project, select, exclude, state)
+    if full_refresh:
+        project = with_full_refresh(project)
+    if skip_unchanged is not None:
+        settings = replace(settings, skip_unchanged=skip_unchanged)
     if dry_run and target != "bigquery":
         raise ToolkitError("--dry-run checks statements on BigQuery", hint="add --target bigquery")
     if target == "bigquery":
@@ -198,18 +226,19 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
         return
     if copy_example_if_missing(settings.warehouse, settings.example_warehouse):
         _say(output, f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
-    _run_and_report(settings, project, selected, "build", output)
+    _run_and_report(settings, project, selected, "build", output, named=project.graph.named(select))
 
 
 @cli.command()
 @_project_options
 @_selection_options
+@_state_option
 @_output_option
 def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-         output: str) -> None:
+         state: Path | None, output: str) -> None:
     """Run the selected nodes' assertions against the published tables, building nothing."""
     project = load_project(settings, vars)
-    selected = project.graph.select(select, exclude)
+    selected = _selected(project, select, exclude, state)
     if not any(project.nodes[name].assertions for name in selected):
         _say(output, "Nothing to test: the selected nodes declare no assertions.")
         return
@@ -249,7 +278,8 @@ def split_report(
         print_report(report, console)
 
 
-def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str) -> None:
+def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str,
+                    named: set[str] | None = None) -> None:
     """Build or test with live progress; then the summary (a table, or with --output json the run's results as
     run_results.json holds them, the progress then going to stderr)."""
     shown = errors if output == "json" else console
@@ -263,9 +293,12 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
             _report_orphans(con, project, shown)
             shown.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
         with reporter_for(shown) as reporter:
-            outcome = run(con, project, selected, reporter, command=command)
+            outcome = run(con, project, selected, reporter, command=command, reuse=settings.skip_unchanged,
+                          named=named or set())
         try:
             results_path = save_results(con, outcome, settings.target)
+            if command == "build":
+                _write_manifest(project, outcome.run_id, {r.node for r in outcome.results})
         except ToolkitError:
             print_summary(shown, errors, outcome)  # what the run did, though it could not be recorded
             raise
@@ -279,6 +312,24 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
         console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
         sys.exit(EXIT_FAILED)
+
+
+def _write_manifest(project: Project, run_id: str, built: set[str]) -> None:
+    """target/manifest.json; a node this build did not select keeps the checksum of the build that last did, so
+    state:modified means "changed since it was last built"."""
+    from toolkit.project.manifest import manifest, read_reference, write_manifest
+
+    settings = project.settings
+    before = read_reference(settings.target).checksums or {}
+    kept: dict[str, str | None] = {name: before.get(name) for name in project.nodes if name not in built}
+    document = manifest(project.nodes, project.graph.parents, settings.project_dir.name, settings.warehouse, run_id,
+                        kept)
+    try:
+        write_manifest(settings.target, document)
+    except OSError as error:
+        raise ToolkitError(f"the build is published, but manifest.json could not be written: "
+                           f"{error.strerror or error}", hint="free disk space, or make the target folder writable"
+                           ) from None
 
 
 def _say(output: str, message: str) -> None:
@@ -363,11 +414,13 @@ def _build_on_bigquery(project: Project, selected: list[str], bigquery_project: 
 @cli.command(name="ls")
 @_project_options
 @_selection_options
+@_state_option
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def ls(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+def ls(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+       state: Path | None, output: str) -> None:
     """List the nodes with their kind, materialization and dependencies."""
     project = load_project(settings, vars)
-    nodes = [project.nodes[name] for name in project.graph.select(select, exclude)]
+    nodes = [project.nodes[name] for name in _selected(project, select, exclude, state)]
     if output == "json":
         click.echo(json.dumps([_node_json(node) for node in nodes], indent=2))
         return
@@ -621,6 +674,26 @@ def seed(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], excl
         _say(output, f"Nothing to seed: no CSV file in {_shown(settings.seeds_dir)} is selected.")
         return
     _run_and_report(settings, project, project.graph.order(selected), "build", output)
+
+
+@cli.command()
+@_project_options
+@_output_option
+def retry(settings: Settings, vars: dict[str, Any], output: str) -> None:
+    """Run again what errored, failed or was skipped in the last build or test (target/run_results.json)."""
+    from toolkit.project.manifest import read_reference, retry_selection
+
+    project = load_project(settings, vars)
+    reference = read_reference(settings.target)
+    if reference.statuses is None:
+        raise ToolkitError(f"nothing to retry: {_shown(settings.target / 'run_results.json')} does not exist",
+                           hint="run `toolkit build` first")
+    selected = retry_selection(project.graph.order(), reference)
+    if not selected:
+        _say(output, f"Nothing to retry: every node of the last {reference.command} succeeded.")
+        return
+    _say(output, f"Retrying {len(selected)} node(s) of the last {reference.command}: {', '.join(selected)}")
+    _run_and_report(settings, project, selected, reference.command, output)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from toolkit.runner import NodeResult, RunResult, Status
 
 STATUS_STYLE = {
     Status.SUCCESS: ("OK", "green"), Status.WARN: ("WARN", "yellow"), Status.FAIL: ("FAIL", "red"),
-    Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"),
+    Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"), Status.UNCHANGED: ("SAME", "dim"),
 }
 VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 SAMPLES_SHOWN = 2  # sample failing rows printed per failed assertion
@@ -35,7 +35,7 @@ def finished_line(result: NodeResult, index: int, total: int) -> Text:
     if result.assertions:
         passed = sum(a.status == "pass" for a in result.assertions)
         details += f"{passed}/{len(result.assertions)} assertions passed, "
-    if result.status is Status.SUCCESS and result.message:
+    if result.status in (Status.SUCCESS, Status.UNCHANGED) and result.message:
         details += f"{result.message}, "  # e.g. a trained model's version and metrics
     if result.status is not Status.SKIPPED:
         line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
@@ -114,7 +114,8 @@ def print_summary(console: Console, errors: Console, outcome: RunResult) -> None
     seconds = (outcome.finished_at - outcome.started_at).total_seconds() if outcome.finished_at else 0.0
     console.print(
         f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.WARN]} warned, "
-        f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped."
+        f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped"
+        + (f", {counts[Status.UNCHANGED]} unchanged (kept)." if counts[Status.UNCHANGED] else ".")
     )
 
 
