@@ -29,6 +29,7 @@ from toolkit.project.load import Project, load_project
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.project.seeds import seed_selection
 from toolkit.runner import (
+    RunResult,
     check_replaceable,
     check_sources,
     orphaned_models,
@@ -279,7 +280,8 @@ def split_report(
 
 
 def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str,
-                    named: set[str] | None = None) -> None:
+                    named: set[str] | None = None,
+                    finish: Callable[[duckdb.DuckDBPyConnection, RunResult], Path] | None = None) -> None:
     """Build or test with live progress; then the summary (a table, or with --output json the run's results as
     run_results.json holds them, the progress then going to stderr)."""
     shown = errors if output == "json" else console
@@ -299,6 +301,8 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
             results_path = save_results(con, outcome, settings.target)
             if command == "build":
                 _write_manifest(project, outcome.run_id, {r.node for r in outcome.results})
+            if finish is not None:
+                results_path = finish(con, outcome)
         except ToolkitError:
             print_summary(shown, errors, outcome)  # what the run did, though it could not be recorded
             raise
@@ -694,6 +698,41 @@ def retry(settings: Settings, vars: dict[str, Any], output: str) -> None:
         return
     _say(output, f"Retrying {len(selected)} node(s) of the last {reference.command}: {', '.join(selected)}")
     _run_and_report(settings, project, selected, reference.command, output)
+
+
+@cli.group()
+def source() -> None:
+    """Source tables: their freshness."""
+
+
+@source.command(name="freshness")
+@_project_options
+@_selection_options
+@_output_option
+def source_freshness(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+                     output: str) -> None:
+    """Check the freshness of the source tables whose YAML declares it; writes target/sources.json."""
+    from toolkit.checks.freshness import freshness_nodes, newest_load, sources_document
+
+    project = load_project(settings, vars)
+    chosen = set(project.graph.select(select, exclude)) if select or exclude else set(project.nodes)
+    selected = [name for name in freshness_nodes(project.nodes) if name in chosen]
+    if not selected:
+        _say(output, "Nothing to check: no selected source declares freshness (with a loaded_at_field) in its YAML.")
+        return
+    if not settings.warehouse.is_file():
+        raise WarehouseError(f"warehouse {settings.warehouse} does not exist", hint="load the sources first")
+
+    def write_sources(con: duckdb.DuckDBPyConnection, outcome: RunResult) -> Path:
+        nodes = [project.nodes[name] for name in selected]
+        verdicts = {r.node: (r.status.value, r.seconds, r.message) for r in outcome.results}
+        document = sources_document(nodes, verdicts, {node.name: newest_load(con, node) for node in nodes},
+                                    settings.project_dir.name, outcome.run_id)
+        path = settings.target / "sources.json"
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        return path
+
+    _run_and_report(settings, project, selected, "test", output, finish=write_sources)
 
 
 def main() -> None:
