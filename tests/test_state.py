@@ -184,3 +184,39 @@ def test_incremental_runs_every_time_and_full_refresh_rebuilds_it(project, toolk
     assert toolkit(folder, "build", "--full-refresh").exit_code == 0
     assert query(folder / "warehouse.duckdb", "select v from inc order by v") == [(0,), (1,), (2,), (3,), (10,)]
     assert query(folder / "warehouse.duckdb", "select n from after_inc") == [(5,)]
+
+
+def chains_project(project, name: str) -> object:
+    """Four independent chains of three models, one of them broken in the middle."""
+    files = {"pyproject.toml": "[tool.toolkit]\nthreads = 3\n"}
+    for chain in range(4):
+        files[f"models/c{chain}_0.sql"] = f"select range as id, range * {chain + 1} as v from range(50)\n"
+        middle = "select no_such_column" if chain == 2 else "select id, v * v as v"
+        files[f"models/c{chain}_1.sql"] = f"{middle} from {{{{ ref('c{chain}_0') }}}}\n"
+        files[f"models/c{chain}_2.sql"] = f"select sum(v) as total from {{{{ ref('c{chain}_1') }}}}\n"
+    folder = project(files)
+    return folder.rename(folder.parent / name)
+
+
+def test_threads_build_what_one_thread_builds(project, toolkit):
+    threaded = chains_project(project, "threaded")
+    result = toolkit(threaded, "build")  # threads = 3 from pyproject.toml
+    assert result.exit_code == 1 and "on 3 threads" in result.output
+    sequential = chains_project(project, "sequential")
+    assert toolkit(sequential, "build", "--threads", "1").exit_code == 1
+    assert statuses(threaded) == statuses(sequential)
+    assert statuses(threaded)["c2_1"] == "error" and statuses(threaded)["c2_2"] == "skipped"
+    order = [[r["node"] for r in json.loads((folder / "target/run_results.json").read_text())["results"]]
+             for folder in (threaded, sequential)]
+    assert order[0] == order[1]  # in the DAG's order, whichever finished first
+    tables = "select table_name from information_schema.tables where table_schema = 'main' order by 1"
+    names = [row[0] for row in query(threaded / "warehouse.duckdb", tables)]
+    assert names == [row[0] for row in query(sequential / "warehouse.duckdb", tables)] and len(names) == 10
+    for name in names:
+        sql = f"select * from {name} order by all"
+        assert query(threaded / "warehouse.duckdb", sql) == query(sequential / "warehouse.duckdb", sql), name
+    lines = result.output.splitlines()
+    for name in names:  # each node's start line comes before its finish line
+        start = next(i for i, line in enumerate(lines) if line.endswith(f"START {name}"))
+        finish = next(i for i, line in enumerate(lines) if f" OK    {name} " in line)
+        assert start < finish

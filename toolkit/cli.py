@@ -201,13 +201,15 @@ def _selected(project: Project, select: tuple[str, ...], exclude: tuple[str, ...
 @_target_options
 @click.option("--dry-run", is_flag=True, help="With --target bigquery: check each statement with a dry-run job.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models whole instead of adding to them.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Nodes built at once (default: [tool.toolkit].threads, 1).")
 @click.option("--skip-unchanged/--no-skip-unchanged", default=None,
               help="Keep nodes whose SQL, config and inputs are unchanged since their last build (default: "
               "[tool.toolkit].skip_unchanged, true).")
 @_output_option
 def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
           state: Path | None, target: str, bigquery_project: str | None, dry_run: bool, full_refresh: bool,
-          skip_unchanged: bool | None, output: str) -> None:
+          threads: int | None, skip_unchanged: bool | None, output: str) -> None:
     """Render, order and build the project's nodes in the warehouse (or on BigQuery, --target bigquery)."""
     from toolkit.project.load import with_full_refresh
 
@@ -217,6 +219,8 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
         project = with_full_refresh(project)
     if skip_unchanged is not None:
         settings = replace(settings, skip_unchanged=skip_unchanged)
+    if threads is not None:
+        settings = replace(settings, threads=threads)
     if dry_run and target != "bigquery":
         raise ToolkitError("--dry-run checks statements on BigQuery", hint="add --target bigquery")
     if target == "bigquery":
@@ -293,10 +297,11 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
             check_sources(con, project, selected)
             check_replaceable(con, project, selected)
             _report_orphans(con, project, shown)
-            shown.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
+            on = f" on {settings.threads} threads" if settings.threads > 1 else ""
+            shown.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}{on}")
         with reporter_for(shown) as reporter:
             outcome = run(con, project, selected, reporter, command=command, reuse=settings.skip_unchanged,
-                          named=named or set())
+                          named=named or set(), threads=settings.threads)
         try:
             results_path = save_results(con, outcome, settings.target)
             if command == "build":

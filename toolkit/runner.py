@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -23,9 +24,10 @@ from toolkit.errors import Location, ToolkitError, WarehouseError
 from toolkit.project.load import Project
 from toolkit.project.manifest import resource_type
 from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.project.schedule import run_in_dag_order
 from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse, parse_relation, relation, render
-from toolkit.warehouse.connection import database_path
+from toolkit.warehouse.connection import database_path, worker_cursors
 from toolkit.warehouse.incremental import incremented
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.reuse import NodeStates
@@ -218,10 +220,12 @@ def run(
     command: str = "build",
     reuse: bool = True,
     named: Collection[str] = (),
+    threads: int = 1,
 ) -> RunResult:
     """`build`: build the selected nodes in topological order; a failure skips its descendants only; with `reuse`,
     a node whose fingerprint is unchanged since its last build keeps what it published (toolkit/warehouse/reuse.py),
-    unless it is one of the `named` nodes (named in --select: asked for by name, so built).
+    unless it is one of the `named` nodes (named in --select: asked for by name, so built). With `threads` > 1,
+    independent nodes run at once, each on its own cursor and in its own transaction.
     `test`: evaluate the selected nodes' assertions against what is published, building nothing."""
     reporter = reporter or SilentReporter()
     outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now(),
@@ -229,38 +233,61 @@ def run(
     states = NodeStates(con, project.nodes, project.graph.parents, outcome.run_id, reuse) if command == "build" else None
     broken: dict[str, str] = {}  # node → the failed node that makes it unbuildable
     names = [name for name in selected if command == "build" or project.nodes[name].assertions]
-    for index, name in enumerate(names, start=1):
+    chosen = set(selected)
+    lock = threading.Lock()  # one thread at a time reports, and reads or writes the run's shared state
+    started = iter(range(1, len(names) + 1))
+
+    def step(name: str, cursor: duckdb.DuckDBPyConnection) -> NodeResult:
         node = project.nodes[name]
-        reporter.node_started(node, index, len(names))
-        culprit = next((broken[p] for p in project.graph.parents[name] if p in broken), None)
+        with lock:
+            index = next(started)
+            reporter.node_started(node, index, len(names))
+            culprit = next((broken[p] for p in project.graph.parents[name] if p in broken), None)
         if culprit is not None:
             result = _result(node, Status.SKIPPED, None, 0.0, f"skipped because upstream node {culprit} failed", _now())
         elif states is None:
-            result = _test(con, node)
+            result = _test(cursor, node)
         else:
-            result = _build_or_reuse(con, project, node, set(selected), states, name in named)
-        if states is not None and culprit is not None:
-            states.finished(node, None, result.status.value)
-        if result.status.blocks_descendants and command == "build":
-            broken[name] = culprit or name
-        outcome.results.append(result)
-        reporter.node_finished(result, index, len(names))
+            result = _build_or_reuse(cursor, project, node, chosen, states, name in named, lock)
+        with lock:
+            if states is not None and culprit is not None:
+                states.finished(node, None, result.status.value)
+            if result.status.blocks_descendants and command == "build":
+                broken[name] = culprit or name
+            reporter.node_finished(result, index, len(names))
+        return result
+
+    if threads <= 1:
+        results = {name: step(name, con) for name in names}
+    else:
+        with worker_cursors(con, threads) as cursors:
+            results = run_in_dag_order(names, project.graph.parents, threads,
+                                       lambda name, worker: step(name, cursors[worker]),
+                                       exclusive=lambda name: _runs_alone(project.nodes[name]))
+    outcome.results.extend(results[name] for name in names)
     if states is not None:
         states.save()
     outcome.finished_at = _now()
     return outcome
 
 
+def _runs_alone(node: Node) -> bool:
+    """Nodes that train or apply ML models run alone: their reproducible statistics pin DuckDB to one thread."""
+    return node.kind is NodeKind.ML_MODEL or node.calls_ml
+
+
 def _build_or_reuse(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str],
-                    states: NodeStates, named: bool) -> NodeResult:
+                    states: NodeStates, named: bool, lock: threading.Lock) -> NodeResult:
     started_at, clock = _now(), time.perf_counter()
-    fingerprint = states.fingerprint(node)
-    if not named and states.reusable(node, fingerprint):
-        states.reused(node)
-        return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock,
-                       "unchanged: the same SQL, config and inputs as at its last build", started_at)
+    with lock:
+        fingerprint = states.fingerprint(node)
+        if not named and states.reusable(node, fingerprint):
+            states.reused(node)
+            return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock,
+                           "unchanged: the same SQL, config and inputs as at its last build", started_at)
     result = _build(con, project, node, selected)
-    states.finished(node, fingerprint, result.status.value)
+    with lock:
+        states.finished(node, fingerprint, result.status.value)
     return result
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from toolkit.display.fit import Cell, left, print_fitted, right
@@ -70,13 +70,14 @@ class PlainReporter(_NodeLines):
 
 
 class TerminalReporter(_NodeLines):
-    """A live line per running node with a spinner and its elapsed time; finished nodes print above it."""
+    """A live line per running node with a spinner and its elapsed time (several with --threads); finished nodes
+    print above them."""
 
     def __init__(self, console: Console) -> None:
         super().__init__(console)
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                                   console=console, transient=True)
-        self._task: int | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> TerminalReporter:
         self._progress.start()
@@ -86,13 +87,14 @@ class TerminalReporter(_NodeLines):
         self._progress.stop()
 
     def node_started(self, node: Node, index: int, total: int) -> None:
-        self._task = self._progress.add_task(f"{_counter(index, total)} building {node.name}", total=None)
+        self._tasks[node.name] = self._progress.add_task(f"{_counter(index, total)} building {node.name}",
+                                                         total=None)
         self._progress.refresh()  # the line shows at once, not at the next tick
 
     def node_finished(self, result: NodeResult, index: int, total: int) -> None:
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-            self._task = None
+        task = self._tasks.pop(result.node, None)
+        if task is not None:
+            self._progress.remove_task(task)
         super().node_finished(result, index, total)
 
 
