@@ -220,3 +220,22 @@ def test_threads_build_what_one_thread_builds(project, toolkit):
         start = next(i for i, line in enumerate(lines) if line.endswith(f"START {name}"))
         finish = next(i for i, line in enumerate(lines) if f" OK    {name} " in line)
         assert start < finish
+
+
+def test_defer_reads_unbuilt_parents_from_the_state_build(project, toolkit, tmp_path):
+    prod = make(project)
+    assert toolkit(prod, "build").exit_code == 0
+    dev = tmp_path / "dev"
+    shutil.copytree(prod, dev, ignore=shutil.ignore_patterns("warehouse.duckdb", "target"))
+    execute(dev, "select 1")  # an empty warehouse: nothing built here
+    alone = toolkit(dev, "build", "--select", "joined")
+    assert alone.exit_code == 1 and "not built and not selected" in alone.output
+    result = toolkit(dev, "build", "--select", "joined", "--defer", "--state", str(prod / "target"))
+    assert result.exit_code == 0, result.output
+    assert "Deferred to" in result.output and "l2, r1" in result.output
+    assert query(dev / "warehouse.duckdb", "select s from joined") == [(expected_s(prod),)]
+    tables = query(dev / "warehouse.duckdb", "select table_name from information_schema.tables "
+                                            "where table_schema = 'main'")
+    assert tables == [("joined",)]
+    refused = toolkit(dev, "build", "--defer")
+    assert refused.exit_code == 2 and "--state" in refused.output

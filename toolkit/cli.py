@@ -26,6 +26,7 @@ from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
 from toolkit.display.runs import print_failures, print_summary, reporter_for
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
+from toolkit.project.manifest import Reference
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.project.seeds import seed_selection
 from toolkit.runner import (
@@ -201,6 +202,8 @@ def _selected(project: Project, select: tuple[str, ...], exclude: tuple[str, ...
 @_target_options
 @click.option("--dry-run", is_flag=True, help="With --target bigquery: check each statement with a dry-run job.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models whole instead of adding to them.")
+@click.option("--defer", is_flag=True, help="With --state: refs to nodes neither selected nor built here read the "
+              "relations of the warehouse that state's build wrote.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Nodes built at once (default: [tool.toolkit].threads, 1).")
 @click.option("--skip-unchanged/--no-skip-unchanged", default=None,
@@ -209,7 +212,7 @@ def _selected(project: Project, select: tuple[str, ...], exclude: tuple[str, ...
 @_output_option
 def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
           state: Path | None, target: str, bigquery_project: str | None, dry_run: bool, full_refresh: bool,
-          threads: int | None, skip_unchanged: bool | None, output: str) -> None:
+          defer: bool, threads: int | None, skip_unchanged: bool | None, output: str) -> None:
     """Render, order and build the project's nodes in the warehouse (or on BigQuery, --target bigquery)."""
     from toolkit.project.load import with_full_refresh
 
@@ -217,6 +220,9 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
     selected = _selected(project, select, exclude, state)
     if full_refresh:
         project = with_full_refresh(project)
+    if defer and state is None:
+        raise ToolkitError("--defer reads the relations of another build", hint="name it with --state PATH "
+                           "(the target folder of that build)")
     if skip_unchanged is not None:
         settings = replace(settings, skip_unchanged=skip_unchanged)
     if threads is not None:
@@ -231,7 +237,8 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
         return
     if copy_example_if_missing(settings.warehouse, settings.example_warehouse):
         _say(output, f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
-    _run_and_report(settings, project, selected, "build", output, named=project.graph.named(select))
+    _run_and_report(settings, project, selected, "build", output, named=project.graph.named(select),
+                    defer=project.graph.reference if defer else None)
 
 
 @cli.command()
@@ -285,7 +292,8 @@ def split_report(
 
 def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str,
                     named: set[str] | None = None,
-                    finish: Callable[[duckdb.DuckDBPyConnection, RunResult], Path] | None = None) -> None:
+                    finish: Callable[[duckdb.DuckDBPyConnection, RunResult], Path] | None = None,
+                    defer: Reference | None = None) -> None:
     """Build or test with live progress; then the summary (a table, or with --output json the run's results as
     run_results.json holds them, the progress then going to stderr)."""
     shown = errors if output == "json" else console
@@ -293,6 +301,8 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
     try:
         for leftover in drop_leftovers(con):
             shown.print(f"Removed {leftover}, left behind by an interrupted build.")
+        if defer is not None:
+            project = _deferred(con, project, selected, defer, shown)
         if command == "build":
             check_sources(con, project, selected)
             check_replaceable(con, project, selected)
@@ -321,6 +331,20 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
         console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
         sys.exit(EXIT_FAILED)
+
+
+def _deferred(con: duckdb.DuckDBPyConnection, project: Project, selected: list[str], reference: Reference,
+              shown: Console) -> Project:
+    from toolkit.project.graph import Graph
+    from toolkit.warehouse.defer import deferred_nodes
+
+    nodes, deferred = deferred_nodes(con, project.nodes, selected, reference)
+    if not deferred:
+        return project
+    shown.print(f"Deferred to {reference.warehouse}: {', '.join(deferred)} (not selected, not built here)")
+    graph = Graph(nodes)
+    graph.reference = project.graph.reference
+    return replace(project, graph=graph)
 
 
 def _write_manifest(project: Project, run_id: str, built: set[str]) -> None:

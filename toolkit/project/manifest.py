@@ -35,6 +35,7 @@ class Reference:
     statuses: dict[str, str] | None = None  # None: no run results there
     command: str = "build"
     deferred: dict[str, dict[str, Any]] = field(default_factory=dict)  # node → its manifest entry
+    warehouse: str | None = None  # the DuckDB file that build wrote
 
 
 def resource_type(node: Node) -> str:
@@ -108,7 +109,8 @@ def read_reference(folder: Path, required: bool = False) -> Reference:
             name = result.get("node") or str(result.get("unique_id", "")).rpartition(".")[2]
             statuses[name] = str(result.get("toolkit_status") or result.get("status"))
         command = str(results.get("command") or (results.get("args") or {}).get("which") or "build")
-    return Reference(folder, checksums, statuses, command, deferred)
+    warehouse = ((manifest_document or {}).get("metadata") or {}).get("warehouse")
+    return Reference(folder, checksums, statuses, command, deferred, warehouse if isinstance(warehouse, str) else None)
 
 
 def _read(path: Path) -> dict[str, Any] | None:

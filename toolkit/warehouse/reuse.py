@@ -88,7 +88,8 @@ class NodeStates:
         self._checksums: dict[str, str] = {}
         self._inputs: dict[str, list[Relation] | None] = {}
         self._pending: list[tuple] = []
-        rows = con.execute("SELECT table_schema, table_name, table_type FROM information_schema.tables").fetchall()
+        rows = con.execute("SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                           "WHERE table_catalog = current_database()").fetchall()
         self._relations = {(schema.casefold(), name.casefold()): kind for schema, name, kind in rows}
 
     def fingerprint(self, node: Node) -> str | None:
