@@ -104,8 +104,6 @@ def _relations(tree: exp.Expression) -> list[Relation] | None:
             return None
     found = []
     for table in tree.find_all(exp.Table):
-        if isinstance(table.this, exp.GenerateSeries):
-            continue  # range(…), generate_series(…): rows from their arguments alone
         if not isinstance(table.this, exp.Identifier):
             return None  # read_csv(…), read_parquet(…), a model of ML.* …
         if table.catalog:
