@@ -239,3 +239,37 @@ def test_defer_reads_unbuilt_parents_from_the_state_build(project, toolkit, tmp_
     assert tables == [("joined",)]
     refused = toolkit(dev, "build", "--defer")
     assert refused.exit_code == 2 and "--state" in refused.output
+
+
+def test_scheduler_respects_parents_threads_and_exclusive_nodes():
+    import random
+    import threading
+    import time
+
+    from toolkit.project.schedule import run_in_dag_order
+
+    rng = random.Random(7)
+    order = [f"n{i:02d}" for i in range(30)]
+    parents = {name: rng.sample(order[:i], min(i, rng.randint(0, 2))) for i, name in enumerate(order)}
+    exclusive = {"n05", "n17"}
+    running: set[str] = set()
+    done: set[str] = set()
+    violations: list[str] = []
+    lock = threading.Lock()
+
+    def work(name: str, worker: int) -> int:
+        with lock:
+            violations.extend(f"{name} before its parent {p}" for p in parents[name] if p not in done)
+            if len(running) >= 3:
+                violations.append(f"{name}: more than 3 at once")
+            if running & exclusive or (name in exclusive and running):
+                violations.append(f"{name} ran beside {sorted(running)}")
+            running.add(name)
+        time.sleep(rng.random() / 200)
+        with lock:
+            running.discard(name)
+            done.add(name)
+        return worker
+
+    workers = run_in_dag_order(order, parents, 3, work, exclusive=lambda name: name in exclusive)
+    assert not violations and set(workers) == set(order) and set(workers.values()) <= {0, 1, 2}

@@ -263,7 +263,8 @@ def run(
         with worker_cursors(con, threads) as cursors:
             results = run_in_dag_order(names, project.graph.parents, threads,
                                        lambda name, worker: step(name, cursors[worker]),
-                                       exclusive=lambda name: _runs_alone(project.nodes[name]))
+                                       exclusive=lambda name: _runs_alone(project.nodes[name]),
+                                       interrupt=lambda: [cursor.interrupt() for cursor in cursors])
     outcome.results.extend(results[name] for name in names)
     if states is not None:
         states.save()

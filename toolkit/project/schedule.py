@@ -14,10 +14,11 @@ Result = TypeVar("Result")
 
 def run_in_dag_order(order: Sequence[str], parents: Mapping[str, Sequence[str]], threads: int,
                      work: Callable[[str, int], Result], exclusive: Callable[[str], bool] = lambda name: False,
-                     ) -> dict[str, Result]:
+                     interrupt: Callable[[], None] = lambda: None) -> dict[str, Result]:
     """`work(name, worker)` for every name of `order` (a topological order), at most `threads` at once; `worker`
     numbers the thread (0 … threads-1), for per-thread resources. The results by name. The first exception a
-    node raises stops new starts and is raised once the running nodes finish."""
+    node raises stops new starts and is raised once the running nodes finish; Ctrl-C calls `interrupt` (which
+    should stop the running nodes' work) and is raised once they have stopped."""
     chosen = set(order)
     waiting = {name: {p for p in parents.get(name, ()) if p in chosen} for name in order}
     pending = list(order)
@@ -38,7 +39,11 @@ def run_in_dag_order(order: Sequence[str], parents: Mapping[str, Sequence[str]],
                 alone = exclusive(ready)
             if not running:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            try:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                interrupt()
+                raise
             for future in done:
                 name, worker = running.pop(future)
                 free_workers.append(worker)
