@@ -241,14 +241,20 @@ def run(
         node = project.nodes[name]
         with lock:
             index = next(started)
-            reporter.node_started(node, index, len(names))
             culprit = next((broken[p] for p in project.graph.parents[name] if p in broken), None)
-        if culprit is not None:
+            kept = _kept(node, states, name in named) if culprit is None and states is not None else None
+            if kept is None:  # a kept node does no work: its one line is its finish line
+                reporter.node_started(node, index, len(names))
+        if kept is not None:
+            result = kept
+        elif culprit is not None:
             result = _result(node, Status.SKIPPED, None, 0.0, f"skipped because upstream node {culprit} failed", _now())
         elif states is None:
             result = _test(cursor, node)
         else:
-            result = _build_or_reuse(cursor, project, node, chosen, states, name in named, lock)
+            result = _build(cursor, project, node, chosen)
+            with lock:
+                states.finished(node, states.fingerprints.get(name), result.status.value)
         with lock:
             if states is not None and culprit is not None:
                 states.finished(node, None, result.status.value)
@@ -277,19 +283,15 @@ def _runs_alone(node: Node) -> bool:
     return node.kind is NodeKind.ML_MODEL or node.calls_ml
 
 
-def _build_or_reuse(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str],
-                    states: NodeStates, named: bool, lock: threading.Lock) -> NodeResult:
+def _kept(node: Node, states: NodeStates, named: bool) -> NodeResult | None:
+    """The result of a node kept as its last build published it, or None when it must be built."""
     started_at, clock = _now(), time.perf_counter()
-    with lock:
-        fingerprint = states.fingerprint(node)
-        if not named and states.reusable(node, fingerprint):
-            states.reused(node)
-            return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock,
-                           "unchanged: the same SQL, config and inputs as at its last build", started_at)
-    result = _build(con, project, node, selected)
-    with lock:
-        states.finished(node, fingerprint, result.status.value)
-    return result
+    fingerprint = states.fingerprint(node)
+    if named or not states.reusable(node, fingerprint):
+        return None
+    states.reused(node)
+    return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock,
+                   "unchanged: the same SQL, config and inputs as at its last build", started_at)
 
 
 def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str]) -> NodeResult:

@@ -22,6 +22,7 @@ STATUS_STYLE = {
 }
 VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 SAMPLES_SHOWN = 2  # sample failing rows printed per failed assertion
+KEPT_LISTED = 10  # more unchanged nodes than this are counted in the summary, not listed
 
 
 def _counter(index: int, total: int) -> str:
@@ -35,9 +36,9 @@ def finished_line(result: NodeResult, index: int, total: int) -> Text:
     if result.assertions:
         passed = sum(a.status == "pass" for a in result.assertions)
         details += f"{passed}/{len(result.assertions)} assertions passed, "
-    if result.status in (Status.SUCCESS, Status.UNCHANGED) and result.message:
+    if result.status is Status.SUCCESS and result.message:
         details += f"{result.message}, "  # e.g. a trained model's version and metrics
-    if result.status is not Status.SKIPPED:
+    if result.status not in (Status.SKIPPED, Status.UNCHANGED):
         line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
     return line
 
@@ -104,12 +105,18 @@ def reporter_for(console: Console) -> PlainReporter | TerminalReporter:
 
 def print_summary(console: Console, errors: Console, outcome: RunResult) -> None:
     rows: list[Sequence[Cell]] = []
+    kept = [result.node for result in outcome.results if result.status is Status.UNCHANGED]
     for result in outcome.results:
+        if result.status is Status.UNCHANGED and len(kept) > KEPT_LISTED:
+            continue  # many kept nodes: counted below, not listed
         label, style = STATUS_STYLE[result.status]
         rows.append((result.node, Text(label, style=style), "" if result.rows is None else f"{result.rows:,}",
                      f"{result.seconds:.2f}"))
-    print_fitted(console, [left("node"), left("status"), right("rows", drop=2), right("seconds", drop=1)], rows,
-                 title="Summary", record=_summary_record)
+    if rows:
+        print_fitted(console, [left("node"), left("status"), right("rows", drop=2), right("seconds", drop=1)], rows,
+                     title="Summary", record=_summary_record)
+    if len(kept) > KEPT_LISTED:
+        console.print(f"{len(kept)} unchanged node(s) kept, not listed (run_results.json lists them).", style="dim")
     _print_assertions(console, outcome)
     print_failures(errors, outcome)
     counts = {status: sum(r.status is status for r in outcome.results) for status in Status}

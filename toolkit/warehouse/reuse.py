@@ -87,12 +87,17 @@ class NodeStates:
         self._versions: dict[tuple[str, str], str | None] = {}
         self._checksums: dict[str, str] = {}
         self._inputs: dict[str, list[Relation] | None] = {}
+        self.fingerprints: dict[str, str | None] = {}  # this run's, by node
         self._pending: list[tuple] = []
         rows = con.execute("SELECT table_schema, table_name, table_type FROM information_schema.tables "
                            "WHERE table_catalog = current_database()").fetchall()
         self._relations = {(schema.casefold(), name.casefold()): kind for schema, name, kind in rows}
 
     def fingerprint(self, node: Node) -> str | None:
+        self.fingerprints[node.name] = fingerprint = self._fingerprint(node)
+        return fingerprint
+
+    def _fingerprint(self, node: Node) -> str | None:
         checksum = definition_checksum(node)
         self._checksums[node.name] = checksum
         recorded = self.recorded.get(node.name)
