@@ -273,3 +273,17 @@ def test_scheduler_respects_parents_threads_and_exclusive_nodes():
 
     workers = run_in_dag_order(order, parents, 3, work, exclusive=lambda name: name in exclusive)
     assert not violations and set(workers) == set(order) and set(workers.values()) <= {0, 1, 2}
+
+
+def test_model_retrains_only_when_its_input_changed(iris_project, toolkit):
+    assert toolkit(iris_project, "build").exit_code == 0
+    again = toolkit(iris_project, "build")
+    assert again.exit_code == 0 and "version 1 kept" in again.output
+    versions = "select version from _toolkit.model_versions where model_name = 'iris_model' order by 1"
+    assert query(iris_project / "warehouse.duckdb", versions) == [(1,)]
+    execute(iris_project, "update raw.iris set sepal_length = sepal_length + 0.5 where species = 'setosa'")
+    assert toolkit(iris_project, "build").exit_code == 0
+    assert statuses(iris_project) == {"iris_features": "success", "iris_model": "success"}
+    assert query(iris_project / "warehouse.duckdb", versions) == [(1,), (2,)]
+    assert toolkit(iris_project, "build", "-s", "iris_model").exit_code == 0  # named: trained again
+    assert query(iris_project / "warehouse.duckdb", versions) == [(1,), (2,), (3,)]

@@ -290,8 +290,10 @@ def _kept(node: Node, states: NodeStates, named: bool) -> NodeResult | None:
     if named or not states.reusable(node, fingerprint):
         return None
     states.reused(node)
-    return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock,
-                   "unchanged: the same SQL, config and inputs as at its last build", started_at)
+    message = "unchanged: the same SQL, config and inputs as at its last build"
+    if node.kind is NodeKind.ML_MODEL:
+        message = f"version {states.model_version(node.name)} kept: its query and its inputs are unchanged"
+    return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock, message, started_at)
 
 
 def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str]) -> NodeResult:

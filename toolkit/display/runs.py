@@ -36,9 +36,12 @@ def finished_line(result: NodeResult, index: int, total: int) -> Text:
     if result.assertions:
         passed = sum(a.status == "pass" for a in result.assertions)
         details += f"{passed}/{len(result.assertions)} assertions passed, "
-    if result.status is Status.SUCCESS and result.message:
+    kept_model = result.status is Status.UNCHANGED and result.relation is None and result.resource_type == "model"
+    if (result.status is Status.SUCCESS or kept_model) and result.message:
         details += f"{result.message}, "  # e.g. a trained model's version and metrics
-    if result.status not in (Status.SKIPPED, Status.UNCHANGED):
+    if kept_model:
+        line += Text(f"  [{details.rstrip(', ')}]", style="dim")
+    elif result.status not in (Status.SKIPPED, Status.UNCHANGED):
         line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
     return line
 

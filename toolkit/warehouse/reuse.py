@@ -145,7 +145,7 @@ class NodeStates:
         if node.kind is NodeKind.ML_MODEL:
             if node.create_model is not None and node.create_model.if_not_exists:
                 return False  # CREATE MODEL IF NOT EXISTS keeps the model itself, and says so
-            return recorded.output is not None and recorded.output.endswith(f":v{self._model_version(node.name)}")
+            return recorded.output is not None and recorded.output.endswith(f":v{self.model_version(node.name)}")
         if node.kind is NodeKind.ASSERTION:
             return True
         kind = self._relations.get((node.schema.casefold(), node.name.casefold()))
@@ -163,13 +163,13 @@ class NodeStates:
         if node.incremental is not None:
             output = data_version(self.con, node.schema, node.name) or uuid.uuid4().hex
         elif node.kind is NodeKind.ML_MODEL:
-            output = f"{output}:v{self._model_version(node.name)}"
+            output = f"{output}:v{self.model_version(node.name)}"
         self.outputs[node.name] = output
         inputs = self._inputs.get(node.name)
         self._pending.append((node.name, fingerprint, output, self._checksums.get(node.name, ""),
                               json.dumps(inputs), status, self.run_id))
 
-    def _model_version(self, name: str) -> int | None:
+    def model_version(self, name: str) -> int | None:
         try:
             rows = self.con.execute(f"SELECT max(version) FROM {STATE_SCHEMA}.model_versions "
                                     "WHERE lower(model_name) = lower(?)", [name]).fetchall()
