@@ -209,6 +209,8 @@ def test_threads_build_what_one_thread_builds(project, toolkit):
     order = [[r["node"] for r in json.loads((folder / "target/run_results.json").read_text())["results"]]
              for folder in (threaded, sequential)]
     assert order[0] == order[1]  # in the DAG's order, whichever finished first
+    threads = {r["thread_id"] for r in json.loads((threaded / "target/run_results.json").read_text())["results"]}
+    assert threads <= {"Thread-1", "Thread-2", "Thread-3"} and len(threads) > 1
     tables = "select table_name from information_schema.tables where table_schema = 'main' order by 1"
     names = [row[0] for row in query(threaded / "warehouse.duckdb", tables)]
     assert names == [row[0] for row in query(sequential / "warehouse.duckdb", tables)] and len(names) == 10

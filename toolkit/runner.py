@@ -59,6 +59,7 @@ class NodeResult:
     assertions: tuple[AssertionResult, ...] = ()
     models: tuple[tuple[str, int, str], ...] = ()  # (model, version, ML function) its ML.* calls used
     resource_type: str = "model"  # dbt's: model, seed or test
+    thread_id: str = "Thread-1"  # the thread that ran it (--threads)
 
     def dbt_status(self) -> str:
         """dbt's status word (https://docs.getdbt.com/reference/artifacts/run-results-json): a test passes, a kept
@@ -117,7 +118,6 @@ class RunResult:
             "unique_id": f"{r.resource_type}.{self.package}.{r.node}",
             "timing": [] if r.status in (Status.SKIPPED, Status.UNCHANGED) else [
                 {"name": "execute", "started_at": _iso(r.started_at), "completed_at": _iso(completed)}],
-            "thread_id": "Thread-1",
             "execution_time": r.seconds,
             "adapter_response": {} if r.rows is None else {"rows_affected": r.rows},
             "failures": failures if r.assertions else None,
@@ -237,7 +237,7 @@ def run(
     lock = threading.Lock()  # one thread at a time reports, and reads or writes the run's shared state
     started = iter(range(1, len(names) + 1))
 
-    def step(name: str, cursor: duckdb.DuckDBPyConnection) -> NodeResult:
+    def step(name: str, cursor: duckdb.DuckDBPyConnection, worker: int = 0) -> NodeResult:
         node = project.nodes[name]
         with lock:
             index = next(started)
@@ -255,6 +255,7 @@ def run(
             result = _build(cursor, project, node, chosen)
             with lock:
                 states.finished(node, states.fingerprints.get(name), result.status.value)
+        result = replace(result, thread_id=f"Thread-{worker + 1}")
         with lock:
             if states is not None and culprit is not None:
                 states.finished(node, None, result.status.value)
@@ -268,7 +269,7 @@ def run(
     else:
         with worker_cursors(con, threads) as cursors:
             results = run_in_dag_order(names, project.graph.parents, threads,
-                                       lambda name, worker: step(name, cursors[worker]),
+                                       lambda name, worker: step(name, cursors[worker], worker),
                                        exclusive=lambda name: _runs_alone(project.nodes[name]),
                                        interrupt=lambda: [cursor.interrupt() for cursor in cursors])
     outcome.results.extend(results[name] for name in names)
