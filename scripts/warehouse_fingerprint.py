@@ -23,7 +23,8 @@ from toolkit.ml.store.artifact import load
 from toolkit.sql.quoting import column_ref, relation, render
 
 # Run bookkeeping whose values differ from build to build by design.
-SKIPPED_TABLES = {("_toolkit", name) for name in ("runs", "node_runs", "assertion_results", "model_usage")}
+SKIPPED_TABLES = {("_toolkit", name)
+                  for name in ("runs", "node_runs", "assertion_results", "model_usage", "node_state")}
 SKIPPED_COLUMNS = {"created_at", "trained_at", "recorded_at", "run_id", "started_at", "finished_at", "published_at", "duration",
                    "elapsed", "duration_ms", "seconds", "library_versions", "artifact"}
 

@@ -480,7 +480,7 @@ def test_assertion_file_guards_later_children_but_not_those_it_reads(project, to
     assert result.exit_code == 0, result.output  # no row has id > 10
     files["models/assert_x_small.sql"] = files["models/assert_x_small.sql"].replace("id > (", "id < (")
     write_files(folder, files)
-    result = toolkit(folder, "build")
+    result = toolkit(folder, "build", "--no-skip-unchanged")
     assert result.exit_code == 1, result.output
     assert node_statuses(folder / "warehouse.duckdb") == {
         "x": "success", "y": "success", "assert_x_small": "fail", "z": "skipped", "w": "success"}

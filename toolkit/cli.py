@@ -7,7 +7,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
 from toolkit.display.runs import print_failures, print_summary, reporter_for
 from toolkit.errors import ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
+from toolkit.project.manifest import Reference
 from toolkit.project.nodes import Node, NodeKind
 from toolkit.project.seeds import seed_selection
 from toolkit.runner import (
+    RunResult,
     check_replaceable,
     check_sources,
     orphaned_models,
@@ -178,17 +180,54 @@ def _output_option(function: Callable) -> Callable:
                         help="json: the results as one JSON document on stdout.")(function)
 
 
+def _state_option(function: Callable) -> Callable:
+    return click.option("--state", "state", type=click.Path(path_type=Path), default=None, metavar="PATH",
+                        help="An earlier build's target folder (manifest.json, run_results.json) for state:modified "
+                        "and result:… selectors (default: target/, the last build's).")(function)
+
+
+def _selected(project: Project, select: tuple[str, ...], exclude: tuple[str, ...], state: Path | None) -> list[str]:
+    """The selection, `state:` and `result:` selectors compared with --state (or the last build's target/)."""
+    from toolkit.project.manifest import read_reference
+
+    if state is not None or any(":" in s and s.strip("+").split(":")[0] in ("state", "result")
+                                for arg in (*select, *exclude) for s in arg.split()):
+        project.graph.reference = read_reference(state or project.settings.target, required=state is not None)
+    return project.graph.select(select, exclude)
+
+
 @cli.command()
 @_project_options
 @_selection_options
+@_state_option
 @_target_options
 @click.option("--dry-run", is_flag=True, help="With --target bigquery: check each statement with a dry-run job.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models whole instead of adding to them.")
+@click.option("--defer", is_flag=True, help="With --state: refs to nodes neither selected nor built here read the "
+              "relations of the warehouse that state's build wrote.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Nodes built at once (default: [tool.toolkit].threads, 1).")
+@click.option("--skip-unchanged/--no-skip-unchanged", default=None,
+              help="Keep nodes whose SQL, config and inputs are unchanged since their last build (default: "
+              "[tool.toolkit].skip_unchanged, true).")
 @_output_option
 def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-          target: str, bigquery_project: str | None, dry_run: bool, output: str) -> None:
+          state: Path | None, target: str, bigquery_project: str | None, dry_run: bool, full_refresh: bool,
+          defer: bool, threads: int | None, skip_unchanged: bool | None, output: str) -> None:
     """Render, order and build the project's nodes in the warehouse (or on BigQuery, --target bigquery)."""
+    from toolkit.project.load import with_full_refresh
+
     project = load_project(settings, vars)
-    selected = project.graph.select(select, exclude)
+    selected = _selected(project, select, exclude, state)
+    if full_refresh:
+        project = with_full_refresh(project)
+    if defer and state is None:
+        raise ToolkitError("--defer reads the relations of another build", hint="name it with --state PATH "
+                           "(the target folder of that build)")
+    if skip_unchanged is not None:
+        settings = replace(settings, skip_unchanged=skip_unchanged)
+    if threads is not None:
+        settings = replace(settings, threads=threads)
     if dry_run and target != "bigquery":
         raise ToolkitError("--dry-run checks statements on BigQuery", hint="add --target bigquery")
     if target == "bigquery":
@@ -199,18 +238,20 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
         return
     if copy_example_if_missing(settings.warehouse, settings.example_warehouse):
         _say(output, f"Created {_shown(settings.warehouse)} from {_shown(settings.example_warehouse)}.")
-    _run_and_report(settings, project, selected, "build", output)
+    _run_and_report(settings, project, selected, "build", output, named=project.graph.named(select),
+                    defer=project.graph.reference if defer else None)
 
 
 @cli.command()
 @_project_options
 @_selection_options
+@_state_option
 @_output_option
 def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-         output: str) -> None:
+         state: Path | None, output: str) -> None:
     """Run the selected nodes' assertions against the published tables, building nothing."""
     project = load_project(settings, vars)
-    selected = project.graph.select(select, exclude)
+    selected = _selected(project, select, exclude, state)
     if not any(project.nodes[name].assertions for name in selected):
         _say(output, "Nothing to test: the selected nodes declare no assertions.")
         return
@@ -250,7 +291,10 @@ def split_report(
         print_report(report, console)
 
 
-def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str) -> None:
+def _run_and_report(settings: Settings, project: Project, selected: list[str], command: str, output: str,
+                    named: set[str] | None = None,
+                    finish: Callable[[duckdb.DuckDBPyConnection, RunResult], Path] | None = None,
+                    defer: Reference | None = None) -> None:
     """Build or test with live progress; then the summary (a table, or with --output json the run's results as
     run_results.json holds them, the progress then going to stderr)."""
     shown = errors if output == "json" else console
@@ -258,15 +302,23 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
     try:
         for leftover in drop_leftovers(con):
             shown.print(f"Removed {leftover}, left behind by an interrupted build.")
+        if defer is not None:
+            project = _deferred(con, project, selected, defer, shown)
         if command == "build":
             check_sources(con, project, selected)
             check_replaceable(con, project, selected)
             _report_orphans(con, project, shown)
-            shown.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}")
+            on = f" on {settings.threads} threads" if settings.threads > 1 else ""
+            shown.print(f"Building {len(selected)} node(s) in {_shown(settings.warehouse)}{on}")
         with reporter_for(shown) as reporter:
-            outcome = run(con, project, selected, reporter, command=command)
+            outcome = run(con, project, selected, reporter, command=command, reuse=settings.skip_unchanged,
+                          named=named or set(), threads=settings.threads)
         try:
             results_path = save_results(con, outcome, settings.target)
+            if command == "build":
+                _write_manifest(project, outcome.run_id, {r.node for r in outcome.results})
+            if finish is not None:
+                results_path = finish(con, outcome)
         except ToolkitError:
             print_summary(shown, errors, outcome)  # what the run did, though it could not be recorded
             raise
@@ -280,6 +332,38 @@ def _run_and_report(settings: Settings, project: Project, selected: list[str], c
         console.print(f"Results: {_shown(results_path)} and the _toolkit tables of the warehouse")
     if outcome.failed:
         sys.exit(EXIT_FAILED)
+
+
+def _deferred(con: duckdb.DuckDBPyConnection, project: Project, selected: list[str], reference: Reference,
+              shown: Console) -> Project:
+    from toolkit.project.graph import Graph
+    from toolkit.warehouse.defer import deferred_nodes
+
+    nodes, deferred = deferred_nodes(con, project.nodes, selected, reference)
+    if not deferred:
+        return project
+    shown.print(f"Deferred to {reference.warehouse}: {', '.join(deferred)} (not selected, not built here)")
+    graph = Graph(nodes)
+    graph.reference = project.graph.reference
+    return replace(project, graph=graph)
+
+
+def _write_manifest(project: Project, run_id: str, built: set[str]) -> None:
+    """target/manifest.json; a node this build did not select keeps the checksum of the build that last did, so
+    state:modified means "changed since it was last built"."""
+    from toolkit.project.manifest import manifest, read_reference, write_manifest
+
+    settings = project.settings
+    before = read_reference(settings.target).checksums or {}
+    kept: dict[str, str | None] = {name: before.get(name) for name in project.nodes if name not in built}
+    document = manifest(project.nodes, project.graph.parents, settings.project_dir.name, settings.warehouse, run_id,
+                        kept)
+    try:
+        write_manifest(settings.target, document)
+    except OSError as error:
+        raise ToolkitError(f"the build is published, but manifest.json could not be written: "
+                           f"{error.strerror or error}", hint="free disk space, or make the target folder writable"
+                           ) from None
 
 
 def _say(output: str, message: str) -> None:
@@ -364,11 +448,13 @@ def _build_on_bigquery(project: Project, selected: list[str], bigquery_project: 
 @cli.command(name="ls")
 @_project_options
 @_selection_options
+@_state_option
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def ls(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+def ls(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+       state: Path | None, output: str) -> None:
     """List the nodes with their kind, materialization and dependencies."""
     project = load_project(settings, vars)
-    nodes = [project.nodes[name] for name in project.graph.select(select, exclude)]
+    nodes = [project.nodes[name] for name in _selected(project, select, exclude, state)]
     if output == "json":
         click.echo(json.dumps([_node_json(node) for node in nodes], indent=2))
         return
@@ -696,6 +782,61 @@ def monitor(settings: Settings, vars: dict[str, Any], model: str | None, output:
         click.echo(json.dumps(found, indent=2))
         return
     print_monitoring(console, found)
+
+
+@cli.command()
+@_project_options
+@_output_option
+def retry(settings: Settings, vars: dict[str, Any], output: str) -> None:
+    """Run again what errored, failed or was skipped in the last build or test (target/run_results.json)."""
+    from toolkit.project.manifest import read_reference, retry_selection
+
+    project = load_project(settings, vars)
+    reference = read_reference(settings.target)
+    if reference.statuses is None:
+        raise ToolkitError(f"nothing to retry: {_shown(settings.target / 'run_results.json')} does not exist",
+                           hint="run `toolkit build` first")
+    selected = retry_selection(project.graph.order(), reference)
+    if not selected:
+        _say(output, f"Nothing to retry: every node of the last {reference.command} succeeded.")
+        return
+    _say(output, f"Retrying {len(selected)} node(s) of the last {reference.command}: {', '.join(selected)}")
+    _run_and_report(settings, project, selected, reference.command, output)
+
+
+@cli.group()
+def source() -> None:
+    """Source tables: their freshness."""
+
+
+@source.command(name="freshness")
+@_project_options
+@_selection_options
+@_output_option
+def source_freshness(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+                     output: str) -> None:
+    """Check the freshness of the source tables whose YAML declares it; writes target/sources.json."""
+    from toolkit.checks.freshness import freshness_nodes, newest_load, sources_document
+
+    project = load_project(settings, vars)
+    chosen = set(project.graph.select(select, exclude)) if select or exclude else set(project.nodes)
+    selected = [name for name in freshness_nodes(project.nodes) if name in chosen]
+    if not selected:
+        _say(output, "Nothing to check: no selected source declares freshness (with a loaded_at_field) in its YAML.")
+        return
+    if not settings.warehouse.is_file():
+        raise WarehouseError(f"warehouse {settings.warehouse} does not exist", hint="load the sources first")
+
+    def write_sources(con: duckdb.DuckDBPyConnection, outcome: RunResult) -> Path:
+        nodes = [project.nodes[name] for name in selected]
+        verdicts = {r.node: (r.status.value, r.seconds, r.message) for r in outcome.results}
+        document = sources_document(nodes, verdicts, {node.name: newest_load(con, node) for node in nodes},
+                                    settings.project_dir.name, outcome.run_id)
+        path = settings.target / "sources.json"
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        return path
+
+    _run_and_report(settings, project, selected, "test", output, finish=write_sources)
 
 
 def main() -> None:

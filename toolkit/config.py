@@ -49,6 +49,8 @@ class Settings:
     seeds: Path | None = None  # the folder of seed CSV files (None: `seeds` beside the models)
     model_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.models]: "+key" configs per folder
     seed_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.seeds]: the same for seeds
+    skip_unchanged: bool = True  # `build` keeps nodes whose fingerprint is unchanged (--no-skip-unchanged: not)
+    threads: int = 1  # nodes `build` runs at once (--threads)
 
     @property
     def seeds_dir(self) -> Path:
@@ -73,6 +75,8 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "lock_timeout": ((int, float), 10.0),
     "dialect": (str, "duckdb"),
     "bigquery": (dict, {}),
+    "skip_unchanged": (bool, True),
+    "threads": (int, 1),
 }
 DIALECTS = ("duckdb", "bigquery")
 
@@ -120,7 +124,15 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
         seeds=project_dir / _folder(values["seeds"], "seeds", path),
         model_configs=values["models"] if isinstance(values["models"], dict) else {},
         seed_configs=values["seeds"] if isinstance(values["seeds"], dict) else {},
+        skip_unchanged=values["skip_unchanged"],
+        threads=_threads(values["threads"], path),
     )
+
+
+def _threads(value: int, path: Path) -> int:
+    if value < 1:
+        raise ConfigError(f"[tool.toolkit].threads = {value} must be at least 1", Location(path))
+    return value
 
 
 def _folder(value: str | dict[str, Any], key: str, path: Path) -> str:
@@ -143,7 +155,7 @@ def _checked(table: dict[str, Any], path: Path) -> dict[str, Any]:
                 hint="known settings: " + ", ".join(_KEYS),
             )
         expected, _ = _KEYS[key]
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ConfigError(
                 f"[tool.toolkit].{key} must be {_type_name(expected)}, not {type(value).__name__}", Location(path)
             )
@@ -210,6 +222,6 @@ def _bigquery(table: dict[str, Any], path: Path) -> BigQuerySettings:
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {str: "a string", dict: "a table", int: "a number", float: "a number"}
+    names = {str: "a string", dict: "a table", int: "a number", float: "a number", bool: "true or false"}
     kinds = expected if isinstance(expected, tuple) else (expected,)
     return " or ".join(dict.fromkeys(names[k] for k in kinds))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import enum
 import json
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -23,12 +24,15 @@ from toolkit.errors import Location, ToolkitError, WarehouseError
 from toolkit.progress import Step, reporting
 from toolkit.project.assertions import Assertion
 from toolkit.project.load import Project
+from toolkit.project.manifest import resource_type
 from toolkit.project.nodes import Materialization, Node, NodeKind
+from toolkit.project.schedule import run_in_dag_order
 from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse, parse_relation, relation, render
-from toolkit.warehouse.connection import database_path
+from toolkit.warehouse.connection import database_path, worker_cursors
 from toolkit.warehouse.incremental import incremented
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
+from toolkit.warehouse.reuse import NodeStates
 from toolkit.warehouse.state import published_relations, record_run
 
 
@@ -38,6 +42,7 @@ class Status(enum.Enum):
     FAIL = "fail"  # an error-severity assertion failed: not published, descendants skipped
     ERROR = "error"  # the node could not be built or checked
     SKIPPED = "skipped"
+    UNCHANGED = "unchanged"  # its fingerprint is the one of its last build: what is published is kept
 
     @property
     def blocks_descendants(self) -> bool:
@@ -55,6 +60,17 @@ class NodeResult:
     started_at: datetime
     assertions: tuple[AssertionResult, ...] = ()
     models: tuple[tuple[str, int, str], ...] = ()  # (model, version, ML function) its ML.* calls used
+    resource_type: str = "model"  # dbt's: model, seed or test
+    thread_id: str = "Thread-1"  # the thread that ran it (--threads)
+
+    def dbt_status(self) -> str:
+        """dbt's status word (https://docs.getdbt.com/reference/artifacts/run-results-json): a test passes, a kept
+        node succeeded."""
+        if self.status is Status.UNCHANGED:
+            return "success"
+        if self.resource_type == "test" and self.status is Status.SUCCESS:
+            return "pass"
+        return self.status.value
 
 
 @dataclass
@@ -64,6 +80,8 @@ class RunResult:
     started_at: datetime
     finished_at: datetime | None = None
     results: list[NodeResult] = field(default_factory=list)
+    package: str = "toolkit"  # the project folder's name, in dbt's unique ids
+    args: dict = field(default_factory=dict)  # how the command was called (dbt's `args`: which, select, …)
 
     @property
     def failed(self) -> bool:
@@ -74,16 +92,38 @@ class RunResult:
         return "error" if self.failed else "success"
 
     def to_json(self) -> dict:
+        """dbt's run_results.json (https://docs.getdbt.com/reference/artifacts/run-results-json: metadata,
+        results with unique_id, status, timing, execution_time, adapter_response, failures; elapsed_time, args),
+        with the toolkit's own fields beside dbt's."""
+        finished = self.finished_at or self.started_at
         return {
+            "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+                         "dbt_version": f"toolkit-{__version__}", "generated_at": _iso(finished),
+                         "invocation_id": self.run_id, "env": {}},
+            "elapsed_time": round((finished - self.started_at).total_seconds(), 4),
+            "args": {"which": self.command, **self.args},
             "run_id": self.run_id,
             "command": self.command,
             "toolkit_version": __version__,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "status": self.status,
-            "results": [
-                {**asdict(r), "status": r.status.value, "started_at": r.started_at.isoformat()} for r in self.results
-            ],
+            "results": [self._result_json(r) for r in self.results],
+        }
+
+    def _result_json(self, r: NodeResult) -> dict:
+        completed = r.started_at + timedelta(seconds=r.seconds)
+        failures = sum(a.failing_rows or 0 for a in r.assertions if a.status in ("fail", "warn", "error"))
+        return {
+            **asdict(r), "status": r.dbt_status(), "toolkit_status": r.status.value,
+            "started_at": r.started_at.isoformat(),
+            "unique_id": f"{r.resource_type}.{self.package}.{r.node}",
+            "timing": [] if r.status in (Status.SKIPPED, Status.UNCHANGED) else [
+                {"name": "execute", "started_at": _iso(r.started_at), "completed_at": _iso(completed)}],
+            "execution_time": r.seconds,
+            "adapter_response": {} if r.rows is None else {"rows_affected": r.rows},
+            "failures": failures if r.assertions else None,
+            "relation_name": r.relation,
         }
 
 
@@ -118,10 +158,13 @@ def _progress_of(reporter: Reporter, node: Node) -> Callable[[Step], None]:
 def check_sources(con: duckdb.DuckDBPyConnection, project: Project, selected: Sequence[str]) -> None:
     """Every source table the selected nodes read must exist before anything is built."""
     missing: dict[tuple[str, str], list[str]] = {}
+    present: dict[tuple[str, str], bool] = {}  # each source asked once
     for name in selected:
         node = project.nodes[name]
         for schema, table in node.sources:
-            if existing_kind(con, schema, table) is None:
+            if (schema, table) not in present:
+                present[(schema, table)] = existing_kind(con, schema, table) is not None
+            if not present[(schema, table)]:
                 missing.setdefault((schema, table), []).append(str(node.relative_path))
     if missing:
         lines = [f"{schema}.{table} (read by {', '.join(files)})" for (schema, table), files in missing.items()]
@@ -189,30 +232,85 @@ def run(
     selected: Sequence[str],
     reporter: Reporter | None = None,
     command: str = "build",
+    reuse: bool = True,
+    named: Collection[str] = (),
+    threads: int = 1,
 ) -> RunResult:
-    """`build`: build the selected nodes in topological order; a failure skips its descendants only.
+    """`build`: build the selected nodes in topological order; a failure skips its descendants only; with `reuse`,
+    a node whose fingerprint is unchanged since its last build keeps what it published (toolkit/warehouse/reuse.py),
+    unless it is one of the `named` nodes (named in --select: asked for by name, so built). With `threads` > 1,
+    independent nodes run at once, each on its own cursor and in its own transaction.
     `test`: evaluate the selected nodes' assertions against what is published, building nothing."""
     reporter = reporter or SilentReporter()
-    outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now())
+    outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now(),
+                        package=project.settings.project_dir.name)
+    states = NodeStates(con, project.nodes, project.graph.parents, outcome.run_id, reuse) if command == "build" else None
     broken: dict[str, str] = {}  # node → the failed node that makes it unbuildable
     names = [name for name in selected if command == "build" or project.nodes[name].assertions]
-    for index, name in enumerate(names, start=1):
+    chosen = set(selected)
+    lock = threading.Lock()  # one thread at a time reports, and reads or writes the run's shared state
+    started = iter(range(1, len(names) + 1))
+
+    def step(name: str, cursor: duckdb.DuckDBPyConnection, worker: int = 0) -> NodeResult:
         node = project.nodes[name]
-        reporter.node_started(node, index, len(names))
-        culprit = next((broken[p] for p in project.graph.parents[name] if p in broken), None)
-        if culprit is not None:
+        with lock:
+            index = next(started)
+            culprit = next((broken[p] for p in project.graph.parents[name] if p in broken), None)
+            kept = _kept(node, states, name in named) if culprit is None and states is not None else None
+            if kept is None:  # a kept node does no work: its one line is its finish line
+                reporter.node_started(node, index, len(names))
+        if kept is not None:
+            result = kept
+        elif culprit is not None:
             result = _result(node, Status.SKIPPED, None, 0.0, f"skipped because upstream node {culprit} failed", _now())
-        elif command == "test":
-            result = _test(con, node)
+        elif states is None:
+            result = _test(cursor, node)
         else:
-            with reporting(_progress_of(reporter, node)):
-                result = _build(con, project, node, set(selected))
-        if result.status.blocks_descendants and command == "build":
-            broken[name] = culprit or name
-        outcome.results.append(result)
-        reporter.node_finished(result, index, len(names))
+            # a node's steps reach its line only one node at a time: toolkit.progress has one listener per process
+            with reporting(_progress_of(reporter, node)) if threads <= 1 else nullcontext():
+                result = _build(cursor, project, node, chosen)
+            with lock:
+                states.finished(node, states.fingerprints.get(name), result.status.value)
+        result = replace(result, thread_id=f"Thread-{worker + 1}")
+        with lock:
+            if states is not None and culprit is not None:
+                states.finished(node, None, result.status.value)
+            if result.status.blocks_descendants and command == "build":
+                broken[name] = culprit or name
+            reporter.node_finished(result, index, len(names))
+        return result
+
+    if threads <= 1:
+        results = {name: step(name, con) for name in names}
+    else:
+        with worker_cursors(con, threads) as cursors:
+            results = run_in_dag_order(names, project.graph.parents, threads,
+                                       lambda name, worker: step(name, cursors[worker], worker),
+                                       exclusive=lambda name: _runs_alone(project.nodes[name]),
+                                       interrupt=lambda: [cursor.interrupt() for cursor in cursors])
+    outcome.results.extend(results[name] for name in names)
+    if states is not None:
+        states.save()
     outcome.finished_at = _now()
     return outcome
+
+
+def _runs_alone(node: Node) -> bool:
+    """Nodes that train or apply ML models run alone: their reproducible statistics pin DuckDB to one thread."""
+    return node.kind is NodeKind.ML_MODEL or node.calls_ml
+
+
+def _kept(node: Node, states: NodeStates, named: bool) -> NodeResult | None:
+    """The result of a node kept as its last build published it, or None when it must be built."""
+    started_at, clock = _now(), time.perf_counter()
+    fingerprint = states.fingerprint(node)
+    if named or not states.reusable(node, fingerprint):
+        return None
+    states.reused(node)
+    message = "unchanged: the same SQL, config and inputs as at its last build"
+    if node.kind is NodeKind.ML_MODEL:
+        message = f"version {states.model_version(node.name)} kept: its query and its inputs are unchanged"
+    return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock, message, started_at)
 
 
 def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str]) -> NodeResult:
@@ -450,7 +548,8 @@ def _result(
     models: tuple[tuple[str, int, str], ...] = (),
 ) -> NodeResult:
     relation = node.qualified_name if node.kind is NodeKind.MODEL else None  # assertions and models store no relation
-    return NodeResult(node.name, relation, status, rows, round(seconds, 4), message, started_at, assertions, models)
+    return NodeResult(node.name, relation, status, rows, round(seconds, 4), message, started_at, assertions, models,
+                      resource_type(node))
 
 
 def save_results(con: duckdb.DuckDBPyConnection, outcome: RunResult, target: Path) -> Path:
@@ -495,6 +594,10 @@ def _record(con: duckdb.DuckDBPyConnection, outcome: RunResult) -> None:
         [(outcome.run_id, r.node, model, version, function) for r in outcome.results for model, version, function in r.models
          if r.status is not Status.ERROR],
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat() + "Z"
 
 
 def _now() -> datetime:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from toolkit.display.fit import Cell, left, print_fitted, right
@@ -21,10 +21,11 @@ from toolkit.runner import NodeResult, RunResult, Status
 
 STATUS_STYLE = {
     Status.SUCCESS: ("OK", "green"), Status.WARN: ("WARN", "yellow"), Status.FAIL: ("FAIL", "red"),
-    Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"),
+    Status.ERROR: ("ERROR", "red"), Status.SKIPPED: ("SKIP", "dim"), Status.UNCHANGED: ("SAME", "dim"),
 }
 VERDICT_STYLE = {"pass": ("PASS", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "red"), "error": ("ERROR", "red")}
 SAMPLES_SHOWN = 2  # sample failing rows printed per failed assertion
+KEPT_LISTED = 10  # more unchanged nodes than this are counted in the summary, not listed
 
 
 def _counter(index: int, total: int) -> str:
@@ -38,9 +39,12 @@ def finished_line(result: NodeResult, index: int, total: int) -> Text:
     if result.assertions:
         passed = sum(a.status == "pass" for a in result.assertions)
         details += f"{passed}/{len(result.assertions)} assertions passed, "
-    if result.status is Status.SUCCESS and result.message:
+    kept_model = result.status is Status.UNCHANGED and result.relation is None and result.resource_type == "model"
+    if (result.status is Status.SUCCESS or kept_model) and result.message:
         details += f"{result.message}, "  # e.g. a trained model's version and metrics
-    if result.status is not Status.SKIPPED:
+    if kept_model:
+        line += Text(f"  [{details.rstrip(', ')}]", style="dim")
+    elif result.status not in (Status.SKIPPED, Status.UNCHANGED):
         line += Text(f"  [{details}{result.seconds:.2f}s]", style="dim")
     return line
 
@@ -93,14 +97,15 @@ class PlainReporter(_NodeLines):
 
 
 class TerminalReporter(_NodeLines):
-    """A live line per running node with a spinner and its elapsed time; finished nodes print above it."""
+    """A live line per running node with a spinner and its elapsed time (several with --threads); finished nodes
+    print above them."""
 
     def __init__(self, console: Console) -> None:
         super().__init__(console)
         self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20),
                                   TextColumn("{task.fields[step]}"), TimeElapsedColumn(), console=console,
                                   transient=True)
-        self._task: int | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> TerminalReporter:
         self._progress.start()
@@ -110,18 +115,20 @@ class TerminalReporter(_NodeLines):
         self._progress.stop()
 
     def node_started(self, node: Node, index: int, total: int) -> None:
-        self._task = self._progress.add_task(f"{_counter(index, total)} building {node.name}", total=None, step="")
+        self._tasks[node.name] = self._progress.add_task(f"{_counter(index, total)} building {node.name}",
+                                                         total=None, step="")
         self._progress.refresh()  # the line shows at once, not at the next tick
 
     def node_progress(self, node: Node, step: Step) -> None:
-        if self._task is not None:  # a known total fills the bar; an unknown one keeps it pulsing
-            self._progress.update(self._task, total=step.total, completed=step.done if step.total else 0,
+        task = self._tasks.get(node.name)
+        if task is not None:  # a known total fills the bar; an unknown one keeps it pulsing
+            self._progress.update(task, total=step.total, completed=step.done if step.total else 0,
                                   step=step.describe())
 
     def node_finished(self, result: NodeResult, index: int, total: int) -> None:
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-            self._task = None
+        task = self._tasks.pop(result.node, None)
+        if task is not None:
+            self._progress.remove_task(task)
         super().node_finished(result, index, total)
 
 
@@ -131,19 +138,26 @@ def reporter_for(console: Console) -> PlainReporter | TerminalReporter:
 
 def print_summary(console: Console, errors: Console, outcome: RunResult) -> None:
     rows: list[Sequence[Cell]] = []
+    kept = [result.node for result in outcome.results if result.status is Status.UNCHANGED]
     for result in outcome.results:
+        if result.status is Status.UNCHANGED and len(kept) > KEPT_LISTED:
+            continue  # many kept nodes: counted below, not listed
         label, style = STATUS_STYLE[result.status]
         rows.append((result.node, Text(label, style=style), "" if result.rows is None else f"{result.rows:,}",
                      f"{result.seconds:.2f}"))
-    print_fitted(console, [left("node"), left("status"), right("rows", drop=2), right("seconds", drop=1)], rows,
-                 title="Summary", record=_summary_record)
+    if rows:
+        print_fitted(console, [left("node"), left("status"), right("rows", drop=2), right("seconds", drop=1)], rows,
+                     title="Summary", record=_summary_record)
+    if len(kept) > KEPT_LISTED:
+        console.print(f"{len(kept)} unchanged node(s) kept, not listed (run_results.json lists them).", style="dim")
     _print_assertions(console, outcome)
     print_failures(errors, outcome)
     counts = {status: sum(r.status is status for r in outcome.results) for status in Status}
     seconds = (outcome.finished_at - outcome.started_at).total_seconds() if outcome.finished_at else 0.0
     console.print(
         f"Done in {seconds:.2f}s: {counts[Status.SUCCESS]} succeeded, {counts[Status.WARN]} warned, "
-        f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped."
+        f"{counts[Status.FAIL]} failed, {counts[Status.ERROR]} errored, {counts[Status.SKIPPED]} skipped"
+        + (f", {counts[Status.UNCHANGED]} unchanged (kept)." if counts[Status.UNCHANGED] else ".")
     )
 
 

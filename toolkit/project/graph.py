@@ -7,7 +7,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
 from toolkit.errors import ProjectError, did_you_mean
+from toolkit.project.fingerprint import definition_checksum
+from toolkit.project.manifest import Reference
 from toolkit.project.nodes import Node, NodeKind
+
+# state:<value>: whether a node is picked, from its checksum now and in the reference manifest (None: not there)
+STATE_SELECTORS = {
+    "modified": lambda now, before: before is None or before != now,
+    "new": lambda now, before: before is None,
+    "unmodified": lambda now, before: before is not None and before == now,
+    "old": lambda now, before: before is not None,
+}
+RESULT_STATUSES = ("success", "warn", "fail", "error", "skipped", "unchanged")
 
 
 class Graph:
@@ -17,6 +28,7 @@ class Graph:
         self.nodes = dict(nodes)
         self.parents = {name: tuple(node.depends_on) for name, node in self.nodes.items()}
         self._gate_on_assertions()
+        self.reference: Reference | None = None  # the earlier build `state:` and `result:` selectors compare with
         self.children: dict[str, list[str]] = {name: [] for name in self.nodes}
         for name, parents in self.parents.items():
             for parent in parents:
@@ -98,6 +110,11 @@ class Graph:
         chosen |= {name for name in tests if set(self.nodes[name].depends_on) <= chosen and name not in excluded}
         return self.order(chosen)
 
+    def named(self, select: Iterable[str]) -> set[str]:
+        """The nodes the selectors name (`x`, `+x`, `x+`), not those they reach by tag, path, state or the graph."""
+        cores = [selector.strip("+") for selector in _split(select)]
+        return {self.resolve(core) for core in cores if ":" not in core}
+
     def _pick(self, selector: str) -> set[str]:
         with_ancestors, with_descendants = selector.startswith("+"), selector.endswith("+")
         core = selector.strip("+")
@@ -136,10 +153,32 @@ class Graph:
                                    hint="path: takes a folder or a file relative to the project, "
                                         "e.g. path:models/staging")
             return found
+        if method in ("state", "result"):
+            return self._compared(method, value, selector)
+        methods = ["tag", "path", "state", "result"]
         raise ProjectError(
-            f'--select/--exclude "{selector}": unknown selector method "{method}"{did_you_mean(method, ["tag", "path"])}',
-            hint="use name, +name, name+, tag:x or path:models/sub",
+            f'--select/--exclude "{selector}": unknown selector method "{method}"{did_you_mean(method, methods)}',
+            hint="use name, +name, name+, tag:x, path:models/sub, state:modified or result:error",
         )
+
+    def _compared(self, method: str, value: str, selector: str) -> set[str]:
+        """state:modified … against the reference manifest; result:error … against the reference run results."""
+        choices = STATE_SELECTORS if method == "state" else RESULT_STATUSES
+        if value not in choices:
+            raise ProjectError(f'--select/--exclude "{selector}": {method}:{value} is not one of '
+                               f"{', '.join(f'{method}:{c}' for c in choices)}{did_you_mean(value, choices)}")
+        reference = self.reference
+        known = None if reference is None else (reference.checksums if method == "state" else reference.statuses)
+        if known is None:
+            what = "manifest.json" if method == "state" else "run_results.json"
+            where = f" in {reference.folder}" if reference is not None else ""
+            raise ProjectError(f'--select "{selector}" compares with an earlier build, but there is no {what}{where}',
+                               hint="build once first (it writes target/), or pass --state with a saved copy of "
+                                    "an earlier build's target folder")
+        if method == "result":
+            return {name for name in self.nodes if known.get(name) == value}
+        compare = STATE_SELECTORS[value]
+        return {name for name, node in self.nodes.items() if compare(definition_checksum(node), known.get(name))}
 
 
 def _reach(start: str, edges: Mapping[str, Iterable[str]]) -> set[str]:

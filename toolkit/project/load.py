@@ -266,3 +266,13 @@ def _assertions(rendered: Rendered, materialized: Materialization, sql: str) -> 
     options = {key: rendered.config[key] for key in file_keys}
     own = make_assertion("assertion", failing_rows=sql, label=rendered.name, **options)
     return NodeKind.ASSERTION, [own]
+
+
+def with_full_refresh(project: Project) -> Project:
+    """`build --full-refresh`: every incremental model rebuilt whole, as dbt's flag does
+    (https://docs.getdbt.com/reference/resource-configs/full_refresh)."""
+    nodes = {name: replace(node, incremental=replace(node.incremental, full_refresh=True))
+             if node.incremental is not None else node for name, node in project.nodes.items()}
+    graph = Graph(nodes)
+    graph.reference = project.graph.reference
+    return replace(project, graph=graph)

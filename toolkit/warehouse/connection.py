@@ -81,11 +81,31 @@ def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnect
         except duckdb.Error as error:
             raise _open_error(path, error) from None
         else:
-            # Times with a time zone read and print in UTC on every machine, as BigQuery's TIMESTAMPs do: a
-            # model's results do not depend on where it is built.
-            con.execute(render(_setting("TimeZone", exp.Literal.string("UTC"))))
-            register_functions(con)
+            _set_up(con)
             return con
+
+
+@contextmanager
+def worker_cursors(con: duckdb.DuckDBPyConnection, count: int) -> Iterator[list[duckdb.DuckDBPyConnection]]:
+    """`count` cursors of `con` (connections to its database, each with its own transactions), set up as `con`:
+    for threads that build nodes at once within DuckDB's one writing process; closed afterwards."""
+    cursors = []
+    try:
+        for _ in range(count):
+            cursor = con.cursor()
+            _set_up(cursor)
+            cursors.append(cursor)
+        yield cursors
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _set_up(con: duckdb.DuckDBPyConnection) -> None:
+    # Times with a time zone read and print in UTC on every machine, as BigQuery's TIMESTAMPs do: a model's
+    # results do not depend on where it is built.
+    con.execute(render(_setting("TimeZone", exp.Literal.string("UTC"))))
+    register_functions(con)
 
 
 def _open_error(path: Path, error: duckdb.Error) -> WarehouseError:

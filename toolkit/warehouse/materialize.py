@@ -26,7 +26,8 @@ TEMPORARY_PREFIX = "__toolkit_tmp__"
 def existing_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Materialization | None:
     """Whether `schema.name` is a table, a view, or absent (names compare case-insensitively, as in DuckDB)."""
     rows = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+        "SELECT table_type FROM information_schema.tables WHERE lower(table_schema) = lower(?) "
+        "AND lower(table_name) = lower(?) AND table_catalog = current_database()",  # not an attached database's
         [schema, name],
     ).fetchall()
     if not rows:
