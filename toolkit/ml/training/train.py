@@ -36,7 +36,7 @@ from toolkit.ml.inference import anomalies, attributions
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
-from toolkit.ml.training import labels, pvalues, stream, warm
+from toolkit.ml.training import labels, pvalues, stream, warm, width
 from toolkit.ml.training.descent import blocks as descent_blocks
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
@@ -153,6 +153,9 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     descent = model_type.has_weights and optimize_strategy(opts, sizes) == "BATCH_GRADIENT_DESCENT"
     sparse = sparse_design(model_type.family, descent, preprocessor, table_rows)
     chunk = _chunk_rows(opts, preprocessor, parts[TRAIN].num_rows, sparse) if descent else None
+    width.warn_id_like(name, preprocessor, parts[TRAIN].num_rows)
+    if chunk is None:  # a streamed design holds one chunk at a time
+        width.check_dense_width(name, opts.model_type, model_type.family, preprocessor, table_rows, sparse)
     # The parts hold the feature columns themselves (TRANSFORM already applied): encode, not design_matrix.
     X = {role: encode(unfitted, part, sparse=sparse) if chunk is None else stream.StreamedRows(
         part, lambda rows: encode(unfitted, rows, sparse=sparse), chunk, preprocessor.width)
