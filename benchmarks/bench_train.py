@@ -4,6 +4,7 @@
     python benchmarks/bench_train.py --factor 10 --repeat 3   # ×10 (3.3M rows)
     python benchmarks/bench_train.py --no-early-stop          # the toolkit runs all 20 iterations, as the pipeline
     python benchmarks/bench_train.py --fit-only               # 20 iterations of each optimiser on one matrix
+    python benchmarks/bench_train.py --chunk-rows 262144      # also the streamed descent, 262,144 rows per chunk
 
 Both variants train on the ×`factor` flights table to predict `arr_delay > 15`, on two feature sets:
 - `base`: carrier, origin, dest (105 categories), distance, dep_delay;
@@ -23,7 +24,11 @@ encoded once by the toolkit (the CSR matrix it trains on); the ratio of their me
 
 Each variant runs in its own subprocess (launched by this script, alternating, `--repeat` times) that reports its
 wall time from the query to the end (imports excluded) and its peak RSS (ru_maxrss). The ratios use the median
-time and the largest peak of each variant. Targets: time ≤ 1.0×, peak memory ≤ 1.0× the pipeline's."""
+time and the largest peak of each variant. Targets: time ≤ 1.0×, peak memory ≤ 1.0× the pipeline's.
+
+`--chunk-rows N` adds a third variant, `streamed`: the toolkit with TOOLKIT_DESCENT_CHUNK_ROWS = N, the design
+matrix encoded N rows at a time in every pass of the descent (toolkit.ml.training.stream); its time, peak and AUC
+are printed against the in-memory toolkit's."""
 
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ def query(features: str) -> str:
             "FROM raw.flights WHERE arr_delay IS NOT NULL")
 
 
-def run_toolkit(path: str, features: str, full: bool) -> dict:
+def run_toolkit(path: str, features: str, full: bool, chunk_rows: int = 0) -> dict:
     import duckdb
 
     from toolkit.ml import save_model, train_model
@@ -65,7 +70,8 @@ def run_toolkit(path: str, features: str, full: bool) -> dict:
     register_farm_fingerprint(con)
     con.execute("SET enable_progress_bar = false")
     options = {"model_type": "LOGISTIC_REG", "data_split_method": "CUSTOM", "data_split_col": "is_eval",
-               "max_iterations": ITERATIONS, **({"early_stop": False} if full else {})}
+               "max_iterations": ITERATIONS, "toolkit_descent_chunk_rows": chunk_rows,
+               **({"early_stop": False} if full else {})}
     start = time.perf_counter()
     training = train_model(con, name="flight_delay", options=options, query=query(features))
     save_model(con, training)
@@ -154,37 +160,40 @@ def fit_only(source: Path, features: str, repeat: int) -> None:
           f"{toolkit / baseline:.3f} (target <= 1.15)", flush=True)
 
 
-def child(variant: str, path: str, features: str, full: bool) -> None:
-    result = run_toolkit(path, features, full) if variant == "toolkit" else run_baseline(path, features)
+def child(variant: str, path: str, features: str, full: bool, chunk_rows: int) -> None:
+    if variant == "baseline":
+        result = run_baseline(path, features)
+    else:
+        result = run_toolkit(path, features, full, chunk_rows if variant == "streamed" else 0)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def launch(variant: str, path: Path, features: str, full: bool) -> dict:
+def launch(variant: str, path: Path, features: str, full: bool, chunk_rows: int = 0) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, __file__, "--child", variant, "--path", str(path), "--features", features,
-                           *(["--no-early-stop"] if full else [])],
+                           "--chunk-rows", str(chunk_rows), *(["--no-early-stop"] if full else [])],
                           capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{variant} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare(source: Path, features: str, repeat: int, full: bool) -> None:
-    results: dict[str, list[dict]] = {"baseline": [], "toolkit": []}
+def compare(source: Path, features: str, repeat: int, full: bool, chunk_rows: int = 0) -> None:
+    results: dict[str, list[dict]] = {"baseline": [], "toolkit": [], **({"streamed": []} if chunk_rows else {})}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeat):
-            for variant in ("baseline", "toolkit"):
+            for variant in results:
                 path = source
-                if variant == "toolkit":  # the model store is written into a copy of the warehouse
+                if variant != "baseline":  # the model store is written into a copy of the warehouse
                     path = Path(tmp) / f"warehouse_{i}.duckdb"
                     shutil.copyfile(source, path)
-                result = launch(variant, path, features, full)
+                result = launch(variant, path, features, full, chunk_rows)
                 results[variant].append(result)
                 print(f"{features:<8} run {i + 1} {variant:<8} {result['seconds']:6.2f} s (fit "
                       f"{result['fit_seconds']:5.2f} s)  peak {result['peak_rss_mb']:7.0f} MB  rows "
                       f"{result['rows']:,}  iterations {result['n_iter']}  auc {result['roc_auc']:.6f}", flush=True)
-                if variant == "toolkit":
+                if variant != "baseline":
                     path.unlink()
     time_of = {v: statistics.median(r["seconds"] for r in rs) for v, rs in results.items()}
     peak_of = {v: max(r["peak_rss_mb"] for r in rs) for v, rs in results.items()}
@@ -197,6 +206,12 @@ def compare(source: Path, features: str, repeat: int, full: bool) -> None:
           f"ratio {memory_ratio:.3f} (target <= {MEMORY_TARGET}) {'OK' if memory_ratio <= MEMORY_TARGET else 'MISSED'}")
     print(f"{features}: eval ROC AUC toolkit {auc_of['toolkit']:.6f}, baseline {auc_of['baseline']:.6f}, "
           f"difference {auc_of['toolkit'] - auc_of['baseline']:+.2e}\n", flush=True)
+    if chunk_rows:
+        print(f"{features}: streamed ({chunk_rows:,} rows per chunk) against in memory: time "
+              f"{time_of['streamed']:.2f} s / {time_of['toolkit']:.2f} s = {time_of['streamed'] / time_of['toolkit']:.2f}x,"
+              f" peak {peak_of['streamed']:.0f} MB / {peak_of['toolkit']:.0f} MB = "
+              f"{peak_of['streamed'] / peak_of['toolkit']:.2f}x, AUC difference "
+              f"{auc_of['streamed'] - auc_of['toolkit']:+.2e}\n", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -205,13 +220,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--features", choices=[*FEATURE_SETS, "both"], default="both")
     parser.add_argument("--fit-only", action="store_true", help="time the optimisers alone on one matrix")
-    parser.add_argument("--child", choices=["toolkit", "baseline"])
+    parser.add_argument("--child", choices=["toolkit", "baseline", "streamed"])
     parser.add_argument("--path")
+    parser.add_argument("--chunk-rows", type=int, default=0,
+                        help="also run the streamed descent (TOOLKIT_DESCENT_CHUNK_ROWS) with this many rows per chunk")
     parser.add_argument("--no-early-stop", action="store_true",
                         help="train the toolkit with EARLY_STOP = FALSE: all 20 iterations, as the baseline runs")
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.child, args.path, args.features, args.no_early_stop)
+        return child(args.child, args.path, args.features, args.no_early_stop, args.chunk_rows)
 
     sys.path.insert(0, str(HERE))
     from flights_scaled import ensure_scaled_warehouse
@@ -221,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.fit_only:
             fit_only(source, features, args.repeat)
         else:
-            compare(source, features, args.repeat, args.no_early_stop)
+            compare(source, features, args.repeat, args.no_early_stop, args.chunk_rows)
 
 
 if __name__ == "__main__":

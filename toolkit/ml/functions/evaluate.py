@@ -96,14 +96,14 @@ def score(function: str, trained: TrainedModel, batches: Batches) -> Scores:
             if batch.num_rows == 0:
                 continue
             table = pa.Table.from_batches([batch])
-            X = design_matrix(trained, table)
+            X = design_matrix(trained, table, allow_sparse=True)  # CSR for a wide one-hot design
             if supervised:
                 y, keep = _labels(function, trained, table)
                 if not keep.any():
                     continue
                 parts.setdefault("y", []).append(y)
                 X = X if keep.all() else X[keep]
-            rows += len(X)
+            rows += X.shape[0]
             for name, values in head(trained).score(trained, X).items():
                 parts.setdefault(name, []).append(values)
     if rows == 0:

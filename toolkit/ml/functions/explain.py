@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from toolkit.ml.features.transform import without_prefixed
 from toolkit.ml.functions.evaluate import check_threshold, predicted_classes
@@ -56,7 +57,14 @@ from toolkit.ml.functions.support import (
     ragged_structs,
     type_names,
 )
-from toolkit.ml.inference.attributions import TreeExplainer, by_input, input_sources, linear_parameters, numeric_means
+from toolkit.ml.inference.attributions import (
+    TreeExplainer,
+    by_input,
+    input_sources,
+    linear_parameters,
+    numeric_means,
+    sparse_linear_attributions,
+)
 from toolkit.ml.inference.predict import design_matrix, predict
 from toolkit.ml.types.tasks import Family
 
@@ -156,8 +164,8 @@ class _Explainer:
 
     def explain(self, table: pa.Table, threshold: float | None, top_k: int) -> dict[str, pa.Array]:
         trained, estimator = self.trained, self.trained.estimator
-        X = design_matrix(trained, table)
-        n = len(X)
+        X = design_matrix(trained, table, allow_sparse=True)  # CSR for a wide one-hot linear design
+        n = X.shape[0]
         columns: dict[str, pa.Array] = {}
         if trained.classes is not None:
             proba = estimator.predict_proba(X)
@@ -186,16 +194,22 @@ class _Explainer:
     def _linear(self, X: np.ndarray, proba: np.ndarray | None,
                 chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         multiclass = self.coef.shape[0] > 1
-        weights = self.coef[chosen] if multiclass else np.broadcast_to(self.coef[0], X.shape)
-        intercept = self.intercept[chosen] if multiclass else np.full(len(X), self.intercept[0])
-        design = by_input((X - self.means) * weights, self.sources, len(self.inputs))
-        baseline = intercept + (weights * self.means).sum(axis=1)
+        n = X.shape[0]
+        intercept = self.intercept[chosen] if multiclass else np.full(n, self.intercept[0])
+        if sp.issparse(X):  # per input, without a rows × width dense product
+            explained = chosen if multiclass else np.zeros(n, np.int64)
+            design = sparse_linear_attributions(self.coef, self.means, self.sources, len(self.inputs), X, explained)
+            baseline = intercept + (self.coef @ self.means)[explained]
+        else:
+            weights = self.coef[chosen] if multiclass else np.broadcast_to(self.coef[0], X.shape)
+            design = by_input((X - self.means) * weights, self.sources, len(self.inputs))
+            baseline = intercept + (weights * self.means).sum(axis=1)
         estimator = self.trained.estimator
         if self.trained.classes is None:
             return design, baseline, np.asarray(estimator.predict(X), np.float64)
         scores = np.asarray(estimator.decision_function(X), np.float64)
         if multiclass:
-            return design, baseline, scores[np.arange(len(X)), chosen]
+            return design, baseline, scores[np.arange(n), chosen]
         sign = self._sign(chosen)
         return design * sign[:, None], baseline * sign, scores * sign
 

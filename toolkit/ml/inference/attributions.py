@@ -133,6 +133,19 @@ def linear_attributions(trained: TrainedModel, X: np.ndarray, chosen: np.ndarray
     return by_input((X - numeric_means(trained)) * weights, sources, len(inputs))
 
 
+def sparse_linear_attributions(coef: np.ndarray, means: np.ndarray, sources: np.ndarray, n_inputs: int,
+                               X: sp.csr_matrix, explained: np.ndarray) -> np.ndarray:
+    """linear_attributions of the rows of a CSR design (rows × inputs), each row explaining class `explained` (its
+    weight row of `coef`): per class, its rows times the weights gathered per input (width × inputs), less the
+    means' part; no rows × width dense matrix."""
+    out = np.empty((X.shape[0], n_inputs), dtype=np.float64)
+    for k in np.unique(explained):
+        gather = sp.csr_matrix((coef[k], (np.arange(len(sources)), sources)), shape=(len(sources), n_inputs))
+        rows = np.flatnonzero(explained == k)
+        out[rows] = np.asarray((X[rows] @ gather).todense()) - gather.T @ means
+    return out
+
+
 def _sparse_linear_abs_sums(trained: TrainedModel, X: sp.csr_matrix, chosen: np.ndarray) -> np.ndarray:
     """linear_attributions' absolute values summed over the rows of a CSR design matrix, without densifying it:
     per class, the rows explaining it times the weights gathered per input (width × inputs), less the means' part."""

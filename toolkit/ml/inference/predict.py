@@ -63,10 +63,11 @@ def _inputs(trained: TrainedModel, table: pa.Table) -> pa.Table:
     return features
 
 
-def design_matrix(trained: TrainedModel, table: pa.Table) -> np.ndarray:
+def design_matrix(trained: TrainedModel, table: pa.Table, *, allow_sparse: bool = False) -> np.ndarray | sp.csr_matrix:
     """Encoded rows of `table` (input rows, with TRANSFORM applied first when the model has one) as the estimator
-    expects them."""
-    return encode(trained, model_inputs(trained, table))
+    expects them; with `allow_sparse`, as CSR when `sparse_input` says so (a wide one-hot design is never densified
+    for a model that reads CSR)."""
+    return encode(trained, model_inputs(trained, table), sparse=allow_sparse and sparse_input(trained))
 
 
 def encode(trained: TrainedModel, features: pa.Table, *, sparse: bool = False) -> np.ndarray | sp.csr_matrix:

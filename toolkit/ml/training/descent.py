@@ -23,6 +23,7 @@ learning_rate in ML.TRAINING_INFO is the step length each iteration took."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,64 +87,84 @@ def _binary(z: np.ndarray, y: np.ndarray, *, gradient: bool) -> tuple[np.ndarray
     return losses, dz
 
 
-class _Problem:
-    """The smooth part of the objective on one data set, with parameters laid out as (outputs, features + 1)."""
+def blocks(X) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(first row, row after the last, rows) of a design matrix in memory (one block), or of a streamed one
+    (toolkit.ml.training.stream: its `blocks()`, encoded chunk by chunk)."""
+    if hasattr(X, "blocks"):
+        yield from X.blocks()
+    else:
+        yield 0, X.shape[0], X
 
-    def __init__(self, settings: Settings, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> None:
+
+class _Problem:
+    """The smooth part of the objective on one data set, with parameters laid out as (outputs, features + 1).
+    X is read block by block (one block in memory; a streamed design's chunks): every pass sums the blocks'
+    losses and gradients, so only one block's matrix and scores exist at a time."""
+
+    def __init__(self, settings: Settings, X, y: np.ndarray, weights: np.ndarray | None) -> None:
         self.s, self.X = settings, X
         self.n_out = settings.n_classes if settings.kind == MULTINOMIAL else 1
         self.y = np.asarray(y, np.float64)
         self.w = None if weights is None else np.asarray(weights, np.float64)
-        n = X.shape[0]
-        self.total = float(n if self.w is None else self.w.sum())
-        if settings.kind == MULTINOMIAL:
-            self.onehot = np.zeros((n, self.n_out))
-            self.onehot[np.arange(n), self.y.astype(np.int64)] = 1.0
+        self.n = X.shape[0]
+        self.total = float(self.n if self.w is None else self.w.sum())
 
     def scores(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         if self.n_out == 1:  # a matrix-vector product: faster than a one-column matrix product
             return X @ theta[0, :-1] + theta[0, -1]
         return X @ theta[:, :-1].T + theta[:, -1]
 
-    def row_losses(self, z: np.ndarray, y: np.ndarray, onehot: np.ndarray | None = None) -> np.ndarray:
+    def row_losses(self, z: np.ndarray, y: np.ndarray, gradient: bool = False):
+        """The rows' losses at scores z, and with `gradient` their derivatives in z."""
         kind = self.s.kind
         if kind == SQUARED:
-            return (z - y) ** 2
+            return (z - y) ** 2, 2.0 * (z - y) if gradient else None
         if kind == BINARY:
-            return _binary(z, y, gradient=False)[0]
-        if onehot is None:
-            onehot = np.zeros_like(z)
-            onehot[np.arange(len(z)), y.astype(np.int64)] = 1.0
-        return logsumexp(z, axis=1) - (z * onehot).sum(axis=1)
+            return _binary(z, y, gradient=gradient)
+        onehot = np.zeros_like(z)
+        onehot[np.arange(len(z)), y.astype(np.int64)] = 1.0
+        lse = logsumexp(z, axis=1)
+        losses = lse - (z * onehot).sum(axis=1)
+        return losses, np.exp(z - lse[:, None]) - onehot if gradient else None
+
+    def mean_loss(self, theta: np.ndarray, X, y: np.ndarray) -> float:
+        """The unweighted mean loss of other rows (the eval split's), block by block."""
+        y = np.asarray(y, np.float64)
+        total = 0.0
+        for start, stop, rows in blocks(X):
+            total += float(self.row_losses(self.scores(theta, rows), y[start:stop])[0].sum())
+        return total / X.shape[0]
 
     def value(self, theta: np.ndarray) -> tuple[float, float]:
         """(smooth objective, unweighted mean loss) at theta."""
-        losses = self.row_losses(self.scores(theta, self.X), self.y, getattr(self, "onehot", None))
-        return self._objective(theta, losses), float(losses.mean())
-
-    def _objective(self, theta: np.ndarray, losses: np.ndarray) -> float:
-        data = losses.sum() if self.w is None else losses @ self.w
-        return float((data + self.s.l2 * np.sum(theta[:, :-1] ** 2)) / self.total)
+        f, _, mean = self._pass(theta, gradient=False)
+        return f, mean
 
     def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray, float]:
         """(smooth objective, its gradient, unweighted mean loss) at theta."""
-        z = self.scores(theta, self.X)
-        kind = self.s.kind
-        if kind == SQUARED:
-            losses, dz = (z - self.y) ** 2, 2.0 * (z - self.y)
-        elif kind == BINARY:
-            losses, dz = _binary(z, self.y, gradient=True)
-        else:
-            lse = logsumexp(z, axis=1)
-            losses = lse - (z * self.onehot).sum(axis=1)
-            dz = np.exp(z - lse[:, None]) - self.onehot
-        if self.w is not None:
-            dz = dz * (self.w if dz.ndim == 1 else self.w[:, None])
-        grad = np.empty_like(theta)
-        grad[:, :-1] = (self.X.T @ dz).T + 2.0 * self.s.l2 * theta[:, :-1]
-        grad[:, -1] = dz.sum(axis=0) if self.s.fit_intercept else 0.0
-        grad /= self.total
-        return self._objective(theta, losses), grad, float(losses.mean())
+        return self._pass(theta, gradient=True)
+
+    def _pass(self, theta: np.ndarray, gradient: bool) -> tuple[float, np.ndarray | None, float]:
+        data = plain = 0.0
+        grad = np.zeros_like(theta) if gradient else None
+        for start, stop, X in blocks(self.X):
+            y = self.y[start:stop]
+            w = None if self.w is None else self.w[start:stop]
+            losses, dz = self.row_losses(self.scores(theta, X), y, gradient)
+            total = losses.sum()
+            plain += total
+            data += total if w is None else losses @ w
+            if gradient:
+                if w is not None:
+                    dz = dz * (w if dz.ndim == 1 else w[:, None])
+                grad[:, :-1] += (X.T @ dz).T
+                if self.s.fit_intercept:
+                    grad[:, -1] += dz.sum(axis=0)
+        f = float((data + self.s.l2 * np.sum(theta[:, :-1] ** 2)) / self.total)
+        if gradient:
+            grad[:, :-1] += 2.0 * self.s.l2 * theta[:, :-1]
+            grad /= self.total
+        return f, grad, float(plain / self.n)
 
     def l1(self, theta: np.ndarray) -> float:
         return self.s.l1 * float(np.abs(theta[:, :-1]).sum()) / self.total
@@ -158,23 +179,24 @@ class _Problem:
         return out
 
 
-def descend(settings: Settings, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
+def descend(settings: Settings, X, y: np.ndarray, weights: np.ndarray | None,
             X_eval: np.ndarray | None, y_eval: np.ndarray | None, start: np.ndarray | None = None) -> Result:
-    """Minimise the objective from `start` ((outputs, features + 1), zeros when None), recording each iteration."""
+    """Minimise the objective from `start` ((outputs, features + 1), zeros when None), recording each iteration.
+    X (and X_eval) is a matrix in memory, or a streamed design read chunk by chunk in every pass."""
     problem = _Problem(settings, X, y, weights)
     theta = np.zeros((problem.n_out, X.shape[1] + 1)) if start is None else np.array(start, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging CONSTANT step is reported below
         return _descend(settings, problem, theta, X_eval, y_eval)
 
 
-def _descend(settings: Settings, problem: _Problem, theta: np.ndarray, X_eval: np.ndarray | None,
+def _descend(settings: Settings, problem: _Problem, theta: np.ndarray, X_eval,
              y_eval: np.ndarray | None) -> Result:
     has_eval = X_eval is not None and X_eval.shape[0] > 0
 
     def eval_loss(point: np.ndarray) -> float | None:
         if not has_eval:
             return None
-        return float(problem.row_losses(problem.scores(point, X_eval), np.asarray(y_eval, np.float64)).mean())
+        return problem.mean_loss(point, X_eval, y_eval)
 
     f, grad, train_loss = problem.value_grad(theta)
     watched = [eval_loss(theta) if has_eval else train_loss]

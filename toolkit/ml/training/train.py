@@ -37,7 +37,8 @@ from toolkit.ml.inference import anomalies, attributions
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
-from toolkit.ml.training import labels, pvalues, warm
+from toolkit.ml.training import labels, pvalues, stream, warm, width
+from toolkit.ml.training.descent import blocks as descent_blocks
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.types.estimators import FitContext, accepts_sparse, optimize_strategy
@@ -155,8 +156,14 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
                        n_inputs=len(columns.features), n_classes=len(classes or ()))
     descent = model_type.has_weights and optimize_strategy(opts, sizes) == "BATCH_GRADIENT_DESCENT"
     sparse = sparse_design(model_type.family, descent, preprocessor, table_rows)
+    chunk = _chunk_rows(opts, preprocessor, parts[TRAIN].num_rows, sparse) if descent else None
+    width.warn_id_like(name, preprocessor, parts[TRAIN].num_rows)
+    if chunk is None:  # a streamed design holds one chunk at a time
+        width.check_dense_width(name, opts.model_type, model_type.family, preprocessor, table_rows, sparse)
     # The parts hold the feature columns themselves (TRANSFORM already applied): encode, not design_matrix.
-    X = {role: encode(unfitted, part, sparse=sparse) for role, part in parts.items() if part.num_rows}
+    X = {role: encode(unfitted, part, sparse=sparse) if chunk is None else stream.StreamedRows(
+        part, lambda rows: encode(unfitted, rows, sparse=sparse), chunk, preprocessor.width)
+        for role, part in parts.items() if part.num_rows}
     y = {role: _targets(unfitted, part) for role, part in parts.items() if part.num_rows}
     if classes:
         labels.check_training_classes(opts, y[TRAIN], classes, split.method)
@@ -188,12 +195,12 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     scored = EVAL if EVAL in X else TRAIN
     task = head(trained)
     if task.keeps_scores:
-        scores = canonical({**task.score(trained, X[scored]), "y": y[scored]})
+        scores = canonical({**stream.over_chunks(X[scored], lambda rows: task.score(trained, rows)), "y": y[scored]})
         metrics, kept = task.metrics(trained, scores, None), scores
     else:
-        metrics, kept = task.evaluate(trained, X[scored], y[scored]), None
+        metrics, kept = _evaluate(task, trained, X[scored], y[scored]), None
     trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
-                      test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
+                      test_metrics=_evaluate(task, trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
     return Training(trained, compile_prediction(con, trained, sample))
 
 
@@ -204,6 +211,25 @@ def sparse_design(family: Family, descent: bool, preprocessor: Preprocessor, row
     if not accepts_sparse(family) or (family is Family.LINEAR_REG and not descent):
         return False
     return prefers_sparse(preprocessor, rows)
+
+
+def _chunk_rows(opts: ModelOptions, preprocessor: Preprocessor, rows: int, sparse: bool) -> int | None:
+    """Rows per chunk of a streamed gradient descent (toolkit.ml.training.stream), None to descend in memory;
+    CALCULATE_P_VALUES needs the whole matrix, so it is not streamed automatically and refuses a chunk size."""
+    chunk = stream.chunk_rows(opts, preprocessor, rows, sparse)
+    if chunk is None or not opts.get("CALCULATE_P_VALUES"):
+        return chunk
+    if opts.get(stream.OPTION) is None:
+        return None
+    raise ModelError(f"model {opts.model}: CALCULATE_P_VALUES needs the whole design matrix in memory, and "
+                     f"{stream.OPTION} = {chunk} streams it", hint=f"remove {stream.OPTION}, or set it to 0")
+
+
+def _evaluate(task, trained: TrainedModel, X, y: np.ndarray | None):
+    """The head's metrics of encoded rows (a streamed design: its chunks' outputs, concatenated)."""
+    if not isinstance(X, stream.StreamedRows):
+        return task.evaluate(trained, X, y)
+    return task.metrics(trained, {**stream.over_chunks(X, lambda rows: task.score(trained, rows)), "y": y}, None)
 
 
 def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -218,7 +244,7 @@ def _global_explain(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
     """ML.GLOBAL_EXPLAIN's attributions: their mean absolute value over the eval rows
     (toolkit.ml.inference.attributions)."""
     try:
-        return attributions.mean_abs_attributions(trained, X)
+        return stream.mean_over_chunks(X, lambda rows: attributions.mean_abs_attributions(trained, rows))
     except ValueError as error:  # trees the explanations cannot read
         raise ModelError(f"model {trained.name}: ENABLE_GLOBAL_EXPLAIN cannot explain its trees: {error}",
                          hint="train without enable_global_explain") from None
@@ -441,11 +467,12 @@ def _data_fingerprint(X: Mapping[int, np.ndarray | sp.csr_matrix], y: Mapping[in
     digest = hashlib.sha256()
     for role in sorted(X):
         digest.update(f"role {role} {X[role].shape}".encode())
-        if sp.issparse(X[role]):  # CSR: its row pointers, columns and values
-            for part in (X[role].indptr, X[role].indices, X[role].data):
-                digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
-        else:
-            digest.update(memoryview(np.ascontiguousarray(X[role])).cast("B"))
+        for _, _, rows in descent_blocks(X[role]):  # a streamed design: chunk by chunk
+            if sp.issparse(rows):  # CSR: its row pointers, columns and values
+                for part in (rows.indptr, rows.indices, rows.data):
+                    digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
+            else:
+                digest.update(memoryview(np.ascontiguousarray(rows)).cast("B"))
         if y[role] is not None:
             digest.update(memoryview(np.ascontiguousarray(y[role])).cast("B"))
     return digest.hexdigest()

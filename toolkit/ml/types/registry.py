@@ -54,6 +54,10 @@ _O = {s.name: s for s in [
     _spec("INSTANCE_WEIGHT_COL", "str", doc="a numeric column weighting each training row"),
     _spec("OPTIMIZE_STRATEGY", "enum", "AUTO_STRATEGY",
           choices=("AUTO_STRATEGY", "BATCH_GRADIENT_DESCENT", "NORMAL_EQUATION")),
+    # The toolkit's own option (not BigQuery's): rows per chunk when gradient descent streams its design matrix
+    # (toolkit.ml.training.stream); unset: chosen by size, 0: never.
+    _spec("TOOLKIT_DESCENT_CHUNK_ROWS", "int", None, low=0, high=2**40,
+          doc="the toolkit's option: rows per chunk of a streamed gradient descent (0: in memory)"),
     _spec("LEARN_RATE_STRATEGY", "enum", "LINE_SEARCH", choices=("LINE_SEARCH", "CONSTANT")),
     _spec("LS_INIT_LEARN_RATE", "float", 0.1, low=0.0, low_exclusive=True),
     _spec("CATEGORY_ENCODING_METHOD", "enum", "ONE_HOT_ENCODING", choices=("ONE_HOT_ENCODING", "DUMMY_ENCODING")),
@@ -93,7 +97,8 @@ _SUPERVISED = ("INPUT_LABEL_COLS", *_SPLIT, "MAX_ITERATIONS", "EARLY_STOP", "MIN
                "ENABLE_GLOBAL_EXPLAIN", "WARM_START")
 _WEIGHTS = ("AUTO_CLASS_WEIGHTS", "CLASS_WEIGHTS")
 _LINEAR = (*_SUPERVISED, "L1_REG", "L2_REG", "FIT_INTERCEPT", "CALCULATE_P_VALUES", "OPTIMIZE_STRATEGY",
-           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD", "INSTANCE_WEIGHT_COL")
+           "LEARN_RATE_STRATEGY", "LEARN_RATE", "LS_INIT_LEARN_RATE", "CATEGORY_ENCODING_METHOD", "INSTANCE_WEIGHT_COL",
+           "TOOLKIT_DESCENT_CHUNK_ROWS")
 # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-random-forest: a random
 # forest is one XGBoost round of NUM_PARALLEL_TREE trees, so it has no MAX_ITERATIONS.
 _FOREST = (*(n for n in _SUPERVISED if n != "MAX_ITERATIONS"), "L1_REG", "L2_REG", "NUM_PARALLEL_TREE",
