@@ -82,6 +82,11 @@ class TrainedModel:
     # KMEANS and PCA: the training rows' anomaly-score distribution ("quantiles", "values") and KMEANS's cluster
     # radii ("radii"), for ML.DETECT_ANOMALIES and ML.TRAINING_INFO (toolkit.ml.inference.anomalies).
     anomaly: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    # A hyperparameter tuning trial other than the optimal one, loaded with `trial_id` (toolkit.ml.store.trials);
+    # it predicts in Python. None for a version's own model.
+    trial_id: int | None = None
+    # ML.TRIAL_INFO's rows of the version, once toolkit.ml.store.trials.with_trials has read them.
+    trials: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:

@@ -21,12 +21,13 @@ from sqlglot import exp
 
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.features.transform import PREFIX, missing_error
-from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction, model_version
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction, model_version, trial_id
 from toolkit.ml.functions.predict import keeps_input_columns
 from toolkit.ml.functions.support import naming
 from toolkit.ml.inference.predict import output_schema
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.monitor import DATA_FUNCTIONS
+from toolkit.ml.store.trials import trial_model, with_trials
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names, with_eval_scores
 from toolkit.sql.dialect import DIALECT
 from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
@@ -62,8 +63,11 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
                 call.node.replace(_replacement(name, call))
                 continue
             version = model_version(call.function, call.settings, call.model)
-            key = (call.model.casefold(), version)
+            trial = trial_id(call.function, call.settings, call.model)
+            key = (call.model.casefold(), version, trial)
             trained = models.get(key) or _load(con, call.model, version)
+            if trial is not None:
+                trained = trial_model(con, trained, trial, call.function)
             models[key] = trained
             result = _result(con, call, trained, cursors)
             if isinstance(result, exp.Expression):  # compiled SQL: DuckDB computes the predictions itself
@@ -128,7 +132,7 @@ def _result(
     """The call's rows: Arrow, or for ML.PREDICT of a compiled model the query that computes them."""
     sql = _input_sql(call.input) if call.input is not None else None
     function, settings, schema = _checked_call(con, call.function, trained, sql, call.settings)
-    if call.function == "PREDICT" and sql is not None:
+    if call.function == "PREDICT" and sql is not None and trained.trial_id is None:  # a trial predicts in Python
         compiled = load_prediction(con, trained)
         if compiled is not None and compiled.used_by_predict:
             with naming(call.function, trained):
@@ -160,6 +164,10 @@ def _checked_call(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
     if function is None:
         raise ModelError(f"ML.{name} is not supported yet", hint="see the README for the ML.* functions")
     settings = function.checked_settings(raw_settings, trained.name)
+    if trial_id(name, raw_settings, trained.name) is not None and not trained.options.search_space:
+        raise ModelError(f"ML.{name}: model {trained.name} was trained without hyperparameter tuning "
+                         "(NUM_TRIALS), so it has no trials to choose with trial_id",
+                         hint="leave trial_id out of the STRUCT, or train with NUM_TRIALS")
     function.check_model(trained)
     if sql is None:
         if function.input == "required":
@@ -181,6 +189,8 @@ def _python_rows(con: duckdb.DuckDBPyConnection, function: TableFunction, traine
     if sql is None:
         if function.reads_eval_split(settings):
             trained = with_eval_scores(con, trained)
+        if function.reads_trials:
+            trained = with_trials(con, trained)
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     cursor = con.cursor()  # its own connection, so the input streams while DuckDB reads the result
     register_functions(cursor)  # a cursor shares the database, not the connection's functions

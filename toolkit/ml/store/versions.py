@@ -34,6 +34,7 @@ from toolkit.ml.features.transform import FittedTransform
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.store import artifact
+from toolkit.ml.store.trials import save_trials
 from toolkit.ml.training.train import Training
 from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.connection import transaction
@@ -166,6 +167,7 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             _insert_eval_scores(con, name, version, trained.eval_scores)
         if trained.anomaly is not None:
             _insert_anomaly(con, name, version, trained.anomaly)
+        save_trials(con, name, version, training.trials)
         install_prediction_macro(con, name, compiled)
     return version
 

@@ -37,6 +37,7 @@ from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels, pvalues, warm
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
+from toolkit.ml.tuning.trials import Trial, run_trials
 from toolkit.ml.types.estimators import FitContext, optimize_strategy
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
@@ -73,6 +74,7 @@ class Training:
 
     model: TrainedModel
     compiled: CompiledPrediction
+    trials: tuple[Trial, ...] = ()  # hyperparameter tuning's trials (NUM_TRIALS), the optimal one is `model`
 
 
 def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
@@ -153,10 +155,28 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     if columns.weight is not None:
         rows = _instance_weights(name, parts[TRAIN], columns.weight)
         weights = rows if weights is None else weights * rows
-    init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
 
+    def fit_evaluate(options: ModelOptions) -> TrainedModel:
+        init = _initial_centroids(options, parts[TRAIN], X[TRAIN], columns.init)
+        return _fit_evaluate(replace(unfitted, options=options), model_type, X, y, weights, init, previous)
+
+    if not opts.search_space:
+        trained, trials = fit_evaluate(opts), ()
+    else:
+        trials = tuple(run_trials(opts, unfitted.seed, fit_evaluate))
+        trained = _optimal(name, trials)
+    return Training(trained, compile_prediction(con, trained, sample), trials)
+
+
+def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, X: Mapping[int, np.ndarray],
+                  y: Mapping[int, np.ndarray | None], weights: np.ndarray | None, init: np.ndarray | None,
+                  previous: TrainedModel | None) -> TrainedModel:
+    """The estimator of `unfitted.options` fitted on the training split, evaluated on the eval split (the training
+    rows without one) and on the test split."""
+    opts = unfitted.options
     context = FitContext(seed=unfitted.seed, n_rows=len(X[TRAIN]), n_features=X[TRAIN].shape[1],
-                         n_inputs=len(columns.features), n_classes=len(classes or ()), init_centroids=init)
+                         n_inputs=len(unfitted.feature_schema), n_classes=len(unfitted.classes or ()),
+                         init_centroids=init)
     estimator = model_type.factory(opts, context)
     descent = model_type.has_weights and optimize_strategy(opts, context) == "BATCH_GRADIENT_DESCENT"
     start = warm.start_from(previous, unfitted) if opts.get("WARM_START") else None
@@ -164,7 +184,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
                    descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
     if opts.get("CALCULATE_P_VALUES"):
-        pvalues.attach(name, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
+        pvalues.attach(opts.model, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 
@@ -177,9 +197,18 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         metrics, kept = task.metrics(trained, scores, None), scores
     else:
         metrics, kept = task.evaluate(trained, X[scored], y[scored]), None
-    trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
-                      test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
-    return Training(trained, compile_prediction(con, trained, sample))
+    return replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
+                   test_metrics=task.evaluate(trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
+
+
+def _optimal(name: str, trials: Sequence[Trial]) -> TrainedModel:
+    """The optimal trial's model, or an error listing why every trial failed."""
+    for trial in trials:
+        if trial.is_optimal:
+            return trial.model
+    errors = "; ".join(f"trial {t.trial_id}: {t.error_message}" for t in trials[:3])
+    raise ModelError(f"model {name}: every one of its {len(trials)} hyperparameter tuning trials failed ({errors})",
+                     hint="narrow the HPARAM_RANGE / HPARAM_CANDIDATES search space to values that train")
 
 
 def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
