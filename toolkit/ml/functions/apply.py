@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -30,7 +31,7 @@ from toolkit.ml.monitor import DATA_FUNCTIONS
 from toolkit.ml.store.trials import trial_model, with_trials
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names, with_eval_scores
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
+from toolkit.sql.ml_functions import Applied, MLCall, ScalarSubquery, ml_calls
 from toolkit.sql.quoting import column_ref, render, table_ref
 from toolkit.warehouse.functions import register_functions
 
@@ -62,6 +63,7 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
                 registered.append(name)
                 call.node.replace(_replacement(name, call))
                 continue
+            call = replace(call, settings=_resolved_settings(con, call))
             version = model_version(call.function, call.settings, call.model)
             trial = trial_id(call.function, call.settings, call.model)
             key = (call.model.casefold(), version, trial)
@@ -88,6 +90,25 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             con.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
         for cursor in cursors:
             cursor.close()
+
+
+def _resolved_settings(con: duckdb.DuckDBPyConnection, call: MLCall) -> dict[str, Any]:
+    """The call's settings with each scalar subquery (STRUCT((SELECT …) AS threshold)) replaced by its one value,
+    computed now: any ML.* call inside it has already been replaced by its rows (calls run innermost first)."""
+    settings = dict(call.settings)
+    for key, value in settings.items():
+        if not isinstance(value, ScalarSubquery):
+            continue
+        where = f"ML.{call.function}(MODEL {call.model}, …): setting '{key}'"
+        try:
+            rows = con.sql(value.query.this.sql(dialect=DIALECT)).fetchall()
+        except duckdb.Error as error:
+            raise ModelError(f"{where}: its subquery failed: {error}", hint="check the subquery's SQL") from None
+        if len(rows) != 1 or len(rows[0]) != 1:
+            raise ModelError(f"{where}: its subquery returned {len(rows)} rows of {len(rows[0]) if rows else 0} "
+                             "columns; a setting takes one value", hint="select one column of one row (LIMIT 1)")
+        settings[key] = rows[0][0]
+    return settings
 
 
 def _replacement(name: str, call: MLCall) -> exp.Table:
