@@ -131,10 +131,22 @@ def test_search_is_reproducible_and_parallel_trials_agree(con):
 def test_a_failing_trial_is_recorded_and_the_others_go_on(con):
     options = {"model_type": "kmeans", "num_trials": 3, "hparam_tuning_algorithm": "grid_search",
                "num_clusters": HparamCandidates((2, 40, 3))}  # 40 clusters of 30 rows cannot be fitted
-    trials = train_model(con, name="clusters", options=options, query="SELECT * FROM small").trials
+    training = train_model(con, name="clusters", options=options, query="SELECT * FROM small")
+    trials = training.trials
     assert [t.status for t in trials] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
     assert "40" in trials[1].error_message
     assert sum(t.is_optimal for t in trials) == 1 and not trials[1].is_optimal
+    save_model(con, training)
+    assert q(con, "SELECT status, error_message IS NOT NULL FROM ML.TRIAL_INFO(MODEL clusters)") == [
+        ("SUCCEEDED", False), ("FAILED", True), ("SUCCEEDED", False)]
+    for trial in (1, 3):  # each trial's own centroids, and its own anomaly record
+        k = trials[trial - 1].hyperparameters["NUM_CLUSTERS"]
+        assert q(con, f"SELECT max(centroid_id) FROM ML.PREDICT(MODEL clusters, TABLE small, "
+                      f"STRUCT({trial} AS trial_id))") == [(k,)]
+        assert len(q(con, "SELECT * FROM ML.DETECT_ANOMALIES(MODEL clusters, STRUCT(0.1 AS contamination, "
+                          f"{trial} AS trial_id), TABLE small)")) == 30
+    with pytest.raises(ModelError, match="trial 2 FAILED"):
+        q(con, "SELECT * FROM ML.PREDICT(MODEL clusters, TABLE small, STRUCT(2 AS trial_id))")
 
 
 def test_trial_info_and_trial_id_through_the_store(con):

@@ -29,11 +29,11 @@ DDL = f"""CREATE TABLE IF NOT EXISTS {S}.{TABLE} (
     model_name VARCHAR NOT NULL, version INTEGER NOT NULL, trial_id INTEGER NOT NULL, hyperparameters JSON NOT NULL,
     hparam_tuning_evaluation_metrics JSON NOT NULL, training_loss DOUBLE, eval_loss DOUBLE, status VARCHAR NOT NULL,
     error_message VARCHAR, is_optimal BOOLEAN NOT NULL, options JSON, metrics JSON, test_metrics JSON,
-    estimator_params JSON, artifact_sha256 VARCHAR, artifact BLOB, eval_scores BLOB,
+    estimator_params JSON, artifact_sha256 VARCHAR, artifact BLOB, eval_scores BLOB, anomaly BLOB,
     PRIMARY KEY (model_name, version, trial_id))"""
 _COLUMNS = ("model_name", "version", "trial_id", "hyperparameters", "hparam_tuning_evaluation_metrics",
             "training_loss", "eval_loss", "status", "error_message", "is_optimal", "options", "metrics",
-            "test_metrics", "estimator_params", "artifact_sha256", "artifact", "eval_scores")
+            "test_metrics", "estimator_params", "artifact_sha256", "artifact", "eval_scores", "anomaly")
 INFO_COLUMNS = _COLUMNS[2:10]
 
 
@@ -41,12 +41,20 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else list(v))
 
 
-def _scores_blob(scores: dict[str, np.ndarray] | None) -> bytes | None:
-    if scores is None:
+def _arrays_blob(arrays: dict[str, np.ndarray] | None) -> bytes | None:
+    """Named numpy arrays (eval scores, an anomaly record) as .npz bytes."""
+    if arrays is None:
         return None
     buffer = io.BytesIO()
-    np.savez(buffer, proba=np.asarray(scores["proba"], np.float64), y=np.asarray(scores["y"], np.int64))
+    np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
     return buffer.getvalue()
+
+
+def _arrays(blob: bytes | None) -> dict[str, np.ndarray] | None:
+    if blob is None:
+        return None
+    with np.load(io.BytesIO(bytes(blob)), allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def save_trials(con: duckdb.DuckDBPyConnection, name: str, version: int, trials: Sequence[Trial]) -> None:
@@ -63,7 +71,8 @@ def save_trials(con: duckdb.DuckDBPyConnection, name: str, version: int, trials:
                      model.options.to_json() if model else None, _json(model.metrics) if model else None,
                      _json(model.test_metrics) if model and model.test_metrics is not None else None,
                      _json(model.estimator_params) if model else None, sha256, data,
-                     _scores_blob(model.eval_scores) if model else None])
+                     _arrays_blob(model.eval_scores) if model else None,
+                     _arrays_blob(model.anomaly) if model else None])
     con.executemany(f"INSERT INTO {S}.{TABLE} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                     rows)
 
@@ -106,20 +115,17 @@ def trial_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel, trial_id:
         raise ModelError(f"{where}: trial {trial_id} {by_id[trial_id]['status']} "
                          f"({by_id[trial_id]['error_message']}), so it has no model",
                          hint="pick a SUCCEEDED trial from ML.TRIAL_INFO(MODEL m)")
-    r = con.execute(f"SELECT options, metrics, test_metrics, estimator_params, artifact_sha256, artifact, eval_scores "
-                    f"FROM {S}.{TABLE} WHERE model_name = ? AND version = ? AND trial_id = ?",
+    r = con.execute(f"SELECT options, metrics, test_metrics, estimator_params, artifact_sha256, artifact, eval_scores, "
+                    f"anomaly FROM {S}.{TABLE} WHERE model_name = ? AND version = ? AND trial_id = ?",
                     [trained.name, trained.version, trial_id]).fetchall()[0]
     params = json.loads(r[3])
     recorded = params.get("estimator")
     estimator = artifact.load(trained.name, trained.version, bytes(r[5]), r[4], trained.options.model_type,
                               recorded if isinstance(recorded, str) else None)
-    scores = None
-    if r[6] is not None:
-        with np.load(io.BytesIO(bytes(r[6]))) as arrays:
-            scores = {"proba": arrays["proba"], "y": arrays["y"]}
     return replace(trained, options=ModelOptions.from_json(trained.name, r[0]), estimator=estimator,
                    metrics=json.loads(r[1]), test_metrics=json.loads(r[2]) if r[2] is not None else None,
-                   estimator_params=params, eval_scores=scores, iterations=(), anomaly=None, trial_id=trial_id)
+                   estimator_params=params, eval_scores=_arrays(r[6]), iterations=(), anomaly=_arrays(r[7]),
+                   trial_id=trial_id)
 
 
 def with_trials(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:
