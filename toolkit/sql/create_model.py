@@ -103,7 +103,7 @@ def option_value(node: exp.Expression, key: str) -> Any:
             hint=f"write {key.upper()} = '{node.name}' in single quotes; double quotes are strings only in "
                  "BigQuery's dialect ([tool.toolkit].dialect = \"bigquery\" or {{ config(dialect='bigquery') }})")
     try:
-        if isinstance(node, exp.Anonymous) and str(node.this).upper() in _SEARCH_SPACES:
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() in SEARCH_SPACES:
             return _search_space(node, key)
         return constant(node)
     except NotConstant:
@@ -113,7 +113,7 @@ def option_value(node: exp.Expression, key: str) -> Any:
         ) from None
 
 
-_SEARCH_SPACES = ("HPARAM_RANGE", "HPARAM_CANDIDATES")
+SEARCH_SPACES = ("HPARAM_RANGE", "HPARAM_CANDIDATES")
 
 
 def _search_space(node: exp.Anonymous, key: str) -> HparamRange | HparamCandidates:
