@@ -174,6 +174,9 @@ def test_trial_info_and_trial_id_through_the_store(con):
     assert [r[2] for r in trial] == pytest.approx([r[2] for r in expected], rel=1e-12, abs=1e-15)
     optimal = q(con, predict.format("stored", QUERY, ""))
     assert max(abs(a[2] - b[2]) for a, b in zip(trial, optimal)) > 1e-3
+    explain = "SELECT prediction_value FROM ML.EXPLAIN_PREDICT(MODEL {}, ({}){}) ORDER BY a"
+    explained = q(con, explain.format("stored", QUERY, f", STRUCT({other.trial_id} AS trial_id)"))
+    assert [r[0] for r in explained] == pytest.approx([r[0] for r in q(con, explain.format("alone", QUERY, ""))])
     evaluated = q(con, f"SELECT roc_auc, log_loss FROM ML.EVALUATE(MODEL stored, STRUCT({other.trial_id} AS trial_id))")
     assert evaluated[0] == pytest.approx((alone.test_metrics["roc_auc"], alone.test_metrics["log_loss"]))
     optimal = q(con, "SELECT roc_auc, log_loss FROM ML.EVALUATE(MODEL stored)")  # the test split, as in BigQuery
