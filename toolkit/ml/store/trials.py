@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -42,11 +43,16 @@ def _json(value: Any) -> str:
 
 
 def _arrays_blob(arrays: dict[str, np.ndarray] | None) -> bytes | None:
-    """Named numpy arrays (eval scores, an anomaly record) as .npz bytes."""
+    """Named numpy arrays (eval scores, an anomaly record) as .npz bytes, the same for the same arrays (entries
+    in name order with a fixed date: np.savez would stamp the time)."""
     if arrays is None:
         return None
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            entry = io.BytesIO()
+            np.save(entry, np.asarray(arrays[name]), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), entry.getvalue())
     return buffer.getvalue()
 
 
