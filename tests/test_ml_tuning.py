@@ -191,3 +191,18 @@ def test_models_without_tuning_have_no_trials(con):
         q(con, "SELECT * FROM ML.TRIAL_INFO(MODEL plain)")
     with pytest.raises(ModelError, match="trained without hyperparameter tuning"):
         q(con, f"SELECT * FROM ML.PREDICT(MODEL plain, ({QUERY}), STRUCT(1 AS trial_id))")
+
+
+def test_stored_trials_are_the_same_bytes_build_after_build(con):
+    """A rebuild stores the same trial rows, bit for bit (artifacts, eval scores, anomaly records)."""
+    options = {"model_type": "kmeans", "num_trials": 2, "hparam_tuning_algorithm": "grid_search",
+               "num_clusters": HparamCandidates((2, 3))}
+    stored = []
+    for _ in range(2):
+        target = duckdb.connect()
+        target.execute("CREATE TABLE small AS SELECT * FROM (VALUES (1.0, 2.0), (2.0, 1.0), (5.0, 5.0), (6.0, 5.5), "
+                       "(9.0, 1.0), (9.5, 1.5)) AS v(x, z)")
+        save_model(target, train_model(target, name="again", options=options, query="SELECT * FROM small"))
+        stored.append(target.execute("SELECT * FROM _toolkit.model_trials ORDER BY trial_id").fetchall())
+    assert stored[0] == stored[1] and len(stored[0]) == 2
+    assert next(row for row in stored[0] if not row[9])[-1] is not None  # the other trial keeps its anomaly record
