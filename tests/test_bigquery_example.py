@@ -196,11 +196,14 @@ def _estimators(path: Path) -> dict[tuple[str, int], str]:
 def test_the_models_are_the_same(warehouses: tuple[Path, Path]) -> None:
     """The fitted estimators, digest for digest, and the headline metrics the store records."""
     duck, bigquery = (_estimators(path) for path in warehouses)
-    assert set(duck) == {("arrival_delay", 1), ("flight_delay", 1), ("route_clusters", 1), ("flight_delay_weather", 1)}
+    assert set(duck) == {("arrival_delay", 1), ("flight_delay", 1), ("route_clusters", 1), ("flight_delay_weather", 1),
+                         ("flight_delay_tuned", 1)}
     assert bigquery == duck
     metrics = "SELECT model_name, split, metric, value FROM _toolkit.model_eval_metrics ORDER BY ALL"
     with _connect(warehouses[0]) as a, _connect(warehouses[1]) as b:
         expected = a.execute(metrics).fetchall()
         assert {model for model, *_ in expected} == {"arrival_delay", "flight_delay", "route_clusters",
-                                                     "flight_delay_weather"}
+                                                     "flight_delay_weather", "flight_delay_tuned"}
         assert expected == b.execute(metrics).fetchall()
+        trials = "SELECT * EXCLUDE (artifact) FROM _toolkit.model_trials ORDER BY ALL"  # every trial, the same
+        assert a.execute(trials).fetchall() == b.execute(trials).fetchall()

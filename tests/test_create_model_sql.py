@@ -53,10 +53,10 @@ def test_model_stays_an_ordinary_identifier():
     [
         ("model_type=linear_reg", "linear_reg is a name, not a string"),
         ("l2_reg=0.1, L2_REG=0.2", "L2_REG is given twice"),
-        # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-hp-tuning-overview: a search
-        # space instead of a value; not emulated, and said so
-        ("l2_reg=HPARAM_RANGE(0, 1)", r"hyperparameter tuning \(HPARAM_RANGE, NUM_TRIALS\) is not supported"),
-        ("learn_rate=HPARAM_CANDIDATES([0.1, 0.2])", r"hyperparameter tuning \(HPARAM_CANDIDATES"),
+        # https://cloud.google.com/bigquery/docs/hp-tuning-overview: a search space is HPARAM_RANGE(min, max) or
+        # HPARAM_CANDIDATES([…])
+        ("l2_reg=HPARAM_RANGE(0)", r"HPARAM_RANGE\(…\)\) takes two numbers, min and max"),
+        ("learn_rate=HPARAM_CANDIDATES([])", r"HPARAM_CANDIDATES\(…\)\) takes one non-empty array"),
     ],
 )
 def test_bad_options(options, message):

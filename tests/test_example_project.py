@@ -54,7 +54,8 @@ def test_staging_models_are_views(built):
 def test_example_models_are_trained(built):
     models = dict(query(built, "select model_name, model_type from _toolkit.model_versions"))
     assert models == {"flight_delay": "LOGISTIC_REG", "arrival_delay": "BOOSTED_TREE_REGRESSOR",
-                      "route_clusters": "KMEANS", "flight_delay_weather": "LOGISTIC_REG"}
+                      "route_clusters": "KMEANS", "flight_delay_weather": "LOGISTIC_REG",
+                      "flight_delay_tuned": "BOOSTED_TREE_CLASSIFIER"}
     metrics = dict(query(built, "select metric, value from _toolkit.model_eval_metrics "
                                 "where model_name = 'flight_delay' and split = 'eval'"))
     assert 0.6 < metrics["roc_auc"] < 1 and metrics["accuracy"] > 0.7
@@ -69,7 +70,24 @@ def test_example_prediction_and_evaluation_tables(built):
     assert 0 < mae < 60
     assert query(built, "select count(distinct centroid_id) from route_cluster_assignments") == [(8,)]
     used = {model for model, in query(built, "select distinct model_name from _toolkit.model_usage")}
-    assert used == {"flight_delay", "arrival_delay", "route_clusters", "flight_delay_weather"}
+    assert used == {"flight_delay", "arrival_delay", "route_clusters", "flight_delay_weather", "flight_delay_tuned"}
+
+
+def test_tuned_model_and_decisions_by_cost(built):
+    trials = query(built, "select trial_id, hyperparameters::VARCHAR, status, is_optimal, hparam_tuning_evaluation_metrics "
+                          "from _toolkit.model_trials where model_name = 'flight_delay_tuned' order by trial_id")
+    assert [(t[0], t[2]) for t in trials] == [(1, "SUCCEEDED"), (2, "SUCCEEDED"), (3, "SUCCEEDED")]
+    assert sum(t[3] for t in trials) == 1
+    report = {r[0]: r[1:] for r in query(built, "select decision, threshold, expected_cost from flight_delay_costs")}
+    assert report["default_0.5"][0] == 0.5 and report["cost_optimal"][0] < 0.5
+    assert report["cost_optimal"][1] <= report["default_0.5"][1]
+    (positive, total), = query(built, "select count(*) filter (where predicted_is_delayed), count(*) "
+                                      "from flight_delay_decisions")
+    assert total == query(built, "select count(*) from flight_features where split = 'test' and "
+                                 "is_delayed is not null")[0][0]
+    (above,), = query(built, "select count(*) filter (where list_filter(predicted_is_delayed_probs, lambda p: p.label)[1].prob "
+                             f"> {report['cost_optimal'][0]!r}) from flight_delay_decisions")
+    assert positive == above
 
 
 def test_flight_delay_predicts_raw_rows_as_it_was_trained(built):

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("toolkit.ml.model", "toolkit.ml.metrics"),
     ("toolkit.ml.inference",),
     ("toolkit.ml.compile",),
+    ("toolkit.ml.tuning",),
     ("toolkit.ml.training",),
     ("toolkit.ml.store",),
     ("toolkit.ml.functions", "toolkit.ml.monitor"),

@@ -139,7 +139,7 @@ def test_option_of_another_model_type_says_which():
 
 
 def test_refused_options_and_values_say_why():
-    assert "hyperparameter tuning" in error("LINEAR_REG", num_trials=10)
+    assert "NUM_TRIALS applies to LINEAR_REG" in error("PCA", num_trials=10, num_principal_components=2)
     assert "not supported by the toolkit" in (message := error("DNN_CLASSIFIER", dropout=0.5))
     assert "no dropout" in message
     assert "DART" in error("BOOSTED_TREE_CLASSIFIER", booster_type="dart")

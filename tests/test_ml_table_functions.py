@@ -98,10 +98,10 @@ def test_registry_holds_every_function():
     assert set(TABLE_FUNCTIONS) == {"PREDICT", "EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE", "TRAINING_INFO",
                                     "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "EXPLAIN_PREDICT",
                                     "GLOBAL_EXPLAIN", "TRANSFORM", "ADVANCED_WEIGHTS", "PRINCIPAL_COMPONENTS",
-                                    "PRINCIPAL_COMPONENT_INFO", "DETECT_ANOMALIES"}
+                                    "PRINCIPAL_COMPONENT_INFO", "DETECT_ANOMALIES", "TRIAL_INFO"}
     assert {n for n, f in TABLE_FUNCTIONS.items() if f.input == "none"} == {
         "TRAINING_INFO", "FEATURE_INFO", "WEIGHTS", "CENTROIDS", "FEATURE_IMPORTANCE", "GLOBAL_EXPLAIN",
-        "ADVANCED_WEIGHTS", "PRINCIPAL_COMPONENTS", "PRINCIPAL_COMPONENT_INFO"}
+        "ADVANCED_WEIGHTS", "PRINCIPAL_COMPONENTS", "PRINCIPAL_COMPONENT_INFO", "TRIAL_INFO"}
     assert all(f.schema is not None for f in TABLE_FUNCTIONS.values()
                if f.name in ("PREDICT", "EXPLAIN_PREDICT", "TRANSFORM"))
 
@@ -607,5 +607,5 @@ def test_predict_puts_predictions_first_and_pca_keeps_only_components(con, model
     with pytest.raises(ModelError, match="keep_original_columns applies to PCA models only"):
         rows(con, "PREDICT", models["kmeans"], IRIS_FEATURES, keep_original_columns=True)
     for function, query in (("PREDICT", IRIS), ("EVALUATE", IRIS), ("EXPLAIN_PREDICT", IRIS)):
-        with pytest.raises(ConfigError, match=r"hyperparameter tuning \(NUM_TRIALS\) is not available yet"):
+        with pytest.raises(ModelError, match=r"trained without hyperparameter tuning \(NUM_TRIALS\)"):
             call(con, function, models["iris"], query, trial_id=1)

@@ -480,6 +480,10 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
     metrics = headline(trained.metrics)
     message = f"version {version}, {trained.metrics_split} {metrics}" if metrics else f"version {version}"
     message += f"; {compiled.summary()}"  # ML.PREDICT in SQL, or why not; a compiled model that failed its check warns
+    if training.trials:  # hyperparameter tuning: how many trials, and which one the version is
+        failed = sum(t.status != "SUCCEEDED" for t in training.trials)
+        optimal = next(t.trial_id for t in training.trials if t.is_optimal)
+        message += f"; {len(training.trials)} trials ({failed} failed), optimal trial {optimal}"
     status = Status.WARN if compiled.status == FALLBACK else Status.SUCCESS
     return _result(node, status, trained.split.get("training_rows"), seconds(), message, started_at)
 

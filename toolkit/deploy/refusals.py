@@ -94,6 +94,9 @@ def _type_problems(node: exp.DataType) -> list[tuple[str, str]]:
     return problems
 
 
+_CREATE_MODEL_WORDS = ("options", "transform", "hparam_range", "hparam_candidates")
+
+
 def unknown_functions(sql: str) -> list[str]:
     """The functions a generated BigQuery statement calls that BigQuery has not: names followed by `(`, not
     qualified (ML.PREDICT, SAFE.…), not an alias's column list (`AS t(a, b)`)."""
@@ -104,7 +107,8 @@ def unknown_functions(sql: str) -> list[str]:
             continue
         if previous is not None and previous.token_type in (TokenType.DOT, TokenType.ALIAS):
             continue
-        if token.text.lower() not in BIGQUERY_FUNCTIONS and token.text.lower() not in ("options", "transform"):
+        # OPTIONS(…), TRANSFORM(…) and the tuning search spaces of CREATE MODEL are syntax, not functions
+        if token.text.lower() not in BIGQUERY_FUNCTIONS and token.text.lower() not in _CREATE_MODEL_WORDS:
             names.append(token.text)
     return list(dict.fromkeys(names))
 

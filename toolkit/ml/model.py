@@ -90,6 +90,11 @@ class TrainedModel:
     # The training rows' distribution of each raw input feature, for ML.VALIDATE_DATA_SKEW
     # (toolkit.ml.features.distributions.training_statistics); stored beside the version, not loaded with it.
     training_statistics: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
+    # A hyperparameter tuning trial other than the optimal one, loaded with `trial_id` (toolkit.ml.store.trials);
+    # it predicts in Python. None for a version's own model.
+    trial_id: int | None = None
+    # ML.TRIAL_INFO's rows of the version, once toolkit.ml.store.trials.with_trials has read them.
+    trials: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def model_type(self) -> ModelType:

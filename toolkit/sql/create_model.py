@@ -13,6 +13,21 @@ from toolkit.sql.literals import NotConstant, constant
 
 
 @dataclass(frozen=True)
+class HparamRange:
+    """OPTIONS(<hyperparameter> = HPARAM_RANGE(min, max)): a continuous search space for hyperparameter tuning."""
+
+    low: Any
+    high: Any
+
+
+@dataclass(frozen=True)
+class HparamCandidates:
+    """OPTIONS(<hyperparameter> = HPARAM_CANDIDATES([…])): a discrete search space for hyperparameter tuning."""
+
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class CreateModel:
     name: str  # the model's own name, as written (unqualified)
     options: dict[str, Any]  # option name (lower case) → plain Python value
@@ -80,11 +95,6 @@ def _imported_model_type(items: list[exp.Expression]) -> str | None:
     return name if name in IMPORTED_MODEL_TYPES or (name and "model_path" in keys) else None
 
 
-# BigQuery ML's hyperparameter search spaces for an option value
-# (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-hp-tuning-overview).
-HPARAM_FUNCTIONS = ("HPARAM_RANGE", "HPARAM_CANDIDATES")
-
-
 def option_value(node: exp.Expression, key: str) -> Any:
     """An OPTIONS value as Python: strings, numbers, booleans, NULL, arrays, and STRUCT('a', 0.2) as a tuple."""
     if isinstance(node, (exp.Var, exp.Column)) and not node.args.get("table"):
@@ -92,14 +102,31 @@ def option_value(node: exp.Expression, key: str) -> Any:
             f"OPTIONS({key.upper()} = {node.name}): {node.name} is a name, not a string",
             hint=f"write {key.upper()} = '{node.name}' in single quotes; double quotes are strings only in "
                  "BigQuery's dialect ([tool.toolkit].dialect = \"bigquery\" or {{ config(dialect='bigquery') }})")
-    if isinstance(node, exp.Func) and node.name.upper() in HPARAM_FUNCTIONS:
-        raise ProjectError(
-            f"OPTIONS({key.upper()} = {node.sql(dialect=DIALECT)}): hyperparameter tuning ({node.name.upper()}, "
-            "NUM_TRIALS) is not supported yet", hint=f"give {key.upper()} one value; train one model per setting")
     try:
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() in SEARCH_SPACES:
+            return _search_space(node, key)
         return constant(node)
     except NotConstant:
         raise ProjectError(
             f"OPTIONS({key.upper()} = {node.sql(dialect=DIALECT)}): only literals, arrays and STRUCTs are accepted",
             hint="write strings in quotes, numbers, TRUE/FALSE, ['a', 'b'] or [STRUCT('a', 0.2)]",
         ) from None
+
+
+SEARCH_SPACES = ("HPARAM_RANGE", "HPARAM_CANDIDATES")
+
+
+def _search_space(node: exp.Anonymous, key: str) -> HparamRange | HparamCandidates:
+    """HPARAM_RANGE(min, max) or HPARAM_CANDIDATES([…]), as written (checked against the option later).
+    https://cloud.google.com/bigquery/docs/hp-tuning-overview (Set hyperparameters)."""
+    args = [constant(arg) for arg in node.expressions]
+    if str(node.this).upper() == "HPARAM_RANGE":
+        if len(args) != 2:
+            raise ProjectError(f"OPTIONS({key.upper()} = HPARAM_RANGE(…)) takes two numbers, min and max",
+                               hint=f"write {key.upper()} = HPARAM_RANGE(0.0, 1.0)")
+        return HparamRange(*args)
+    if len(args) != 1 or not isinstance(args[0], list) or not args[0]:
+        raise ProjectError(f"OPTIONS({key.upper()} = HPARAM_CANDIDATES(…)) takes one non-empty array of candidates",
+                           hint=f"write {key.upper()} = HPARAM_CANDIDATES([a, b, …])")
+    # HIDDEN_UNITS' candidates are arrays written STRUCT([16, 8]): a one-field STRUCT stands for its value
+    return HparamCandidates(tuple(v[0] if isinstance(v, tuple) and len(v) == 1 else v for v in args[0]))

@@ -32,6 +32,14 @@ class MLCall:
     settings: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ScalarSubquery:
+    """A STRUCT setting written as a scalar subquery, e.g. STRUCT((SELECT threshold FROM …) AS threshold): the
+    toolkit runs it once, before the call, and passes its one value on (toolkit.ml.functions.apply)."""
+
+    query: exp.Subquery
+
+
 @dataclass
 class Applied:
     """A statement with its ML.* calls replaced by registered relations (toolkit.ml.functions.apply)."""
@@ -110,6 +118,9 @@ def _settings(function: MLFunction) -> dict[str, Any]:
         if key.lower() in settings:
             raise ProjectError(f"{call}: setting '{key}' is given twice in its STRUCT",
                                hint=f"keep one '{key}'")
+        if isinstance(value, exp.Subquery):
+            settings[key.lower()] = ScalarSubquery(value)
+            continue
         try:
             settings[key.lower()] = constant(value)
         except NotConstant as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import duckdb
@@ -22,15 +23,16 @@ from sqlglot import exp
 from toolkit.errors import ModelError, did_you_mean
 from toolkit.ml.compile import CompiledPrediction
 from toolkit.ml.features.transform import PREFIX, missing_error
-from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction, model_version
+from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, TableFunction, model_version, trial_id
 from toolkit.ml.functions.predict import keeps_input_columns
 from toolkit.ml.functions.support import naming
 from toolkit.ml.inference.predict import output_schema
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.monitor import DATA_FUNCTIONS
+from toolkit.ml.store.trials import trial_model, with_trials
 from toolkit.ml.store.versions import load_model, load_prediction, model_exists, model_names, with_eval_scores
 from toolkit.sql.dialect import DIALECT
-from toolkit.sql.ml_functions import Applied, MLCall, ml_calls
+from toolkit.sql.ml_functions import Applied, MLCall, ScalarSubquery, ml_calls
 from toolkit.sql.quoting import column_ref, render, table_ref
 from toolkit.warehouse.functions import register_functions
 
@@ -68,9 +70,13 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
                 if b"model" in metadata:  # ML.VALIDATE_DATA_SKEW: the model version it compared with
                     used.append((metadata[b"model"].decode(), int(metadata[b"version"]), call.function))
                 continue
+            call = replace(call, settings=_resolved_settings(con, call))
             version = model_version(call.function, call.settings, call.model)
-            key = (call.model.casefold(), version)
+            trial = trial_id(call.function, call.settings, call.model)
+            key = (call.model.casefold(), version, trial)
             trained = models.get(key) or _load(con, call.model, version)
+            if trial is not None:
+                trained = trial_model(con, trained, trial, call.function)
             models[key] = trained
             result = _result(con, call, trained, cursors)
             if isinstance(result, exp.Expression):  # compiled SQL: DuckDB computes the predictions itself
@@ -91,6 +97,25 @@ def applied_ml_calls(con: duckdb.DuckDBPyConnection, statement: exp.Expression) 
             con.execute(render(exp.Drop(tables=[table_ref(name)], kind="VIEW", exists=True)))
         for cursor in cursors:
             cursor.close()
+
+
+def _resolved_settings(con: duckdb.DuckDBPyConnection, call: MLCall) -> dict[str, Any]:
+    """The call's settings with each scalar subquery (STRUCT((SELECT …) AS threshold)) replaced by its one value,
+    computed now: any ML.* call inside it has already been replaced by its rows (calls run innermost first)."""
+    settings = dict(call.settings)
+    for key, value in settings.items():
+        if not isinstance(value, ScalarSubquery):
+            continue
+        where = f"ML.{call.function}(MODEL {call.model}, …): setting '{key}'"
+        try:
+            rows = con.sql(value.query.this.sql(dialect=DIALECT)).fetchall()
+        except duckdb.Error as error:
+            raise ModelError(f"{where}: its subquery failed: {error}", hint="check the subquery's SQL") from None
+        if len(rows) != 1 or len(rows[0]) != 1:
+            raise ModelError(f"{where}: its subquery returned {len(rows)} rows of {len(rows[0]) if rows else 0} "
+                             "columns; a setting takes one value", hint="select one column of one row (LIMIT 1)")
+        settings[key] = rows[0][0]
+    return settings
 
 
 def _replacement(name: str, call: MLCall) -> exp.Table:
@@ -133,7 +158,7 @@ def _result(
 ) -> pa.Table | pa.RecordBatchReader | exp.Expression:
     """The call's rows: Arrow, or for ML.PREDICT of a compiled model the query that computes them."""
     sql = _input_sql(call.input) if call.input is not None else None
-    if call.function == "PREDICT" and sql is not None:
+    if call.function == "PREDICT" and sql is not None and trained.trial_id is None:  # a trial predicts in Python
         query = compiled_predict_query(con, trained, load_prediction(con, trained), sql, call.settings)
         if query is not None:
             return query
@@ -186,6 +211,10 @@ def _checked_call(con: duckdb.DuckDBPyConnection, name: str, trained: TrainedMod
     if function is None:
         raise ModelError(f"ML.{name} is not supported yet", hint="see the README for the ML.* functions")
     settings = function.checked_settings(raw_settings, trained.name)
+    if trial_id(name, raw_settings, trained.name) is not None and not trained.options.search_space:
+        raise ModelError(f"ML.{name}: model {trained.name} was trained without hyperparameter tuning "
+                         "(NUM_TRIALS), so it has no trials to choose with trial_id",
+                         hint="leave trial_id out of the STRUCT, or train with NUM_TRIALS")
     function.check_model(trained)
     if sql is None:
         if function.input == "required":
@@ -207,6 +236,8 @@ def _python_rows(con: duckdb.DuckDBPyConnection, function: TableFunction, traine
     if sql is None:
         if function.reads_eval_split(settings):
             trained = with_eval_scores(con, trained)
+        if function.reads_trials:
+            trained = with_trials(con, trained)
         return _as_relation(function.run(trained, None, settings), function, trained, None, settings)
     if same_connection:
         cursor = con

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from toolkit.errors import ConfigError, ModelError, did_you_mean
-from toolkit.ml.functions import advanced, anomalies, components, evaluate, explain, inspect, predict, transform
+from toolkit.ml.functions import advanced, anomalies, components, evaluate, explain, inspect, predict, transform, trials
 from toolkit.ml.model import TrainedModel
 from toolkit.ml.types.tasks import Task
 
@@ -96,6 +96,17 @@ def model_version(function: str, raw: Mapping[str, Any], model: str) -> int | No
     return None if value is None else _VERSION.check(function, VERSION, value, model)
 
 
+# STRUCT(n AS trial_id): the hyperparameter tuning trial to apply, as in BigQuery; without it the optimal trial.
+TRIAL_ID = "trial_id"
+_TRIAL_ID = Setting(int, None, 1, None)
+
+
+def trial_id(function: str, raw: Mapping[str, Any], model: str) -> int | None:
+    """The tuning trial a call's STRUCT selects (STRUCT(2 AS trial_id)), checked; None for the optimal one."""
+    value = next((v for k, v in raw.items() if k.lower() == TRIAL_ID), None)
+    return None if value is None else _TRIAL_ID.check(function, TRIAL_ID, value, model)
+
+
 @dataclass(frozen=True)
 class TableFunction:
     name: str  # without the ML. prefix
@@ -108,18 +119,14 @@ class TableFunction:
     # Without input, whether run() reads the scores of the eval split kept at training (TrainedModel.eval_scores)
     # for these settings; the caller loads them from the store.
     reads_eval_split: Callable[[Mapping[str, Any]], bool] = lambda settings: False
+    reads_trials: bool = False  # run() reads the version's tuning trials (TrainedModel.trials), loaded by the caller
 
     def checked_settings(self, raw: Mapping[str, Any], model: str | None = None) -> dict[str, Any]:
         """The STRUCT's fields validated, with defaults filled in; errors name `model` when given."""
         values = {name: setting.default for name, setting in self.settings.items()}
         for name, value in raw.items():
             key = name.lower()
-            if key == "trial_id":
-                raise ConfigError(
-                    f"ML.{self.name}: trial_id selects a hyperparameter tuning trial, but hyperparameter tuning "
-                    f"(NUM_TRIALS) is not available yet, so {'model ' + model if model else 'every model'} has "
-                    "exactly one trial", hint="leave trial_id out of the STRUCT")
-            if key == VERSION and model is not None:  # chosen before the model is loaded (model_version)
+            if key in (VERSION, TRIAL_ID) and model is not None:  # chosen before the model is loaded (model_version)
                 continue
             if key not in self.settings:
                 known = ", ".join(self.settings) or "none: leave the STRUCT out"
@@ -179,6 +186,8 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
                   applies_to=components.pca_applies),
     TableFunction("DETECT_ANOMALIES", input="required", run=anomalies.detect_run, schema=anomalies.detect_schema,
                   settings={"contamination": Setting(float, None, 0.0, 0.5)}, applies_to=anomalies.detect_applies),
+    TableFunction("TRIAL_INFO", input=_NO_INPUT, run=trials.trial_info_run, applies_to=trials.trial_info_applies,
+                  reads_trials=True),
     TableFunction("TRANSFORM", input="required", run=transform.transform_run, schema=transform.transform_schema,
                   applies_to=transform.transform_applies, without_estimator=True),
 ]}

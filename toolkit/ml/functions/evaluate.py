@@ -162,7 +162,9 @@ def evaluate_run(trained: TrainedModel, batches: Batches | None, settings: dict[
     threshold = settings.get("threshold")
     check_threshold(function, trained, threshold)
     if batches is None and threshold is None:
-        values = trained.metrics
+        # A tuned model reports its test split (https://cloud.google.com/bigquery/docs/hp-tuning-overview, data split)
+        tuned = trained.options.search_space and trained.test_metrics is not None
+        values = trained.test_metrics if tuned else trained.metrics
     else:
         values = _metrics(function, trained, _scores(function, trained, batches, threshold), threshold)
     names = trained.model_type.spec.metric_names

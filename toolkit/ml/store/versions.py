@@ -35,6 +35,7 @@ from toolkit.ml.features.transform import FittedTransform
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.model import Iteration, TrainedModel
 from toolkit.ml.store import artifact
+from toolkit.ml.store.trials import save_trials
 from toolkit.ml.training.train import Training
 from toolkit.ml.types.options import ModelOptions
 from toolkit.warehouse.connection import transaction
@@ -189,6 +190,7 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             _insert_rows(con, "model_global_explain", name, version, pa.table({
                 "feature": pa.array(list(trained.global_explain), pa.string()),
                 "attribution": pa.array(list(trained.global_explain.values()), pa.float64())}))
+        save_trials(con, name, version, training.trials)
         install_prediction_macro(con, name, compiled)
     return version
 

@@ -2,6 +2,7 @@
 
 - AUTO_SPLIT: BigQuery's row-count rule — fewer than 500 rows: no split; 500 to 50,000: 20% eval; more: 10,000
   eval rows — drawn as RANDOM draws them (fraction 10,000 / rows), so the counts are met on average, not exactly.
+  Under hyperparameter tuning (NUM_TRIALS), 500 rows or more: 80% train, 10% eval, 10% test.
 - RANDOM: deterministic. Each row's key is `concat_ws(chr(31), <its columns as VARCHAR, NULL as chr(30)>)`,
   built in SQL by the fetch query itself (so `(NULL, 'a')` and `('a', NULL)` differ); FARM_FINGERPRINT(key),
   read as an unsigned 64-bit number u / 2^64 in [0, 1), puts the row in eval when below DATA_SPLIT_EVAL_FRACTION, in test when below EVAL + TEST fraction, in training otherwise.
@@ -32,6 +33,7 @@ KEY_COLUMN = "__toolkit_split_key"
 AUTO_NO_SPLIT_BELOW = 500
 AUTO_FRACTION_UP_TO = 50_000
 AUTO_EVAL_ROWS = 10_000
+TUNING_FRACTION = 0.1  # AUTO_SPLIT under hyperparameter tuning: 10% eval (the objective), 10% test (the report)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def split_rows(table: pa.Table, options: ModelOptions) -> Split:
     if method == "AUTO_SPLIT":
         if n < AUTO_NO_SPLIT_BELOW:
             method, eval_f, test_f = "NO_SPLIT", 0.0, 0.0
+        elif options.search_space:  # hyperparameter tuning: 80/10/10 (https://cloud.google.com/bigquery/docs/hp-tuning-overview)
+            method, eval_f, test_f = "RANDOM", TUNING_FRACTION, TUNING_FRACTION
         else:
             method, eval_f, test_f = "RANDOM", (0.2 if n <= AUTO_FRACTION_UP_TO else AUTO_EVAL_ROWS / n), 0.0
     if method == "NO_SPLIT":

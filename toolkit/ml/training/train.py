@@ -17,6 +17,7 @@ import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -41,6 +42,7 @@ from toolkit.ml.training import labels, pvalues, stream, warm, width
 from toolkit.ml.training.descent import blocks as descent_blocks
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
+from toolkit.ml.tuning.trials import Trial, run_trials
 from toolkit.ml.types.estimators import FitContext, accepts_sparse, optimize_strategy
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
@@ -77,6 +79,7 @@ class Training:
 
     model: TrainedModel
     compiled: CompiledPrediction
+    trials: tuple[Trial, ...] = ()  # hyperparameter tuning's trials (NUM_TRIALS), the optimal one is `model`
 
 
 def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[str, object],
@@ -171,11 +174,28 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     if columns.weight is not None:
         rows = _instance_weights(name, parts[TRAIN], columns.weight)
         weights = rows if weights is None else weights * rows
-    init = _initial_centroids(opts, parts[TRAIN], X[TRAIN], columns.init)
-    if opts.get("WARM_START") and model_type.family is Family.KMEANS:
-        init = warm.centroids_from(previous, unfitted)
 
-    context = replace(sizes, init_centroids=init)
+    def fit_evaluate(options: ModelOptions) -> TrainedModel:
+        init = _initial_centroids(options, parts[TRAIN], X[TRAIN], columns.init)
+        if options.get("WARM_START") and model_type.family is Family.KMEANS:
+            init = warm.centroids_from(previous, unfitted)
+        return _fit_evaluate(replace(unfitted, options=options), model_type, replace(sizes, init_centroids=init),
+                             X, y, weights, descent, previous)
+
+    if not opts.search_space:
+        trained, trials = fit_evaluate(opts), ()
+    else:
+        trials = tuple(run_trials(opts, unfitted.seed, fit_evaluate))
+        trained = _optimal(name, trials)
+    return Training(trained, compile_prediction(con, trained, sample), trials)
+
+
+def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, context: FitContext, X: Mapping[int, Any],
+                  y: Mapping[int, np.ndarray | None], weights: np.ndarray | None, descent: bool,
+                  previous: TrainedModel | None) -> TrainedModel:
+    """The estimator of `unfitted.options` fitted on the training split, evaluated on the eval split (the training
+    rows without one) and on the test split."""
+    opts = unfitted.options
     estimator = model_type.factory(opts, context)
     if opts.get("WARM_START") and model_type.family is Family.DNN:
         estimator = warm.network_from(previous, unfitted, estimator)
@@ -184,7 +204,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
                    descent=descent, start=start)
     iterations = tuple(fit(model_type.family, opts, estimator, data))
     if opts.get("CALCULATE_P_VALUES"):
-        pvalues.attach(name, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
+        pvalues.attach(opts.model, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
 
@@ -199,9 +219,18 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         metrics, kept = task.metrics(trained, scores, None), scores
     else:
         metrics, kept = _evaluate(task, trained, X[scored], y[scored]), None
-    trained = replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
-                      test_metrics=_evaluate(task, trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
-    return Training(trained, compile_prediction(con, trained, sample))
+    return replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
+                   test_metrics=_evaluate(task, trained, X[TEST], y[TEST]) if TEST in X else None, eval_scores=kept)
+
+
+def _optimal(name: str, trials: Sequence[Trial]) -> TrainedModel:
+    """The optimal trial's model, or an error listing why every trial failed."""
+    for trial in trials:
+        if trial.is_optimal:
+            return trial.model
+    errors = "; ".join(f"trial {t.trial_id}: {t.error_message}" for t in trials[:3])
+    raise ModelError(f"model {name}: every one of its {len(trials)} hyperparameter tuning trials failed ({errors})",
+                     hint="narrow the HPARAM_RANGE / HPARAM_CANDIDATES search space to values that train")
 
 
 def sparse_design(family: Family, descent: bool, preprocessor: Preprocessor, rows: int) -> bool:

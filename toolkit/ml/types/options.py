@@ -170,6 +170,9 @@ class ModelOptions:
     model_type: str
     values: Mapping[str, Any]
     given: frozenset[str]
+    # Hyperparameter tuning's search space, option → {"range": [min, max], "integer", "log"} or {"candidates": […]}
+    # (toolkit.ml.types.hparams); empty without NUM_TRIALS.
+    search_space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name.upper()]
@@ -182,16 +185,17 @@ class ModelOptions:
         return name.upper() in self.given
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"model_type": self.model_type, "values": _jsonable(dict(self.values)), "given": sorted(self.given)},
-            sort_keys=True,
-        )
+        data = {"model_type": self.model_type, "values": _jsonable(dict(self.values)), "given": sorted(self.given)}
+        if self.search_space:  # absent without tuning: untuned models' stored options stay as they were
+            data["search_space"] = _jsonable({k: dict(v) for k, v in self.search_space.items()})
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, model: str, text: str) -> ModelOptions:
         data = json.loads(text)
         values = {k: _from_jsonable(v) for k, v in data["values"].items()}
-        return cls(model, data["model_type"], MappingProxyType(values), frozenset(data["given"]))
+        return cls(model, data["model_type"], MappingProxyType(values), frozenset(data["given"]),
+                   MappingProxyType(data.get("search_space", {})))
 
 
 def _jsonable(value: Any) -> Any:

@@ -24,6 +24,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from toolkit.errors import ConfigError, did_you_mean
 from toolkit.ml.types import estimators as est
+from toolkit.ml.types import hparams
 from toolkit.ml.types.options import FROM_DATA, ModelOptions, OptionSpec
 from toolkit.ml.types.tasks import TASKS, Family, Task, TaskSpec
 
@@ -90,6 +91,11 @@ _O = {s.name: s for s in [
     _spec("PCA_EXPLAINED_VARIANCE_RATIO", "float", None, low=0.0, high=1.0, low_exclusive=True),
     _spec("SCALE_FEATURES", "bool", True),
     _spec("PCA_SOLVER", "enum", "AUTO", choices=("FULL", "RANDOMIZED", "AUTO")),
+    # Hyperparameter tuning (toolkit.ml.types.hparams): https://cloud.google.com/bigquery/docs/hp-tuning-overview
+    _spec("NUM_TRIALS", "int", None, low=1, high=hparams.MAX_NUM_TRIALS),
+    _spec("MAX_PARALLEL_TRIALS", "int", 1, low=1, high=hparams.MAX_PARALLEL_TRIALS),
+    _spec("HPARAM_TUNING_ALGORITHM", "enum", "VIZIER_DEFAULT", choices=("VIZIER_DEFAULT", "RANDOM_SEARCH", "GRID_SEARCH")),
+    _spec("HPARAM_TUNING_OBJECTIVES", "str_list", None),
 ]}
 
 _SPLIT = ("DATA_SPLIT_METHOD", "DATA_SPLIT_EVAL_FRACTION", "DATA_SPLIT_TEST_FRACTION", "DATA_SPLIT_COL")
@@ -211,6 +217,8 @@ def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str,
     options = {n: overrides.get(n, _O[n]) for n in names}
     if task is Task.CLASSIFICATION:
         options.update({n: _O[n] for n in _WEIGHTS})
+    if name in hparams.TUNABLE:
+        options.update({n: _O[n] for n in hparams.TUNING_OPTIONS})
     return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
                      not_compiled, classes, max_classes, MappingProxyType(dict(absent)))
 
@@ -268,8 +276,6 @@ _OTHER_MODEL_OPTIONS = {
 }
 # BigQuery options that exist for these model types but that the toolkit refuses, with the reason.
 REFUSED_OPTIONS = {
-    **dict.fromkeys(("NUM_TRIALS", "MAX_PARALLEL_TRIALS", "HPARAM_TUNING_ALGORITHM", "HPARAM_TUNING_OBJECTIVES"),
-                    "hyperparameter tuning is not supported yet; train one model per setting instead"),
     "INSTANCE_WEIGHT_COL": "instance weights are implemented for LINEAR_REG and LOGISTIC_REG only",
     "INTEGRATED_GRADIENTS_NUM_STEPS": "explanation methods are not implemented yet",
     "APPROX_GLOBAL_FEATURE_CONTRIB": "explanation methods are not implemented yet",
@@ -319,13 +325,47 @@ def validate_options(model: str, raw: Mapping[str, object]) -> ModelOptions:
                           hint=f"add MODEL_TYPE = '…', one of {', '.join(MODEL_TYPES)}")
     model_type = model_type_of(model, given.pop("MODEL_TYPE"))
     values = {name: spec.default for name, spec in model_type.options.items()}
+    space: dict[str, Any] = {}
     for name, value in given.items():
         spec = model_type.options.get(name)
         if spec is None:
             raise _not_an_option(model, model_type, name)
-        values[name] = spec.coerce(model, value)
-    _check_together(model, model_type, values, set(given))
-    return ModelOptions(model, model_type.name, MappingProxyType(values), frozenset(given))
+        if hparams.is_search_space(value):
+            space[name] = hparams.check_space(model, model_type.name, spec, value)
+        else:
+            values[name] = spec.coerce(model, value)
+    space = _check_tuning(model, model_type, values, set(given), space)
+    _check_together(model, model_type, values, set(given) - set(space))
+    return ModelOptions(model, model_type.name, MappingProxyType(values), frozenset(given), MappingProxyType(space))
+
+
+def _check_tuning(model: str, model_type: ModelType, values: dict[str, Any], given: set[str],
+                  space: dict[str, Any]) -> dict[str, Any]:
+    """The search space (BigQuery's default one for NUM_TRIALS alone), and the tuning options' rules; the objective
+    resolved into HPARAM_TUNING_OBJECTIVES (https://cloud.google.com/bigquery/docs/hp-tuning-overview)."""
+    if "NUM_TRIALS" not in given:
+        written = sorted(space) or sorted(set(hparams.TUNING_OPTIONS) & given)
+        if written:
+            what = f"{written[0]} = HPARAM_RANGE/HPARAM_CANDIDATES" if space else f"option {written[0]}"
+            raise ConfigError(f"model {model}: {what} is for hyperparameter tuning, which needs NUM_TRIALS",
+                              hint="add NUM_TRIALS = <number of trials, 1 to 100>, or give one value")
+        return space
+    space = space or hparams.default_space(model_type.name, model_type.options)
+    if not space:
+        raise ConfigError(f"model {model}: NUM_TRIALS is set but there is nothing to tune",
+                          hint="write a hyperparameter as HPARAM_RANGE(min, max) or HPARAM_CANDIDATES([…])")
+    if values["HPARAM_TUNING_ALGORITHM"] == "GRID_SEARCH":
+        ranged = [n for n, s in space.items() if "range" in s]
+        if ranged:
+            raise ConfigError(f"model {model}: HPARAM_TUNING_ALGORITHM = 'GRID_SEARCH' searches candidates only, but "
+                              f"{ranged[0]} is a range", hint=f"write {ranged[0]} = HPARAM_CANDIDATES([…]), or use "
+                              "'VIZIER_DEFAULT' or 'RANDOM_SEARCH'")
+    if values["MAX_PARALLEL_TRIALS"] > values["NUM_TRIALS"]:
+        raise ConfigError(f"model {model}: MAX_PARALLEL_TRIALS ({values['MAX_PARALLEL_TRIALS']}) is more than "
+                          f"NUM_TRIALS ({values['NUM_TRIALS']})", hint="make MAX_PARALLEL_TRIALS at most NUM_TRIALS")
+    chosen = hparams.objective(model, model_type.name, model_type.task, values["HPARAM_TUNING_OBJECTIVES"])
+    values["HPARAM_TUNING_OBJECTIVES"] = (chosen,)
+    return space
 
 
 def _not_an_option(model: str, model_type: ModelType, name: str) -> ConfigError:

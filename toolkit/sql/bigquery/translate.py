@@ -13,6 +13,7 @@ from toolkit.sql.bigquery.macros import MACROS
 from toolkit.sql.bigquery.names import Datasets, in_schema
 from toolkit.sql.bigquery.refusal import Untranslatable
 from toolkit.sql.bigquery.rules import RULES, apply_rules
+from toolkit.sql.create_model import SEARCH_SPACES
 from toolkit.sql.literals import NotConstant, array_literal, generate_array
 from toolkit.sql.ml_nodes import MLFunction, MLPreprocess
 
@@ -46,6 +47,8 @@ def _known_function(node: exp.Anonymous) -> exp.Expression:
     function the toolkit has no translation for."""
     translated = RULES[exp.Anonymous](node)
     name = str(node.this)
+    if name.upper() in SEARCH_SPACES and node.find_ancestor(exp.Property) is not None:
+        return node  # HPARAM_RANGE / HPARAM_CANDIDATES in OPTIONS(…): read by the ML layer, not run
     if translated is node and name.casefold() not in duckdb_functions() and name not in MACROS:
         raise Untranslatable(f"{name.upper()}() has no translation to DuckDB in the toolkit", node,
                              hint="rewrite it with other functions (see README, Coming from BigQuery), or in a "

@@ -1,0 +1,1 @@
+"""Hyperparameter tuning: a search over the options' search space, one trained model per trial."""
