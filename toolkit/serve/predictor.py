@@ -21,9 +21,10 @@ from toolkit.errors import ToolkitError
 from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
+from toolkit.serve.evaluate import Program, Unsupported, build_program, run_checked
 from toolkit.serve.request import RequestError, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
-from toolkit.sql.quoting import render
+from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
 from toolkit.warehouse.functions import register_functions
 
@@ -36,7 +37,9 @@ _CACHED_QUERIES = 512  # a client sending every threshold there is fills no more
 class Engine:
     """The in-memory DuckDB database requests run on (no warehouse data: only the request's rows)."""
 
-    def __init__(self) -> None:
+    def __init__(self, evaluate: bool = True) -> None:
+        self.evaluate = evaluate  # compiled queries in Python where they can be (else always in DuckDB)
+        self._programs: dict[tuple, Program | None] = {}
         self._database = duckdb.connect(":memory:")
         threads = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("threads"),
                                                                expression=exp.Literal.number(1)))])
@@ -118,6 +121,10 @@ class Engine:
                     sql = render(self._with_stored_lookups(cursor, query, served))
                     if len(self._sql) < _CACHED_QUERIES:
                         self._sql[key] = sql
+                program = self._program(key, sql, table.schema)
+                answered = run_checked(program, table) if program is not None else None
+                if answered is not None:
+                    return answered
                 # Executed as a statement: the relation API binds a query once more before running it.
                 rows = cursor.execute(sql).fetchall()
                 return [column[0] for column in cursor.description], rows
@@ -125,6 +132,22 @@ class Engine:
                 return _in_process(trained, table, settings)
         return _table(function_rows(cursor, function, trained, _INPUT_SQL, settings, [], same_connection=True))
 
+
+    def _program(self, key: tuple, sql: str, schema: pa.Schema) -> Program | None:
+        """The compiled query as Python (toolkit.serve.evaluate), built once per query and input schema; None when
+        it has something the evaluator does not cover (DuckDB runs it), or when the evaluator is switched off."""
+        if not self.evaluate:
+            return None
+        key = (key, tuple((f.name, str(f.type)) for f in schema))
+        if key in self._programs:
+            return self._programs[key]
+        try:
+            program: Program | None = build_program(parse(sql), schema, INPUT)
+        except Unsupported:
+            program = None
+        if len(self._programs) < _CACHED_QUERIES:
+            self._programs[key] = program
+        return program
 
     def _checked(self, cursor: duckdb.DuckDBPyConnection, served: ServedModel, schema: pa.Schema,
                  settings: dict[str, Any]) -> dict[str, Any]:
