@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from toolkit.serve.evaluate_nodes import NODES, Context, Fallback, Node, Unsupported, arrow_kind
+from toolkit.serve.evaluate_nodes import JOINED, NODES, NULL, TEXT, Context, Fallback, Node, Unsupported, arrow_kind
 
 __all__ = ["Fallback", "Program", "Unsupported", "build_program", "run_checked"]
 
@@ -68,7 +68,7 @@ def build_program(query: exp.Expression, schema: pa.Schema, input_table: str) ->
     while True:
         if not isinstance(node, exp.Select):
             raise Unsupported(f"a {type(node).__name__} where a SELECT was expected")
-        extra = [k for k, v in node.args.items() if v and k not in ("expressions", "from", "from_")]
+        extra = [k for k, v in node.args.items() if v and k not in ("expressions", "from", "from_", "joins")]
         if extra:
             raise Unsupported(f"a SELECT with {extra}")
         chain.append(node)
@@ -128,11 +128,16 @@ def _layer(select: exp.Select, scope: _Scope,
            context: Context) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], _Scope]:
     """One SELECT over the previous layer's row: its columns (stars and named expressions), as a new row."""
     kinds = scope.kinds
+    lookups = [_lookup(join, kinds, context) for join in select.args.get("joins") or []]
+    for _, _, columns in lookups:
+        kinds.update(columns)
     result = _Scope({})
     parts: list[tuple[str, Any]] = []  # ("keep", keys) or ("value", (key, function))
     for expression in select.expressions:
         star = _star(expression)
         if star is not None:
+            if lookups and isinstance(expression, exp.Star):
+                raise Unsupported("an unqualified * over a join")
             excluded = _excluded(star)
             kept = [key for key in scope.columns if key not in excluded]
             for key in kept:
@@ -153,6 +158,63 @@ def _layer(select: exp.Select, scope: _Scope,
         node = compile_node(value, kinds, context)
         result.columns[key] = (name, node.kind)
         parts.append(("value", (key, node.fn)))
+    if lookups:
+        plain = _plain(parts, scope, result)
+
+        def joined(row: dict[str, Any]) -> dict[str, Any]:
+            row = dict(row)
+            for key_of, table, columns in lookups:
+                found = table.get(key_of(row))  # a LEFT JOIN: no match (or a NULL key) gives NULLs
+                for index, key in enumerate(columns):
+                    row[key] = None if found is None else found[index]
+            return plain(row)
+
+        return joined, result
+    return _plain(parts, scope, result), result
+
+
+def _lookup(join: exp.Join, kinds: dict[str, Any], context: Context) -> tuple[Callable, dict, dict[str, Any]]:
+    """A compiled lookup's `LEFT JOIN (VALUES (key, v0, …), …) AS alias("key", "v0", …) ON input.k = alias.key`:
+    the function of the row's key, the table of key → values, and the joined columns' keys and kinds."""
+    values, condition = join.this, join.args.get("on")
+    alias = values.args.get("alias") if isinstance(values, exp.Values) else None
+    if (alias is None or join.side != "LEFT" or join.args.get("kind") or join.args.get("using")
+            or not isinstance(condition, exp.EQ) or not alias.columns):
+        raise Unsupported("a join other than a lookup's LEFT JOIN of VALUES")
+    name = alias.name.casefold()
+    names = [column.name.casefold() for column in alias.columns]
+    left, right = condition.this, condition.expression
+    if isinstance(left, exp.Column) and left.table.casefold() == name:
+        left, right = right, left
+    if not (isinstance(right, exp.Column) and right.table.casefold() == name and right.name.casefold() == names[0]):
+        raise Unsupported("a lookup joined on something other than its first column")
+    key_node = compile_node(left, kinds, context)
+    rows = []
+    for entry in values.expressions:
+        if not isinstance(entry, exp.Tuple) or len(entry.expressions) != len(names):
+            raise Unsupported("a VALUES row of another width")
+        rows.append([compile_node(value, {}, context) for value in entry.expressions])
+    columns: dict[str, Any] = {}
+    for index, column in enumerate(names[1:], start=1):
+        kinds_here = {row[index].kind for row in rows} - {NULL}
+        if len(kinds_here) > 1:
+            raise Unsupported("a VALUES column of several types")
+        columns[name + JOINED + column] = kinds_here.pop() if kinds_here else NULL
+    key_kinds = {row[0].kind for row in rows} - {NULL}
+    if key_kinds - {key_node.kind} or key_node.kind != TEXT:
+        raise Unsupported("a lookup keyed on something other than text")
+    table: dict[Any, tuple] = {}
+    for row in rows:
+        key = row[0].fn({})
+        if key is None:
+            continue  # NULL never matches an equi-join
+        if key in table:
+            raise Unsupported("a lookup with a key given twice")  # the join would repeat the row
+        table[key] = tuple(value.fn({}) for value in row[1:])
+    return key_node.fn, table, columns
+
+
+def _plain(parts: list[tuple[str, Any]], scope: _Scope, result: _Scope) -> Callable[[dict[str, Any]], dict[str, Any]]:
     if len(parts) >= 1 and parts[0][0] == "keep" and len(parts[0][1]) == len(scope.columns) \
             and all(kind == "value" for kind, _ in parts[1:]):
         functions = [part for _, part in parts[1:]]
@@ -163,7 +225,7 @@ def _layer(select: exp.Select, scope: _Scope,
                 row[key] = value
             return row
 
-        return extend, result
+        return extend
 
     def project(row: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -175,7 +237,7 @@ def _layer(select: exp.Select, scope: _Scope,
                 out[part[0]] = part[1](row)
         return out
 
-    return project, result
+    return project
 
 
 def compile_node(node: exp.Expression, kinds: dict[str, Any], context: Context) -> Node:
@@ -186,8 +248,11 @@ def compile_node(node: exp.Expression, kinds: dict[str, Any], context: Context) 
 
 
 def run_checked(program: Program, table: pa.Table) -> tuple[list[str], list[tuple]] | None:
-    """The program's rows, or None when a value made it fall back to DuckDB."""
+    """The program's rows, or None when a value made it fall back to DuckDB (which then answers, or names the
+    error as it would have without the evaluator)."""
     try:
         return program.run(table)
     except Fallback:
+        return None
+    except (ArithmeticError, TypeError, ValueError, KeyError):  # anything unforeseen: DuckDB decides
         return None

@@ -15,9 +15,13 @@ from sqlglot import exp
 from toolkit.warehouse.farmhash import fingerprint64
 from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
 
-INT, DOUBLE, TEXT, BOOL, NULL, DECIMAL = "BIGINT", "DOUBLE", "VARCHAR", "BOOLEAN", "NULL", "DECIMAL"
-NUMERIC = (INT, DOUBLE)
+INT, HUGE, DOUBLE, TEXT, BOOL, NULL, DECIMAL = "BIGINT", "HUGEINT", "DOUBLE", "VARCHAR", "BOOLEAN", "NULL", "DECIMAL"
+SMALL = "SMALLINT"  # 8- and 16-bit integers: compared and cast, never in arithmetic (DuckDB's overflows differ)
+INTEGERS = (INT, HUGE, SMALL)
+NUMERIC = (INT, HUGE, SMALL, DOUBLE)
 _INT_BOUND = 2**31  # integer results at or beyond it go to DuckDB, which may call them an overflow
+_HUGE_BOUND = 2**127  # INT128's range
+JOINED = "\x00"  # a joined table's column is keyed "alias\x00name" in a row
 INF, NAN = math.inf, math.nan
 
 
@@ -47,6 +51,8 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
     """The kind of an input column; other types (dates, decimals, small integers, …) go to DuckDB."""
     if arrow_type in (pa.int32(), pa.int64(), pa.uint32()):
         return INT
+    if arrow_type in (pa.int8(), pa.int16(), pa.uint8(), pa.uint16()):
+        return SMALL
     if arrow_type == pa.float64():
         return DOUBLE
     if arrow_type in (pa.string(), pa.large_string()):
@@ -69,8 +75,8 @@ def _unify(nodes: list[Node]) -> tuple[list[Node], Any]:
         return nodes, NULL
     if len(kinds) == 1:
         return nodes, kinds.pop()
-    if kinds == {INT, DOUBLE}:
-        return [_to_double(n) if n.kind == INT else n for n in nodes], DOUBLE
+    if DOUBLE in kinds and kinds <= {INT, SMALL, DOUBLE}:
+        return [_to_double(n) if n.kind in INTEGERS else n for n in nodes], DOUBLE
     raise Unsupported(f"values of types {sorted(map(str, kinds))} in one expression")
 
 
@@ -100,6 +106,8 @@ def _column(node: exp.Column, sub: Sub, kinds, context) -> Node:
     if isinstance(node.this, exp.Star):
         raise Unsupported("* inside an expression")
     key = node.name.casefold()
+    if node.table and node.table.casefold() + JOINED + key in kinds:
+        key = node.table.casefold() + JOINED + key
     if key not in kinds:
         raise Unsupported(f"column {node.name} is not known here")
     return Node(lambda row: row[key], kinds[key])
@@ -114,6 +122,20 @@ def _check_int(value: int) -> int:
     raise Fallback
 
 
+def _check_huge(value: int) -> int:
+    if -_HUGE_BOUND <= value < _HUGE_BOUND:
+        return value
+    raise Fallback
+
+
+def _modulo(a: int, b: int) -> int:
+    """DuckDB's integer %: the remainder of the quotient truncated toward zero (its sign is the dividend's)."""
+    if b == 0:
+        raise Fallback  # DuckDB: division by zero is an error
+    remainder = abs(a) % abs(b)
+    return remainder if a >= 0 else -remainder
+
+
 def _divide(a: float, b: float) -> float:
     try:
         return a / b
@@ -126,9 +148,23 @@ def _divide(a: float, b: float) -> float:
 def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
     def build(node: exp.Binary, sub: Sub, kinds, context) -> Node:
         left, right = sub(node.this), sub(node.expression)
-        if left.kind not in NUMERIC + (NULL,) or right.kind not in NUMERIC + (NULL,):
+        if left.kind not in NUMERIC + (NULL,) or right.kind not in NUMERIC + (NULL,) or SMALL in (left.kind,
+                                                                                                    right.kind):
             raise Unsupported(f"{type(node).__name__} of {left.kind} and {right.kind}")
         lf, rf = left.fn, right.fn
+        if isinstance(node, exp.Mod):
+            if left.kind not in INTEGERS + (NULL,) or right.kind not in INTEGERS + (NULL,):
+                raise Unsupported("% of a DOUBLE")
+            huge = HUGE in (left.kind, right.kind)
+            check = _check_huge if huge else _check_int
+
+            def mod_fn(row):
+                a = lf(row)
+                if a is None:
+                    return None
+                b = rf(row)
+                return None if b is None else check(_modulo(a, b))
+            return Node(mod_fn, HUGE if huge else INT)
         if isinstance(node, exp.Div):
             def fn(row):
                 a = lf(row)
@@ -137,14 +173,17 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                 b = rf(row)
                 return None if b is None else _divide(float(a), float(b))
             return Node(fn, DOUBLE)
-        if left.kind == INT and right.kind == INT:
+        if left.kind in INTEGERS + (NULL,) and right.kind in INTEGERS + (NULL,):
+            huge = HUGE in (left.kind, right.kind)
+            check = _check_huge if huge else _check_int
+
             def int_fn(row):
                 a = lf(row)
                 if a is None:
                     return None
                 b = rf(row)
-                return None if b is None else _check_int(op(a, b))
-            return Node(int_fn, INT)
+                return None if b is None else check(op(a, b))
+            return Node(int_fn, HUGE if huge else INT)
 
         def double_fn(row):
             a = lf(row)
@@ -159,7 +198,7 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
 
 def _neg(node: exp.Neg, sub: Sub, kinds, context) -> Node:
     inner = sub(node.this)
-    if inner.kind not in NUMERIC:
+    if inner.kind not in (INT, HUGE, DOUBLE):
         raise Unsupported(f"-{inner.kind}")
     fn = inner.fn
     return Node(lambda row: None if (v := fn(row)) is None else -v, inner.kind)
@@ -189,9 +228,9 @@ def _comparison(node: exp.Binary, sub: Sub, kinds, context) -> Node:
     pair = {left.kind, right.kind} - {NULL}
     if not (pair <= set(NUMERIC) or len(pair) <= 1 and pair <= {TEXT, BOOL, INT, DOUBLE}):
         raise Unsupported(f"a comparison of {left.kind} and {right.kind}")
-    if pair == {INT, DOUBLE}:
-        left, right = (_to_double(left) if left.kind == INT else left), (_to_double(right) if right.kind == INT
-                                                                           else right)
+    if DOUBLE in pair and len(pair) > 1:
+        left, right = (_to_double(left) if left.kind in INTEGERS else left), (
+            _to_double(right) if right.kind in INTEGERS else right)
     test, lf, rf = _COMPARISONS[type(node)], left.fn, right.fn
 
     def fn(row):
@@ -343,18 +382,54 @@ def _cast(node: exp.Cast, sub: Sub, kinds, context) -> Node:
     if target == exp.DataType.Type.DOUBLE:
         if inner.kind == DECIMAL:  # an exact decimal literal → the nearest double, as float() reads it
             return _const(float(fn({})), DOUBLE)
-        if inner.kind in (INT, DOUBLE, BOOL, NULL):
+        if inner.kind in (INT, HUGE, SMALL, DOUBLE, BOOL, NULL):
             return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE)
-    elif target == exp.DataType.Type.BIGINT and inner.kind in (INT, NULL):
+    elif target == exp.DataType.Type.BIGINT and inner.kind in (INT, SMALL, NULL):
         return Node(fn, INT)
+    elif target == exp.DataType.Type.BIGINT and inner.kind == HUGE:
+        return Node(lambda row: None if (v := fn(row)) is None else _in_bigint(v), INT)
+    elif target == exp.DataType.Type.INT128:
+        if inner.kind in (INT, HUGE, NULL):
+            return Node(fn, HUGE)
+        if isinstance(node.this, exp.Literal) and node.this.is_string and node.this.this.lstrip("-").isdigit():
+            return _const(_check_huge(int(node.this.this)), HUGE)
     elif target in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
         if inner.kind in (TEXT, NULL):
             return Node(fn, TEXT)
-        if inner.kind == INT:
+        if inner.kind in INTEGERS:
             return Node(lambda row: None if (v := fn(row)) is None else str(v), TEXT)
     elif target == exp.DataType.Type.BOOLEAN and inner.kind in (BOOL, NULL):
         return Node(fn, BOOL)
     raise Unsupported(f"CAST of {inner.kind} AS {target}")
+
+
+def _in_bigint(value: int) -> int:
+    if -(2**63) <= value < 2**63:
+        return value
+    raise Fallback  # DuckDB: out of range for BIGINT
+
+
+def _concatenate(node: exp.DPipe, sub: Sub, kinds, context) -> Node:
+    """`a || b` of two texts: NULL when either is."""
+    left, right = sub(node.this), sub(node.expression)
+    if left.kind not in (TEXT, NULL) or right.kind not in (TEXT, NULL):
+        raise Unsupported(f"|| of {left.kind} and {right.kind}")
+    lf, rf = left.fn, right.fn
+
+    def fn(row):
+        a = lf(row)
+        if a is None:
+            return None
+        b = rf(row)
+        return None if b is None else a + b
+    return Node(fn, TEXT)
+
+
+def _struct_extract(node: exp.StructExtract, sub: Sub, kinds, context) -> Node:
+    field = node.expression
+    if not (isinstance(field, exp.Literal) and field.is_string):
+        raise Unsupported("STRUCT_EXTRACT of a field that is not named")
+    return _field(sub(node.this), field.this)
 
 
 def _fingerprint(context: Context, sub: Sub, argument: exp.Expression) -> Node:
@@ -423,8 +498,10 @@ def _bracket(node: exp.Bracket, sub: Sub, kinds, context) -> Node:
 
 
 def _dot(node: exp.Dot, sub: Sub, kinds, context) -> Node:
-    inner = sub(node.this)
-    name = node.expression.name
+    return _field(sub(node.this), node.expression.name)
+
+
+def _field(inner: Node, name: str) -> Node:
     if not (isinstance(inner.kind, tuple) and inner.kind[0] == "STRUCT"):
         raise Unsupported("a field of something other than a STRUCT")
     fields = {n.casefold(): (n, k) for n, k in inner.kind[1]}
@@ -466,7 +543,8 @@ def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
 NODES: dict[type, Callable[..., Node]] = {
     exp.Literal: _literal, exp.Column: _column, exp.Paren: _paren, exp.Neg: _neg,
     exp.Add: _arithmetic(lambda a, b: a + b), exp.Sub: _arithmetic(lambda a, b: a - b),
-    exp.Mul: _arithmetic(lambda a, b: a * b), exp.Div: _arithmetic(None),
+    exp.Mul: _arithmetic(lambda a, b: a * b), exp.Div: _arithmetic(None), exp.Mod: _arithmetic(None),
+    exp.DPipe: _concatenate, exp.StructExtract: _struct_extract,
     **{kind: _comparison for kind in _COMPARISONS},
     exp.And: _logic, exp.Or: _logic, exp.Not: _not, exp.Is: _is, exp.Boolean: _boolean, exp.Null: _null,
     exp.Case: _case, exp.Coalesce: _coalesce, exp.Greatest: _extreme(True), exp.Least: _extreme(False),

@@ -45,7 +45,7 @@ class Engine:
                                                                expression=exp.Literal.number(1)))])
         self._database.execute(render(threads))  # a few rows: no gain from more threads, only scheduling
         self._local = threading.local()
-        self._sql: dict[tuple, str] = {}  # rendered compiled queries, by model, version and settings
+        self._sql: dict[tuple, tuple[exp.Expression, str]] = {}  # compiled queries (and as run), by model and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
         self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
         self._lock = threading.Lock()
@@ -88,6 +88,10 @@ class Engine:
         except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
             raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
                                "instances") from None
+        answered = self._evaluated(function, served, table, settings)
+        if answered is not None:
+            names, rows = answered
+            return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
         cursor = self.cursor()
         try:
             cursor.register(INPUT, table)
@@ -114,14 +118,15 @@ class Engine:
             compiled = served.compiled
             if compiled is not None and compiled.used_by_predict:
                 checked = self._checked(cursor, served, table.schema, settings)
-                key = (served.name, served.version, tuple(sorted(checked.items())))
-                sql = self._sql.get(key)  # the query text depends on the settings only: built once
-                if sql is None:
+                key = _sql_key(served, checked)
+                cached = self._sql.get(key)  # the query depends on the settings only: built once
+                if cached is None:
                     query = compiled_predict_query(cursor, trained, compiled, _INPUT_SQL, settings)
-                    sql = render(self._with_stored_lookups(cursor, query, served))
+                    cached = query, render(self._with_stored_lookups(cursor, query, served))
                     if len(self._sql) < _CACHED_QUERIES:
-                        self._sql[key] = sql
-                program = self._program(key, sql, table.schema)
+                        self._sql[key] = cached
+                query, sql = cached
+                program = self._program(key, query, table.schema)
                 answered = run_checked(program, table) if program is not None else None
                 if answered is not None:
                     return answered
@@ -133,16 +138,29 @@ class Engine:
         return _table(function_rows(cursor, function, trained, _INPUT_SQL, settings, [], same_connection=True))
 
 
-    def _program(self, key: tuple, sql: str, schema: pa.Schema) -> Program | None:
-        """The compiled query as Python (toolkit.serve.evaluate), built once per query and input schema; None when
-        it has something the evaluator does not cover (DuckDB runs it), or when the evaluator is switched off."""
+    def _evaluated(self, function: str, served: ServedModel, table: pa.Table,
+                   settings: dict[str, Any]) -> tuple[list[str], list[tuple]] | None:
+        """The compiled prediction evaluated in Python, without DuckDB, once an earlier request of the same model,
+        input schema and settings has made the checks and built the program; None: run the DuckDB path."""
+        if function != PREDICT or not self.evaluate:
+            return None
+        checked = self._checks.get(_check_key(served, table.schema, settings))
+        if checked is None:
+            return None
+        program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
+        return run_checked(program, table) if program is not None else None
+
+    def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Program | None:
+        """The compiled query as Python (toolkit.serve.evaluate), built once per query and input schema from the
+        query as rendered for DuckDB, read back (its lookups still inline VALUES); None when it has something the
+        evaluator does not cover (DuckDB runs it), or when the evaluator is switched off."""
         if not self.evaluate:
             return None
-        key = (key, tuple((f.name, str(f.type)) for f in schema))
+        key = (key, _schema_key(schema))
         if key in self._programs:
             return self._programs[key]
         try:
-            program: Program | None = build_program(parse(sql), schema, INPUT)
+            program: Program | None = build_program(parse(render(query)), schema, INPUT)
         except Unsupported:
             program = None
         if len(self._programs) < _CACHED_QUERIES:
@@ -153,8 +171,7 @@ class Engine:
                  settings: dict[str, Any]) -> dict[str, Any]:
         """ML.PREDICT's checks of the settings and the input's columns, made once per model version, input schema
         and settings (they depend on nothing else; with TRANSFORM they cost tens of milliseconds)."""
-        key = (served.name, served.version, tuple((f.name, str(f.type)) for f in schema),
-               tuple(sorted((k, repr(v)) for k, v in settings.items())))
+        key = _check_key(served, schema, settings)
         checked = self._checks.get(key)
         if checked is None:
             checked = checked_predict_call(cursor, served.trained, _INPUT_SQL, settings)
@@ -178,6 +195,18 @@ class Engine:
                     self._tables.add(name)
                 values.replace(exp.Table(this=exp.to_identifier(name), alias=values.args.get("alias")))
         return query
+
+
+def _schema_key(schema: pa.Schema) -> tuple:
+    return tuple((f.name, str(f.type)) for f in schema)
+
+
+def _check_key(served: ServedModel, schema: pa.Schema, settings: dict[str, Any]) -> tuple:
+    return served.name, served.version, _schema_key(schema), tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+def _sql_key(served: ServedModel, checked: dict[str, Any]) -> tuple:
+    return served.name, served.version, tuple(sorted(checked.items()))
 
 
 def _in_process(trained, table: pa.Table, raw: dict[str, Any]) -> pa.Table:
