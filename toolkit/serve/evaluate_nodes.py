@@ -4,6 +4,7 @@ a builder of a Python closure and the static type of its result (`Node`)."""
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cmp_to_key
@@ -17,12 +18,14 @@ from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
 
 INT, HUGE, DOUBLE, TEXT, BOOL, NULL, DECIMAL = "BIGINT", "HUGEINT", "DOUBLE", "VARCHAR", "BOOLEAN", "NULL", "DECIMAL"
 SMALL = "SMALLINT"  # 8- and 16-bit integers: compared and cast, never in arithmetic (DuckDB's overflows differ)
+FLOAT = "FLOAT"  # a float32 value (held exactly in a Python float): compared and cast, never in arithmetic
 INTEGERS = (INT, HUGE, SMALL)
 NUMERIC = (INT, HUGE, SMALL, DOUBLE)
 _INT_BOUND = 2**31  # integer results at or beyond it go to DuckDB, which may call them an overflow
 _HUGE_BOUND = 2**127  # INT128's range
 JOINED = "\x00"  # a joined table's column is keyed "alias\x00name" in a row
 INF, NAN = math.inf, math.nan
+_FLOAT32 = struct.Struct("<f")
 
 
 class Unsupported(Exception):
@@ -75,7 +78,7 @@ def _unify(nodes: list[Node]) -> tuple[list[Node], Any]:
         return nodes, NULL
     if len(kinds) == 1:
         return nodes, kinds.pop()
-    if DOUBLE in kinds and kinds <= {INT, SMALL, DOUBLE}:
+    if DOUBLE in kinds and kinds <= {INT, SMALL, DOUBLE, FLOAT}:  # FLOAT → DOUBLE is exact: the same value
         return [_to_double(n) if n.kind in INTEGERS else n for n in nodes], DOUBLE
     raise Unsupported(f"values of types {sorted(map(str, kinds))} in one expression")
 
@@ -225,7 +228,7 @@ _COMPARISONS: dict[type, Callable[[int], bool]] = {
 
 def _comparison(node: exp.Binary, sub: Sub, kinds, context) -> Node:
     left, right = sub(node.this), sub(node.expression)
-    pair = {left.kind, right.kind} - {NULL}
+    pair = {DOUBLE if k == FLOAT else k for k in (left.kind, right.kind)} - {NULL}  # FLOAT → DOUBLE: exact
     if not (pair <= set(NUMERIC) or len(pair) <= 1 and pair <= {TEXT, BOOL, INT, DOUBLE}):
         raise Unsupported(f"a comparison of {left.kind} and {right.kind}")
     if DOUBLE in pair and len(pair) > 1:
@@ -382,8 +385,10 @@ def _cast(node: exp.Cast, sub: Sub, kinds, context) -> Node:
     if target == exp.DataType.Type.DOUBLE:
         if inner.kind == DECIMAL:  # an exact decimal literal → the nearest double, as float() reads it
             return _const(float(fn({})), DOUBLE)
-        if inner.kind in (INT, HUGE, SMALL, DOUBLE, BOOL, NULL):
+        if inner.kind in (INT, HUGE, SMALL, DOUBLE, FLOAT, BOOL, NULL):
             return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE)
+    elif target == exp.DataType.Type.FLOAT and inner.kind in (DOUBLE, FLOAT, NULL):
+        return Node(lambda row: None if (v := fn(row)) is None else _float32(v), FLOAT)
     elif target == exp.DataType.Type.BIGINT and inner.kind in (INT, SMALL, NULL):
         return Node(fn, INT)
     elif target == exp.DataType.Type.BIGINT and inner.kind == HUGE:
@@ -401,6 +406,14 @@ def _cast(node: exp.Cast, sub: Sub, kinds, context) -> Node:
     elif target == exp.DataType.Type.BOOLEAN and inner.kind in (BOOL, NULL):
         return Node(fn, BOOL)
     raise Unsupported(f"CAST of {inner.kind} AS {target}")
+
+
+def _float32(value: float) -> float:
+    """The nearest float32 (IEEE round to nearest even, as C's conversion); out of its range DuckDB decides."""
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    except OverflowError:
+        raise Fallback from None
 
 
 def _in_bigint(value: int) -> int:
