@@ -105,6 +105,15 @@ def test_predict_answers_what_ml_predict_returns(warehouse, client, name):
     assert (body["model"], body["modelVersionId"], response.headers["x-model-version"]) == (name, "1", "1")
     columns, expected = ml_rows(warehouse, f"SELECT * FROM ML.PREDICT(MODEL {name}, ({rows_sql}))")
     _same(body["predictions"], expected, columns)
+    # The first request ran the compiled query in DuckDB; the next ones are evaluated in Python: the same answer.
+    again = client.post(f"/v1/models/{name}:predict", json={"instances": sent})
+    _same(again.json()["predictions"], expected, columns)
+    engine = client.app.state.server.engine
+    programs = [key for key, program in engine._programs.items() if key[0][0] == name and program is not None]
+    assert bool(programs) == (MODELS[name][0] not in ("DNN_CLASSIFIER", "DNN_REGRESSOR", "RANDOM_FOREST_REGRESSOR"))
+    if programs:  # a compiled prediction is row by row: one row alone gets its bits from the batch
+        one = client.post(f"/v1/models/{name}:predict", json={"instances": sent[:1]})
+        _same(one.json()["predictions"], expected[:1], columns)
 
 
 def test_the_models_cover_every_prediction_path(client):
@@ -230,6 +239,34 @@ def test_a_request_failing_inside_the_model_leaves_the_server_answering(warehous
         refused = client.post(f"/v1/models/{name}:predict", json={"instances": clashing})
         assert refused.status_code == 400 and "predicted_label" in refused.json()["error"]["message"]
         assert client.post(f"/v1/models/{name}:predict", json={"instances": sent}).status_code == 200
+
+
+def test_a_slow_prediction_does_not_hold_up_other_requests(warehouse):
+    """Predictions run in worker threads: while one is stuck inside the model, others are answered."""
+    app = create_app(ServeOptions(warehouse))
+    engine = app.state.server.engine
+    entered, release = threading.Event(), threading.Event()
+    run = engine.run
+
+    def slow_for_linear(function, served, rows, parameters):
+        if served.name == "linear":
+            entered.set()
+            assert release.wait(30), "never released"
+        return run(function, served, rows, parameters)
+
+    engine.run = slow_for_linear
+    with TestClient(app) as client:
+        statuses = []
+        stuck = threading.Thread(target=lambda: statuses.append(client.post(
+            "/v1/models/linear:predict", json={"instances": instances(warehouse, MODELS["linear"][4])}).status_code))
+        stuck.start()
+        assert entered.wait(30)
+        other = client.post("/v1/models/pca:predict", json={"instances": instances(warehouse, MODELS["pca"][4])})
+        assert other.status_code == 200 and not release.is_set() and stuck.is_alive()
+        assert client.get("/healthz").status_code == 200
+        release.set()
+        stuck.join(30)
+    assert statuses == [200]
 
 
 def _metric(client, line_start: str) -> float:
