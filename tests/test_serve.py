@@ -432,6 +432,51 @@ def test_serve_command_refuses_a_model_the_store_lacks(project, toolkit, small_w
     assert 'no model named linear_dd' in result.output and 'did you mean "linear_d"' in result.output
 
 
+def test_predict_command_answers_as_the_endpoint(project, toolkit, small_warehouse, tmp_path):
+    folder = project({})
+    con = duckdb.connect(str(small_warehouse), read_only=True)
+    expected = _expected(con, 1)
+    con.close()
+    sent = instances(small_warehouse, ROWS)
+    lines = tmp_path / "instances.jsonl"
+    lines.write_text("\n".join(json.dumps(row) for row in sent[:3]) + "\n\n"
+                     + json.dumps({"instances": sent[3:]}) + "\n")
+    result = toolkit(folder, "predict", "linear_d", "--warehouse", str(small_warehouse), "--file", str(lines))
+    assert result.exit_code == 0, result.output
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    columns = list(expected[0])
+    _same(got, expected, columns)
+    with TestClient(create_app(ServeOptions(small_warehouse))) as client:  # the endpoint's answer: the same
+        assert client.post("/v1/models/linear_d:predict", json={"instances": sent}).json()["predictions"] == got
+    one = toolkit(folder, "predict", "linear_d", "--warehouse", str(small_warehouse), "--json", json.dumps(sent[0]))
+    assert one.exit_code == 0 and [json.loads(one.stdout)] == got[:1]
+
+
+@pytest.mark.parametrize("arguments, stdin, status, field, line", [
+    (["linear_dd", "--json", "{}"], None, 404, "model", None),
+    (["linear_d"], '{"age": 1}\n', 400, "instances[0].sex", 1),
+    (["linear_d"], '{"age": 1, "sex": 1, "bmi": 1, "bp": 1, "s1": 1, "s2": 1, "s3": 1, "s4": 1, "s5": 1, "s6": 1}\n'
+                   '{"age": "old", "sex": 1, "bmi": 1, "bp": 1, "s1": 1, "s2": 1, "s3": 1, "s4": 1, "s5": 1, "s6": 1}\n',
+     400, "instances[1].age", 2),
+    (["linear_d"], '\n{"instances": []}\n', 400, "instances", 2),
+    (["linear_d", "--max-instances", "1"], '{}\n{}\n', 413, "instances", 2),
+    (["linear_d"], "[1]\n", 400, "instances", 1),
+    (["linear_d"], "{nope\n", 400, "body", 1),
+])
+def test_predict_command_refuses_what_the_endpoint_refuses(project, small_warehouse, monkeypatch, arguments, stdin,
+                                                           status, field, line):
+    from click.testing import CliRunner
+
+    from toolkit.cli import cli
+
+    monkeypatch.chdir(project({}))
+    result = CliRunner().invoke(cli, ["predict", *arguments, "--warehouse", str(small_warehouse)], input=stdin,
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stderr)["error"]
+    assert (error["code"], error["field"], error.get("line")) == (status, field, line)
+
+
 def test_each_worker_process_builds_the_app_from_the_options_it_is_passed(small_warehouse, monkeypatch):
     from dataclasses import asdict
 

@@ -21,8 +21,8 @@ from toolkit.serve.predictor import INPUT
 from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME, install
 
-SHOP = """CREATE TABLE shop AS SELECT 'c' || (i % 40) AS cat, (i % 7)::SMALLINT AS day, ((i * 0.37) % 11 - 5)::DOUBLE AS x,
-    'p' || (i % 13) AS tail, CASE WHEN i % 3 = 0 THEN 'a' ELSE 'b' END AS a, ((i * 7919) % 100)::BIGINT AS n,
+SHOP = """CREATE TABLE shop AS SELECT 'c' || (i % 40) AS cat, (i % 7)::SMALLINT AS day,
+    ((i * 0.37) % 11 - 5)::DOUBLE AS x, 'p' || (i % 13) AS tail, CASE WHEN i % 3 = 0 THEN 'a' ELSE 'b' END AS a, ((i * 7919) % 100)::BIGINT AS n,
     ((i * 0.37) % 11 - 5) + (i % 40) * 0.1 + CASE WHEN i % 3 = 0 THEN 1 ELSE 0 END > 2 AS high
     FROM range(400) t(i)"""
 SHOP_TRANSFORM = ["ML.HASH_BUCKETIZE(tail, 8) AS tail_bucket", "ML.FEATURE_CROSS(STRUCT(a, cat)) AS cross",
