@@ -4,6 +4,7 @@ a builder of a Python closure and the static type of its result (`Node`)."""
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Fallback(Exception):
 class Node:
     fn: Callable[[dict[str, Any]], Any]
     kind: Any  # INT, DOUBLE, …, ("LIST", kind), ("STRUCT", ((name, kind), …))
+    constant: bool = False  # fn ignores the row
 
 
 @dataclass
@@ -68,7 +70,7 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
 
 
 def _const(value: Any, kind: Any) -> Node:
-    return Node(lambda row: value, kind)
+    return Node(lambda row: value, kind, constant=True)
 
 
 def _unify(nodes: list[Node]) -> tuple[list[Node], Any]:
@@ -187,6 +189,23 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                 b = rf(row)
                 return None if b is None else check(op(a, b))
             return Node(int_fn, HUGE if huge else INT)
+
+        if left.kind == DOUBLE and right.kind == DOUBLE:  # no conversions; a constant operand read once
+            if right.constant:
+                c = rf({})
+
+                def by_constant(row):
+                    a = lf(row)
+                    return None if a is None else op(a, c)
+                return Node(by_constant, DOUBLE)
+
+            def doubles(row):
+                a = lf(row)
+                if a is None:
+                    return None
+                b = rf(row)
+                return None if b is None else op(a, b)
+            return Node(doubles, DOUBLE)
 
         def double_fn(row):
             a = lf(row)
@@ -555,8 +574,7 @@ def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
 
 NODES: dict[type, Callable[..., Node]] = {
     exp.Literal: _literal, exp.Column: _column, exp.Paren: _paren, exp.Neg: _neg,
-    exp.Add: _arithmetic(lambda a, b: a + b), exp.Sub: _arithmetic(lambda a, b: a - b),
-    exp.Mul: _arithmetic(lambda a, b: a * b), exp.Div: _arithmetic(None), exp.Mod: _arithmetic(None),
+    exp.Add: _arithmetic(operator.add), exp.Sub: _arithmetic(operator.sub), exp.Mul: _arithmetic(operator.mul), exp.Div: _arithmetic(None), exp.Mod: _arithmetic(None),
     exp.DPipe: _concatenate, exp.StructExtract: _struct_extract,
     **{kind: _comparison for kind in _COMPARISONS},
     exp.And: _logic, exp.Or: _logic, exp.Not: _not, exp.Is: _is, exp.Boolean: _boolean, exp.Null: _null,

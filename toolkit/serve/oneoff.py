@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from toolkit.serve.app import VERBS, _served
+from toolkit.serve.app import VERBS, served_model
 from toolkit.serve.predictor import Engine
 from toolkit.serve.request import RequestError, parse_body
 from toolkit.serve.snapshot import load_snapshot
@@ -73,7 +73,7 @@ def predict_lines(warehouse: Path, model: str, lines: Iterable[str], parameters:
     snapshot = load_snapshot(warehouse)
     engine = Engine()
     try:
-        served = _served(snapshot, model)
+        served = served_model(snapshot, model)
     except RequestError as error:
         raise LineError(None, error) from None
     for numbers, instances, own in _requests(lines, dict(parameters or {}), max_instances):
