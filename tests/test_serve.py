@@ -316,6 +316,28 @@ def small_warehouse(tmp_path) -> Path:
     return path
 
 
+def test_parameters_version_answers_with_that_stored_version(small_warehouse):
+    con = connect(small_warehouse)
+    assert _save_version(con, 500.0) == 2
+    expected = {version: _expected(con, version) for version in (1, 2)}
+    con.close()
+    assert expected[1] != expected[2]
+    sent = instances(small_warehouse, ROWS)
+    with TestClient(create_app(ServeOptions(small_warehouse))) as client:
+        for version, parameters in ((2, {}), (1, {"version": 1}), (2, {"version": 2}), (1, {"VERSION": 1})):
+            for _ in range(2):  # the second time from the bounded cache, evaluated in Python
+                response = client.post("/v1/models/linear_d:predict", json={"instances": sent,
+                                                                             "parameters": parameters})
+                assert response.status_code == 200, response.text
+                assert (response.json()["modelVersionId"], response.headers["x-model-version"]) == (str(version),) * 2
+                _same(response.json()["predictions"], expected[version], list(expected[version][0]))
+        for wrong in (3, "1", True, 1.5):
+            refused = client.post("/v1/models/linear_d:predict", json={"instances": sent[:1],
+                                                                        "parameters": {"version": wrong}})
+            assert refused.status_code == 400 and refused.json()["error"]["field"] == "parameters.version"
+            assert "its versions are 1, 2" in refused.json()["error"]["message"]
+
+
 def test_a_build_holding_the_warehouse_and_the_server_coexist(small_warehouse):
     writer = duckdb.connect(str(small_warehouse))  # as a build does: the file's lock held throughout
     try:

@@ -133,7 +133,7 @@ def create_app(options: ServeOptions) -> Starlette:
             served = served_model(snapshot, name)
             instances, parameters = parse_body(await _body(request, options.max_body_bytes), options.max_instances)
             # In anyio's worker threads: a slow prediction never holds up the event loop or other requests.
-            rows = await run_in_threadpool(server.engine.run, VERBS[verb], served, instances, parameters)
+            served, rows = await run_in_threadpool(server.engine.answer, VERBS[verb], served, instances, parameters)
             response = JSONResponse({"predictions": rows, "model": served.name,
                                      "modelVersionId": str(served.version)},
                                     headers={"x-model-version": str(served.version)})

@@ -78,7 +78,7 @@ def predict_lines(warehouse: Path, model: str, lines: Iterable[str], parameters:
         raise LineError(None, error) from None
     for numbers, instances, own in _requests(lines, dict(parameters or {}), max_instances):
         try:
-            rows = engine.run(VERBS[verb], served, instances, own)
+            _, rows = engine.answer(VERBS[verb], served, instances, own)
         except RequestError as error:
             index = re.match(r"instances\[(\d+)\]", error.field or "")
             raise LineError(numbers[int(index.group(1))] if index else numbers[0], error) from None

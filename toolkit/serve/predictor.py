@@ -75,9 +75,15 @@ class Engine:
             except duckdb.Error:
                 pass
 
+    def answer(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+               parameters: Mapping[str, Any]) -> tuple[ServedModel, list[dict[str, Any]]]:
+        """The version that answered (`parameters.version`, else the served one) and its rows."""
+        version = answering(served, parameters)
+        return version, self.run(function, version, instances, parameters)
+
     def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
             parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """ML.`function`'s rows for the instances, as JSON objects."""
+        """ML.`function`'s rows for the instances with this version of the model, as JSON objects."""
         settings = _settings(served, parameters)
         try:
             TABLE_FUNCTIONS[function].check_model(served.trained)
@@ -225,13 +231,31 @@ def _table(result: pa.Table | pa.RecordBatchReader) -> pa.Table:
 
 
 def _settings(served: ServedModel, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's parameters as the function's STRUCT settings; `version`, when given, must be the served one."""
+    """The request's parameters as the function's STRUCT settings (`version` is resolved by `answering`)."""
     settings = dict(parameters)
-    version = next((settings.pop(k) for k in list(settings) if k.lower() == VERSION), None)
-    if version is not None and version != served.version:
-        raise RequestError(400, f"model {served.name} is served at version {served.version}, not {version!r}",
-                           "parameters.version", hint="leave version out, or reload the server for a newer one")
+    for key in [k for k in settings if k.lower() == VERSION]:
+        settings.pop(key)
     return settings
+
+
+def answering(served: ServedModel, parameters: Mapping[str, Any]) -> ServedModel:
+    """The version that answers: the served (latest) one, or the stored one `parameters.version` names, loaded on
+    demand (as ML.PREDICT's STRUCT(n AS version))."""
+    version = next((v for k, v in parameters.items() if k.lower() == VERSION), None)
+    if version is None or version == served.version:
+        return served
+    known = [v["version"] for v in served.versions]
+    if isinstance(version, bool) or not isinstance(version, int) or version not in known:
+        raise RequestError(400, f"model {served.name} has no version {version!r}: its versions are "
+                                f"{', '.join(map(str, known))}", "parameters.version",
+                           hint="leave version out for the latest, or reload the server for a newer one")
+    if served.older is None:
+        raise RequestError(400, f"model {served.name}: only version {served.version} is served", "parameters.version")
+    try:
+        return served.older.load(served.name, version)
+    except ToolkitError as error:
+        raise RequestError(409, f"model {served.name} version {version} cannot be served: {error.message}",
+                           "parameters.version", error.hint) from None
 
 
 def _request_error(error: ToolkitError, parameters: Mapping[str, Any]) -> RequestError:
