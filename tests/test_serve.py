@@ -118,7 +118,7 @@ def test_predict_answers_what_ml_predict_returns(warehouse, client, name):
 
 def test_the_models_cover_every_prediction_path(client):
     paths = {m["name"]: m["prediction_path"] for m in client.get("/v1/models").json()["models"]}
-    assert set(paths.values()) == {"compiled SQL (in-memory DuckDB)", "Python (in-process)",
+    assert set(paths.values()) == {"compiled SQL (evaluated in Python, else DuckDB)", "Python (in-process)",
                                    "Python, TRANSFORM in DuckDB", "none (TRANSFORM_ONLY)"}
     assert paths["forest"] == "Python (in-process)" and paths["dnn_t"] == "Python, TRANSFORM in DuckDB"
 

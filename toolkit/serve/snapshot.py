@@ -212,7 +212,7 @@ def prediction_path(trained: TrainedModel, compiled: CompiledPrediction | None) 
     if trained.model_type.task is Task.TRANSFORM:
         return "none (TRANSFORM_ONLY)"
     if compiled is not None and compiled.used_by_predict:
-        return "compiled SQL (in-memory DuckDB)"
+        return "compiled SQL (evaluated in Python, else DuckDB)"
     if trained.transform is not None:
         return "Python, TRANSFORM in DuckDB"
     return "Python (in-process)"
