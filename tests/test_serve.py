@@ -105,11 +105,20 @@ def test_predict_answers_what_ml_predict_returns(warehouse, client, name):
     assert (body["model"], body["modelVersionId"], response.headers["x-model-version"]) == (name, "1", "1")
     columns, expected = ml_rows(warehouse, f"SELECT * FROM ML.PREDICT(MODEL {name}, ({rows_sql}))")
     _same(body["predictions"], expected, columns)
+    # The first request ran the compiled query in DuckDB; the next ones are evaluated in Python: the same answer.
+    again = client.post(f"/v1/models/{name}:predict", json={"instances": sent})
+    _same(again.json()["predictions"], expected, columns)
+    engine = client.app.state.server.engine
+    programs = [key for key, program in engine._programs.items() if key[0][0] == name and program is not None]
+    assert bool(programs) == (MODELS[name][0] not in ("DNN_CLASSIFIER", "DNN_REGRESSOR", "RANDOM_FOREST_REGRESSOR"))
+    if programs:  # a compiled prediction is row by row: one row alone gets its bits from the batch
+        one = client.post(f"/v1/models/{name}:predict", json={"instances": sent[:1]})
+        _same(one.json()["predictions"], expected[:1], columns)
 
 
 def test_the_models_cover_every_prediction_path(client):
     paths = {m["name"]: m["prediction_path"] for m in client.get("/v1/models").json()["models"]}
-    assert set(paths.values()) == {"compiled SQL (in-memory DuckDB)", "Python (in-process)",
+    assert set(paths.values()) == {"compiled SQL (evaluated in Python, else DuckDB)", "Python (in-process)",
                                    "Python, TRANSFORM in DuckDB", "none (TRANSFORM_ONLY)"}
     assert paths["forest"] == "Python (in-process)" and paths["dnn_t"] == "Python, TRANSFORM in DuckDB"
 
@@ -232,6 +241,34 @@ def test_a_request_failing_inside_the_model_leaves_the_server_answering(warehous
         assert client.post(f"/v1/models/{name}:predict", json={"instances": sent}).status_code == 200
 
 
+def test_a_slow_prediction_does_not_hold_up_other_requests(warehouse):
+    """Predictions run in worker threads: while one is stuck inside the model, others are answered."""
+    app = create_app(ServeOptions(warehouse))
+    engine = app.state.server.engine
+    entered, release = threading.Event(), threading.Event()
+    run = engine.run
+
+    def slow_for_linear(function, served, rows, parameters):
+        if served.name == "linear":
+            entered.set()
+            assert release.wait(30), "never released"
+        return run(function, served, rows, parameters)
+
+    engine.run = slow_for_linear
+    with TestClient(app) as client:
+        statuses = []
+        stuck = threading.Thread(target=lambda: statuses.append(client.post(
+            "/v1/models/linear:predict", json={"instances": instances(warehouse, MODELS["linear"][4])}).status_code))
+        stuck.start()
+        assert entered.wait(30)
+        other = client.post("/v1/models/pca:predict", json={"instances": instances(warehouse, MODELS["pca"][4])})
+        assert other.status_code == 200 and not release.is_set() and stuck.is_alive()
+        assert client.get("/healthz").status_code == 200
+        release.set()
+        stuck.join(30)
+    assert statuses == [200]
+
+
 def _metric(client, line_start: str) -> float:
     lines = [line for line in client.get("/metrics").text.splitlines() if line.startswith(line_start + " ")]
     return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
@@ -277,6 +314,28 @@ def small_warehouse(tmp_path) -> Path:
     _save_version(con, 0.0)
     con.close()
     return path
+
+
+def test_parameters_version_answers_with_that_stored_version(small_warehouse):
+    con = connect(small_warehouse)
+    assert _save_version(con, 500.0) == 2
+    expected = {version: _expected(con, version) for version in (1, 2)}
+    con.close()
+    assert expected[1] != expected[2]
+    sent = instances(small_warehouse, ROWS)
+    with TestClient(create_app(ServeOptions(small_warehouse))) as client:
+        for version, parameters in ((2, {}), (1, {"version": 1}), (2, {"version": 2}), (1, {"VERSION": 1})):
+            for _ in range(2):  # the second time from the bounded cache, evaluated in Python
+                response = client.post("/v1/models/linear_d:predict", json={"instances": sent,
+                                                                             "parameters": parameters})
+                assert response.status_code == 200, response.text
+                assert (response.json()["modelVersionId"], response.headers["x-model-version"]) == (str(version),) * 2
+                _same(response.json()["predictions"], expected[version], list(expected[version][0]))
+        for wrong in (3, "1", True, 1.5):
+            refused = client.post("/v1/models/linear_d:predict", json={"instances": sent[:1],
+                                                                        "parameters": {"version": wrong}})
+            assert refused.status_code == 400 and refused.json()["error"]["field"] == "parameters.version"
+            assert "its versions are 1, 2" in refused.json()["error"]["message"]
 
 
 def test_a_build_holding_the_warehouse_and_the_server_coexist(small_warehouse):
@@ -393,6 +452,51 @@ def test_serve_command_refuses_a_model_the_store_lacks(project, toolkit, small_w
     result = toolkit(folder, "serve", "--warehouse", str(small_warehouse), "--models", "linear_dd")
     assert result.exit_code == 2
     assert 'no model named linear_dd' in result.output and 'did you mean "linear_d"' in result.output
+
+
+def test_predict_command_answers_as_the_endpoint(project, toolkit, small_warehouse, tmp_path):
+    folder = project({})
+    con = duckdb.connect(str(small_warehouse), read_only=True)
+    expected = _expected(con, 1)
+    con.close()
+    sent = instances(small_warehouse, ROWS)
+    lines = tmp_path / "instances.jsonl"
+    lines.write_text("\n".join(json.dumps(row) for row in sent[:3]) + "\n\n"
+                     + json.dumps({"instances": sent[3:]}) + "\n")
+    result = toolkit(folder, "predict", "linear_d", "--warehouse", str(small_warehouse), "--file", str(lines))
+    assert result.exit_code == 0, result.output
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    columns = list(expected[0])
+    _same(got, expected, columns)
+    with TestClient(create_app(ServeOptions(small_warehouse))) as client:  # the endpoint's answer: the same
+        assert client.post("/v1/models/linear_d:predict", json={"instances": sent}).json()["predictions"] == got
+    one = toolkit(folder, "predict", "linear_d", "--warehouse", str(small_warehouse), "--json", json.dumps(sent[0]))
+    assert one.exit_code == 0 and [json.loads(one.stdout)] == got[:1]
+
+
+@pytest.mark.parametrize("arguments, stdin, status, field, line", [
+    (["linear_dd", "--json", "{}"], None, 404, "model", None),
+    (["linear_d"], '{"age": 1}\n', 400, "instances[0].sex", 1),
+    (["linear_d"], '{"age": 1, "sex": 1, "bmi": 1, "bp": 1, "s1": 1, "s2": 1, "s3": 1, "s4": 1, "s5": 1, "s6": 1}\n'
+                   '{"age": "old", "sex": 1, "bmi": 1, "bp": 1, "s1": 1, "s2": 1, "s3": 1, "s4": 1, "s5": 1, "s6": 1}\n',
+     400, "instances[1].age", 2),
+    (["linear_d"], '\n{"instances": []}\n', 400, "instances", 2),
+    (["linear_d", "--max-instances", "1"], '{}\n{}\n', 413, "instances", 2),
+    (["linear_d"], "[1]\n", 400, "instances", 1),
+    (["linear_d"], "{nope\n", 400, "body", 1),
+])
+def test_predict_command_refuses_what_the_endpoint_refuses(project, small_warehouse, monkeypatch, arguments, stdin,
+                                                           status, field, line):
+    from click.testing import CliRunner
+
+    from toolkit.cli import cli
+
+    monkeypatch.chdir(project({}))
+    result = CliRunner().invoke(cli, ["predict", *arguments, "--warehouse", str(small_warehouse)], input=stdin,
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stderr)["error"]
+    assert (error["code"], error["field"], error.get("line")) == (status, field, line)
 
 
 def test_each_worker_process_builds_the_app_from_the_options_it_is_passed(small_warehouse, monkeypatch):

@@ -25,7 +25,7 @@ from toolkit.display.listings import print_models, print_nodes
 from toolkit.display.monitoring import print_monitoring
 from toolkit.display.results import DEFAULT_MAX_ROWS, FORMATS, render_rows
 from toolkit.display.runs import print_failures, print_summary, reporter_for
-from toolkit.errors import ToolkitError, WarehouseError
+from toolkit.errors import ConfigError, ToolkitError, WarehouseError
 from toolkit.project.load import Project, load_project
 from toolkit.project.manifest import Reference
 from toolkit.project.nodes import Node, NodeKind
@@ -837,6 +837,44 @@ def source_freshness(settings: Settings, vars: dict[str, Any], select: tuple[str
         return path
 
     _run_and_report(settings, project, selected, "test", output, finish=write_sources)
+
+
+# --- predict -----------------------------------------------------------------------------------------
+@cli.command()
+@_project_options
+@click.argument("model")
+@click.option("--json", "json_text", default=None, metavar="JSON",
+              help='An instance {"column": value, …}, or a request body {"instances": […], "parameters": {…}}.')
+@click.option("--file", "source", type=click.File("r"), default=None,
+              help="JSON lines of instances or request bodies ('-': stdin, the default without --json).")
+@click.option("--parameters", "parameters_json", default=None, metavar="JSON",
+              help='The parameters of the instance lines, e.g. {"threshold": 0.3}.')
+@click.option("--explain", is_flag=True, help="Answer as :explain (ML.EXPLAIN_PREDICT) instead of :predict.")
+@click.option("--max-instances", type=click.IntRange(min=1), default=1_000, show_default=True,
+              help="Instances per request, at most.")
+def predict(settings: Settings, vars: dict[str, Any], model: str, json_text: str | None, source: Any,
+            parameters_json: str | None, explain: bool, max_instances: int) -> None:
+    """Predict with MODEL as POST /v1/models/MODEL:predict would; one JSON line per prediction."""
+    import json as json_module
+
+    from toolkit.serve.oneoff import LineError, predict_lines
+
+    try:
+        parameters = json_module.loads(parameters_json) if parameters_json is not None else {}
+    except ValueError as error:
+        raise ConfigError(f"--parameters is not valid JSON: {error}", hint='e.g. --parameters \'{"threshold": 0.3}\'')
+    if not isinstance(parameters, dict):
+        raise ConfigError("--parameters must be a JSON object", hint='e.g. --parameters \'{"threshold": 0.3}\'')
+    if json_text is not None and source is not None:
+        raise ConfigError("give --json or --file, not both")
+    lines = [json_text] if json_text is not None else (source or sys.stdin)
+    try:
+        for row in predict_lines(settings.warehouse, model, lines, parameters,
+                                 verb="explain" if explain else "predict", max_instances=max_instances):
+            click.echo(json_module.dumps(row))
+    except LineError as error:
+        click.echo(json_module.dumps(error.body()), err=True)
+        raise SystemExit(1) from None
 
 
 def main() -> None:

@@ -130,9 +130,10 @@ def create_app(options: ServeOptions) -> Starlette:
             if verb not in VERBS:
                 raise RequestError(404, f"no method :{verb}{did_you_mean(verb, VERBS)}", "path",
                                    hint="POST /v1/models/{model}:predict or :explain")
-            served = _served(snapshot, name)
+            served = served_model(snapshot, name)
             instances, parameters = parse_body(await _body(request, options.max_body_bytes), options.max_instances)
-            rows = server.engine.run(VERBS[verb], served, instances, parameters)
+            # In anyio's worker threads: a slow prediction never holds up the event loop or other requests.
+            served, rows = await run_in_threadpool(server.engine.answer, VERBS[verb], served, instances, parameters)
             response = JSONResponse({"predictions": rows, "model": served.name,
                                      "modelVersionId": str(served.version)},
                                     headers={"x-model-version": str(served.version)})
@@ -145,7 +146,7 @@ def create_app(options: ServeOptions) -> Starlette:
         if request.method != "GET":
             return _error(RequestError(405, "POST to /v1/models/{model}:predict or :explain", "path"))
         try:
-            return JSONResponse(_description(_served(server.snapshot, name)))
+            return JSONResponse(_description(served_model(server.snapshot, name)))
         except RequestError as error:
             return _error(error)
 
@@ -204,7 +205,7 @@ def create_app(options: ServeOptions) -> Starlette:
     return app
 
 
-def _served(snapshot: Snapshot, name: str) -> ServedModel:
+def served_model(snapshot: Snapshot, name: str) -> ServedModel:
     served = snapshot.find(name)
     if served is not None:
         return served

@@ -2,7 +2,9 @@
 over the request's instances, registered as an Arrow relation on an in-memory DuckDB database.
 
 Each model takes the path ML.PREDICT takes for it, so the answers are the same bits: a model compiled to SQL
-runs its compiled query (`compiled_predict_query`) in DuckDB; a model predicting in Python runs the registry's
+runs its compiled query (`compiled_predict_query`) in DuckDB the first time a model version, input schema and
+settings are seen, and afterwards the same query evaluated in Python (toolkit.serve.evaluate), which gives DuckDB's
+bits without DuckDB's planning (where the evaluator does not cover the query, DuckDB keeps running it); a model predicting in Python runs the registry's
 function (`function_rows`), with its TRANSFORM applied in DuckDB first; a Python model without TRANSFORM skips
 DuckDB and runs the registry's PREDICT on the Arrow table in-process (the fastest path for a few rows; the input
 ML.PREDICT would stream from DuckDB is the same Arrow table). Every request thread has its own cursor."""
@@ -21,9 +23,10 @@ from toolkit.errors import ToolkitError
 from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
+from toolkit.serve.evaluate import Program, Unsupported, build_program, run_checked
 from toolkit.serve.request import RequestError, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
-from toolkit.sql.quoting import render
+from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
 from toolkit.warehouse.functions import register_functions
 
@@ -36,13 +39,15 @@ _CACHED_QUERIES = 512  # a client sending every threshold there is fills no more
 class Engine:
     """The in-memory DuckDB database requests run on (no warehouse data: only the request's rows)."""
 
-    def __init__(self) -> None:
+    def __init__(self, evaluate: bool = True) -> None:
+        self.evaluate = evaluate  # compiled queries in Python where they can be (else always in DuckDB)
+        self._programs: dict[tuple, Program | None] = {}
         self._database = duckdb.connect(":memory:")
         threads = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("threads"),
                                                                expression=exp.Literal.number(1)))])
         self._database.execute(render(threads))  # a few rows: no gain from more threads, only scheduling
         self._local = threading.local()
-        self._sql: dict[tuple, str] = {}  # rendered compiled queries, by model, version and settings
+        self._sql: dict[tuple, tuple[exp.Expression, str]] = {}  # compiled queries (and as run), by model and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
         self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
         self._lock = threading.Lock()
@@ -72,9 +77,15 @@ class Engine:
             except duckdb.Error:
                 pass
 
+    def answer(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+               parameters: Mapping[str, Any]) -> tuple[ServedModel, list[dict[str, Any]]]:
+        """The version that answered (`parameters.version`, else the served one) and its rows."""
+        version = answering(served, parameters)
+        return version, self.run(function, version, instances, parameters)
+
     def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
             parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """ML.`function`'s rows for the instances, as JSON objects."""
+        """ML.`function`'s rows for the instances with this version of the model, as JSON objects."""
         settings = _settings(served, parameters)
         try:
             TABLE_FUNCTIONS[function].check_model(served.trained)
@@ -85,6 +96,10 @@ class Engine:
         except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
             raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
                                "instances") from None
+        answered = self._evaluated(function, served, table, settings)
+        if answered is not None:
+            names, rows = answered
+            return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
         cursor = self.cursor()
         try:
             cursor.register(INPUT, table)
@@ -111,13 +126,18 @@ class Engine:
             compiled = served.compiled
             if compiled is not None and compiled.used_by_predict:
                 checked = self._checked(cursor, served, table.schema, settings)
-                key = (served.name, served.version, tuple(sorted(checked.items())))
-                sql = self._sql.get(key)  # the query text depends on the settings only: built once
-                if sql is None:
+                key = _sql_key(served, checked)
+                cached = self._sql.get(key)  # the query depends on the settings only: built once
+                if cached is None:
                     query = compiled_predict_query(cursor, trained, compiled, _INPUT_SQL, settings)
-                    sql = render(self._with_stored_lookups(cursor, query, served))
+                    cached = query, render(self._with_stored_lookups(cursor, query, served))
                     if len(self._sql) < _CACHED_QUERIES:
-                        self._sql[key] = sql
+                        self._sql[key] = cached
+                query, sql = cached
+                program = self._program(key, query, table.schema)
+                answered = run_checked(program, table) if program is not None else None
+                if answered is not None:
+                    return answered
                 # Executed as a statement: the relation API binds a query once more before running it.
                 rows = cursor.execute(sql).fetchall()
                 return [column[0] for column in cursor.description], rows
@@ -126,12 +146,40 @@ class Engine:
         return _table(function_rows(cursor, function, trained, _INPUT_SQL, settings, [], same_connection=True))
 
 
+    def _evaluated(self, function: str, served: ServedModel, table: pa.Table,
+                   settings: dict[str, Any]) -> tuple[list[str], list[tuple]] | None:
+        """The compiled prediction evaluated in Python, without DuckDB, once an earlier request of the same model,
+        input schema and settings has made the checks and built the program; None: run the DuckDB path."""
+        if function != PREDICT or not self.evaluate:
+            return None
+        checked = self._checks.get(_check_key(served, table.schema, settings))
+        if checked is None:
+            return None
+        program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
+        return run_checked(program, table) if program is not None else None
+
+    def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Program | None:
+        """The compiled query as Python (toolkit.serve.evaluate), built once per query and input schema from the
+        query as rendered for DuckDB, read back (its lookups still inline VALUES); None when it has something the
+        evaluator does not cover (DuckDB runs it), or when the evaluator is switched off."""
+        if not self.evaluate:
+            return None
+        key = (key, _schema_key(schema))
+        if key in self._programs:
+            return self._programs[key]
+        try:
+            program: Program | None = build_program(parse(render(query)), schema, INPUT)
+        except Unsupported:
+            program = None
+        if len(self._programs) < _CACHED_QUERIES:
+            self._programs[key] = program
+        return program
+
     def _checked(self, cursor: duckdb.DuckDBPyConnection, served: ServedModel, schema: pa.Schema,
                  settings: dict[str, Any]) -> dict[str, Any]:
         """ML.PREDICT's checks of the settings and the input's columns, made once per model version, input schema
         and settings (they depend on nothing else; with TRANSFORM they cost tens of milliseconds)."""
-        key = (served.name, served.version, tuple((f.name, str(f.type)) for f in schema),
-               tuple(sorted((k, repr(v)) for k, v in settings.items())))
+        key = _check_key(served, schema, settings)
         checked = self._checks.get(key)
         if checked is None:
             checked = checked_predict_call(cursor, served.trained, _INPUT_SQL, settings)
@@ -157,6 +205,18 @@ class Engine:
         return query
 
 
+def _schema_key(schema: pa.Schema) -> tuple:
+    return tuple((f.name, str(f.type)) for f in schema)
+
+
+def _check_key(served: ServedModel, schema: pa.Schema, settings: dict[str, Any]) -> tuple:
+    return served.name, served.version, _schema_key(schema), tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+def _sql_key(served: ServedModel, checked: dict[str, Any]) -> tuple:
+    return served.name, served.version, tuple(sorted(checked.items()))
+
+
 def _in_process(trained, table: pa.Table, raw: dict[str, Any]) -> pa.Table:
     """The registry's PREDICT on the Arrow table itself, after the checks function_rows makes."""
     function = TABLE_FUNCTIONS[PREDICT]
@@ -173,13 +233,31 @@ def _table(result: pa.Table | pa.RecordBatchReader) -> pa.Table:
 
 
 def _settings(served: ServedModel, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's parameters as the function's STRUCT settings; `version`, when given, must be the served one."""
+    """The request's parameters as the function's STRUCT settings (`version` is resolved by `answering`)."""
     settings = dict(parameters)
-    version = next((settings.pop(k) for k in list(settings) if k.lower() == VERSION), None)
-    if version is not None and version != served.version:
-        raise RequestError(400, f"model {served.name} is served at version {served.version}, not {version!r}",
-                           "parameters.version", hint="leave version out, or reload the server for a newer one")
+    for key in [k for k in settings if k.lower() == VERSION]:
+        settings.pop(key)
     return settings
+
+
+def answering(served: ServedModel, parameters: Mapping[str, Any]) -> ServedModel:
+    """The version that answers: the served (latest) one, or the stored one `parameters.version` names, loaded on
+    demand (as ML.PREDICT's STRUCT(n AS version))."""
+    version = next((v for k, v in parameters.items() if k.lower() == VERSION), None)
+    if version is None or version == served.version:
+        return served
+    known = [v["version"] for v in served.versions]
+    if isinstance(version, bool) or not isinstance(version, int) or version not in known:
+        raise RequestError(400, f"model {served.name} has no version {version!r}: its versions are "
+                                f"{', '.join(map(str, known))}", "parameters.version",
+                           hint="leave version out for the latest, or reload the server for a newer one")
+    if served.older is None:
+        raise RequestError(400, f"model {served.name}: only version {served.version} is served", "parameters.version")
+    try:
+        return served.older.load(served.name, version)
+    except ToolkitError as error:
+        raise RequestError(409, f"model {served.name} version {version} cannot be served: {error.message}",
+                           "parameters.version", error.hint) from None
 
 
 def _request_error(error: ToolkitError, parameters: Mapping[str, Any]) -> RequestError:

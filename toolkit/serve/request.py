@@ -74,16 +74,18 @@ def instances_table(served: ServedModel, instances: Sequence[Mapping[str, Any]])
     their training types, every other field with the type its values infer."""
     inputs = {column.name.casefold(): column for column in served.inputs}
     names: dict[str, str] = {}  # lower-cased → as first given
+    lowered_instances: list[dict[str, Any]] = []
     for index, instance in enumerate(instances):
-        seen: set[str] = set()
-        for key in instance:
+        seen: dict[str, Any] = {}
+        lowered_instances.append(seen)
+        for key, value in instance.items():
             if not key.strip():
                 raise RequestError(400, "a field name is empty", f"instances[{index}]", hint="name every field")
             lowered = key.casefold()
             if lowered in seen:
                 raise RequestError(400, f"field {key!r} is given twice (names compare ignoring case)",
                                    f"instances[{index}].{key}")
-            seen.add(lowered)
+            seen[lowered] = value
             names.setdefault(lowered, key)
         missing = [column.name for column in served.inputs if column.name.casefold() not in seen]
         if missing:
@@ -93,16 +95,12 @@ def instances_table(served: ServedModel, instances: Sequence[Mapping[str, Any]])
     arrays, fields = [], []
     for lowered in names:
         name = names[lowered]
-        values = [_value(instance, lowered) for instance in instances]
+        values = [instance.get(lowered) for instance in lowered_instances]
         column = inputs.get(lowered)
         array = _typed(values, column, name) if column is not None else _inferred(values, name)
         arrays.append(array)
         fields.append(name)
     return pa.Table.from_arrays(arrays, names=fields)
-
-
-def _value(instance: Mapping[str, Any], lowered: str) -> Any:
-    return next((v for k, v in instance.items() if k.casefold() == lowered), None)
 
 
 def _kind_error(values: Sequence[Any], column: InputColumn, name: str, wanted: str) -> RequestError:

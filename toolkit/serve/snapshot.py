@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +51,7 @@ class ServedModel:
     inputs: tuple[InputColumn, ...]
     versions: tuple[dict[str, Any], ...]  # {"version", "created_at", "model_type"} of every stored version
     path: str  # how a prediction runs: "compiled SQL", "Python (scikit-learn)", …
+    older: OlderVersions | None = field(default=None, compare=False, repr=False)  # the other stored versions
 
     @property
     def name(self) -> str:
@@ -57,6 +60,32 @@ class ServedModel:
     @property
     def version(self) -> int:
         return self.trained.version or 0
+
+
+class OlderVersions:
+    """The snapshot's other stored versions, loaded on demand from its in-memory copy of the store (not the
+    warehouse file) and kept for the `capacity` most recently used ones."""
+
+    def __init__(self, store: duckdb.DuckDBPyConnection, capacity: int = 8) -> None:
+        self._store, self._capacity = store, capacity
+        self._loaded: OrderedDict[tuple[str, int], ServedModel] = OrderedDict()
+        self._lock = threading.Lock()  # one connection: one load at a time
+
+    def load(self, name: str, version: int) -> ServedModel:
+        """Version `version` of model `name` (raises ToolkitError when it cannot be loaded)."""
+        key = (name.casefold(), version)
+        with self._lock:
+            served = self._loaded.get(key)
+            if served is None:
+                trained = load_model(self._store, name, version)
+                compiled = load_prediction(self._store, trained)
+                served = ServedModel(trained, compiled, _inputs(self._store, trained),
+                                     tuple(_versions(self._store, name)), prediction_path(trained, compiled), self)
+                self._loaded[key] = served
+                while len(self._loaded) > self._capacity:
+                    self._loaded.popitem(last=False)
+            self._loaded.move_to_end(key)
+            return served
 
 
 @dataclass(frozen=True)
@@ -148,6 +177,8 @@ def _store_table(table: str, catalog: str | None = None) -> exp.Table:
 def load_snapshot(warehouse: Path, only: list[str] | None = None, copy_when_locked: bool = True) -> Snapshot:
     """Every stored model's latest version (or the `only` ones, which must exist), loaded into memory."""
     store, source = read_store(warehouse, copy_when_locked)
+    older = OlderVersions(store)  # keeps the in-memory store open for as long as the snapshot is used
+    kept = False
     try:
         names = sorted(model_names(store), key=str.casefold)
         if only:
@@ -168,10 +199,12 @@ def load_snapshot(warehouse: Path, only: list[str] | None = None, copy_when_lock
                 unservable[name.casefold()] = Unservable(name, versions[-1]["version"], str(error))
                 continue
             models[name.casefold()] = ServedModel(trained, compiled, _inputs(store, trained), tuple(versions),
-                                                  prediction_path(trained, compiled))
+                                                  prediction_path(trained, compiled), older)
+        kept = True
         return Snapshot(models, unservable, source=source)
     finally:
-        store.close()
+        if not kept:
+            store.close()
 
 
 def prediction_path(trained: TrainedModel, compiled: CompiledPrediction | None) -> str:
@@ -179,7 +212,7 @@ def prediction_path(trained: TrainedModel, compiled: CompiledPrediction | None) 
     if trained.model_type.task is Task.TRANSFORM:
         return "none (TRANSFORM_ONLY)"
     if compiled is not None and compiled.used_by_predict:
-        return "compiled SQL (in-memory DuckDB)"
+        return "compiled SQL (evaluated in Python, else DuckDB)"
     if trained.transform is not None:
         return "Python, TRANSFORM in DuckDB"
     return "Python (in-process)"

@@ -1,0 +1,258 @@
+"""A compiled prediction query evaluated in Python, row by row, with DuckDB's semantics and bits.
+
+The query DuckDB would run for a request (toolkit.ml.compile: nested `SELECT "__input".*, expr AS name FROM (…)`
+layers over the request's rows) is turned once per model, settings and input schema into Python closures, one per
+expression node. Each node does what DuckDB does: the same IEEE operations in the same order (SQL's left-associative
+`a + b + c` is the tree sqlglot parses), NULL in → NULL out, three-valued AND/OR, NaN equal to itself and greater
+than every number (https://duckdb.org/docs/stable/sql/data_types/numeric#nan-and-infinity), division by zero and
+overflow giving ±inf/NaN, `exp`/`ln`/`sqrt` from the C library (Python's math module calls the same libm), and
+FARM_FINGERPRINT with the toolkit's own implementation. Types are tracked statically so that a CASE mixing an
+integer and a DOUBLE branch answers a DOUBLE, as DuckDB does.
+
+Anything else — a node, function, cast or input type this module does not cover — raises Unsupported when the
+program is built, and the request runs in DuckDB; a value it will not decide (an integer result that DuckDB might
+reject as an overflow) raises Fallback while evaluating, with the same effect. tests/test_serve_evaluate.py
+compares the two bit for bit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from toolkit.serve.evaluate_nodes import JOINED, NODES, NULL, TEXT, Context, Fallback, Node, Unsupported, arrow_kind
+
+__all__ = ["Fallback", "Program", "Unsupported", "build_program", "run_checked"]
+
+
+@dataclass(frozen=True)
+class Program:
+    """The query as Python: `run(table)` gives the column names and the rows DuckDB's fetchall would."""
+
+    names: tuple[str, ...]
+    layers: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...]  # innermost first
+    output_keys: tuple[str, ...]  # the last layer's columns, in order
+    input_keys: tuple[tuple[str, str], ...]  # (lower-cased key, name as given) of the input columns
+
+    def run(self, table: pa.Table) -> tuple[list[str], list[tuple]]:
+        rows = []
+        columns = [table.column(name).to_pylist() for _, name in self.input_keys]
+        keys = [key for key, _ in self.input_keys]
+        outputs = self.output_keys
+        for values in zip(*columns):
+            row = dict(zip(keys, values))
+            for layer in self.layers:
+                row = layer(row)
+            rows.append(tuple(row[key] for key in outputs))
+        return list(self.names), rows
+
+
+@dataclass
+class _Scope:
+    """The columns of a layer's result: lower-cased key → (name as output, static kind), in order."""
+
+    columns: dict[str, tuple[str, Any]]
+
+    @property
+    def kinds(self) -> dict[str, Any]:
+        return {key: kind for key, (_, kind) in self.columns.items()}
+
+
+def build_program(query: exp.Expression, schema: pa.Schema, input_table: str) -> Program:
+    """The program of `query`, whose innermost FROM is `SELECT * FROM input_table` (or the table itself)."""
+    chain = []
+    node = query
+    while True:
+        if not isinstance(node, exp.Select):
+            raise Unsupported(f"a {type(node).__name__} where a SELECT was expected")
+        extra = [k for k, v in node.args.items() if v and k not in ("expressions", "from", "from_", "joins")]
+        if extra:
+            raise Unsupported(f"a SELECT with {extra}")
+        chain.append(node)
+        source = _source(node)
+        if _is_input(source, input_table):
+            break
+        if not isinstance(source, exp.Subquery):
+            raise Unsupported(f"a FROM {type(source).__name__}")
+        inner = source.this
+        if (isinstance(inner, exp.Select) and len(inner.expressions) == 1 and isinstance(inner.expressions[0], exp.Star)
+                and not inner.expressions[0].args.get("except_") and _is_input(_source(inner), input_table)
+                and len([v for v in inner.args.values() if v]) == 2):
+            break
+        node = inner
+    scope = _Scope({})
+    for field in schema:
+        key = field.name.casefold()
+        if key in scope.columns:
+            raise Unsupported("two input columns of one name")
+        scope.columns[key] = (field.name, arrow_kind(field.type))
+    input_keys = tuple((key, name) for key, (name, _) in scope.columns.items())
+    context = Context()
+    layers = []
+    for select in reversed(chain):
+        layer, scope = _layer(select, scope, context)
+        layers.append(layer)
+    names = tuple(name for name, _ in scope.columns.values())
+    return Program(names, tuple(layers), tuple(scope.columns), input_keys)
+
+
+def _source(select: exp.Select) -> exp.Expression:
+    source = select.args.get("from") or select.args.get("from_")
+    if source is None:
+        raise Unsupported("a SELECT without FROM")
+    return source.this
+
+
+def _is_input(source: exp.Expression, input_table: str) -> bool:
+    return isinstance(source, exp.Table) and source.name == input_table and not source.args.get("db")
+
+
+def _star(node: exp.Expression) -> exp.Star | None:
+    if isinstance(node, exp.Star):
+        return node
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+        return node.this
+    return None
+
+
+def _excluded(star: exp.Star) -> set[str]:
+    if star.args.get("replace") or star.args.get("rename"):
+        raise Unsupported("* REPLACE / RENAME")
+    return {column.name.casefold() for column in star.args.get("except_") or star.args.get("except") or []}
+
+
+def _layer(select: exp.Select, scope: _Scope,
+           context: Context) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], _Scope]:
+    """One SELECT over the previous layer's row: its columns (stars and named expressions), as a new row."""
+    kinds = scope.kinds
+    lookups = [_lookup(join, kinds, context) for join in select.args.get("joins") or []]
+    for _, _, columns in lookups:
+        kinds.update(columns)
+    result = _Scope({})
+    parts: list[tuple[str, Any]] = []  # ("keep", keys) or ("value", (key, function))
+    for expression in select.expressions:
+        star = _star(expression)
+        if star is not None:
+            if lookups and isinstance(expression, exp.Star):
+                raise Unsupported("an unqualified * over a join")
+            excluded = _excluded(star)
+            kept = [key for key in scope.columns if key not in excluded]
+            for key in kept:
+                if key in result.columns:
+                    raise Unsupported(f"column {key} given twice")
+                result.columns[key] = scope.columns[key]
+            parts.append(("keep", kept))
+            continue
+        if isinstance(expression, exp.Alias):
+            name, value = expression.alias, expression.this
+        elif isinstance(expression, exp.Column):
+            name, value = expression.name, expression
+        else:
+            raise Unsupported("an unnamed expression")
+        key = name.casefold()
+        if key in result.columns:
+            raise Unsupported(f"column {name} given twice")
+        node = compile_node(value, kinds, context)
+        result.columns[key] = (name, node.kind)
+        parts.append(("value", (key, node.fn)))
+    if lookups:
+        plain = _plain(parts, scope, result)
+
+        def joined(row: dict[str, Any]) -> dict[str, Any]:
+            row = dict(row)
+            for key_of, table, columns in lookups:
+                found = table.get(key_of(row))  # a LEFT JOIN: no match (or a NULL key) gives NULLs
+                for index, key in enumerate(columns):
+                    row[key] = None if found is None else found[index]
+            return plain(row)
+
+        return joined, result
+    return _plain(parts, scope, result), result
+
+
+def _lookup(join: exp.Join, kinds: dict[str, Any], context: Context) -> tuple[Callable, dict, dict[str, Any]]:
+    """A compiled lookup's `LEFT JOIN (VALUES (key, v0, …), …) AS alias("key", "v0", …) ON input.k = alias.key`:
+    the function of the row's key, the table of key → values, and the joined columns' keys and kinds."""
+    values, condition = join.this, join.args.get("on")
+    alias = values.args.get("alias") if isinstance(values, exp.Values) else None
+    if (alias is None or join.side != "LEFT" or join.args.get("kind") or join.args.get("using")
+            or not isinstance(condition, exp.EQ) or not alias.columns):
+        raise Unsupported("a join other than a lookup's LEFT JOIN of VALUES")
+    name = alias.name.casefold()
+    names = [column.name.casefold() for column in alias.columns]
+    left, right = condition.this, condition.expression
+    if isinstance(left, exp.Column) and left.table.casefold() == name:
+        left, right = right, left
+    if not (isinstance(right, exp.Column) and right.table.casefold() == name and right.name.casefold() == names[0]):
+        raise Unsupported("a lookup joined on something other than its first column")
+    key_node = compile_node(left, kinds, context)
+    rows = []
+    for entry in values.expressions:
+        if not isinstance(entry, exp.Tuple) or len(entry.expressions) != len(names):
+            raise Unsupported("a VALUES row of another width")
+        rows.append([compile_node(value, {}, context) for value in entry.expressions])
+    columns: dict[str, Any] = {}
+    for index, column in enumerate(names[1:], start=1):
+        kinds_here = {row[index].kind for row in rows} - {NULL}
+        if len(kinds_here) > 1:
+            raise Unsupported("a VALUES column of several types")
+        columns[name + JOINED + column] = kinds_here.pop() if kinds_here else NULL
+    key_kinds = {row[0].kind for row in rows} - {NULL}
+    if key_kinds - {key_node.kind} or key_node.kind != TEXT:
+        raise Unsupported("a lookup keyed on something other than text")
+    table: dict[Any, tuple] = {}
+    for row in rows:
+        key = row[0].fn({})
+        if key is None:
+            continue  # NULL never matches an equi-join
+        if key in table:
+            raise Unsupported("a lookup with a key given twice")  # the join would repeat the row
+        table[key] = tuple(value.fn({}) for value in row[1:])
+    return key_node.fn, table, columns
+
+
+def _plain(parts: list[tuple[str, Any]], scope: _Scope, result: _Scope) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    if len(parts) >= 1 and parts[0][0] == "keep" and len(parts[0][1]) == len(scope.columns) \
+            and all(kind == "value" for kind, _ in parts[1:]):
+        functions = [part for _, part in parts[1:]]
+
+        def extend(row: dict[str, Any]) -> dict[str, Any]:  # `"__input".*, e AS name, …`: added to the row
+            values = [fn(row) for _, fn in functions]  # all from the layer's input, then added
+            for (key, _), value in zip(functions, values):
+                row[key] = value
+            return row
+
+        return extend
+
+    def project(row: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind, part in parts:
+            if kind == "keep":
+                for key in part:
+                    out[key] = row[key]
+            else:
+                out[part[0]] = part[1](row)
+        return out
+
+    return project
+
+
+def compile_node(node: exp.Expression, kinds: dict[str, Any], context: Context) -> Node:
+    handler = NODES.get(type(node))
+    if handler is None:
+        raise Unsupported(f"SQL {type(node).__name__}")
+    return handler(node, lambda child: compile_node(child, kinds, context), kinds, context)
+
+
+def run_checked(program: Program, table: pa.Table) -> tuple[list[str], list[tuple]] | None:
+    """The program's rows, or None when a value made it fall back to DuckDB (which then answers, or names the
+    error as it would have without the evaluator)."""
+    try:
+        return program.run(table)
+    except Fallback:
+        return None
+    except (ArithmeticError, TypeError, ValueError, KeyError):  # anything unforeseen: DuckDB decides
+        return None
