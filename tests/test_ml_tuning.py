@@ -18,6 +18,7 @@ from toolkit.ml.functions.apply import applied_ml_calls
 from toolkit.ml.store.versions import save_model
 from toolkit.ml.training.train import train_model
 from toolkit.ml.types.registry import validate_options
+from toolkit.progress import reporting
 from toolkit.sql.create_model import HparamCandidates, HparamRange, read_create_model
 from toolkit.sql.dialect import DIALECT
 from toolkit.warehouse.farmhash import register_farm_fingerprint
@@ -131,7 +132,10 @@ def test_search_is_reproducible_and_parallel_trials_agree(con):
 def test_a_failing_trial_is_recorded_and_the_others_go_on(con):
     options = {"model_type": "kmeans", "num_trials": 3, "hparam_tuning_algorithm": "grid_search",
                "num_clusters": HparamCandidates((2, 40, 3))}  # 40 clusters of 30 rows cannot be fitted
-    training = train_model(con, name="clusters", options=options, query="SELECT * FROM small")
+    steps = []
+    with reporting(steps.append):
+        training = train_model(con, name="clusters", options=options, query="SELECT * FROM small")
+    assert [(s.done, s.total) for s in steps if s.unit == "trials"] == [(1, 3), (2, 3), (3, 3)]  # the failed one too
     trials = training.trials
     assert [t.status for t in trials] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
     assert "40" in trials[1].error_message

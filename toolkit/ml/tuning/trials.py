@@ -22,6 +22,7 @@ from toolkit.ml.tuning.search import Search
 from toolkit.ml.types.hparams import OBJECTIVES
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES
+from toolkit.progress import advance
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 
@@ -58,9 +59,9 @@ def objective_of(options: ModelOptions) -> tuple[str, bool]:
     return name.lower(), OBJECTIVES[task][name]
 
 
-def run_trials(options: ModelOptions, seed: int, fit: Callable[[ModelOptions], TrainedModel],
-               progress: Callable[[Trial], None] | None = None) -> list[Trial]:
-    """Every trial, in trial order, the optimal one marked; `fit` trains one model from a trial's options."""
+def run_trials(options: ModelOptions, seed: int, fit: Callable[[ModelOptions], TrainedModel]) -> list[Trial]:
+    """Every trial, in trial order, the optimal one marked; `fit` trains one model from a trial's options. Each
+    finished trial is a progress step ("trials k/n", toolkit.progress)."""
     metric, maximize = objective_of(options)
     search = Search(options, seed, maximize)
     parallel = max(1, min(options["MAX_PARALLEL_TRIALS"], os.cpu_count() or 1, search.num_trials))
@@ -88,8 +89,7 @@ def run_trials(options: ModelOptions, seed: int, fit: Callable[[ModelOptions], T
             for trial in pool.map(lambda pair: one(*pair), asked):
                 search.tell(trial.trial_id, trial.evaluation_metrics.get(metric))
                 trials.append(trial)
-                if progress is not None:
-                    progress(trial)
+                advance("trials", len(trials), search.num_trials)
             next_id = batch.stop
     return _mark_optimal(trials, metric, maximize)
 
