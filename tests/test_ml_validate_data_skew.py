@@ -269,3 +269,21 @@ def test_sparse_tensors_are_compared_on_their_values() -> None:
               for side in ("training", "serving")}
     assert (name, metric) == ("vec", "JENSEN_SHANNON_DIVERGENCE")
     assert abs(value - _numpy_skew(values["training"], values["serving"])) <= 1e-9
+
+
+def test_nan_and_infinities_are_left_out_like_nulls() -> None:
+    """A NaN or an infinity has no equal-width bucket: the distributions count the finite values only."""
+    con = _warehouse(5)
+    for table, every in (("training", 97), ("serving", 89)):
+        con.execute(f"UPDATE {table} SET x = CASE WHEN rowid % {every} = 0 THEN 'NaN'::DOUBLE "
+                    f"WHEN rowid % {every} = 1 THEN 'inf'::DOUBLE WHEN rowid % {every} = 2 THEN '-inf'::DOUBLE "
+                    "ELSE x END")
+    finite = {table: np.array([v for v in _values(con, table, "x") if np.isfinite(v)]) for table in ("training",
+                                                                                                     "serving")}
+    (value,), = _run(con, "SELECT value FROM ML.VALIDATE_DATA_DRIFT(TABLE training, TABLE serving) "
+                          "WHERE input = 'x'")
+    low = min(finite["training"].min(), finite["serving"].min())
+    high = max(finite["training"].max(), finite["serving"].max())
+    p, _ = np.histogram(finite["training"], 10, (low, high))
+    q, _ = np.histogram(finite["serving"], 10, (low, high))
+    assert abs(value - jensenshannon(p, q, base=2) ** 2) <= 1e-9

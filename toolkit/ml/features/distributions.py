@@ -129,9 +129,13 @@ def elements(rows: exp.Expression, feature: Feature) -> exp.Expression:
 
 
 def _read(feature: Feature) -> exp.Expression:
-    """The value a distribution counts: the column (an array's element), as DOUBLE or as VARCHAR."""
+    """The value a distribution counts: the column (an array's element), as DOUBLE or as VARCHAR; a NaN or an
+    infinity is left out like a NULL (it has no place among equal-width buckets)."""
     value = feature.element if feature.is_array else feature.value
-    return exp.cast(value.copy(), exp.DataType.build("DOUBLE" if feature.kind == NUMERICAL else "VARCHAR"))
+    if feature.kind != NUMERICAL:
+        return exp.cast(value.copy(), exp.DataType.build("VARCHAR"))
+    number = exp.cast(value.copy(), exp.DataType.build("DOUBLE"))
+    return exp.Case(ifs=[exp.If(this=exp.Anonymous(this="isfinite", expressions=[number]), true=number.copy())])
 
 
 def _first(feature: Feature, k: int) -> dict[str, exp.Expression]:
