@@ -57,7 +57,7 @@ def test_each_node_file_is_its_block_of_the_script(example: Path) -> None:
                              re.MULTILINE | re.DOTALL))
     files = {path.relative_to(example).as_posix(): path.read_text() for path in example.rglob("*.sql")
              if path.name != "deploy.sql"}
-    assert sorted(files) == sorted(blocks) and len(files) == 23
+    assert sorted(files) == sorted(blocks) and len(files) == 24
     for relative, text in files.items():
         assert blocks[relative].rstrip("\n") == text.rstrip("\n"), relative
 

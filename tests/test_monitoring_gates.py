@@ -71,7 +71,8 @@ def test_an_error_gate_keeps_the_previous_predictions_and_skips_dependants(proje
     _serve(folder, "+ 400", 1)  # December: every x beyond the training range, one category
     second = toolkit(folder, "build")
     assert second.exit_code != 0
-    assert _statuses(folder) == {"m": "success", "predictions": "fail", "downstream": "skipped"}
+    # the model's training rows did not change, so the rebuild keeps it (toolkit/warehouse/reuse.py)
+    assert _statuses(folder) == {"m": "unchanged", "predictions": "fail", "downstream": "skipped"}
     assert query(warehouse, "SELECT x, predicted_y FROM predictions ORDER BY x") == before  # kept
     expected = _skew_now(folder)
     failing = sorted((name, value) for name, value, anomaly in expected if anomaly)
@@ -84,7 +85,7 @@ def test_an_error_gate_keeps_the_previous_predictions_and_skips_dependants(proje
                                "FROM _toolkit.monitoring_history ORDER BY recorded_at, rowid")
     assert len(history) == 4 and {h[:4] for h in history} == {
         ("predictions", "no_data_skew(m)", "VALIDATE_DATA_SKEW", "m")}
-    assert [h[4] for h in history] == [1, 1, 2, 2]  # each build retrained the model: the version compared with
+    assert [h[4] for h in history] == [1, 1, 1, 1]  # the version compared with: the kept model's
     assert [(h[5], h[6], h[7]) for h in history[:2]] == [("x", 0.0, False), ("s", 0.0, False)]
     assert [(h[5], h[6], h[7]) for h in history[2:]] == expected
 
