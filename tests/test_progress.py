@@ -49,8 +49,8 @@ class Recorder:
         self.steps.append((node.name, step))
 
 
-@pytest.fixture
-def built(iris_project: Path) -> tuple[Path, Recorder]:
+@pytest.fixture(params=[1, 4], ids=["one thread", "four threads"])  # ML nodes run alone, so --threads hears them
+def built(iris_project: Path, request: pytest.FixtureRequest) -> tuple[Path, Recorder]:
     for name, text in FILES.items():
         (iris_project / name).write_text(text, encoding="utf-8")
     settings = load_settings(iris_project)
@@ -58,7 +58,7 @@ def built(iris_project: Path) -> tuple[Path, Recorder]:
     recorder = Recorder()
     con = open_writer(settings.warehouse, settings.lock_timeout)
     try:
-        outcome = run(con, project, project.graph.select(), recorder)
+        outcome = run(con, project, project.graph.select(), recorder, threads=request.param)
     finally:
         con.close()
     assert not outcome.failed, [(r.node, r.message) for r in outcome.results]

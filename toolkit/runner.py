@@ -266,8 +266,10 @@ def run(
         elif states is None:
             result = _test(cursor, node)
         else:
-            # a node's steps reach its line only one node at a time: toolkit.progress has one listener per process
-            with reporting(_progress_of(reporter, node)) if threads <= 1 else nullcontext():
+            # toolkit.progress has one listener per process, so only a node running alone hears its steps: every
+            # node of a single-threaded build, and the ML nodes (the ones with steps) of a parallel one
+            alone = threads <= 1 or _runs_alone(node)
+            with reporting(_progress_of(reporter, node)) if alone else nullcontext():
                 result = _build(cursor, project, node, chosen)
             with lock:
                 states.finished(node, states.fingerprints.get(name), result.status.value)
