@@ -97,8 +97,9 @@ _O = {s.name: s for s in [
     _spec("HPARAM_TUNING_ALGORITHM", "enum", "VIZIER_DEFAULT", choices=("VIZIER_DEFAULT", "RANDOM_SEARCH", "GRID_SEARCH")),
     _spec("HPARAM_TUNING_OBJECTIVES", "str_list", None),
     # The toolkit's own options (not BigQuery's): the costs of the objective TOOLKIT_EXPECTED_COST (tuning/costs.py)
-    *(_spec(name, "float", None, low=0.0, doc=f"the toolkit's option: the cost of a {kind} for the tuning objective "
-            f"{hparams.EXPECTED_COST}") for name, kind in zip(hparams.COST_OPTIONS, ("false negative", "false positive"))),
+    *(_spec(name, "float", None, low=0.0, doc=f"the toolkit's option: the cost of a {kind} for the tuning "
+            f"objective {hparams.EXPECTED_COST}")
+      for name, kind in zip(hparams.COST_OPTIONS, ("false negative", "false positive"))),
 ]}
 
 _SPLIT = ("DATA_SPLIT_METHOD", "DATA_SPLIT_EVAL_FRACTION", "DATA_SPLIT_TEST_FRACTION", "DATA_SPLIT_COL")
