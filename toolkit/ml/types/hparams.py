@@ -120,6 +120,9 @@ def check_space(model: str, model_type: str, spec: OptionSpec, value: HparamRang
                           hint=f"give {name} one value; {model_type} tunes {names}")
     entry = table[name]
     if isinstance(value, HparamCandidates):
+        if not value.values:
+            raise ConfigError(f"model {model}: {name} = HPARAM_CANDIDATES([]) has no candidates",
+                              hint=f"give {name} at least one candidate, each {spec.accepts()}")
         return {"candidates": [_candidate(model, spec, v) for v in value.values]}
     if entry.valid is None or spec.kind not in ("int", "float"):
         raise ConfigError(f"model {model}: option {name} takes HPARAM_CANDIDATES([…]), not HPARAM_RANGE",
