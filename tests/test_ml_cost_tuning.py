@@ -106,3 +106,21 @@ def test_a_multiclass_label_is_refused_before_any_trial(con):
     with pytest.raises(ModelError, match=r"needs a binary classifier, and the label has 3 classes \(0, 1, 2\)"):
         train_model(con, name="flowers", options={k: v for k, v in options.items() if v is not None},
                     query="SELECT sepal_length, petal_length, target AS label FROM iris")
+
+
+def test_the_toolkit_options_are_refused_for_bigquery(project, toolkit):
+    folder = project({
+        "models/costly.sql": "CREATE OR REPLACE MODEL costly\nOPTIONS (model_type = 'logistic_reg', num_trials = 2,\n"
+                             "  hparam_tuning_objectives = ['toolkit_expected_cost'],\n"
+                             "  toolkit_false_negative_cost = 5, toolkit_false_positive_cost = 1)\n"
+                             "AS SELECT 1.0 AS x, TRUE AS label",
+        "models/streamed.sql": "CREATE OR REPLACE MODEL streamed OPTIONS (model_type = 'linear_reg', "
+                               "toolkit_descent_chunk_rows = 0) AS SELECT 1.0 AS x, 2.0 AS label"})
+    result = toolkit(folder, "compile", "--target", "bigquery")
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in output
+    for file, option in [("costly.sql, line 4", "TOOLKIT_FALSE_NEGATIVE_COST"),
+                         ("costly.sql, line 4", "TOOLKIT_FALSE_POSITIVE_COST"),
+                         ("streamed.sql, line 1", "TOOLKIT_DESCENT_CHUNK_ROWS")]:
+        assert f"models/{file}: CREATE MODEL option {option} is the toolkit's own, not BigQuery ML's" in output, output
+    assert "HPARAM_TUNING_OBJECTIVES = ['LOG_LOSS']" in output
