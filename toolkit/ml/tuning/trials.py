@@ -5,7 +5,9 @@ ML.TRIAL_INFO, https://cloud.google.com/bigquery/docs/reference/standard-sql/big
 objective is computed on the eval split and reported in `hparam_tuning_evaluation_metrics`; the optimal trial is
 the one with the best objective (the first such trial on ties); a trial that fails is recorded as FAILED with
 its error and the search goes on. Trials run on threads: scikit-learn's fits release the GIL, and every trial
-shares the encoded data. At most min(MAX_PARALLEL_TRIALS, cores) trials run at once."""
+shares the encoded data. At most min(MAX_PARALLEL_TRIALS, cores) trials run at once. The toolkit's own
+objective TOOLKIT_EXPECTED_COST is computed from the trial's eval-split scores (costs.py), the others are read
+from its metrics."""
 
 from __future__ import annotations
 

@@ -353,8 +353,11 @@ def _check_tuning(model: str, model_type: ModelType, values: dict[str, Any], giv
         written = sorted(space) or sorted(set(hparams.TUNING_OPTIONS + hparams.COST_OPTIONS) & given)
         if written:
             what = f"{written[0]} = HPARAM_RANGE/HPARAM_CANDIDATES" if space else f"option {written[0]}"
-            raise ConfigError(f"model {model}: {what} is for hyperparameter tuning, which needs NUM_TRIALS",
-                              hint="add NUM_TRIALS = <number of trials, 1 to 100>, or give one value")
+            hint = "add NUM_TRIALS = <number of trials, 1 to 100>, or give one value"
+            if written[0] in hparams.COST_OPTIONS:
+                hint = (f"add NUM_TRIALS = <number of trials, 1 to 100> and HPARAM_TUNING_OBJECTIVES = "
+                        f"['{hparams.EXPECTED_COST}'], or remove {written[0]}")
+            raise ConfigError(f"model {model}: {what} is for hyperparameter tuning, which needs NUM_TRIALS", hint=hint)
         return space
     space = space or hparams.default_space(model_type.name, model_type.options)
     if not space:
