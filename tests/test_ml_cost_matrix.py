@@ -114,6 +114,17 @@ def test_classes_the_model_does_not_have_are_named_with_the_models_classes(built
     assert result.exit_code != 0 and "models/bad_matrix.sql" in output and message in output, output
 
 
+def test_the_binary_threshold_on_a_multiclass_model_points_to_the_cost_matrix(built):
+    (built / "models/bad_threshold.sql").write_text("SELECT {{ cost_optimal_threshold(ref('flowers')) }} AS t\n")
+    try:
+        result = invoke(built, "build", "--select", "bad_threshold")
+    finally:
+        (built / "models/bad_threshold.sql").unlink()
+    output = " ".join(result.output.split())
+    assert result.exit_code != 0 and "models/bad_threshold.sql" in output, output
+    assert "flowers has 3 classes" in output and "the cost_matrix_decisions macro takes a cost matrix" in output
+
+
 def test_the_macros_compile_for_bigquery(built):
     result = invoke(built, "compile", "--target", "bigquery")
     assert result.exit_code == 0, result.output

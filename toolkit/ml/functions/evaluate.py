@@ -239,7 +239,7 @@ def roc_curve_applies(trained: TrainedModel) -> str | None:
     if len(trained.classes) != 2:
         return (f"a ROC curve needs a binary classifier, and {trained.name} has {len(trained.classes)} classes; use "
                 "ML.CONFUSION_MATRIX or ML.EVALUATE (macro-averaged roc_auc), or train one model per class "
-                "(label = 'x')")
+                "(label = 'x'); to decide by costs, the cost_matrix_decisions macro takes a cost matrix")
     return None
 
 
