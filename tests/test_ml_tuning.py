@@ -210,3 +210,45 @@ def test_stored_trials_are_the_same_bytes_build_after_build(con):
         stored.append(target.execute("SELECT * FROM _toolkit.model_trials ORDER BY trial_id").fetchall())
     assert stored[0] == stored[1] and len(stored[0]) == 2
     assert next(row for row in stored[0] if not row[9])[-1] is not None  # the other trial keeps its anomaly record
+
+
+def test_more_bad_tuning_input_names_the_option_and_what_it_accepts(con):
+    assert "MAX_TREE_DEPTH = HPARAM_CANDIDATES([]) has no candidates" in error(
+        model_type="boosted_tree_classifier", num_trials=2, max_tree_depth=HparamCandidates(()))
+    assert "BOOSTER_TYPE takes HPARAM_CANDIDATES([…]), not HPARAM_RANGE" in error(
+        model_type="boosted_tree_classifier", num_trials=2, booster_type=HparamRange(1, 2))
+    assert "names 2 objectives" in error(model_type="logistic_reg", num_trials=2,
+                                         hparam_tuning_objectives=["roc_auc", "log_loss"])
+    assert "HPARAM_TUNING_ALGORITHM = 'bayes' is not valid; it accepts one of 'VIZIER_DEFAULT'" in error(
+        model_type="logistic_reg", num_trials=2, hparam_tuning_algorithm="bayes")
+    assert "NUM_TRIALS = 0 is not valid" in error(model_type="logistic_reg", num_trials=0)
+    options = {"model_type": "logistic_reg", "num_trials": 2, "hparam_tuning_algorithm": "grid_search",
+               "l2_reg": HparamCandidates((0.1, 1.0))}
+    save_model(con, train_model(con, name="two_trials", options=options, query=QUERY))
+    for setting, message in [("0 AS trial_id", r"trial_id = 0 is outside \[1, inf\)"),
+                             ("'a' AS trial_id", "trial_id must be INT64, not 'a'"),
+                             ("1.5 AS trial_id", "trial_id must be INT64, not 1.5"),
+                             ("3 AS trial_id", "model two_trials version 1 has no trial 3; its trials are 1 to 2")]:
+        with pytest.raises((ConfigError, ModelError), match=message):
+            q(con, f"SELECT * FROM ML.ROC_CURVE(MODEL two_trials, STRUCT({setting}))")
+
+
+def test_bad_tuning_input_in_a_build_names_the_file(project, toolkit):
+    folder = project({
+        "models/tuned.sql": "CREATE OR REPLACE MODEL tuned OPTIONS (model_type = 'logistic_reg', num_trials = 2, "
+                            "hparam_tuning_algorithm = 'grid_search', l2_reg = HPARAM_CANDIDATES([0.1, 1.0])) AS "
+                            "SELECT i % 7 AS x, i % 2 = 0 AS label FROM range(60) t(i)",
+        "models/by_trial.sql": "SELECT * FROM ML.EVALUATE(MODEL {{ ref('tuned') }}, STRUCT(5 AS trial_id))"})
+    result = toolkit(folder, "build")
+    output = " ".join(result.output.split())
+    assert result.exit_code != 0 and "Traceback" not in output
+    assert "models/by_trial.sql" in output and "has no trial 5; its trials are 1 to 2" in output, output
+    (folder / "models/costly.sql").write_text(
+        "CREATE OR REPLACE MODEL costly OPTIONS (model_type = 'logistic_reg', num_trials = 2, "
+        "hparam_tuning_objectives = ['toolkit_expected_cost'], toolkit_false_negative_cost = -5, "
+        "toolkit_false_positive_cost = 1) AS SELECT 1.0 AS x, TRUE AS label")
+    result = toolkit(folder, "build")
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in output
+    assert "models/costly.sql: model costly: option TOOLKIT_FALSE_NEGATIVE_COST = -5 is not valid; it accepts a " \
+           "number in [0, inf]" in output, output

@@ -60,9 +60,33 @@ def version_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, st
     return found
 
 
+# CREATE MODEL options of the toolkit's own (TOOLKIT_…), which BigQuery ML rejects as unknown → what to do instead.
+_OPTION_HINTS = {
+    "TOOLKIT_FALSE_NEGATIVE_COST": "on BigQuery, tune towards one of its objectives (e.g. HPARAM_TUNING_OBJECTIVES = "
+                                   "['LOG_LOSS']) without the costs, and decide with the cost_optimal_threshold macro",
+}
+_OPTION_HINTS["TOOLKIT_FALSE_POSITIVE_COST"] = _OPTION_HINTS["TOOLKIT_FALSE_NEGATIVE_COST"]
+
+
+def extension_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, str | None]]:
+    """(node, what, hint) for each toolkit extension in either dialect: a STRUCT(n AS version) setting, and each
+    CREATE MODEL option of the toolkit's own (TOOLKIT_DESCENT_CHUNK_ROWS, the costs of TOOLKIT_EXPECTED_COST)."""
+    found = version_problems(tree)
+    for create in tree.find_all(exp.Create):
+        properties = create.args.get("properties")
+        if str(create.args.get("kind") or "").upper() != "MODEL" or properties is None:
+            continue
+        for option in properties.expressions:
+            name = option.name.upper() if isinstance(option, exp.Property) else ""
+            if name.startswith("TOOLKIT_"):
+                found.append((option, f"CREATE MODEL option {name} is the toolkit's own, not BigQuery ML's, which "
+                                      "rejects it", _OPTION_HINTS.get(name, f"remove {name} from the OPTIONS")))
+    return found
+
+
 def tree_problems(tree: exp.Expression) -> list[tuple[exp.Expression, str, str | None]]:
     """(node, what, hint) for each construct of a (translated) DuckDB tree that BigQuery has no counterpart of."""
-    found: list[tuple[exp.Expression, str, str | None]] = version_problems(tree)
+    found: list[tuple[exp.Expression, str, str | None]] = extension_problems(tree)
     for node in tree.walk(bfs=False):
         if type(node) in _SYNTAX:
             found.append((node, f"{_SYNTAX[type(node)]} is DuckDB-only", _FUNCTION_HINT))

@@ -11,7 +11,7 @@ from sqlglot.errors import ErrorLevel, ParseError
 
 from toolkit.deploy.dialect import DeployBigQuery
 from toolkit.deploy.names import Target
-from toolkit.deploy.refusals import Problem, function_problem, tree_problems, unknown_functions, version_problems
+from toolkit.deploy.refusals import Problem, extension_problems, function_problem, tree_problems, unknown_functions
 from toolkit.deploy.rules import apply_rules
 from toolkit.errors import Location
 from toolkit.project.nodes import Node
@@ -49,7 +49,7 @@ class Translator:
             trees = [tree for tree in sqlglot.parse(sql, read=ToolkitBigQuery)
                      if tree is not None and not isinstance(tree, exp.Semicolon)]
         for tree in trees:
-            for item, message, hint in version_problems(tree):
+            for item, message, hint in extension_problems(tree):
                 self.problems.append(Problem(self._where(node, item, ""), message, hint))
         return [self.target.to_datasets(tree, names_are_datasets=True) for tree in trees]
 

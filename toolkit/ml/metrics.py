@@ -68,6 +68,26 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray, threshold: float | 
     }
 
 
+ROC_QUANTILES = 100
+
+
+def roc_thresholds(scores: np.ndarray, most: int = ROC_QUANTILES) -> np.ndarray:
+    """ML.ROC_CURVE's thresholds: the distinct scores, or their percentiles (lower values) when more than `most` + 1
+    are distinct."""
+    distinct = np.unique(scores)
+    if len(distinct) <= most + 1:
+        return distinct
+    return np.unique(np.quantile(scores, np.linspace(0.0, 1.0, most + 1), method="lower"))
+
+
+def roc_counts(positive: np.ndarray, score: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(true positives, false positives) at each threshold: a row is predicted positive when its score is above it,
+    as in ML.ROC_CURVE and ML.PREDICT."""
+    pos, neg = np.sort(score[positive]), np.sort(score[~positive])
+    return (len(pos) - np.searchsorted(pos, thresholds, side="right"),
+            len(neg) - np.searchsorted(neg, thresholds, side="right"))
+
+
 def _precision_recall(y: np.ndarray, predicted: np.ndarray, positive: int) -> tuple[float, float]:
     tp = int(np.count_nonzero((predicted == positive) & (y == positive)))
     predicted_positive = int(np.count_nonzero(predicted == positive))

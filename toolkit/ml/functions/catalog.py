@@ -68,7 +68,7 @@ class Setting:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             sql_type = _SQL_TYPES.get(kind, kind.__name__)
             raise ConfigError(f"{where}: {name} must be {sql_type}, not {value!r}",
-                              hint=f"give {name} as a {sql_type}, e.g. STRUCT({_EXAMPLES.get(kind, '…')} AS {name})")
+                              hint=f"give {name} as {'an' if sql_type[0] in 'AEIOU' else 'a'} {sql_type}, e.g. STRUCT({_EXAMPLES.get(kind, '…')} AS {name})")
         if kind is float and not math.isfinite(value):  # NaN passes every range check; inf is no setting either
             raise ConfigError(f"{where}: {name} = {value} is not a finite number",
                               hint=f"give {name} as a number, e.g. STRUCT({_EXAMPLES[float]} AS {name})")
@@ -79,8 +79,9 @@ class Setting:
                 allowed = f"at most {self.high}"
             else:
                 allowed = f"between {self.low} and {self.high}"
-            raise ConfigError(f"{where}: {name} = {value} is outside [{self.low}, {self.high}]",
-                              hint=f"give a {name} {allowed}")
+            low = "(-inf" if self.low is None else f"[{self.low}"
+            high = "inf)" if self.high is None else f"{self.high}]"
+            raise ConfigError(f"{where}: {name} = {value} is outside {low}, {high}", hint=f"give a {name} {allowed}")
         return value
 
 

@@ -45,6 +45,7 @@ from toolkit.ml.functions.support import (
 )
 from toolkit.ml.inference.heads import canonical, head
 from toolkit.ml.inference.predict import design_matrix
+from toolkit.ml.metrics import roc_counts, roc_thresholds
 from toolkit.ml.training.labels import class_indices, class_text
 from toolkit.ml.types.tasks import Task, chosen_classes
 
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
 
 Batches = Iterable[pa.RecordBatch]
-ROC_QUANTILES = 100
 
 
 def is_binary(trained: TrainedModel) -> bool:
@@ -239,21 +239,13 @@ def roc_curve_applies(trained: TrainedModel) -> str | None:
     if len(trained.classes) != 2:
         return (f"a ROC curve needs a binary classifier, and {trained.name} has {len(trained.classes)} classes; use "
                 "ML.CONFUSION_MATRIX or ML.EVALUATE (macro-averaged roc_auc), or train one model per class "
-                "(label = 'x')")
+                "(label = 'x'); to decide by costs, the cost_matrix_decisions macro takes a cost matrix")
     return None
 
 
 ROC_SCHEMA = pa.schema([("threshold", pa.float64()), ("recall", pa.float64()), ("false_positive_rate", pa.float64()),
                         ("true_positives", pa.int64()), ("false_positives", pa.int64()),
                         ("true_negatives", pa.int64()), ("false_negatives", pa.int64())])
-
-
-def roc_thresholds(scores: np.ndarray, most: int = ROC_QUANTILES) -> np.ndarray:
-    """The distinct scores, or their percentiles (lower values) when more than `most` + 1 are distinct."""
-    distinct = np.unique(scores)
-    if len(distinct) <= most + 1:
-        return distinct
-    return np.unique(np.quantile(scores, np.linspace(0.0, 1.0, most + 1), method="lower"))
 
 
 def roc_curve_run(trained: TrainedModel, batches: Batches | None, settings: dict[str, Any]) -> pa.Table:
@@ -263,9 +255,8 @@ def roc_curve_run(trained: TrainedModel, batches: Batches | None, settings: dict
     p = scores.proba[:, 1]
     positive = scores.y == 1
     thresholds = np.unique(np.asarray(given, dtype=np.float64)) if given else roc_thresholds(p)
-    pos, neg = np.sort(p[positive]), np.sort(p[~positive])
-    tp = len(pos) - np.searchsorted(pos, thresholds, side="right")  # probability above the threshold
-    fp = len(neg) - np.searchsorted(neg, thresholds, side="right")
+    tp, fp = roc_counts(positive, p, thresholds)  # probability above the threshold
+    pos, neg = p[positive], p[~positive]
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = tp / len(pos) if len(pos) else np.full(len(thresholds), np.nan)
         fpr = fp / len(neg) if len(neg) else np.full(len(thresholds), np.nan)

@@ -42,6 +42,7 @@ from toolkit.ml.training import labels, pvalues, stream, warm, width
 from toolkit.ml.training.descent import blocks as descent_blocks
 from toolkit.ml.training.fit import FitData, fit
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
+from toolkit.ml.tuning.costs import check_binary
 from toolkit.ml.tuning.trials import Trial, run_trials
 from toolkit.ml.types.estimators import FitContext, accepts_sparse, optimize_strategy
 from toolkit.ml.types.options import FROM_DATA, ModelOptions
@@ -185,6 +186,7 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
     if not opts.search_space:
         trained, trials = fit_evaluate(opts), ()
     else:
+        check_binary(opts, classes)
         trials = tuple(run_trials(opts, unfitted.seed, fit_evaluate))
         trained = _optimal(name, trials)
     return Training(trained, compile_prediction(con, trained, sample), trials)

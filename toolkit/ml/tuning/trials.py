@@ -5,7 +5,9 @@ ML.TRIAL_INFO, https://cloud.google.com/bigquery/docs/reference/standard-sql/big
 objective is computed on the eval split and reported in `hparam_tuning_evaluation_metrics`; the optimal trial is
 the one with the best objective (the first such trial on ties); a trial that fails is recorded as FAILED with
 its error and the search goes on. Trials run on threads: scikit-learn's fits release the GIL, and every trial
-shares the encoded data. At most min(MAX_PARALLEL_TRIALS, cores) trials run at once."""
+shares the encoded data. At most min(MAX_PARALLEL_TRIALS, cores) trials run at once. The toolkit's own
+objective TOOLKIT_EXPECTED_COST is computed from the trial's eval-split scores (costs.py), the others are read
+from its metrics."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from types import MappingProxyType
 from typing import Any
 
 from toolkit.ml.model import TrainedModel
+from toolkit.ml.tuning.costs import expected_cost_of
 from toolkit.ml.tuning.search import Search
-from toolkit.ml.types.hparams import OBJECTIVES
+from toolkit.ml.types.hparams import EXPECTED_COST, OBJECTIVES
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES
 from toolkit.progress import advance
@@ -59,6 +62,16 @@ def objective_of(options: ModelOptions) -> tuple[str, bool]:
     return name.lower(), OBJECTIVES[task][name]
 
 
+def _metric(metric: str) -> Callable[[ModelOptions, TrainedModel], float | None]:
+    return lambda options, model: model.metrics.get(metric)
+
+
+# Objectives computed from a trial's model rather than read from its metrics (lower case, as objective_of names them)
+_OBJECTIVE_VALUES: Mapping[str, Callable[[ModelOptions, TrainedModel], float | None]] = {
+    EXPECTED_COST.lower(): expected_cost_of,
+}
+
+
 def run_trials(options: ModelOptions, seed: int, fit: Callable[[ModelOptions], TrainedModel]) -> list[Trial]:
     """Every trial, in trial order, the optimal one marked; `fit` trains one model from a trial's options. Each
     finished trial is a progress step ("trials k/n", toolkit.progress)."""
@@ -73,7 +86,7 @@ def run_trials(options: ModelOptions, seed: int, fit: Callable[[ModelOptions], T
         except Exception as error:  # the trial fails, not the search
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             return Trial(trial_id, hyperparameters, {}, None, None, FAILED, message)
-        value = model.metrics.get(metric)
+        value = _OBJECTIVE_VALUES.get(metric, _metric(metric))(options, model)
         last = model.iterations[-1] if model.iterations else None
         loss, eval_loss = (last.loss, last.eval_loss) if last is not None else (None, None)
         if value is None or not math.isfinite(value):

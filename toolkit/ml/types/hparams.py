@@ -24,6 +24,13 @@ TUNING_OPTIONS = ("NUM_TRIALS", "MAX_PARALLEL_TRIALS", "HPARAM_TUNING_ALGORITHM"
 MAX_NUM_TRIALS = 100  # BigQuery: NUM_TRIALS in [1, 100]; MAX_PARALLEL_TRIALS in [1, 5]
 MAX_PARALLEL_TRIALS = 5
 LINEAR, LOG = "LINEAR", "LOG"
+# The toolkit's own objective, not BigQuery's (toolkit.ml.tuning.costs): a binary classifier's minimum expected cost
+# per unit, with the cost of each kind of error given in the toolkit's own options.
+EXPECTED_COST = "TOOLKIT_EXPECTED_COST"
+FALSE_NEGATIVE_COST, FALSE_POSITIVE_COST = "TOOLKIT_FALSE_NEGATIVE_COST", "TOOLKIT_FALSE_POSITIVE_COST"
+COST_OPTIONS = (FALSE_NEGATIVE_COST, FALSE_POSITIVE_COST)
+_EXAMPLE = (f"HPARAM_TUNING_OBJECTIVES = ['{EXPECTED_COST}'], {FALSE_NEGATIVE_COST} = 5, "
+            f"{FALSE_POSITIVE_COST} = 1")
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ OBJECTIVES: Mapping[Task, Mapping[str, bool]] = {
     Task.REGRESSION: {"R2_SCORE": True, "MEAN_ABSOLUTE_ERROR": False, "MEAN_SQUARED_ERROR": False,
                       "MEAN_SQUARED_LOG_ERROR": False, "MEDIAN_ABSOLUTE_ERROR": False, "EXPLAINED_VARIANCE": True},
     Task.CLASSIFICATION: {"ROC_AUC": True, "PRECISION": True, "RECALL": True, "ACCURACY": True, "F1_SCORE": True,
-                          "LOG_LOSS": False},
+                          "LOG_LOSS": False, EXPECTED_COST: False},
     Task.CLUSTERING: {"DAVIES_BOULDIN_INDEX": False},
 }
 
@@ -113,6 +120,9 @@ def check_space(model: str, model_type: str, spec: OptionSpec, value: HparamRang
                           hint=f"give {name} one value; {model_type} tunes {names}")
     entry = table[name]
     if isinstance(value, HparamCandidates):
+        if not value.values:
+            raise ConfigError(f"model {model}: {name} = HPARAM_CANDIDATES([]) has no candidates",
+                              hint=f"give {name} at least one candidate, each {spec.accepts()}")
         return {"candidates": [_candidate(model, spec, v) for v in value.values]}
     if entry.valid is None or spec.kind not in ("int", "float"):
         raise ConfigError(f"model {model}: option {name} takes HPARAM_CANDIDATES([…]), not HPARAM_RANGE",
@@ -159,3 +169,22 @@ def _candidate(model: str, spec: OptionSpec, value: Any) -> Any:
         raise ConfigError(f"model {model}: {spec.name} = HPARAM_CANDIDATES([…]) has candidate {_show(value)}, "
                           f"which {spec.name} does not take: {why}",
                           hint=f"give candidates that are each {spec.accepts()}") from None
+
+
+def check_cost_options(model: str, objective: str, values: Mapping[str, Any], given: set[str]) -> None:
+    """The costs go with TOOLKIT_EXPECTED_COST, which needs both of them, not both 0 (each is 0 or more: its spec)."""
+    written = [n for n in COST_OPTIONS if n in given]
+    if objective != EXPECTED_COST:
+        if written:
+            raise ConfigError(f"model {model}: option {written[0]} is a cost of the tuning objective "
+                              f"{EXPECTED_COST}, and HPARAM_TUNING_OBJECTIVES is ['{objective}']",
+                              hint=f"write {_EXAMPLE}, or remove {written[0]}")
+        return
+    missing = [n for n in COST_OPTIONS if n not in given]
+    if missing:
+        raise ConfigError(f"model {model}: HPARAM_TUNING_OBJECTIVES = ['{EXPECTED_COST}'] needs the cost of each "
+                          f"kind of error, and {missing[0]} is not given",
+                          hint=f"write {_EXAMPLE} (any unit; only their ratio matters)")
+    if all(values[n] == 0 for n in COST_OPTIONS):
+        raise ConfigError(f"model {model}: {FALSE_NEGATIVE_COST} and {FALSE_POSITIVE_COST} are both 0, so every "
+                          "trial costs nothing", hint=f"give the cost of each kind of error, e.g. {_EXAMPLE}")

@@ -96,6 +96,10 @@ _O = {s.name: s for s in [
     _spec("MAX_PARALLEL_TRIALS", "int", 1, low=1, high=hparams.MAX_PARALLEL_TRIALS),
     _spec("HPARAM_TUNING_ALGORITHM", "enum", "VIZIER_DEFAULT", choices=("VIZIER_DEFAULT", "RANDOM_SEARCH", "GRID_SEARCH")),
     _spec("HPARAM_TUNING_OBJECTIVES", "str_list", None),
+    # The toolkit's own options (not BigQuery's): the costs of the objective TOOLKIT_EXPECTED_COST (tuning/costs.py)
+    *(_spec(name, "float", None, low=0.0, doc=f"the toolkit's option: the cost of a {kind} for the tuning "
+            f"objective {hparams.EXPECTED_COST}")
+      for name, kind in zip(hparams.COST_OPTIONS, ("false negative", "false positive"))),
 ]}
 
 _SPLIT = ("DATA_SPLIT_METHOD", "DATA_SPLIT_EVAL_FRACTION", "DATA_SPLIT_TEST_FRACTION", "DATA_SPLIT_COL")
@@ -219,6 +223,8 @@ def _model(name: str, task: Task, factory: Callable[..., Any], names: tuple[str,
         options.update({n: _O[n] for n in _WEIGHTS})
     if name in hparams.TUNABLE:
         options.update({n: _O[n] for n in hparams.TUNING_OPTIONS})
+        if task is Task.CLASSIFICATION:
+            options.update({n: _O[n] for n in hparams.COST_OPTIONS})
     return ModelType(name, task, factory, MappingProxyType(options), standardize, tree, estimator, weights,
                      not_compiled, classes, max_classes, MappingProxyType(dict(absent)))
 
@@ -344,11 +350,14 @@ def _check_tuning(model: str, model_type: ModelType, values: dict[str, Any], giv
     """The search space (BigQuery's default one for NUM_TRIALS alone), and the tuning options' rules; the objective
     resolved into HPARAM_TUNING_OBJECTIVES (https://cloud.google.com/bigquery/docs/hp-tuning-overview)."""
     if "NUM_TRIALS" not in given:
-        written = sorted(space) or sorted(set(hparams.TUNING_OPTIONS) & given)
+        written = sorted(space) or sorted(set(hparams.TUNING_OPTIONS + hparams.COST_OPTIONS) & given)
         if written:
             what = f"{written[0]} = HPARAM_RANGE/HPARAM_CANDIDATES" if space else f"option {written[0]}"
-            raise ConfigError(f"model {model}: {what} is for hyperparameter tuning, which needs NUM_TRIALS",
-                              hint="add NUM_TRIALS = <number of trials, 1 to 100>, or give one value")
+            hint = "add NUM_TRIALS = <number of trials, 1 to 100>, or give one value"
+            if written[0] in hparams.COST_OPTIONS:
+                hint = (f"add NUM_TRIALS = <number of trials, 1 to 100> and HPARAM_TUNING_OBJECTIVES = "
+                        f"['{hparams.EXPECTED_COST}'], or remove {written[0]}")
+            raise ConfigError(f"model {model}: {what} is for hyperparameter tuning, which needs NUM_TRIALS", hint=hint)
         return space
     space = space or hparams.default_space(model_type.name, model_type.options)
     if not space:
@@ -365,6 +374,7 @@ def _check_tuning(model: str, model_type: ModelType, values: dict[str, Any], giv
                           f"NUM_TRIALS ({values['NUM_TRIALS']})", hint="make MAX_PARALLEL_TRIALS at most NUM_TRIALS")
     chosen = hparams.objective(model, model_type.name, model_type.task, values["HPARAM_TUNING_OBJECTIVES"])
     values["HPARAM_TUNING_OBJECTIVES"] = (chosen,)
+    hparams.check_cost_options(model, chosen, values, given)
     return space
 
 
