@@ -877,5 +877,23 @@ def predict(settings: Settings, vars: dict[str, Any], model: str, json_text: str
         raise SystemExit(1) from None
 
 
+@cli.command()
+@_project_options
+@_selection_options
+@_output_option
+def snapshot(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+             output: str) -> None:
+    """Record the snapshots' changes in their history tables (and run their YAML tests); `build` runs them too."""
+    from toolkit.project.snapshot_nodes import snapshot_selection
+
+    project = load_project(settings, vars)
+    chosen = set(project.graph.select(select, exclude))
+    selected = [name for name in snapshot_selection(project.nodes) if name in chosen]
+    if not selected:
+        _say(output, f"Nothing to snapshot: no snapshot in {_shown(settings.snapshots_dir)} (or YAML) is selected.")
+        return
+    _run_and_report(settings, project, project.graph.order(selected), "build", output)
+
+
 def main() -> None:
     cli(prog_name="toolkit")

@@ -41,7 +41,7 @@ class Reference:
 def resource_type(node: Node) -> str:
     if node.kind is NodeKind.ASSERTION:
         return "test"
-    return "seed" if node.materialized is Materialization.SEED else "model"
+    return {Materialization.SEED: "seed", Materialization.SNAPSHOT: "snapshot"}.get(node.materialized, "model")
 
 
 def unique_id(node: Node, package: str) -> str:

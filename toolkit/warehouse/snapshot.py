@@ -1,0 +1,271 @@
+"""Snapshots applied atomically: a type-2 history of a query's rows, as dbt's snapshot materialization keeps it
+(https://docs.getdbt.com/docs/build/snapshots, https://docs.getdbt.com/reference/snapshot-configs).
+
+The first build creates the table: the query's rows with `dbt_scd_id` (an md5 of the unique key and the
+updated_at value, as dbt's `snapshot_hash_arguments`), `dbt_updated_at` and `dbt_valid_from` (the row's
+updated_at: its column for `strategy='timestamp'`, the snapshot's time for `'check'` unless updated_at is set),
+and `dbt_valid_to` NULL (or `dbt_valid_to_current`). Each later build compares the query's rows with the current
+ones (dbt_valid_to NULL) by `unique_key`:
+- a new key gets a row;
+- a changed row (timestamp: its updated_at is newer than the current row's dbt_valid_from; check: a check_cols
+  value differs, NULLs compared as values, or a check column is new to the table) closes the current row
+  (dbt_valid_to = the new row's updated_at) and gets a new one;
+- a key gone from the query (a hard delete) is kept as it is (`hard_deletes='ignore'`), closed at the snapshot's
+  time (`'invalidate'`, or the older `invalidate_hard_deletes=true`), or closed and followed by a row with
+  `dbt_is_deleted = 'True'` (`'new_record'`; a key that comes back then gets a new row).
+As in dbt's merge, a new row whose dbt_scd_id the table already holds is not inserted again. Columns new to the
+query are added to the table; gone ones stay, NULL in new rows. Everything happens in one explicit transaction,
+audited before it commits: an error, a failed assertion or an interrupted run leaves the previous history intact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import duckdb
+from sqlglot import exp
+
+from toolkit.errors import WarehouseError
+from toolkit.project.nodes import Node
+from toolkit.sql.quoting import column_ref, identifier, literal, parse, relation, render, verbatim
+from toolkit.warehouse.materialize import TEMPORARY_PREFIX, existing_kind
+from toolkit.warehouse.state import ensure_state_tables, record_published
+
+SCD_ID, UPDATED_AT, VALID_FROM, VALID_TO, IS_DELETED = (
+    "dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to", "dbt_is_deleted")
+META = (SCD_ID, UPDATED_AT, VALID_FROM, VALID_TO)
+
+
+def snapshot_time() -> datetime:
+    """The snapshot's time (UTC, without time zone): dbt_valid_from of the check strategy, dbt_valid_to of
+    hard deletes."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _folded(names: list[str]) -> set[str]:
+    return {name.casefold() for name in names}
+
+
+class History:
+    """A snapshot's table with this run's changes applied, inside an open transaction (see `snapshotted`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, node: Node):
+        assert node.snapshot is not None
+        self.con, self.node, self.settings = con, node, node.snapshot
+        self.target = relation(node.schema, node.name)
+        self.relation = render(self.target)
+        self.now = exp.cast(literal(snapshot_time().isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
+        self.published = False
+        self.inserted = self.closed = 0
+        self.source: dict[str, str] = {}  # the query's columns and their types
+
+    def _temporary(self, suffix: str) -> exp.Table:
+        return relation(self.node.schema, f"{TEMPORARY_PREFIX}{self.node.name}__{suffix}")
+
+    def _run(self, statement: exp.Expression) -> list[tuple]:
+        return self.con.execute(render(statement)).fetchall()
+
+    def apply(self) -> None:
+        self.con.execute(render(exp.Create(this=identifier(self.node.schema), kind="SCHEMA", exists=True)))
+        rows = self._temporary("rows")
+        self._run(exp.Create(this=rows, kind="TABLE", replace=True,
+                             expression=exp.Paren(this=verbatim(f"{self.node.sql}\n"))))
+        self.source = _columns(self.con, rows)
+        self._check_query(rows)
+        if existing_kind(self.con, self.node.schema, self.node.name) is not None:
+            self._update(rows)
+        else:
+            self._create(rows)
+        self._run(exp.Drop(tables=[rows.copy()], kind="TABLE"))
+
+    # --- checks ----------------------------------------------------------------------------------
+    def _check_query(self, rows: exp.Table) -> None:
+        settings, names = self.settings, list(self.source)
+        needed = [*settings.unique_key, *([settings.updated_at] if settings.updated_at else []),
+                  *(settings.check_cols or ())]
+        missing = [column for column in needed if column.casefold() not in _folded(names)]
+        if missing:
+            role = ("unique_key" if missing[0] in settings.unique_key else
+                    "updated_at" if missing[0] == settings.updated_at else "check_cols")
+            raise WarehouseError(f"{role} names the column {missing[0]}, which the snapshot's query does not return "
+                                 f"(it returns {', '.join(names)})", hint="name a column of the query")
+        clashing = [column for column in names if column.casefold() in _folded([*META, IS_DELETED])]
+        if clashing:
+            raise WarehouseError(f"the snapshot's query returns {clashing[0]}, a column the snapshot adds itself",
+                                 hint="rename or leave out that column")
+        keys = [column_ref(key) for key in settings.unique_key]
+        nulls = self._run(exp.select(exp.Count(this=exp.Star())).from_(rows.copy()).where(
+            exp.or_(*(exp.Is(this=key.copy(), expression=exp.Null()) for key in keys))))[0][0]
+        if nulls:
+            raise WarehouseError(f"the snapshot's query returns {nulls} row(s) whose unique_key "
+                                 f"({', '.join(settings.unique_key)}) is NULL", hint="filter them out or fix the key")
+        twice = self._run(exp.select(*keys, exp.Count(this=exp.Star())).from_(rows.copy()).group_by(
+            *(key.copy() for key in keys)).having(exp.GT(this=exp.Count(this=exp.Star()),
+                                                         expression=exp.Literal.number(1))).limit(1))
+        if twice:
+            *values, copies = twice[0]
+            shown = ", ".join(f"{k} = {v!r}" for k, v in zip(settings.unique_key, values))
+            raise WarehouseError(f"the snapshot's query returns {copies} rows for the unique_key {shown}: "
+                                 "a snapshot takes one row per key", hint="deduplicate the query, or widen unique_key")
+
+    # --- the expressions of dbt's strategies -----------------------------------------------------
+    def _updated_at(self, alias: str) -> exp.Expression:
+        """The row's updated_at: its column, or (check without updated_at) the snapshot's time."""
+        if self.settings.updated_at:
+            return column_ref(self.settings.updated_at, alias)
+        return self.now.copy()
+
+    def _scd_id(self, parts: list[exp.Expression]) -> exp.Expression:
+        """md5(coalesce(cast(a as varchar), '') || '|' || …), dbt's snapshot_hash_arguments."""
+        pieces: list[exp.Expression] = []
+        for part in parts:
+            if pieces:
+                pieces.append(literal("|"))
+            pieces.append(exp.Coalesce(this=exp.cast(part, exp.DataType.Type.VARCHAR), expressions=[literal("")]))
+        joined = pieces[0]
+        for piece in pieces[1:]:
+            joined = exp.DPipe(this=joined, expression=piece, safe=True)
+        return exp.MD5(this=joined)
+
+    def _valid_to_current(self, updated_at: exp.Expression) -> exp.Expression:
+        """dbt_valid_to of a current row: NULL of updated_at's type, or dbt_valid_to_current."""
+        empty = exp.Nullif(this=updated_at.copy(), expression=updated_at.copy())
+        if self.settings.valid_to_current is None:
+            return empty
+        return exp.Coalesce(this=empty, expressions=[parse(self.settings.valid_to_current)])
+
+    def _is_current(self, alias: str | None) -> exp.Expression:
+        valid_to = column_ref(VALID_TO, alias)
+        current: exp.Expression = exp.Is(this=valid_to, expression=exp.Null())
+        if self.settings.valid_to_current is not None:
+            current = exp.or_(current, exp.EQ(this=valid_to.copy(), expression=parse(self.settings.valid_to_current)))
+        return exp.paren(current)
+
+    def _changed(self, existing: list[str]) -> exp.Expression:
+        """dbt's row_changed, current row `c` against the query's row `s`."""
+        if self.settings.strategy == "timestamp":
+            return exp.LT(this=column_ref(VALID_FROM, "c"), expression=column_ref(self.settings.updated_at, "s"))
+        columns = list(self.settings.check_cols or self.source)
+        if any(column.casefold() not in _folded(existing) for column in columns):
+            return exp.true()  # a check column new to the table: every row is a new version, as in dbt
+        return exp.paren(exp.or_(*(exp.NullSafeNEQ(this=column_ref(c, "c"), expression=column_ref(c, "s"))
+                                   for c in columns)))
+
+    def _meta(self, alias: str, deleted: bool) -> dict[str, exp.Expression]:
+        updated_at = self._updated_at(alias)
+        meta = {SCD_ID: self._scd_id([*(column_ref(k, alias) for k in self.settings.unique_key), updated_at]),
+                UPDATED_AT: updated_at.copy(), VALID_FROM: updated_at.copy(),
+                VALID_TO: self._valid_to_current(updated_at)}
+        if self.settings.hard_deletes == "new_record":
+            meta[IS_DELETED] = literal("True" if deleted else "False")
+        return meta
+
+    # --- the first build and the later ones ------------------------------------------------------
+    def _create(self, rows: exp.Table) -> None:
+        select = exp.select(exp.Star(), *(value.as_(identifier(name)) for name, value in self._meta("s", False).items()))
+        self._run(exp.Create(this=self.target.copy(), kind="TABLE",
+                             expression=select.from_(rows.copy().as_("s"))))
+        self.inserted = self._run(exp.select(exp.Count(this=exp.Star())).from_(rows.copy()))[0][0]
+
+    def _update(self, rows: exp.Table) -> None:
+        table = _columns(self.con, self.target.copy())
+        old = list(table)
+        if not {name.casefold() for name in META} <= _folded(old):
+            raise WarehouseError(f"{self.node.qualified_name} is not a snapshot's table: it has no "
+                                 f"{', '.join(m for m in META if m.casefold() not in _folded(old))} column",
+                                 hint=f"drop it if it may go (DROP TABLE {self.relation}), or rename the snapshot")
+        added = [c for c in self.source if c.casefold() not in _folded(old)]
+        if self.settings.hard_deletes == "new_record" and IS_DELETED.casefold() not in _folded(old):
+            self._add_column(IS_DELETED, "VARCHAR")  # the rows kept so far are not deletion records
+            self._run(exp.Update(this=self.target.copy(),
+                                 expressions=[exp.EQ(this=column_ref(IS_DELETED), expression=literal("False"))]))
+        for column in added:
+            self._add_column(column, self.source[column])
+        columns = list(_columns(self.con, self.target.copy()))
+        current = exp.select(exp.Star()).from_(self.target.copy()).where(self._is_current(None))
+        keys = self.settings.unique_key
+        on = exp.and_(*(exp.EQ(this=column_ref(k, "c"), expression=column_ref(k, "s")) for k in keys))
+        first_key_is_null = lambda alias: exp.Is(this=column_ref(keys[0], alias), expression=exp.Null())  # noqa: E731
+        deleted = (exp.EQ(this=column_ref(IS_DELETED, "c"), expression=literal("True"))
+                   if self.settings.hard_deletes == "new_record" else None)
+        changed = self._changed(old)
+        if deleted is not None:  # a key that comes back after its deletion record gets a new row
+            changed = exp.or_(changed, deleted.copy())
+
+        def joined(kind: str) -> exp.Select:
+            return exp.select().from_(rows.copy().as_("s")).join(
+                current.copy().subquery("c"), on=on.copy(), join_type=kind)
+
+        # Rows to insert: new keys and new versions, with the target's columns (NULL for those the query lost).
+        meta = self._meta("s", False)
+        values = [meta.get(c, column_ref(c, "s") if c.casefold() in _folded(list(self.source)) else exp.Null())
+                  for c in columns]
+        inserts = [joined("LEFT").select(*(v.as_(identifier(c)) for c, v in zip(columns, values))).where(
+            exp.or_(first_key_is_null("c"), changed.copy()))]
+        # Current rows to close, with their dbt_valid_to: changed ones at the new row's updated_at …
+        valid_to_type = exp.DataType.build(next(t for c, t in table.items() if c.casefold() == VALID_TO),
+                                           dialect="duckdb")
+        closes = [joined("INNER").select(column_ref(SCD_ID, "c").as_(SCD_ID),
+                                         exp.cast(self._updated_at("s"), valid_to_type).as_(VALID_TO)).where(changed.copy())]
+        if self.settings.hard_deletes != "ignore":  # … gone ones at the snapshot's time
+            gone = exp.select().from_(current.copy().subquery("c")).join(
+                rows.copy().as_("s"), on=on.copy(), join_type="LEFT").where(
+                exp.and_(first_key_is_null("s"), *([exp.not_(deleted.copy())] if deleted is not None else [])))
+            closes.append(gone.copy().select(column_ref(SCD_ID, "c").as_(SCD_ID),
+                                             exp.cast(self.now.copy(), valid_to_type).as_(VALID_TO)))
+            if deleted is not None:  # and a deletion record after each
+                record = {SCD_ID: self._scd_id([column_ref(SCD_ID, "c"), self.now.copy()]), UPDATED_AT: self.now.copy(),
+                          VALID_FROM: self.now.copy(), VALID_TO: column_ref(VALID_TO, "c"),
+                          IS_DELETED: literal("True")}
+                inserts.append(gone.select(*(record.get(c, column_ref(c, "c")).as_(identifier(c)) for c in columns)))
+        staged_inserts, staged_closes = self._temporary("inserts"), self._temporary("closes")
+        for staged, selects in ((staged_inserts, inserts), (staged_closes, closes)):
+            query = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
+            self._run(exp.Create(this=staged.copy(), kind="TABLE", replace=True, expression=query))
+        matched = exp.EQ(this=column_ref(SCD_ID, self.node.name), expression=column_ref(SCD_ID, "x"))
+        self.closed = self._run(exp.Update(
+            this=self.target.copy(), expressions=[exp.EQ(this=column_ref(VALID_TO), expression=column_ref(VALID_TO, "x"))],
+            from_=exp.From(this=staged_closes.copy().as_("x")),
+            where=exp.Where(this=exp.and_(matched, self._is_current(self.node.name)))))[0][0]
+        held = exp.select(exp.Literal.number(1)).from_(self.target.copy()).where(
+            exp.EQ(this=column_ref(SCD_ID, self.node.name), expression=column_ref(SCD_ID, "i")))
+        insert = exp.insert(exp.select(*(column_ref(c, "i") for c in columns)).from_(staged_inserts.copy().as_("i")).where(
+            exp.not_(exp.Exists(this=held))), exp.Schema(this=self.target.copy(), expressions=[identifier(c) for c in columns]))
+        self.inserted = self._run(insert)[0][0]
+        for staged in (staged_inserts, staged_closes):
+            self._run(exp.Drop(tables=[staged.copy()], kind="TABLE"))
+
+    def _add_column(self, name: str, kind: str) -> None:
+        self._run(exp.Alter(this=self.target.copy(), kind="TABLE", actions=[
+            exp.ColumnDef(this=identifier(name), kind=exp.DataType.build(kind, dialect="duckdb"))]))
+
+    def publish(self) -> None:
+        record_published(self.con, self.node.schema, self.node.name, self.node.name)
+        self.published = True
+
+    @property
+    def summary(self) -> str:
+        return f"snapshot ({self.settings.strategy}): {self.inserted} new row(s), {self.closed} closed"
+
+
+@contextmanager
+def snapshotted(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[History]:
+    """Apply `node`'s snapshot to its table in a transaction: committed when published, rolled back otherwise."""
+    ensure_state_tables(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        history = History(con, node)
+        history.apply()
+        yield history
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if history.published else "ROLLBACK")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: exp.Table) -> dict[str, str]:
+    """Column → DuckDB type, in the table's order."""
+    rows = con.execute(render(exp.Describe(this=table.copy()))).fetchall()
+    return {row[0]: row[1] for row in rows}
+
