@@ -136,11 +136,11 @@ def checked_snapshot_config(key: str, value: Any) -> Any:
     if key == "check_cols":
         if value == "all":
             return value
-        columns = [value] if isinstance(value, str) else value
-        if not isinstance(columns, (list, tuple)) or not columns or not all(isinstance(c, str) and c for c in columns):
-            raise ConfigError(f"config(check_cols={value!r}) must be 'all' or a list of column names",
+        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) and c for c in value):
+            raise ConfigError(f"config(check_cols={value!r}) must be 'all' or a list of column names"
+                              f"{did_you_mean(value, ['all']) if isinstance(value, str) else ''}",
                               hint="e.g. check_cols=['status', 'amount'] or check_cols='all'")
-        return tuple(columns)
+        return tuple(value)
     if key == "invalidate_hard_deletes":
         if not isinstance(value, bool):
             raise ConfigError(f"config(invalidate_hard_deletes={value!r}) must be true or false")
