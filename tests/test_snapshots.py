@@ -325,3 +325,27 @@ def test_a_snapshot_block_in_a_model_file_is_refused(project):
     folder = make(project, {"models/m.sql": block("unique_key='id'", name="m")})
     with pytest.raises(ToolkitError, match="snapshot blocks belong in files of the snapshots folder"):
         load_project(load_settings(folder))
+
+
+def test_a_history_table_dbt_built_is_continued_and_another_table_refused(project, toolkit):
+    folder = make(project, {"snapshots/orders.sql": block("unique_key='id', strategy='timestamp', "
+                                                          "updated_at='updated_at'")})
+    load(folder, {1: ("shipped", 5, START + timedelta(days=1)), 2: ("placed", 7, START)})
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    con.execute("create table main.orders_snapshot as select 1 as id, 'placed' as status, 5 as amount, "
+                "timestamp '2024-01-01' as updated_at, md5('1|2024-01-01 00:00:00') as dbt_scd_id, "
+                "timestamp '2024-01-01' as dbt_updated_at, timestamp '2024-01-01' as dbt_valid_from, "
+                "null::timestamp as dbt_valid_to")
+    con.close()
+    assert toolkit(folder, "snapshot").exit_code == 0
+    rows = query(folder / "w.duckdb", "select id, status, dbt_valid_from, dbt_valid_to from orders_snapshot")
+    assert sorted(rows, key=str) == sorted([(1, "placed", START, START + timedelta(days=1)),
+                                            (1, "shipped", START + timedelta(days=1), None),
+                                            (2, "placed", START, None)], key=str)
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    con.execute("create table main.by_hand as select 1 as id")
+    con.close()
+    project({"pyproject.toml": PYPROJECT, "snapshots/orders.sql": block(
+        "unique_key='id', strategy='check', check_cols='all'", name="by_hand")})
+    refused = toolkit(folder, "snapshot")
+    assert refused.exit_code == 2 and "no toolkit build created" in refused.output

@@ -33,7 +33,7 @@ from toolkit.warehouse.connection import database_path, worker_cursors
 from toolkit.warehouse.incremental import incremented
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.reuse import NodeStates
-from toolkit.warehouse.snapshot import snapshotted
+from toolkit.warehouse.snapshot import is_history_table, snapshotted
 from toolkit.warehouse.state import published_relations, record_run
 
 
@@ -189,6 +189,8 @@ def check_replaceable(con: duckdb.DuckDBPyConnection, project: Project, selected
         node = project.nodes[name]
         if node.kind is not NodeKind.MODEL or node.qualified_name.casefold() in published:
             continue
+        if node.snapshot is not None and is_history_table(con, node.schema, node.name):
+            continue  # a history table dbt built: the snapshot goes on with it
         kind = existing_kind(con, node.schema, node.name)
         if kind is not None:
             clashes.append((node, kind))

@@ -27,7 +27,7 @@ import duckdb
 from sqlglot import exp
 
 from toolkit.errors import WarehouseError
-from toolkit.project.nodes import Node
+from toolkit.project.nodes import Materialization, Node
 from toolkit.sql.quoting import column_ref, identifier, literal, parse, relation, render, verbatim
 from toolkit.warehouse.materialize import TEMPORARY_PREFIX, existing_kind
 from toolkit.warehouse.state import ensure_state_tables, record_published
@@ -262,6 +262,14 @@ def snapshotted(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[History]
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT" if history.published else "ROLLBACK")
+
+
+def is_history_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether `schema.name` is a table with a snapshot's columns (one dbt built, say, which the snapshot goes on
+    keeping)."""
+    if existing_kind(con, schema, name) is not Materialization.TABLE:
+        return False
+    return {column.casefold() for column in META} <= _folded(list(_columns(con, relation(schema, name))))
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: exp.Table) -> dict[str, str]:
