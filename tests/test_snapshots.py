@@ -298,6 +298,10 @@ BAD = [
     (block("unique_key='id', strategy='check', check_cols='all', materialized='table'"),
      ["orders.sql, line 3", "materialized", "not supported"]),
     ("select 1", ["orders.sql", "no {% snapshot name %} block"]),
+    (block("unique_key='id', strategy='check', check_cols='all', dbt_valid_to_current='cast('"),
+     ["orders.sql, line 2", "not a SQL expression"]),
+    (block("unique_key='id', strategy='check', check_cols='all', target_database='x'"),
+     ["orders.sql, line 3", "target_database", "one warehouse"]),
 ]
 
 

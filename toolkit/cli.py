@@ -410,6 +410,8 @@ def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], 
     for name in selected:
         node = project.nodes[name]
         path = root / node.relative_path
+        if node.snapshot is not None:  # a snapshot file may hold several; a YAML one has no SQL file
+            path = path.with_name(f"{node.name}.sql")
         path.parent.mkdir(parents=True, exist_ok=True)
         # a DuckDB file as written; another dialect's as the DuckDB SQL it translates to, laid out to be read
         sql = node.sql if node.dialect == DEFAULT_DIALECT else node.statement.sql(dialect=DIALECT, pretty=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlglot.errors
 from sqlglot import exp
 
 from toolkit.config import PYPROJECT, Settings
@@ -27,7 +28,7 @@ from toolkit.project.snapshots import SNAPSHOT_CONFIG_KEYS, SnapshotBlock, snaps
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.dialect import DEFAULT_DIALECT
 from toolkit.sql.ml_functions import data_calls, model_names
-from toolkit.sql.quoting import parse_relation, render
+from toolkit.sql.quoting import parse, parse_relation, render
 
 _RELATION = re.compile(r"^\s*(?:\{\{)?\s*((?:ref|source)\s*\(.*\))\s*(?:\}\})?\s*$", re.DOTALL)
 
@@ -126,6 +127,12 @@ def snapshot_node(rendered: Rendered, definition: SnapshotDefinition, settings: 
         settings_ = snapshot_settings(rendered.config)
     except ToolkitError as error:
         raise error.at(definition.location) from None
+    if settings_.valid_to_current is not None:
+        try:
+            parse(settings_.valid_to_current)
+        except sqlglot.errors.SqlglotError as error:
+            raise ConfigError(f"dbt_valid_to_current {settings_.valid_to_current!r} is not a SQL expression: {error}",
+                              definition.location, hint="e.g. \"timestamp '9999-12-31'\"") from None
     sql = resolve_markers(rendered.sql, rendered.dialect, relations)
     if definition.block is None:  # a YAML snapshot: every column of its relation
         sql = render(exp.select(exp.Star()).from_(parse_relation(sql)))
