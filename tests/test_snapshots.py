@@ -54,16 +54,18 @@ def md5(*parts) -> str:
 
 
 def oracle(runs: list[dict[int, tuple]], times: list[datetime], strategy: str, check_cols: tuple[str, ...] | None,
-           hard_deletes: str) -> list[tuple]:
+           hard_deletes: str, stamped: bool = False) -> list[tuple]:
     """dbt's snapshot in plain Python (https://docs.getdbt.com/docs/build/snapshots): the rows of the history
     table after each run's source rows, as (source columns…, dbt_scd_id, dbt_updated_at, dbt_valid_from,
-    dbt_valid_to[, dbt_is_deleted])."""
+    dbt_valid_to[, dbt_is_deleted]); `stamped`: a check snapshot with updated_at, whose versions take that
+    column's time rather than the run's."""
+    stamped = stamped or strategy == "timestamp"
     history: list[dict] = []
     for source, now in zip(runs, times):
         rows = {key: dict(zip(SOURCE_COLUMNS, (key, *row))) for key, row in source.items()}
 
         def version(row: dict, deleted: str = "False") -> dict:
-            updated = row["updated_at"] if strategy == "timestamp" else now
+            updated = row["updated_at"] if stamped else now
             made = {**row, "dbt_scd_id": md5(row["id"], updated), "dbt_updated_at": updated,
                     "dbt_valid_from": updated, "dbt_valid_to": None}
             return {**made, "dbt_is_deleted": deleted} if hard_deletes == "new_record" else made
@@ -85,7 +87,7 @@ def oracle(runs: list[dict[int, tuple]], times: list[datetime], strategy: str, c
             changed = changed or now_row.get("dbt_is_deleted") == "True"
             if changed:
                 inserts.append(version(row))
-                closes.append((now_row["dbt_scd_id"], row["updated_at"] if strategy == "timestamp" else now))
+                closes.append((now_row["dbt_scd_id"], row["updated_at"] if stamped else now))
         if hard_deletes != "ignore":
             for key, now_row in current.items():
                 if key in rows or now_row.get("dbt_is_deleted") == "True":
@@ -147,6 +149,8 @@ CASES = [
      "invalidate"),
     ("strategy='check', check_cols='all', hard_deletes='new_record'", "check", None, "new_record"),
     ("strategy='check', check_cols=['status']", "check", ("status",), "ignore"),
+    ("strategy='check', check_cols=['amount'], updated_at='updated_at', hard_deletes='invalidate'", "check",
+     ("amount",), "invalidate"),
 ]
 
 
@@ -163,7 +167,8 @@ def test_history_matches_a_python_model_of_dbt_snapshots(project, monkeypatch, c
         monkeypatch.setattr("toolkit.warehouse.snapshot.snapshot_time", lambda at=times[number]: at)
         outcome = run(con, built, ["orders_snapshot"])
         assert outcome.results[0].status is Status.SUCCESS, outcome.results[0].message
-        expected = oracle(runs[:number + 1], times[:number + 1], strategy, check_cols, hard_deletes)
+        expected = oracle(runs[:number + 1], times[:number + 1], strategy, check_cols, hard_deletes,
+                          stamped="updated_at=" in config)
         columns = ", ".join((*SOURCE_COLUMNS, *META, *(("dbt_is_deleted",) if hard_deletes == "new_record" else ())))
         got = sorted(con.execute(f"select {columns} from main.orders_snapshot").fetchall(), key=str)
         assert got == expected, f"run {number + 1}"
@@ -353,3 +358,18 @@ def test_a_history_table_dbt_built_is_continued_and_another_table_refused(projec
         "unique_key='id', strategy='check', check_cols='all'", name="by_hand")})
     refused = toolkit(folder, "snapshot")
     assert refused.exit_code == 2 and "no toolkit build created" in refused.output
+
+
+def test_folder_configs_then_yaml_then_the_block(project):
+    configs = ('[tool.toolkit.snapshots]\n"+schema" = "history"\n"+unique_key" = "id"\n'
+               'orders = { "+strategy" = "check", "+check_cols" = "all", "+tags" = ["history"] }\n')
+    yaml = "snapshots:\n  - name: orders_snapshot\n    config: {check_cols: [status], tags: [nightly]}\n"
+    folder = make(project, {"pyproject.toml": PYPROJECT + configs, "snapshots/schema.yml": yaml,
+                            "snapshots/orders.sql": block("hard_deletes='invalidate'")})
+    node = load_project(load_settings(folder)).nodes["orders_snapshot"]
+    assert (node.schema, node.tags) == ("history", ("history", "nightly"))
+    assert (node.snapshot.strategy, node.snapshot.check_cols, node.snapshot.hard_deletes) == (
+        "check", ("status",), "invalidate")
+    project({"pyproject.toml": PYPROJECT + configs.replace("+strategy", "+stratgy")})
+    with pytest.raises(ToolkitError, match='did you mean "\\+strategy"'):
+        load_project(load_settings(folder))
