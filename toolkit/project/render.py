@@ -396,7 +396,7 @@ class Renderer:
         for key, value in settings.items():
             if self._snapshot_pass:
                 refuse_snapshot_key(key)
-                known = SNAPSHOT_CONFIG_KEYS + ("assertions",)
+                known = (*SNAPSHOT_CONFIG_KEYS, "assertions", "dialect")
             else:
                 known = CONFIG_KEYS
             if key not in known:

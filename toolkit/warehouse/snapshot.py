@@ -88,8 +88,12 @@ class History:
         if missing:
             role = ("unique_key" if missing[0] in settings.unique_key else
                     "updated_at" if missing[0] == settings.updated_at else "check_cols")
+            hint = "name a column of the query"
+            if role == "unique_key" and not missing[0].isidentifier():
+                hint = ("unique_key takes column names: for a key of several columns write unique_key=['a', 'b'] "
+                        "(or compute the expression as a column of the query)")
             raise WarehouseError(f"{role} names the column {missing[0]}, which the snapshot's query does not return "
-                                 f"(it returns {', '.join(names)})", hint="name a column of the query")
+                                 f"(it returns {', '.join(names)})", hint=hint)
         clashing = [column for column in names if column.casefold() in _folded([*META, IS_DELETED])]
         if clashing:
             raise WarehouseError(f"the snapshot's query returns {clashing[0]}, a column the snapshot adds itself",
