@@ -173,72 +173,84 @@ class History:
         self.inserted = self._run(exp.select(exp.Count(this=exp.Star())).from_(rows.copy()))[0][0]
 
     def _update(self, rows: exp.Table) -> None:
+        old = self._reconciled()
         table = _columns(self.con, self.target.copy())
-        old = list(table)
+        inserts, closes = self._changes(rows, old, list(table),
+                                        exp.DataType.build(_typed(table, VALID_TO), dialect="duckdb"))
+        staged_inserts, staged_closes = self._temporary("inserts"), self._temporary("closes")
+        for staged, selects in ((staged_inserts, inserts), (staged_closes, closes)):
+            query = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
+            self._run(exp.Create(this=staged.copy(), kind="TABLE", replace=True, expression=query))
+        self._apply(staged_inserts, staged_closes, list(table))
+        for staged in (staged_inserts, staged_closes):
+            self._run(exp.Drop(tables=[staged.copy()], kind="TABLE"))
+
+    def _reconciled(self) -> list[str]:
+        """The table's columns before this run, once it has the query's new ones (and dbt_is_deleted)."""
+        old = list(_columns(self.con, self.target.copy()))
         if not {name.casefold() for name in META} <= _folded(old):
             raise WarehouseError(f"{self.node.qualified_name} is not a snapshot's table: it has no "
                                  f"{', '.join(m for m in META if m.casefold() not in _folded(old))} column",
                                  hint=f"drop it if it may go (DROP TABLE {self.relation}), or rename the snapshot")
-        added = [c for c in self.source if c.casefold() not in _folded(old)]
         if self.settings.hard_deletes == "new_record" and IS_DELETED.casefold() not in _folded(old):
             self._add_column(IS_DELETED, "VARCHAR")  # the rows kept so far are not deletion records
             self._run(exp.Update(this=self.target.copy(),
                                  expressions=[exp.EQ(this=column_ref(IS_DELETED), expression=literal("False"))]))
-        for column in added:
+        for column in [c for c in self.source if c.casefold() not in _folded(old)]:
             self._add_column(column, self.source[column])
-        columns = list(_columns(self.con, self.target.copy()))
-        current = exp.select(exp.Star()).from_(self.target.copy()).where(self._is_current(None))
+        return old
+
+    def _changes(self, rows: exp.Table, old: list[str], columns: list[str],
+                 valid_to_type: exp.DataType) -> tuple[list[exp.Select], list[exp.Select]]:
+        """The queries of the rows to insert (with the table's `columns`) and of the current rows to close (their
+        dbt_scd_id and dbt_valid_to), the query's rows `s` against the current ones `c`."""
         keys = self.settings.unique_key
+        current = exp.select(exp.Star()).from_(self.target.copy()).where(self._is_current(None))
         on = exp.and_(*(exp.EQ(this=column_ref(k, "c"), expression=column_ref(k, "s")) for k in keys))
-        first_key_is_null = lambda alias: exp.Is(this=column_ref(keys[0], alias), expression=exp.Null())  # noqa: E731
+        absent = lambda alias: exp.Is(this=column_ref(keys[0], alias), expression=exp.Null())  # noqa: E731
         deleted = (exp.EQ(this=column_ref(IS_DELETED, "c"), expression=literal("True"))
                    if self.settings.hard_deletes == "new_record" else None)
         changed = self._changed(old)
         if deleted is not None:  # a key that comes back after its deletion record gets a new row
             changed = exp.or_(changed, deleted.copy())
-
-        def joined(kind: str) -> exp.Select:
-            return exp.select().from_(rows.copy().as_("s")).join(
-                current.copy().subquery("c"), on=on.copy(), join_type=kind)
-
-        # Rows to insert: new keys and new versions, with the target's columns (NULL for those the query lost).
+        joined = lambda kind: exp.select().from_(rows.copy().as_("s")).join(  # noqa: E731
+            current.copy().subquery("c"), on=on.copy(), join_type=kind)
+        # New keys and new versions, NULL in the columns the query no longer has …
         meta = self._meta("s", False)
         values = [meta.get(c, column_ref(c, "s") if c.casefold() in _folded(list(self.source)) else exp.Null())
                   for c in columns]
         inserts = [joined("LEFT").select(*(v.as_(identifier(c)) for c, v in zip(columns, values))).where(
-            exp.or_(first_key_is_null("c"), changed.copy()))]
-        # Current rows to close, with their dbt_valid_to: changed ones at the new row's updated_at …
-        valid_to_type = exp.DataType.build(next(t for c, t in table.items() if c.casefold() == VALID_TO),
-                                           dialect="duckdb")
+            exp.or_(absent("c"), changed.copy()))]
+        # … closing their current versions at the new version's updated_at …
         closes = [joined("INNER").select(column_ref(SCD_ID, "c").as_(SCD_ID),
-                                         exp.cast(self._updated_at("s"), valid_to_type).as_(VALID_TO)).where(changed.copy())]
-        if self.settings.hard_deletes != "ignore":  # … gone ones at the snapshot's time
-            gone = exp.select().from_(current.copy().subquery("c")).join(
-                rows.copy().as_("s"), on=on.copy(), join_type="LEFT").where(
-                exp.and_(first_key_is_null("s"), *([exp.not_(deleted.copy())] if deleted is not None else [])))
+                                         exp.cast(self._updated_at("s"), valid_to_type).as_(VALID_TO)).where(changed)]
+        if self.settings.hard_deletes != "ignore":  # … and the keys gone from the query at the snapshot's time
+            gone = exp.select().from_(current.subquery("c")).join(rows.copy().as_("s"), on=on, join_type="LEFT").where(
+                exp.and_(absent("s"), *([exp.not_(deleted.copy())] if deleted is not None else [])))
             closes.append(gone.copy().select(column_ref(SCD_ID, "c").as_(SCD_ID),
                                              exp.cast(self.now.copy(), valid_to_type).as_(VALID_TO)))
-            if deleted is not None:  # and a deletion record after each
-                record = {SCD_ID: self._scd_id([column_ref(SCD_ID, "c"), self.now.copy()]), UPDATED_AT: self.now.copy(),
-                          VALID_FROM: self.now.copy(), VALID_TO: column_ref(VALID_TO, "c"),
+            if deleted is not None:  # each followed by a deletion record
+                record = {SCD_ID: self._scd_id([column_ref(SCD_ID, "c"), self.now.copy()]),
+                          UPDATED_AT: self.now.copy(), VALID_FROM: self.now.copy(), VALID_TO: column_ref(VALID_TO, "c"),
                           IS_DELETED: literal("True")}
                 inserts.append(gone.select(*(record.get(c, column_ref(c, "c")).as_(identifier(c)) for c in columns)))
-        staged_inserts, staged_closes = self._temporary("inserts"), self._temporary("closes")
-        for staged, selects in ((staged_inserts, inserts), (staged_closes, closes)):
-            query = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
-            self._run(exp.Create(this=staged.copy(), kind="TABLE", replace=True, expression=query))
-        matched = exp.EQ(this=column_ref(SCD_ID, self.node.name), expression=column_ref(SCD_ID, "x"))
+        return inserts, closes
+
+    def _apply(self, inserts: exp.Table, closes: exp.Table, columns: list[str]) -> None:
+        """dbt's merge on dbt_scd_id: current rows matched by a close get its dbt_valid_to; rows to insert whose
+        dbt_scd_id the table does not hold go in."""
+        own = self.node.name
+        matched = exp.EQ(this=column_ref(SCD_ID, own), expression=column_ref(SCD_ID, "x"))
         self.closed = self._run(exp.Update(
             this=self.target.copy(), expressions=[exp.EQ(this=column_ref(VALID_TO), expression=column_ref(VALID_TO, "x"))],
-            from_=exp.From(this=staged_closes.copy().as_("x")),
-            where=exp.Where(this=exp.and_(matched, self._is_current(self.node.name)))))[0][0]
+            from_=exp.From(this=closes.copy().as_("x")), where=exp.Where(this=exp.and_(matched, self._is_current(own)))
+        ))[0][0]
         held = exp.select(exp.Literal.number(1)).from_(self.target.copy()).where(
-            exp.EQ(this=column_ref(SCD_ID, self.node.name), expression=column_ref(SCD_ID, "i")))
-        insert = exp.insert(exp.select(*(column_ref(c, "i") for c in columns)).from_(staged_inserts.copy().as_("i")).where(
-            exp.not_(exp.Exists(this=held))), exp.Schema(this=self.target.copy(), expressions=[identifier(c) for c in columns]))
-        self.inserted = self._run(insert)[0][0]
-        for staged in (staged_inserts, staged_closes):
-            self._run(exp.Drop(tables=[staged.copy()], kind="TABLE"))
+            exp.EQ(this=column_ref(SCD_ID, own), expression=column_ref(SCD_ID, "i")))
+        new = exp.select(*(column_ref(c, "i") for c in columns)).from_(inserts.copy().as_("i")).where(
+            exp.not_(exp.Exists(this=held)))
+        listed = exp.Schema(this=self.target.copy(), expressions=[identifier(c) for c in columns])
+        self.inserted = self._run(exp.insert(new, listed))[0][0]
 
     def _add_column(self, name: str, kind: str) -> None:
         self._run(exp.Alter(this=self.target.copy(), kind="TABLE", actions=[
@@ -274,6 +286,10 @@ def is_history_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> 
     if existing_kind(con, schema, name) is not Materialization.TABLE:
         return False
     return {column.casefold() for column in META} <= _folded(list(_columns(con, relation(schema, name))))
+
+
+def _typed(columns: dict[str, str], name: str) -> str:
+    return next(kind for column, kind in columns.items() if column.casefold() == name.casefold())
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: exp.Table) -> dict[str, str]:
