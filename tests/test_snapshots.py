@@ -245,7 +245,8 @@ def test_yaml_snapshot_ref_and_dag_order(project, toolkit):
 
 def test_an_unchanged_source_adds_nothing_and_downstream_is_kept(project, toolkit):
     folder = make(project, {"snapshots/orders.sql": block("unique_key='id', strategy='check', check_cols='all'"),
-                            "models/latest.sql": "select * from {{ ref('orders_snapshot') }} where dbt_valid_to is null"})
+                            "models/latest.sql": "select * from {{ ref('orders_snapshot') }} "
+                                                 "where dbt_valid_to is null"})
     load(folder, {1: ("placed", 5, START)})
     assert toolkit(folder, "build").exit_code == 0
     before = history(folder)
@@ -325,7 +326,8 @@ def test_yaml_mistakes_name_the_entry(project):
     with pytest.raises(ToolkitError) as raised:
         load_project(load_settings(folder))
     assert "orders.yml, line 2" in str(raised.value) and "no unique_key" in str(raised.value)
-    folder = make(project, {"snapshots/orders.yml": YAML_SNAPSHOT.replace("    relation: source('raw', 'orders')\n", "")})
+    no_relation = YAML_SNAPSHOT.replace("    relation: source('raw', 'orders')\n", "")
+    folder = make(project, {"snapshots/orders.yml": no_relation})
     with pytest.raises(ToolkitError, match=re.escape("no {% snapshot orders_history %} block and no relation")):
         load_project(load_settings(folder))
 

@@ -1,6 +1,6 @@
 """YAML property files in dbt's schema (https://docs.getdbt.com/reference/define-properties): `models:`, `seeds:`,
-`snapshots:` and `sources:` entries with descriptions, configs and data tests, read from every `.yml`/`.yaml` file under the
-models and seeds folders. Every key is checked: an unknown one is an error naming the file and the key, with the
+`snapshots:` and `sources:` entries with descriptions, configs and data tests, read from every `.yml`/`.yaml` file
+under the models, seeds and snapshots folders. Every key is checked: an unknown one is an error naming the file and the key, with the
 closest known key; keys dbt has but the toolkit does not act on are either documentation (read and kept quiet
 about) or refused with what to do instead."""
 
@@ -257,7 +257,7 @@ def _resource(entry: Any, kind: str, index: int, path: Path) -> ResourceProperti
     config_keys = {"models": MODEL_CONFIG_KEYS, "seeds": SEED_CONFIG_KEYS}.get(kind, SNAPSHOT_CONFIG_KEYS)
     config = entry.get("config") or {}
     if kind == "snapshots":
-        refused = next((key for key in config if key in REFUSED_SNAPSHOT_KEYS), None) if isinstance(config, dict) else None
+        refused = next((k for k in config if k in REFUSED_SNAPSHOT_KEYS), None) if isinstance(config, dict) else None
         if refused is not None:
             raise ConfigError(f"{where}.config: {refused} is not supported", Location(path, _line(config, refused)),
                               hint=REFUSED_SNAPSHOT_KEYS[refused])

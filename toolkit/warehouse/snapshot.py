@@ -167,7 +167,8 @@ class History:
 
     # --- the first build and the later ones ------------------------------------------------------
     def _create(self, rows: exp.Table) -> None:
-        select = exp.select(exp.Star(), *(value.as_(identifier(name)) for name, value in self._meta("s", False).items()))
+        meta = self._meta("s", False)
+        select = exp.select(exp.Star(), *(value.as_(identifier(name)) for name, value in meta.items()))
         self._run(exp.Create(this=self.target.copy(), kind="TABLE",
                              expression=select.from_(rows.copy().as_("s"))))
         self.inserted = self._run(exp.select(exp.Count(this=exp.Star())).from_(rows.copy()))[0][0]
@@ -242,7 +243,8 @@ class History:
         own = self.node.name
         matched = exp.EQ(this=column_ref(SCD_ID, own), expression=column_ref(SCD_ID, "x"))
         self.closed = self._run(exp.Update(
-            this=self.target.copy(), expressions=[exp.EQ(this=column_ref(VALID_TO), expression=column_ref(VALID_TO, "x"))],
+            this=self.target.copy(),
+            expressions=[exp.EQ(this=column_ref(VALID_TO), expression=column_ref(VALID_TO, "x"))],
             from_=exp.From(this=closes.copy().as_("x")), where=exp.Where(this=exp.and_(matched, self._is_current(own)))
         ))[0][0]
         held = exp.select(exp.Literal.number(1)).from_(self.target.copy()).where(
