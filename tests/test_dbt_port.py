@@ -64,8 +64,8 @@ left join customer_payments cp using (customer_id)
 """
 SNAPSHOT = """\
 {% snapshot orders_snapshot %}
-{{ config(target_schema='snapshots', unique_key='order_id', strategy='check', check_cols=['status'],
-          invalidate_hard_deletes=True) }}
+{{ config(target_database='jaffle', target_schema='snapshots', unique_key='order_id', strategy='check',
+          check_cols=['status'], invalidate_hard_deletes=True) }}
 select order_id, customer_id, status from {{ ref('stg_orders') }}
 {% endsnapshot %}
 """

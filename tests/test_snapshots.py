@@ -307,7 +307,7 @@ BAD = [
     (block("unique_key='id', strategy='check', check_cols='all', dbt_valid_to_current='cast('"),
      ["orders.sql, line 2", "not a SQL expression"]),
     (block("unique_key='id', strategy='check', check_cols='all', target_database='x'"),
-     ["orders.sql, line 3", "target_database", "one warehouse"]),
+     ["orders.sql, line 2", "target_database", "one warehouse, whose database is w"]),
 ]
 
 

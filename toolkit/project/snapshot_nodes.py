@@ -24,7 +24,13 @@ from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.project.parse import parse_model
 from toolkit.project.properties import Properties
 from toolkit.project.render import Rendered, Renderer, checked_config, resolve_markers
-from toolkit.project.snapshots import SNAPSHOT_CONFIG_KEYS, SnapshotBlock, snapshot_blocks, snapshot_settings
+from toolkit.project.snapshots import (
+    SNAPSHOT_CONFIG_KEYS,
+    SnapshotBlock,
+    check_database,
+    snapshot_blocks,
+    snapshot_settings,
+)
 from toolkit.sql.bigquery.names import Datasets
 from toolkit.sql.dialect import DEFAULT_DIALECT
 from toolkit.sql.ml_functions import data_calls, model_names
@@ -124,6 +130,7 @@ def snapshot_schema(config: Mapping[str, Any], default: str) -> str:
 def snapshot_node(rendered: Rendered, definition: SnapshotDefinition, settings: Settings,
                   relations: dict[str, tuple[str, str]], datasets: Datasets) -> Node:
     try:
+        check_database(rendered.config, settings.warehouse.stem)
         settings_ = snapshot_settings(rendered.config)
     except ToolkitError as error:
         raise error.at(definition.location) from None

@@ -26,11 +26,9 @@ STRATEGIES = ("timestamp", "check")
 HARD_DELETES = ("ignore", "invalidate", "new_record")
 # Keys only snapshots take (unique_key is shared with incremental models, schema and tags with every node).
 SNAPSHOT_KEYS = ("strategy", "updated_at", "check_cols", "hard_deletes", "invalidate_hard_deletes", "target_schema",
-                 "dbt_valid_to_current")
+                 "dbt_valid_to_current", "target_database", "database")
 SNAPSHOT_CONFIG_KEYS = ("unique_key", "schema", "tags", *SNAPSHOT_KEYS)  # every key a snapshot's config takes
 REFUSED = {
-    "target_database": "the toolkit builds in one warehouse: remove target_database (or database)",
-    "database": "the toolkit builds in one warehouse: remove target_database (or database)",
     "snapshot_meta_column_names": "the history columns keep dbt's names: dbt_valid_from, dbt_valid_to, dbt_scd_id, "
                                   "dbt_updated_at (rename them in a model that reads the snapshot)",
     "materialized": "a snapshot is always a history table: remove materialized",
@@ -146,10 +144,19 @@ def checked_snapshot_config(key: str, value: Any) -> Any:
             raise ConfigError(f"config(invalidate_hard_deletes={value!r}) must be true or false")
         return value
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"config({key}={value!r}) must be " + ("a column name" if key == "updated_at" else
-                          "a SQL expression, e.g. \"cast('9999-12-31' as timestamp)\"" if key == "dbt_valid_to_current"
-                          else "a schema name"))
+        what = {"updated_at": "a column name", "dbt_valid_to_current": "a SQL expression, e.g. \"timestamp "
+                "'9999-12-31'\"", "target_schema": "a schema name"}.get(key, "a database name")
+        raise ConfigError(f"config({key}={value!r}) must be {what}")
     return value
+
+
+def check_database(config: Mapping[str, Any], database: str) -> None:
+    """`target_database` (or `database`) may only name the warehouse's own database: the toolkit builds in one."""
+    for key in ("target_database", "database"):
+        value = config.get(key)
+        if value is not None and value.casefold() != database.casefold():
+            raise ConfigError(f"config({key}={value!r}): the toolkit builds in one warehouse, whose database is "
+                              f"{database}", hint=f"remove {key} (or set it to {database!r})")
 
 
 def refuse_snapshot_key(key: str) -> None:
