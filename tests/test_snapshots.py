@@ -236,7 +236,10 @@ def test_yaml_snapshot_ref_and_dag_order(project, toolkit):
     assert by_node["orders_history"]["unique_id"] == f"snapshot.{folder.name}.orders_history"
     assert by_node["orders_history"]["assertions"][0]["test"] == "not_null"
     manifest = json.loads((folder / "target/manifest.json").read_text())
-    assert manifest["nodes"][f"snapshot.{folder.name}.orders_history"]["resource_type"] == "snapshot"
+    entry = manifest["nodes"][f"snapshot.{folder.name}.orders_history"]
+    assert entry["resource_type"] == "snapshot"
+    assert (entry["config"]["unique_key"], entry["config"]["strategy"], entry["config"]["check_cols"]) == (
+        "id", "check", ["status"])
     # `toolkit snapshot` runs snapshots only
     only = toolkit(folder, "snapshot", "--output", "json")
     assert only.exit_code == 0, only.output
