@@ -378,3 +378,30 @@ def test_folder_configs_then_yaml_then_the_block(project):
     project({"pyproject.toml": PYPROJECT + configs.replace("+strategy", "+stratgy")})
     with pytest.raises(ToolkitError, match='did you mean "\\+strategy"'):
         load_project(load_settings(folder))
+
+
+def test_another_connection_sees_the_previous_history_until_the_run_commits(project, monkeypatch):
+    from toolkit.warehouse.snapshot import History
+
+    folder = make(project, {"snapshots/orders.sql": block("unique_key='id', strategy='timestamp', "
+                                                          "updated_at='updated_at', hard_deletes='invalidate'")})
+    built = load_project(load_settings(folder))
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    load(folder, {1: ("placed", 5, START), 2: ("placed", 7, START)}, con)
+    assert run(con, built, ["orders_snapshot"]).results[0].status is Status.SUCCESS
+    select = "select id, status, dbt_valid_to from main.orders_snapshot order by all"
+    before = con.execute(select).fetchall()
+    seen = {}
+    publish = History.publish
+
+    def watched(history: History) -> None:  # the changes are applied, not yet committed
+        seen["inside"] = history.con.execute(select).fetchall()
+        seen["outside"] = con.cursor().execute(select).fetchall()
+        publish(history)
+
+    monkeypatch.setattr(History, "publish", watched)
+    load(folder, {1: ("shipped", 5, START + timedelta(days=1))}, con)
+    assert run(con, built, ["orders_snapshot"]).results[0].status is Status.SUCCESS
+    assert seen["outside"] == before
+    assert seen["inside"] == con.execute(select).fetchall() != before
+    con.close()
