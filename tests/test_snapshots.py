@@ -176,6 +176,29 @@ def test_history_matches_a_python_model_of_dbt_snapshots(project, monkeypatch, c
     assert len(expected) > len(runs[-1])  # the runs made history: closed versions beside the current ones
 
 
+RENAMED = {"dbt_valid_from": "start_date", "dbt_valid_to": "end_date", "dbt_scd_id": "scd_id",
+           "dbt_is_deleted": "is_deleted"}
+
+
+def test_renamed_history_columns_keep_the_same_history(project, monkeypatch):
+    config = (f"unique_key='id', strategy='timestamp', updated_at='updated_at', hard_deletes='new_record', "
+              f"snapshot_meta_column_names={RENAMED!r}")
+    folder = make(project, {"snapshots/orders.sql": block(config)})
+    built = load_project(load_settings(folder))
+    runs = source_runs(seed=3, count=3)
+    times = [datetime(2024, 3, 1) + timedelta(hours=hour) for hour in range(len(runs))]
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    for number, rows in enumerate(runs):
+        load(folder, rows, con)
+        monkeypatch.setattr("toolkit.warehouse.snapshot.snapshot_time", lambda at=times[number]: at)
+        outcome = run(con, built, ["orders_snapshot"])
+        assert outcome.results[0].status is Status.SUCCESS, outcome.results[0].message
+    columns = [RENAMED.get(c, c) for c in (*SOURCE_COLUMNS, *META, "dbt_is_deleted")]
+    got = sorted(con.execute(f"select {', '.join(columns)} from main.orders_snapshot").fetchall(), key=str)
+    con.close()
+    assert got == oracle(runs, times, "timestamp", None, "new_record")
+
+
 def test_a_composite_key_and_a_date_column_as_updated_at(project, toolkit):
     folder = project({"pyproject.toml": PYPROJECT, "models/.keep": "", "snapshots/lines.sql":
                       "{% snapshot lines %}{{ config(unique_key=['id', 'line'], strategy='timestamp', "

@@ -189,7 +189,7 @@ def check_replaceable(con: duckdb.DuckDBPyConnection, project: Project, selected
         node = project.nodes[name]
         if node.kind is not NodeKind.MODEL or node.qualified_name.casefold() in published:
             continue
-        if node.snapshot is not None and is_history_table(con, node.schema, node.name):
+        if node.snapshot is not None and is_history_table(con, node):
             continue  # a history table dbt built: the snapshot goes on with it
         kind = existing_kind(con, node.schema, node.name)
         if kind is not None:

@@ -52,7 +52,8 @@ def _snapshot_config(node: Node) -> dict[str, Any]:
     return {"unique_key": keys[0] if len(keys) == 1 else list(keys), "strategy": node.snapshot.strategy,
             "updated_at": node.snapshot.updated_at, "hard_deletes": node.snapshot.hard_deletes,
             "check_cols": "all" if node.snapshot.check_cols is None else list(node.snapshot.check_cols),
-            "dbt_valid_to_current": node.snapshot.valid_to_current}
+            "dbt_valid_to_current": node.snapshot.valid_to_current,
+            "snapshot_meta_column_names": dict(node.snapshot.meta_columns)}
 
 
 def unique_id(node: Node, package: str) -> str:

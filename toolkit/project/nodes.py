@@ -63,6 +63,7 @@ class Snapshot:
     check_cols: tuple[str, ...] | None  # the columns compared (check); None: all of the query's
     hard_deletes: str = "ignore"  # ignore | invalidate | new_record
     valid_to_current: str | None = None  # SQL for dbt_valid_to of current rows (dbt_valid_to_current); None: NULL
+    meta_columns: tuple[tuple[str, str], ...] = ()  # snapshot_meta_column_names: (dbt's name, the column's)
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,10 @@ STRATEGIES = ("timestamp", "check")
 HARD_DELETES = ("ignore", "invalidate", "new_record")
 # Keys only snapshots take (unique_key is shared with incremental models, schema and tags with every node).
 SNAPSHOT_KEYS = ("strategy", "updated_at", "check_cols", "hard_deletes", "invalidate_hard_deletes", "target_schema",
-                 "dbt_valid_to_current", "target_database", "database")
+                 "dbt_valid_to_current", "target_database", "database", "snapshot_meta_column_names")
+META_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to", "dbt_is_deleted")
 SNAPSHOT_CONFIG_KEYS = ("unique_key", "schema", "tags", *SNAPSHOT_KEYS)  # every key a snapshot's config takes
 REFUSED = {
-    "snapshot_meta_column_names": "the history columns keep dbt's names: dbt_valid_from, dbt_valid_to, dbt_scd_id, "
-                                  "dbt_updated_at (rename them in a model that reads the snapshot)",
     "materialized": "a snapshot is always a history table: remove materialized",
     "alias": "a snapshot's table takes its name: rename the block (or the YAML entry)",
 }
@@ -139,6 +138,8 @@ def checked_snapshot_config(key: str, value: Any) -> Any:
                               f"{did_you_mean(value, ['all']) if isinstance(value, str) else ''}",
                               hint="e.g. check_cols=['status', 'amount'] or check_cols='all'")
         return tuple(value)
+    if key == "snapshot_meta_column_names":
+        return _meta_column_names(value)
     if key == "invalidate_hard_deletes":
         if not isinstance(value, bool):
             raise ConfigError(f"config(invalidate_hard_deletes={value!r}) must be true or false")
@@ -157,6 +158,23 @@ def check_database(config: Mapping[str, Any], database: str) -> None:
         if value is not None and value.casefold() != database.casefold():
             raise ConfigError(f"config({key}={value!r}): the toolkit builds in one warehouse, whose database is "
                               f"{database}", hint=f"remove {key} (or set it to {database!r})")
+
+
+def _meta_column_names(value: Any) -> dict[str, str]:
+    """dbt's snapshot_meta_column_names: {dbt_valid_from: start_date, …}, each a distinct column name."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"config(snapshot_meta_column_names={value!r}) maps dbt's column names to yours",
+                          hint="e.g. {'dbt_valid_from': 'start_date', 'dbt_valid_to': 'end_date'}")
+    for key, name in value.items():
+        if key not in META_COLUMNS:
+            raise ConfigError(f"snapshot_meta_column_names: {key!r} is not one of {', '.join(META_COLUMNS)}"
+                              f"{did_you_mean(str(key), META_COLUMNS)}")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"snapshot_meta_column_names: {key} must be renamed to a column name, not {name!r}")
+    names = {key: value.get(key, key) for key in META_COLUMNS}
+    if len({name.casefold() for name in names.values()}) < len(names):
+        raise ConfigError(f"snapshot_meta_column_names gives two columns one name: {names}")
+    return dict(value)
 
 
 def refuse_snapshot_key(key: str) -> None:
@@ -195,4 +213,5 @@ def snapshot_settings(config: Mapping[str, Any]) -> Snapshot:
         hard_deletes = "invalidate"
     return Snapshot(unique_key=unique_key, strategy=strategy, updated_at=updated_at,
                     check_cols=None if check_cols in (None, "all") else tuple(check_cols),
-                    hard_deletes=hard_deletes or "ignore", valid_to_current=config.get("dbt_valid_to_current"))
+                    hard_deletes=hard_deletes or "ignore", valid_to_current=config.get("dbt_valid_to_current"),
+                    meta_columns=tuple((config.get("snapshot_meta_column_names") or {}).items()))

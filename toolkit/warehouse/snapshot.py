@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import duckdb
@@ -32,9 +33,29 @@ from toolkit.sql.quoting import column_ref, identifier, literal, parse, relation
 from toolkit.warehouse.materialize import TEMPORARY_PREFIX, existing_kind
 from toolkit.warehouse.state import ensure_state_tables, record_published
 
-SCD_ID, UPDATED_AT, VALID_FROM, VALID_TO, IS_DELETED = (
-    "dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to", "dbt_is_deleted")
-META = (SCD_ID, UPDATED_AT, VALID_FROM, VALID_TO)
+META = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to")  # dbt's names of a history's columns
+IS_DELETED = "dbt_is_deleted"
+
+
+@dataclass(frozen=True)
+class MetaColumns:
+    """The names of the columns a snapshot adds: dbt's, or those of its snapshot_meta_column_names."""
+
+    scd_id: str = "dbt_scd_id"
+    updated_at: str = "dbt_updated_at"
+    valid_from: str = "dbt_valid_from"
+    valid_to: str = "dbt_valid_to"
+    is_deleted: str = IS_DELETED
+
+    @classmethod
+    def of(cls, node: Node) -> MetaColumns:
+        renamed = dict(node.snapshot.meta_columns) if node.snapshot else {}
+        return cls(**{field: renamed.get(f"dbt_{field}", default) for field, default in asdict(cls()).items()})
+
+    @property
+    def history(self) -> tuple[str, str, str, str]:
+        """The four every history table has."""
+        return self.scd_id, self.updated_at, self.valid_from, self.valid_to
 
 
 def snapshot_time() -> datetime:
@@ -53,6 +74,7 @@ class History:
     def __init__(self, con: duckdb.DuckDBPyConnection, node: Node):
         assert node.snapshot is not None
         self.con, self.node, self.settings = con, node, node.snapshot
+        self.names = MetaColumns.of(node)
         self.target = relation(node.schema, node.name)
         self.relation = render(self.target)
         self.now = exp.cast(literal(snapshot_time().isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
@@ -81,6 +103,7 @@ class History:
 
     # --- checks ----------------------------------------------------------------------------------
     def _check_query(self, rows: exp.Table) -> None:
+        n = self.names
         settings, names = self.settings, list(self.source)
         needed = [*settings.unique_key, *([settings.updated_at] if settings.updated_at else []),
                   *(settings.check_cols or ())]
@@ -94,7 +117,7 @@ class History:
                         "(or compute the expression as a column of the query)")
             raise WarehouseError(f"{role} names the column {missing[0]}, which the snapshot's query does not return "
                                  f"(it returns {', '.join(names)})", hint=hint)
-        clashing = [column for column in names if column.casefold() in _folded([*META, IS_DELETED])]
+        clashing = [column for column in names if column.casefold() in _folded([*n.history, n.is_deleted])]
         if clashing:
             raise WarehouseError(f"the snapshot's query returns {clashing[0]}, a column the snapshot adds itself",
                                  hint="rename or leave out that column")
@@ -140,7 +163,8 @@ class History:
         return exp.Coalesce(this=empty, expressions=[parse(self.settings.valid_to_current)])
 
     def _is_current(self, alias: str | None) -> exp.Expression:
-        valid_to = column_ref(VALID_TO, alias)
+        n = self.names
+        valid_to = column_ref(n.valid_to, alias)
         current: exp.Expression = exp.Is(this=valid_to, expression=exp.Null())
         if self.settings.valid_to_current is not None:
             current = exp.or_(current, exp.EQ(this=valid_to.copy(), expression=parse(self.settings.valid_to_current)))
@@ -148,8 +172,9 @@ class History:
 
     def _changed(self, existing: list[str]) -> exp.Expression:
         """dbt's row_changed, current row `c` against the query's row `s`."""
+        n = self.names
         if self.settings.strategy == "timestamp":
-            return exp.LT(this=column_ref(VALID_FROM, "c"), expression=column_ref(self.settings.updated_at, "s"))
+            return exp.LT(this=column_ref(n.valid_from, "c"), expression=column_ref(self.settings.updated_at, "s"))
         columns = list(self.settings.check_cols or self.source)
         if any(column.casefold() not in _folded(existing) for column in columns):
             return exp.true()  # a check column new to the table: every row is a new version, as in dbt
@@ -157,12 +182,13 @@ class History:
                                    for c in columns)))
 
     def _meta(self, alias: str, deleted: bool) -> dict[str, exp.Expression]:
+        n = self.names
         updated_at = self._updated_at(alias)
-        meta = {SCD_ID: self._scd_id([*(column_ref(k, alias) for k in self.settings.unique_key), updated_at]),
-                UPDATED_AT: updated_at.copy(), VALID_FROM: updated_at.copy(),
-                VALID_TO: self._valid_to_current(updated_at)}
+        meta = {n.scd_id: self._scd_id([*(column_ref(k, alias) for k in self.settings.unique_key), updated_at]),
+                n.updated_at: updated_at.copy(), n.valid_from: updated_at.copy(),
+                n.valid_to: self._valid_to_current(updated_at)}
         if self.settings.hard_deletes == "new_record":
-            meta[IS_DELETED] = literal("True" if deleted else "False")
+            meta[n.is_deleted] = literal("True" if deleted else "False")
         return meta
 
     # --- the first build and the later ones ------------------------------------------------------
@@ -174,10 +200,11 @@ class History:
         self.inserted = self._run(exp.select(exp.Count(this=exp.Star())).from_(rows.copy()))[0][0]
 
     def _update(self, rows: exp.Table) -> None:
+        n = self.names
         old = self._reconciled()
         table = _columns(self.con, self.target.copy())
         inserts, closes = self._changes(rows, old, list(table),
-                                        exp.DataType.build(_typed(table, VALID_TO), dialect="duckdb"))
+                                        exp.DataType.build(_typed(table, n.valid_to), dialect="duckdb"))
         staged_inserts, staged_closes = self._temporary("inserts"), self._temporary("closes")
         for staged, selects in ((staged_inserts, inserts), (staged_closes, closes)):
             query = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
@@ -188,15 +215,17 @@ class History:
 
     def _reconciled(self) -> list[str]:
         """The table's columns before this run, once it has the query's new ones (and dbt_is_deleted)."""
+        n = self.names
         old = list(_columns(self.con, self.target.copy()))
-        if not {name.casefold() for name in META} <= _folded(old):
+        if not _folded(list(n.history)) <= _folded(old):
+            missing = [name for name in n.history if name.casefold() not in _folded(old)]
             raise WarehouseError(f"{self.node.qualified_name} is not a snapshot's table: it has no "
-                                 f"{', '.join(m for m in META if m.casefold() not in _folded(old))} column",
+                                 f"{', '.join(missing)} column",
                                  hint=f"drop it if it may go (DROP TABLE {self.relation}), or rename the snapshot")
-        if self.settings.hard_deletes == "new_record" and IS_DELETED.casefold() not in _folded(old):
-            self._add_column(IS_DELETED, "VARCHAR")  # the rows kept so far are not deletion records
+        if self.settings.hard_deletes == "new_record" and n.is_deleted.casefold() not in _folded(old):
+            self._add_column(n.is_deleted, "VARCHAR")  # the rows kept so far are not deletion records
             self._run(exp.Update(this=self.target.copy(),
-                                 expressions=[exp.EQ(this=column_ref(IS_DELETED), expression=literal("False"))]))
+                                 expressions=[exp.EQ(this=column_ref(n.is_deleted), expression=literal("False"))]))
         for column in [c for c in self.source if c.casefold() not in _folded(old)]:
             self._add_column(column, self.source[column])
         return old
@@ -205,11 +234,12 @@ class History:
                  valid_to_type: exp.DataType) -> tuple[list[exp.Select], list[exp.Select]]:
         """The queries of the rows to insert (with the table's `columns`) and of the current rows to close (their
         dbt_scd_id and dbt_valid_to), the query's rows `s` against the current ones `c`."""
+        n = self.names
         keys = self.settings.unique_key
         current = exp.select(exp.Star()).from_(self.target.copy()).where(self._is_current(None))
         on = exp.and_(*(exp.EQ(this=column_ref(k, "c"), expression=column_ref(k, "s")) for k in keys))
         absent = lambda alias: exp.Is(this=column_ref(keys[0], alias), expression=exp.Null())  # noqa: E731
-        deleted = (exp.EQ(this=column_ref(IS_DELETED, "c"), expression=literal("True"))
+        deleted = (exp.EQ(this=column_ref(n.is_deleted, "c"), expression=literal("True"))
                    if self.settings.hard_deletes == "new_record" else None)
         changed = self._changed(old)
         if deleted is not None:  # a key that comes back after its deletion record gets a new row
@@ -223,32 +253,33 @@ class History:
         inserts = [joined("LEFT").select(*(v.as_(identifier(c)) for c, v in zip(columns, values))).where(
             exp.or_(absent("c"), changed.copy()))]
         # … closing their current versions at the new version's updated_at …
-        closes = [joined("INNER").select(column_ref(SCD_ID, "c").as_(SCD_ID),
-                                         exp.cast(self._updated_at("s"), valid_to_type).as_(VALID_TO)).where(changed)]
+        closes = [joined("INNER").select(column_ref(n.scd_id, "c").as_(n.scd_id),
+                                         exp.cast(self._updated_at("s"), valid_to_type).as_(n.valid_to)).where(changed)]
         if self.settings.hard_deletes != "ignore":  # … and the keys gone from the query at the snapshot's time
             gone = exp.select().from_(current.subquery("c")).join(rows.copy().as_("s"), on=on, join_type="LEFT").where(
                 exp.and_(absent("s"), *([exp.not_(deleted.copy())] if deleted is not None else [])))
-            closes.append(gone.copy().select(column_ref(SCD_ID, "c").as_(SCD_ID),
-                                             exp.cast(self.now.copy(), valid_to_type).as_(VALID_TO)))
+            closes.append(gone.copy().select(column_ref(n.scd_id, "c").as_(n.scd_id),
+                                             exp.cast(self.now.copy(), valid_to_type).as_(n.valid_to)))
             if deleted is not None:  # each followed by a deletion record
-                record = {SCD_ID: self._scd_id([column_ref(SCD_ID, "c"), self.now.copy()]),
-                          UPDATED_AT: self.now.copy(), VALID_FROM: self.now.copy(), VALID_TO: column_ref(VALID_TO, "c"),
-                          IS_DELETED: literal("True")}
+                record = {n.scd_id: self._scd_id([column_ref(n.scd_id, "c"), self.now.copy()]),
+                          n.updated_at: self.now.copy(), n.valid_from: self.now.copy(),
+                          n.valid_to: column_ref(n.valid_to, "c"), n.is_deleted: literal("True")}
                 inserts.append(gone.select(*(record.get(c, column_ref(c, "c")).as_(identifier(c)) for c in columns)))
         return inserts, closes
 
     def _apply(self, inserts: exp.Table, closes: exp.Table, columns: list[str]) -> None:
         """dbt's merge on dbt_scd_id: current rows matched by a close get its dbt_valid_to; rows to insert whose
         dbt_scd_id the table does not hold go in."""
+        n = self.names
         own = self.node.name
-        matched = exp.EQ(this=column_ref(SCD_ID, own), expression=column_ref(SCD_ID, "x"))
+        matched = exp.EQ(this=column_ref(n.scd_id, own), expression=column_ref(n.scd_id, "x"))
         self.closed = self._run(exp.Update(
             this=self.target.copy(),
-            expressions=[exp.EQ(this=column_ref(VALID_TO), expression=column_ref(VALID_TO, "x"))],
+            expressions=[exp.EQ(this=column_ref(n.valid_to), expression=column_ref(n.valid_to, "x"))],
             from_=exp.From(this=closes.copy().as_("x")), where=exp.Where(this=exp.and_(matched, self._is_current(own)))
         ))[0][0]
         held = exp.select(exp.Literal.number(1)).from_(self.target.copy()).where(
-            exp.EQ(this=column_ref(SCD_ID, own), expression=column_ref(SCD_ID, "i")))
+            exp.EQ(this=column_ref(n.scd_id, own), expression=column_ref(n.scd_id, "i")))
         new = exp.select(*(column_ref(c, "i") for c in columns)).from_(inserts.copy().as_("i")).where(
             exp.not_(exp.Exists(this=held)))
         listed = exp.Schema(this=self.target.copy(), expressions=[identifier(c) for c in columns])
@@ -282,12 +313,13 @@ def snapshotted(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[History]
     con.execute("COMMIT" if history.published else "ROLLBACK")
 
 
-def is_history_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """Whether `schema.name` is a table with a snapshot's columns (one dbt built, say, which the snapshot goes on
-    keeping)."""
-    if existing_kind(con, schema, name) is not Materialization.TABLE:
+def is_history_table(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
+    """Whether the snapshot's relation is a table with a history's columns (one dbt built, say, which the snapshot
+    goes on keeping)."""
+    if existing_kind(con, node.schema, node.name) is not Materialization.TABLE:
         return False
-    return {column.casefold() for column in META} <= _folded(list(_columns(con, relation(schema, name))))
+    columns = _columns(con, relation(node.schema, node.name))
+    return _folded(list(MetaColumns.of(node).history)) <= _folded(list(columns))
 
 
 def _typed(columns: dict[str, str], name: str) -> str:
