@@ -398,6 +398,12 @@ def test_folder_configs_then_yaml_then_the_block(project):
     assert (node.schema, node.tags) == ("history", ("history", "nightly"))
     assert (node.snapshot.strategy, node.snapshot.check_cols, node.snapshot.hard_deletes) == (
         "check", ("status",), "invalidate")
+    # a YAML snapshot beside the models gets the snapshots folder's own configs
+    outside = ("snapshots:\n  - name: elsewhere\n    relation: source('raw', 'orders')\n"
+               "    config: {strategy: check, check_cols: all}\n")
+    project({"pyproject.toml": PYPROJECT + configs, "models/schema.yml": outside})
+    elsewhere = load_project(load_settings(folder)).nodes["elsewhere"]
+    assert (elsewhere.schema, elsewhere.snapshot.unique_key) == ("history", ("id",))
     project({"pyproject.toml": PYPROJECT + configs.replace("+strategy", "+stratgy")})
     with pytest.raises(ToolkitError, match='did you mean "\\+strategy"'):
         load_project(load_settings(folder))

@@ -91,8 +91,10 @@ def snapshot_configs(settings: Settings, definitions: Mapping[str, SnapshotDefin
     for name, definition in definitions.items():
         merged: dict[str, Any] = {}
         entry = properties.snapshots.get(name)
-        folders = folder_config(settings.snapshot_configs, root, files[name]) if name in files else \
-            folder_config({k: v for k, v in settings.snapshot_configs.items() if k.startswith("+")}, root, root)
+        if name in files:
+            folders = folder_config(settings.snapshot_configs, root, files[name])
+        else:  # a YAML snapshot outside the snapshots folder: the folder's own configs only
+            folders = merge_config({}, {k[1:]: v for k, v in settings.snapshot_configs.items() if k.startswith("+")})
         for config, where in ((folders, Location(pyproject)), (entry.config if entry else {},
                                                               entry.location if entry else definition.location)):
             try:
