@@ -209,7 +209,8 @@ BAD = [
                            "        data_tests: [uniqe]\n"}, ["schema.yml, line 5", "uniqe", "unique"]),
     ({"models/schema.yml": "modles: []\n"}, ["schema.yml", "modles", "models"]),
     ({"models/schema.yml": "models:\n  - name: order\n"}, ["schema.yml", "order", "orders"]),
-    ({"models/schema.yml": "snapshots: []\n"}, ["schema.yml", "snapshots", "not supported"]),
+    ({"models/schema.yml": "snapshots:\n  - name: h\n    relation: ref('orders')\n    config: {alias: x}\n"},
+     ["schema.yml", "line 4", "snapshots[h].config", "alias", "not supported"]),
     ({"models/schema.yml": "models:\n  - name: orders\n    data_tests: [not_null]\n"}, ["not_null", "column"]),
     ({"models/schema.yml": "models:\n  - name: orders\n    columns:\n      - name: order_id\n"
                            "        data_tests: [row_count_between]\n"}, ["row_count_between", "whole model"]),

@@ -410,6 +410,8 @@ def compile_(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], 
     for name in selected:
         node = project.nodes[name]
         path = root / node.relative_path
+        if node.snapshot is not None:  # a snapshot file may hold several; a YAML one has no SQL file
+            path = path.with_name(f"{node.name}.sql")
         path.parent.mkdir(parents=True, exist_ok=True)
         # a DuckDB file as written; another dialect's as the DuckDB SQL it translates to, laid out to be read
         sql = node.sql if node.dialect == DEFAULT_DIALECT else node.statement.sql(dialect=DIALECT, pretty=True)
@@ -875,6 +877,24 @@ def predict(settings: Settings, vars: dict[str, Any], model: str, json_text: str
     except LineError as error:
         click.echo(json_module.dumps(error.body()), err=True)
         raise SystemExit(1) from None
+
+
+@cli.command()
+@_project_options
+@_selection_options
+@_output_option
+def snapshot(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
+             output: str) -> None:
+    """Record the snapshots' changes in their history tables (and run their YAML tests); `build` runs them too."""
+    from toolkit.project.snapshot_nodes import snapshot_selection
+
+    project = load_project(settings, vars)
+    chosen = set(project.graph.select(select, exclude))
+    selected = [name for name in snapshot_selection(project.nodes) if name in chosen]
+    if not selected:
+        _say(output, f"Nothing to snapshot: no snapshot in {_shown(settings.snapshots_dir)} (or YAML) is selected.")
+        return
+    _run_and_report(settings, project, project.graph.order(selected), "build", output)
 
 
 def main() -> None:

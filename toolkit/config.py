@@ -49,12 +49,18 @@ class Settings:
     seeds: Path | None = None  # the folder of seed CSV files (None: `seeds` beside the models)
     model_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.models]: "+key" configs per folder
     seed_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.seeds]: the same for seeds
+    snapshots: Path | None = None  # the folder of snapshot files (None: `snapshots` beside the models)
+    snapshot_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.snapshots]: the same for snapshots
     skip_unchanged: bool = True  # `build` keeps nodes whose fingerprint is unchanged (--no-skip-unchanged: not)
     threads: int = 1  # nodes `build` runs at once (--threads)
 
     @property
     def seeds_dir(self) -> Path:
         return self.seeds if self.seeds is not None else self.project_dir / "seeds"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.snapshots if self.snapshots is not None else self.project_dir / "snapshots"
 
     @property
     def example_warehouse(self) -> Path:
@@ -68,6 +74,7 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "models": ((str, dict), "models"),  # a folder, or a table of folder configs ("+materialized" …, path = folder)
     "macros": (str, "macros"),
     "seeds": ((str, dict), "seeds"),
+    "snapshots": ((str, dict), "snapshots"),
     "target": (str, "target"),
     "schema": (str, "main"),
     "sources": (dict, {}),
@@ -124,6 +131,8 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
         seeds=project_dir / _folder(values["seeds"], "seeds", path),
         model_configs=values["models"] if isinstance(values["models"], dict) else {},
         seed_configs=values["seeds"] if isinstance(values["seeds"], dict) else {},
+        snapshots=project_dir / _folder(values["snapshots"], "snapshots", path),
+        snapshot_configs=values["snapshots"] if isinstance(values["snapshots"], dict) else {},
         skip_unchanged=values["skip_unchanged"],
         threads=_threads(values["threads"], path),
     )

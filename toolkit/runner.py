@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
 from sqlglot import exp
@@ -33,6 +33,7 @@ from toolkit.warehouse.connection import database_path, worker_cursors
 from toolkit.warehouse.incremental import incremented
 from toolkit.warehouse.materialize import candidate, existing_kind, set_aside
 from toolkit.warehouse.reuse import NodeStates
+from toolkit.warehouse.snapshot import is_history_table, snapshotted
 from toolkit.warehouse.state import published_relations, record_run
 
 
@@ -188,6 +189,8 @@ def check_replaceable(con: duckdb.DuckDBPyConnection, project: Project, selected
         node = project.nodes[name]
         if node.kind is not NodeKind.MODEL or node.qualified_name.casefold() in published:
             continue
+        if node.snapshot is not None and is_history_table(con, node):
+            continue  # a history table dbt built: the snapshot goes on with it
         kind = existing_kind(con, node.schema, node.name)
         if kind is not None:
             clashes.append((node, kind))
@@ -340,8 +343,12 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
     if node.calls_ml and node.materialized is Materialization.VIEW:
         message = f"{node.relative_path}: a view cannot hold ML.* calls (the model runs in Python); make it a table"
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
+    if node.snapshot is not None:
+        return _build_in_place(con, node, started_at, seconds, snapshotted, lambda history: history.summary)
     if _increments(con, node):
-        return _build_increment(con, node, started_at, seconds)
+        strategy = node.incremental.strategy if node.incremental else ""
+        return _build_in_place(con, node, started_at, seconds, incremented,
+                               lambda increment: f"incremental ({strategy}): {increment.added} new row(s)")
     history: list = []
     try:  # write, audit, then publish, in one transaction: nobody else sees the candidate
         with _applied(con, node) as applied, candidate(con, node, applied.sql) as built:
@@ -371,11 +378,12 @@ def _increments(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
             and existing_kind(con, node.schema, node.name) is Materialization.TABLE)
 
 
-def _build_increment(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime,
-                     seconds: Callable[[], float]) -> NodeResult:
-    """Apply, audit, then commit the new rows, in one transaction: a failure leaves the previous table intact."""
+def _build_in_place(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, seconds: Callable[[], float],
+                    apply: Callable, describe: Callable[[Any], str]) -> NodeResult:
+    """Apply (an increment, a snapshot's changes), audit, then commit, in one transaction: a failure leaves the
+    previous table intact."""
     try:
-        with incremented(con, node) as increment:
+        with apply(con, node) as increment:
             rows = _rows(con, node, increment.relation)
             with _gated(con, node, increment.relation) as (assertions, history):
                 audit = evaluate(con, node.name, increment.relation, assertions)
@@ -385,8 +393,7 @@ def _build_increment(con: duckdb.DuckDBPyConnection, node: Node, started_at: dat
         _record_history(con, history)  # after the transaction: a gate that stopped the increment is kept too
     except (duckdb.Error, ToolkitError) as error:  # rolled back: the previous version stays published
         return _result(node, Status.ERROR, None, seconds(), f"{node.relative_path}: {error}", started_at)
-    strategy = node.incremental.strategy if node.incremental else ""
-    return replace(result, message=result.message or f"incremental ({strategy}): {increment.added} new row(s)")
+    return replace(result, message=result.message or describe(increment))
 
 
 @contextmanager
@@ -421,7 +428,8 @@ def _record_history(con: duckdb.DuckDBPyConnection, results: list) -> None:
 
 def _rows(con: duckdb.DuckDBPyConnection, node: Node, relation: str) -> int | None:
     """The row count of a table (None for a view)."""
-    if node.materialized not in (Materialization.TABLE, Materialization.SEED, Materialization.INCREMENTAL):
+    if node.materialized not in (Materialization.TABLE, Materialization.SEED, Materialization.INCREMENTAL,
+                                 Materialization.SNAPSHOT):
         return None
     counted = exp.select(exp.Count(this=exp.Star())).from_(parse_relation(relation))
     return con.execute(render(counted)).fetchall()[0][0]

@@ -95,8 +95,10 @@ def compile_bigquery(project: Project, selected: list[str], project_id: str | No
 
 def _node_sql(node: Node, translator: Translator) -> NodeSQL:
     functions, statements = [], []
-    if node.materialized is Materialization.SEED:  # its CSV file is the warehouse's to read: BigQuery gets the table
-        return NodeSQL(node.name, node.relative_path, (), ())  # loaded another way (bq load)
+    if node.materialized in (Materialization.SEED, Materialization.SNAPSHOT):
+        # a seed's CSV file is the warehouse's to read (BigQuery gets the table loaded another way: bq load); a
+        # snapshot's history is the warehouse's own
+        return NodeSQL(node.name, node.relative_path, (), ())
     if node.kind is not NodeKind.ASSERTION:
         for tree in _statement_trees(node, translator):
             sql = translator.generate(tree, node, check_functions=node.dialect == DEFAULT_DIALECT)

@@ -37,6 +37,7 @@ def definition_checksum(node: Node) -> str:
         "toolkit": __version__, "kind": node.kind.value, "materialized": node.materialized.value,
         "schema": node.schema, "sql": node.sql, "incremental_sql": node.incremental_sql,
         "incremental": asdict(node.incremental) if node.incremental else None,
+        **({"snapshot": asdict(node.snapshot)} if node.snapshot else {}),
         "assertions": [_assertion_parts(a) for a in node.assertions], "tested": node.tested,
         "depends_on": sorted(node.depends_on),
     }

@@ -22,6 +22,13 @@ from toolkit.project.parse import Statement, parse_model
 from toolkit.project.properties import load_properties, property_files
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_markers
 from toolkit.project.seeds import seed_files
+from toolkit.project.snapshot_nodes import (
+    render_snapshots,
+    snapshot_configs,
+    snapshot_definitions,
+    snapshot_node,
+    snapshot_schema,
+)
 from toolkit.project.yaml_nodes import (
     check_targets,
     configured,
@@ -54,9 +61,10 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     files = model_files(settings.models)
     seeds = seed_files(settings.seeds_dir)
     _check_seed_names(files, seeds)
-    properties = load_properties(property_files(settings.models, settings.seeds_dir))
+    properties = load_properties(property_files(settings.models, settings.seeds_dir, settings.snapshots_dir))
     settings = with_yaml_sources(settings, properties)
     check_targets(properties, files, seeds, settings)
+    snapshots = snapshot_definitions(settings, properties, {**files, **seeds})
     pyproject = settings.project_dir / PYPROJECT
     defaults = {name: configured(settings.model_configs, settings.models, path, properties.models.get(name), pyproject)
                 for name, path in files.items()}
@@ -64,7 +72,7 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
                                      pyproject) for name, path in seeds.items()}
     renderer = Renderer(
         settings,
-        node_names=[*files, *seeds],
+        node_names=[*files, *seeds, *snapshots],
         vars={**settings.vars, **(vars or {})},
         standard_macros=standard_macro_files(),
         project_macros=macro_files(settings.macros),
@@ -75,14 +83,17 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
                                       collect=renderer.template_cache.entries)
     for entries in compiled:
         renderer.template_cache.merge(entries)
+    histories = render_snapshots(renderer, snapshots, snapshot_configs(settings, snapshots, properties))
     renderer.template_cache.save()
     relations = {r.name: (r.config.get("schema", settings.schema), r.name) for r in rendered}
     relations.update({name: (config.get("schema", settings.schema), name) for name, config in seed_configs.items()})
-    added = yaml_additions(renderer, properties, settings, {r.name: r for r in rendered}, relations,
+    relations.update({r.name: (snapshot_schema(r.config, settings.schema), r.name) for r in histories})
+    added = yaml_additions(renderer, properties, settings, {r.name: r for r in [*rendered, *histories]}, relations,
                            {name.casefold() for name in relations})
     datasets = Datasets(settings.bigquery.project, settings.bigquery.datasets)
     prepare_translation({r.dialect for r in rendered})  # once, here: the parsing workers inherit what it loads
     nodes, _ = map_in_order(lambda r: _node(r, settings, relations, datasets), rendered)
+    nodes += [snapshot_node(r, snapshots[r.name], settings, relations, datasets) for r in histories]
     nodes = [with_properties(node, properties, added, relations) for node in nodes]
     nodes += [*seed_nodes(seeds, seed_configs, properties, settings, added, relations), *added.test_nodes]
     for node in nodes:

@@ -41,7 +41,19 @@ class Reference:
 def resource_type(node: Node) -> str:
     if node.kind is NodeKind.ASSERTION:
         return "test"
-    return "seed" if node.materialized is Materialization.SEED else "model"
+    return {Materialization.SEED: "seed", Materialization.SNAPSHOT: "snapshot"}.get(node.materialized, "model")
+
+
+def _snapshot_config(node: Node) -> dict[str, Any]:
+    """A snapshot's configs under dbt's names (https://docs.getdbt.com/reference/snapshot-configs)."""
+    if node.snapshot is None:
+        return {}
+    keys = node.snapshot.unique_key
+    return {"unique_key": keys[0] if len(keys) == 1 else list(keys), "strategy": node.snapshot.strategy,
+            "updated_at": node.snapshot.updated_at, "hard_deletes": node.snapshot.hard_deletes,
+            "check_cols": "all" if node.snapshot.check_cols is None else list(node.snapshot.check_cols),
+            "dbt_valid_to_current": node.snapshot.valid_to_current,
+            "snapshot_meta_column_names": dict(node.snapshot.meta_columns)}
 
 
 def unique_id(node: Node, package: str) -> str:
@@ -61,7 +73,8 @@ def manifest(nodes: Mapping[str, Node], parents: Mapping[str, Any], package: str
             "original_file_path": node.relative_path.as_posix(), "path": node.relative_path.as_posix(),
             "database": warehouse.stem, "schema": node.schema, "alias": name,
             "relation_name": None if node.kind is NodeKind.ASSERTION else node.relation,
-            "config": {"materialized": node.materialized.value, "schema": node.schema, "tags": list(node.tags)},
+            "config": {"materialized": node.materialized.value, "schema": node.schema, "tags": list(node.tags),
+                       **_snapshot_config(node)},
             "tags": list(node.tags), "description": node.description,
             "depends_on": {"nodes": [ids[p] for p in node.depends_on if p in ids]},
             "checksum": {"name": "sha256", "checksum": kept[name] if name in kept else definition_checksum(node)},

@@ -31,6 +31,7 @@ class Materialization(enum.Enum):
     MODEL_STORE = "model_store"  # a trained model, stored as a new version in `_toolkit`
     SEED = "seed"  # a table loaded from a CSV file of the seeds folder
     INCREMENTAL = "incremental"  # a table its query adds rows to (or updates), once it exists
+    SNAPSHOT = "snapshot"  # a type-2 history table of its query's rows (toolkit/warehouse/snapshot.py)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,19 @@ class Incremental:
     strategy: str  # append | delete+insert | merge
     on_schema_change: str  # ignore | fail | append_new_columns | sync_all_columns
     full_refresh: bool = False  # rebuild the whole table every time
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """How a snapshot (https://docs.getdbt.com/docs/build/snapshots) tells changed rows and records them."""
+
+    unique_key: tuple[str, ...]
+    strategy: str  # timestamp | check
+    updated_at: str | None  # the column of each row's last change (timestamp; optional for check)
+    check_cols: tuple[str, ...] | None  # the columns compared (check); None: all of the query's
+    hard_deletes: str = "ignore"  # ignore | invalidate | new_record
+    valid_to_current: str | None = None  # SQL for dbt_valid_to of current rows (dbt_valid_to_current); None: NULL
+    meta_columns: tuple[tuple[str, str], ...] = ()  # snapshot_meta_column_names: (dbt's name, the column's)
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,12 @@ class Node:
     tests_of: str | None = None  # a YAML test node: the node (or "source.table") it tests
     incremental: Incremental | None = None  # an incremental model's settings
     incremental_sql: str = ""  # an incremental model's query with is_incremental() true: its new rows
+    snapshot: Snapshot | None = None  # a snapshot's settings
+
+    @property
+    def stateful(self) -> bool:
+        """Whether its table's rows depend on its earlier builds (an incremental model, a snapshot)."""
+        return self.incremental is not None or self.snapshot is not None
 
     @property
     def calls_ml(self) -> bool:

@@ -1,6 +1,6 @@
-"""YAML property files in dbt's schema (https://docs.getdbt.com/reference/define-properties): `models:`, `seeds:`
-and `sources:` entries with descriptions, configs and data tests, read from every `.yml`/`.yaml` file under the
-models and seeds folders. Every key is checked: an unknown one is an error naming the file and the key, with the
+"""YAML property files in dbt's schema (https://docs.getdbt.com/reference/define-properties): `models:`, `seeds:`,
+`snapshots:` and `sources:` entries with descriptions, configs and data tests, read from every `.yml`/`.yaml` file
+under the models, seeds and snapshots folders. Every key is checked: an unknown one is an error naming the file and the key, with the
 closest known key; keys dbt has but the toolkit does not act on are either documentation (read and kept quiet
 about) or refused with what to do instead."""
 
@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 from toolkit.errors import ConfigError, Location, did_you_mean
+from toolkit.project.snapshots import REFUSED as REFUSED_SNAPSHOT_KEYS
+from toolkit.project.snapshots import SNAPSHOT_CONFIG_KEYS
 
 SUFFIXES = (".yml", ".yaml")
 
@@ -20,10 +22,9 @@ SUFFIXES = (".yml", ".yaml")
 _DESCRIPTIVE = ("meta", "docs", "group", "access", "deprecation_date", "quote", "tags", "policy_tags", "granularity",
                 "loader", "quoting", "persist_docs", "grants", "contract", "store_failures", "store_failures_as",
                 "limit", "alias")
-_TOP = ("version", "models", "seeds", "sources")
+_TOP = ("version", "models", "seeds", "snapshots", "sources")
 _TOP_DESCRIPTIVE = ("exposures", "groups", "analyses", "macros", "metrics", "semantic_models", "saved_queries")
 _UNSUPPORTED = {
-    "snapshots": "snapshots are not supported: build the history table with a model",
     "unit_tests": "unit tests are not supported: assert on a model built from a small seed instead",
     "versions": "model versions are not supported: give each version a model file of its own",
     "latest_version": "model versions are not supported: give each version a model file of its own",
@@ -125,6 +126,12 @@ class ResourceProperties:
     config: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)  # column → description
     tests: tuple[TestSpec, ...] = ()
+    relation: str | None = None  # a YAML-defined snapshot's `relation:` (ref('x') or source('s', 't'))
+    line: int | None = None  # the line of its `name:`
+
+    @property
+    def location(self) -> Location:
+        return Location(self.path, self.line)
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,7 @@ class SourceProperties:
 class Properties:
     models: dict[str, ResourceProperties] = field(default_factory=dict)
     seeds: dict[str, ResourceProperties] = field(default_factory=dict)
+    snapshots: dict[str, ResourceProperties] = field(default_factory=dict)
     sources: list[SourceProperties] = field(default_factory=list)
 
 
@@ -186,7 +194,8 @@ def _read_file(path: Path, properties: Properties) -> None:
     if document is None:
         return
     _check_keys(document, _TOP, "the file", path, _TOP_DESCRIPTIVE)
-    for kind, target in (("models", properties.models), ("seeds", properties.seeds)):
+    for kind, target in (("models", properties.models), ("seeds", properties.seeds),
+                         ("snapshots", properties.snapshots)):
         for index, entry in enumerate(_list(document.get(kind), kind, path)):
             resource = _resource(entry, kind, index, path)
             if resource.name in target:
@@ -241,12 +250,22 @@ def _entry_where(entry: Any, kind: str, index: int) -> str:
 
 def _resource(entry: Any, kind: str, index: int, path: Path) -> ResourceProperties:
     where = _entry_where(entry, kind, index)
-    _check_keys(entry, ("name", "description", "config", "columns", "data_tests", "tests"), where, path, _DESCRIPTIVE)
+    keys = ("name", "description", "config", "columns", "data_tests", "tests")
+    _check_keys(entry, (*keys, "relation") if kind == "snapshots" else keys, where, path, _DESCRIPTIVE)
     name = _name(entry, where, path)
     where = f"{kind}[{name}]"
-    config_keys = MODEL_CONFIG_KEYS if kind == "models" else SEED_CONFIG_KEYS
+    config_keys = {"models": MODEL_CONFIG_KEYS, "seeds": SEED_CONFIG_KEYS}.get(kind, SNAPSHOT_CONFIG_KEYS)
     config = entry.get("config") or {}
+    if kind == "snapshots":
+        refused = next((k for k in config if k in REFUSED_SNAPSHOT_KEYS), None) if isinstance(config, dict) else None
+        if refused is not None:
+            raise ConfigError(f"{where}.config: {refused} is not supported", Location(path, _line(config, refused)),
+                              hint=REFUSED_SNAPSHOT_KEYS[refused])
     _check_keys(config, config_keys, f"{where}.config", path, _DESCRIPTIVE)
+    relation = entry.get("relation")
+    if relation is not None and (not isinstance(relation, str) or not relation.strip()):
+        raise ConfigError(f"{where}.relation must be ref('model') or source('source', 'table')",
+                          Location(path, _line(entry, "relation")))
     tests = _tests(entry, None, where, path)
     columns: dict[str, str] = {}
     for position, column in enumerate(_list(entry.get("columns"), f"{where}.columns", path)):
@@ -258,7 +277,8 @@ def _resource(entry: Any, kind: str, index: int, path: Path) -> ResourceProperti
         columns[column_name] = _text(column.get("description"), column_where, path)
         tests += _tests(column, column_name, column_where, path)
     return ResourceProperties(name=name, path=path, description=_text(entry.get("description"), where, path),
-                              config=dict(config), columns=columns, tests=tuple(tests))
+                              config=dict(config), columns=columns, tests=tuple(tests), relation=relation,
+                              line=_line(entry, "name"))
 
 
 def _tests(entry: dict[str, Any], column: str | None, where: str, path: Path) -> list[TestSpec]:

@@ -38,6 +38,15 @@ from toolkit.project.context import (
 )
 from toolkit.project.incremental import INCREMENTAL_KEYS, checked_incremental_config
 from toolkit.project.nodes import HashSplit
+from toolkit.project.snapshots import (
+    SNAPSHOT_CONFIG_KEYS,
+    SNAPSHOT_KEYS,
+    SnapshotBlock,
+    SnapshotBlocks,
+    checked_snapshot_config,
+    refuse_snapshot_key,
+    render_block,
+)
 from toolkit.project.template_cache import SingleFileBytecodeCache
 from toolkit.sql.dialect import DIALECTS
 from toolkit.sql.quoting import identifier, literal, relation, render
@@ -148,7 +157,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
-            extensions=["jinja2.ext.do"],
+            extensions=["jinja2.ext.do", SnapshotBlocks],
             bytecode_cache=self.template_cache,
         )
         self.env.globals.update(
@@ -157,6 +166,7 @@ class Renderer:
             dialect=self._dialect, is_incremental=self._is_incremental,
         )
         self._incremental_pass = False  # True while an incremental model renders for its new rows
+        self._snapshot_pass = False  # True while a snapshot renders: config() takes a snapshot's keys
         self.namespaces: dict[str, Namespace] = {}
         self.target = Target(name="dev", schema=settings.schema, database=settings.warehouse.stem,
                              path=str(settings.warehouse))
@@ -242,9 +252,10 @@ class Renderer:
             self.env.handle_exception()  # re-raises with the traceback pointing at template lines
 
     # --- rendering -------------------------------------------------------------------------------
-    def render(self, name: str, path: Path, defaults: Mapping[str, Any] | None = None) -> Rendered:
-        """Render one model file; errors name the file and the template line. `defaults` are configs from its
-        folder and YAML properties, which the file's own config() overrides."""
+    def render(self, name: str, path: Path, defaults: Mapping[str, Any] | None = None,
+               snapshot: SnapshotBlock | None = None) -> Rendered:
+        """Render one model file (or the block of `snapshot` in its file); errors name the file and the template
+        line. `defaults` are configs from its folder and YAML properties, which the file's own config() overrides."""
         _check_size(path, path.stat().st_size, "the file")
         self._current = Rendered(name=name, path=path, sql="", dialect=self._settings.dialect)
         for key, value in (defaults or {}).items():
@@ -254,7 +265,15 @@ class Renderer:
                 self._current.config[key] = value
         try:
             this = ThisRelation(ref_marker(name), name, self._own_schema, self.target.database)
-            self._current.sql = self._run(path, lambda template: template.render(this=this))
+            if snapshot is not None:
+                self._snapshot_pass = True
+                try:
+                    self._current.sql = render_block(self.env, snapshot, lambda: self._run(
+                        path, lambda template: template.render(this=this)))
+                finally:
+                    self._snapshot_pass = False
+            else:
+                self._current.sql = self._run(path, lambda template: template.render(this=this))
             if self._current.config.get("materialized") == "incremental":
                 self._render_increment(path, this)
             _check_size(path, len(self._current.sql.encode()), "its rendered SQL")
@@ -375,10 +394,18 @@ class Renderer:
     def _config(self, **settings: Any) -> str:
         state = self._state("config")
         for key, value in settings.items():
-            if key not in CONFIG_KEYS:
+            if self._snapshot_pass:
+                refuse_snapshot_key(key)
+                known = (*SNAPSHOT_CONFIG_KEYS, "assertions", "dialect")
+            else:
+                known = CONFIG_KEYS
+            if key not in known:
+                if key in SNAPSHOT_KEYS:
+                    raise ConfigError(f"config({key}=…) applies to snapshots only",
+                                      hint="snapshots are {% snapshot name %} blocks in the snapshots folder")
                 raise ConfigError(
-                    f"unknown config key {key!r}{did_you_mean(key, CONFIG_KEYS)}",
-                    hint="known keys: " + ", ".join(CONFIG_KEYS),
+                    f"unknown config key {key!r}{did_you_mean(key, known)}",
+                    hint="known keys: " + ", ".join(known),
                 )
             if key == "assertions":
                 state.assertions.extend(self._declared_assertions(value))
@@ -597,6 +624,8 @@ def checked_config(key: str, value: Any) -> Any:
 
 
 def _checked_config(key: str, value: Any) -> Any:
+    if key in SNAPSHOT_KEYS:
+        return checked_snapshot_config(key, value)
     if key in INCREMENTAL_KEYS:
         return checked_incremental_config(key, value)
     if key in ASSERTION_FILE_KEYS:

@@ -74,7 +74,7 @@ def yaml_additions(renderer: Renderer, properties: Properties, settings: Setting
                    relations: Mapping[str, tuple[str, str]], taken: set[str]) -> YamlAdditions:
     """The YAML tests of models, seeds and sources: each audits its node unless it reads another relation."""
     added = YamlAdditions()
-    for entry in [*properties.models.values(), *properties.seeds.values()]:
+    for entry in [*properties.models.values(), *properties.seeds.values(), *properties.snapshots.values()]:
         tags = tuple(rendered[entry.name].config.get("tags", ())) if entry.name in rendered else ()
         for spec in entry.tests:
             name = test_node_name(spec.test, entry.name, spec.column, set(taken))  # taken once it is a node
@@ -137,8 +137,9 @@ def seed_nodes(seeds: Mapping[str, Path], configs: Mapping[str, dict[str, Any]],
 
 def with_properties(node: Node, properties: Properties, added: YamlAdditions,
                     relations: Mapping[str, tuple[str, str]]) -> Node:
-    """The model node with its YAML description, column descriptions and the tests that audit it."""
-    entry = properties.models.get(node.name)
+    """The model (or snapshot) node with its YAML description, column descriptions and the tests that audit it."""
+    entries = properties.snapshots if node.materialized is Materialization.SNAPSHOT else properties.models
+    entry = entries.get(node.name)
     if entry is None:
         return node
     tests = [a.map_sql(lambda text: resolve_markers(text, DEFAULT_DIALECT, dict(relations)))

@@ -139,7 +139,7 @@ class NodeStates:
     def reusable(self, node: Node, fingerprint: str | None) -> bool:
         """Whether the published relation (or model version) is what building `node` again would give."""
         recorded = self.recorded.get(node.name)
-        if (not self.enabled or fingerprint is None or node.incremental is not None or recorded is None
+        if (not self.enabled or fingerprint is None or node.stateful or recorded is None
                 or recorded.fingerprint != fingerprint or recorded.status != "success"):
             return False
         if node.kind is NodeKind.ML_MODEL:
@@ -160,7 +160,7 @@ class NodeStates:
             self.outputs[node.name] = None  # what is published is not this run's: nothing downstream is reused
             return
         output = fingerprint or uuid.uuid4().hex
-        if node.incremental is not None:
+        if node.stateful:  # its rows depend on its history: its output is its table's data
             output = data_version(self.con, node.schema, node.name) or uuid.uuid4().hex
         elif node.kind is NodeKind.ML_MODEL:
             output = f"{output}:v{self.model_version(node.name)}"
