@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
 from sqlglot import exp
 
 
@@ -67,6 +68,16 @@ def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> 
     last = exp.Literal.number(num_buckets - 1)
     return exp.Case(ifs=[exp.If(this=exp.GTE(this=moved, expression=exp.Literal.number(num_buckets)), true=last)],
                     default=moved.copy())
+
+
+def counts_in_buckets(values: np.ndarray, counts: np.ndarray, low: float, high: float, num_buckets: int) -> list[int]:
+    """How many of the rows fall in each of `num_buckets` equal-width buckets over [low, high], from their distinct
+    `values` (all within it) and `counts`: numpy.histogram's buckets, which `bucket` computes in SQL (every value
+    in the first bucket when low = high)."""
+    if high <= low:
+        return [int(counts.sum())] + [0] * (num_buckets - 1)
+    found, _ = np.histogram(values, bins=num_buckets, range=(low, high), weights=counts)
+    return [int(c) for c in found]
 
 
 def _edge(low: float, high: float, num_buckets: int, i: int) -> float:

@@ -17,9 +17,9 @@ documents (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/bi
   ranges and defaults) but change no result: they shape TFDV's statistics, not these two distances.
 - The optional MODEL argument (a Vertex AI visualisation link) is not supported.
 
-Computed in DuckDB (toolkit.ml.features.distributions), two aggregate queries per table (and two more per ARRAY
-column): one for each numerical column's range and each categorical column's value counts, one for the numerical
-columns' bucket counts."""
+Computed in DuckDB in one pass over each table (and one over each ARRAY column's elements): every column's distinct
+values and their counts (toolkit.ml.features.value_counts); each numerical column's buckets follow from its values
+over the two tables' range, numpy.histogram's buckets."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ import duckdb
 import pyarrow as pa
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.distributions import NUMERICAL, Feature, bucket_counts, features, scan
-from toolkit.ml.features.histograms import jensen_shannon, l_infinity
+from toolkit.ml.features.distributions import NUMERICAL, Feature, elements, features, source
+from toolkit.ml.features.histograms import counts_in_buckets, jensen_shannon, l_infinity
+from toolkit.ml.features.value_counts import Counted, histogram, value_counts
 
 FUNCTION = "VALIDATE_DATA_DRIFT"
 OUTPUT_SCHEMA = pa.schema([("input", pa.string()), ("metric", pa.string()), ("threshold", pa.float64()),
@@ -104,6 +105,21 @@ def verdict(feature: Feature, settings: dict, thresholds: dict[str, float], base
             "is_anomaly": value > threshold}
 
 
+def distributions(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function: str,
+                  hint: str) -> tuple[int, list[Counted]]:
+    """The rows of query `sql` and each feature's finite values with their counts (an array's elements)."""
+    rows = source(sql)
+    scalars = [k for k, feature in enumerate(read) if not feature.is_array]
+    num_rows, counted = value_counts(con, rows, [(read[k].value, read[k].kind) for k in scalars], function, hint,
+                                     finite=True)
+    found = dict(zip(scalars, counted))
+    for k, feature in enumerate(read):
+        if feature.is_array:
+            _, (found[k],) = value_counts(con, elements(rows, feature), [(feature.element, feature.kind)], function,
+                                          hint, finite=True)
+    return num_rows, [found[k] for k in range(len(read))]
+
+
 def validate_data_drift(con: duckdb.DuckDBPyConnection, base_sql: str, base: pa.Schema, study_sql: str,
                         study: pa.Schema, settings: dict) -> pa.Table:
     """One row per column of the base table: its distance between the two tables and whether it exceeds the
@@ -113,24 +129,21 @@ def validate_data_drift(con: duckdb.DuckDBPyConnection, base_sql: str, base: pa.
     thresholds = chosen_thresholds(WHERE, settings, [f.name for f in paired])
     described = {}
     for side, sql in (("base", base_sql), ("study", study_sql)):
-        rows, described[side] = scan(con, sql, paired, FUNCTION, _HINT)
+        rows, described[side] = distributions(con, sql, paired, FUNCTION, _HINT)
         if rows == 0:
             raise ModelError(f"{WHERE}: the {side} table has no rows", hint="compare two tables that hold rows")
-        for feature, stats in zip(paired, described[side]):
-            if not stats["count"]:
+        for feature, counted in zip(paired, described[side]):
+            if not counted.count:
                 raise ModelError(f"{WHERE}: column '{feature.name}' is NULL in every row of the {side} table",
                                  hint="its distribution is empty: leave it out, or fill it in")
-    numerical = [k for k, f in enumerate(paired) if f.kind == NUMERICAL]
-    ranged = [(paired[k], min(described["base"][k]["low"], described["study"][k]["low"]),
-               max(described["base"][k]["high"], described["study"][k]["high"])) for k in numerical]
-    counts = {side: dict(zip(numerical, bucket_counts(con, sql, ranged, settings["num_histogram_buckets"], FUNCTION,
-                                                      _HINT)))
-              for side, sql in (("base", base_sql), ("study", study_sql))} if ranged else {}
-    rows = []
+    out = []
     for k, feature in enumerate(paired):
+        pair = (described["base"][k], described["study"][k])
         if feature.kind == NUMERICAL:
-            pair = [dict(enumerate(counts[side][k])) for side in ("base", "study")]
+            low, high = min(c.values[0] for c in pair), max(c.values[-1] for c in pair)
+            buckets = settings["num_histogram_buckets"]
+            counts = [dict(enumerate(counts_in_buckets(c.values, c.counts, low, high, buckets))) for c in pair]
         else:
-            pair = [described[side][k]["values"] for side in ("base", "study")]
-        rows.append(verdict(feature, settings, thresholds, *pair))
-    return pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
+            counts = [histogram(c) for c in pair]
+        out.append(verdict(feature, settings, thresholds, *counts))
+    return pa.Table.from_pylist(out, schema=OUTPUT_SCHEMA)
