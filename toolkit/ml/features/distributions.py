@@ -8,9 +8,9 @@ floats and NUMERIC are numerical (read as DOUBLE); STRING, BOOL, BYTES, DATE, DA
 categorical (read as STRING); a STRUCT's fields are columns of their own (`column.field`); an ARRAY's elements are
 read unnested, an ARRAY<STRUCT<INT64, numerical>> (a sparse tensor) on its values.
 
-A distribution (`scan` then `bucket_counts`): the number of non-NULL values; for a numerical column its smallest
-and largest value and its counts in equal-width buckets over a range the caller chooses (toolkit.ml.features.
-histograms.bucket: numpy.histogram's buckets); for a categorical column the count of each value."""
+A distribution (`scan`, one pass over the rows: toolkit.ml.features.value_counts): the number of non-NULL values;
+for a numerical column its smallest and largest value and (`buckets`) its counts in equal-width buckets over a
+range the caller chooses (numpy.histogram's buckets); for a categorical column the count of each value."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.histograms import bucket
+from toolkit.ml.features.histograms import counts_in_buckets
+from toolkit.ml.features.value_counts import CATEGORICAL, NUMERICAL, histogram, value_counts
 from toolkit.sql.dialect import DIALECT
 
-NUMERICAL, CATEGORICAL = "numerical", "categorical"
 SKEW_BUCKETS = 10  # ML.VALIDATE_DATA_SKEW has no bucket setting: ML.VALIDATE_DATA_DRIFT's default
 TOP_VALUES = 10_000  # categorical values kept at training, most frequent first; the rest are counted together
 ELEMENT = "__element"
@@ -105,18 +105,6 @@ def _array_feature(function: str, column: str, name: str, value: exp.Expression,
     return None
 
 
-def aggregate(con: duckdb.DuckDBPyConnection, source: exp.Expression, columns: dict[str, exp.Expression],
-              function: str, hint: str = "check the input query") -> dict[str, object]:
-    """One aggregate query over `source`: {alias: value}; a DuckDB error is ML.`function`'s."""
-    query = exp.select(*[exp.alias_(expression, alias, quoted=True) for alias, expression in columns.items()])
-    query = query.from_(source)
-    try:
-        row = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
-    except duckdb.Error as error:
-        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
-    return dict(zip(columns, row))
-
-
 def source(sql: str, alias: str = "__input") -> exp.Expression:
     """The rows of query `sql` as a FROM item."""
     return exp.Subquery(this=exp.maybe_parse(sql, dialect=DIALECT), alias=exp.TableAlias(this=exp.to_identifier(alias)))
@@ -128,65 +116,37 @@ def elements(rows: exp.Expression, feature: Feature) -> exp.Expression:
     return exp.Subquery(this=unnested.from_(rows.copy()), alias=exp.TableAlias(this=exp.to_identifier("__elements")))
 
 
-def _read(feature: Feature) -> exp.Expression:
-    """The value a distribution counts: the column (an array's element), as DOUBLE or as VARCHAR; a NaN or an
-    infinity is left out like a NULL (it has no place among equal-width buckets)."""
-    value = feature.element if feature.is_array else feature.value
-    if feature.kind != NUMERICAL:
-        return exp.cast(value.copy(), exp.DataType.build("VARCHAR"))
-    number = exp.cast(value.copy(), exp.DataType.build("DOUBLE"))
-    return exp.Case(ifs=[exp.If(this=exp.Anonymous(this="isfinite", expressions=[number]), true=number.copy())])
-
-
-def _first(feature: Feature, k: int) -> dict[str, exp.Expression]:
-    x = _read(feature)
-    if feature.kind == NUMERICAL:
-        return {f"{k}:low": exp.Min(this=x), f"{k}:high": exp.Max(this=x.copy()), f"{k}:count": exp.Count(this=x.copy())}
-    return {f"{k}:values": exp.Anonymous(this="histogram", expressions=[x])}
-
-
 def scan(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function: str,
          hint: str = "check the input query") -> tuple[int, list[dict]]:
-    """The rows of query `sql` and, for each feature, {"count", "low", "high"} (numerical) or {"count", "values"}
-    (categorical: value → count), NULLs left out: one aggregate query over the rows, one more per array column."""
+    """The rows of query `sql` and, for each feature, {"count", "low", "high", "counted"} (numerical: its
+    `Counted` values, for `buckets`) or {"count", "values"} (categorical: value → count), read as DOUBLE or as
+    STRING, NULLs, NaN and infinities left out (they have no place among equal-width buckets): one pass over the
+    rows, one more over each array column's elements."""
     rows = source(sql)
-    columns: dict[str, exp.Expression] = {"rows": exp.Count(this=exp.Star())}
-    for k, feature in enumerate(read):
-        if not feature.is_array:
-            columns.update(_first(feature, k))
-    found = aggregate(con, rows, columns, function, hint)
+    scalars = [k for k, feature in enumerate(read) if not feature.is_array]
+    num_rows, counted = value_counts(con, rows, [(read[k].value, read[k].kind) for k in scalars], function, hint,
+                                     finite=True)
+    found = dict(zip(scalars, counted))
     for k, feature in enumerate(read):
         if feature.is_array:
-            found.update(aggregate(con, elements(rows, feature), _first(feature, k), function, hint))
+            _, (found[k],) = value_counts(con, elements(rows, feature), [(feature.element, feature.kind)], function,
+                                          hint, finite=True)
     described = []
     for k, feature in enumerate(read):
+        counts = found[k]
         if feature.kind == NUMERICAL:
-            described.append({"count": found[f"{k}:count"], "low": found[f"{k}:low"], "high": found[f"{k}:high"]})
+            low, high = (float(counts.values[0]), float(counts.values[-1])) if counts.count else (None, None)
+            described.append({"count": counts.count, "low": low, "high": high, "counted": counts})
         else:
-            values = found[f"{k}:values"] or {}
-            described.append({"count": sum(values.values()), "values": values})
-    return found["rows"], described
+            described.append({"count": counts.count, "values": histogram(counts)})
+    return num_rows, described
 
 
-def bucket_counts(con: duckdb.DuckDBPyConnection, sql: str, ranged: list[tuple[Feature, float, float]],
-                  num_buckets: int, function: str, hint: str = "check the input query") -> list[list[int]]:
-    """For each (numerical feature, low, high): its counts in `num_buckets` equal-width buckets over [low, high]
-    (every value lies in it), one aggregate query over the rows and one more per array column."""
-    rows = source(sql)
-
-    def counts(k: int, feature: Feature, low: float, high: float) -> dict[str, exp.Expression]:
-        return {f"{k}:counts": exp.Anonymous(this="histogram", expressions=[bucket(_read(feature), low, high,
-                                                                                   num_buckets)])}
-
-    columns: dict[str, exp.Expression] = {}
-    for k, (feature, low, high) in enumerate(ranged):
-        if not feature.is_array:
-            columns.update(counts(k, feature, low, high))
-    found = aggregate(con, rows, columns, function, hint) if columns else {}
-    for k, (feature, low, high) in enumerate(ranged):
-        if feature.is_array:
-            found.update(aggregate(con, elements(rows, feature), counts(k, feature, low, high), function, hint))
-    return [[(found[f"{k}:counts"] or {}).get(i, 0) for i in range(num_buckets)] for k in range(len(ranged))]
+def buckets(described: dict, low: float, high: float, num_buckets: int) -> list[int]:
+    """A numerical feature's (from `scan`) counts in `num_buckets` equal-width buckets over [low, high], which
+    holds its values: numpy.histogram's buckets."""
+    counted = described["counted"]
+    return counts_in_buckets(counted.values, counted.counts, low, high, num_buckets)
 
 
 def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns: list[str]) -> list[dict]:
@@ -204,8 +164,6 @@ def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns
     try:
         sql = exp.select("*").from_(exp.to_table(name)).sql(dialect=DIALECT)
         rows, described = scan(con, sql, read, "VALIDATE_DATA_SKEW")
-        ranged = [(f, d["low"], d["high"]) for f, d in zip(read, described) if f.kind == NUMERICAL and d["count"]]
-        counts = iter(bucket_counts(con, sql, ranged, SKEW_BUCKETS, "VALIDATE_DATA_SKEW"))
     finally:
         con.unregister(name)
     records = []
@@ -213,7 +171,8 @@ def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns
         record = {"input": feature.name, "column": feature.column, "kind": feature.kind, "is_array": feature.is_array,
                   "type": str(selected.schema.field(feature.column).type), "rows": rows, "count": stats["count"]}
         if feature.kind == NUMERICAL:
-            record.update(low=stats["low"], high=stats["high"], buckets=next(counts) if stats["count"] else [])
+            record.update(low=stats["low"], high=stats["high"],
+                          buckets=buckets(stats, stats["low"], stats["high"], SKEW_BUCKETS) if stats["count"] else [])
         else:
             ranked = sorted(stats["values"].items(), key=lambda item: (-item[1], item[0]))
             record.update(values=dict(ranked[:TOP_VALUES]), other=sum(c for _, c in ranked[TOP_VALUES:]))

@@ -44,7 +44,8 @@ def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> 
     """The equal-width bucket (0 … num_buckets - 1) of `value` over [low, high], as numpy.histogram assigns it:
     the index from the scaled value, then moved by one where the value lies on the other side of an edge
     (low + i * step, numpy.linspace's edges, compared exactly), the last bucket closed; every value in one
-    bucket when low = high. NULL stays NULL."""
+    bucket when low = high. NULL stays NULL. (The monitoring functions bucket value counts with numpy instead,
+    `counts_in_buckets`; this SQL form is their reference in the tests.)"""
     if high <= low:
         return exp.If(this=exp.Is(this=value, expression=exp.Null()), true=exp.Null(), false=exp.Literal.number(0))
     step = (high - low) / num_buckets

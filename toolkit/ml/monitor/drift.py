@@ -27,9 +27,8 @@ import duckdb
 import pyarrow as pa
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.distributions import NUMERICAL, Feature, elements, features, source
-from toolkit.ml.features.histograms import counts_in_buckets, jensen_shannon, l_infinity
-from toolkit.ml.features.value_counts import Counted, histogram, value_counts
+from toolkit.ml.features.distributions import NUMERICAL, Feature, buckets, features, scan
+from toolkit.ml.features.histograms import jensen_shannon, l_infinity
 
 FUNCTION = "VALIDATE_DATA_DRIFT"
 OUTPUT_SCHEMA = pa.schema([("input", pa.string()), ("metric", pa.string()), ("threshold", pa.float64()),
@@ -105,21 +104,6 @@ def verdict(feature: Feature, settings: dict, thresholds: dict[str, float], base
             "is_anomaly": value > threshold}
 
 
-def distributions(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function: str,
-                  hint: str) -> tuple[int, list[Counted]]:
-    """The rows of query `sql` and each feature's finite values with their counts (an array's elements)."""
-    rows = source(sql)
-    scalars = [k for k, feature in enumerate(read) if not feature.is_array]
-    num_rows, counted = value_counts(con, rows, [(read[k].value, read[k].kind) for k in scalars], function, hint,
-                                     finite=True)
-    found = dict(zip(scalars, counted))
-    for k, feature in enumerate(read):
-        if feature.is_array:
-            _, (found[k],) = value_counts(con, elements(rows, feature), [(feature.element, feature.kind)], function,
-                                          hint, finite=True)
-    return num_rows, [found[k] for k in range(len(read))]
-
-
 def validate_data_drift(con: duckdb.DuckDBPyConnection, base_sql: str, base: pa.Schema, study_sql: str,
                         study: pa.Schema, settings: dict) -> pa.Table:
     """One row per column of the base table: its distance between the two tables and whether it exceeds the
@@ -129,21 +113,20 @@ def validate_data_drift(con: duckdb.DuckDBPyConnection, base_sql: str, base: pa.
     thresholds = chosen_thresholds(WHERE, settings, [f.name for f in paired])
     described = {}
     for side, sql in (("base", base_sql), ("study", study_sql)):
-        rows, described[side] = distributions(con, sql, paired, FUNCTION, _HINT)
+        rows, described[side] = scan(con, sql, paired, FUNCTION, _HINT)
         if rows == 0:
             raise ModelError(f"{WHERE}: the {side} table has no rows", hint="compare two tables that hold rows")
-        for feature, counted in zip(paired, described[side]):
-            if not counted.count:
+        for feature, stats in zip(paired, described[side]):
+            if not stats["count"]:
                 raise ModelError(f"{WHERE}: column '{feature.name}' is NULL in every row of the {side} table",
                                  hint="its distribution is empty: leave it out, or fill it in")
     out = []
     for k, feature in enumerate(paired):
         pair = (described["base"][k], described["study"][k])
         if feature.kind == NUMERICAL:
-            low, high = min(c.values[0] for c in pair), max(c.values[-1] for c in pair)
-            buckets = settings["num_histogram_buckets"]
-            counts = [dict(enumerate(counts_in_buckets(c.values, c.counts, low, high, buckets))) for c in pair]
+            low, high = min(d["low"] for d in pair), max(d["high"] for d in pair)
+            counts = [dict(enumerate(buckets(d, low, high, settings["num_histogram_buckets"]))) for d in pair]
         else:
-            counts = [histogram(c) for c in pair]
+            counts = [d["values"] for d in pair]
         out.append(verdict(feature, settings, thresholds, *counts))
     return pa.Table.from_pylist(out, schema=OUTPUT_SCHEMA)
