@@ -14,6 +14,7 @@ import pytest
 import sqlglot
 from scipy.spatial.distance import jensenshannon
 
+import toolkit.ml.features.value_counts as value_counts_module
 from toolkit.ml.features.histograms import bucket, counts_in_buckets
 from toolkit.ml.features.value_counts import NUMERICAL, disc_positions, fraction_texts, value_counts
 from toolkit.ml.functions.apply import applied_ml_calls
@@ -73,9 +74,15 @@ def _same(actual: object, expected: object) -> bool:
     return actual == expected
 
 
+@pytest.mark.parametrize("probe_rows", [20_000, 50])  # 50: 'spread' has mostly distinct values, so it is sorted
 @pytest.mark.parametrize(("quantiles", "where"), [(6, ""), (10, "WHERE small > 0"), (3, "WHERE false")])
-def test_describe_equals_duckdbs_aggregates_over_the_rows(quantiles: int, where: str) -> None:
+def test_describe_equals_duckdbs_aggregates_over_the_rows(quantiles: int, where: str, probe_rows: int,
+                                                           monkeypatch) -> None:
+    monkeypatch.setattr(value_counts_module, "PROBE_ROWS", probe_rows)
     con = _table(np.random.default_rng(quantiles))
+    keys = {0: sqlglot.exp.column("spread"), 1: sqlglot.exp.column("small")}
+    assert value_counts_module.many_distinct(con, sqlglot.exp.to_table("data"), keys, "TEST") == (
+        {0} if probe_rows == 50 else set())
     rows = {r["name"]: r for r in _run(con, f"SELECT * FROM ML.DESCRIBE_DATA((SELECT * FROM data {where}), "
                                             f"STRUCT({quantiles} AS num_quantiles, 2 AS top_k))")}
     fractions = ", ".join(fraction_texts(quantiles))

@@ -9,7 +9,8 @@ What the monitoring functions compute from those counts is what the same aggrega
 statistics (DuckDB's `quantile_disc` and `median`: `disc_quantiles`, `median`), counts, extremes, and
 numpy.histogram's buckets (toolkit.ml.features.histograms.counts_in_buckets); sums (a mean, a standard deviation)
 agree to rounding. A column of few distinct values costs about one hash lookup per row; a column whose every value
-differs costs a hash table as large as the rows (about twice DuckDB's sort for `quantile_disc`)."""
+differs costs a hash table as large as the rows and a sort of it in numpy, several times DuckDB's `quantile_disc`:
+`many_distinct` finds such numerical columns from the first rows, which ML.DESCRIBE_DATA then sorts instead."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from fractions import Fraction
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from toolkit.errors import ModelError
@@ -76,31 +78,31 @@ def value_counts(con: duckdb.DuckDBPyConnection, rows: exp.Expression, keys: lis
         table = con.sql(counts_query(rows, keys).sql(dialect=DIALECT)).to_arrow_table()
     except duckdb.Error as error:
         raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
-    counts = table.column("__count").to_numpy().astype(np.int64)
+    group_counts = table.column("__count").combine_chunks().cast(pa.int64())
     if not keys:
-        return int(counts.sum()), []
-    first = table.column("__first").to_numpy() == 0
+        return int(pc.sum(group_counts).as_py() or 0), []
+    first = pc.equal(table.column("__first").combine_chunks(), 0)
     found = []
     for k, (_, kind) in enumerate(keys):
         column = table.column(k + 1).combine_chunks()
-        present = column.is_valid().to_numpy(zero_copy_only=False)
+        present = column.is_valid()  # the rows of column k's grouping set, but its NULL
+        counts = group_counts.filter(present).to_numpy()
         if kind == NUMERICAL:
-            values = column.to_numpy(zero_copy_only=False)[present].astype(np.float64)
-            kept = counts[present]
+            values = column.filter(present).to_numpy()
             if finite:
-                values, kept = values[np.isfinite(values)], kept[np.isfinite(values)]
-            order = np.argsort(values, kind="stable")  # NaN last, as DuckDB sorts it
-            found.append(Counted(values[order], kept[order], None, None))
+                values, counts = values[np.isfinite(values)], counts[np.isfinite(values)]
+            order = np.argsort(values)  # NaN last, as DuckDB sorts it (the values are distinct)
+            found.append(Counted(values[order], counts[order], None, None))
         else:
-            texts = column.filter(pa.array(present)).to_pylist()
-            found.append(Counted(texts, counts[present], min(texts, default=None), max(texts, default=None),
-                                 sum(len(text) * int(c) for text, c in zip(texts, counts[present]))))
+            texts = column.filter(present).to_pylist()
+            found.append(Counted(texts, counts, min(texts, default=None), max(texts, default=None),
+                                 sum(len(text) * int(c) for text, c in zip(texts, counts))))
     extremes = _as_text(con, [v for c in found if isinstance(c.values, np.ndarray) and len(c.values)
                               for v in (c.values[0], c.values[-1])])
     for k, counted in enumerate(found):
         if isinstance(counted.values, np.ndarray) and len(counted.values):
             found[k] = Counted(counted.values, counted.counts, next(extremes), next(extremes))
-    return int(counts[first].sum()), found
+    return int(pc.sum(group_counts.filter(first)).as_py() or 0), found
 
 
 def _as_text(con: duckdb.DuckDBPyConnection, numbers: list[float]):
@@ -150,14 +152,44 @@ def disc_quantiles(counted: Counted, fractions: list[str]) -> list[float]:
 
 
 def median(counted: Counted) -> float:
-    """DuckDB's `median` over DOUBLE values: the middle value, or on an even count lo · (1 - ½) + hi · ½ of the
-    two middle ones (its interpolation at (n - 1) / 2, exactly as DuckDB computes it: -1e308 and 1e308 give 0)."""
+    """DuckDB's `median` over DOUBLE values (`middle`)."""
     n = counted.count
-    low, high = at_ranks(counted, [(n - 1) // 2, n // 2])
+    return middle(*at_ranks(counted, [(n - 1) // 2, n // 2]), n)
+
+
+def middle(low: float, high: float, n: int) -> float:
+    """DuckDB's `median` of n values from the two in the middle (ranks ⌊(n-1)/2⌋ and ⌈(n-1)/2⌉): the middle value,
+    or on an even count lo · (1 - ½) + hi · ½ (its interpolation at (n - 1) / 2, exactly as DuckDB computes it:
+    -1e308 and 1e308 give 0)."""
     if n % 2:
         return low
     with np.errstate(invalid="ignore", over="ignore"):
         return float(np.float64(low) * 0.5 + np.float64(high) * 0.5)
+
+
+MIDDLE_FRACTIONS = ["0.5", "0.500000000001"]  # quantile_disc's ranks ⌊(n-1)/2⌋ and ⌈(n-1)/2⌉ (below 10^11 rows)
+PROBE_ROWS = 20_000
+
+
+def many_distinct(con: duckdb.DuckDBPyConnection, rows: exp.Expression, candidates: dict[int, exp.Expression],
+                  function: str, hint: str = "check the input query") -> set[int]:
+    """The candidates (numerical expressions over a row, by key) whose non-NULL values nearly all differ (over 90 %)
+    in the first PROBE_ROWS rows, when there are more rows: counting such values costs more than DuckDB's sort."""
+    if not candidates:
+        return set()
+    first = exp.Subquery(this=exp.select(exp.Star()).from_(rows.copy()).limit(PROBE_ROWS + 1),
+                         alias=exp.TableAlias(this=exp.to_identifier("__probe")))
+    counted = [exp.Count(this=value.copy()) for value in candidates.values()]
+    distinct = [exp.Count(this=exp.Distinct(expressions=[value.copy()])) for value in candidates.values()]
+    query = exp.select(exp.Count(this=exp.Star()), *counted, *distinct).from_(first)
+    try:
+        sampled, *found = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
+    except duckdb.Error as error:
+        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
+    if sampled <= PROBE_ROWS:
+        return set()
+    values, seen = found[:len(candidates)], found[len(candidates):]
+    return {k for k, n, d in zip(candidates, values, seen) if n and d * 10 > n * 9}
 
 
 def mean_and_stdev(counted: Counted) -> tuple[float, float | None]:

@@ -10,13 +10,15 @@ MAX(index) + 1. Any other type (MAP, UNION, a nested ARRAY, JSON, …) is refuse
 
 Computed in DuckDB, as sqlglot expressions, in one pass over the input (and one over each array column's
 elements): every column's distinct values and their counts, by DuckDB's parallel hash aggregation
-(toolkit.ml.features.value_counts), from which every statistic follows exactly as from the rows:
+(toolkit.ml.features.value_counts), from which every statistic follows exactly as from the rows. A numerical
+column whose values nearly all differ in the first 20,000 rows is read by DuckDB's aggregates instead, in one more
+pass (AVG, STDDEV_SAMP, and one `quantile_disc` for its quantiles and its median): the same statistics.
 - `quantiles`: what DuckDB's exact `quantile_disc(x, [0, 1/n, …, 1])` gives, the num_quantiles + 1 boundaries
   BigQuery's APPROX_QUANTILES(x, n) returns (minimum, n - 1 inner boundaries, maximum), each a value of the column:
   the inverse of the empirical distribution function at i/n (numpy's 'inverted_cdf'). BigQuery's are approximate
   (within its sketch's rank error), these exact. `array_length_quantiles` likewise over the arrays' lengths.
 - `median`: DuckDB's `median` of the values as DOUBLE (interpolated between the two middle values on an even
-  count); `mean` and `stdev` (the sample standard deviation, STDDEV_SAMP, BigQuery's STDDEV) summed in float64
+  count; for a FLOAT or DECIMAL column the midpoint in DOUBLE, not rounded to the column's type); `mean` and `stdev` (the sample standard deviation, STDDEV_SAMP, BigQuery's STDDEV) summed in float64
   over the distinct values, weighted by their counts, which equals DuckDB's AVG and STDDEV_SAMP to rounding.
 - `unique`: the exact number of distinct values (BigQuery: APPROX_COUNT_DISTINCT); `top_values`: the `top_k` most
   frequent values with their exact counts, most frequent first, ties by value descending (BigQuery:
@@ -31,16 +33,21 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
+from toolkit.errors import ModelError
 from toolkit.ml.features.distributions import CATEGORICAL, NUMERICAL, Feature, elements, features, source
 from toolkit.ml.features.value_counts import (
+    MIDDLE_FRACTIONS,
     Counted,
     disc_quantiles,
     fraction_texts,
     histogram,
+    many_distinct,
     mean_and_stdev,
     median,
+    middle,
     value_counts,
 )
+from toolkit.sql.dialect import DIALECT
 
 OUTPUT_SCHEMA = pa.schema([
     ("name", pa.string()), ("num_rows", pa.int64()), ("num_nulls", pa.int64()), ("num_zeros", pa.int64()),
@@ -67,6 +74,40 @@ def _value_stats(counted: Counted, kind: str, rows: int, fractions: list[str]) -
     return stats
 
 
+def _aggregated_stats(con: duckdb.DuckDBPyConnection, rows: exp.Expression, read: dict[int, Feature],
+                      fractions: list[str]) -> dict[int, list]:
+    """For numerical columns of mostly distinct values: DuckDB's aggregates over the rows (one more pass), the
+    same statistics as `_value_stats` gives: the count, zeros, extremes, AVG, STDDEV_SAMP and one `quantile_disc`
+    holding the quantiles and the two middle values."""
+    if not read:
+        return {}
+    columns = []
+    for feature in read.values():
+        number = exp.cast(feature.value.copy(), exp.DataType.build("DOUBLE"))
+        listed = exp.Array(expressions=[exp.Literal.number(text) for text in fractions + MIDDLE_FRACTIONS])
+        columns += [exp.Count(this=number.copy()),
+                    exp.Sum(this=exp.If(this=exp.EQ(this=number.copy(), expression=exp.Literal.number(0)),
+                                        true=exp.Literal.number(1), false=exp.Literal.number(0))),
+                    exp.cast(exp.Min(this=number.copy()), exp.DataType.build("VARCHAR")),
+                    exp.cast(exp.Max(this=number.copy()), exp.DataType.build("VARCHAR")),
+                    exp.Avg(this=number.copy()), exp.StddevSamp(this=number.copy()),
+                    exp.cast(_func("quantile_disc", feature.value.copy(), listed), exp.DataType.build("DOUBLE[]"))]
+    query = exp.select(*columns).from_(rows.copy())
+    try:
+        found = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
+    except duckdb.Error as error:
+        raise ModelError(f"ML.DESCRIBE_DATA: computing the statistics failed in DuckDB: {error}",
+                         hint="check the input query") from None
+    return {k: list(found[7 * i:7 * i + 7]) for i, k in enumerate(read)}
+
+
+def _numerical_from_aggregates(found: list, rows: int) -> dict[str, object]:
+    n, zeros, low, high, mean, stdev, quantiles = found
+    return {"num_nulls": rows - n, "num_values": n, "num_zeros": zeros, "min": low, "max": high, "mean": mean,
+            "stdev": stdev, "median": middle(quantiles[-2], quantiles[-1], n) if n else None,
+            "quantiles": quantiles[:-2] if n else None}
+
+
 def _length_stats(lengths: Counted, fractions: list[str]) -> dict[str, object]:
     if not lengths.count:
         return {}
@@ -90,10 +131,18 @@ def describe_data(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema, s
     described = features(schema)
     rows = source(sql)
     keys = [(_func("len", f.value.copy()), NUMERICAL) if f.is_array else (f.value, f.kind) for f in described]
-    num_rows, counted = value_counts(con, rows, keys, "DESCRIBE_DATA")
+    sorted_ones = many_distinct(con, rows, {k: f.value for k, f in enumerate(described)
+                                            if f.kind == NUMERICAL and not f.is_array}, "DESCRIBE_DATA")
+    counted_keys = [k for k in range(len(keys)) if k not in sorted_ones]
+    num_rows, counted = value_counts(con, rows, [keys[k] for k in counted_keys], "DESCRIBE_DATA")
+    by_key = dict(zip(counted_keys, counted))
+    aggregated = _aggregated_stats(con, rows, {k: described[k] for k in sorted_ones}, fractions)
     out = []
-    for feature, counts in zip(described, counted):
-        if feature.is_array:
+    for k, feature in enumerate(described):
+        counts = by_key.get(k)
+        if k in aggregated:
+            stats = _numerical_from_aggregates(aggregated[k], num_rows)
+        elif feature.is_array:
             stats = _length_stats(counts, length_fractions)
             element_keys = [(feature.element, feature.kind)]
             if feature.index is not None:
