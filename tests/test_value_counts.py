@@ -153,3 +153,29 @@ def test_drift_on_bucket_edges_with_nan_inf_and_nulls_against_scipy() -> None:
     p, _ = np.histogram(base, 10, (0.0, 1.0))
     q, _ = np.histogram(study, 10, (0.0, 1.0))
     assert abs(row["value"] - jensenshannon(p, q, base=2) ** 2) <= 1e-12
+
+
+def test_drift_is_the_same_whether_a_column_is_counted_or_bucketed_in_sql(monkeypatch) -> None:
+    rng = np.random.default_rng(5)
+    con = duckdb.connect()
+    for name, rows, shift in (("base", 3000, 0.0), ("study", 2000, 0.4)):
+        x = np.round(rng.normal(shift, 1.0, rows), 1)  # few values, on bucket edges of [min, max]
+        x[:5] = [np.nan, np.inf, -np.inf, x.min(), x.max()]
+        frame = pa.table({"x": pa.array(x, mask=rng.random(rows) < 0.05), "y": rng.normal(shift, 1.0, rows),
+                          "n": rng.integers(0, 20, rows)})
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+        con.unregister("frame")
+    sql = "SELECT input, value FROM ML.VALIDATE_DATA_DRIFT(TABLE base, TABLE study, STRUCT(7 AS num_histogram_buckets))"
+    counted = _run(con, sql)
+    monkeypatch.setattr(value_counts_module, "PROBE_ROWS", 100)  # x and y now nearly all differ in the first rows
+    assert value_counts_module.many_distinct(con, sqlglot.exp.to_table("base"), {0: sqlglot.exp.column("y"),
+                                             1: sqlglot.exp.column("n")}, "TEST") == {0}
+    assert _run(con, sql) == counted
+    for row in counted:
+        base, study = ([v for (v,) in con.execute(f"SELECT {row['input']} FROM {t}").fetchall()
+                        if v is not None and math.isfinite(v)] for t in ("base", "study"))
+        low, high = min(base + study), max(base + study)
+        p, _ = np.histogram(base, 7, (low, high))
+        q, _ = np.histogram(study, 7, (low, high))
+        assert abs(row["value"] - jensenshannon(p, q, base=2) ** 2) <= 1e-12, row["input"]

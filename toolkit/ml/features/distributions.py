@@ -9,7 +9,7 @@ categorical (read as STRING); a STRUCT's fields are columns of their own (`colum
 read unnested, an ARRAY<STRUCT<INT64, numerical>> (a sparse tensor) on its values.
 
 A distribution (`scan`, one pass over the rows: toolkit.ml.features.value_counts): the number of non-NULL values;
-for a numerical column its smallest and largest value and (`buckets`) its counts in equal-width buckets over a
+for a numerical column its smallest and largest value and (`bucket_counts`) its counts in equal-width buckets over a
 range the caller chooses (numpy.histogram's buckets); for a categorical column the count of each value."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.histograms import counts_in_buckets
-from toolkit.ml.features.value_counts import CATEGORICAL, NUMERICAL, histogram, value_counts
+from toolkit.ml.features.histograms import bucket, counts_in_buckets
+from toolkit.ml.features.value_counts import CATEGORICAL, NUMERICAL, histogram, many_distinct, value_counts
 from toolkit.sql.dialect import DIALECT
 
 SKEW_BUCKETS = 10  # ML.VALIDATE_DATA_SKEW has no bucket setting: ML.VALIDATE_DATA_DRIFT's default
@@ -119,22 +119,30 @@ def elements(rows: exp.Expression, feature: Feature) -> exp.Expression:
 def scan(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function: str,
          hint: str = "check the input query") -> tuple[int, list[dict]]:
     """The rows of query `sql` and, for each feature, {"count", "low", "high", "counted"} (numerical: its
-    `Counted` values, for `buckets`) or {"count", "values"} (categorical: value → count), read as DOUBLE or as
-    STRING, NULLs, NaN and infinities left out (they have no place among equal-width buckets): one pass over the
-    rows, one more over each array column's elements."""
+    `Counted` values, for `bucket_counts`) or {"count", "values"} (categorical: value → count), read as DOUBLE or
+    as STRING, NULLs, NaN and infinities left out (they have no place among equal-width buckets): one pass over
+    the rows, one more over each array column's elements. A numerical column whose values nearly all differ
+    (value_counts.many_distinct) is not counted (`counted` None): its range comes from one more aggregate pass, and
+    `bucket_counts` buckets it in SQL."""
     rows = source(sql)
     scalars = [k for k, feature in enumerate(read) if not feature.is_array]
-    num_rows, counted = value_counts(con, rows, [(read[k].value, read[k].kind) for k in scalars], function, hint,
-                                     finite=True)
-    found = dict(zip(scalars, counted))
+    ranged_only = many_distinct(con, rows, {k: read[k].value for k in scalars if read[k].kind == NUMERICAL},
+                                function, hint)
+    counted_keys = [k for k in scalars if k not in ranged_only]
+    num_rows, counted = value_counts(con, rows, [(read[k].value, read[k].kind) for k in counted_keys], function,
+                                     hint, finite=True)
+    found: dict[int, object] = dict(zip(counted_keys, counted))
     for k, feature in enumerate(read):
         if feature.is_array:
             _, (found[k],) = value_counts(con, elements(rows, feature), [(feature.element, feature.kind)], function,
                                           hint, finite=True)
+    ranges = _ranges(con, rows, {k: read[k] for k in ranged_only}, function, hint)
     described = []
     for k, feature in enumerate(read):
-        counts = found[k]
-        if feature.kind == NUMERICAL:
+        counts = found.get(k)
+        if k in ranges:
+            described.append(ranges[k])
+        elif feature.kind == NUMERICAL:
             low, high = (float(counts.values[0]), float(counts.values[-1])) if counts.count else (None, None)
             described.append({"count": counts.count, "low": low, "high": high, "counted": counts})
         else:
@@ -142,11 +150,48 @@ def scan(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function
     return num_rows, described
 
 
-def buckets(described: dict, low: float, high: float, num_buckets: int) -> list[int]:
-    """A numerical feature's (from `scan`) counts in `num_buckets` equal-width buckets over [low, high], which
-    holds its values: numpy.histogram's buckets."""
-    counted = described["counted"]
-    return counts_in_buckets(counted.values, counted.counts, low, high, num_buckets)
+def _read(feature: Feature) -> exp.Expression:
+    """A numerical scalar column as DOUBLE, NaN and the infinities as NULL."""
+    number = exp.cast(feature.value.copy(), exp.DataType.build("DOUBLE"))
+    return exp.Case(ifs=[exp.If(this=exp.Anonymous(this="isfinite", expressions=[number]), true=number.copy())])
+
+
+def _aggregate(con: duckdb.DuckDBPyConnection, rows: exp.Expression, columns: list[exp.Expression], function: str,
+               hint: str) -> tuple:
+    try:
+        return con.execute(exp.select(*columns).from_(rows.copy()).sql(dialect=DIALECT)).fetchall()[0]
+    except duckdb.Error as error:
+        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
+
+
+def _ranges(con: duckdb.DuckDBPyConnection, rows: exp.Expression, read: dict[int, Feature], function: str,
+            hint: str) -> dict[int, dict]:
+    """Numerical scalar columns' finite counts and ranges, in one aggregate pass."""
+    if not read:
+        return {}
+    columns = [agg(this=_read(f)) for f in read.values() for agg in (exp.Count, exp.Min, exp.Max)]
+    found = _aggregate(con, rows, columns, function, hint)
+    return {k: {"count": found[3 * i], "low": found[3 * i + 1], "high": found[3 * i + 2], "counted": None}
+            for i, k in enumerate(read)}
+
+
+def bucket_counts(con: duckdb.DuckDBPyConnection, sql: str, ranged: list[tuple[Feature, dict, float, float]],
+                  num_buckets: int, function: str, hint: str = "check the input query") -> list[list[int]]:
+    """For each (numerical feature, its `scan`, low, high): its counts in `num_buckets` equal-width buckets over
+    [low, high], which holds its values: numpy.histogram's buckets, from its value counts, or for a column `scan`
+    did not count, in SQL (histograms.bucket) in one more pass over the rows."""
+    uncounted = {i: feature for i, (feature, described, _, _) in enumerate(ranged) if described["counted"] is None}
+    columns = [exp.Anonymous(this="histogram", expressions=[bucket(_read(feature), ranged[i][2], ranged[i][3],
+                                                                   num_buckets)]) for i, feature in uncounted.items()]
+    found = dict(zip(uncounted, _aggregate(con, source(sql), columns, function, hint))) if columns else {}
+    out = []
+    for i, (_, described, low, high) in enumerate(ranged):
+        if i in found:
+            out.append([(found[i] or {}).get(b, 0) for b in range(num_buckets)])
+        else:
+            counted = described["counted"]
+            out.append(counts_in_buckets(counted.values, counted.counts, low, high, num_buckets))
+    return out
 
 
 def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns: list[str]) -> list[dict]:
@@ -164,6 +209,8 @@ def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns
     try:
         sql = exp.select("*").from_(exp.to_table(name)).sql(dialect=DIALECT)
         rows, described = scan(con, sql, read, "VALIDATE_DATA_SKEW")
+        ranged = [(f, d, d["low"], d["high"]) for f, d in zip(read, described) if f.kind == NUMERICAL and d["count"]]
+        counts = iter(bucket_counts(con, sql, ranged, SKEW_BUCKETS, "VALIDATE_DATA_SKEW"))
     finally:
         con.unregister(name)
     records = []
@@ -171,8 +218,7 @@ def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns
         record = {"input": feature.name, "column": feature.column, "kind": feature.kind, "is_array": feature.is_array,
                   "type": str(selected.schema.field(feature.column).type), "rows": rows, "count": stats["count"]}
         if feature.kind == NUMERICAL:
-            record.update(low=stats["low"], high=stats["high"],
-                          buckets=buckets(stats, stats["low"], stats["high"], SKEW_BUCKETS) if stats["count"] else [])
+            record.update(low=stats["low"], high=stats["high"], buckets=next(counts) if stats["count"] else [])
         else:
             ranked = sorted(stats["values"].items(), key=lambda item: (-item[1], item[0]))
             record.update(values=dict(ranked[:TOP_VALUES]), other=sum(c for _, c in ranked[TOP_VALUES:]))

@@ -19,7 +19,9 @@ documents (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/bi
 
 Computed in DuckDB in one pass over each table (and one over each ARRAY column's elements): every column's distinct
 values and their counts (toolkit.ml.features.value_counts); each numerical column's buckets follow from its values
-over the two tables' range, numpy.histogram's buckets."""
+over the two tables' range, numpy.histogram's buckets. A numerical column whose values nearly all differ in the
+first 20,000 rows is not counted: its range and then its buckets come from two more aggregate passes (the same
+buckets, computed in SQL)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.distributions import NUMERICAL, Feature, buckets, features, scan
+from toolkit.ml.features.distributions import NUMERICAL, Feature, bucket_counts, features, scan
 from toolkit.ml.features.histograms import jensen_shannon, l_infinity
 
 FUNCTION = "VALIDATE_DATA_DRIFT"
@@ -120,13 +122,17 @@ def validate_data_drift(con: duckdb.DuckDBPyConnection, base_sql: str, base: pa.
             if not stats["count"]:
                 raise ModelError(f"{WHERE}: column '{feature.name}' is NULL in every row of the {side} table",
                                  hint="its distribution is empty: leave it out, or fill it in")
+    numerical = [k for k, f in enumerate(paired) if f.kind == NUMERICAL]
+    ranges = {k: (min(described["base"][k]["low"], described["study"][k]["low"]),
+                  max(described["base"][k]["high"], described["study"][k]["high"])) for k in numerical}
+    counts = {side: dict(zip(numerical, bucket_counts(
+        con, sql, [(paired[k], described[side][k], *ranges[k]) for k in numerical], settings["num_histogram_buckets"],
+        FUNCTION, _HINT))) for side, sql in (("base", base_sql), ("study", study_sql))}
     out = []
     for k, feature in enumerate(paired):
-        pair = (described["base"][k], described["study"][k])
         if feature.kind == NUMERICAL:
-            low, high = min(d["low"] for d in pair), max(d["high"] for d in pair)
-            counts = [dict(enumerate(buckets(d, low, high, settings["num_histogram_buckets"]))) for d in pair]
+            pair = [dict(enumerate(counts[side][k])) for side in ("base", "study")]
         else:
-            counts = [d["values"] for d in pair]
-        out.append(verdict(feature, settings, thresholds, *counts))
+            pair = [described[side][k]["values"] for side in ("base", "study")]
+        out.append(verdict(feature, settings, thresholds, *pair))
     return pa.Table.from_pylist(out, schema=OUTPUT_SCHEMA)

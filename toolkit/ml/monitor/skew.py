@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.distributions import SKEW_BUCKETS, Feature, buckets, features, scan
+from toolkit.ml.features.distributions import SKEW_BUCKETS, Feature, bucket_counts, features, scan
 from toolkit.ml.features.histograms import rebucketed
 from toolkit.ml.monitor.drift import OUTPUT_SCHEMA, check_settings, chosen_thresholds, describe_kind, verdict
 from toolkit.ml.store.statistics import load_training_statistics
@@ -61,7 +61,9 @@ def validate_data_skew(con: duckdb.DuckDBPyConnection, model: str, version: int 
     numerical = [k for k, (feature, _) in enumerate(pairs) if feature.kind == "numerical"]
     ranges = {k: (min(pairs[k][1]["low"], described[k]["low"]), max(pairs[k][1]["high"], described[k]["high"]))
               for k in numerical}
-    serving_counts = {k: buckets(described[k], *ranges[k], SKEW_BUCKETS) for k in numerical}
+    counted = bucket_counts(con, sql, [(pairs[k][0], described[k], *ranges[k]) for k in numerical], SKEW_BUCKETS,
+                            FUNCTION, _HINT) if numerical else []
+    serving_counts = dict(zip(numerical, counted))
     out = []
     for k, (feature, trained) in enumerate(pairs):
         if k in serving_counts:
