@@ -168,7 +168,7 @@ def middle(low: float, high: float, n: int) -> float:
 
 
 MIDDLE_FRACTIONS = ["0.5", "0.500000000001"]  # quantile_disc's ranks ⌊(n-1)/2⌋ and ⌈(n-1)/2⌉ (below 10^11 rows)
-PROBE_ROWS = 20_000
+PROBE_ROWS = 10_000
 
 
 def many_distinct(con: duckdb.DuckDBPyConnection, rows: exp.Expression, candidates: dict[int, exp.Expression],

@@ -11,7 +11,7 @@ MAX(index) + 1. Any other type (MAP, UNION, a nested ARRAY, JSON, …) is refuse
 Computed in DuckDB, as sqlglot expressions, in one pass over the input (and one over each array column's
 elements): every column's distinct values and their counts, by DuckDB's parallel hash aggregation
 (toolkit.ml.features.value_counts), from which every statistic follows exactly as from the rows. A numerical
-column whose values nearly all differ in the first 20,000 rows is read by DuckDB's aggregates instead, in one more
+column whose values nearly all differ in the first 10,000 rows is read by DuckDB's aggregates instead, in one more
 pass (AVG, STDDEV_SAMP, and one `quantile_disc` for its quantiles and its median): the same statistics.
 - `quantiles`: what DuckDB's exact `quantile_disc(x, [0, 1/n, …, 1])` gives, the num_quantiles + 1 boundaries
   BigQuery's APPROX_QUANTILES(x, n) returns (minimum, n - 1 inner boundaries, maximum), each a value of the column:

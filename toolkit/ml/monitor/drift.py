@@ -20,7 +20,7 @@ documents (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/bi
 Computed in DuckDB in one pass over each table (and one over each ARRAY column's elements): every column's distinct
 values and their counts (toolkit.ml.features.value_counts); each numerical column's buckets follow from its values
 over the two tables' range, numpy.histogram's buckets. A numerical column whose values nearly all differ in the
-first 20,000 rows is not counted: its range and then its buckets come from two more aggregate passes (the same
+first 10,000 rows is not counted: its range and then its buckets come from two more aggregate passes (the same
 buckets, computed in SQL)."""
 
 from __future__ import annotations
