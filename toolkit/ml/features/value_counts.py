@@ -18,6 +18,7 @@ one)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -31,6 +32,9 @@ from toolkit.errors import ModelError
 from toolkit.sql.dialect import DIALECT
 
 NUMERICAL, CATEGORICAL = "numerical", "categorical"
+SETS_PER_QUERY = 32  # DuckDB's time grows with the square of the grouping sets: wider inputs take more passes
+PROBE_ROWS = 10_000  # the first rows `many_distinct` looks at
+MIDDLE_FRACTIONS = ["0.5", "0.500000000001"]  # quantile_disc's ranks ⌊(n-1)/2⌋ and ⌈(n-1)/2⌉ (below 10^11 rows)
 _DOUBLE, _TEXT = exp.DataType.build("DOUBLE"), exp.DataType.build("VARCHAR")
 
 
@@ -69,9 +73,6 @@ def counts_query(rows: exp.Expression, keys: list[tuple[exp.Expression, str]]) -
     grouped.set("group", exp.Group(expressions=[exp.GroupingSets(
         expressions=[exp.Paren(this=_key(k)) for k in range(len(keys))])]))
     return grouped
-
-
-SETS_PER_QUERY = 32  # DuckDB's time grows with the square of the grouping sets: wider inputs take more passes
 
 
 def value_counts(con: duckdb.DuckDBPyConnection, rows: exp.Expression, keys: list[tuple[exp.Expression, str]],
@@ -120,7 +121,7 @@ def _value_counts(con: duckdb.DuckDBPyConnection, rows: exp.Expression, keys: li
     return int(pc.sum(group_counts.filter(first)).as_py() or 0), found
 
 
-def _as_text(con: duckdb.DuckDBPyConnection, numbers: list[float]):
+def _as_text(con: duckdb.DuckDBPyConnection, numbers: list[float]) -> Iterator[str]:
     """Each DOUBLE as DuckDB writes it (CAST(x AS VARCHAR)), in order."""
     if not numbers:
         return iter(())
@@ -180,10 +181,6 @@ def middle(low: float, high: float, n: int) -> float:
         return low
     with np.errstate(invalid="ignore", over="ignore"):
         return float(np.float64(low) * 0.5 + np.float64(high) * 0.5)
-
-
-MIDDLE_FRACTIONS = ["0.5", "0.500000000001"]  # quantile_disc's ranks ⌊(n-1)/2⌋ and ⌈(n-1)/2⌉ (below 10^11 rows)
-PROBE_ROWS = 10_000
 
 
 def many_distinct(con: duckdb.DuckDBPyConnection, rows: exp.Expression, candidates: dict[int, exp.Expression],
