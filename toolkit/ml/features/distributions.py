@@ -8,9 +8,9 @@ floats and NUMERIC are numerical (read as DOUBLE); STRING, BOOL, BYTES, DATE, DA
 categorical (read as STRING); a STRUCT's fields are columns of their own (`column.field`); an ARRAY's elements are
 read unnested, an ARRAY<STRUCT<INT64, numerical>> (a sparse tensor) on its values.
 
-A distribution (`scan` then `bucket_counts`): the number of non-NULL values; for a numerical column its smallest
-and largest value and its counts in equal-width buckets over a range the caller chooses (toolkit.ml.features.
-histograms.bucket: numpy.histogram's buckets); for a categorical column the count of each value."""
+A distribution (`scan`, one pass over the rows: toolkit.ml.features.value_counts): the number of non-NULL values;
+for a numerical column its smallest and largest value and (`bucket_counts`) its counts in equal-width buckets over a
+range the caller chooses (numpy.histogram's buckets); for a categorical column the count of each value."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ import pyarrow as pa
 from sqlglot import exp
 
 from toolkit.errors import ModelError
-from toolkit.ml.features.histograms import bucket
+from toolkit.ml.features.histograms import bucket, counts_in_buckets
+from toolkit.ml.features.value_counts import CATEGORICAL, NUMERICAL, histogram, many_distinct, value_counts
 from toolkit.sql.dialect import DIALECT
 
-NUMERICAL, CATEGORICAL = "numerical", "categorical"
 SKEW_BUCKETS = 10  # ML.VALIDATE_DATA_SKEW has no bucket setting: ML.VALIDATE_DATA_DRIFT's default
 TOP_VALUES = 10_000  # categorical values kept at training, most frequent first; the rest are counted together
 ELEMENT = "__element"
@@ -105,18 +105,6 @@ def _array_feature(function: str, column: str, name: str, value: exp.Expression,
     return None
 
 
-def aggregate(con: duckdb.DuckDBPyConnection, source: exp.Expression, columns: dict[str, exp.Expression],
-              function: str, hint: str = "check the input query") -> dict[str, object]:
-    """One aggregate query over `source`: {alias: value}; a DuckDB error is ML.`function`'s."""
-    query = exp.select(*[exp.alias_(expression, alias, quoted=True) for alias, expression in columns.items()])
-    query = query.from_(source)
-    try:
-        row = con.execute(query.sql(dialect=DIALECT)).fetchall()[0]
-    except duckdb.Error as error:
-        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
-    return dict(zip(columns, row))
-
-
 def source(sql: str, alias: str = "__input") -> exp.Expression:
     """The rows of query `sql` as a FROM item."""
     return exp.Subquery(this=exp.maybe_parse(sql, dialect=DIALECT), alias=exp.TableAlias(this=exp.to_identifier(alias)))
@@ -128,65 +116,82 @@ def elements(rows: exp.Expression, feature: Feature) -> exp.Expression:
     return exp.Subquery(this=unnested.from_(rows.copy()), alias=exp.TableAlias(this=exp.to_identifier("__elements")))
 
 
+def scan(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function: str,
+         hint: str = "check the input query") -> tuple[int, list[dict]]:
+    """The rows of query `sql` and, for each feature, {"count", "low", "high", "counted"} (numerical: its
+    `Counted` values, for `bucket_counts`) or {"count", "values"} (categorical: value → count), read as DOUBLE or
+    as STRING, NULLs, NaN and infinities left out (they have no place among equal-width buckets): one pass over
+    the rows, one more over each array column's elements. A numerical column whose values nearly all differ
+    (value_counts.many_distinct) is not counted (`counted` None): its range comes from one more aggregate pass, and
+    `bucket_counts` buckets it in SQL."""
+    rows = source(sql)
+    scalars = [k for k, feature in enumerate(read) if not feature.is_array]
+    ranged_only = many_distinct(con, rows, {k: read[k].value for k in scalars if read[k].kind == NUMERICAL},
+                                function, hint)
+    counted_keys = [k for k in scalars if k not in ranged_only]
+    num_rows, counted = value_counts(con, rows, [(read[k].value, read[k].kind) for k in counted_keys], function,
+                                     hint, finite=True)
+    found: dict[int, object] = dict(zip(counted_keys, counted))
+    for k, feature in enumerate(read):
+        if feature.is_array:
+            _, (found[k],) = value_counts(con, elements(rows, feature), [(feature.element, feature.kind)], function,
+                                          hint, finite=True)
+    ranges = _ranges(con, rows, {k: read[k] for k in ranged_only}, function, hint)
+    described = []
+    for k, feature in enumerate(read):
+        counts = found.get(k)
+        if k in ranges:
+            described.append(ranges[k])
+        elif feature.kind == NUMERICAL:
+            low, high = (float(counts.values[0]), float(counts.values[-1])) if counts.count else (None, None)
+            described.append({"count": counts.count, "low": low, "high": high, "counted": counts})
+        else:
+            described.append({"count": counts.count, "values": histogram(counts)})
+    return num_rows, described
+
+
 def _read(feature: Feature) -> exp.Expression:
-    """The value a distribution counts: the column (an array's element), as DOUBLE or as VARCHAR; a NaN or an
-    infinity is left out like a NULL (it has no place among equal-width buckets)."""
-    value = feature.element if feature.is_array else feature.value
-    if feature.kind != NUMERICAL:
-        return exp.cast(value.copy(), exp.DataType.build("VARCHAR"))
-    number = exp.cast(value.copy(), exp.DataType.build("DOUBLE"))
+    """A numerical scalar column as DOUBLE, NaN and the infinities as NULL."""
+    number = exp.cast(feature.value.copy(), exp.DataType.build("DOUBLE"))
     return exp.Case(ifs=[exp.If(this=exp.Anonymous(this="isfinite", expressions=[number]), true=number.copy())])
 
 
-def _first(feature: Feature, k: int) -> dict[str, exp.Expression]:
-    x = _read(feature)
-    if feature.kind == NUMERICAL:
-        return {f"{k}:low": exp.Min(this=x), f"{k}:high": exp.Max(this=x.copy()), f"{k}:count": exp.Count(this=x.copy())}
-    return {f"{k}:values": exp.Anonymous(this="histogram", expressions=[x])}
+def _aggregate(con: duckdb.DuckDBPyConnection, rows: exp.Expression, columns: list[exp.Expression], function: str,
+               hint: str) -> tuple:
+    try:
+        return con.execute(exp.select(*columns).from_(rows.copy()).sql(dialect=DIALECT)).fetchall()[0]
+    except duckdb.Error as error:
+        raise ModelError(f"ML.{function}: computing the statistics failed in DuckDB: {error}", hint=hint) from None
 
 
-def scan(con: duckdb.DuckDBPyConnection, sql: str, read: list[Feature], function: str,
-         hint: str = "check the input query") -> tuple[int, list[dict]]:
-    """The rows of query `sql` and, for each feature, {"count", "low", "high"} (numerical) or {"count", "values"}
-    (categorical: value → count), NULLs left out: one aggregate query over the rows, one more per array column."""
-    rows = source(sql)
-    columns: dict[str, exp.Expression] = {"rows": exp.Count(this=exp.Star())}
-    for k, feature in enumerate(read):
-        if not feature.is_array:
-            columns.update(_first(feature, k))
-    found = aggregate(con, rows, columns, function, hint)
-    for k, feature in enumerate(read):
-        if feature.is_array:
-            found.update(aggregate(con, elements(rows, feature), _first(feature, k), function, hint))
-    described = []
-    for k, feature in enumerate(read):
-        if feature.kind == NUMERICAL:
-            described.append({"count": found[f"{k}:count"], "low": found[f"{k}:low"], "high": found[f"{k}:high"]})
-        else:
-            values = found[f"{k}:values"] or {}
-            described.append({"count": sum(values.values()), "values": values})
-    return found["rows"], described
+def _ranges(con: duckdb.DuckDBPyConnection, rows: exp.Expression, read: dict[int, Feature], function: str,
+            hint: str) -> dict[int, dict]:
+    """Numerical scalar columns' finite counts and ranges, in one aggregate pass."""
+    if not read:
+        return {}
+    columns = [agg(this=_read(f)) for f in read.values() for agg in (exp.Count, exp.Min, exp.Max)]
+    found = _aggregate(con, rows, columns, function, hint)
+    return {k: {"count": found[3 * i], "low": found[3 * i + 1], "high": found[3 * i + 2], "counted": None}
+            for i, k in enumerate(read)}
 
 
-def bucket_counts(con: duckdb.DuckDBPyConnection, sql: str, ranged: list[tuple[Feature, float, float]],
+def bucket_counts(con: duckdb.DuckDBPyConnection, sql: str, ranged: list[tuple[Feature, dict, float, float]],
                   num_buckets: int, function: str, hint: str = "check the input query") -> list[list[int]]:
-    """For each (numerical feature, low, high): its counts in `num_buckets` equal-width buckets over [low, high]
-    (every value lies in it), one aggregate query over the rows and one more per array column."""
-    rows = source(sql)
-
-    def counts(k: int, feature: Feature, low: float, high: float) -> dict[str, exp.Expression]:
-        return {f"{k}:counts": exp.Anonymous(this="histogram", expressions=[bucket(_read(feature), low, high,
-                                                                                   num_buckets)])}
-
-    columns: dict[str, exp.Expression] = {}
-    for k, (feature, low, high) in enumerate(ranged):
-        if not feature.is_array:
-            columns.update(counts(k, feature, low, high))
-    found = aggregate(con, rows, columns, function, hint) if columns else {}
-    for k, (feature, low, high) in enumerate(ranged):
-        if feature.is_array:
-            found.update(aggregate(con, elements(rows, feature), counts(k, feature, low, high), function, hint))
-    return [[(found[f"{k}:counts"] or {}).get(i, 0) for i in range(num_buckets)] for k in range(len(ranged))]
+    """For each (numerical feature, its `scan`, low, high): its counts in `num_buckets` equal-width buckets over
+    [low, high], which holds its values: numpy.histogram's buckets, from its value counts, or for a column `scan`
+    did not count, in SQL (histograms.bucket) in one more pass over the rows."""
+    uncounted = {i: feature for i, (feature, described, _, _) in enumerate(ranged) if described["counted"] is None}
+    columns = [exp.Anonymous(this="histogram", expressions=[bucket(_read(feature), ranged[i][2], ranged[i][3],
+                                                                   num_buckets)]) for i, feature in uncounted.items()]
+    found = dict(zip(uncounted, _aggregate(con, source(sql), columns, function, hint))) if columns else {}
+    out = []
+    for i, (_, described, low, high) in enumerate(ranged):
+        if i in found:
+            out.append([(found[i] or {}).get(b, 0) for b in range(num_buckets)])
+        else:
+            counted = described["counted"]
+            out.append(counts_in_buckets(counted.values, counted.counts, low, high, num_buckets))
+    return out
 
 
 def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns: list[str]) -> list[dict]:
@@ -204,7 +209,7 @@ def training_statistics(con: duckdb.DuckDBPyConnection, table: pa.Table, columns
     try:
         sql = exp.select("*").from_(exp.to_table(name)).sql(dialect=DIALECT)
         rows, described = scan(con, sql, read, "VALIDATE_DATA_SKEW")
-        ranged = [(f, d["low"], d["high"]) for f, d in zip(read, described) if f.kind == NUMERICAL and d["count"]]
+        ranged = [(f, d, d["low"], d["high"]) for f, d in zip(read, described) if f.kind == NUMERICAL and d["count"]]
         counts = iter(bucket_counts(con, sql, ranged, SKEW_BUCKETS, "VALIDATE_DATA_SKEW"))
     finally:
         con.unregister(name)

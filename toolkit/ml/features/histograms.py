@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
 from sqlglot import exp
 
 
@@ -43,7 +44,8 @@ def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> 
     """The equal-width bucket (0 … num_buckets - 1) of `value` over [low, high], as numpy.histogram assigns it:
     the index from the scaled value, then moved by one where the value lies on the other side of an edge
     (low + i * step, numpy.linspace's edges, compared exactly), the last bucket closed; every value in one
-    bucket when low = high. NULL stays NULL."""
+    bucket when low = high. NULL stays NULL. (The monitoring functions bucket value counts with numpy instead,
+    `counts_in_buckets`; this SQL form is their reference in the tests.)"""
     if high <= low:
         return exp.If(this=exp.Is(this=value, expression=exp.Null()), true=exp.Null(), false=exp.Literal.number(0))
     step = (high - low) / num_buckets
@@ -67,6 +69,16 @@ def bucket(value: exp.Expression, low: float, high: float, num_buckets: int) -> 
     last = exp.Literal.number(num_buckets - 1)
     return exp.Case(ifs=[exp.If(this=exp.GTE(this=moved, expression=exp.Literal.number(num_buckets)), true=last)],
                     default=moved.copy())
+
+
+def counts_in_buckets(values: np.ndarray, counts: np.ndarray, low: float, high: float, num_buckets: int) -> list[int]:
+    """How many of the rows fall in each of `num_buckets` equal-width buckets over [low, high], from their distinct
+    `values` (all within it) and `counts`: numpy.histogram's buckets, which `bucket` computes in SQL (every value
+    in the first bucket when low = high)."""
+    if high <= low:
+        return [int(counts.sum())] + [0] * (num_buckets - 1)
+    found, _ = np.histogram(values, bins=num_buckets, range=(low, high), weights=counts)
+    return [int(c) for c in found]
 
 
 def _edge(low: float, high: float, num_buckets: int, i: int) -> float:

@@ -17,9 +17,11 @@ documents (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/bi
   ranges and defaults) but change no result: they shape TFDV's statistics, not these two distances.
 - The optional MODEL argument (a Vertex AI visualisation link) is not supported.
 
-Computed in DuckDB (toolkit.ml.features.distributions), two aggregate queries per table (and two more per ARRAY
-column): one for each numerical column's range and each categorical column's value counts, one for the numerical
-columns' bucket counts."""
+Computed in DuckDB in one pass over each table (and one over each ARRAY column's elements): every column's distinct
+values and their counts (toolkit.ml.features.value_counts); each numerical column's buckets follow from its values
+over the two tables' range, numpy.histogram's buckets. A numerical column whose values nearly all differ in the
+first 10,000 rows is not counted: its range and then its buckets come from two more aggregate passes (the same
+buckets, computed in SQL)."""
 
 from __future__ import annotations
 
@@ -121,16 +123,16 @@ def validate_data_drift(con: duckdb.DuckDBPyConnection, base_sql: str, base: pa.
                 raise ModelError(f"{WHERE}: column '{feature.name}' is NULL in every row of the {side} table",
                                  hint="its distribution is empty: leave it out, or fill it in")
     numerical = [k for k, f in enumerate(paired) if f.kind == NUMERICAL]
-    ranged = [(paired[k], min(described["base"][k]["low"], described["study"][k]["low"]),
-               max(described["base"][k]["high"], described["study"][k]["high"])) for k in numerical]
-    counts = {side: dict(zip(numerical, bucket_counts(con, sql, ranged, settings["num_histogram_buckets"], FUNCTION,
-                                                      _HINT)))
-              for side, sql in (("base", base_sql), ("study", study_sql))} if ranged else {}
-    rows = []
+    ranges = {k: (min(described["base"][k]["low"], described["study"][k]["low"]),
+                  max(described["base"][k]["high"], described["study"][k]["high"])) for k in numerical}
+    counts = {side: dict(zip(numerical, bucket_counts(
+        con, sql, [(paired[k], described[side][k], *ranges[k]) for k in numerical], settings["num_histogram_buckets"],
+        FUNCTION, _HINT))) for side, sql in (("base", base_sql), ("study", study_sql))}
+    out = []
     for k, feature in enumerate(paired):
         if feature.kind == NUMERICAL:
             pair = [dict(enumerate(counts[side][k])) for side in ("base", "study")]
         else:
             pair = [described[side][k]["values"] for side in ("base", "study")]
-        rows.append(verdict(feature, settings, thresholds, *pair))
-    return pa.Table.from_pylist(rows, schema=OUTPUT_SCHEMA)
+        out.append(verdict(feature, settings, thresholds, *pair))
+    return pa.Table.from_pylist(out, schema=OUTPUT_SCHEMA)

@@ -13,10 +13,10 @@ one row per feature (`input`, `metric`, `threshold`, `value`, `is_anomaly`), the
   are one value together on both sides.
 - Numerical features: Jensen–Shannon divergence between histograms of 10 equal-width buckets (ML.VALIDATE_DATA_DRIFT's
   default) over the smallest to the largest value of training and serving rows together: the serving rows are
-  bucketed in DuckDB, the training rows' 10 buckets over their own range are moved onto those buckets, values
-  spread evenly within a bucket (TFDV's alignment of two histograms). When the serving values lie within the
-  training range the buckets are the training's own, and the value is exactly ML.VALIDATE_DATA_DRIFT's between
-  the training rows and the serving rows."""
+  bucketed from their value counts (one pass over them), the training rows' 10 buckets over their own range are
+  moved onto those buckets, values spread evenly within a bucket (TFDV's alignment of two histograms). When the
+  serving values lie within the training range the buckets are the training's own, and the value is exactly
+  ML.VALIDATE_DATA_DRIFT's between the training rows and the serving rows."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ def validate_data_skew(con: duckdb.DuckDBPyConnection, model: str, version: int 
     numerical = [k for k, (feature, _) in enumerate(pairs) if feature.kind == "numerical"]
     ranges = {k: (min(pairs[k][1]["low"], described[k]["low"]), max(pairs[k][1]["high"], described[k]["high"]))
               for k in numerical}
-    counted = bucket_counts(con, sql, [(pairs[k][0], *ranges[k]) for k in numerical], SKEW_BUCKETS, FUNCTION, _HINT) \
-        if numerical else []
+    counted = bucket_counts(con, sql, [(pairs[k][0], described[k], *ranges[k]) for k in numerical], SKEW_BUCKETS,
+                            FUNCTION, _HINT) if numerical else []
     serving_counts = dict(zip(numerical, counted))
     out = []
     for k, (feature, trained) in enumerate(pairs):
