@@ -165,18 +165,27 @@ def child(variant: str, path: str, features: str, full: bool, chunk_rows: int) -
         result = run_baseline(path, features)
     else:
         result = run_toolkit(path, features, full, chunk_rows if variant == "streamed" else 0)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
-def launch(variant: str, path: Path, features: str, full: bool, chunk_rows: int = 0) -> dict:
+def run_child(script: str, variant: str, path: Path, *args: str) -> dict:
+    """Run `script --child variant --path path *args` in a fresh interpreter; the JSON line it prints last."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, __file__, "--child", variant, "--path", str(path), "--features", features,
-                           "--chunk-rows", str(chunk_rows), *(["--no-early-stop"] if full else [])],
+    done = subprocess.run([sys.executable, script, "--child", variant, "--path", str(path), *args],
                           capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{variant} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def launch(variant: str, path: Path, features: str, full: bool, chunk_rows: int = 0) -> dict:
+    return run_child(__file__, variant, path, "--features", features, "--chunk-rows", str(chunk_rows),
+                     *(["--no-early-stop"] if full else []))
 
 
 def compare(source: Path, features: str, repeat: int, full: bool, chunk_rows: int = 0) -> None:

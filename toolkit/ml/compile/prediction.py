@@ -47,6 +47,9 @@ class CompiledPrediction:
     max_relative_error: float | None = None
     tree_nodes: int = 0  # the nodes of all its trees
     macro_sql: str | None = field(default=None, compare=False)  # the table macro's body (not stored)
+    # whether the SQL reads the threshold placeholder, found on the tree it was rendered from (not stored: parsing
+    # the SQL back tells the same, in seconds for large tree ensembles)
+    threshold_placeholder: bool | None = field(default=None, compare=False)
 
     @property
     def compiled(self) -> bool:
@@ -60,8 +63,11 @@ class CompiledPrediction:
     @property
     def takes_threshold(self) -> bool:
         """Whether the prediction depends on a threshold (binary classifiers)."""
-        return self.sql is not None and any(column.name == THRESHOLD_PLACEHOLDER and not column.table
-                                            for column in self.template.find_all(exp.Column))
+        if self.sql is None:
+            return False
+        if self.threshold_placeholder is not None:
+            return self.threshold_placeholder
+        return _reads_threshold(self.template)
 
     @cached_property
     def template(self) -> exp.Expression:
@@ -97,6 +103,7 @@ class CompiledPrediction:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("macro_sql")
+        data.pop("threshold_placeholder")
         return data
 
     @classmethod
@@ -132,7 +139,7 @@ def compile_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sa
         return CompiledPrediction(PYTHON, str(reason))
     nodes = node_count(trained.estimator)
     compiled = CompiledPrediction(COMPILED, sql=sql, sql_bytes=len(sql), tree_nodes=nodes,
-                                  macro_sql=_macro_body(query))
+                                  macro_sql=_macro_body(query), threshold_placeholder=_reads_threshold(query))
     if sample is None or sample.num_rows == 0:
         return compiled
 
@@ -147,7 +154,8 @@ def compile_prediction(con: duckdb.DuckDBPyConnection, trained: TrainedModel, sa
         return CompiledPrediction(FALLBACK, f"its SQL differs from scikit-learn: {mismatch}", sql_bytes=len(sql),
                                   parity_rows=sample.num_rows, max_relative_error=max_error)
     return CompiledPrediction(COMPILED, sql=sql, sql_bytes=len(sql), parity_rows=sample.num_rows,
-                              max_relative_error=max_error, tree_nodes=nodes, macro_sql=compiled.macro_sql)
+                              max_relative_error=max_error, tree_nodes=nodes, macro_sql=compiled.macro_sql,
+                              threshold_placeholder=compiled.threshold_placeholder)
 
 
 class _QueryTable(exp.Expression, exp.Func):
@@ -161,6 +169,10 @@ class _MacroDialect(Toolkit):
         TRANSFORMS = {**Toolkit.Generator.TRANSFORMS,
                       exp.FarmFingerprint: lambda self, e: self.func(FINGERPRINT_MACRO, *e.expressions),
                       _QueryTable: lambda self, e: f"query_table({self.sql(e, 'this')})"}
+
+
+def _reads_threshold(query: exp.Expression) -> bool:
+    return any(column.name == THRESHOLD_PLACEHOLDER and not column.table for column in query.find_all(exp.Column))
 
 
 def _filled(query: exp.Expression, table: exp.Expression, threshold: exp.Expression) -> exp.Expression:
