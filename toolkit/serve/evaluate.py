@@ -23,7 +23,8 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from toolkit.serve.evaluate_nodes import JOINED, NODES, NULL, TEXT, Context, Fallback, Node, Unsupported, arrow_kind
+from toolkit.serve.evaluate_nodes import NODES
+from toolkit.serve.evaluate_types import JOINED, NULL, TEXT, Context, Fallback, Node, Unsupported, arrow_kind
 
 __all__ = ["Fallback", "Program", "Unsupported", "build_program", "run_checked"]
 

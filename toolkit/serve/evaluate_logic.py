@@ -1,0 +1,206 @@
+"""Node evaluators of comparisons, logic, conditionals, text concatenation and FARM_FINGERPRINT, each as DuckDB
+evaluates it (NULLs propagate; NaN equals itself and orders above every number)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+from sqlglot import exp
+
+from toolkit.serve.evaluate_types import (
+    BOOL,
+    DOUBLE,
+    FLOAT,
+    INT,
+    INTEGERS,
+    NULL,
+    NUMERIC,
+    TEXT,
+    Context,
+    Node,
+    Sub,
+    Unsupported,
+    const,
+    duckdb_order,
+    to_double,
+    unify,
+)
+from toolkit.warehouse.farmhash import fingerprint64
+from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
+
+# --- comparisons and logic (DuckDB orders NaN above every number and equal to itself)
+
+
+_COMPARISONS: dict[type, Callable[[int], bool]] = {
+    exp.EQ: lambda c: c == 0, exp.NEQ: lambda c: c != 0, exp.GT: lambda c: c > 0, exp.GTE: lambda c: c >= 0,
+    exp.LT: lambda c: c < 0, exp.LTE: lambda c: c <= 0}
+
+
+def _comparison(node: exp.Binary, sub: Sub, kinds, context) -> Node:
+    left, right = sub(node.this), sub(node.expression)
+    pair = {DOUBLE if k == FLOAT else k for k in (left.kind, right.kind)} - {NULL}  # FLOAT → DOUBLE: exact
+    if not (pair <= set(NUMERIC) or len(pair) <= 1 and pair <= {TEXT, BOOL, INT, DOUBLE}):
+        raise Unsupported(f"a comparison of {left.kind} and {right.kind}")
+    if DOUBLE in pair and len(pair) > 1:
+        left, right = (to_double(left) if left.kind in INTEGERS else left), (
+            to_double(right) if right.kind in INTEGERS else right)
+    test, lf, rf = _COMPARISONS[type(node)], left.fn, right.fn
+
+    def fn(row):
+        a = lf(row)
+        if a is None:
+            return None
+        b = rf(row)
+        return None if b is None else test(duckdb_order(a, b))
+    return Node(fn, BOOL)
+
+
+def _logic(node: exp.Connector, sub: Sub, kinds, context) -> Node:
+    left, right = sub(node.this), sub(node.expression)
+    for side in (left, right):
+        if side.kind not in (BOOL, NULL):
+            raise Unsupported(f"{type(node).__name__} of {side.kind}")
+    lf, rf, conjunction = left.fn, right.fn, isinstance(node, exp.And)
+
+    def fn(row):
+        a, b = lf(row), rf(row)
+        if conjunction:
+            return False if a is False or b is False else (None if a is None or b is None else True)
+        return True if a is True or b is True else (None if a is None or b is None else False)
+    return Node(fn, BOOL)
+
+
+def _not(node: exp.Not, sub: Sub, kinds, context) -> Node:
+    inner = sub(node.this)
+    if inner.kind not in (BOOL, NULL):
+        raise Unsupported(f"NOT {inner.kind}")
+    fn = inner.fn
+    return Node(lambda row: None if (v := fn(row)) is None else not v, BOOL)
+
+
+def _is(node: exp.Is, sub: Sub, kinds, context) -> Node:
+    if not isinstance(node.expression, exp.Null):
+        raise Unsupported("IS other than IS NULL")
+    fn = sub(node.this).fn
+    return Node(lambda row: fn(row) is None, BOOL)
+
+
+def _boolean(node: exp.Boolean, sub: Sub, kinds, context) -> Node:
+    return const(bool(node.this), BOOL)
+
+
+def _null(node: exp.Null, sub: Sub, kinds, context) -> Node:
+    return const(None, NULL)
+
+
+# --- conditionals
+
+
+def _case(node: exp.Case, sub: Sub, kinds, context) -> Node:
+    if node.this is not None:
+        raise Unsupported("CASE x WHEN …")
+    conditions = [sub(branch.this) for branch in node.args["ifs"]]
+    for condition in conditions:
+        if condition.kind not in (BOOL, NULL):
+            raise Unsupported(f"a CASE condition of type {condition.kind}")
+    default = node.args.get("default")
+    values, kind = unify([sub(b.args["true"]) for b in node.args["ifs"]]
+                          + [sub(default) if default is not None else const(None, NULL)])
+    pairs = [(c.fn, v.fn) for c, v in zip(conditions, values[:-1])]
+    otherwise = values[-1].fn
+
+    def fn(row):
+        for condition, value in pairs:
+            if condition(row) is True:
+                return value(row)
+        return otherwise(row)
+    return Node(fn, kind)
+
+
+def _coalesce(node: exp.Coalesce, sub: Sub, kinds, context) -> Node:
+    values, kind = unify([sub(node.this)] + [sub(e) for e in node.expressions])
+    functions = [v.fn for v in values]
+
+    def fn(row):
+        for value in functions:
+            result = value(row)
+            if result is not None:
+                return result
+        return None
+    return Node(fn, kind)
+
+
+def _extreme(greatest: bool) -> Callable:
+    def build(node: exp.Func, sub: Sub, kinds, context) -> Node:
+        values, kind = unify([sub(node.this)] + [sub(e) for e in node.expressions])
+        if kind not in NUMERIC + (TEXT,):
+            raise Unsupported(f"GREATEST / LEAST of {kind}")
+        functions = [v.fn for v in values]
+
+        def fn(row):
+            best = None
+            for value in functions:
+                v = value(row)
+                if v is not None and (best is None or (duckdb_order(v, best) > 0 if greatest
+                                                       else duckdb_order(v, best) < 0)):
+                    best = v
+            return best
+        return Node(fn, kind)
+
+    return build
+
+
+def _concatenate(node: exp.DPipe, sub: Sub, kinds, context) -> Node:
+    """`a || b` of two texts: NULL when either is."""
+    left, right = sub(node.this), sub(node.expression)
+    if left.kind not in (TEXT, NULL) or right.kind not in (TEXT, NULL):
+        raise Unsupported(f"|| of {left.kind} and {right.kind}")
+    lf, rf = left.fn, right.fn
+
+    def fn(row):
+        a = lf(row)
+        if a is None:
+            return None
+        b = rf(row)
+        return None if b is None else a + b
+    return Node(fn, TEXT)
+
+
+def _fingerprint(context: Context, sub: Sub, argument: exp.Expression) -> Node:
+    inner = sub(argument)
+    if inner.kind not in (TEXT, NULL):
+        raise Unsupported(f"FARM_FINGERPRINT of {inner.kind}")
+    fn, cache = inner.fn, context.fingerprints
+
+    def fingerprint(row):
+        value = fn(row)
+        if value is None:
+            return None
+        known = cache.get(value)
+        if known is None:
+            known = fingerprint64(pa.array([value], pa.string()))[0].as_py()
+            if len(cache) < 100_000:
+                cache[value] = known
+        return known
+    return Node(fingerprint, INT)
+
+
+def _farm_fingerprint(node: exp.FarmFingerprint, sub: Sub, kinds, context) -> Node:
+    if len(node.expressions) != 1:
+        raise Unsupported("FARM_FINGERPRINT of several values")
+    return _fingerprint(context, sub, node.expressions[0])
+
+
+def _anonymous(node: exp.Anonymous, sub: Sub, kinds, context) -> Node:
+    if node.name.casefold() in (FINGERPRINT_MACRO.casefold(), "farm_fingerprint") and len(node.expressions) == 1:
+        return _fingerprint(context, sub, node.expressions[0])
+    raise Unsupported(f"function {node.name}")
+
+
+LOGIC_NODES: dict[type, Callable[..., Node]] = {
+    **{kind: _comparison for kind in _COMPARISONS},
+    exp.And: _logic, exp.Or: _logic, exp.Not: _not, exp.Is: _is, exp.Boolean: _boolean, exp.Null: _null,
+    exp.Case: _case, exp.Coalesce: _coalesce, exp.Greatest: _extreme(True), exp.Least: _extreme(False),
+    exp.DPipe: _concatenate, exp.FarmFingerprint: _farm_fingerprint, exp.Anonymous: _anonymous,
+}
