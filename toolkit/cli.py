@@ -122,14 +122,19 @@ def cli() -> None:
 
 def _project_options(function: Callable) -> Callable:
     @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
-                  help="The folder whose pyproject.toml holds [tool.toolkit].")
+                  help="The folder whose pyproject.toml holds [tool.toolkit] (or a dbt project's dbt_project.yml).")
     @click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="The DuckDB file to use instead of [tool.toolkit].warehouse.")
     @click.option("--vars", "vars_json", default=None, metavar="JSON",
                   help='Project variables as a JSON object, overriding [tool.toolkit.vars]: \'{"k": 1}\'.')
     @functools.wraps(function)
     def wrapper(project_dir: Path, warehouse: Path | None, vars_json: str | None, **kwargs: Any) -> Any:
-        settings = load_settings(project_dir, warehouse)
+        profile_target = None
+        if "target" in kwargs:  # --target duckdb|bigquery, or a dbt project's profile target (dev, prod, …)
+            if kwargs["target"] not in (None, *TARGETS):
+                profile_target = kwargs["target"]
+            kwargs["target"] = "bigquery" if kwargs["target"] == "bigquery" else "duckdb"
+        settings = load_settings(project_dir, warehouse, profile_target)
         return function(settings=settings, vars=_parse_vars(vars_json), **kwargs)
 
     return wrapper
@@ -164,8 +169,9 @@ TARGETS = ["duckdb", "bigquery"]  # where `compile` and `build` put the project:
 
 
 def _target_options(function: Callable) -> Callable:
-    @click.option("--target", type=click.Choice(TARGETS), default="duckdb", show_default=True,
-                  help="bigquery: BigQuery SQL (compile: under target/bigquery/; build: run there).")
+    @click.option("--target", default=None, metavar="duckdb|bigquery|NAME",
+                  help="bigquery: BigQuery SQL (compile: under target/bigquery/; build: run there); in a dbt "
+                  "project, NAME picks the profile's target (default: duckdb, the warehouse).")
     @click.option("--project", "bigquery_project", metavar="ID", default=None,
                   help="With --target bigquery: the BigQuery project, instead of [tool.toolkit.bigquery].project.")
     @functools.wraps(function)
@@ -356,7 +362,7 @@ def _write_manifest(project: Project, run_id: str, built: set[str]) -> None:
     settings = project.settings
     before = read_reference(settings.target).checksums or {}
     kept: dict[str, str | None] = {name: before.get(name) for name in project.nodes if name not in built}
-    document = manifest(project.nodes, project.graph.parents, settings.project_dir.name, settings.warehouse, run_id,
+    document = manifest(project.nodes, project.graph.parents, settings.package_name, settings.warehouse, run_id,
                         kept)
     try:
         write_manifest(settings.target, document)
@@ -831,7 +837,7 @@ def source_freshness(settings: Settings, vars: dict[str, Any], select: tuple[str
         nodes = [project.nodes[name] for name in selected]
         verdicts = {r.node: (r.status.value, r.seconds, r.message) for r in outcome.results}
         document = sources_document(nodes, verdicts, {node.name: newest_load(con, node) for node in nodes},
-                                    settings.project_dir.name, outcome.run_id)
+                                    settings.package_name, outcome.run_id)
         path = settings.target / "sources.json"
         path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
         return path

@@ -243,7 +243,7 @@ def run(
     `test`: evaluate the selected nodes' assertions against what is published, building nothing."""
     reporter = reporter or SilentReporter()
     outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now(),
-                        package=project.settings.project_dir.name)
+                        package=project.settings.package_name)
     states = NodeStates(con, project.nodes, project.graph.parents, outcome.run_id, reuse) if command == "build" else None
     broken: dict[str, str] = {}  # node → the failed node that makes it unbuildable
     names = [name for name in selected if command == "build" or project.nodes[name].assertions]
@@ -283,6 +283,10 @@ def run(
     if threads <= 1:
         results = {name: step(name, con) for name in names}
     else:
+        if command == "build":  # two transactions creating one schema at once conflict: create them all first
+            for schema in sorted({project.nodes[name].schema for name in names}, key=str.casefold):
+                con.execute(render(exp.Create(this=exp.Table(this=exp.to_identifier(schema)), kind="SCHEMA",
+                                              exists=True)))
         with worker_cursors(con, threads) as cursors:
             results = run_in_dag_order(names, project.graph.parents, threads,
                                        lambda name, worker: step(name, cursors[worker], worker),

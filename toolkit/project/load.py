@@ -9,11 +9,11 @@ from typing import Any
 
 import sqlglot.errors
 
-from toolkit.config import PYPROJECT, TOOLKIT_SCHEMAS, Settings
+from toolkit.config import TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.project.context import package_macro_files
-from toolkit.project.discover import macro_files, model_files, standard_macro_files
+from toolkit.project.discover import MODEL_SUFFIX, macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
 from toolkit.project.incremental import incremental_keys_used, incremental_settings
 from toolkit.project.nodes import HashSplit, Incremental, Materialization, Node, NodeKind
@@ -52,14 +52,17 @@ class Project:
 def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Project:
     """Every model file rendered, parsed and placed in the DAG; the first problem raises a ToolkitError."""
     files = model_files(settings.models)
+    singular = _singular_tests(settings, files)
     seeds = seed_files(settings.seeds_dir)
-    _check_seed_names(files, seeds)
+    _check_seed_names({**files, **singular}, seeds)
     properties = load_properties(property_files(settings.models, settings.seeds_dir))
     settings = with_yaml_sources(settings, properties)
     check_targets(properties, files, seeds, settings)
-    pyproject = settings.project_dir / PYPROJECT
+    pyproject = settings.project_dir / settings.config_file
     defaults = {name: configured(settings.model_configs, settings.models, path, properties.models.get(name), pyproject)
                 for name, path in files.items()}
+    defaults.update({name: {"materialized": Materialization.ASSERTION.value} for name in singular})
+    files = {**files, **singular}
     seed_configs = {name: configured(settings.seed_configs, settings.seeds_dir, path, properties.seeds.get(name),
                                      pyproject) for name, path in seeds.items()}
     renderer = Renderer(
@@ -90,6 +93,24 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     by_name = {node.name: node for node in nodes}
     _check_model_refs(by_name)
     return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))))
+
+
+def _singular_tests(settings: Settings, models: dict[str, Path]) -> dict[str, Path]:
+    """A dbt project's singular tests (https://docs.getdbt.com/docs/build/data-tests#singular-data-tests): each SQL
+    file of its test-paths folder selects failing rows, an assertion file in all but its folder."""
+    if settings.tests is None:
+        return {}
+    generic = settings.tests / "generic"
+    if generic.is_dir() and any(generic.rglob(f"*{MODEL_SUFFIX}")):
+        raise ConfigError(f"custom generic tests ({generic}) are not supported",
+                          hint="write the test as an assertion macro in the macros folder: YAML tests name macros")
+    tests = model_files(settings.tests)
+    folded = {name.casefold(): path for name, path in models.items()}
+    for name, path in tests.items():
+        if name.casefold() in folded:
+            raise ProjectError(f'the test {path} and the model file {folded[name.casefold()]} both define the node '
+                               f'"{name}"', hint="node names are file stems and must be unique: rename one")
+    return tests
 
 
 def _check_seed_names(models: dict[str, Path], seeds: dict[str, Path]) -> None:

@@ -158,8 +158,9 @@ class Renderer:
         )
         self._incremental_pass = False  # True while an incremental model renders for its new rows
         self.namespaces: dict[str, Namespace] = {}
-        self.target = Target(name="dev", schema=settings.schema, database=settings.warehouse.stem,
-                             path=str(settings.warehouse))
+        self.target = Target(name=settings.target_name, schema=settings.schema, database=settings.warehouse.stem,
+                             path=str(settings.warehouse), profile_name=settings.profile_name,
+                             threads=settings.threads)
         self.env.globals.update({  # dbt's context: https://docs.getdbt.com/reference/dbt-jinja-functions
             "target": self.target, "env_var": env_var, "log": log, "exceptions": Exceptions(), "return": macro_return,
             "adapter": Adapter(self.env.globals, self.namespaces), "run_query": query_runner(settings.warehouse),
