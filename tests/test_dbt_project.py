@@ -82,6 +82,21 @@ group by all
 """,
     "models/marts/target_info.sql": "select '{{ target.name }}' as target_name, '{{ target.profile_name }}' as "
                                     "profile_name, {{ target.threads }} as threads\n",
+    "models/marts/unit_tests.yml": """\
+unit_tests:
+  - name: totals_skip_small_orders
+    model: customer_totals
+    overrides: {vars: {min_amount: 2}}
+    given:
+      - input: ref('stg_customers')
+        rows: [{customer_id: 1, name: Ann, zipcode: '00001'}]
+      - input: ref('stg_orders')
+        format: csv
+        fixture: small_orders
+    expect:
+      rows: [{customer_id: 1, total_cents: 700, orders: 2}]
+""",
+    "tests/fixtures/small_orders.csv": "order_id,customer_id,amount_cents\n1,1,100\n2,1,300\n3,1,400\n",
     "tests/assert_totals_positive.sql": "select * from {{ ref('customer_totals') }} where total_cents <= 0\n",
 }
 
@@ -129,6 +144,8 @@ def test_a_dbt_duckdb_project_builds_with_no_edits(shop: Path, monkeypatch: pyte
     statuses = dict(con.execute("select node, status from _toolkit.run_results").fetchall())
     assert statuses["assert_totals_positive"] == "success"
     con.close()
+    unit = invoke(shop, "test", "--unit")
+    assert unit.exit_code == 0 and "PASS  totals_skip_small_orders" in unit.output, unit.output
     assert '"unique_id": "model.shop.customer_totals"' in (shop / "target" / "run_results.json").read_text()
 
 

@@ -252,12 +252,16 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
 @_project_options
 @_selection_options
 @_state_option
+@click.option("--unit", is_flag=True, help="Run the selected models' unit tests (unit_tests: in YAML) instead.")
 @_output_option
 def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-         state: Path | None, output: str) -> None:
+         state: Path | None, unit: bool, output: str) -> None:
     """Run the selected nodes' assertions against the published tables, building nothing."""
     project = load_project(settings, vars)
     selected = _selected(project, select, exclude, state)
+    if unit:
+        _run_unit_tests(settings, project, selected, output)
+        return
     if not any(project.nodes[name].assertions for name in selected):
         _say(output, "Nothing to test: the selected nodes declare no assertions.")
         return
@@ -881,6 +885,38 @@ def predict(settings: Settings, vars: dict[str, Any], model: str, json_text: str
     except LineError as error:
         click.echo(json_module.dumps(error.body()), err=True)
         raise SystemExit(1) from None
+
+
+def _run_unit_tests(settings: Settings, project: Project, selected: list[str], output: str) -> None:
+    """`test --unit`: each unit test of a selected model, on mock rows; exit code 1 when one does not pass."""
+    from toolkit.project.unit_run import run_unit_test
+
+    tests = [test for test in project.unit_tests if test.model in set(selected)]
+    if not tests:
+        _say(output, "Nothing to test: the selected models have no unit tests.")
+        return
+    con = (open_reader(settings.warehouse, settings.lock_timeout) if settings.warehouse.is_file()
+           else duckdb.connect(":memory:"))  # the given rows take the inputs' column types when they are built
+    try:
+        results = [run_unit_test(con, test) for test in tests]
+    finally:
+        con.close()
+    if output == "json":
+        click.echo(json.dumps([{"unit_test": r.test.name, "model": r.test.model, "status": r.status,
+                                "message": r.message, "seconds": round(r.seconds, 3),
+                                "file": _shown(r.test.spec.path)} for r in results], indent=2))
+    else:
+        for r in results:
+            style = {"pass": "green", "fail": "red", "error": "red"}[r.status]
+            stdout_console().print(Text.assemble((f"{r.status.upper():5} ", style), (r.test.name, "bold"),
+                                                 f" ({r.test.model}, {_shown(r.test.spec.path)})",
+                                                 (f"  [{r.seconds:.2f}s]", "dim")))
+            if r.message:
+                stdout_console().print(Text(r.message), soft_wrap=True)
+        passed = sum(r.status == "pass" for r in results)
+        stdout_console().print(f"{passed} of {len(results)} unit tests passed.")
+    if any(r.status != "pass" for r in results):
+        sys.exit(1)
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ from toolkit.project.parse import Statement, parse_model
 from toolkit.project.properties import load_properties, property_files
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_markers
 from toolkit.project.seeds import seed_files
+from toolkit.project.unit_run import prepare_unit_tests
+from toolkit.project.unit_tests import UnitTest, read_unit_tests
 from toolkit.project.yaml_nodes import (
     check_targets,
     configured,
@@ -43,6 +45,7 @@ from toolkit.sql.translation import prepare_translation, warehouse_statement
 class Project:
     settings: Settings
     graph: Graph
+    unit_tests: tuple[UnitTest, ...] = ()  # dbt's unit tests, run by `test --unit` and before their model builds
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -92,7 +95,11 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         _check_relation(node, settings)
     by_name = {node.name: node for node in nodes}
     _check_model_refs(by_name)
-    return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))))
+    fixtures = (settings.tests or settings.project_dir / "tests") / "fixtures"
+    unit_tests = prepare_unit_tests(renderer, read_unit_tests(properties.unit_tests, fixtures), files, defaults,
+                                    relations, settings, datasets) if properties.unit_tests else ()
+    return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))),
+                   unit_tests=unit_tests)
 
 
 def _singular_tests(settings: Settings, models: dict[str, Path]) -> dict[str, Path]:

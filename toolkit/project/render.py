@@ -7,11 +7,13 @@ quotes), so one pass over the files suffices."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,13 @@ class Rendered:
     hash_splits: list[HashSplit] = field(default_factory=list)
     dialect: str = "duckdb"  # the file's SQL dialect: the project's, or the file's config(dialect=…)
     incremental_sql: str | None = None  # an incremental model rendered with is_incremental() true
+
+
+def _constant(value: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return value
+
+    return call
 
 
 def ref_marker(name: str) -> str:
@@ -282,6 +291,24 @@ class Renderer:
         """dbt's is_incremental() (https://docs.getdbt.com/docs/build/incremental-models): true in the pass that
         renders an incremental model's new rows; the runner uses that query once the table exists."""
         return self._incremental_pass
+
+    @contextlib.contextmanager
+    def overridden(self, vars: Mapping[str, Any], macros: Mapping[str, Any],
+                   env_vars: Mapping[str, str]) -> Iterator[None]:
+        """Rendering with vars, environment variables and macros replaced (a macro's call gives the value), as a
+        dbt unit test's overrides (https://docs.getdbt.com/reference/resource-properties/unit-test-overrides)."""
+        saved_vars, saved_globals, saved_env = self._vars, dict(self.env.globals), dict(os.environ)
+        self._vars = {**self._vars, **vars}
+        self.env.globals.update({name: _constant(value) for name, value in macros.items()})
+        os.environ.update({key: str(value) for key, value in env_vars.items()})
+        try:
+            yield
+        finally:
+            self._vars = saved_vars
+            self.env.globals.clear()
+            self.env.globals.update(saved_globals)
+            os.environ.clear()
+            os.environ.update(saved_env)
 
     def in_context(self, name: str, path: Path, action: Any) -> Rendered:
         """Run `action()` (calls of macros, ref(), source()) as if the file at `path` were rendering as the node
