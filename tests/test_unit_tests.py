@@ -4,6 +4,7 @@ multiset; `toolkit test --unit` runs them, and `build` runs a model's before bui
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -117,6 +118,7 @@ def test_sources_this_and_is_incremental(shop: Path) -> None:
         "{{ config(materialized='incremental', unique_key='order_id') }}\n"
         "select order_id, amount_cents from {{ ref('stg_orders') }}\n"
         "{% if is_incremental() %} where order_id > (select max(order_id) from {{ this }}) {% endif %}\n")
+    (shop / "models" / "region.sql").write_text("select '{{ env_var('SHOP_REGION', 'us') }}' as region\n")
     (shop / "models" / "unit.yml").write_text(_unit_yaml([
         {"name": "source_columns_not_given_are_null", "model": "stg_orders",
          "given": [{"input": "source('raw', 'orders')", "rows": [{"id": 7, "customer_id": 3, "amount": 1.234}]}],
@@ -125,13 +127,16 @@ def test_sources_this_and_is_incremental(shop: Path) -> None:
          "given": [{"input": "ref('stg_orders')", "rows": [{"order_id": i, "amount_cents": i} for i in (1, 5, 9)]},
                    {"input": "this", "rows": [{"order_id": 5}]}],
          "expect": {"rows": [{"order_id": 9, "amount_cents": 9}]}},
+        {"name": "env_var_override", "model": "region", "overrides": {"env_vars": {"SHOP_REGION": "eu"}},
+         "given": [], "expect": {"rows": [{"region": "eu"}]}},
         {"name": "full_refresh", "model": "orders_incremental", "overrides": {"macros": {"is_incremental": False}},
          "given": [{"input": "ref('stg_orders')", "rows": [{"order_id": 1, "amount_cents": 1}]}],
          "expect": {"rows": [{"order_id": 1}]}},
     ]))
     result = _test(shop)
     assert result.exit_code == 0, result.output
-    assert "3 of 3 unit tests passed" in result.output
+    assert "4 of 4 unit tests passed" in result.output
+    assert "SHOP_REGION" not in os.environ
 
 
 def test_build_runs_unit_tests_before_the_model(shop: Path) -> None:
@@ -157,6 +162,12 @@ def test_build_runs_unit_tests_before_the_model(shop: Path) -> None:
     assert Counter(con.execute("select * from customer_report").fetchall()) == Counter([(1, "Ann", 250, 1),
                                                                                        (2, "Bob", 100, 1)])
     con.close()
+    kept = invoke(shop, "build")  # nothing changed: the model is kept, its unit tests with it
+    assert kept.exit_code == 0 and "SAME  customer_totals" in kept.output, kept.output
+    case["expect"]["rows"][0]["total_cents"] = 5  # a changed unit test changes the model's checksum
+    (shop / "models" / "unit.yml").write_text(_unit_yaml([case]))
+    again = invoke(shop, "build")
+    assert again.exit_code == 1 and "unit test totals failed" in again.output, again.output
 
 
 @pytest.mark.parametrize(("change", "message"), [

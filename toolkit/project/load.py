@@ -23,7 +23,7 @@ from toolkit.project.properties import load_properties, property_files
 from toolkit.project.render import ASSERTION_FILE_KEYS, Rendered, Renderer, resolve_markers
 from toolkit.project.seeds import seed_files
 from toolkit.project.unit_run import prepare_unit_tests
-from toolkit.project.unit_tests import UnitTest, read_unit_tests
+from toolkit.project.unit_tests import UnitTest, read_unit_tests, unit_test_digest
 from toolkit.project.yaml_nodes import (
     check_targets,
     configured,
@@ -98,6 +98,9 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     fixtures = (settings.tests or settings.project_dir / "tests") / "fixtures"
     unit_tests = prepare_unit_tests(renderer, read_unit_tests(properties.unit_tests, fixtures), files, defaults,
                                     relations, settings, datasets) if properties.unit_tests else ()
+    for test in unit_tests:
+        by_name[test.model] = replace(by_name[test.model], unit_tests=unit_test_digest(
+            [t for t in unit_tests if t.model == test.model]))
     return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))),
                    unit_tests=unit_tests)
 

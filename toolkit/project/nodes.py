@@ -78,6 +78,7 @@ class Node:
     tests_of: str | None = None  # a YAML test node: the node (or "source.table") it tests
     incremental: Incremental | None = None  # an incremental model's settings
     incremental_sql: str = ""  # an incremental model's query with is_incremental() true: its new rows
+    unit_tests: str = ""  # a digest of its unit tests (their inputs, query, expected rows): changing one rebuilds it
 
     @property
     def calls_ml(self) -> bool:

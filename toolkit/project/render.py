@@ -297,7 +297,8 @@ class Renderer:
                    env_vars: Mapping[str, str]) -> Iterator[None]:
         """Rendering with vars, environment variables and macros replaced (a macro's call gives the value), as a
         dbt unit test's overrides (https://docs.getdbt.com/reference/resource-properties/unit-test-overrides)."""
-        saved_vars, saved_globals, saved_env = self._vars, dict(self.env.globals), dict(os.environ)
+        saved_vars, saved_globals = self._vars, dict(self.env.globals)
+        saved_env = {key: os.environ.get(key) for key in env_vars}
         self._vars = {**self._vars, **vars}
         self.env.globals.update({name: _constant(value) for name, value in macros.items()})
         os.environ.update({key: str(value) for key, value in env_vars.items()})
@@ -307,8 +308,11 @@ class Renderer:
             self._vars = saved_vars
             self.env.globals.clear()
             self.env.globals.update(saved_globals)
-            os.environ.clear()
-            os.environ.update(saved_env)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def in_context(self, name: str, path: Path, action: Any) -> Rendered:
         """Run `action()` (calls of macros, ref(), source()) as if the file at `path` were rendering as the node

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import io
 import re
 from collections.abc import Mapping
@@ -90,6 +91,12 @@ class UnitTest:
     @property
     def model(self) -> str:
         return self.spec.model
+
+
+def unit_test_digest(tests: list[UnitTest]) -> str:
+    """sha256 of what the tests check, for the checksum of their model."""
+    parts = [(t.spec.name, t.query, [(g.label, g.rows) for g in t.given], t.spec.expect) for t in tests]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def read_unit_tests(entries: list[tuple[Any, Path, int | None]], fixtures: Path | None) -> list[UnitTestSpec]:
