@@ -96,6 +96,11 @@ unit_tests:
     expect:
       rows: [{customer_id: 1, total_cents: 700, orders: 2}]
 """,
+    "models/marts/orders_log.sql": """\
+{{ config(materialized='incremental', unique_key='order_id') }}
+select order_id, customer_id, amount_cents from {{ ref('stg_orders') }}
+{% if is_incremental() %} where order_id > (select max(order_id) from {{ this }}) {% endif %}
+""",
     "tests/fixtures/small_orders.csv": "order_id,customer_id,amount_cents\n1,1,100\n2,1,300\n3,1,400\n",
     "tests/assert_totals_positive.sql": "select * from {{ ref('customer_totals') }} where total_cents <= 0\n",
 }
@@ -136,7 +141,8 @@ def test_a_dbt_duckdb_project_builds_with_no_edits(shop: Path, monkeypatch: pyte
                              "where table_schema in ('main', 'staging', 'raw')").fetchall())
     assert kinds == {"raw.raw_customers": "BASE TABLE", "raw.raw_orders": "BASE TABLE",
                      "staging.stg_orders": "VIEW", "staging.stg_customers": "VIEW",
-                     "main.customer_totals": "BASE TABLE", "main.target_info": "BASE TABLE"}
+                     "main.customer_totals": "BASE TABLE", "main.target_info": "BASE TABLE",
+                     "main.orders_log": "BASE TABLE"}
     rows = Counter(con.execute("select customer_id, name, zipcode, total_cents, orders "
                                "from main.customer_totals").fetchall())
     assert rows == _expected_totals(2)
@@ -144,6 +150,14 @@ def test_a_dbt_duckdb_project_builds_with_no_edits(shop: Path, monkeypatch: pyte
     statuses = dict(con.execute("select node, status from _toolkit.run_results").fetchall())
     assert statuses["assert_totals_positive"] == "success"
     con.close()
+    # a new order, and an old one changed: the incremental model adds the first and keeps its copy of the second
+    (shop / "seeds" / "raw_orders.csv").write_text(ORDERS.replace("10,1,5.5", "10,1,9.99") + "14,2,0.25,placed\n")
+    assert invoke(shop, "build").exit_code == 0
+    con = duckdb.connect(str(shop / "dev.duckdb"), read_only=True)
+    logged = Counter(con.execute("select order_id, customer_id, amount_cents from main.orders_log").fetchall())
+    con.close()
+    rows = csv.DictReader(io.StringIO(ORDERS + "14,2,0.25,placed\n"))
+    assert logged == Counter((int(r["order_id"]), int(r["customer_id"]), round(float(r["amount"]) * 100)) for r in rows)
     unit = invoke(shop, "test", "--unit")
     assert unit.exit_code == 0 and "PASS  totals_skip_small_orders" in unit.output, unit.output
     assert '"unique_id": "model.shop.customer_totals"' in (shop / "target" / "run_results.json").read_text()
