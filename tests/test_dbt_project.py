@@ -138,9 +138,10 @@ def test_a_dbt_duckdb_project_builds_with_no_edits(shop: Path, monkeypatch: pyte
     assert not (shop / "warehouse.duckdb").exists()
     con = duckdb.connect(str(shop / "dev.duckdb"), read_only=True)
     kinds = dict(con.execute("select table_schema || '.' || table_name, table_type from information_schema.tables "
-                             "where table_schema in ('main', 'staging', 'raw')").fetchall())
-    assert kinds == {"raw.raw_customers": "BASE TABLE", "raw.raw_orders": "BASE TABLE",
-                     "staging.stg_orders": "VIEW", "staging.stg_customers": "VIEW",
+                             "where table_schema not like '\\_toolkit%' escape '\\'").fetchall())
+    # dbt's default generate_schema_name: a custom schema is <target schema>_<custom>
+    assert kinds == {"main_raw.raw_customers": "BASE TABLE", "main_raw.raw_orders": "BASE TABLE",
+                     "main_staging.stg_orders": "VIEW", "main_staging.stg_customers": "VIEW",
                      "main.customer_totals": "BASE TABLE", "main.target_info": "BASE TABLE",
                      "main.orders_log": "BASE TABLE"}
     rows = Counter(con.execute("select customer_id, name, zipcode, total_cents, orders "
@@ -173,6 +174,21 @@ def test_profile_target_and_vars_chosen_on_the_command_line(shop: Path, monkeypa
                                "from analytics.customer_totals").fetchall())
     assert rows == _expected_totals(5)
     con.close()
+
+
+def test_a_generate_schema_name_macro_names_the_schemas(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    (shop / "macros" / "schemas.sql").write_text(
+        "{% macro generate_schema_name(custom_schema_name, node) -%}\n"
+        "{{ custom_schema_name | trim if custom_schema_name else target.schema }}\n{%- endmacro %}\n")
+    (shop / "models" / "marts" / "where_am_i.sql").write_text("select '{{ this.schema }}' as schema_name\n")
+    result = invoke(shop, "build", "-s", "+customer_totals", "where_am_i")
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(shop / "dev.duckdb"), read_only=True)
+    schemas = dict(con.execute("select table_name, table_schema from information_schema.tables").fetchall())
+    assert con.execute("select * from main.where_am_i").fetchall() == [("main",)]
+    con.close()
+    assert (schemas["stg_orders"], schemas["raw_orders"], schemas["customer_totals"]) == ("staging", "raw", "main")
 
 
 def test_profiles_found_in_dbt_profiles_dir(shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

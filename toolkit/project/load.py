@@ -82,6 +82,11 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
     for entries in compiled:
         renderer.template_cache.merge(entries)
     renderer.template_cache.save()
+    if settings.project_name is not None:  # a dbt project: each node where dbt's generate_schema_name puts it
+        for item in rendered:
+            item.config["schema"] = renderer.schema_name(item.config.get("schema"))
+        for name, config in seed_configs.items():
+            config["schema"] = renderer.schema_name(config.get("schema"))
     relations = {r.name: (r.config.get("schema", settings.schema), r.name) for r in rendered}
     relations.update({name: (config.get("schema", settings.schema), name) for name, config in seed_configs.items()})
     added = yaml_additions(renderer, properties, settings, {r.name: r for r in rendered}, relations,

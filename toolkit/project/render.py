@@ -356,7 +356,27 @@ class Renderer:
     def _own_schema(self) -> str:
         """`this.schema`: the schema of the file rendering, as its configs set it so far."""
         config = self._current.config if self._current is not None else {}
+        if self._settings.project_name is not None:  # a dbt project: where dbt would build it
+            return self.schema_name(config.get("schema"))
         return config.get("schema", self._settings.schema)
+
+    def schema_name(self, custom: str | None) -> str:
+        """A dbt project's schema for a node whose config sets `custom` (None: none), as dbt's generate_schema_name
+        (https://docs.getdbt.com/docs/build/custom-schemas): the project's own macro of that name when it has
+        one, else the target schema, or `<target schema>_<custom>`."""
+        macro = self.env.globals.get("generate_schema_name") if "generate_schema_name" in self.raw_macros else None
+        if macro is None:
+            return self._settings.schema if custom is None else f"{self._settings.schema}_{custom.strip()}"
+        try:
+            name = str(macro(custom, None)).strip()
+        except _TEMPLATE_ERRORS as error:
+            raise ConfigError(f"generate_schema_name({custom!r}) failed: {error}",
+                              hint="the project's generate_schema_name macro names each node's schema") from None
+        if not name:
+            raise ConfigError(f"generate_schema_name({custom!r}) gave no schema name",
+                              hint="the macro must return the schema's name, e.g. {{ custom_schema_name or "
+                                   "target.schema }}")
+        return name
 
     def _ref(self, *args: Any, **kwargs: Any) -> str:
         state = self._state("ref")
