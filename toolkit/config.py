@@ -67,7 +67,7 @@ class Settings:
         """How messages name the folder configs of `kind` (models, seeds): as the settings file spells them."""
         if self.config_file == PYPROJECT:
             return f"[tool.toolkit.{kind}]"
-        return f"{self.config_file} {kind}.{self.project_name}"
+        return f"{kind}.{self.project_name}"
 
     @property
     def seeds_dir(self) -> Path:

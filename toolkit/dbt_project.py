@@ -98,7 +98,7 @@ def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject
                            if "test-paths" in document else "tests")
     vars_ = document.get("vars") or {}
     if not isinstance(vars_, dict):
-        raise ConfigError(f"{DBT_PROJECT}: vars must be a mapping of names to values", Location(path))
+        raise ConfigError(f"vars must be a mapping of names to values", Location(path))
     # A var scoped to this project (vars: {my_project: {k: v}}) is the project's var as much as a global one.
     table["vars"] = {**{k: v for k, v in vars_.items() if k != name}, **(vars_.get(name) or {})}
     models = _folder_tree(document.get("models"), "models", name, path)
@@ -110,9 +110,9 @@ def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject
     extra = snapshot_settings(document.get("snapshots"), document.get("snapshot-paths"), path)
     profile_name = document.get("profile") or name
     if not isinstance(profile_name, str):
-        raise ConfigError(f"{DBT_PROJECT}: profile must be a profile name", Location(path))
+        raise ConfigError(f"profile must be a profile name", Location(path))
     target_name, output, profiles = _profile_target(project_dir, profile_name, target)
-    table.update(_target_settings(output, project_dir, f"{profiles}: {profile_name}.outputs.{target_name}", profiles))
+    table.update(_target_settings(output, project_dir, f"{profile_name}.outputs.{target_name}", profiles))
     return DbtProject(table=table, name=name, profile_name=profile_name, target_name=target_name,
                       tests=tests if tests.is_dir() else None, extra=extra)
 
@@ -121,7 +121,7 @@ def snapshot_settings(block: Any, paths: Any, path: Path) -> dict[str, Any]:
     """The hook for snapshots: dbt_project.yml's `snapshots:` configs and `snapshot-paths`. Until the toolkit
     builds snapshots, configuring them is refused; the folder name alone is harmless."""
     if block:
-        raise ConfigError(f"{DBT_PROJECT}: snapshots is not supported", Location(path),
+        raise ConfigError(f"snapshots is not supported", Location(path),
                           hint="snapshots are not built by the toolkit yet: remove the snapshots: block")
     return {"snapshot-paths": paths} if paths is not None else {}
 
@@ -160,12 +160,12 @@ def _rendered(value: Any, path: Path) -> Any:
             return os.environ[name]
         if default is not None:
             return default
-        raise ConfigError(f"{path.name}: env_var('{name}'): the environment variable {name} is not set and has "
+        raise ConfigError(f"env_var('{name}'): the environment variable {name} is not set and has "
                           "no default", Location(path), hint=f"export {name}=… or give a default")
 
     text = _JINJA.sub(substitute, value)
     if "{{" in text or "{%" in text:
-        raise ConfigError(f"{path.name}: {value!r} uses Jinja the toolkit does not render here", Location(path),
+        raise ConfigError(f"{value!r} uses Jinja the toolkit does not render here", Location(path),
                           hint="only {{ env_var('NAME', 'default') }} is rendered in dbt_project.yml and profiles.yml")
     return text
 
@@ -176,18 +176,18 @@ def _check_top(document: dict[str, Any], path: Path) -> None:
         if key in known:
             continue
         if key in _REFUSED_KEYS:
-            raise ConfigError(f"{DBT_PROJECT}: {key} is not supported", Location(path), hint=_REFUSED_KEYS[key])
-        raise ConfigError(f"{DBT_PROJECT}: unknown key {key!r}{did_you_mean(str(key), known)}", Location(path),
+            raise ConfigError(f"{key} is not supported", Location(path), hint=_REFUSED_KEYS[key])
+        raise ConfigError(f"unknown key {key!r}{did_you_mean(str(key), known)}", Location(path),
                           hint="known keys: " + ", ".join(_READ_KEYS))
 
 
 def _one_folder(value: Any, key: str, path: Path) -> str:
     folders = [value] if isinstance(value, str) else value
     if not isinstance(folders, list) or not all(isinstance(f, str) and f.strip() for f in folders) or not folders:
-        raise ConfigError(f"{DBT_PROJECT}: {key} must be a list of folders, e.g. [\"{key.split('-')[0]}s\"]",
+        raise ConfigError(f"{key} must be a list of folders, e.g. [\"{key.split('-')[0]}s\"]",
                           Location(path))
     if len(folders) > 1:
-        raise ConfigError(f"{DBT_PROJECT}: {key} names {len(folders)} folders; the toolkit reads one",
+        raise ConfigError(f"{key} names {len(folders)} folders; the toolkit reads one",
                           Location(path), hint=f"move the files into one folder and list it alone: {key}: "
                                                f"[\"{folders[0]}\"]")
     return folders[0].rstrip("/")
@@ -195,7 +195,7 @@ def _one_folder(value: Any, key: str, path: Path) -> str:
 
 def _text(value: Any, key: str, path: Path) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{DBT_PROJECT}: {key} must be a folder name", Location(path))
+        raise ConfigError(f"{key} must be a folder name", Location(path))
     return value
 
 
@@ -206,18 +206,18 @@ def _folder_tree(block: Any, kind: str, name: str, path: Path) -> dict[str, Any]
     if not block:
         return {}
     if not isinstance(block, dict):
-        raise ConfigError(f"{DBT_PROJECT}: {kind} must be a mapping", Location(path))
+        raise ConfigError(f"{kind} must be a mapping", Location(path))
     top: dict[str, Any] = {}
     for key, value in block.items():
         if key.startswith("+") or key in CONFIG_NAMES:
             top.update(_level({key: value}, f"{kind}", path))
         elif key == name:
             if not isinstance(value, dict):
-                raise ConfigError(f"{DBT_PROJECT}: {kind}.{key} must be a mapping of folders and +configs",
+                raise ConfigError(f"{kind}.{key} must be a mapping of folders and +configs",
                                   Location(path))
             top.update(_level(value, f"{kind}.{key}", path))
         else:
-            raise ConfigError(f"{DBT_PROJECT}: {kind}.{key} names no project{did_you_mean(key, [name])}",
+            raise ConfigError(f"{kind}.{key} names no project{did_you_mean(key, [name])}",
                               Location(path), hint=f"the first level under {kind}: is the project's name ({name}); "
                                                    "packages' models are not built by the toolkit")
     return top
@@ -229,7 +229,7 @@ def _level(level: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
         bare = key[1:] if key.startswith("+") else key
         if key.startswith("+") or (key in CONFIG_NAMES and not isinstance(value, dict)) or key == "column_types":
             if bare in _REFUSED_CONFIGS:
-                raise ConfigError(f"{DBT_PROJECT}: {where}.{key} is not supported", Location(path),
+                raise ConfigError(f"{where}.{key} is not supported", Location(path),
                                   hint=_REFUSED_CONFIGS[bare])
             if bare in _DESCRIPTIVE_CONFIGS:
                 continue
@@ -237,7 +237,7 @@ def _level(level: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
         elif isinstance(value, dict):
             converted[key] = _level(value, f"{where}.{key}", path)
         else:
-            raise ConfigError(f"{DBT_PROJECT}: {where}.{key} is neither a +config nor a folder",
+            raise ConfigError(f"{where}.{key} is neither a +config nor a folder",
                               Location(path), hint=f"write +{key} for a config (known: "
                                                    + ", ".join(CONFIG_NAMES[:10]) + ")")
     return converted
@@ -262,15 +262,15 @@ def _profile_target(project_dir: Path, profile_name: str, target: str | None) ->
     profile = profiles.get(profile_name)
     if not isinstance(profile, dict):
         names = [k for k in profiles if k != "config"]
-        raise ConfigError(f"{path}: no profile {profile_name!r}{did_you_mean(profile_name, names)}", Location(path),
+        raise ConfigError(f"no profile {profile_name!r}{did_you_mean(profile_name, names)}", Location(path),
                           hint=f"{DBT_PROJECT}'s profile: names one of: " + (", ".join(names) or "(none)"))
     outputs = profile.get("outputs")
     if not isinstance(outputs, dict) or not outputs:
-        raise ConfigError(f"{path}: the profile {profile_name} has no outputs", Location(path))
+        raise ConfigError(f"the profile {profile_name} has no outputs", Location(path))
     chosen = target or os.environ.get("DBT_TARGET") or profile.get("target") or DEFAULT_TARGET_NAME
     output = outputs.get(chosen)
     if not isinstance(output, dict):
-        raise ConfigError(f"{path}: the profile {profile_name} has no target {chosen!r}"
+        raise ConfigError(f"the profile {profile_name} has no target {chosen!r}"
                           f"{did_you_mean(str(chosen), list(outputs))}", Location(path),
                           hint="targets: " + ", ".join(map(str, outputs)))
     return str(chosen), output, path
