@@ -234,6 +234,12 @@ def test_mistakes_name_the_file_and_key(shop: Path, monkeypatch: pytest.MonkeyPa
     assert not (shop / "dev.duckdb").exists()  # nothing was built
 
 
+def test_snapshot_files_are_refused_not_ignored(shop: Path) -> None:
+    _write(shop, {"snapshots/orders_history.sql": "{% snapshot orders_history %}select 1{% endsnapshot %}\n"})
+    with pytest.raises(ConfigError, match="the snapshots in snapshots/ are not supported"):
+        load_settings(shop)
+
+
 def test_no_profiles_file_says_where_it_looked(shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (shop / "profiles.yml").unlink()
     monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)

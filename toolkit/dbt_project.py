@@ -118,11 +118,15 @@ def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject
 
 
 def snapshot_settings(block: Any, paths: Any, path: Path) -> dict[str, Any]:
-    """The hook for snapshots: dbt_project.yml's `snapshots:` configs and `snapshot-paths`. Until the toolkit
-    builds snapshots, configuring them is refused; the folder name alone is harmless."""
+    """The hook for snapshots: dbt_project.yml's `snapshots:` configs and `snapshot-paths` (default `snapshots`).
+    Until the toolkit builds snapshots, configuring them or having snapshot files is refused, never ignored."""
     if block:
-        raise ConfigError(f"snapshots is not supported", Location(path),
+        raise ConfigError("snapshots is not supported", Location(path),
                           hint="snapshots are not built by the toolkit yet: remove the snapshots: block")
+    folder = path.parent / (_one_folder(paths, "snapshot-paths", path) if paths is not None else "snapshots")
+    if folder.is_dir() and any(folder.rglob("*.sql")):
+        raise ConfigError(f"the snapshots in {folder.name}/ are not supported", Location(path),
+                          hint="snapshots are not built by the toolkit yet: build the history table with a model")
     return {"snapshot-paths": paths} if paths is not None else {}
 
 
