@@ -42,7 +42,7 @@ models:
       +schema: staging
       +tags: ['staging']
     marts:
-      +docs: {node_color: blue}
+      docs: {node_color: blue}
       materialized: table
 seeds:
   shop:

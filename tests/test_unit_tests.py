@@ -127,6 +127,11 @@ def test_sources_this_and_is_incremental(shop: Path) -> None:
          "given": [{"input": "ref('stg_orders')", "rows": [{"order_id": i, "amount_cents": i} for i in (1, 5, 9)]},
                    {"input": "this", "rows": [{"order_id": 5}]}],
          "expect": {"rows": [{"order_id": 9, "amount_cents": 9}]}},
+        {"name": "sql_format", "model": "customer_totals",
+         "given": [{"input": "ref('stg_customers')", "format": "sql", "rows": "select 4 as customer_id, 'Dee' as name"},
+                   {"input": "ref('stg_orders')", "format": "sql",
+                    "rows": "select 4 as customer_id, range::integer as amount_cents from range(3)"}],
+         "expect": {"format": "sql", "rows": "select 4 as customer_id, 'Dee' as name, 3 as total_cents"}},
         {"name": "env_var_override", "model": "region", "overrides": {"env_vars": {"SHOP_REGION": "eu"}},
          "given": [], "expect": {"rows": [{"region": "eu"}]}},
         {"name": "full_refresh", "model": "orders_incremental", "overrides": {"macros": {"is_incremental": False}},
@@ -135,7 +140,7 @@ def test_sources_this_and_is_incremental(shop: Path) -> None:
     ]))
     result = _test(shop)
     assert result.exit_code == 0, result.output
-    assert "4 of 4 unit tests passed" in result.output
+    assert "5 of 5 unit tests passed" in result.output
     assert "SHOP_REGION" not in os.environ
 
 

@@ -263,7 +263,8 @@ def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], excl
         _run_unit_tests(settings, project, selected, output)
         return
     if not any(project.nodes[name].assertions for name in selected):
-        _say(output, "Nothing to test: the selected nodes declare no assertions.")
+        _say(output, "Nothing to test: the selected nodes declare no assertions"
+                     + (" (their unit tests run with --unit)." if project.unit_tests else "."))
         return
     if not settings.warehouse.is_file():
         raise WarehouseError(f"warehouse {settings.warehouse} does not exist", hint="run `toolkit build` first")

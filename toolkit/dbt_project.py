@@ -98,7 +98,7 @@ def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject
                            if "test-paths" in document else "tests")
     vars_ = document.get("vars") or {}
     if not isinstance(vars_, dict):
-        raise ConfigError(f"vars must be a mapping of names to values", Location(path))
+        raise ConfigError("vars must be a mapping of names to values", Location(path))
     # A var scoped to this project (vars: {my_project: {k: v}}) is the project's var as much as a global one.
     table["vars"] = {**{k: v for k, v in vars_.items() if k != name}, **(vars_.get(name) or {})}
     models = _folder_tree(document.get("models"), "models", name, path)
@@ -110,7 +110,7 @@ def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject
     extra = snapshot_settings(document.get("snapshots"), document.get("snapshot-paths"), path)
     profile_name = document.get("profile") or name
     if not isinstance(profile_name, str):
-        raise ConfigError(f"profile must be a profile name", Location(path))
+        raise ConfigError("profile must be a profile name", Location(path))
     target_name, output, profiles = _profile_target(project_dir, profile_name, target)
     table.update(_target_settings(output, project_dir, f"{profile_name}.outputs.{target_name}", profiles))
     return DbtProject(table=table, name=name, profile_name=profile_name, target_name=target_name,
@@ -231,7 +231,8 @@ def _level(level: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
     converted: dict[str, Any] = {}
     for key, value in level.items():
         bare = key[1:] if key.startswith("+") else key
-        if key.startswith("+") or (key in CONFIG_NAMES and not isinstance(value, dict)) or key == "column_types":
+        dict_config = bare in _DESCRIPTIVE_CONFIGS or bare == "column_types"  # configs whose values are mappings
+        if key.startswith("+") or (key in CONFIG_NAMES and (dict_config or not isinstance(value, dict))):
             if bare in _REFUSED_CONFIGS:
                 raise ConfigError(f"{where}.{key} is not supported", Location(path),
                                   hint=_REFUSED_CONFIGS[bare])
