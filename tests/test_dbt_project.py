@@ -214,6 +214,7 @@ def test_profiles_found_in_dbt_profiles_dir(shop: Path, tmp_path: Path, monkeypa
     (("dbt_project.yml", "model-paths: [\"models\"]", "model-paths: [\"models\", \"more\"]"), "the toolkit reads one"),
     (("profiles.yml", "threads: 2", "thread: 2"), 'unknown key \'thread\' (did you mean "threads"?)'),
     (("profiles.yml", "threads: 2", "extensions: [httpfs]"), "shop.outputs.dev: extensions is not supported"),
+    (("profiles.yml", "threads: 2", "threads: many"), "shop.outputs.dev: threads must be a whole number"),
     (("profiles.yml", "target: dev", "target: deb"), 'no target \'deb\' (did you mean "dev"?)'),
     (("profiles.yml", "path: dev.duckdb", "path: ':memory:'"), "is not a DuckDB file"),
     (("profiles.yml", "shop:\n  target", "shoop:\n  target"), 'no profile \'shop\' (did you mean "shoop"?)'),

@@ -301,7 +301,13 @@ def _target_settings(output: dict[str, Any], project_dir: Path, where: str, path
                           hint="the toolkit keeps its tables in a file: set path: dev.duckdb")
     settings: dict[str, Any] = {"warehouse": str(Path(str(warehouse)).expanduser())}  # relative: to the project
     if "schema" in output:
+        if not isinstance(output["schema"], str) or not output["schema"].strip():
+            raise ConfigError(f"{where}: schema must be a schema name, not {output['schema']!r}", Location(path))
         settings["schema"] = output["schema"]
     if "threads" in output:
-        settings["threads"] = output["threads"]
+        threads = output["threads"]
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"{where}: threads must be a whole number of at least 1, not {threads!r}",
+                              Location(path))
+        settings["threads"] = threads
     return settings
