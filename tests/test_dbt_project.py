@@ -14,7 +14,7 @@ import pytest
 from conftest import invoke
 
 from toolkit.config import load_settings
-from toolkit.dbt_project import CONFIG_NAMES
+from toolkit.dbt_project import CONFIG_NAMES, read_dbt_project
 from toolkit.errors import ConfigError
 from toolkit.project.properties import MODEL_CONFIG_KEYS, SEED_CONFIG_KEYS
 
@@ -126,7 +126,10 @@ def _expected_totals(min_amount: float) -> Counter:
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project; dbt's environment variables unset, so profiles.yml is the project's."""
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    monkeypatch.delenv("DBT_TARGET", raising=False)
     return _write(tmp_path / "shop", FILES)
 
 
@@ -239,6 +242,16 @@ def test_snapshot_files_are_refused_not_ignored(shop: Path) -> None:
     _write(shop, {"snapshots/orders_history.sql": "{% snapshot orders_history %}select 1{% endsnapshot %}\n"})
     with pytest.raises(ConfigError, match="the snapshots in snapshots/ are not supported"):
         load_settings(shop)
+
+
+def test_snapshot_configs_pass_on_to_settings_that_have_snapshots(shop: Path) -> None:
+    text = (shop / "dbt_project.yml").read_text()
+    (shop / "dbt_project.yml").write_text(text + "snapshot-paths: [history]\nsnapshots:\n  shop:\n"
+                                                  "    +target_schema: snapshots\n    orders:\n      strategy: check\n")
+    table = read_dbt_project(shop, known=("snapshots",)).table
+    assert table["snapshots"] == {"+target_schema": "snapshots", "orders": {"+strategy": "check"}, "path": "history"}
+    with pytest.raises(ConfigError, match="snapshots is not supported"):
+        read_dbt_project(shop, known=())
 
 
 def test_no_profiles_file_says_where_it_looked(shop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

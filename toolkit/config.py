@@ -122,7 +122,7 @@ def _dbt_settings(project_dir: Path, warehouse: Path | None, profile_target: str
     """dbt_project.yml and the profile's target, as the [tool.toolkit] table they amount to."""
     from toolkit.dbt_project import read_dbt_project
 
-    dbt = read_dbt_project(project_dir, profile_target)
+    dbt = read_dbt_project(project_dir, profile_target, tuple(_KEYS))
     path = project_dir / DBT_PROJECT
     settings = _settings(project_dir, warehouse, _checked(dbt.table, path), path)
     return replace(settings, config_file=DBT_PROJECT, project_name=dbt.name, profile_name=dbt.profile_name,

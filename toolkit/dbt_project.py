@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,8 @@ _REFUSED_CONFIGS = {
 }
 # Config names dbt accepts without their `+` where no folder has the name: normalised to `+name`.
 CONFIG_NAMES = ("materialized", "schema", "tags", "dialect", "unique_key", "incremental_strategy", "on_schema_change",
-                "full_refresh", "column_types", "delimiter", *_DESCRIPTIVE_CONFIGS, *_REFUSED_CONFIGS)
+                "full_refresh", "column_types", "delimiter", "strategy", "updated_at", "check_cols", "target_schema",
+                "hard_deletes", "invalidate_hard_deletes", "dbt_valid_to_current", "snapshot_meta_column_names", *_DESCRIPTIVE_CONFIGS, *_REFUSED_CONFIGS)
 
 # dbt-duckdb target keys: read, ignored, or refused.
 _PROFILE_READ = ("type", "path", "schema", "threads")
@@ -73,15 +74,15 @@ class DbtProject:
     profile_name: str
     target_name: str
     tests: Path | None  # the folder of singular tests (test-paths), when it exists
-    extra: dict[str, Any] = field(default_factory=dict)  # room for resources the settings do not model yet
 
 
 def is_dbt_project(project_dir: Path) -> bool:
     return (project_dir / DBT_PROJECT).is_file()
 
 
-def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject:
-    """`dbt_project.yml` and its profile's target (`target`, else $DBT_TARGET, else the profile's `target:`)."""
+def read_dbt_project(project_dir: Path, target: str | None = None, known: tuple[str, ...] = ()) -> DbtProject:
+    """`dbt_project.yml` and its profile's target (`target`, else $DBT_TARGET, else the profile's `target:`);
+    `known`: the settings' keys, so resources the settings model are passed on (snapshots)."""
     path = project_dir / DBT_PROJECT
     document = _yaml(path)
     _check_top(document, path)
@@ -107,27 +108,31 @@ def read_dbt_project(project_dir: Path, target: str | None = None) -> DbtProject
     seeds = _folder_tree(document.get("seeds"), "seeds", name, path)
     if seeds:
         table["seeds"] = {**seeds, "path": table.get("seeds", "seeds")}
-    extra = snapshot_settings(document.get("snapshots"), document.get("snapshot-paths"), path)
+    table.update(snapshot_settings(document.get("snapshots"), document.get("snapshot-paths"), path, name, known))
     profile_name = document.get("profile") or name
     if not isinstance(profile_name, str):
         raise ConfigError("profile must be a profile name", Location(path))
     target_name, output, profiles = _profile_target(project_dir, profile_name, target)
     table.update(_target_settings(output, project_dir, f"{profile_name}.outputs.{target_name}", profiles))
     return DbtProject(table=table, name=name, profile_name=profile_name, target_name=target_name,
-                      tests=tests if tests.is_dir() else None, extra=extra)
+                      tests=tests if tests.is_dir() else None)
 
 
-def snapshot_settings(block: Any, paths: Any, path: Path) -> dict[str, Any]:
-    """The hook for snapshots: dbt_project.yml's `snapshots:` configs and `snapshot-paths` (default `snapshots`).
-    Until the toolkit builds snapshots, configuring them or having snapshot files is refused, never ignored."""
+def snapshot_settings(block: Any, paths: Any, path: Path, name: str, known: tuple[str, ...]) -> dict[str, Any]:
+    """dbt_project.yml's `snapshots:` configs and `snapshot-paths` (default `snapshots`) as the `snapshots` setting,
+    when the settings have one (`known`: the [tool.toolkit] keys); without it, configuring snapshots or having
+    snapshot files is refused, never ignored."""
+    folder = _one_folder(paths, "snapshot-paths", path) if paths is not None else "snapshots"
+    if "snapshots" in known:
+        tree = _folder_tree(block, "snapshots", name, path)
+        return {"snapshots": {**tree, "path": folder} if tree else folder}
     if block:
         raise ConfigError("snapshots is not supported", Location(path),
                           hint="snapshots are not built by the toolkit yet: remove the snapshots: block")
-    folder = path.parent / (_one_folder(paths, "snapshot-paths", path) if paths is not None else "snapshots")
-    if folder.is_dir() and any(folder.rglob("*.sql")):
-        raise ConfigError(f"the snapshots in {folder.name}/ are not supported", Location(path),
+    if (path.parent / folder).is_dir() and any((path.parent / folder).rglob("*.sql")):
+        raise ConfigError(f"the snapshots in {folder}/ are not supported", Location(path),
                           hint="snapshots are not built by the toolkit yet: build the history table with a model")
-    return {"snapshot-paths": paths} if paths is not None else {}
+    return {}
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -231,7 +236,7 @@ def _level(level: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
     converted: dict[str, Any] = {}
     for key, value in level.items():
         bare = key[1:] if key.startswith("+") else key
-        dict_config = bare in _DESCRIPTIVE_CONFIGS or bare == "column_types"  # configs whose values are mappings
+        dict_config = bare in (*_DESCRIPTIVE_CONFIGS, "column_types", "snapshot_meta_column_names")  # mapping values
         if key.startswith("+") or (key in CONFIG_NAMES and (dict_config or not isinstance(value, dict))):
             if bare in _REFUSED_CONFIGS:
                 raise ConfigError(f"{where}.{key} is not supported", Location(path),
