@@ -33,6 +33,7 @@ from toolkit.sql.ml_functions import data_calls, model_names
 from toolkit.sql.quoting import identifier, parse, relation, render
 
 ACTUAL = "__toolkit_unit_actual"
+ROWS = "__toolkit_rows"
 MAX_DIFF_ROWS = 20
 
 
@@ -183,25 +184,25 @@ def _given_query(con: duckdb.DuckDBPyConnection, given: GivenInput) -> exp.Expre
 
 def _values_query(rows: Rows, types: list[str | None], columns: list[str],
                   given_as: Mapping[str, str] | None = None) -> exp.Expression:
-    """SELECT CAST(value AS type) AS column … FROM (VALUES …); columns without values are NULLs of their type."""
+    """SELECT CAST(c0 AS type) AS column … FROM (VALUES …) AS rows(c0, …); columns without values are NULLs of
+    their type."""
     given_as = given_as if given_as is not None else {c: c for c in columns}
     position = {name.casefold(): i for i, name in enumerate(rows.columns)}
 
-    def cell(row: tuple[Any, ...] | None, column: str, kind: str | None) -> exp.Expression:
+    def cell(column: str, kind: str | None, present: bool) -> exp.Expression:
         source = given_as.get(column)
-        value = literal_value(row[position[source.casefold()]]) if row is not None and source is not None \
-            else exp.Null()
-        return exp.cast(value, kind, dialect="duckdb") if kind else value
+        value = exp.column(f"c{position[source.casefold()]}", ROWS) if present and source is not None else exp.Null()
+        return exp.alias_(exp.cast(value, kind, dialect="duckdb") if kind else value, identifier(column))
 
     if not rows.values:
-        select = exp.select(*(exp.alias_(cell(None, c, t), identifier(c)) for c, t in zip(columns, types)))
-        return select.where(exp.false())
-    selects = [exp.select(*(exp.alias_(cell(row, c, t), identifier(c)) for c, t in zip(columns, types)))
-               for row in rows.values]
-    query: exp.Expression = selects[0]
-    for select in selects[1:]:
-        query = exp.union(query, select, distinct=False)
-    return exp.select("*").from_(exp.Subquery(this=query, alias=exp.TableAlias(this=identifier("__toolkit_rows"))))
+        return exp.select(*(cell(c, t, False) for c, t in zip(columns, types))).where(exp.false())
+    if not rows.columns:  # rows with no values given: as many rows of NULLs
+        return exp.select(*(cell(c, t, False) for c, t in zip(columns, types))).from_(
+            exp.Table(this=exp.func("range", exp.Literal.number(len(rows.values)))))
+    values = exp.Values(expressions=[exp.Tuple(expressions=[literal_value(v) for v in row]) for row in rows.values],
+                        alias=exp.TableAlias(this=identifier(ROWS),
+                                             columns=[identifier(f"c{i}") for i in range(len(rows.columns))]))
+    return exp.select(*(cell(c, t, True) for c, t in zip(columns, types))).from_(values)
 
 
 def _diff(columns: list[str], missing: Counter, extra: Counter, expected: int, actual: int) -> str:
