@@ -204,6 +204,11 @@ def test_profiles_found_in_dbt_profiles_dir(shop: Path, tmp_path: Path, monkeypa
     assert settings.model_configs["staging"] == {"+materialized": "view", "+schema": "staging", "+tags": ["staging"]}
     assert settings.model_configs["marts"] == {"+materialized": "table"}  # +docs only documents
     assert settings.seed_configs["raw_customers"] == {"+column_types": {"zipcode": "varchar"}}
+    monkeypatch.delenv("DBT_PROFILES_DIR")
+    _write(tmp_path / "flag", {"profiles.yml": PROFILES.replace("dev.duckdb", "flag.duckdb")})
+    result = invoke(shop, "build", "--profiles-dir", str(tmp_path / "flag"), "-s", "target_info")
+    assert result.exit_code == 0, result.output
+    assert (shop / "flag.duckdb").is_file() and not (shop / "other.duckdb").exists()
 
 
 @pytest.mark.parametrize(("change", "message"), [

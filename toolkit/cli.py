@@ -127,14 +127,19 @@ def _project_options(function: Callable) -> Callable:
                   help="The DuckDB file to use instead of [tool.toolkit].warehouse.")
     @click.option("--vars", "vars_json", default=None, metavar="JSON",
                   help='Project variables as a JSON object, overriding [tool.toolkit.vars]: \'{"k": 1}\'.')
+    @click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="In a dbt project: the folder of profiles.yml (default: $DBT_PROFILES_DIR, the project "
+                  "folder, ~/.dbt).")
     @functools.wraps(function)
-    def wrapper(project_dir: Path, warehouse: Path | None, vars_json: str | None, **kwargs: Any) -> Any:
+    def wrapper(project_dir: Path, warehouse: Path | None, vars_json: str | None, profiles_dir: Path | None,
+                **kwargs: Any) -> Any:
         profile_target = None
         if "target" in kwargs:  # --target duckdb|bigquery, or a dbt project's profile target (dev, prod, …)
             if kwargs["target"] not in (None, *TARGETS):
                 profile_target = kwargs["target"]
             kwargs["target"] = "bigquery" if kwargs["target"] == "bigquery" else "duckdb"
-        settings = load_settings(project_dir, warehouse, profile_target)
+        settings = load_settings(project_dir, warehouse, profile_target,
+                                 profiles_dir.resolve() if profiles_dir else None)
         return function(settings=settings, vars=_parse_vars(vars_json), **kwargs)
 
     return wrapper

@@ -98,14 +98,15 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
 DIALECTS = ("duckdb", "bigquery")
 
 
-def load_settings(project_dir: Path, warehouse: Path | None = None, profile_target: str | None = None) -> Settings:
+def load_settings(project_dir: Path, warehouse: Path | None = None, profile_target: str | None = None,
+                  profiles_dir: Path | None = None) -> Settings:
     """Read `[tool.toolkit]` from `project_dir/pyproject.toml` (or, without one, a dbt project's dbt_project.yml
     and profiles.yml, `profile_target` naming the profile's target); `warehouse` overrides the file's setting."""
     project_dir = project_dir.resolve()
     path = project_dir / PYPROJECT
     table = _toolkit_table(path) if path.is_file() else None
     if table is None and (project_dir / DBT_PROJECT).is_file():
-        return _dbt_settings(project_dir, warehouse, profile_target)
+        return _dbt_settings(project_dir, warehouse, profile_target, profiles_dir)
     if profile_target is not None:
         raise ConfigError(f"--target {profile_target}: a profile's target applies to dbt projects (dbt_project.yml "
                           "and profiles.yml)", hint="--target takes duckdb or bigquery here")
@@ -118,11 +119,12 @@ def load_settings(project_dir: Path, warehouse: Path | None = None, profile_targ
     return _settings(project_dir, warehouse, values, path)
 
 
-def _dbt_settings(project_dir: Path, warehouse: Path | None, profile_target: str | None) -> Settings:
+def _dbt_settings(project_dir: Path, warehouse: Path | None, profile_target: str | None,
+                  profiles_dir: Path | None) -> Settings:
     """dbt_project.yml and the profile's target, as the [tool.toolkit] table they amount to."""
     from toolkit.dbt_project import read_dbt_project
 
-    dbt = read_dbt_project(project_dir, profile_target, tuple(_KEYS))
+    dbt = read_dbt_project(project_dir, profile_target, tuple(_KEYS), profiles_dir)
     path = project_dir / DBT_PROJECT
     settings = _settings(project_dir, warehouse, _checked(dbt.table, path), path)
     return replace(settings, config_file=DBT_PROJECT, project_name=dbt.name, profile_name=dbt.profile_name,

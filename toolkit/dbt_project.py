@@ -80,7 +80,8 @@ def is_dbt_project(project_dir: Path) -> bool:
     return (project_dir / DBT_PROJECT).is_file()
 
 
-def read_dbt_project(project_dir: Path, target: str | None = None, known: tuple[str, ...] = ()) -> DbtProject:
+def read_dbt_project(project_dir: Path, target: str | None = None, known: tuple[str, ...] = (),
+                     profiles_dir: Path | None = None) -> DbtProject:
     """`dbt_project.yml` and its profile's target (`target`, else $DBT_TARGET, else the profile's `target:`);
     `known`: the settings' keys, so resources the settings model are passed on (snapshots)."""
     path = project_dir / DBT_PROJECT
@@ -112,7 +113,7 @@ def read_dbt_project(project_dir: Path, target: str | None = None, known: tuple[
     profile_name = document.get("profile") or name
     if not isinstance(profile_name, str):
         raise ConfigError("profile must be a profile name", Location(path))
-    target_name, output, profiles = _profile_target(project_dir, profile_name, target)
+    target_name, output, profiles = _profile_target(project_dir, profile_name, target, profiles_dir)
     table.update(_target_settings(output, project_dir, f"{profile_name}.outputs.{target_name}", profiles))
     return DbtProject(table=table, name=name, profile_name=profile_name, target_name=target_name,
                       tests=tests if tests.is_dir() else None)
@@ -253,16 +254,19 @@ def _level(level: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
     return converted
 
 
-def profiles_path(project_dir: Path) -> Path | None:
-    """profiles.yml where dbt looks: $DBT_PROFILES_DIR, the project folder, then ~/.dbt
+def profiles_path(project_dir: Path, profiles_dir: Path | None = None) -> Path | None:
+    """profiles.yml where dbt looks: --profiles-dir, $DBT_PROFILES_DIR, the project folder, then ~/.dbt
     (https://docs.getdbt.com/docs/core/connect-data-platform/connection-profiles)."""
+    if profiles_dir is not None:
+        return profiles_dir / PROFILES if (profiles_dir / PROFILES).is_file() else None
     folders = [Path(os.environ["DBT_PROFILES_DIR"]).expanduser()] if os.environ.get("DBT_PROFILES_DIR") else []
     folders += [project_dir, Path.home() / ".dbt"]
     return next((folder / PROFILES for folder in folders if (folder / PROFILES).is_file()), None)
 
 
-def _profile_target(project_dir: Path, profile_name: str, target: str | None) -> tuple[str, dict[str, Any], Path]:
-    path = profiles_path(project_dir)
+def _profile_target(project_dir: Path, profile_name: str, target: str | None,
+                    profiles_dir: Path | None) -> tuple[str, dict[str, Any], Path]:
+    path = profiles_path(project_dir, profiles_dir)
     if path is None:
         raise ConfigError(f"no {PROFILES} for the profile {profile_name!r} of {project_dir / DBT_PROJECT}",
                           hint=f"put {PROFILES} in the project folder, in $DBT_PROFILES_DIR or in ~/.dbt, e.g.\n"
