@@ -206,8 +206,8 @@ def _values_query(rows: Rows, types: list[str | None], columns: list[str],
 
 
 def _diff(columns: list[str], missing: Counter, extra: Counter, expected: int, actual: int) -> str:
-    lines = [f"expected {expected} rows, got {actual}; - expected, not given; + given, not expected "
-             f"({', '.join(columns)}):"]
+    lines = [f"expected {expected} rows, the model gave {actual} ({', '.join(columns)}; - expected, missing from "
+             "the output; + in the output, not expected):"]
     for sign, rows in (("-", missing), ("+", extra)):
         for row, count in sorted(rows.items(), key=lambda item: repr(item[0])):
             lines += [f"  {sign} {_row(row)}"] * count
