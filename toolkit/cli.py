@@ -122,14 +122,24 @@ def cli() -> None:
 
 def _project_options(function: Callable) -> Callable:
     @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
-                  help="The folder whose pyproject.toml holds [tool.toolkit].")
+                  help="The folder whose pyproject.toml holds [tool.toolkit] (or a dbt project's dbt_project.yml).")
     @click.option("--warehouse", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="The DuckDB file to use instead of [tool.toolkit].warehouse.")
     @click.option("--vars", "vars_json", default=None, metavar="JSON",
                   help='Project variables as a JSON object, overriding [tool.toolkit.vars]: \'{"k": 1}\'.')
+    @click.option("--profiles-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="In a dbt project: the folder of profiles.yml (default: $DBT_PROFILES_DIR, the project "
+                  "folder, ~/.dbt).")
     @functools.wraps(function)
-    def wrapper(project_dir: Path, warehouse: Path | None, vars_json: str | None, **kwargs: Any) -> Any:
-        settings = load_settings(project_dir, warehouse)
+    def wrapper(project_dir: Path, warehouse: Path | None, vars_json: str | None, profiles_dir: Path | None,
+                **kwargs: Any) -> Any:
+        profile_target = None
+        if "target" in kwargs:  # --target duckdb|bigquery, or a dbt project's profile target (dev, prod, …)
+            if kwargs["target"] not in (None, *TARGETS):
+                profile_target = kwargs["target"]
+            kwargs["target"] = "bigquery" if kwargs["target"] == "bigquery" else "duckdb"
+        settings = load_settings(project_dir, warehouse, profile_target,
+                                 profiles_dir.resolve() if profiles_dir else None)
         return function(settings=settings, vars=_parse_vars(vars_json), **kwargs)
 
     return wrapper
@@ -164,8 +174,9 @@ TARGETS = ["duckdb", "bigquery"]  # where `compile` and `build` put the project:
 
 
 def _target_options(function: Callable) -> Callable:
-    @click.option("--target", type=click.Choice(TARGETS), default="duckdb", show_default=True,
-                  help="bigquery: BigQuery SQL (compile: under target/bigquery/; build: run there).")
+    @click.option("--target", default=None, metavar="duckdb|bigquery|NAME",
+                  help="bigquery: BigQuery SQL (compile: under target/bigquery/; build: run there); in a dbt "
+                  "project, NAME picks the profile's target (default: duckdb, the warehouse).")
     @click.option("--project", "bigquery_project", metavar="ID", default=None,
                   help="With --target bigquery: the BigQuery project, instead of [tool.toolkit.bigquery].project.")
     @functools.wraps(function)
@@ -246,14 +257,19 @@ def build(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exc
 @_project_options
 @_selection_options
 @_state_option
+@click.option("--unit", is_flag=True, help="Run the selected models' unit tests (unit_tests: in YAML) instead.")
 @_output_option
 def test(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], exclude: tuple[str, ...],
-         state: Path | None, output: str) -> None:
+         state: Path | None, unit: bool, output: str) -> None:
     """Run the selected nodes' assertions against the published tables, building nothing."""
     project = load_project(settings, vars)
     selected = _selected(project, select, exclude, state)
+    if unit:
+        _run_unit_tests(settings, project, selected, output)
+        return
     if not any(project.nodes[name].assertions for name in selected):
-        _say(output, "Nothing to test: the selected nodes declare no assertions.")
+        _say(output, "Nothing to test: the selected nodes declare no assertions"
+                     + (" (their unit tests run with --unit)." if project.unit_tests else "."))
         return
     if not settings.warehouse.is_file():
         raise WarehouseError(f"warehouse {settings.warehouse} does not exist", hint="run `toolkit build` first")
@@ -356,7 +372,7 @@ def _write_manifest(project: Project, run_id: str, built: set[str]) -> None:
     settings = project.settings
     before = read_reference(settings.target).checksums or {}
     kept: dict[str, str | None] = {name: before.get(name) for name in project.nodes if name not in built}
-    document = manifest(project.nodes, project.graph.parents, settings.project_dir.name, settings.warehouse, run_id,
+    document = manifest(project.nodes, project.graph.parents, settings.package_name, settings.warehouse, run_id,
                         kept)
     try:
         write_manifest(settings.target, document)
@@ -833,7 +849,7 @@ def source_freshness(settings: Settings, vars: dict[str, Any], select: tuple[str
         nodes = [project.nodes[name] for name in selected]
         verdicts = {r.node: (r.status.value, r.seconds, r.message) for r in outcome.results}
         document = sources_document(nodes, verdicts, {node.name: newest_load(con, node) for node in nodes},
-                                    settings.project_dir.name, outcome.run_id)
+                                    settings.package_name, outcome.run_id)
         path = settings.target / "sources.json"
         path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
         return path
@@ -895,6 +911,38 @@ def snapshot(settings: Settings, vars: dict[str, Any], select: tuple[str, ...], 
         _say(output, f"Nothing to snapshot: no snapshot in {_shown(settings.snapshots_dir)} (or YAML) is selected.")
         return
     _run_and_report(settings, project, project.graph.order(selected), "build", output)
+
+
+def _run_unit_tests(settings: Settings, project: Project, selected: list[str], output: str) -> None:
+    """`test --unit`: each unit test of a selected model, on mock rows; exit code 1 when one does not pass."""
+    from toolkit.project.unit_run import run_unit_test
+
+    tests = [test for test in project.unit_tests if test.model in set(selected)]
+    if not tests:
+        _say(output, "Nothing to test: the selected models have no unit tests.")
+        return
+    con = (open_reader(settings.warehouse, settings.lock_timeout) if settings.warehouse.is_file()
+           else duckdb.connect(":memory:"))  # the given rows take the inputs' column types when they are built
+    try:
+        results = [run_unit_test(con, test) for test in tests]
+    finally:
+        con.close()
+    if output == "json":
+        click.echo(json.dumps([{"unit_test": r.test.name, "model": r.test.model, "status": r.status,
+                                "message": r.message, "seconds": round(r.seconds, 3),
+                                "file": _shown(r.test.spec.path)} for r in results], indent=2))
+    else:
+        for r in results:
+            style = {"pass": "green", "fail": "red", "error": "red"}[r.status]
+            stdout_console().print(Text.assemble((f"{r.status.upper():5} ", style), (r.test.name, "bold"),
+                                                 f" ({r.test.model}, {_shown(r.test.spec.path)})",
+                                                 (f"  [{r.seconds:.2f}s]", "dim")))
+            if r.message:
+                stdout_console().print(Text(r.message), soft_wrap=True)
+        passed = sum(r.status == "pass" for r in results)
+        stdout_console().print(f"{passed} of {len(results)} unit tests passed.")
+    if any(r.status != "pass" for r in results):
+        sys.exit(1)
 
 
 def main() -> None:

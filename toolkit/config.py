@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ConfigError, Location, did_you_mean
 
 PYPROJECT = "pyproject.toml"
+DBT_PROJECT = "dbt_project.yml"  # a dbt project's settings, read when there is no [tool.toolkit]
 STATE_SCHEMA = "_toolkit"  # the warehouse schema of the toolkit's own tables; no node may publish into it
 AUDIT_SCHEMA = "_toolkit_audit"  # where candidates are set aside to tell which of their assertions cannot run
 TOOLKIT_SCHEMAS = (STATE_SCHEMA, AUDIT_SCHEMA)
@@ -53,6 +54,22 @@ class Settings:
     snapshot_configs: dict[str, Any] = field(default_factory=dict)  # [tool.toolkit.snapshots]: the same for snapshots
     skip_unchanged: bool = True  # `build` keeps nodes whose fingerprint is unchanged (--no-skip-unchanged: not)
     threads: int = 1  # nodes `build` runs at once (--threads)
+    config_file: str = PYPROJECT  # the file the settings come from: pyproject.toml, or a dbt project's dbt_project.yml
+    project_name: str | None = None  # a dbt project's name (None: the project folder's)
+    profile_name: str = "toolkit"  # dbt's target.profile_name
+    target_name: str = "dev"  # dbt's target.name: the profile's target in use
+    tests: Path | None = None  # a dbt project's singular tests (test-paths), SQL files of failing rows
+
+    @property
+    def package_name(self) -> str:
+        """The project's name in dbt's unique ids (`model.<package>.<node>`): the dbt project's, else the folder's."""
+        return self.project_name or self.project_dir.name
+
+    def folder_section(self, kind: str) -> str:
+        """How messages name the folder configs of `kind` (models, seeds): as the settings file spells them."""
+        if self.config_file == PYPROJECT:
+            return f"[tool.toolkit.{kind}]"
+        return f"{kind}.{self.project_name}"
 
     @property
     def seeds_dir(self) -> Path:
@@ -88,15 +105,41 @@ _KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
 DIALECTS = ("duckdb", "bigquery")
 
 
-def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
-    """Read `[tool.toolkit]` from `project_dir/pyproject.toml`; `warehouse` overrides the file's setting."""
+def load_settings(project_dir: Path, warehouse: Path | None = None, profile_target: str | None = None,
+                  profiles_dir: Path | None = None) -> Settings:
+    """Read `[tool.toolkit]` from `project_dir/pyproject.toml` (or, without one, a dbt project's dbt_project.yml
+    and profiles.yml, `profile_target` naming the profile's target); `warehouse` overrides the file's setting."""
     project_dir = project_dir.resolve()
     path = project_dir / PYPROJECT
+    table = _toolkit_table(path) if path.is_file() else None
+    if table is None and (project_dir / DBT_PROJECT).is_file():
+        return _dbt_settings(project_dir, warehouse, profile_target, profiles_dir)
+    if profile_target is not None:
+        raise ConfigError(f"--target {profile_target}: a profile's target applies to dbt projects (dbt_project.yml "
+                          "and profiles.yml)", hint="--target takes duckdb or bigquery here")
     if not path.is_file():
         raise ConfigError(
             f"no {PYPROJECT} in {project_dir}",
             hint="run the command inside a toolkit project, pass --project-dir, or create one with `toolkit init DIR`",
         )
+    values = _checked(table if table is not None else _toolkit_table(path, required=True), path)
+    return _settings(project_dir, warehouse, values, path)
+
+
+def _dbt_settings(project_dir: Path, warehouse: Path | None, profile_target: str | None,
+                  profiles_dir: Path | None) -> Settings:
+    """dbt_project.yml and the profile's target, as the [tool.toolkit] table they amount to."""
+    from toolkit.dbt_project import read_dbt_project
+
+    dbt = read_dbt_project(project_dir, profile_target, profiles_dir)
+    path = project_dir / DBT_PROJECT
+    settings = _settings(project_dir, warehouse, _checked(dbt.table, path), path)
+    return replace(settings, config_file=DBT_PROJECT, project_name=dbt.name, profile_name=dbt.profile_name,
+                   target_name=dbt.target_name, tests=dbt.tests)
+
+
+def _toolkit_table(path: Path, required: bool = False) -> dict[str, Any] | None:
+    """pyproject.toml's [tool.toolkit] table (None when it has none and it is not `required`)."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
@@ -109,13 +152,16 @@ def load_settings(project_dir: Path, warehouse: Path | None = None) -> Settings:
         raise ConfigError(f"{PYPROJECT} cannot be read: {error.strerror or error}", Location(path),
                           hint=f"give yourself read permission (chmod u+r {PYPROJECT}) or run as its owner") from None
     table = document.get("tool", {}).get("toolkit")
-    if not isinstance(table, dict):
+    if not isinstance(table, dict) and required:
         raise ConfigError(
             f"{PYPROJECT} has no [tool.toolkit] table",
             Location(path),
             hint='add one, e.g.\n[tool.toolkit]\nwarehouse = "warehouse.duckdb"',
         )
-    values = _checked(table, path)
+    return table if isinstance(table, dict) else None
+
+
+def _settings(project_dir: Path, warehouse: Path | None, values: dict[str, Any], path: Path) -> Settings:
     return Settings(
         project_dir=project_dir,
         warehouse=(warehouse.resolve() if warehouse else project_dir / values["warehouse"]),

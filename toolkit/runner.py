@@ -27,6 +27,7 @@ from toolkit.project.load import Project
 from toolkit.project.manifest import resource_type
 from toolkit.project.nodes import Materialization, Node, NodeKind
 from toolkit.project.schedule import run_in_dag_order
+from toolkit.project.unit_run import UnitResult, run_unit_test
 from toolkit.sql.ml_functions import Applied
 from toolkit.sql.quoting import parse, parse_relation, relation, render
 from toolkit.warehouse.connection import database_path, worker_cursors
@@ -246,7 +247,7 @@ def run(
     `test`: evaluate the selected nodes' assertions against what is published, building nothing."""
     reporter = reporter or SilentReporter()
     outcome = RunResult(run_id=uuid.uuid4().hex, command=command, started_at=_now(),
-                        package=project.settings.project_dir.name)
+                        package=project.settings.package_name)
     states = NodeStates(con, project.nodes, project.graph.parents, outcome.run_id, reuse) if command == "build" else None
     broken: dict[str, str] = {}  # node → the failed node that makes it unbuildable
     names = [name for name in selected if command == "build" or project.nodes[name].assertions]
@@ -288,6 +289,10 @@ def run(
     if threads <= 1:
         results = {name: step(name, con) for name in names}
     else:
+        if command == "build":  # two transactions creating one schema at once conflict: create them all first
+            for schema in sorted({project.nodes[name].schema for name in names}, key=str.casefold):
+                con.execute(render(exp.Create(this=exp.Table(this=exp.to_identifier(schema)), kind="SCHEMA",
+                                              exists=True)))
         with worker_cursors(con, threads) as cursors:
             results = run_in_dag_order(names, project.graph.parents, threads,
                                        lambda name, worker: step(name, cursors[worker], worker),
@@ -318,6 +323,16 @@ def _kept(node: Node, states: NodeStates, named: bool) -> NodeResult | None:
     return _result(node, Status.UNCHANGED, None, time.perf_counter() - clock, message, started_at)
 
 
+def _failed_unit_test(con: duckdb.DuckDBPyConnection, project: Project, node: Node) -> UnitResult | None:
+    """The first of the node's unit tests that does not pass (https://docs.getdbt.com/docs/build/unit-tests)."""
+    for test in project.unit_tests:
+        if test.model == node.name:
+            result = run_unit_test(con, test)
+            if result.status != "pass":
+                return result
+    return None
+
+
 def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selected: set[str]) -> NodeResult:
     started_at, clock = _now(), time.perf_counter()
     seconds = lambda: time.perf_counter() - clock  # noqa: E731
@@ -332,6 +347,12 @@ def _build(con: duckdb.DuckDBPyConnection, project: Project, node: Node, selecte
             f"build it first or select it too (--select +{node.name})"
         )
         return _result(node, Status.ERROR, None, seconds(), message, started_at)
+    failed_unit = _failed_unit_test(con, project, node)
+    if failed_unit is not None:  # dbt's build runs a model's unit tests before it, and skips it when one fails
+        status = Status.ERROR if failed_unit.status == "error" else Status.FAIL
+        message = (f"{failed_unit.test.spec.path.name}: unit test {failed_unit.test.name} "
+                   f"{'could not run' if status is Status.ERROR else 'failed'}: {failed_unit.message}")
+        return _result(node, status, None, seconds(), message, started_at)
     if node.kind is NodeKind.ASSERTION:
         relation = _tested(node)
         with _gated(con, node, relation) as (assertions, history):

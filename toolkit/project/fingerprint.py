@@ -41,6 +41,8 @@ def definition_checksum(node: Node) -> str:
         "assertions": [_assertion_parts(a) for a in node.assertions], "tested": node.tested,
         "depends_on": sorted(node.depends_on),
     }
+    if node.unit_tests:  # only when it has some: the checksums of other nodes stay those of earlier versions
+        parts["unit_tests"] = node.unit_tests
     if node.materialized is Materialization.SEED:
         parts["file"] = hashlib.sha256(node.path.read_bytes()).hexdigest() if node.path.is_file() else None
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -14,14 +14,15 @@ from toolkit.errors import ConfigError, Location, did_you_mean
 
 def check_folder_configs(tree: Mapping[str, Any], section: str, keys: tuple[str, ...], root: Path,
                          files: Mapping[str, Path], pyproject: Path) -> None:
-    """Every `+key` known and every folder or file named present: a typo is an error, never a config lost."""
+    """Every `+key` known and every folder or file named present: a typo is an error, never a config lost.
+    `section` is how messages name the tree (`[tool.toolkit.models]`, `dbt_project.yml models.shop`)."""
     if not tree:
         return
     known = {path.relative_to(root).with_suffix("").parts for path in files.values()}
     prefixes = {parts[:end] for parts in known for end in range(1, len(parts) + 1)}
 
     def walk(level: Mapping[str, Any], at: tuple[str, ...]) -> None:
-        where = ".".join((f"[tool.toolkit.{section}]", *at)) if at else f"[tool.toolkit.{section}]"
+        where = ".".join((section, *at))
         for key, value in level.items():
             if key.startswith("+"):
                 if key[1:] not in keys:

@@ -9,11 +9,11 @@ from typing import Any
 
 import sqlglot.errors
 
-from toolkit.config import PYPROJECT, TOOLKIT_SCHEMAS, Settings
+from toolkit.config import TOOLKIT_SCHEMAS, Settings
 from toolkit.errors import ConfigError, Location, ProjectError, ToolkitError
 from toolkit.project.assertions import Assertion, make_assertion, unique_names
 from toolkit.project.context import package_macro_files
-from toolkit.project.discover import macro_files, model_files, standard_macro_files
+from toolkit.project.discover import MODEL_SUFFIX, macro_files, model_files, standard_macro_files
 from toolkit.project.graph import Graph
 from toolkit.project.incremental import incremental_keys_used, incremental_settings
 from toolkit.project.nodes import HashSplit, Incremental, Materialization, Node, NodeKind
@@ -29,6 +29,8 @@ from toolkit.project.snapshot_nodes import (
     snapshot_node,
     snapshot_schema,
 )
+from toolkit.project.unit_run import prepare_unit_tests
+from toolkit.project.unit_tests import UnitTest, read_unit_tests, unit_test_digest
 from toolkit.project.yaml_nodes import (
     check_targets,
     configured,
@@ -50,6 +52,7 @@ from toolkit.sql.translation import prepare_translation, warehouse_statement
 class Project:
     settings: Settings
     graph: Graph
+    unit_tests: tuple[UnitTest, ...] = ()  # dbt's unit tests, run by `test --unit` and before their model builds
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -59,15 +62,18 @@ class Project:
 def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Project:
     """Every model file rendered, parsed and placed in the DAG; the first problem raises a ToolkitError."""
     files = model_files(settings.models)
+    singular = _singular_tests(settings, files)
     seeds = seed_files(settings.seeds_dir)
-    _check_seed_names(files, seeds)
+    _check_seed_names({**files, **singular}, seeds)
     properties = load_properties(property_files(settings.models, settings.seeds_dir, settings.snapshots_dir))
     settings = with_yaml_sources(settings, properties)
     check_targets(properties, files, seeds, settings)
     snapshots = snapshot_definitions(settings, properties, {**files, **seeds})
-    pyproject = settings.project_dir / PYPROJECT
+    pyproject = settings.project_dir / settings.config_file
     defaults = {name: configured(settings.model_configs, settings.models, path, properties.models.get(name), pyproject)
                 for name, path in files.items()}
+    defaults.update({name: {"materialized": Materialization.ASSERTION.value} for name in singular})
+    files = {**files, **singular}
     seed_configs = {name: configured(settings.seed_configs, settings.seeds_dir, path, properties.seeds.get(name),
                                      pyproject) for name, path in seeds.items()}
     renderer = Renderer(
@@ -85,6 +91,11 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         renderer.template_cache.merge(entries)
     histories = render_snapshots(renderer, snapshots, snapshot_configs(settings, snapshots, properties))
     renderer.template_cache.save()
+    if settings.project_name is not None:  # a dbt project: each node where dbt's generate_schema_name puts it
+        for item in rendered:
+            item.config["schema"] = renderer.schema_name(item.config.get("schema"))
+        for name, config in seed_configs.items():
+            config["schema"] = renderer.schema_name(config.get("schema"))
     relations = {r.name: (r.config.get("schema", settings.schema), r.name) for r in rendered}
     relations.update({name: (config.get("schema", settings.schema), name) for name, config in seed_configs.items()})
     relations.update({r.name: (snapshot_schema(r.config, settings.schema), r.name) for r in histories})
@@ -100,7 +111,32 @@ def load_project(settings: Settings, vars: dict[str, Any] | None = None) -> Proj
         _check_relation(node, settings)
     by_name = {node.name: node for node in nodes}
     _check_model_refs(by_name)
-    return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))))
+    fixtures = (settings.tests or settings.project_dir / "tests") / "fixtures"
+    unit_tests = prepare_unit_tests(renderer, read_unit_tests(properties.unit_tests, fixtures), files, defaults,
+                                    relations, settings, datasets) if properties.unit_tests else ()
+    for test in unit_tests:
+        by_name[test.model] = replace(by_name[test.model], unit_tests=unit_test_digest(
+            [t for t in unit_tests if t.model == test.model]))
+    return Project(settings=settings, graph=Graph(_with_model_edges(_with_named_edges(by_name))),
+                   unit_tests=unit_tests)
+
+
+def _singular_tests(settings: Settings, models: dict[str, Path]) -> dict[str, Path]:
+    """A dbt project's singular tests (https://docs.getdbt.com/docs/build/data-tests#singular-data-tests): each SQL
+    file of its test-paths folder selects failing rows, an assertion file in all but its folder."""
+    if settings.tests is None:
+        return {}
+    generic = settings.tests / "generic"
+    if generic.is_dir() and any(generic.rglob(f"*{MODEL_SUFFIX}")):
+        raise ConfigError(f"custom generic tests ({generic}) are not supported",
+                          hint="write the test as an assertion macro in the macros folder: YAML tests name macros")
+    tests = model_files(settings.tests)
+    folded = {name.casefold(): path for name, path in models.items()}
+    for name, path in tests.items():
+        if name.casefold() in folded:
+            raise ProjectError(f'the test {path} and the model file {folded[name.casefold()]} both define the node '
+                               f'"{name}"', hint="node names are file stems and must be unique: rename one")
+    return tests
 
 
 def _check_seed_names(models: dict[str, Path], seeds: dict[str, Path]) -> None:

@@ -93,6 +93,7 @@ class Node:
     incremental: Incremental | None = None  # an incremental model's settings
     incremental_sql: str = ""  # an incremental model's query with is_incremental() true: its new rows
     snapshot: Snapshot | None = None  # a snapshot's settings
+    unit_tests: str = ""  # a digest of its unit tests (their inputs, query, expected rows): changing one rebuilds it
 
     @property
     def stateful(self) -> bool:

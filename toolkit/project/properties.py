@@ -22,10 +22,9 @@ SUFFIXES = (".yml", ".yaml")
 _DESCRIPTIVE = ("meta", "docs", "group", "access", "deprecation_date", "quote", "tags", "policy_tags", "granularity",
                 "loader", "quoting", "persist_docs", "grants", "contract", "store_failures", "store_failures_as",
                 "limit", "alias")
-_TOP = ("version", "models", "seeds", "snapshots", "sources")
+_TOP = ("version", "models", "seeds", "snapshots", "sources", "unit_tests")
 _TOP_DESCRIPTIVE = ("exposures", "groups", "analyses", "macros", "metrics", "semantic_models", "saved_queries")
 _UNSUPPORTED = {
-    "unit_tests": "unit tests are not supported: assert on a model built from a small seed instead",
     "versions": "model versions are not supported: give each version a model file of its own",
     "latest_version": "model versions are not supported: give each version a model file of its own",
     "constraints": "constraints are not enforced: declare data tests (not_null, unique, …) instead",
@@ -166,6 +165,12 @@ class Properties:
     seeds: dict[str, ResourceProperties] = field(default_factory=dict)
     snapshots: dict[str, ResourceProperties] = field(default_factory=dict)
     sources: list[SourceProperties] = field(default_factory=list)
+    unit_tests: list[tuple[Any, Path, int | None]] = field(default_factory=list)  # raw entries, file, line
+
+
+def check_keys(mapping: Any, known: tuple[str, ...], where: str, path: Path, quiet: tuple[str, ...] = ()) -> None:
+    """Every key of `mapping` known (or quietly documenting); an unknown one is an error with a "did you mean"."""
+    _check_keys(mapping, known, where, path, quiet)
 
 
 def property_files(*folders: Path) -> list[Path]:
@@ -204,6 +209,8 @@ def _read_file(path: Path, properties: Properties) -> None:
             target[resource.name] = resource
     for index, entry in enumerate(_list(document.get("sources"), "sources", path)):
         properties.sources.append(_source(entry, index, path))
+    tests = _list(document.get("unit_tests"), "unit_tests", path)  # read by toolkit/project/unit_tests.py
+    properties.unit_tests += [(entry, path, _line(tests, index)) for index, entry in enumerate(tests)]
 
 
 def _check_keys(mapping: Any, known: tuple[str, ...], where: str, path: Path, quiet: tuple[str, ...] = ()) -> None:

@@ -7,11 +7,13 @@ quotes), so one pass over the files suffices."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,13 @@ class Rendered:
     incremental_sql: str | None = None  # an incremental model rendered with is_incremental() true
 
 
+def _constant(value: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return value
+
+    return call
+
+
 def ref_marker(name: str) -> str:
     return f"{_MARK}ref{_MARK}{name}{_MARK}"
 
@@ -168,8 +177,9 @@ class Renderer:
         self._incremental_pass = False  # True while an incremental model renders for its new rows
         self._snapshot_pass = False  # True while a snapshot renders: config() takes a snapshot's keys
         self.namespaces: dict[str, Namespace] = {}
-        self.target = Target(name="dev", schema=settings.schema, database=settings.warehouse.stem,
-                             path=str(settings.warehouse))
+        self.target = Target(name=settings.target_name, schema=settings.schema, database=settings.warehouse.stem,
+                             path=str(settings.warehouse), profile_name=settings.profile_name,
+                             threads=settings.threads)
         self.env.globals.update({  # dbt's context: https://docs.getdbt.com/reference/dbt-jinja-functions
             "target": self.target, "env_var": env_var, "log": log, "exceptions": Exceptions(), "return": macro_return,
             "adapter": Adapter(self.env.globals, self.namespaces), "run_query": query_runner(settings.warehouse),
@@ -301,6 +311,28 @@ class Renderer:
         renders an incremental model's new rows; the runner uses that query once the table exists."""
         return self._incremental_pass
 
+    @contextlib.contextmanager
+    def overridden(self, vars: Mapping[str, Any], macros: Mapping[str, Any],
+                   env_vars: Mapping[str, str]) -> Iterator[None]:
+        """Rendering with vars, environment variables and macros replaced (a macro's call gives the value), as a
+        dbt unit test's overrides (https://docs.getdbt.com/reference/resource-properties/unit-test-overrides)."""
+        saved_vars, saved_globals = self._vars, dict(self.env.globals)
+        saved_env = {key: os.environ.get(key) for key in env_vars}
+        self._vars = {**self._vars, **vars}
+        self.env.globals.update({name: _constant(value) for name, value in macros.items()})
+        os.environ.update({key: str(value) for key, value in env_vars.items()})
+        try:
+            yield
+        finally:
+            self._vars = saved_vars
+            self.env.globals.clear()
+            self.env.globals.update(saved_globals)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
     def in_context(self, name: str, path: Path, action: Any) -> Rendered:
         """Run `action()` (calls of macros, ref(), source()) as if the file at `path` were rendering as the node
         `name`: what it declares is collected on the returned Rendered; errors name `path`."""
@@ -343,7 +375,27 @@ class Renderer:
     def _own_schema(self) -> str:
         """`this.schema`: the schema of the file rendering, as its configs set it so far."""
         config = self._current.config if self._current is not None else {}
+        if self._settings.project_name is not None:  # a dbt project: where dbt would build it
+            return self.schema_name(config.get("schema"))
         return config.get("schema", self._settings.schema)
+
+    def schema_name(self, custom: str | None) -> str:
+        """A dbt project's schema for a node whose config sets `custom` (None: none), as dbt's generate_schema_name
+        (https://docs.getdbt.com/docs/build/custom-schemas): the project's own macro of that name when it has
+        one, else the target schema, or `<target schema>_<custom>`."""
+        macro = self.env.globals.get("generate_schema_name") if "generate_schema_name" in self.raw_macros else None
+        if macro is None:
+            return self._settings.schema if custom is None else f"{self._settings.schema}_{custom.strip()}"
+        try:
+            name = str(macro(custom, None)).strip()
+        except _TEMPLATE_ERRORS as error:
+            raise ConfigError(f"generate_schema_name({custom!r}) failed: {error}",
+                              hint="the project's generate_schema_name macro names each node's schema") from None
+        if not name:
+            raise ConfigError(f"generate_schema_name({custom!r}) gave no schema name",
+                              hint="the macro must return the schema's name, e.g. {{ custom_schema_name or "
+                                   "target.schema }}")
+        return name
 
     def _ref(self, *args: Any, **kwargs: Any) -> str:
         state = self._state("ref")

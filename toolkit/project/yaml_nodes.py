@@ -44,9 +44,11 @@ def check_targets(properties: Properties, models: Mapping[str, Path], seeds: Map
                 raise ConfigError(f"{kind}[{name}]: no {kind[:-1]} file is called {name}"
                                   f"{did_you_mean(name, files)}", Location(entry.path),
                                   hint=f"a {kind[:-1]}'s name is its file's stem")
-    pyproject = settings.project_dir / PYPROJECT
-    check_folder_configs(settings.model_configs, "models", MODEL_CONFIG_KEYS, settings.models, models, pyproject)
-    check_folder_configs(settings.seed_configs, "seeds", SEED_CONFIG_KEYS, settings.seeds_dir, seeds, pyproject)
+    config_file = settings.project_dir / settings.config_file
+    check_folder_configs(settings.model_configs, settings.folder_section("models"), MODEL_CONFIG_KEYS,
+                         settings.models, models, config_file)
+    check_folder_configs(settings.seed_configs, settings.folder_section("seeds"), SEED_CONFIG_KEYS,
+                         settings.seeds_dir, seeds, config_file)
 
 
 def configured(tree: Mapping[str, Any], root: Path, path: Path, entry: ResourceProperties | None,
