@@ -172,6 +172,39 @@ def test_centroids_print_exact_category_shares(con):
     assert out.column("geography_value").null_count == out.num_rows
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse):
+    """The iterations run on scikit-learn's compiled Lloyd step give the centroids of one KMeans.fit run to
+    convergence from the same init, and the same rows as the public-API step (a one-iteration refit)."""
+    import scipy.sparse as sp
+    from sklearn.cluster import KMeans
+
+    from toolkit.ml.training import lloyd
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(centre, 1.5, size=(150, 5)) for centre in (0.0, 3.0, 6.0)])
+    X = np.hstack([X, np.eye(4)[rng.integers(0, 4, len(X))]])  # numbers and a one-hot column block
+    X = sp.csr_matrix(X) if sparse else X
+
+    def run() -> tuple[KMeans, list]:
+        estimator = KMeans(4, init="random", n_init=1, max_iter=50, tol=0.0, random_state=7)
+        return estimator, lloyd.fit_kmeans(estimator, X, 50, lambda losses: False)
+
+    fast, fast_rows = run()
+    oracle = KMeans(4, init="random", n_init=1, max_iter=50, tol=0.0, random_state=7).fit(X)
+    assert np.allclose(fast.cluster_centers_, oracle.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert (fast.labels_ == oracle.labels_).all() and fast.inertia_ == pytest.approx(oracle.inertia_, rel=1e-12)
+    assert (fast.predict(X) == fast.labels_).all()
+    monkeypatch.setattr(lloyd, "_kernel_step", lambda X: None)
+    slow, slow_rows = run()
+    assert len(fast_rows) == len(slow_rows) > 3 and fast_rows[-1].loss == fast_rows[-2].loss  # ran to convergence
+    for mine, public in zip(fast_rows, slow_rows):
+        assert mine.loss == pytest.approx(public.loss, rel=1e-12)
+        assert [size for _, _, size in mine.cluster_info] == [size for _, _, size in public.cluster_info]
+        assert [r for _, r, _ in mine.cluster_info] == pytest.approx([r for _, r, _ in public.cluster_info], rel=1e-12)
+    assert np.allclose(fast.cluster_centers_, slow.cluster_centers_, rtol=1e-12, atol=1e-12)
+
+
 # PCA is solved in closed form (PCA_SOLVER 'FULL': an eigendecomposition, 'RANDOMIZED': randomized SVD,
 # https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create-pca#pca_solver), so its
 # training is one iteration: one ML.TRAINING_INFO row, the loss being the mean squared reconstruction error.

@@ -29,11 +29,6 @@ GRID = 100_001
 KINDS = {"KMEANS": "normalized_distance", "PCA": "mean_squared_error"}
 
 
-def cluster_radii(trained: TrainedModel, X: np.ndarray) -> np.ndarray:
-    """Each cluster's radius on the rows X (its training rows): the mean distance of its rows to its centroid."""
-    return cluster_summary(centroid_distances(trained, X))[0]
-
-
 def cluster_summary(distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each cluster's radius and size, from the rows' distances to every centroid (rows × k): the rows nearest a
     centroid are its cluster, and its radius is their mean distance to it, as BigQuery defines cluster_radius
@@ -46,10 +41,12 @@ def cluster_summary(distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.divide(sums, counts, out=np.zeros(k), where=counts > 0), counts
 
 
-def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Each row's anomaly score, and for KMEANS its nearest centroid (index from 0)."""
+def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None,
+           distances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each row's anomaly score, and for KMEANS its nearest centroid (index from 0); `distances`: KMEANS's rows'
+    distances to every centroid, when already computed."""
     if trained.options.model_type == "KMEANS":
-        distances = centroid_distances(trained, X)
+        distances = centroid_distances(trained, X) if distances is None else distances
         nearest = np.argmin(distances, axis=1)
         radius = np.asarray(radii, np.float64)[nearest]
         return distances[np.arange(X.shape[0]), nearest] / np.where(radius > 0, radius, 1.0), nearest

@@ -4,11 +4,13 @@ stopping rule (https://cloud.google.com/bigquery/docs/reference/standard-sql/big
 at most MAX_ITERATIONS iterations, and with EARLY_STOP none after the first whose relative loss improvement is
 below MIN_REL_PROGRESS; an iteration that moves no centroid ends training in any case (nothing changes after it).
 
-Each iteration is scikit-learn's KMeans with max_iter = 1 started from the previous iteration's centroids (the
-first from the model's own seeded init: KMEANS++, RANDOM or the CUSTOM rows). After each the row records the loss —
-the mean squared distance of the training rows to their nearest centroid — and each cluster's centroid_id, radius
-and size under that iteration's centroids (cluster_info; the radius is the mean distance of the cluster's rows to
-its centroid, BigQuery's ClusterInfo). KMEANS has no eval loss and no learning rate."""
+The first iteration is scikit-learn's KMeans with max_iter = 1 from the model's own seeded init (KMEANS++, RANDOM or
+the CUSTOM rows); the next ones are scikit-learn's own Lloyd step (its compiled `lloyd_iter_chunked_*` kernels, the
+loop KMeans.fit runs), one pass over the rows each: the pass from iteration i's centroids assigns every row to its
+nearest one — which gives iteration i's row — and moves them to iteration i + 1's. Each row records the loss — the
+mean squared distance of the training rows to their nearest centroid — and each cluster's centroid_id, radius and
+size under that iteration's centroids (cluster_info; the radius is the mean distance of the cluster's rows to its
+centroid, BigQuery's ClusterInfo). KMEANS has no eval loss and no learning rate."""
 
 from __future__ import annotations
 
@@ -19,25 +21,70 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
+from sklearn.utils.extmath import row_norms
 
 from toolkit.ml.inference.anomalies import cluster_summary
 from toolkit.ml.inference.heads import distances_to
 from toolkit.ml.model import Iteration
 
-
-def _row_norms(X: np.ndarray | sp.csr_matrix) -> np.ndarray:
-    """Each row's squared Euclidean norm (computed once: the rows do not change between iterations)."""
-    return np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(axis=1)
+Step = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _measure(centers: np.ndarray, X: np.ndarray | sp.csr_matrix, rows: np.ndarray,
+def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_matrix, rows: np.ndarray,
              cosine: bool) -> tuple[float, tuple[tuple[int, float, int], ...]]:
-    """The loss (mean squared distance of the rows to their nearest centroid) and each cluster's (centroid_id, radius,
-    size), from one product of X with the centroids (two for COSINE, whose radii are in 1 - cosine similarity)."""
-    squared = np.maximum(rows[:, None] - 2 * np.asarray(X @ centers.T) + (centers * centers).sum(axis=1)[None, :], 0.0)
-    loss = float(np.mean(squared.min(axis=1)))
-    radii, sizes = cluster_summary(distances_to(X, centers, True) if cosine else np.sqrt(squared, out=squared))
-    return loss, tuple((i + 1, float(radii[i]), int(sizes[i])) for i in range(len(centers)))
+    """The loss (mean squared distance of the rows to their nearest centroid, `labels`) and each cluster's
+    (centroid_id, radius, size), from one product of X with the centroids. COSINE's radii are in 1 - cosine
+    similarity, and its clusters those of the nearest centroid by that distance."""
+    k, n = centers.shape[0], X.shape[0]
+    # ‖x‖² − 2 x·c + ‖c‖² for each row's own centroid c, in place
+    squared = np.asarray(X @ centers.T).ravel()[np.arange(n) * k + labels]
+    squared *= -2.0
+    squared += rows
+    squared += (centers * centers).sum(axis=1)[labels]
+    np.maximum(squared, 0.0, out=squared)
+    loss = float(np.mean(squared))
+    if cosine:
+        radii, sizes = cluster_summary(distances_to(X, centers, True))
+    else:
+        sizes = np.bincount(labels, minlength=k)
+        sums = np.bincount(labels, weights=np.sqrt(squared, out=squared), minlength=k)
+        radii = np.divide(sums, sizes, out=np.zeros(k), where=sizes > 0)
+    return loss, tuple((i + 1, float(radii[i]), int(sizes[i])) for i in range(k))
+
+
+def _kernel_step(X: np.ndarray | sp.csr_matrix) -> Step | None:
+    """scikit-learn's Lloyd step over X: centroids → (each row's nearest of them, the next centroids), one pass; None
+    where the compiled kernels are not importable (they are private to scikit-learn), for `_refit_step`."""
+    try:
+        from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense, lloyd_iter_chunked_sparse
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:
+        return None
+    kernel = lloyd_iter_chunked_sparse if sp.issparse(X) else lloyd_iter_chunked_dense
+    # what KMeans.fit hands its kernels: float64, C order, CSR with 32-bit indices (no copy when X already is)
+    X = check_array(X, accept_sparse="csr", dtype=np.float64, order="C", accept_large_sparse=False)
+    weights = np.ones(X.shape[0], dtype=X.dtype)
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    threads = _openmp_effective_n_threads()
+
+    def step(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = len(centers)
+        following = np.zeros_like(centers)
+        kernel(X, weights, np.ascontiguousarray(centers), following, np.zeros(k, X.dtype), labels,
+               np.zeros(k, X.dtype), threads)
+        return labels.copy(), following
+    return step
+
+
+def _refit_step(estimator, X: np.ndarray | sp.csr_matrix, rows: np.ndarray) -> Step:
+    """The same step through KMeans' public API (two passes): the rows' nearest centroids by their distances, and
+    a one-iteration fit from the centroids."""
+    def step(centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        squared = rows[:, None] - 2 * np.asarray(X @ centers.T) + (centers * centers).sum(axis=1)[None, :]
+        estimator.set_params(init=centers, n_init=1).fit(X)
+        return squared.argmin(axis=1).astype(np.int32), np.asarray(estimator.cluster_centers_, np.float64)
+    return step
 
 
 def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[list[float]], bool],
@@ -47,25 +94,32 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
     params = estimator.get_params()
     rows: list[Iteration] = []
     losses: list[float] = []
-    previous: np.ndarray | None = None
-    norms = _row_norms(X)
+    norms = row_norms(X, squared=True)  # once: the rows do not change between iterations
     # scikit-learn copies X on every fit unless copy_x = False; a sparse X is never centred, so the copy changes nothing
     copy_x = {"copy_x": False} if sp.issparse(X) else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        estimator.set_params(max_iter=1, tol=0.0, **copy_x).fit(X)
+        centers = np.asarray(estimator.cluster_centers_, np.float64)
+        labels = np.asarray(estimator.labels_, np.int32)
+        step = _kernel_step(X) or _refit_step(estimator, X, norms)
+        following: np.ndarray | None = None
+        previous: np.ndarray | None = None
         for i in range(max_iterations):
-            start = time.perf_counter()
-            step = {"max_iter": 1, "tol": 0.0} if previous is None else {"max_iter": 1, "tol": 0.0,
-                                                                         "init": previous, "n_init": 1}
-            estimator.set_params(**step, **copy_x).fit(X)
-            centers = np.asarray(estimator.cluster_centers_, np.float64)
-            loss, clusters = _measure(centers, X, norms, cosine)
+            if i > 0:  # the pass from these centroids assigns the rows (this row) and gives the next ones
+                labels, following = step(centers)
+            loss, clusters = _measure(centers, labels, X, norms, cosine)
             losses.append(loss)
             rows.append(Iteration(i, loss, None, None, int((time.perf_counter() - start) * 1000), clusters))
+            start = time.perf_counter()
             settled = previous is not None and np.array_equal(centers, previous)
-            previous = centers
-            if settled or stop(losses):
+            if settled or stop(losses) or i + 1 == max_iterations:
                 break
+            if following is None:
+                _, following = step(centers)
+            previous, centers, following = centers, following, None
     estimator.set_params(**{k: params[k] for k in ("max_iter", "tol", "init", "n_init", "copy_x")})  # the model's own
-    estimator.n_iter_ = len(rows)
+    estimator.cluster_centers_, estimator.labels_ = centers, labels
+    estimator.inertia_, estimator.n_iter_ = losses[-1] * X.shape[0], len(rows)
     return rows

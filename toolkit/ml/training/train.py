@@ -35,7 +35,7 @@ from toolkit.ml.features.stats import data_stats, feature_info, input_feature_in
 from toolkit.ml.features.transform import FittedTransform, model_features
 from toolkit.ml.features.transform import fit as fit_transform
 from toolkit.ml.inference import anomalies, attributions
-from toolkit.ml.inference.heads import canonical, head
+from toolkit.ml.inference.heads import canonical, centroid_distances, head
 from toolkit.ml.inference.predict import encode
 from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels, pvalues, stream, warm, width
@@ -265,8 +265,9 @@ def _evaluate(task, trained: TrainedModel, X, y: np.ndarray | None):
 
 def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
     """The training rows' anomaly-score distribution (and KMEANS's cluster radii) ML.DETECT_ANOMALIES reads."""
-    radii = anomalies.cluster_radii(trained, X) if trained.options.model_type == "KMEANS" else None
-    quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii)[0])
+    distances = centroid_distances(trained, X) if trained.options.model_type == "KMEANS" else None
+    radii = None if distances is None else anomalies.cluster_summary(distances)[0]
+    quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii, distances)[0])
     record = {"quantiles": quantiles, "values": values}
     return record if radii is None else {**record, "radii": radii}
 
