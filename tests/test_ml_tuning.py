@@ -6,6 +6,8 @@ trial is the same model trained on its own with the trial's hyperparameters as p
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -215,6 +217,8 @@ def test_stored_trials_are_the_same_bytes_build_after_build(con):
 def test_more_bad_tuning_input_names_the_option_and_what_it_accepts(con):
     assert "MAX_TREE_DEPTH = HPARAM_CANDIDATES([]) has no candidates" in error(
         model_type="boosted_tree_classifier", num_trials=2, max_tree_depth=HparamCandidates(()))
+    assert "L2_REG = HPARAM_CANDIDATES([…]) lists 0.1 more than once" in error(
+        model_type="logistic_reg", num_trials=2, l2_reg=HparamCandidates((0.1, 1.0, 0.1)))
     assert "BOOSTER_TYPE takes HPARAM_CANDIDATES([…]), not HPARAM_RANGE" in error(
         model_type="boosted_tree_classifier", num_trials=2, booster_type=HparamRange(1, 2))
     assert "names 2 objectives" in error(model_type="logistic_reg", num_trials=2,
@@ -243,6 +247,8 @@ def test_bad_tuning_input_in_a_build_names_the_file(project, toolkit):
     output = " ".join(result.output.split())
     assert result.exit_code != 0 and "Traceback" not in output
     assert "models/by_trial.sql" in output and "has no trial 5; its trials are 1 to 2" in output, output
+    # the tuned model's line names the objective its optimal trial was chosen by
+    assert re.search(r"tuned .*2 trials \(0 failed\), optimal trial [12] \(eval roc_auc 0?\.\d+\)", output), output
     (folder / "models/costly.sql").write_text(
         "CREATE OR REPLACE MODEL costly OPTIONS (model_type = 'logistic_reg', num_trials = 2, "
         "hparam_tuning_objectives = ['toolkit_expected_cost'], toolkit_false_negative_cost = -5, "

@@ -513,8 +513,11 @@ def _train(con: duckdb.DuckDBPyConnection, node: Node, started_at: datetime, clo
     message += f"; {compiled.summary()}"  # ML.PREDICT in SQL, or why not; a compiled model that failed its check warns
     if training.trials:  # hyperparameter tuning: how many trials, and which one the version is
         failed = sum(t.status != "SUCCEEDED" for t in training.trials)
-        optimal = next(t.trial_id for t in training.trials if t.is_optimal)
-        message += f"; {len(training.trials)} trials ({failed} failed), optimal trial {optimal}"
+        optimal = next(t for t in training.trials if t.is_optimal)
+        objective = ", ".join(f"{name} {value:.4g}" for name, value in optimal.evaluation_metrics.items()
+                              if value is not None)  # what the trials were chosen by, on the eval split
+        message += (f"; {len(training.trials)} trials ({failed} failed), optimal trial {optimal.trial_id}"
+                    + (f" (eval {objective})" if objective else ""))
     status = Status.WARN if compiled.status == FALLBACK else Status.SUCCESS
     return _result(node, status, trained.split.get("training_rows"), seconds(), message, started_at)
 

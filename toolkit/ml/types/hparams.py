@@ -123,7 +123,12 @@ def check_space(model: str, model_type: str, spec: OptionSpec, value: HparamRang
         if not value.values:
             raise ConfigError(f"model {model}: {name} = HPARAM_CANDIDATES([]) has no candidates",
                               hint=f"give {name} at least one candidate, each {spec.accepts()}")
-        return {"candidates": [_candidate(model, spec, v) for v in value.values]}
+        candidates = [_candidate(model, spec, v) for v in value.values]
+        repeated = next((v for i, v in enumerate(candidates) if v in candidates[:i]), None)
+        if repeated is not None:  # a grid would train the same trial twice
+            raise ConfigError(f"model {model}: {name} = HPARAM_CANDIDATES([…]) lists {_show(repeated)} more than once",
+                              hint=f"list each of {name}'s candidates once")
+        return {"candidates": candidates}
     if entry.valid is None or spec.kind not in ("int", "float"):
         raise ConfigError(f"model {model}: option {name} takes HPARAM_CANDIDATES([…]), not HPARAM_RANGE",
                           hint=f"write {name} = HPARAM_CANDIDATES([…]) with values {spec.accepts()}")
