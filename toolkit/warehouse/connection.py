@@ -63,6 +63,17 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(render(_setting(name, value)))
 
 
+def return_freed_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Memory DuckDB frees (a large query's sort, once its result is fetched) goes back to the system within seconds
+    instead of staying with the process: jemalloc's background threads purge it
+    (https://duckdb.org/docs/2.0/internals/jemalloc.html). A global setting; refused, and skipped, on a connection
+    whose configuration is locked."""
+    try:
+        con.execute(render(_setting("allocator_background_threads", exp.true())))
+    except duckdb.Error:  # lock_configuration: a reader, which never fetches training data
+        pass
+
+
 def _open(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + timeout
     while True:

@@ -49,6 +49,7 @@ from toolkit.ml.types.options import FROM_DATA, ModelOptions
 from toolkit.ml.types.registry import MODEL_TYPES, ModelType, validate_options
 from toolkit.ml.types.tasks import Family, Task
 from toolkit.sql.quoting import column_ref, identifier, render, table_ref, verbatim
+from toolkit.warehouse.connection import return_freed_memory
 from toolkit.warehouse.farmhash import fingerprint64
 
 __all__ = ["TrainedModel", "Training", "seed_for", "train_model"]
@@ -447,6 +448,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns
     # interchangeable), build after build.
     canonical = [exp.Ordered(this=column_ref(c), nulls_first=True) for c in wanted]
     sql = render(exp.select(*select).from_(training).order_by(*canonical))
+    return_freed_memory(con)  # the sort's memory is not held while the rows are encoded and fitted
     try:
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as error:
