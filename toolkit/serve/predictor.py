@@ -23,7 +23,8 @@ from toolkit.errors import ToolkitError
 from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
-from toolkit.serve.evaluate import Program, Unsupported, build_program, run_checked
+from toolkit.serve.evaluate import Unsupported
+from toolkit.serve.evaluate_columns import COLUMNS_FROM, Evaluation, build_evaluation
 from toolkit.serve.request import RequestError, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
 from toolkit.sql.quoting import parse, render
@@ -39,9 +40,10 @@ _CACHED_QUERIES = 512  # a client sending every threshold there is fills no more
 class Engine:
     """The in-memory DuckDB database requests run on (no warehouse data: only the request's rows)."""
 
-    def __init__(self, evaluate: bool = True) -> None:
+    def __init__(self, evaluate: bool = True, columns_from: int = COLUMNS_FROM) -> None:
         self.evaluate = evaluate  # compiled queries in Python where they can be (else always in DuckDB)
-        self._programs: dict[tuple, Program | None] = {}
+        self.columns_from = columns_from  # requests of this many rows or more evaluated column-wise
+        self._programs: dict[tuple, Evaluation | None] = {}
         self._database = duckdb.connect(":memory:")
         threads = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("threads"),
                                                                expression=exp.Literal.number(1)))])
@@ -135,7 +137,7 @@ class Engine:
                         self._sql[key] = cached
                 query, sql = cached
                 program = self._program(key, query, table.schema)
-                answered = run_checked(program, table) if program is not None else None
+                answered = program.run_checked(table) if program is not None else None
                 if answered is not None:
                     return answered
                 # Executed as a statement: the relation API binds a query once more before running it.
@@ -156,10 +158,11 @@ class Engine:
         if checked is None:
             return None
         program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
-        return run_checked(program, table) if program is not None else None
+        return program.run_checked(table) if program is not None else None
 
-    def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Program | None:
-        """The compiled query as Python (toolkit.serve.evaluate), built once per query and input schema from the
+    def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Evaluation | None:
+        """The compiled query as Python (toolkit.serve.evaluate row-wise, toolkit.serve.evaluate_columns
+        column-wise for requests of `columns_from` rows or more), built once per query and input schema from the
         query as rendered for DuckDB, read back (its lookups still inline VALUES); None when it has something the
         evaluator does not cover (DuckDB runs it), or when the evaluator is switched off."""
         if not self.evaluate:
@@ -168,7 +171,7 @@ class Engine:
         if key in self._programs:
             return self._programs[key]
         try:
-            program: Program | None = build_program(parse(render(query)), schema, INPUT)
+            program: Evaluation | None = build_evaluation(parse(render(query)), schema, INPUT, self.columns_from)
         except Unsupported:
             program = None
         if len(self._programs) < _CACHED_QUERIES:
