@@ -17,8 +17,8 @@ import numpy as np
 from sqlglot import exp
 
 from toolkit.serve.columns import Col, ColumnNode, ColumnSub, both_valid, constant_node
-from toolkit.serve.evaluate_numeric import _exp, _ln, _modulo
-from toolkit.serve.evaluate_numeric import _literal as _row_literal
+from toolkit.serve.evaluate_numeric import exp_value, ln_value, truncated_modulo
+from toolkit.serve.evaluate_numeric import literal_node as row_literal
 from toolkit.serve.evaluate_types import (
     BOOL,
     DECIMAL,
@@ -98,7 +98,7 @@ def python_map(function: Callable[[Any], Any], col: Col, result_dtype: Any) -> C
 
 
 def _literal(node: exp.Literal, sub: ColumnSub, kinds, context) -> ColumnNode:
-    row = _row_literal(node, None, kinds, context)
+    row = row_literal(node, None, kinds, context)
     return constant_node(row.fn({}), row.kind)
 
 
@@ -167,7 +167,7 @@ def _huge_op(modulo: bool, op: Callable[[Any, Any], Any] | None, a: Any, b: Any,
             remainder = np.remainder(np.abs(a), np.abs(b))  # of the magnitudes, with the dividend's sign (C's %)
             values = np.where(a < 0, -remainder, remainder)
         else:
-            values = _modulo(a, b)
+            values = truncated_modulo(a, b)
     else:
         values = op(a, b)
     check_huge_col(values, valid)
@@ -350,5 +350,5 @@ NUMERIC_COLUMNS: dict[type, Callable[..., ColumnNode]] = {
     exp.Literal: _literal, exp.Column: _column, exp.Paren: _paren, exp.Neg: _neg,
     exp.Add: _arithmetic(operator.add), exp.Sub: _arithmetic(operator.sub), exp.Mul: _arithmetic(operator.mul),
     exp.Div: _arithmetic(None), exp.Mod: _arithmetic(None),
-    exp.Exp: _math(_exp), exp.Ln: _math(_ln), exp.Sqrt: _math(None), exp.IsNan: _isnan, exp.Cast: _cast,
+    exp.Exp: _math(exp_value), exp.Ln: _math(ln_value), exp.Sqrt: _math(None), exp.IsNan: _isnan, exp.Cast: _cast,
 }
