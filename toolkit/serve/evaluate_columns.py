@@ -3,7 +3,7 @@ arrays (toolkit.serve.columns), instead of once per row (toolkit.serve.evaluate)
 
 The same query, layers and static kinds as the row-wise evaluator, and the same DuckDB semantics (each node's
 module says how): a request of 100 instances costs about one pass per node instead of 100. A node it has no
-column-wise form for (list_sort, GREATEST, a CASE choosing structs, …) is evaluated by the row-wise evaluator for
+column-wise form for (GREATEST, a CASE choosing structs, …) is evaluated by the row-wise evaluator for
 that node only, over the batch's rows, and its values taken back as a column. A value it will not decide (an integer
 at or beyond 2**31, a float beyond float32's range) raises Fallback: the row-wise evaluator answers the request,
 and where it falls back too, DuckDB. tests/test_serve_columns.py compares it with both, row by row."""
@@ -21,6 +21,7 @@ from sqlglot import exp
 from toolkit.serve.columns import Batch, Col, ColumnNode, constant_node, from_python, null_col, python_values
 from toolkit.serve.columns_logic import LOGIC_COLUMNS
 from toolkit.serve.columns_numeric import NUMERIC_COLUMNS
+from toolkit.serve.columns_sort import SORT_COLUMNS
 from toolkit.serve.evaluate import (
     Program,
     Scope,
@@ -37,7 +38,7 @@ from toolkit.serve.evaluate_types import Context, Fallback, Node, Unsupported
 
 __all__ = ["COLUMNS_FROM", "ColumnProgram", "Evaluation", "build_column_program", "build_evaluation"]
 
-COLUMN_NODES: dict[type, Callable[..., ColumnNode]] = {**NUMERIC_COLUMNS, **LOGIC_COLUMNS}
+COLUMN_NODES: dict[type, Callable[..., ColumnNode]] = {**NUMERIC_COLUMNS, **LOGIC_COLUMNS, **SORT_COLUMNS}
 
 Layer = Callable[[Batch], Batch]
 
