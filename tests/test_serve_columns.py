@@ -17,6 +17,7 @@ from toolkit.serve.evaluate import build_program, run_checked
 from toolkit.serve.evaluate_columns import build_column_program, build_evaluation
 from toolkit.serve.evaluate_types import Fallback
 from toolkit.serve.predictor import INPUT
+from toolkit.serve.request import jsonable
 from toolkit.sql.quoting import parse
 from toolkit.warehouse.farmhash_sql import MACRO_NAME, install
 
@@ -148,6 +149,8 @@ def test_column_wise_is_duckdb_and_row_wise_row_by_row(oracle, group):
     got = _columns(columns, batch)
     assert got is not None, "a batch of rows each answered alone falls back"
     _assert_same(got, _duckdb(oracle, sql, batch), f"{group}, batch of {batch.num_rows}")
+    as_json = [{k: jsonable(v) for k, v in zip(got[0], row)} for row in got[1]]  # the server's answer
+    assert _bits(columns.run_json(batch)) == _bits(as_json)
 
 
 def test_values_it_will_not_decide_go_to_the_row_wise_evaluator_then_duckdb():

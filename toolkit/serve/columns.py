@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from toolkit.serve.evaluate_types import BOOL, DOUBLE, FLOAT, HUGE, INT, NULL, SMALL, TEXT, arrow_kind
+from toolkit.serve.request import jsonable
 
 _DTYPES = {DOUBLE: np.float64, FLOAT: np.float64, INT: np.int64, SMALL: np.int64, BOOL: np.bool_,
            TEXT: object, HUGE: object, NULL: np.float64}
@@ -202,3 +203,29 @@ def constant_node(value: Any, kind: Any) -> ColumnNode:
 
 
 ColumnSub = Callable[[Any], ColumnNode]
+
+
+def json_values(col: Any, n: int) -> list[Any]:
+    """python_values as JSON values (toolkit.serve.request.jsonable: NaN and infinities as null)."""
+    if isinstance(col, StructCol):
+        names = list(col.fields)
+        columns = [json_values(f, n) for f in col.fields.values()]
+        rows: list[Any] = [dict(zip(names, values)) for values in zip(*columns)] if names else [{} for _ in range(n)]
+        return _masked(rows, col.valid)
+    if isinstance(col, ListCol):
+        columns = [json_values(item, n) for item in col.items]
+        return [list(values) for values in zip(*columns)] if columns else [[] for _ in range(n)]
+    values = col.values
+    if col.arrow is not None:
+        if not pa.types.is_floating(col.arrow.type):
+            return col.arrow.to_pylist()  # text, integers, booleans: JSON as they are
+        values = full(col, n, DOUBLE)
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        finite = np.isfinite(values)
+        valid = col.valid
+        if not finite.all():
+            valid = finite if valid is None else valid & finite
+        return _masked(values.tolist(), valid)
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return [jsonable(v) for v in python_values(col, n)]
+    return python_values(col, n)

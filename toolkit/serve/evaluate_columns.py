@@ -18,7 +18,16 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from toolkit.serve.columns import Batch, Col, ColumnNode, constant_node, from_python, null_col, python_values
+from toolkit.serve.columns import (
+    Batch,
+    Col,
+    ColumnNode,
+    constant_node,
+    from_python,
+    json_values,
+    null_col,
+    python_values,
+)
 from toolkit.serve.columns_logic import LOGIC_COLUMNS
 from toolkit.serve.columns_numeric import NUMERIC_COLUMNS
 from toolkit.serve.columns_sort import SORT_COLUMNS
@@ -35,6 +44,7 @@ from toolkit.serve.evaluate import (
     star_of,
 )
 from toolkit.serve.evaluate_types import Context, Fallback, Node, Unsupported
+from toolkit.serve.request import jsonable
 
 __all__ = ["COLUMNS_FROM", "ColumnProgram", "Evaluation", "build_column_program", "build_evaluation"]
 
@@ -60,6 +70,17 @@ class ColumnProgram:
                 batch = layer(batch)
             columns = [python_values(batch[key], n) for key in self.output_keys]
         return list(self.names), list(zip(*columns)) if columns else [() for _ in range(n)]
+
+    def run_json(self, table: pa.Table) -> list[dict[str, Any]]:
+        """The rows as JSON objects (toolkit.serve.request.jsonable's values), made column by column."""
+        n = table.num_rows
+        batch = Batch(n, inputs={key: table.column(name) for key, name in self.input_keys})
+        with np.errstate(all="ignore"):
+            for layer in self.layers:
+                batch = layer(batch)
+            columns = [json_values(batch[key], n) for key in self.output_keys]
+        names = self.names
+        return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(n)]
 
 
 def build_column_program(query: exp.Expression, schema: pa.Schema, input_table: str) -> ColumnProgram:
@@ -195,6 +216,21 @@ class Evaluation:
             except (ArithmeticError, TypeError, ValueError, KeyError, IndexError):
                 pass  # anything unforeseen, likewise
         return run_checked(self.rows, table)
+
+    def run_json_checked(self, table: pa.Table) -> list[dict[str, Any]] | None:
+        """run_checked's rows as JSON objects (toolkit.serve.request.jsonable's values)."""
+        if self.columns is not None and table.num_rows >= self.columns_from:
+            try:
+                return self.columns.run_json(table)
+            except Fallback:
+                pass
+            except (ArithmeticError, TypeError, ValueError, KeyError, IndexError):
+                pass
+        answered = run_checked(self.rows, table)
+        if answered is None:
+            return None
+        names, rows = answered
+        return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
 
 
 def build_evaluation(query: exp.Expression, schema: pa.Schema, input_table: str,

@@ -100,8 +100,7 @@ class Engine:
                                "instances") from None
         answered = self._evaluated(function, served, table, settings)
         if answered is not None:
-            names, rows = answered
-            return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
+            return answered
         cursor = self.cursor()
         try:
             cursor.register(INPUT, table)
@@ -149,7 +148,7 @@ class Engine:
 
 
     def _evaluated(self, function: str, served: ServedModel, table: pa.Table,
-                   settings: dict[str, Any]) -> tuple[list[str], list[tuple]] | None:
+                   settings: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The compiled prediction evaluated in Python, without DuckDB, once an earlier request of the same model,
         input schema and settings has made the checks and built the program; None: run the DuckDB path."""
         if function != PREDICT or not self.evaluate:
@@ -158,7 +157,7 @@ class Engine:
         if checked is None:
             return None
         program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
-        return program.run_checked(table) if program is not None else None
+        return program.run_json_checked(table) if program is not None else None
 
     def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Evaluation | None:
         """The compiled query as Python (toolkit.serve.evaluate row-wise, toolkit.serve.evaluate_columns
