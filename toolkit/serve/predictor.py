@@ -3,8 +3,9 @@ over the request's instances, registered as an Arrow relation on an in-memory Du
 
 Each model takes the path ML.PREDICT takes for it, so the answers are the same bits: a model compiled to SQL
 runs its compiled query (`compiled_predict_query`) in DuckDB the first time a model version, input schema and
-settings are seen, and afterwards the same query evaluated in Python (toolkit.serve.evaluate), which gives DuckDB's
-bits without DuckDB's planning (where the evaluator does not cover the query, DuckDB keeps running it); a model predicting in Python runs the registry's
+settings are seen, and afterwards the same query evaluated in Python — row by row (toolkit.serve.evaluate) for a
+few instances, column-wise over numpy arrays (toolkit.serve.evaluate_columns) from COLUMNS_FROM — which gives
+DuckDB's bits without DuckDB's planning (where the evaluator does not cover the query, DuckDB keeps running it); a model predicting in Python runs the registry's
 function (`function_rows`), with its TRANSFORM applied in DuckDB first; a Python model without TRANSFORM skips
 DuckDB and runs the registry's PREDICT on the Arrow table in-process (the fastest path for a few rows; the input
 ML.PREDICT would stream from DuckDB is the same Arrow table). Every request thread has its own cursor."""
