@@ -29,6 +29,7 @@ from toolkit.serve.columns import (
     python_values,
 )
 from toolkit.serve.columns_logic import LOGIC_COLUMNS
+from toolkit.serve.columns_nested import NESTED_COLUMNS
 from toolkit.serve.columns_numeric import NUMERIC_COLUMNS
 from toolkit.serve.columns_sort import SORT_COLUMNS
 from toolkit.serve.evaluate import (
@@ -48,7 +49,8 @@ from toolkit.serve.request import jsonable
 
 __all__ = ["COLUMNS_FROM", "ColumnProgram", "Evaluation", "build_column_program", "build_evaluation"]
 
-COLUMN_NODES: dict[type, Callable[..., ColumnNode]] = {**NUMERIC_COLUMNS, **LOGIC_COLUMNS, **SORT_COLUMNS}
+COLUMN_NODES: dict[type, Callable[..., ColumnNode]] = {**NUMERIC_COLUMNS, **LOGIC_COLUMNS, **NESTED_COLUMNS,
+                                                       **SORT_COLUMNS}
 
 Layer = Callable[[Batch], Batch]
 
