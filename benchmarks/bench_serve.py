@@ -5,7 +5,7 @@
 Both servers run as subprocesses on 127.0.0.1 with one worker, serving the model of a built warehouse (the example
 project's flight_delay by default: `toolkit build` first). Load: one-instance requests at 1, 10 and 100 concurrent
 clients (threads holding a keep-alive connection each), `--requests` requests per level (bounded), then
-100-instance requests at 10 clients; p50 and p99 latency and throughput per server. The instances are rows of the
+100-instance requests at 1 and 10 clients; p50 and p99 latency and throughput per server. The instances are rows of the
 model's training table. Every answer of both servers is checked to be 200."""
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def main() -> None:
         process = start([*command, "--port", str(port)] if name == "toolkit serve" else [*command, str(port)],
                         port, path, singles[0])
         try:
-            for size, bodies, clients in ((1, singles, 1), (1, singles, 10), (1, singles, 100), (100, batches, 10)):
+            for size, bodies, clients in ((1, singles, 1), (1, singles, 10), (1, singles, 100), (100, batches, 1),
+                                          (100, batches, 10)):
                 total = arguments.requests if size == 1 else max(50, arguments.requests // 4)
                 result = load(port, path, bodies, clients, max(total, clients))
                 print(f"{name:24} {size:>9} {clients:>7} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} "

@@ -19,6 +19,7 @@ from toolkit.ml.functions.apply import applied_ml_calls
 from toolkit.ml.store.versions import save_model
 from toolkit.ml.training.train import train_model
 from toolkit.serve.app import ServeOptions, create_app
+from toolkit.serve.evaluate_columns import COLUMNS_FROM
 from toolkit.serve.request import jsonable
 from toolkit.sql.dialect import DIALECT
 
@@ -115,6 +116,11 @@ def test_predict_answers_what_ml_predict_returns(warehouse, client, name):
     if programs:  # a compiled prediction is row by row: one row alone gets its bits from the batch
         one = client.post(f"/v1/models/{name}:predict", json={"instances": sent[:1]})
         _same(one.json()["predictions"], expected[:1], columns)
+        # Enough instances for the column-wise evaluator: the same bits again.
+        assert all(engine._programs[key].columns is not None for key in programs)
+        repeats = COLUMNS_FROM // len(sent) + 1
+        many = client.post(f"/v1/models/{name}:predict", json={"instances": sent * repeats})
+        _same(many.json()["predictions"], expected * repeats, columns)
 
 
 def test_the_models_cover_every_prediction_path(client):

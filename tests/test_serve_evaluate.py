@@ -17,7 +17,10 @@ from test_serve import MODELS, _train
 
 from toolkit.ml.store.versions import load_model, load_prediction
 from toolkit.serve.evaluate import Unsupported, build_program, run_checked
+from toolkit.serve.evaluate_columns import build_column_program
+from toolkit.serve.evaluate_types import Fallback
 from toolkit.serve.predictor import INPUT
+from toolkit.serve.request import jsonable
 from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME, install
 
@@ -157,6 +160,23 @@ def test_python_evaluation_is_duckdb_bit_for_bit(store, name):
             _assert_same(got, expected, f"edge row {index}")
             compared += 1
         assert compared >= edge.num_rows // 2, f"{compared} of {edge.num_rows} edge rows evaluated"
+        columns = build_column_program(parse(sql), table.schema, INPUT)  # column-wise: the same bits
+        _assert_same(columns.run(random_rows), _duckdb_rows(oracle, sql, random_rows), "random rows, column-wise")
+        names, expected_rows = _duckdb_rows(oracle, sql, random_rows)
+        assert _bits(columns.run_json(random_rows)) == _bits([{k: jsonable(v) for k, v in zip(names, row)}
+                                                               for row in expected_rows])
+        if together is not None:  # the edge rows the row-wise evaluator answers, in one batch
+            try:
+                got = columns.run(kept)
+            except Fallback:  # a value it leaves to the row-wise evaluator: each row alone, then
+                for position, index in enumerate(index for index, _ in answered):
+                    try:
+                        alone = columns.run(kept.slice(position, 1))
+                    except Fallback:
+                        continue
+                    _assert_same(alone, (together[0], [together[1][position]]), f"edge row {index}, column-wise")
+            else:
+                _assert_same(got, together, "edge rows, column-wise")
 
 
 def test_a_query_with_what_the_evaluator_lacks_is_left_to_duckdb():

@@ -52,7 +52,7 @@ class Program:
 
 
 @dataclass
-class _Scope:
+class Scope:
     """The columns of a layer's result: lower-cased key → (name as output, static kind), in order."""
 
     columns: dict[str, tuple[str, Any]]
@@ -64,6 +64,20 @@ class _Scope:
 
 def build_program(query: exp.Expression, schema: pa.Schema, input_table: str) -> Program:
     """The program of `query`, whose innermost FROM is `SELECT * FROM input_table` (or the table itself)."""
+    chain = select_chain(query, input_table)
+    scope = input_scope(schema)
+    input_keys = tuple((key, name) for key, (name, _) in scope.columns.items())
+    context = Context()
+    layers = []
+    for select in chain:
+        layer, scope = _layer(select, scope, context)
+        layers.append(layer)
+    names = tuple(name for name, _ in scope.columns.values())
+    return Program(names, tuple(layers), tuple(scope.columns), input_keys)
+
+
+def select_chain(query: exp.Expression, input_table: str) -> list[exp.Select]:
+    """The query's nested SELECTs, innermost first, down to the one reading `input_table`."""
     chain = []
     node = query
     while True:
@@ -84,20 +98,18 @@ def build_program(query: exp.Expression, schema: pa.Schema, input_table: str) ->
                 and len([v for v in inner.args.values() if v]) == 2):
             break
         node = inner
-    scope = _Scope({})
+    return list(reversed(chain))
+
+
+def input_scope(schema: pa.Schema) -> Scope:
+    """The input columns: lower-cased key → (name as given, kind)."""
+    scope = Scope({})
     for field in schema:
         key = field.name.casefold()
         if key in scope.columns:
             raise Unsupported("two input columns of one name")
         scope.columns[key] = (field.name, arrow_kind(field.type))
-    input_keys = tuple((key, name) for key, (name, _) in scope.columns.items())
-    context = Context()
-    layers = []
-    for select in reversed(chain):
-        layer, scope = _layer(select, scope, context)
-        layers.append(layer)
-    names = tuple(name for name, _ in scope.columns.values())
-    return Program(names, tuple(layers), tuple(scope.columns), input_keys)
+    return scope
 
 
 def _source(select: exp.Select) -> exp.Expression:
@@ -111,7 +123,7 @@ def _is_input(source: exp.Expression, input_table: str) -> bool:
     return isinstance(source, exp.Table) and source.name == input_table and not source.args.get("db")
 
 
-def _star(node: exp.Expression) -> exp.Star | None:
+def star_of(node: exp.Expression) -> exp.Star | None:
     if isinstance(node, exp.Star):
         return node
     if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
@@ -119,27 +131,27 @@ def _star(node: exp.Expression) -> exp.Star | None:
     return None
 
 
-def _excluded(star: exp.Star) -> set[str]:
+def excluded_columns(star: exp.Star) -> set[str]:
     if star.args.get("replace") or star.args.get("rename"):
         raise Unsupported("* REPLACE / RENAME")
     return {column.name.casefold() for column in star.args.get("except_") or star.args.get("except") or []}
 
 
-def _layer(select: exp.Select, scope: _Scope,
-           context: Context) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], _Scope]:
+def _layer(select: exp.Select, scope: Scope,
+           context: Context) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Scope]:
     """One SELECT over the previous layer's row: its columns (stars and named expressions), as a new row."""
     kinds = scope.kinds
-    lookups = [_lookup(join, kinds, context) for join in select.args.get("joins") or []]
-    for _, _, columns in lookups:
+    lookups = [lookup_join(join, kinds, context) for join in select.args.get("joins") or []]
+    for _, _, columns, _ in lookups:
         kinds.update(columns)
-    result = _Scope({})
+    result = Scope({})
     parts: list[tuple[str, Any]] = []  # ("keep", keys) or ("value", (key, function))
     for expression in select.expressions:
-        star = _star(expression)
+        star = star_of(expression)
         if star is not None:
             if lookups and isinstance(expression, exp.Star):
                 raise Unsupported("an unqualified * over a join")
-            excluded = _excluded(star)
+            excluded = excluded_columns(star)
             kept = [key for key in scope.columns if key not in excluded]
             for key in kept:
                 if key in result.columns:
@@ -164,7 +176,7 @@ def _layer(select: exp.Select, scope: _Scope,
 
         def joined(row: dict[str, Any]) -> dict[str, Any]:
             row = dict(row)
-            for key_of, table, columns in lookups:
+            for key_of, table, columns, _ in lookups:
                 found = table.get(key_of(row))  # a LEFT JOIN: no match (or a NULL key) gives NULLs
                 for index, key in enumerate(columns):
                     row[key] = None if found is None else found[index]
@@ -174,9 +186,11 @@ def _layer(select: exp.Select, scope: _Scope,
     return _plain(parts, scope, result), result
 
 
-def _lookup(join: exp.Join, kinds: dict[str, Any], context: Context) -> tuple[Callable, dict, dict[str, Any]]:
+def lookup_join(join: exp.Join, kinds: dict[str, Any],
+                context: Context) -> tuple[Callable, dict, dict[str, Any], exp.Expression]:
     """A compiled lookup's `LEFT JOIN (VALUES (key, v0, …), …) AS alias("key", "v0", …) ON input.k = alias.key`:
-    the function of the row's key, the table of key → values, and the joined columns' keys and kinds."""
+    the function of the row's key, the table of key → values, the joined columns' keys and kinds, and the key's
+    expression."""
     values, condition = join.this, join.args.get("on")
     alias = values.args.get("alias") if isinstance(values, exp.Values) else None
     if (alias is None or join.side != "LEFT" or join.args.get("kind") or join.args.get("using")
@@ -212,10 +226,10 @@ def _lookup(join: exp.Join, kinds: dict[str, Any], context: Context) -> tuple[Ca
         if key in table:
             raise Unsupported("a lookup with a key given twice")  # the join would repeat the row
         table[key] = tuple(value.fn({}) for value in row[1:])
-    return key_node.fn, table, columns
+    return key_node.fn, table, columns, left
 
 
-def _plain(parts: list[tuple[str, Any]], scope: _Scope, result: _Scope) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _plain(parts: list[tuple[str, Any]], scope: Scope, result: Scope) -> Callable[[dict[str, Any]], dict[str, Any]]:
     if len(parts) >= 1 and parts[0][0] == "keep" and len(parts[0][1]) == len(scope.columns) \
             and all(kind == "value" for kind, _ in parts[1:]):
         functions = [part for _, part in parts[1:]]

@@ -67,13 +67,13 @@ def _field(inner: Node, name: str) -> Node:
     return Node(lambda row: None if (v := fn(row)) is None else v[real], kind)
 
 
-def _sort_order(a: Any, b: Any) -> int:
+def list_sort_order(a: Any, b: Any) -> int:
     """list_sort's ascending order, NULLs last; STRUCTs field by field."""
     if a is None or b is None:
         return (a is None) - (b is None)
     if isinstance(a, dict):
         for x, y in zip(a.values(), b.values()):
-            order = _sort_order(x, y)
+            order = list_sort_order(x, y)
             if order:
                 return order
         return 0
@@ -91,7 +91,7 @@ def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
                                              and all(k in NUMERIC + (TEXT,) for _, k in element[1]))
     if not simple:
         raise Unsupported(f"list_sort of {element}")
-    fn, key = inner.fn, cmp_to_key(_sort_order)
+    fn, key = inner.fn, cmp_to_key(list_sort_order)
     return Node(lambda row: None if (v := fn(row)) is None else sorted(v, key=key), inner.kind)
 
 

@@ -38,7 +38,7 @@ from toolkit.serve.evaluate_types import (
 # --- literals and columns
 
 
-def _literal(node: exp.Literal, sub: Sub, kinds, context) -> Node:
+def literal_node(node: exp.Literal, sub: Sub, kinds, context) -> Node:
     if node.is_string:
         return const(node.this, TEXT)
     text = node.this
@@ -66,7 +66,7 @@ def _column(node: exp.Column, sub: Sub, kinds, context) -> Node:
 # --- arithmetic (IEEE doubles: Python's float is the same binary64, and its + - * round the same way)
 
 
-def _modulo(a: int, b: int) -> int:
+def truncated_modulo(a: int, b: int) -> int:
     """DuckDB's integer %: the remainder of the quotient truncated toward zero (its sign is the dividend's)."""
     if b == 0:
         raise Fallback  # DuckDB: division by zero is an error
@@ -101,7 +101,7 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                 if a is None:
                     return None
                 b = rf(row)
-                return None if b is None else check(_modulo(a, b))
+                return None if b is None else check(truncated_modulo(a, b))
             return Node(mod_fn, HUGE if huge else INT)
         if isinstance(node, exp.Div):
             if HUGE in (left.kind, right.kind):
@@ -172,14 +172,14 @@ def _paren(node: exp.Paren, sub: Sub, kinds, context) -> Node:
 # --- functions of doubles (math calls the C library's exp, log and sqrt, as DuckDB does)
 
 
-def _exp(x: float) -> float:
+def exp_value(x: float) -> float:
     try:
         return math.exp(x)
     except OverflowError:
         return INF
 
 
-def _ln(x: float) -> float:
+def ln_value(x: float) -> float:
     if x > 0 or x != x:
         return math.log(x)
     return -INF if x == 0 else NAN
@@ -253,8 +253,8 @@ def _in_bigint(value: int) -> int:
 
 
 NUMERIC_NODES: dict[type, Callable[..., Node]] = {
-    exp.Literal: _literal, exp.Column: _column, exp.Paren: _paren, exp.Neg: _neg,
+    exp.Literal: literal_node, exp.Column: _column, exp.Paren: _paren, exp.Neg: _neg,
     exp.Add: _arithmetic(operator.add), exp.Sub: _arithmetic(operator.sub), exp.Mul: _arithmetic(operator.mul),
     exp.Div: _arithmetic(None), exp.Mod: _arithmetic(None),
-    exp.Exp: _math(_exp), exp.Ln: _math(_ln), exp.Sqrt: _math(_sqrt), exp.IsNan: _isnan, exp.Cast: _cast,
+    exp.Exp: _math(exp_value), exp.Ln: _math(ln_value), exp.Sqrt: _math(_sqrt), exp.IsNan: _isnan, exp.Cast: _cast,
 }

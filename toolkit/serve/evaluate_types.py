@@ -68,16 +68,24 @@ def const(value: Any, kind: Any) -> Node:
     return Node(lambda row: value, kind, constant=True)
 
 
+def unified_kind(kinds: list[Any]) -> Any:
+    """The one result type of values as DuckDB's CASE, COALESCE and GREATEST cast them (integers to DOUBLE)."""
+    known = set(kinds) - {NULL}
+    if not known:
+        return NULL
+    if len(known) == 1:
+        return known.pop()
+    if DOUBLE in known and known <= {INT, SMALL, DOUBLE, FLOAT}:  # FLOAT → DOUBLE is exact: the same value
+        return DOUBLE
+    raise Unsupported(f"values of types {sorted(map(str, known))} in one expression")
+
+
 def unify(nodes: list[Node]) -> tuple[list[Node], Any]:
-    """Nodes of one result type, as DuckDB's CASE, COALESCE and GREATEST cast them (integers to DOUBLE)."""
-    kinds = {n.kind for n in nodes} - {NULL}
-    if not kinds:
-        return nodes, NULL
-    if len(kinds) == 1:
-        return nodes, kinds.pop()
-    if DOUBLE in kinds and kinds <= {INT, SMALL, DOUBLE, FLOAT}:  # FLOAT → DOUBLE is exact: the same value
+    """Nodes of one result type (unified_kind), the integers among them converted to DOUBLE where it is one."""
+    kind = unified_kind([n.kind for n in nodes])
+    if kind == DOUBLE:
         return [to_double(n) if n.kind in INTEGERS else n for n in nodes], DOUBLE
-    raise Unsupported(f"values of types {sorted(map(str, kinds))} in one expression")
+    return nodes, kind
 
 
 def to_double(node: Node) -> Node:

@@ -3,8 +3,9 @@ over the request's instances, registered as an Arrow relation on an in-memory Du
 
 Each model takes the path ML.PREDICT takes for it, so the answers are the same bits: a model compiled to SQL
 runs its compiled query (`compiled_predict_query`) in DuckDB the first time a model version, input schema and
-settings are seen, and afterwards the same query evaluated in Python (toolkit.serve.evaluate), which gives DuckDB's
-bits without DuckDB's planning (where the evaluator does not cover the query, DuckDB keeps running it); a model predicting in Python runs the registry's
+settings are seen, and afterwards the same query evaluated in Python — row by row (toolkit.serve.evaluate) for a
+few instances, column-wise over numpy arrays (toolkit.serve.evaluate_columns) from COLUMNS_FROM — which gives
+DuckDB's bits without DuckDB's planning (where the evaluator does not cover the query, DuckDB keeps running it); a model predicting in Python runs the registry's
 function (`function_rows`), with its TRANSFORM applied in DuckDB first; a Python model without TRANSFORM skips
 DuckDB and runs the registry's PREDICT on the Arrow table in-process (the fastest path for a few rows; the input
 ML.PREDICT would stream from DuckDB is the same Arrow table). Every request thread has its own cursor."""
@@ -23,7 +24,8 @@ from toolkit.errors import ToolkitError
 from toolkit.ml.functions.apply import checked_predict_call, compiled_predict_query, function_rows
 from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
-from toolkit.serve.evaluate import Program, Unsupported, build_program, run_checked
+from toolkit.serve.evaluate import Unsupported
+from toolkit.serve.evaluate_columns import COLUMNS_FROM, Evaluation, build_evaluation
 from toolkit.serve.request import RequestError, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
 from toolkit.sql.quoting import parse, render
@@ -39,9 +41,10 @@ _CACHED_QUERIES = 512  # a client sending every threshold there is fills no more
 class Engine:
     """The in-memory DuckDB database requests run on (no warehouse data: only the request's rows)."""
 
-    def __init__(self, evaluate: bool = True) -> None:
+    def __init__(self, evaluate: bool = True, columns_from: int = COLUMNS_FROM) -> None:
         self.evaluate = evaluate  # compiled queries in Python where they can be (else always in DuckDB)
-        self._programs: dict[tuple, Program | None] = {}
+        self.columns_from = columns_from  # requests of this many rows or more evaluated column-wise
+        self._programs: dict[tuple, Evaluation | None] = {}
         self._database = duckdb.connect(":memory:")
         threads = exp.Set(expressions=[exp.SetItem(this=exp.EQ(this=exp.column("threads"),
                                                                expression=exp.Literal.number(1)))])
@@ -98,8 +101,7 @@ class Engine:
                                "instances") from None
         answered = self._evaluated(function, served, table, settings)
         if answered is not None:
-            names, rows = answered
-            return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
+            return answered
         cursor = self.cursor()
         try:
             cursor.register(INPUT, table)
@@ -135,7 +137,7 @@ class Engine:
                         self._sql[key] = cached
                 query, sql = cached
                 program = self._program(key, query, table.schema)
-                answered = run_checked(program, table) if program is not None else None
+                answered = program.run_checked(table) if program is not None else None
                 if answered is not None:
                     return answered
                 # Executed as a statement: the relation API binds a query once more before running it.
@@ -147,7 +149,7 @@ class Engine:
 
 
     def _evaluated(self, function: str, served: ServedModel, table: pa.Table,
-                   settings: dict[str, Any]) -> tuple[list[str], list[tuple]] | None:
+                   settings: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The compiled prediction evaluated in Python, without DuckDB, once an earlier request of the same model,
         input schema and settings has made the checks and built the program; None: run the DuckDB path."""
         if function != PREDICT or not self.evaluate:
@@ -156,10 +158,11 @@ class Engine:
         if checked is None:
             return None
         program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
-        return run_checked(program, table) if program is not None else None
+        return program.run_json_checked(table) if program is not None else None
 
-    def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Program | None:
-        """The compiled query as Python (toolkit.serve.evaluate), built once per query and input schema from the
+    def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Evaluation | None:
+        """The compiled query as Python (toolkit.serve.evaluate row-wise, toolkit.serve.evaluate_columns
+        column-wise for requests of `columns_from` rows or more), built once per query and input schema from the
         query as rendered for DuckDB, read back (its lookups still inline VALUES); None when it has something the
         evaluator does not cover (DuckDB runs it), or when the evaluator is switched off."""
         if not self.evaluate:
@@ -168,7 +171,7 @@ class Engine:
         if key in self._programs:
             return self._programs[key]
         try:
-            program: Program | None = build_program(parse(render(query)), schema, INPUT)
+            program: Evaluation | None = build_evaluation(parse(render(query)), schema, INPUT, self.columns_from)
         except Unsupported:
             program = None
         if len(self._programs) < _CACHED_QUERIES:
