@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import duckdb
 from sqlglot import exp
@@ -171,3 +172,29 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+class Change(Protocol):
+    """A change to a table that applies in a transaction and is published only if the caller says so."""
+
+    published: bool
+
+    def apply(self) -> None: ...
+
+
+ChangeT = TypeVar("ChangeT", bound=Change)
+
+
+@contextmanager
+def applied(con: duckdb.DuckDBPyConnection, make: Callable[[], ChangeT]) -> Iterator[ChangeT]:
+    """BEGIN, `make()` and its `apply()`, then the change for the caller to audit and publish: COMMIT when the caller
+    set it published, ROLLBACK otherwise and on any error (an incremental model's new rows, a snapshot's run)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        change = make()
+        change.apply()
+        yield change
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT" if change.published else "ROLLBACK")

@@ -15,6 +15,7 @@ from sqlglot import exp
 from toolkit.errors import WarehouseError
 from toolkit.project.nodes import Node
 from toolkit.sql.quoting import column_ref, identifier, relation, render, verbatim
+from toolkit.warehouse.connection import applied
 from toolkit.warehouse.materialize import TEMPORARY_PREFIX
 from toolkit.warehouse.state import ensure_state_tables, record_published
 
@@ -92,15 +93,8 @@ class Increment:
 def incremented(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[Increment]:
     """Apply `node`'s new rows to its table in a transaction: committed when published, rolled back otherwise."""
     ensure_state_tables(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        increment = Increment(con, node)
-        increment.apply()
+    with applied(con, lambda: Increment(con, node)) as increment:
         yield increment
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT" if increment.published else "ROLLBACK")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: exp.Table) -> dict[str, str]:

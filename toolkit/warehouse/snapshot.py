@@ -30,6 +30,7 @@ from sqlglot import exp
 from toolkit.errors import WarehouseError
 from toolkit.project.nodes import Materialization, Node
 from toolkit.sql.quoting import column_ref, identifier, literal, parse, relation, render, verbatim
+from toolkit.warehouse.connection import applied
 from toolkit.warehouse.materialize import TEMPORARY_PREFIX, existing_kind
 from toolkit.warehouse.state import ensure_state_tables, record_published
 
@@ -302,15 +303,8 @@ class History:
 def snapshotted(con: duckdb.DuckDBPyConnection, node: Node) -> Iterator[History]:
     """Apply `node`'s snapshot to its table in a transaction: committed when published, rolled back otherwise."""
     ensure_state_tables(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        history = History(con, node)
-        history.apply()
+    with applied(con, lambda: History(con, node)) as history:
         yield history
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT" if history.published else "ROLLBACK")
 
 
 def is_history_table(con: duckdb.DuckDBPyConnection, node: Node) -> bool:
