@@ -22,7 +22,7 @@ FROM (
         GREATEST(
           (
             -2.0e0 * "__input"."__toolkit_dot0" + "__input"."__toolkit_dot2"
-          ) + 0.8034900142678527e0,
+          ) + 0.8034900142678523e0,
           0.0e0
         )
       ) AS "__toolkit_d0",
@@ -30,29 +30,29 @@ FROM (
         GREATEST(
           (
             -2.0e0 * "__input"."__toolkit_dot1" + "__input"."__toolkit_dot2"
-          ) + 1.1939315486079372e0,
+          ) + 1.1939315486079387e0,
           0.0e0
         )
       ) AS "__toolkit_d1"
     FROM (
       SELECT
         "__input".*,
-        "__input"."__toolkit_f0" * 0.6853733297403353e0 + CASE
+        "__input"."__toolkit_f0" * 0.685373329740335e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
           THEN 0.31884057971014496e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN 0.33333333333333337e0
+          THEN 0.3333333333333333e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN 0.3478260869565218e0
+          THEN 0.34782608695652173e0
           ELSE 0.0e0
         END AS "__toolkit_dot0",
-        "__input"."__toolkit_f0" * -0.9272697990604533e0 + CASE
+        "__input"."__toolkit_f0" * -0.9272697990604541e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN 0.35294117647058826e0
+          THEN 0.3529411764705882e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN 0.33333333333333337e0
+          THEN 0.3333333333333333e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN 0.3137254901960785e0
+          THEN 0.3137254901960784e0
           ELSE 0.0e0
         END AS "__toolkit_dot1",
         "__input"."__toolkit_f0" * "__input"."__toolkit_f0" + CASE
