@@ -152,10 +152,12 @@ def test_sparse_training_gives_the_dense_model(con, monkeypatch, model_type, lab
         for (id_a, radius_a, size_a), (id_b, radius_b, size_b) in zip(left.cluster_info or (), right.cluster_info or ()):
             assert (id_b, size_b) == (id_a, size_a) and radius_b == pytest.approx(radius_a, rel=1e-8)
     assert (a.global_explain is None) == (b.global_explain is None)
-    if a.global_explain is not None:
-        assert a.global_explain.keys() == b.global_explain.keys()
-        for name, value in a.global_explain.items():
-            assert b.global_explain[name] == pytest.approx(value, rel=1e-8, abs=1e-12), name
+    assert (a.class_global_explain is None) == (b.class_global_explain is None)
+    for left, right in [(a.global_explain, b.global_explain),
+                        *zip(a.class_global_explain or (), b.class_global_explain or (), strict=True)]:
+        assert (left or {}).keys() == (right or {}).keys()
+        for name, value in (left or {}).items():
+            assert right[name] == pytest.approx(value, rel=1e-8, abs=1e-12), name
     assert a.metrics.keys() == b.metrics.keys()
     for key, value in a.metrics.items():
         assert (value is None) == (b.metrics[key] is None), key

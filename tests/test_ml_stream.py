@@ -80,8 +80,12 @@ def test_streamed_descent_gives_the_in_memory_model(con, monkeypatch, model_type
         assert (right.eval_loss is None) == (left.eval_loss is None)
         if left.eval_loss is not None:
             assert right.eval_loss == pytest.approx(left.eval_loss, rel=1e-10)
-    for attribute in ("metrics", "test_metrics", "global_explain"):
-        a, b = getattr(memory, attribute), getattr(streamed, attribute)
+    assert (memory.class_global_explain is None) == (streamed.class_global_explain is None)
+    pairs = [(name, getattr(memory, name), getattr(streamed, name))
+             for name in ("metrics", "test_metrics", "global_explain")]
+    pairs += [(f"class {k}", a, b) for k, (a, b) in enumerate(zip(memory.class_global_explain or (),
+                                                                 streamed.class_global_explain or (), strict=True))]
+    for attribute, a, b in pairs:
         assert (a is None) == (b is None), attribute
         for key, value in (a or {}).items():
             assert (value is None) == (b[key] is None), key

@@ -566,8 +566,9 @@ def test_global_explain_of_trees_and_refusal(con, models):
                                          r"\): boosted was trained without ENABLE_GLOBAL_EXPLAIN; retrain it with "
                                          r"OPTIONS\(..., enable_global_explain = TRUE\)"):
         call(con, "GLOBAL_EXPLAIN", models["boosted"])
-    with pytest.raises(ConfigError, match=r"ML.GLOBAL_EXPLAIN has no setting 'class_level_explain'"):
-        call(con, "GLOBAL_EXPLAIN", models["linear"], class_level_explain=True)
+    with pytest.raises(ConfigError, match=r"ML.GLOBAL_EXPLAIN has no setting 'class_level' \(did you mean "
+                                          r"\"class_level_explain\"\?\)"):
+        call(con, "GLOBAL_EXPLAIN", models["linear"], class_level=True)
 
 
 def test_evaluate_gives_the_same_bits_in_any_row_order(con, models):

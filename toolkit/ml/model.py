@@ -87,6 +87,10 @@ class TrainedModel:
     # Linear and tree models trained with ENABLE_GLOBAL_EXPLAIN: each input column's mean absolute attribution over
     # the eval rows (toolkit.ml.inference.attributions), for ML.GLOBAL_EXPLAIN; None otherwise.
     global_explain: dict[str, float] | None = field(default=None, compare=False, repr=False)
+    # Their classifiers: per class (in the order of `classes`), each input column's mean absolute attribution
+    # towards that class's score over the same rows, for ML.GLOBAL_EXPLAIN's class_level_explain; None otherwise,
+    # and for a version stored before these were kept.
+    class_global_explain: tuple[dict[str, float], ...] | None = field(default=None, compare=False, repr=False)
     # The training rows' distribution of each raw input feature, for ML.VALIDATE_DATA_SKEW
     # (toolkit.ml.features.distributions.training_statistics); stored beside the version, not loaded with it.
     training_statistics: tuple[dict, ...] | None = field(default=None, compare=False, repr=False)

@@ -180,7 +180,7 @@ TABLE_FUNCTIONS: dict[str, TableFunction] = {f.name: f for f in [
                   settings={"top_k_features": Setting(int, 5, 1, None), "threshold": _THRESHOLD},
                   applies_to=explain.explain_applies),
     TableFunction("GLOBAL_EXPLAIN", input=_NO_INPUT, run=explain.global_explain_run,
-                  applies_to=explain.global_explain_applies),
+                  settings={"class_level_explain": Setting(bool, False)}, applies_to=explain.global_explain_applies),
     TableFunction("PRINCIPAL_COMPONENTS", input=_NO_INPUT, run=components.principal_components_run,
                   applies_to=components.pca_applies),
     TableFunction("PRINCIPAL_COMPONENT_INFO", input=_NO_INPUT, run=components.principal_component_info_run,

@@ -26,7 +26,13 @@ summed into their column), and explain the prediction in the model's additive sp
 - DNN, KMEANS and PCA models are refused (BigQuery explains DNNs with integrated gradients, not implemented).
 
 ML.GLOBAL_EXPLAIN (models trained with ENABLE_GLOBAL_EXPLAIN = TRUE): one row per input column, feature and
-attribution, largest first.
+attribution, largest first. With STRUCT(TRUE AS class_level_explain), classifiers only: class_label (the class as
+a STRING; the page calls the column `<class_name>`), feature, attribution — per class in ascending order, its top
+CLASS_LEVEL_FEATURES input columns, largest first: the mean absolute attribution towards that class's score over
+the same rows, every row explaining that class (toolkit.ml.inference.attributions), stored with the version
+(`_toolkit.model_class_explain`). Regressors refuse it ("Regression models [...] only have model-level global
+feature importance", https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-global-explain);
+a version stored before the per-class values were kept asks to be retrained.
 - Linear and tree models: each input column's mean absolute attribution (as ML.EXPLAIN_PREDICT computes it) over the
   eval split's rows (the training rows without one; for trees a seeded sample beyond a bound,
   toolkit.ml.inference.attributions.sample_rows), each row explaining its predicted class, computed at training
@@ -45,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from toolkit.ml.features.transform import without_prefixed
@@ -71,6 +78,9 @@ from toolkit.ml.types.tasks import Family
 if TYPE_CHECKING:
     from toolkit.ml.model import TrainedModel
 
+# "For each class, only the top 10 most important features are returned."
+# (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-global-explain)
+CLASS_LEVEL_FEATURES = 10
 _ATTRIBUTION = pa.struct([("feature", pa.string()), ("attribution", pa.float64())])
 
 
@@ -241,6 +251,8 @@ def global_explain_applies(trained: TrainedModel) -> str | None:
 
 
 def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    if settings.get("class_level_explain"):
+        return _class_level(trained)
     if trained.global_explain is None and trained.model_type.has_weights:
         inputs, values = _linear_global(trained)  # a version stored before the attributions were kept
     else:
@@ -254,6 +266,30 @@ def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, 
     order = np.argsort(-values, kind="stable")
     return pa.table({"feature": pa.array([inputs[i] for i in order], pa.string()),
                      "attribution": pa.array(values[order], pa.float64())})
+
+
+def _class_level(trained: TrainedModel) -> pa.Table:
+    """STRUCT(TRUE AS class_level_explain): per class of the model (in its classes' order), the class's top
+    CLASS_LEVEL_FEATURES input columns by attribution, largest first."""
+    if trained.classes is None:
+        raise function_error("GLOBAL_EXPLAIN", trained, f"class_level_explain applies to classification models; a "
+                             f"{trained.options.model_type} model has only model-level global feature importance",
+                             hint="leave class_level_explain out of the STRUCT (or set it FALSE)")
+    if trained.class_global_explain is None:
+        raise function_error("GLOBAL_EXPLAIN", trained, f"version {trained.version} was stored before classifiers "
+                             "kept each class's attributions, which class_level_explain reports",
+                             hint=f"retrain it (toolkit build --select {trained.name}); without class_level_explain "
+                                  "ML.GLOBAL_EXPLAIN reports the model-level attributions meanwhile")
+    labels, features, values = [], [], []
+    for k, per_feature in enumerate(trained.class_global_explain):
+        names = list(per_feature)
+        attributions = np.array([per_feature[name] for name in names], np.float64)
+        for i in np.argsort(-attributions, kind="stable")[:CLASS_LEVEL_FEATURES]:
+            labels.append(k)
+            features.append(names[i])
+            values.append(attributions[i])
+    return pa.table({"class_label": pc.cast(class_array(trained, labels), pa.string()),
+                     "feature": pa.array(features, pa.string()), "attribution": pa.array(values, pa.float64())})
 
 
 def _linear_global(trained: TrainedModel) -> tuple[list[str], np.ndarray]:

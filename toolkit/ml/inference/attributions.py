@@ -5,14 +5,22 @@ ML.GLOBAL_EXPLAIN is "the entire model['s explanation] by aggregating the local 
 data" (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-global-explain): training
 with ENABLE_GLOBAL_EXPLAIN = TRUE computes each input column's mean absolute attribution over the eval split's rows
 (the training rows without an eval split), each row explaining its predicted class as ML.EXPLAIN_PREDICT does, and
-stores it with the model version. Linear models use every row. Tree SHAP costs about rows × leaves × depth², so
-beyond a bound a uniform sample of the rows, drawn with the model's seed (a retraining gives the same values),
-stands for them: at most `GLOBAL_EXPLAIN_ROWS`, fewer for many leaves (`LEAF_ROWS` leaf-rows in all), never fewer
-than `MIN_ROWS`. Measured on 2 loaded cores: 20 boosted trees of depth 6, 2,000 rows in 2 s; 100 forest trees of
-depth 15 (100,000 leaves), 2,000 rows in 290 s, hence 200 rows in about 30 s."""
+stores it with the model version. For classifiers it also computes each class's (class_level_explain: "global
+feature importances [...] for each class"), every row explaining that class's score: a multiclass linear model's
+class weights, a multiclass boosted model's class trees, a forest's class probability (all classes in one Tree SHAP
+pass); a binary model's two classes score ± the same log-odds (a forest p and 1 − p), so both have the model-level
+values. The model-level values pick each row's predicted class among the per-class ones; a multiclass boosted
+model thus runs every tree over every row, K times the work of the model-level values alone.
+
+Linear models use every row. Tree SHAP costs about rows × leaves × depth², so beyond a bound a uniform sample of the
+rows, drawn with the model's seed (a retraining gives the same values), stands for them: at most
+`GLOBAL_EXPLAIN_ROWS`, fewer for many leaves (`LEAF_ROWS` leaf-rows in all), never fewer than `MIN_ROWS`. Measured
+on 2 loaded cores: 20 boosted trees of depth 6, 2,000 rows in 2 s; 100 forest trees of depth 15 (100,000 leaves),
+2,000 rows in 290 s, hence 200 rows in about 30 s."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -108,6 +116,25 @@ class TreeExplainer:
             baseline /= len(self.trees)
         return attributions, baseline
 
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """Per output the trees explain (outputs × rows × inputs), the Tree SHAP attributions of every row of X:
+        a multiclass boosted model's raw score of each class, a forest classifier's probability of each class,
+        else the one output (boosted binary: the positive class's log-odds)."""
+        trained = self.trained
+        boosted, classes = trained.model_type.family is Family.BOOSTED_TREE, len(trained.classes or ())
+        if boosted:
+            count = classes if classes > 2 else 1
+            out = np.zeros((count, len(X), len(self.inputs)))
+            for prepared in self.prepared:
+                out[prepared.tree.output if count > 1 else 0] += tree_shap(
+                    X, prepared, prepared.tree.values[:, 0], len(self.inputs))
+            return out
+        count = max(classes, 1)
+        out = np.zeros((count, len(X), len(self.inputs)))
+        for prepared in self.prepared:  # every class's probability from one pass over the paths
+            out += tree_shap(X, prepared, prepared.tree.values[:, :count], len(self.inputs))
+        return out / len(self.trees)
+
 
 def predicted(trained: TrainedModel, X: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray | None,
                                                                                              np.ndarray]:
@@ -146,41 +173,45 @@ def sparse_linear_attributions(coef: np.ndarray, means: np.ndarray, sources: np.
     return out
 
 
-def _sparse_linear_abs_sums(trained: TrainedModel, X: sp.csr_matrix, chosen: np.ndarray) -> np.ndarray:
-    """linear_attributions' absolute values summed over the rows of a CSR design matrix, without densifying it:
-    per class, the rows explaining it times the weights gathered per input (width × inputs), less the means' part."""
+def _linear_output(trained: TrainedModel, X: np.ndarray | sp.csr_matrix, row: int) -> np.ndarray:
+    """Every row's attribution of each input column (rows × inputs) towards the linear score of weight row `row`
+    (a multiclass model's class, else the one score), without a rows × width dense product for a CSR design."""
     coef, _ = linear_parameters(trained)
     inputs, sources = input_sources(trained)
     means = numeric_means(trained)
-    totals = np.zeros(len(inputs), dtype=np.float64)
-    chosen = np.zeros(X.shape[0], dtype=np.int64) if coef.shape[0] == 1 else np.asarray(chosen)
-    for k in np.unique(chosen):
-        gather = sp.csr_matrix((coef[k], (np.arange(len(sources)), sources)), shape=(len(sources), len(inputs)))
-        rows = X[np.flatnonzero(chosen == k)]
-        values = np.asarray((rows @ gather).todense()) - gather.T @ means
-        totals += np.abs(values).sum(axis=0)
-    return totals
+    if sp.issparse(X):
+        return sparse_linear_attributions(coef, means, sources, len(inputs), X, np.full(X.shape[0], row))
+    return by_input((X - means) * coef[row], sources, len(inputs))
 
 
-def mean_abs_attributions(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
-    """Each input column's mean absolute attribution over the rows of X, each row explaining its predicted class:
-    every row for linear models, a seeded sample of `sample_rows` of them beyond that many for trees."""
+def mean_abs_attributions(trained: TrainedModel, X: np.ndarray | sp.csr_matrix) -> dict[tuple[int | None, str],
+                                                                                      float]:
+    """Each input column's mean absolute attribution over the rows of X: keyed (None, input), each row explaining
+    its predicted class (ML.GLOBAL_EXPLAIN); for classifiers also (k, input), every row explaining class k's score
+    (class_level_explain; a binary model's two classes score ± the same log-odds, or a forest's complementary
+    probabilities, so both have the same values). Every row for linear models, a seeded sample of `sample_rows` of
+    them beyond that many for trees."""
     if trained.model_type.has_weights:
         inputs = input_sources(trained)[0]
-        if X.shape[0] == 0:
-            return {name: 0.0 for name in inputs}
-        chosen = predicted(trained, X)[1]
-        if sp.issparse(X):
-            sums = _sparse_linear_abs_sums(trained, X, chosen)
-            return {name: float(v) / X.shape[0] for name, v in zip(inputs, sums)}
-        values = linear_attributions(trained, X, chosen)
-        return {name: float(v) for name, v in zip(inputs, np.abs(values).mean(axis=0))}
-    explainer = TreeExplainer(trained)
-    bound = sample_rows(sum(int(tree.is_leaf.sum()) for tree in explainer.trees))
-    if len(X) > bound:
-        X = X[np.sort(np.random.default_rng(trained.seed).choice(len(X), bound, replace=False))]
-    if len(X) == 0:
-        return {name: 0.0 for name in explainer.inputs}
-    _, chosen = predicted(trained, X)
-    values, _ = explainer.attributions(X, chosen)  # the sign of binary's negative class does not change |·|
-    return {name: float(v) for name, v in zip(explainer.inputs, np.abs(values).mean(axis=0))}
+        outputs = linear_parameters(trained)[0].shape[0]
+        per_output: Iterable[np.ndarray] = (np.abs(_linear_output(trained, X, k)) for k in range(outputs))
+    else:
+        explainer = TreeExplainer(trained)
+        inputs = explainer.inputs
+        bound = sample_rows(sum(int(tree.is_leaf.sum()) for tree in explainer.trees))
+        if X.shape[0] > bound:
+            X = X[np.sort(np.random.default_rng(trained.seed).choice(X.shape[0], bound, replace=False))]
+        per_output = np.abs(explainer.outputs(X))
+        outputs = len(per_output)
+    classes, n = len(trained.classes or ()), X.shape[0]
+    if n == 0:
+        return {(k, name): 0.0 for k in (None, *range(classes)) for name in inputs}
+    chosen = predicted(trained, X)[1]
+    model_sums, output_sums = np.zeros(len(inputs)), np.zeros((outputs, len(inputs)))
+    for k, values in enumerate(per_output):
+        output_sums[k] = values.sum(axis=0)
+        model_sums += values[chosen == k].sum(axis=0) if outputs > 1 else output_sums[k]
+    means = {(None, name): float(v) / n for name, v in zip(inputs, model_sums)}
+    for k in range(classes):
+        means.update({(k, name): float(v) / n for name, v in zip(inputs, output_sums[k if outputs > 1 else 0])})
+    return means

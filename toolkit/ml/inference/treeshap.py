@@ -98,11 +98,14 @@ def _group(size: int, leaves: list) -> _LeafGroup:
 
 def tree_shap(X: np.ndarray, prepared: PreparedTree, values: np.ndarray, n_inputs: int) -> np.ndarray:
     """Shapley values (rows × input columns) of one tree's output `values` (one per node) for the rows of X.
-    They add up to the prediction minus values[0], the root's cover-weighted expectation."""
+    They add up to the prediction minus values[0], the root's cover-weighted expectation. With `values` nodes × K
+    (several outputs of the same tree: a forest classifier's class probabilities), K × rows × inputs, the paths'
+    weights computed once for all K."""
     tree = prepared.tree
-    out = np.zeros((len(X), n_inputs))
+    columns = values[:, None] if values.ndim == 1 else values
+    out = np.zeros((columns.shape[1], len(X), n_inputs))
     if tree.is_leaf[0] or len(X) == 0:
-        return out
+        return out[0] if values.ndim == 1 else out
     inner = np.flatnonzero(~tree.is_leaf)
     x = X[:, tree.feature[inner]]
     go_left = np.zeros((len(X), len(tree.is_leaf)), bool)
@@ -112,15 +115,24 @@ def tree_shap(X: np.ndarray, prepared: PreparedTree, values: np.ndarray, n_input
         onehot = np.zeros((leaves * size, n_inputs))
         onehot[np.arange(leaves * size), group.players.ravel()] = 1.0
         step = max(1, _CHUNK_ELEMENTS // (leaves * (size + 1)))
+        # each (leaf, player)'s share times the leaf's values, gathered per input: (leaves·M) × (outputs·inputs),
+        # for blocks of outputs that bound its size
+        block = max(1, _CHUNK_ELEMENTS // (leaves * size * n_inputs))
+        blocks = [slice(first, first + block) for first in range(0, columns.shape[1], block)]
         for start in range(0, len(X), step):
             rows = slice(start, start + step)
-            phi = _group_shap(go_left[rows], group, values[group.leaf])
-            out[rows] += phi.reshape(phi.shape[0], -1) @ onehot
-    return out
+            share = _group_shap(go_left[rows], group)
+            share = share.reshape(share.shape[0], -1)
+            for outputs in blocks:
+                leaf_values = np.repeat(columns[group.leaf, outputs], size, axis=0)  # (leaves·M) × outputs
+                gather = (leaf_values[:, :, None] * onehot[:, None, :]).reshape(leaves * size, -1)
+                phi = (share @ gather).reshape(share.shape[0], -1, n_inputs)  # rows × outputs × inputs
+                out[outputs, rows] += phi.transpose(1, 0, 2)
+    return out[0] if values.ndim == 1 else out
 
 
-def _group_shap(go_left: np.ndarray, group: _LeafGroup, leaf_values: np.ndarray) -> np.ndarray:
-    """rows × leaves × M: each leaf's share of each of its players' Shapley values."""
+def _group_shap(go_left: np.ndarray, group: _LeafGroup) -> np.ndarray:
+    """rows × leaves × M: each leaf's share of each of its players' Shapley values, per unit of the leaf's value."""
     n, (leaves, size) = len(go_left), group.players.shape
     # o_j(x): x satisfies all of j's splits on the path, i.e. none of the path's steps at j fails.
     failed = (go_left[:, group.step_node] != group.step_left) & group.step_valid  # rows × leaves × steps
@@ -145,4 +157,4 @@ def _group_shap(go_left: np.ndarray, group: _LeafGroup, leaf_values: np.ndarray)
     with np.errstate(divide="ignore", invalid="ignore"):  # o_i = 0: the factor is the constant z_i
         if_zero = np.where(z > 0, (poly[..., :size] @ weights)[..., None] / z, 0.0)
     weighted = np.where(o > 0, if_one, if_zero)
-    return (o - z) * weighted * leaf_values[None, :, None]
+    return (o - z) * weighted

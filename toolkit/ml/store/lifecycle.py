@@ -21,8 +21,8 @@ from toolkit.warehouse.connection import transaction
 S = STATE_SCHEMA
 # Every `_toolkit` table of the model store (toolkit.ml.store.versions), model_versions last.
 STORE_TABLES = ("model_training_info", "model_feature_info", "model_eval_metrics", "model_eval_scores",
-                "model_anomaly_scores", "model_global_explain", "model_data_statistics", "model_trials",
-                "model_versions")
+                "model_anomaly_scores", "model_global_explain", "model_class_explain", "model_data_statistics",
+                "model_trials", "model_versions")
 
 
 @dataclass(frozen=True)

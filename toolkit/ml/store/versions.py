@@ -102,6 +102,11 @@ _DDL = [
     # Models trained with ENABLE_GLOBAL_EXPLAIN: ML.GLOBAL_EXPLAIN's attribution of each input column.
     f"""CREATE TABLE IF NOT EXISTS {S}.model_global_explain (
         model_name VARCHAR NOT NULL, version INTEGER NOT NULL, feature VARCHAR NOT NULL, attribution DOUBLE NOT NULL)""",
+    # Their classifiers: each class's attribution of each input column (class_index: the position in the version's
+    # classes), for ML.GLOBAL_EXPLAIN's class_level_explain; a version without rows was stored before them.
+    f"""CREATE TABLE IF NOT EXISTS {S}.model_class_explain (
+        model_name VARCHAR NOT NULL, version INTEGER NOT NULL, class_index INTEGER NOT NULL, feature VARCHAR NOT NULL,
+        attribution DOUBLE NOT NULL)""",
 ]
 _FEATURE_INFO = ("input", "min", "max", "mean", "median", "stddev", "category_count", "null_count", "dimension")
 
@@ -190,6 +195,8 @@ def save_model(con: duckdb.DuckDBPyConnection, training: Training) -> int:
             _insert_rows(con, "model_global_explain", name, version, pa.table({
                 "feature": pa.array(list(trained.global_explain), pa.string()),
                 "attribution": pa.array(list(trained.global_explain.values()), pa.float64())}))
+        if trained.class_global_explain is not None:
+            _insert_class_explain(con, name, version, trained.class_global_explain)
         save_trials(con, name, version, training.trials)
         install_prediction_macro(con, name, compiled)
     return version
@@ -241,6 +248,8 @@ def load_model(con: duckdb.DuckDBPyConnection, name: str, version: int | None = 
         transform=FittedTransform.from_dict(json.loads(row["transform"])) if row["transform"] is not None else None,
         anomaly=_load_anomaly(con, key) if row["model_type"] in ("KMEANS", "PCA") else None,
         global_explain=_load_global_explain(con, key),
+        class_global_explain=_load_class_explain(con, key, len(json.loads(row["classes"]) or ()))
+        if row["classes"] is not None else None,
         input_info=input_info,
     )
 
@@ -314,6 +323,32 @@ def _load_global_explain(con: duckdb.DuckDBPyConnection, key: list[Any]) -> dict
     rows = con.execute(f"SELECT feature, attribution FROM {S}.model_global_explain WHERE model_name = ? AND "
                        "version = ? ORDER BY rowid", key).fetchall()
     return {feature: value for feature, value in rows} or None
+
+
+def _insert_class_explain(con: duckdb.DuckDBPyConnection, name: str, version: int,
+                          per_class: tuple[dict[str, float], ...]) -> None:
+    rows = [(k, feature, value) for k, values in enumerate(per_class) for feature, value in values.items()]
+    _insert_rows(con, "model_class_explain", name, version, pa.table({
+        "class_index": pa.array([r[0] for r in rows], pa.int32()),
+        "feature": pa.array([r[1] for r in rows], pa.string()),
+        "attribution": pa.array([r[2] for r in rows], pa.float64())}))
+
+
+def _load_class_explain(con: duckdb.DuckDBPyConnection, key: list[Any],
+                        classes: int) -> tuple[dict[str, float], ...] | None:
+    """A classifier version's stored per-class attributions; None without them (a version or a store older than
+    them, or a model trained without ENABLE_GLOBAL_EXPLAIN)."""
+    if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [S, "model_class_explain"]).fetchall()[0][0]:
+        return None
+    rows = con.execute(f"SELECT class_index, feature, attribution FROM {S}.model_class_explain WHERE model_name = ? "
+                       "AND version = ? ORDER BY rowid", key).fetchall()
+    if not rows:
+        return None
+    per_class: tuple[dict[str, float], ...] = tuple({} for _ in range(classes))
+    for k, feature, value in rows:
+        per_class[k][feature] = value
+    return per_class
 
 
 def with_eval_scores(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:

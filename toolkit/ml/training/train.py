@@ -214,7 +214,8 @@ def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, context: FitCon
     if opts.model_type in anomalies.KINDS:
         trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
     if opts.get("ENABLE_GLOBAL_EXPLAIN") and model_type.explainable:
-        trained = replace(trained, global_explain=_global_explain(trained, X[EVAL] if EVAL in X else X[TRAIN]))
+        model_level, per_class = _global_explain(trained, X[EVAL] if EVAL in X else X[TRAIN])
+        trained = replace(trained, global_explain=model_level, class_global_explain=per_class)
     scored = EVAL if EVAL in X else TRAIN
     task = head(trained)
     if task.keeps_scores:
@@ -273,14 +274,21 @@ def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarra
     return record if radii is None else {**record, "radii": radii}
 
 
-def _global_explain(trained: TrainedModel, X: np.ndarray) -> dict[str, float]:
-    """ML.GLOBAL_EXPLAIN's attributions: their mean absolute value over the eval rows
-    (toolkit.ml.inference.attributions)."""
+def _global_explain(trained: TrainedModel, X: np.ndarray) -> tuple[dict[str, float],
+                                                                   tuple[dict[str, float], ...] | None]:
+    """ML.GLOBAL_EXPLAIN's attributions: their mean absolute value over the eval rows, each row explaining its
+    predicted class, and for classifiers each class's (class_level_explain: every row explaining that class's
+    score), in the order of the model's classes (toolkit.ml.inference.attributions)."""
     try:
-        return stream.mean_over_chunks(X, lambda rows: attributions.mean_abs_attributions(trained, rows))
+        means = stream.mean_over_chunks(X, lambda rows: attributions.mean_abs_attributions(trained, rows))
     except ValueError as error:  # trees the explanations cannot read
         raise ModelError(f"model {trained.name}: ENABLE_GLOBAL_EXPLAIN cannot explain its trees: {error}",
                          hint="train without enable_global_explain") from None
+    model_level = {name: value for (k, name), value in means.items() if k is None}
+    if trained.classes is None:
+        return model_level, None
+    return model_level, tuple({name: value for (k, name), value in means.items() if k == c}
+                              for c in range(len(trained.classes)))
 
 
 def _input_info(con: duckdb.DuckDBPyConnection, raw: pa.Table, roles: np.ndarray,
