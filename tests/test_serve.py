@@ -159,6 +159,10 @@ def test_extra_fields_pass_through_and_names_ignore_case(warehouse, client):
     cased = client.post("/v1/models/MultiClass:predict", json={"instances": renamed}).json()["predictions"]
     assert [row["predicted_label"] for row in cased] == [row["predicted_label"] for row in plain]
     assert [row["request_id"] for row in cased] == [0, 1] and "SEPAL_LENGTH" in cased[0]
+    # floats pass through to the last bit (the answer's JSON gives each its shortest round-trip form)
+    exact = [{**row, "score": value} for row, value in zip(sent, (0.1 + 0.2, 5e-324))]
+    answered = client.post("/v1/models/multiclass:predict", json={"instances": exact}).json()["predictions"]
+    assert [row["score"] for row in answered] == [0.30000000000000004, 5e-324]
 
 
 def test_model_description_lists_versions_schema_transform_and_metrics(warehouse, client):
