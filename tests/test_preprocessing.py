@@ -101,6 +101,13 @@ def test_names_are_case_insensitive_and_calls_nest():
     ("SELECT ML.ONEHOT_ENCODER(x) OVER () FROM t", 'did you mean "ML.ONE_HOT_ENCODER"'),
     ("SELECT * FROM ML.PREDCT(MODEL m, TABLE t)", 'did you mean "ML.PREDICT"'),
     ("SELECT * FROM ML.BUCKETIZE(x, [1])", "ML.BUCKETIZE is a preprocessing function"),
+    # BigQuery ML functions outside the emulated surface are named as such, with what they need
+    # (https://docs.cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-tfdv-describe)
+    ("SELECT * FROM ML.TFDV_DESCRIBE(TABLE t)", "ML.TFDV_DESCRIBE is a BigQuery ML function the toolkit does not "
+                                                "emulate: it needs TensorFlow Data Validation's statistics"),
+    ("SELECT * FROM ML.FORECAST(MODEL m)", "ML.FORECAST is a BigQuery ML function the toolkit does not emulate: "
+                                           "it needs an ARIMA_PLUS time-series model"),
+    ("SELECT ML.GENERATE_TEXT(x) FROM t", "ML.GENERATE_TEXT is a BigQuery ML function the toolkit does not emulate"),
 ])
 def test_ml_name_typos_get_a_did_you_mean(sql, message):
     with pytest.raises(sqlglot.errors.ParseError, match=re.escape(message)):

@@ -34,6 +34,24 @@ ANALYTIC_PREPROCESSING_NAMES = (
 PREPROCESSING_NAMES = SCALAR_PREPROCESSING_NAMES + ANALYTIC_PREPROCESSING_NAMES
 ML_NAMES = TABLE_FUNCTION_NAMES + DATA_FUNCTION_NAMES + MODEL_DATA_FUNCTION_NAMES + PREPROCESSING_NAMES
 
+# BigQuery ML's functions the toolkit does not emulate, with what they need that it lacks: named as such, not as typos.
+_REMOTE = "a remote model on Vertex AI or a Cloud AI service"
+NOT_EMULATED_FUNCTIONS = {
+    **dict.fromkeys(("GENERATE_TEXT", "GENERATE_EMBEDDING", "GENERATE_TEXT_EMBEDDING", "GENERATE_TABLE",
+                     "UNDERSTAND_TEXT", "TRANSLATE", "PROCESS_DOCUMENT", "TRANSCRIBE", "ANNOTATE_IMAGE"), _REMOTE),
+    **dict.fromkeys(("FORECAST", "EXPLAIN_FORECAST", "ARIMA_EVALUATE", "ARIMA_COEFFICIENTS", "HOLIDAY_INFO"),
+                    "an ARIMA_PLUS time-series model"),
+    "RECOMMEND": "a MATRIX_FACTORIZATION model",
+    "RECONSTRUCTION_LOSS": "an AUTOENCODER model",
+    "GET_INSIGHTS": "a CONTRIBUTION_ANALYSIS model",
+    **dict.fromkeys(("TFDV_DESCRIBE", "TFDV_VALIDATE"),
+                    "TensorFlow Data Validation's statistics; ML.DESCRIBE_DATA, ML.VALIDATE_DATA_DRIFT and "
+                    "ML.VALIDATE_DATA_SKEW make the same checks"),
+    **dict.fromkeys(("FEATURES_AT_TIME", "ENTITY_FEATURES_AT_TIME"), "BigQuery's feature-store tables"),
+    **dict.fromkeys(("DECODE_IMAGE", "CONVERT_COLOR_SPACE", "CONVERT_IMAGE_TYPE", "RESIZE_IMAGE"),
+                    "images in object tables, for imported TensorFlow models"),
+}
+
 
 class MLFunction(exp.Expression):
     """ML.<this>(MODEL <model> [, <input>] [, <settings>]); ML.ROC_CURVE's thresholds may come as an array
@@ -129,5 +147,8 @@ def check_ml_prefix(parser: Any) -> None:
         if upper in PREPROCESSING_NAMES:
             parser.raise_error(f"ML.{upper} is a preprocessing function: call it in a SELECT list or in "
                                "TRANSFORM(…), not where a table is expected")
+        if upper in NOT_EMULATED_FUNCTIONS:
+            parser.raise_error(f"ML.{upper} is a BigQuery ML function the toolkit does not emulate: it needs "
+                               f"{NOT_EMULATED_FUNCTIONS[upper]}")
         known = [f"ML.{n}" for n in ML_NAMES]
         parser.raise_error(f"unknown function ML.{upper}{did_you_mean(f'ML.{upper}', known)}")
