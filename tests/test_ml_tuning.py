@@ -191,6 +191,20 @@ def test_trial_info_and_trial_id_through_the_store(con):
         q(con, "SELECT * FROM ML.EVALUATE(MODEL stored, STRUCT(3 AS trial_id))")
 
 
+def test_global_explain_is_the_optimal_trials(con):
+    options = {"model_type": "logistic_reg", "num_trials": 2, "hparam_tuning_algorithm": "grid_search",
+               "l2_reg": HparamCandidates((0.001, 50.0)), "enable_global_explain": True}
+    training = train_model(con, name="explained", options=options, query=QUERY)
+    save_model(con, training)
+    optimal = next(t.trial_id for t in training.trials if t.is_optimal)
+    other = next(t.trial_id for t in training.trials if not t.is_optimal)
+    explained = q(con, "SELECT * FROM ML.GLOBAL_EXPLAIN(MODEL explained)")
+    assert q(con, f"SELECT * FROM ML.GLOBAL_EXPLAIN(MODEL explained, STRUCT({optimal} AS trial_id))") == explained
+    # another trial's explanation was never computed: an error, not the optimal trial's numbers under its id
+    with pytest.raises(ModelError, match=f"global explanation of the optimal trial only, not of trial {other}"):
+        q(con, f"SELECT * FROM ML.GLOBAL_EXPLAIN(MODEL explained, STRUCT({other} AS trial_id))")
+
+
 def test_models_without_tuning_have_no_trials(con):
     save_model(con, train_model(con, name="plain", options={"model_type": "logistic_reg"}, query=QUERY))
     with pytest.raises(ModelError, match="trained without hyperparameter tuning"):

@@ -251,6 +251,11 @@ def global_explain_applies(trained: TrainedModel) -> str | None:
 
 
 def global_explain_run(trained: TrainedModel, batches: Any, settings: dict[str, Any]) -> pa.Table:
+    if trained.trial_id is not None:  # training explains the model it keeps, the optimal trial's
+        raise function_error("GLOBAL_EXPLAIN", trained, f"tuning keeps the global explanation of the optimal trial "
+                             f"only, not of trial {trained.trial_id}",
+                             hint=f"leave trial_id out of the STRUCT for the optimal trial's; ML.EXPLAIN_PREDICT "
+                                  f"with {trained.trial_id} AS trial_id explains that trial's predictions row by row")
     if settings.get("class_level_explain"):
         return _class_level(trained)
     if trained.global_explain is None and trained.model_type.has_weights:

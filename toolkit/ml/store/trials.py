@@ -131,7 +131,7 @@ def trial_model(con: duckdb.DuckDBPyConnection, trained: TrainedModel, trial_id:
     return replace(trained, options=ModelOptions.from_json(trained.name, r[0]), estimator=estimator,
                    metrics=json.loads(r[1]), test_metrics=json.loads(r[2]) if r[2] is not None else None,
                    estimator_params=params, eval_scores=_arrays(r[6]), iterations=(), anomaly=_arrays(r[7]),
-                   trial_id=trial_id)
+                   global_explain=None, class_global_explain=None, trial_id=trial_id)  # the optimal trial's only
 
 
 def with_trials(con: duckdb.DuckDBPyConnection, trained: TrainedModel) -> TrainedModel:
