@@ -5,6 +5,7 @@
     python benchmarks/bench_train.py --no-early-stop          # the toolkit runs all 20 iterations, as the pipeline
     python benchmarks/bench_train.py --fit-only               # 20 iterations of each optimiser on one matrix
     python benchmarks/bench_train.py --chunk-rows 262144      # also the streamed descent, 262,144 rows per chunk
+    python benchmarks/bench_train.py --factor 100 --scale-from 10 --features base --repeat 2   # the toolkit alone
 
 Both variants train on the ×`factor` flights table to predict `arr_delay > 15`, on two feature sets:
 - `base`: carrier, origin, dest (105 categories), distance, dep_delay;
@@ -223,6 +224,28 @@ def compare(source: Path, features: str, repeat: int, full: bool, chunk_rows: in
               f"{auc_of['streamed'] - auc_of['toolkit']:+.2e}\n", flush=True)
 
 
+def scaling(sources: dict[int, Path], features: str, repeat: int) -> None:
+    """The toolkit alone on two scales, alternating runs on copies of each warehouse: how its time and peak grow."""
+    results: dict[int, list[dict]] = {factor: [] for factor in sources}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            for factor, source in sources.items():
+                path = Path(tmp) / f"x{factor}_{i}.duckdb"
+                shutil.copyfile(source, path)
+                result = launch("toolkit", path, features, False)
+                path.unlink()
+                results[factor].append(result)
+                print(f"{features:<8} run {i + 1} x{factor:<4} {result['seconds']:6.2f} s "
+                      f"(fit {result['fit_seconds']:5.2f} s)  peak {result['peak_rss_mb']:7.0f} MB  rows {result['rows']:,}  iterations "
+                      f"{result['n_iter']}  auc {result['roc_auc']:.6f}", flush=True)
+    (small, large) = sorted(results)
+    time_of = {f: statistics.median(r["seconds"] for r in rs) for f, rs in results.items()}
+    peak_of = {f: max(r["peak_rss_mb"] for r in rs) for f, rs in results.items()}
+    print(f"{features}: median time x{large} {time_of[large]:.2f} s / x{small} {time_of[small]:.2f} s = "
+          f"{time_of[large] / time_of[small]:.2f}x for {large / small:g}x the rows; peak x{large} "
+          f"{peak_of[large]:.0f} MB, x{small} {peak_of[small]:.0f} MB\n", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--factor", type=int, default=3)
@@ -235,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also run the streamed descent (TOOLKIT_DESCENT_CHUNK_ROWS) with this many rows per chunk")
     parser.add_argument("--no-early-stop", action="store_true",
                         help="train the toolkit with EARLY_STOP = FALSE: all 20 iterations, as the baseline runs")
+    parser.add_argument("--scale-from", type=int, metavar="FACTOR",
+                        help="the toolkit alone, alternating between x FACTOR and x --factor (e.g. 10 and 100)")
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.path, args.features, args.no_early_stop, args.chunk_rows)
@@ -244,7 +269,10 @@ def main(argv: list[str] | None = None) -> None:
 
     source = ensure_scaled_warehouse(args.factor)
     for features in (FEATURE_SETS if args.features == "both" else [args.features]):
-        if args.fit_only:
+        if args.scale_from:
+            scaling({args.scale_from: ensure_scaled_warehouse(args.scale_from), args.factor: source}, features,
+                    args.repeat)
+        elif args.fit_only:
             fit_only(source, features, args.repeat)
         else:
             compare(source, features, args.repeat, args.no_early_stop, args.chunk_rows)

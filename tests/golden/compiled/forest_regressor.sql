@@ -14,27 +14,27 @@ FROM (
       CASE
         WHEN "__input"."__toolkit_c1" <= 0.5e0
         THEN CASE
-          WHEN "__input"."__toolkit_f0" <= 3.4295454025268555e0
-          THEN 4.35e0
-          ELSE 8.276315789473685e0
+          WHEN "__input"."__toolkit_f0" <= 4.5e0
+          THEN 4.90625e0
+          ELSE 8.569444444444445e0
         END
         ELSE CASE
           WHEN "__input"."__toolkit_c1" <= 1.5e0
-          THEN 4.407407407407407e0
-          ELSE 3.6214285714285714e0
+          THEN 4.455357142857143e0
+          ELSE 3.1838235294117645e0
         END
       END AS "__toolkit_t0",
       CASE
         WHEN "__input"."__toolkit_c1" IS NULL OR "__input"."__toolkit_c1" <= 1.5e0
         THEN CASE
-          WHEN "__input"."__toolkit_f0" <= 3.25e0
-          THEN 3.759259259259259e0
-          ELSE 7.35e0
+          WHEN "__input"."__toolkit_f0" <= 5.25e0
+          THEN 4.315476190476191e0
+          ELSE 8.076086956521738e0
         END
         ELSE CASE
-          WHEN "__input"."__toolkit_f0" <= 4.25e0
-          THEN 1.923913043478261e0
-          ELSE 5.2727272727272725e0
+          WHEN "__input"."__toolkit_f0" <= 4.5e0
+          THEN 1.9625e0
+          ELSE 5.545454545454546e0
         END
       END AS "__toolkit_t1"
     FROM (

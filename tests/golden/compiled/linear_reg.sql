@@ -5,15 +5,15 @@ SELECT
 FROM (
   SELECT
     "__input".*,
-    "__input"."__toolkit_f0" * 2.1378975187240687e0 + CASE
+    "__input"."__toolkit_f0" * 2.13789751872407e0 + CASE
       WHEN "__input"."__toolkit_f1" = 'blue'
-      THEN 1.589270214757014e0
+      THEN 1.5892702147570112e0
       WHEN "__input"."__toolkit_f1" = 'green'
-      THEN 0.02643033230905957e0
+      THEN 0.02643033230905958e0
       WHEN "__input"."__toolkit_f1" = 'red'
-      THEN -1.6157005470660744e0
+      THEN -1.6157005470660746e0
       ELSE 0.0e0
-    END + 4.895833333333335e0 AS "__toolkit_y0"
+    END + 4.895833333333336e0 AS "__toolkit_y0"
   FROM (
     SELECT
       "__input".*,

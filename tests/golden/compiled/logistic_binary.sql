@@ -21,15 +21,15 @@ FROM (
     FROM (
       SELECT
         "__input".*,
-        "__input"."__toolkit_f0" * 13.710346198900961e0 + CASE
+        "__input"."__toolkit_f0" * 13.710346198900902e0 + CASE
           WHEN "__input"."__toolkit_f1" = 'blue'
-          THEN 2.1289682455978296e0
+          THEN 2.128968245597821e0
           WHEN "__input"."__toolkit_f1" = 'green'
-          THEN -0.200441781998789e0
+          THEN -0.2004417819987938e0
           WHEN "__input"."__toolkit_f1" = 'red'
-          THEN -2.6665982974428437e0
+          THEN -2.66659829744283e0
           ELSE 0.0e0
-        END + -0.7380718338438071e0 AS "__toolkit_z0"
+        END + -0.7380718338438057e0 AS "__toolkit_z0"
       FROM (
         SELECT
           "__input".*,

@@ -5,25 +5,25 @@ SELECT
 FROM (
   SELECT
     "__input".*,
-    "__input"."__toolkit_f0" * 2.1364906107584005e0 + CASE
+    "__input"."__toolkit_f0" * 2.1364906107584014e0 + CASE
       WHEN "__input"."__toolkit_f1" = 'bin_3'
-      THEN 0.09830459556313006e0
+      THEN 0.09830459556312883e0
       WHEN "__input"."__toolkit_f1" = 'bin_2'
-      THEN 0.10363628215896524e0
+      THEN 0.10363628215896457e0
       WHEN "__input"."__toolkit_f1" = 'bin_1'
-      THEN 0.09200478164278562e0
+      THEN 0.09200478164278669e0
       WHEN "__input"."__toolkit_f1" IS NULL
-      THEN -0.2939456593648806e0
+      THEN -0.29394565936488004e0
       ELSE 0.0e0
     END + CASE
       WHEN "__input"."__toolkit_f2" = 'blue'
-      THEN 1.5862153636337624e0
+      THEN 1.586215363633765e0
       WHEN "__input"."__toolkit_f2" = 'green'
-      THEN 0.023175878189696797e0
+      THEN 0.02317587818969645e0
       WHEN "__input"."__toolkit_f2" = 'red'
-      THEN -1.6093912418234597e0
+      THEN -1.6093912418234626e0
       ELSE 0.0e0
-    END + 4.829884783547228e0 AS "__toolkit_y0"
+    END + 4.829884783547229e0 AS "__toolkit_y0"
   FROM (
     SELECT
       "__input".*,

@@ -66,17 +66,36 @@ class Result:
     iterations: list[Iteration]
 
 
-def _binary(z: np.ndarray, y: np.ndarray, *, gradient: bool) -> tuple[np.ndarray, np.ndarray | None]:
+class _Buffers:
+    """Arrays as long as a block's rows, reused from pass to pass: each fresh temporary of 33 million rows (260 MB)
+    would fault in new pages, which cost more system time than the arithmetic. What they hold is overwritten by the
+    next pass, so a caller uses it before asking for the next one."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(self, name: str, n: int) -> np.ndarray:
+        array = self._arrays.get((name, n))
+        if array is None:
+            array = self._arrays[(name, n)] = np.empty(n)
+        return array
+
+
+def _binary(z: np.ndarray, y: np.ndarray, *, gradient: bool,
+            buffers: _Buffers | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The log loss of the sigmoid, softplus(z) - y z, and its derivative sigmoid(z) - y, fused: one exp and one log
     per row through q = 1 + exp(-|z|) (softplus(z) = log q + max(z, 0); sigmoid(z) = 1/2 ± (1/q - 1/2)), in place
-    where it can be. scipy's log_expit and expit take several times as long on a million rows."""
-    q = np.abs(z)
+    (in `buffers`' arrays when given). scipy's log_expit and expit take several times as long on a million rows."""
+    buffers = buffers or _Buffers()
+    n = len(z)
+    q, losses, scratch = buffers.get("q", n), buffers.get("losses", n), buffers.get("scratch", n)
+    np.abs(z, out=q)
     np.negative(q, out=q)
     np.exp(q, out=q)
     q += 1.0
-    losses = np.log(q)
-    losses += np.maximum(z, 0.0)
-    losses -= y * z
+    np.log(q, out=losses)
+    losses += np.maximum(z, 0.0, out=scratch)
+    losses -= np.multiply(y, z, out=scratch)
     if not gradient:
         return losses, None
     np.reciprocal(q, out=q)
@@ -108,10 +127,13 @@ class _Problem:
         self.w = None if weights is None else np.asarray(weights, np.float64)
         self.n = X.shape[0]
         self.total = float(self.n if self.w is None else self.w.sum())
+        self.buffers = _Buffers()
 
     def scores(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         if self.n_out == 1:  # a matrix-vector product: faster than a one-column matrix product
-            return X @ theta[0, :-1] + theta[0, -1]
+            z = X @ theta[0, :-1]
+            z += theta[0, -1]
+            return z
         return X @ theta[:, :-1].T + theta[:, -1]
 
     def row_losses(self, z: np.ndarray, y: np.ndarray, gradient: bool = False):
@@ -120,7 +142,7 @@ class _Problem:
         if kind == SQUARED:
             return (z - y) ** 2, 2.0 * (z - y) if gradient else None
         if kind == BINARY:
-            return _binary(z, y, gradient=gradient)
+            return _binary(z, y, gradient=gradient, buffers=self.buffers)
         onehot = np.zeros_like(z)
         onehot[np.arange(len(z)), y.astype(np.int64)] = 1.0
         lse = logsumexp(z, axis=1)

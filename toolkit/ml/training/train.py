@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,6 +74,7 @@ class _Columns:
     features: tuple[str, ...]  # with TRANSFORM: the raw columns, then (once fitted) TRANSFORM's feature outputs
     types: Mapping[str, str]  # DuckDB type of every column
     weight: str | None = None  # INSTANCE_WEIGHT_COL
+    fixed_width: frozenset[str] = frozenset()  # columns of fixed-width types (numbers, BOOL, dates and times)
 
 
 @dataclass(frozen=True)
@@ -184,12 +186,18 @@ def train_model(con: duckdb.DuckDBPyConnection, *, name: str, options: Mapping[s
         return _fit_evaluate(replace(unfitted, options=options), model_type, replace(sizes, init_centroids=init),
                              X, y, weights, descent, previous)
 
-    if not opts.search_space:
-        trained, trials = fit_evaluate(opts), ()
-    else:
-        check_binary(opts, classes)
-        trials = tuple(run_trials(opts, unfitted.seed, fit_evaluate))
-        trained = _optimal(name, trials)
+    # The gradient descent only reads its matrix and runs its products on one core, so the data fingerprint hashes
+    # the rows on another meanwhile (hashlib lets go of the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fingerprint = pool.submit(_data_fingerprint, X, y) if descent and chunk is None else None
+        if not opts.search_space:
+            trained, trials = fit_evaluate(opts), ()
+        else:
+            check_binary(opts, classes)
+            trials = tuple(run_trials(opts, unfitted.seed, fit_evaluate))
+            trained = _optimal(name, trials)
+        trained = replace(trained, data_fingerprint=fingerprint.result() if fingerprint is not None
+                          else _data_fingerprint(X, y))
     return Training(trained, compile_prediction(con, trained, sample), trials)
 
 
@@ -209,7 +217,7 @@ def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, context: FitCon
     if opts.get("CALCULATE_P_VALUES"):
         pvalues.attach(opts.model, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
-                      estimator_params=jsonable_params(estimator), data_fingerprint=_data_fingerprint(X, y))
+                      estimator_params=jsonable_params(estimator))
 
     if opts.model_type in anomalies.KINDS:
         trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
@@ -416,13 +424,21 @@ def _columns(con: duckdb.DuckDBPyConnection, opts: ModelOptions, model_type: Mod
         raise ModelError(f"{model}: KMEANS_INIT_COL '{init}' is {duck_types[init]}, not BOOL",
                          hint="select a BOOL column: TRUE for the rows that are initial centroids")
     features = tuple(n for n in names if n not in (label, split, init, weight))
+    fixed_width = frozenset(f.name for f in schema if _is_fixed_width(f.type))
     if raw:
-        return _Columns(label, split, init, features, duck_types, weight)
+        return _Columns(label, split, init, features, duck_types, weight, fixed_width)
     if not features:
         raise ModelError(f"{model}: the query has no feature columns (only {', '.join(names)})",
                          hint="select the columns to learn from next to the label")
     _check_features(opts, features, schema, duck_types, "column")
-    return _Columns(label, split, init, features, duck_types, weight)
+    return _Columns(label, split, init, features, duck_types, weight, fixed_width)
+
+
+def _is_fixed_width(arrow_type: pa.DataType) -> bool:
+    try:
+        return arrow_type.bit_width > 0
+    except ValueError:  # strings, blobs, lists, structs: "Non-fixed width type"
+        return False
 
 
 def _check_features(opts: ModelOptions, features: Sequence[str], schema: pa.Schema, duck_types: Mapping[str, str],
@@ -453,8 +469,11 @@ def _fetch(con: duckdb.DuckDBPyConnection, opts: ModelOptions, columns: _Columns
     training = exp.Subquery(this=verbatim(f"{query}\n"), alias=exp.TableAlias(this=exp.to_identifier("__toolkit_training")))
     # One canonical row order, whichever order DuckDB's threads produce the query's rows in: the split's ties,
     # the statistics, the fit and the data fingerprint are then the same for the same rows (equal rows are
-    # interchangeable), build after build.
-    canonical = [exp.Ordered(this=column_ref(c), nulls_first=True) for c in wanted]
+    # interchangeable), build after build. Sorted on the fixed-width columns first, the strings and nested values
+    # last: still every column, so still one order, but DuckDB's sort then seldom compares strings (on 33.6M
+    # flights, 5.8 s instead of 10.6 s with the query's column order).
+    keys = sorted(wanted, key=lambda c: c not in columns.fixed_width)  # stable: the query's order within each
+    canonical = [exp.Ordered(this=column_ref(c), nulls_first=True) for c in keys]
     sql = render(exp.select(*select).from_(training).order_by(*canonical))
     return_freed_memory(con)  # the sort's memory is not held while the rows are encoded and fitted
     try:
