@@ -77,3 +77,28 @@ def test_random_split_key_tells_where_a_null_is(con):
     table = pa.table({KEY_COLUMN: [key for key, in rows]})
     fingerprints = fingerprint64(table.column(KEY_COLUMN)).to_numpy(zero_copy_only=False).view(np.uint64).tolist()
     assert fingerprints == hashes and len(set(hashes)) == 4
+
+
+@pytest.mark.parametrize(("method", "column", "fractions"), [
+    ("CUSTOM", "is_eval", {}),
+    ("SEQ", "t", {"data_split_eval_fraction": 0.2, "data_split_test_fraction": 0.1}),
+])
+def test_the_training_fetch_puts_each_splits_rows_in_one_run(con, method, column, fractions):
+    """Training fetches a CUSTOM or SEQ split's column first (NULLs where they train or evaluate), so each role's rows
+    are one run and taking them is a slice; the rows are those a filter would take, in the same order."""
+    from toolkit.ml.training import train
+    from toolkit.ml.types.registry import MODEL_TYPES
+
+    con.execute("CREATE OR REPLACE TABLE runs AS SELECT range AS x, 'c' || (range % 3) AS s, "
+                "CASE WHEN range % 7 = 0 THEN NULL ELSE range % 3 = 0 END AS is_eval, "
+                "CASE WHEN range % 11 = 0 THEN NULL ELSE hash(range) % 100 END AS t, range * 0.5 AS y FROM range(500)")
+    opts = options(data_split_method=method, data_split_col=column, input_label_cols=["y"], **fractions)
+    query = f"SELECT x, s, {column}, y FROM runs"
+    table = train._fetch(con, opts, train._columns(con, opts, MODEL_TYPES[opts.model_type], query), query)
+    roles = split_rows(table, opts).roles
+    assert len(set(roles.tolist())) == (3 if method == "SEQ" else 2)
+    assert np.count_nonzero(np.diff(roles)) == len(set(roles.tolist())) - 1  # one run per role
+    for role in (TRAIN, EVAL, TEST):
+        assert train._rows(table, roles, role).to_pylist() == table.filter(pa.array(roles == role)).to_pylist()
+    scattered = np.array([TRAIN, EVAL] * 250, np.int8)  # roles in no run: taken row by row
+    assert train._rows(table, scattered, EVAL).to_pylist() == table.filter(pa.array(scattered == EVAL)).to_pylist()

@@ -10,7 +10,7 @@
 - CUSTOM: DATA_SPLIT_COL is BOOL; TRUE or NULL → eval, FALSE → train.
 - SEQ: ascending DATA_SPLIT_COL; the last EVAL fraction of all rows → eval (then the TEST fraction → test, at the
   very end); NULLs → train. Ties are broken by the canonical row order
-  training fetches in (all columns ascending).
+  training fetches in (the split column, then every other column ascending).
 - NO_SPLIT: everything trains.
 The split column is never a feature."""
 
