@@ -36,6 +36,7 @@ INPUT = "__toolkit_instances"
 _INPUT_SQL = f'SELECT * FROM "{INPUT}"'
 PREDICT, EXPLAIN = "PREDICT", "EXPLAIN_PREDICT"
 _CACHED_QUERIES = 512  # a client sending every threshold there is fills no more than this
+INLINE_INSTANCES = 100  # requests up to this size the evaluator answers on the event loop (Engine.begin)
 
 
 class Engine:
@@ -80,25 +81,36 @@ class Engine:
             except duckdb.Error:
                 pass
 
-    def answer(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+    def answer(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]] | pa.Table,
                parameters: Mapping[str, Any]) -> tuple[ServedModel, list[dict[str, Any]]]:
         """The version that answered (`parameters.version`, else the served one) and its rows."""
         version = answering(served, parameters)
         return version, self.run(function, version, instances, parameters)
 
-    def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
-            parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """ML.`function`'s rows for the instances with this version of the model, as JSON objects."""
+    def begin(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+              parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, Sequence[Mapping[str, Any]] | pa.Table]:
+        """The rows where the Python evaluator answers at once: a prediction of at most INLINE_INSTANCES instances
+        by the served version, whose model, input schema and settings an earlier request has seen (tens to hundreds
+        of microseconds of Python, less than handing the request to a worker thread costs); else None, and what to
+        pass on to `answer` (in a worker thread: DuckDB, scikit-learn or loading a version may take a while) —
+        the instances, as their table once read."""
+        if function != PREDICT or not self.evaluate or len(instances) > INLINE_INSTANCES:
+            return None, instances
+        version = asked_version(parameters)
+        if version is not None and version != served.version:
+            return None, instances
         settings = _settings(served, parameters)
-        try:
-            TABLE_FUNCTIONS[function].check_model(served.trained)
-        except ToolkitError as error:
-            raise RequestError(400, error.message, "model", error.hint) from None
-        try:
-            table = instances_table(served, instances)
-        except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
-            raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
-                               "instances") from None
+        _check_model(function, served)
+        table = _table_of(served, instances)
+        return self._evaluated(function, served, table, settings), table
+
+    def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]] | pa.Table,
+            parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """ML.`function`'s rows for the instances (or their table, as `begin` read it) with this version of the
+        model, as JSON objects."""
+        settings = _settings(served, parameters)
+        _check_model(function, served)
+        table = instances if isinstance(instances, pa.Table) else _table_of(served, instances)
         answered = self._evaluated(function, served, table, settings)
         if answered is not None:
             return answered
@@ -154,10 +166,11 @@ class Engine:
         input schema and settings has made the checks and built the program; None: run the DuckDB path."""
         if function != PREDICT or not self.evaluate:
             return None
-        checked = self._checks.get(_check_key(served, table.schema, settings))
+        schema = _schema_key(table.schema)
+        checked = self._checks.get(_check_key(served, schema, settings))
         if checked is None:
             return None
-        program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
+        program = self._programs.get((_sql_key(served, checked), schema))
         return program.run_json_checked(table) if program is not None else None
 
     def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Evaluation | None:
@@ -182,7 +195,7 @@ class Engine:
                  settings: dict[str, Any]) -> dict[str, Any]:
         """ML.PREDICT's checks of the settings and the input's columns, made once per model version, input schema
         and settings (they depend on nothing else; with TRANSFORM they cost tens of milliseconds)."""
-        key = _check_key(served, schema, settings)
+        key = _check_key(served, _schema_key(schema), settings)
         checked = self._checks.get(key)
         if checked is None:
             checked = checked_predict_call(cursor, served.trained, _INPUT_SQL, settings)
@@ -208,12 +221,28 @@ class Engine:
         return query
 
 
-def _schema_key(schema: pa.Schema) -> tuple:
-    return tuple((f.name, str(f.type)) for f in schema)
+def _schema_key(schema: pa.Schema) -> bytes:
+    """The input schema as a cache key: its IPC serialization (names, types, nullability), exact and cheap."""
+    return schema.serialize().to_pybytes()
 
 
-def _check_key(served: ServedModel, schema: pa.Schema, settings: dict[str, Any]) -> tuple:
-    return served.name, served.version, _schema_key(schema), tuple(sorted((k, repr(v)) for k, v in settings.items()))
+def _check_key(served: ServedModel, schema: bytes, settings: dict[str, Any]) -> tuple:
+    return served.name, served.version, schema, tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+def _check_model(function: str, served: ServedModel) -> None:
+    try:
+        TABLE_FUNCTIONS[function].check_model(served.trained)
+    except ToolkitError as error:
+        raise RequestError(400, error.message, "model", error.hint) from None
+
+
+def _table_of(served: ServedModel, instances: Sequence[Mapping[str, Any]]) -> pa.Table:
+    try:
+        return instances_table(served, instances)
+    except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
+        raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
+                           "instances") from None
 
 
 def _sql_key(served: ServedModel, checked: dict[str, Any]) -> tuple:
@@ -243,10 +272,15 @@ def _settings(served: ServedModel, parameters: Mapping[str, Any]) -> dict[str, A
     return settings
 
 
+def asked_version(parameters: Mapping[str, Any]) -> Any:
+    """`parameters.version` (any case), None when not given."""
+    return next((v for k, v in parameters.items() if k.lower() == VERSION), None)
+
+
 def answering(served: ServedModel, parameters: Mapping[str, Any]) -> ServedModel:
     """The version that answers: the served (latest) one, or the stored one `parameters.version` names, loaded on
     demand (as ML.PREDICT's STRUCT(n AS version))."""
-    version = next((v for k, v in parameters.items() if k.lower() == VERSION), None)
+    version = asked_version(parameters)
     if version is None or version == served.version:
         return served
     known = [v["version"] for v in served.versions]
