@@ -1,9 +1,9 @@
 """Online prediction: `toolkit serve` against a hand-written FastAPI + scikit-learn server (serve_baseline.py).
 
     python benchmarks/bench_serve.py [--warehouse warehouse.duckdb] [--model flight_delay] [--requests 400]
-        [--servers toolkit,fastapi] [--levels 1x1,1x10,1x100,100x1,100x10] [--rounds 1]
+        [--servers toolkit,fastapi] [--levels 1x1,1x10,1x100,100x1,100x10] [--rounds 1] [--workers 1]
 
-Both servers run as subprocesses on 127.0.0.1 with one worker, serving the model of a built warehouse (the example
+Both servers run as subprocesses on 127.0.0.1 with one worker (`--workers` for toolkit serve), serving the model of a built warehouse (the example
 project's flight_delay by default: `toolkit build` first). Load: one-instance requests at 1, 10 and 100 concurrent
 clients (threads holding a keep-alive connection each), `--requests` requests per level (bounded), then
 100-instance requests at 1 and 10 clients; p50 and p99 latency and throughput per server. The instances are rows of the
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--servers", default="toolkit,fastapi", help="toolkit, toolkit-h11, fastapi (comma-separated)")
     parser.add_argument("--levels", default=LEVELS, help="INSTANCESxCLIENTS, comma-separated (instances: 1 or 100)")
     parser.add_argument("--rounds", type=int, default=1, help="run the servers this many times, alternating")
+    parser.add_argument("--workers", type=int, default=1, help="toolkit serve's worker processes")
     arguments = parser.parse_args()
     levels = [tuple(map(int, level.split("x"))) for level in arguments.levels.split(",")]
     if any(size not in (1, 100) for size, _ in levels):
@@ -142,7 +143,7 @@ def main() -> None:
     servers = {  # name: (label, command given the port)
         "toolkit": ("toolkit serve", lambda port: [
             sys.executable, "-m", "toolkit", "serve", "--warehouse", warehouse, "--watch", "0",
-            "--models", arguments.model, "--port", str(port)]),
+            "--models", arguments.model, "--port", str(port), "--workers", str(arguments.workers)]),
         "toolkit-h11": ("toolkit serve on h11", lambda port: [
             sys.executable, "-c", H11_SERVER, warehouse, arguments.model, str(port)]),
         "fastapi": ("FastAPI + scikit-learn", lambda port: [

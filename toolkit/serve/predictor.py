@@ -26,7 +26,7 @@ from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
 from toolkit.serve.evaluate import Unsupported
 from toolkit.serve.evaluate_columns import COLUMNS_FROM, Evaluation, build_evaluation
-from toolkit.serve.request import RequestError, instances_table, jsonable
+from toolkit.serve.request import InstanceColumns, RequestError, instance_columns, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
 from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
@@ -54,6 +54,7 @@ class Engine:
         self._sql: dict[tuple, tuple[exp.Expression, str]] = {}  # compiled queries (and as run), by model and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
         self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
+        self._schemas: dict[tuple, bytes] = {}  # instance_columns' names and types → their table's schema key
         self._lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -93,7 +94,8 @@ class Engine:
         by the served version, whose model, input schema and settings an earlier request has seen (tens to hundreds
         of microseconds of Python, less than handing the request to a worker thread costs); else None, and what to
         pass on to `answer` (in a worker thread: DuckDB, scikit-learn or loading a version may take a while) —
-        the instances, as their table once read."""
+        the instances, or their table once read. Below `columns_from` instances (the row-wise evaluator) the
+        instances are read to Python values without Arrow where instance_columns can."""
         if function != PREDICT or not self.evaluate or len(instances) > INLINE_INSTANCES:
             return None, instances
         version = asked_version(parameters)
@@ -101,8 +103,23 @@ class Engine:
             return None, instances
         settings = _settings(served, parameters)
         _check_model(function, served)
+        columns = instance_columns(served, instances) if len(instances) < self.columns_from else None
+        if columns is not None:
+            evaluation = self._evaluation(served, self._columns_schema(columns), settings)
+            return (None if evaluation is None else evaluation.run_json_checked(columns.values)), instances
         table = _table_of(served, instances)
-        return self._evaluated(function, served, table, settings), table
+        evaluation = self._evaluation(served, _schema_key(table.schema), settings)
+        return (None if evaluation is None else evaluation.run_json_checked(table)), table
+
+    def _columns_schema(self, columns: InstanceColumns) -> bytes:
+        """The schema key of instances_table's table for these columns (names and types), made once."""
+        key = columns.names, columns.types
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = _schema_key(columns.schema())
+            if len(self._schemas) < _CACHED_QUERIES:
+                self._schemas[key] = schema
+        return schema
 
     def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]] | pa.Table,
             parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -166,12 +183,14 @@ class Engine:
         input schema and settings has made the checks and built the program; None: run the DuckDB path."""
         if function != PREDICT or not self.evaluate:
             return None
-        schema = _schema_key(table.schema)
+        evaluation = self._evaluation(served, _schema_key(table.schema), settings)
+        return None if evaluation is None else evaluation.run_json_checked(table)
+
+    def _evaluation(self, served: ServedModel, schema: bytes, settings: dict[str, Any]) -> Evaluation | None:
+        """The program an earlier request of this model, input schema and settings built (None: none yet, or the
+        evaluator does not cover the query)."""
         checked = self._checks.get(_check_key(served, schema, settings))
-        if checked is None:
-            return None
-        program = self._programs.get((_sql_key(served, checked), schema))
-        return program.run_json_checked(table) if program is not None else None
+        return None if checked is None else self._programs.get((_sql_key(served, checked), schema))
 
     def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Evaluation | None:
         """The compiled query as Python (toolkit.serve.evaluate row-wise, toolkit.serve.evaluate_columns

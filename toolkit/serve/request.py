@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 import pyarrow as pa
@@ -134,6 +134,103 @@ def _fields(served: ServedModel, instance: Mapping[str, Any], index: int) -> dic
     return fields
 
 
+_NONE = type(None)
+_INTEGERS, _FLOATS = frozenset({int, _NONE}), frozenset({float, _NONE})
+# The types a JSON kind's values may have as they come (a float fits an integer column when whole: checked one by one)
+_NUMBERS = frozenset({int, float, _NONE})
+_AS_IS = {"integer": _INTEGERS, "number": _NUMBERS, "string": frozenset({str, _NONE}),
+          "boolean": frozenset({bool, _NONE})}
+
+
+class InstanceColumns(NamedTuple):
+    """The instances as Python columns: the names as given, the columns' Arrow types and values."""
+
+    names: tuple[str, ...]
+    types: tuple[pa.DataType, ...]
+    values: list[list[Any]]
+
+    def schema(self) -> pa.Schema:
+        """The schema of instances_table's table of the same instances."""
+        return pa.schema([pa.field(name, arrow_type) for name, arrow_type in zip(self.names, self.types)])
+
+
+def instance_columns(served: ServedModel, instances: Sequence[Mapping[str, Any]]) -> InstanceColumns | None:
+    """The instances as the Python values of instances_table's columns (each column's `to_pylist()`), read without
+    Arrow, when every instance has the same fields, all of them input columns of a type that needs no Arrow to read
+    (integers, DOUBLE, VARCHAR, BOOLEAN), and every value fits its column; else None: instances_table reads them
+    (and names what is wrong). Field names are checked as instances_table checks them."""
+    first = instances[0]
+    keys = first.keys()
+    if not all(instance.keys() == keys for instance in instances):
+        return None
+    inputs = {column.name.casefold(): column for column in served.inputs}
+    fields = _fields(served, first, 0)
+    types, columns = [], []
+    for lowered, key in fields.items():
+        column = inputs.get(lowered)
+        read = _PYTHON_READERS.get(column.arrow_type) if column is not None else None
+        values = read([instance[key] for instance in instances]) if read is not None else None
+        if values is None:
+            return None
+        types.append(column.arrow_type)
+        columns.append(values)
+    return InstanceColumns(tuple(fields.values()), tuple(types), columns)
+
+
+def _integers(low: int, high: int) -> Callable[[list[Any]], list[Any] | None]:
+    def read(values: list[Any]) -> list[Any] | None:
+        types = set(map(type, values))
+        if not types <= _INTEGERS:
+            if not types <= _NUMBERS or not all(v is None or type(v) is int or v.is_integer() for v in values):
+                return None
+            values = [None if v is None else int(v) for v in values]
+        return values if all(v is None or low <= v <= high for v in values) else None
+
+    return read
+
+
+def _doubles(values: list[Any]) -> list[Any] | None:
+    types = set(map(type, values))
+    if types <= _FLOATS:
+        return values
+    if not types <= _NUMBERS:
+        return None
+    try:
+        return [None if v is None else float(v) for v in values]
+    except OverflowError:
+        return None
+
+
+def _texts(values: list[Any]) -> list[Any] | None:
+    if not set(map(type, values)) <= _AS_IS["string"]:
+        return None
+    for value in values:
+        if value is not None and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:  # a lone surrogate: Arrow refuses it
+                return None
+    return values
+
+
+def _booleans(values: list[Any]) -> list[Any] | None:
+    return values if set(map(type, values)) <= _AS_IS["boolean"] else None
+
+
+def _integer_range(arrow_type: pa.DataType) -> tuple[pa.DataType, Callable[[list[Any]], list[Any] | None]]:
+    bits = arrow_type.bit_width
+    signed = pa.types.is_signed_integer(arrow_type)
+    return arrow_type, _integers(-(1 << (bits - 1)) if signed else 0, (1 << (bits - 1 if signed else bits)) - 1)
+
+
+# The column types whose JSON values are read without Arrow, to the values Arrow's to_pylist would give back.
+_PYTHON_READERS: dict[pa.DataType, Callable[[list[Any]], list[Any] | None]] = {
+    **dict(_integer_range(t) for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(),
+                                        pa.uint32(), pa.uint64())),
+    pa.float64(): _doubles, pa.string(): _texts, pa.large_string(): _texts, pa.bool_(): _booleans,
+}
+
+
 def _kind_error(values: Sequence[Any], column: InputColumn, name: str, wanted: str) -> RequestError:
     index, value = next((i, v) for i, v in enumerate(values) if v is not None and not _fits(v, wanted))
     article = "an" if wanted == "integer" else "a"
@@ -179,23 +276,16 @@ def _typed(values: list[Any], column: InputColumn, name: str) -> pa.Array:
     types = set(map(type, values))  # JSON's values are of exactly these types (bool is not int here)
     if wanted is not None and not types <= _AS_IS[wanted] and not all(v is None or _fits(v, wanted) for v in values):
         raise _kind_error(values, column, name, wanted)
-    if wanted == "integer" and not types <= _INTEGERS:
-        values = [None if v is None else int(v) for v in values]
-    elif floating and not types <= _FLOATS:
-        values = [None if v is None else float(v) for v in values]
     try:
+        if wanted == "integer" and not types <= _INTEGERS:
+            values = [None if v is None else int(v) for v in values]
+        elif floating and not types <= _FLOATS:
+            values = [None if v is None else float(v) for v in values]  # an integer beyond 1e308: OverflowError
         if temporal:
             return pa.array(values, pa.string()).cast(arrow_type)
         return pa.array(values, arrow_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError) as error:
         return _value_error(values, column, name, error)
-
-
-_NONE = type(None)
-_INTEGERS, _FLOATS = frozenset({int, _NONE}), frozenset({float, _NONE})
-# The types a JSON kind's values may have as they come (a float fits an integer column when whole: checked one by one)
-_AS_IS = {"integer": _INTEGERS, "number": frozenset({int, float, _NONE}), "string": frozenset({str, _NONE}),
-          "boolean": frozenset({bool, _NONE})}
 
 
 @functools.lru_cache(maxsize=256)
