@@ -10,7 +10,8 @@ clients (threads holding a keep-alive connection each), `--requests` requests pe
 model's training table. Every answer of both servers is checked to be 200.
 
 `--servers` picks among `toolkit` (`toolkit serve`), `toolkit-h11` (the same application on uvicorn's pure-Python
-HTTP parser h11 and asyncio's event loop, as uvicorn runs without httptools and uvloop) and `fastapi`; `--levels`
+HTTP parser h11 and asyncio's event loop, as uvicorn runs without httptools and uvloop), `constant` (a constant
+answer on uvicorn: the floor of HTTP and the load generator alone) and `fastapi`; `--levels`
 the instances x clients levels; `--rounds` runs every server that many times, in turn (the machine's load moves
 between runs: alternating gives each server the same share of it)."""
 
@@ -42,6 +43,29 @@ from toolkit.serve.app import ServeOptions, create_app
 warehouse, model, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 app = create_app(ServeOptions(Path(warehouse), (model,)))
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="h11", loop="asyncio")
+"""
+# The floor: an ASGI application answering every request with one constant body, on uvicorn with httptools and
+# uvloop — what HTTP, the sockets and the load generator cost without any prediction.
+CONSTANT_SERVER = """
+import sys
+
+import uvicorn
+
+BODY = b'{"predictions": [{"predicted_is_delayed": false}], "model": "flight_delay", "modelVersionId": "1"}'
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False, http="httptools",
+            loop="uvloop")
 """
 LEVELS = "1x1,1x10,1x100,100x1,100x10"
 
@@ -114,7 +138,7 @@ def main() -> None:
     parser.add_argument("--warehouse", default="warehouse.duckdb")
     parser.add_argument("--model", default="flight_delay")
     parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--servers", default="toolkit,fastapi", help="toolkit, toolkit-h11, fastapi (comma-separated)")
+    parser.add_argument("--servers", default="toolkit,fastapi", help="toolkit, toolkit-h11, constant, fastapi (comma-separated)")
     parser.add_argument("--levels", default=LEVELS, help="INSTANCESxCLIENTS, comma-separated (instances: 1 or 100)")
     parser.add_argument("--rounds", type=int, default=1, help="run the servers this many times, alternating")
     parser.add_argument("--workers", type=int, default=1, help="toolkit serve's worker processes")
@@ -146,6 +170,7 @@ def main() -> None:
             "--models", arguments.model, "--port", str(port), "--workers", str(arguments.workers)]),
         "toolkit-h11": ("toolkit serve on h11", lambda port: [
             sys.executable, "-c", H11_SERVER, warehouse, arguments.model, str(port)]),
+        "constant": ("constant answer (floor)", lambda port: [sys.executable, "-c", CONSTANT_SERVER, str(port)]),
         "fastapi": ("FastAPI + scikit-learn", lambda port: [
             sys.executable, str(HERE / "serve_baseline.py"), warehouse, arguments.model, str(port)]),
     }
