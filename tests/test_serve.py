@@ -141,6 +141,10 @@ def test_the_event_loop_answers_what_the_worker_threads_answer(warehouse, client
     assert engine.begin("PREDICT", served, sent, {"version": 2}) == (None, sent)
     assert engine.begin("EXPLAIN_PREDICT", served, sent, {}) == (None, sent)
     assert engine.begin("PREDICT", served, sent * (INLINE_INSTANCES // len(sent) + 1), {})[0] is None
+    forest = client.app.state.server.snapshot.find("forest")  # scikit-learn in-process: nothing read on the loop
+    rows = instances(warehouse, MODELS["forest"][4])
+    assert client.post("/v1/models/forest:predict", json={"instances": rows}).status_code == 200
+    assert engine.begin("PREDICT", forest, rows, {}) == (None, rows)
 
 
 def test_the_models_cover_every_prediction_path(client):
