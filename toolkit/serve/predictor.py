@@ -92,11 +92,10 @@ class Engine:
               parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, Sequence[Mapping[str, Any]] | pa.Table]:
         """The rows where the Python evaluator answers at once: a compiled model's prediction of at most
         INLINE_INSTANCES instances by the served version, whose input schema and settings an earlier request has
-        seen (tens to hundreds
-        of microseconds of Python, less than handing the request to a worker thread costs); else None, and what to
-        pass on to `answer` (in a worker thread: DuckDB, scikit-learn or loading a version may take a while) —
-        the instances, or their table once read. Below `columns_from` instances (the row-wise evaluator) the
-        instances are read to Python values without Arrow where instance_columns can."""
+        seen (tens to hundreds of microseconds of Python, less than handing the request to a worker thread costs);
+        else None, and what to pass on to `answer` (in a worker thread: DuckDB, scikit-learn or loading a version
+        may take a while) — the instances, or their table once read. Below `columns_from` instances (the row-wise
+        evaluator) the instances are read to Python values without Arrow where instance_columns can."""
         compiled = served.compiled
         if (function != PREDICT or not self.evaluate or len(instances) > INLINE_INSTANCES or compiled is None
                 or not compiled.used_by_predict):
