@@ -1,18 +1,26 @@
 """Online prediction: `toolkit serve` against a hand-written FastAPI + scikit-learn server (serve_baseline.py).
 
     python benchmarks/bench_serve.py [--warehouse warehouse.duckdb] [--model flight_delay] [--requests 400]
+        [--servers toolkit,fastapi] [--levels 1x1,1x10,1x100,100x1,100x10] [--rounds 1] [--workers 1]
 
-Both servers run as subprocesses on 127.0.0.1 with one worker, serving the model of a built warehouse (the example
+Both servers run as subprocesses on 127.0.0.1 with one worker (`--workers` for toolkit serve), serving the model of a built warehouse (the example
 project's flight_delay by default: `toolkit build` first). Load: one-instance requests at 1, 10 and 100 concurrent
 clients (threads holding a keep-alive connection each), `--requests` requests per level (bounded), then
 100-instance requests at 1 and 10 clients; p50 and p99 latency and throughput per server. The instances are rows of the
-model's training table. Every answer of both servers is checked to be 200."""
+model's training table. Every answer of both servers is checked to be 200.
+
+`--servers` picks among `toolkit` (`toolkit serve`), `toolkit-h11` (the same application on uvicorn's pure-Python
+HTTP parser h11 and asyncio's event loop, as uvicorn runs without httptools and uvloop), `constant` (a constant
+answer on uvicorn: the floor of HTTP and the load generator alone) and `fastapi`; `--levels`
+the instances x clients levels; `--rounds` runs every server that many times, in turn (the machine's load moves
+between runs: alternating gives each server the same share of it)."""
 
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -22,6 +30,44 @@ import time
 from pathlib import Path
 
 import duckdb
+
+# The application of `toolkit serve`, as `toolkit.serve.server.serve` builds it, on h11 and asyncio.
+H11_SERVER = """
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from toolkit.serve.app import ServeOptions, create_app
+
+warehouse, model, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+app = create_app(ServeOptions(Path(warehouse), (model,)))
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="h11", loop="asyncio")
+"""
+# The floor: an ASGI application answering every request with one constant body, on uvicorn with httptools and
+# uvloop — what HTTP, the sockets and the load generator cost without any prediction.
+CONSTANT_SERVER = """
+import sys
+
+import uvicorn
+
+BODY = b'{"predictions": [{"predicted_is_delayed": false}], "model": "flight_delay", "modelVersionId": "1"}'
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False, http="httptools",
+            loop="uvloop")
+"""
+LEVELS = "1x1,1x10,1x100,100x1,100x10"
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,7 +138,14 @@ def main() -> None:
     parser.add_argument("--warehouse", default="warehouse.duckdb")
     parser.add_argument("--model", default="flight_delay")
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--servers", default="toolkit,fastapi", help="toolkit, toolkit-h11, constant, fastapi (comma-separated)")
+    parser.add_argument("--levels", default=LEVELS, help="INSTANCESxCLIENTS, comma-separated (instances: 1 or 100)")
+    parser.add_argument("--rounds", type=int, default=1, help="run the servers this many times, alternating")
+    parser.add_argument("--workers", type=int, default=1, help="toolkit serve's worker processes")
     arguments = parser.parse_args()
+    levels = [tuple(map(int, level.split("x"))) for level in arguments.levels.split(",")]
+    if any(size not in (1, 100) for size, _ in levels):
+        raise SystemExit("--levels: requests of 1 or 100 instances")
     warehouse = str(Path(arguments.warehouse).resolve())
 
     sys.path.insert(0, str(HERE.parent))
@@ -111,29 +164,40 @@ def main() -> None:
     batches = [json.dumps({"instances": instances[i:i + 100]}).encode() for i in range(0, 1000, 100)]
     path = f"/v1/models/{arguments.model}:predict"
 
-    servers = {
-        "toolkit serve": [sys.executable, "-m", "toolkit", "serve", "--warehouse", warehouse, "--watch", "0",
-                          "--models", arguments.model],
-        "FastAPI + scikit-learn": [sys.executable, str(HERE / "serve_baseline.py"), warehouse, arguments.model],
+    servers = {  # name: (label, command given the port)
+        "toolkit": ("toolkit serve", lambda port: [
+            sys.executable, "-m", "toolkit", "serve", "--warehouse", warehouse, "--watch", "0",
+            "--models", arguments.model, "--port", str(port), "--workers", str(arguments.workers)]),
+        "toolkit-h11": ("toolkit serve on h11", lambda port: [
+            sys.executable, "-c", H11_SERVER, warehouse, arguments.model, str(port)]),
+        "constant": ("constant answer (floor)", lambda port: [sys.executable, "-c", CONSTANT_SERVER, str(port)]),
+        "fastapi": ("FastAPI + scikit-learn", lambda port: [
+            sys.executable, str(HERE / "serve_baseline.py"), warehouse, arguments.model, str(port)]),
     }
-    print(f"model {arguments.model} ({served.path}); {arguments.requests} requests per level")
+    chosen = arguments.servers.split(",")
+    unknown = [name for name in chosen if name not in servers]
+    if unknown:
+        raise SystemExit(f"--servers: no server {unknown[0]} (choose among {', '.join(servers)})")
+    print(f"model {arguments.model} ({served.path}); {arguments.requests} requests per level; "
+          f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'server':24} {'instances':>9} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} "
           f"{'pred/s':>8} {'failed':>6}")
-    for name, command in servers.items():
+    for name in [name for _ in range(arguments.rounds) for name in chosen]:
+        label, command = servers[name]
         port = free_port()
-        process = start([*command, "--port", str(port)] if name == "toolkit serve" else [*command, str(port)],
-                        port, path, singles[0])
+        process = start(command(port), port, path, singles[0])
         try:
-            for size, bodies, clients in ((1, singles, 1), (1, singles, 10), (1, singles, 100), (100, batches, 1),
-                                          (100, batches, 10)):
+            for size, clients in levels:
+                bodies = singles if size == 1 else batches
                 total = arguments.requests if size == 1 else max(50, arguments.requests // 4)
                 result = load(port, path, bodies, clients, max(total, clients))
-                print(f"{name:24} {size:>9} {clients:>7} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} "
+                print(f"{label:24} {size:>9} {clients:>7} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} "
                       f"{result['requests_per_s']:>8.0f} {result['requests_per_s'] * size:>8.0f} "
                       f"{result['failed']:>6}")
         finally:
             process.terminate()
             process.wait(timeout=30)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 import sqlglot
 from ml_data import DIABETES, IRIS, PENGUIN_MASS, connect
@@ -20,6 +21,7 @@ from toolkit.ml.store.versions import save_model
 from toolkit.ml.training.train import train_model
 from toolkit.serve.app import ServeOptions, create_app
 from toolkit.serve.evaluate_columns import COLUMNS_FROM
+from toolkit.serve.predictor import INLINE_INSTANCES
 from toolkit.serve.request import jsonable
 from toolkit.sql.dialect import DIALECT
 
@@ -123,6 +125,28 @@ def test_predict_answers_what_ml_predict_returns(warehouse, client, name):
         _same(many.json()["predictions"], expected * repeats, columns)
 
 
+@pytest.mark.parametrize("name", ["binary", "kmeans", "linear"])
+def test_the_event_loop_answers_what_the_worker_threads_answer(warehouse, client, name):
+    """Once a model, input schema and settings have been seen, Engine.begin answers at once (row-wise from the
+    instances' Python values below COLUMNS_FROM, column-wise from their Arrow table above), as DuckDB would."""
+    sent = instances(warehouse, MODELS[name][4])
+    assert client.post(f"/v1/models/{name}:predict", json={"instances": sent}).status_code == 200
+    engine, served = client.app.state.server.engine, client.app.state.server.snapshot.find(name)
+    duckdb_engine = type(engine)(evaluate=False)
+    for batch in (sent[:1], sent, sent * (COLUMNS_FROM // len(sent) + 1)):
+        answered, passed_on = engine.begin("PREDICT", served, batch, {})
+        assert answered is not None and answered == duckdb_engine.run("PREDICT", served, batch, {})
+        assert not isinstance(passed_on, pa.Table) if len(batch) < COLUMNS_FROM else isinstance(passed_on, pa.Table)
+    # another version, :explain, or more than INLINE_INSTANCES instances: the worker threads answer
+    assert engine.begin("PREDICT", served, sent, {"version": 2}) == (None, sent)
+    assert engine.begin("EXPLAIN_PREDICT", served, sent, {}) == (None, sent)
+    assert engine.begin("PREDICT", served, sent * (INLINE_INSTANCES // len(sent) + 1), {})[0] is None
+    forest = client.app.state.server.snapshot.find("forest")  # scikit-learn in-process: nothing read on the loop
+    rows = instances(warehouse, MODELS["forest"][4])
+    assert client.post("/v1/models/forest:predict", json={"instances": rows}).status_code == 200
+    assert engine.begin("PREDICT", forest, rows, {}) == (None, rows)
+
+
 def test_the_models_cover_every_prediction_path(client):
     paths = {m["name"]: m["prediction_path"] for m in client.get("/v1/models").json()["models"]}
     assert set(paths.values()) == {"compiled SQL (evaluated in Python, else DuckDB)", "Python (in-process)",
@@ -219,6 +243,12 @@ def test_openapi_describes_each_model_from_its_schemas(client):
     (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, '
      b'"id": 1}, {"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "id": "a"}]}',
      400, "instances[*].id"),
+    # an integer beyond a double's range for a DOUBLE column; beyond 64 bits in a field passed through (as JSON
+    # reads it: whole, not the float orjson would make of it)
+    (b'{"instances": [{"sepal_length": 1' + b"0" * 400 + b', "sepal_width": 3.5, "petal_length": 1.4, '
+     b'"petal_width": 0.2}]}', 400, "instances[0].sepal_length"),
+    (b'{"instances": [{"sepal_length": 5, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, '
+     b'"id": 123456789012345678901234567890}]}', 400, "instances[*].id"),
     (json.dumps({"instances": [{"sepal_length": 1}] * 51}).encode(), 413, "instances"),
     (json.dumps({"instances": [{"sepal_length": 1, "pad": "x" * 30_000}]}).encode(), 413, "body"),
 ])

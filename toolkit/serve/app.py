@@ -133,8 +133,10 @@ def create_app(options: ServeOptions) -> Starlette:
                                    hint="POST /v1/models/{model}:predict or :explain")
             served = served_model(snapshot, name)
             instances, parameters = parse_body(await _body(request, options.max_body_bytes), options.max_instances)
-            # In anyio's worker threads: a slow prediction never holds up the event loop or other requests.
-            served, rows = await run_in_threadpool(server.engine.answer, VERBS[verb], served, instances, parameters)
+            function, engine = VERBS[verb], server.engine
+            rows, instances = engine.begin(function, served, instances, parameters)  # the Python evaluator's, at once
+            if rows is None:  # in anyio's worker threads: a slow prediction never holds up the event loop
+                served, rows = await run_in_threadpool(engine.answer, function, served, instances, parameters)
             response = _answer({"predictions": rows, "model": served.name, "modelVersionId": str(served.version)},
                                headers={"x-model-version": str(served.version)})
         except RequestError as error:

@@ -38,9 +38,10 @@ class Program:
     output_keys: tuple[str, ...]  # the last layer's columns, in order
     input_keys: tuple[tuple[str, str], ...]  # (lower-cased key, name as given) of the input columns
 
-    def run(self, table: pa.Table) -> tuple[list[str], list[tuple]]:
+    def run(self, table: pa.Table | list[list[Any]]) -> tuple[list[str], list[tuple]]:
+        """The rows for the input table, or its columns' Python values (in input_keys' order)."""
         rows = []
-        columns = [table.column(name).to_pylist() for _, name in self.input_keys]
+        columns = table if isinstance(table, list) else [table.column(name).to_pylist() for _, name in self.input_keys]
         keys = [key for key, _ in self.input_keys]
         outputs = self.output_keys
         for values in zip(*columns):
@@ -262,7 +263,7 @@ def compile_node(node: exp.Expression, kinds: dict[str, Any], context: Context) 
     return handler(node, lambda child: compile_node(child, kinds, context), kinds, context)
 
 
-def run_checked(program: Program, table: pa.Table) -> tuple[list[str], list[tuple]] | None:
+def run_checked(program: Program, table: pa.Table | list[list[Any]]) -> tuple[list[str], list[tuple]] | None:
     """The program's rows, or None when a value made it fall back to DuckDB (which then answers, or names the
     error as it would have without the evaluator)."""
     try:

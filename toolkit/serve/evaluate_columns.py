@@ -220,9 +220,10 @@ class Evaluation:
                 pass  # anything unforeseen, likewise
         return run_checked(self.rows, table)
 
-    def run_json_checked(self, table: pa.Table) -> list[dict[str, Any]] | None:
-        """run_checked's rows as JSON objects (toolkit.serve.request.jsonable's values)."""
-        if self.columns is not None and table.num_rows >= self.columns_from:
+    def run_json_checked(self, table: pa.Table | list[list[Any]]) -> list[dict[str, Any]] | None:
+        """run_checked's rows as JSON objects (toolkit.serve.request.jsonable's values); the input may also be its
+        columns' Python values (in the row-wise program's input order), evaluated row-wise."""
+        if self.columns is not None and isinstance(table, pa.Table) and table.num_rows >= self.columns_from:
             try:
                 return self.columns.run_json(table)
             except Fallback:

@@ -26,7 +26,7 @@ from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
 from toolkit.serve.evaluate import Unsupported
 from toolkit.serve.evaluate_columns import COLUMNS_FROM, Evaluation, build_evaluation
-from toolkit.serve.request import RequestError, instances_table, jsonable
+from toolkit.serve.request import InstanceColumns, RequestError, instance_columns, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
 from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
@@ -36,6 +36,7 @@ INPUT = "__toolkit_instances"
 _INPUT_SQL = f'SELECT * FROM "{INPUT}"'
 PREDICT, EXPLAIN = "PREDICT", "EXPLAIN_PREDICT"
 _CACHED_QUERIES = 512  # a client sending every threshold there is fills no more than this
+INLINE_INSTANCES = 100  # requests up to this size the evaluator answers on the event loop (Engine.begin)
 
 
 class Engine:
@@ -53,6 +54,7 @@ class Engine:
         self._sql: dict[tuple, tuple[exp.Expression, str]] = {}  # compiled queries (and as run), by model and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
         self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
+        self._schemas: dict[tuple, bytes] = {}  # instance_columns' names and types → their table's schema key
         self._lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -80,25 +82,54 @@ class Engine:
             except duckdb.Error:
                 pass
 
-    def answer(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+    def answer(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]] | pa.Table,
                parameters: Mapping[str, Any]) -> tuple[ServedModel, list[dict[str, Any]]]:
         """The version that answered (`parameters.version`, else the served one) and its rows."""
         version = answering(served, parameters)
         return version, self.run(function, version, instances, parameters)
 
-    def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
-            parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """ML.`function`'s rows for the instances with this version of the model, as JSON objects."""
+    def begin(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]],
+              parameters: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, Sequence[Mapping[str, Any]] | pa.Table]:
+        """The rows where the Python evaluator answers at once: a compiled model's prediction of at most
+        INLINE_INSTANCES instances by the served version, whose input schema and settings an earlier request has
+        seen (tens to hundreds of microseconds of Python, less than handing the request to a worker thread costs);
+        else None, and what to pass on to `answer` (in a worker thread: DuckDB, scikit-learn or loading a version
+        may take a while) — the instances, or their table once read. Below `columns_from` instances (the row-wise
+        evaluator) the instances are read to Python values without Arrow where instance_columns can."""
+        compiled = served.compiled
+        if (function != PREDICT or not self.evaluate or len(instances) > INLINE_INSTANCES or compiled is None
+                or not compiled.used_by_predict):
+            return None, instances
+        version = asked_version(parameters)
+        if version is not None and version != served.version:
+            return None, instances
         settings = _settings(served, parameters)
-        try:
-            TABLE_FUNCTIONS[function].check_model(served.trained)
-        except ToolkitError as error:
-            raise RequestError(400, error.message, "model", error.hint) from None
-        try:
-            table = instances_table(served, instances)
-        except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
-            raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
-                               "instances") from None
+        _check_model(function, served)
+        columns = instance_columns(served, instances) if len(instances) < self.columns_from else None
+        if columns is not None:
+            evaluation = self._evaluation(served, self._columns_schema(columns), settings)
+            return (None if evaluation is None else evaluation.run_json_checked(columns.values)), instances
+        table = _table_of(served, instances)
+        evaluation = self._evaluation(served, _schema_key(table.schema), settings)
+        return (None if evaluation is None else evaluation.run_json_checked(table)), table
+
+    def _columns_schema(self, columns: InstanceColumns) -> bytes:
+        """The schema key of instances_table's table for these columns (names and types), made once."""
+        key = columns.names, columns.types
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = _schema_key(columns.schema())
+            if len(self._schemas) < _CACHED_QUERIES:
+                self._schemas[key] = schema
+        return schema
+
+    def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]] | pa.Table,
+            parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """ML.`function`'s rows for the instances (or their table, as `begin` read it) with this version of the
+        model, as JSON objects."""
+        settings = _settings(served, parameters)
+        _check_model(function, served)
+        table = instances if isinstance(instances, pa.Table) else _table_of(served, instances)
         answered = self._evaluated(function, served, table, settings)
         if answered is not None:
             return answered
@@ -154,11 +185,14 @@ class Engine:
         input schema and settings has made the checks and built the program; None: run the DuckDB path."""
         if function != PREDICT or not self.evaluate:
             return None
-        checked = self._checks.get(_check_key(served, table.schema, settings))
-        if checked is None:
-            return None
-        program = self._programs.get((_sql_key(served, checked), _schema_key(table.schema)))
-        return program.run_json_checked(table) if program is not None else None
+        evaluation = self._evaluation(served, _schema_key(table.schema), settings)
+        return None if evaluation is None else evaluation.run_json_checked(table)
+
+    def _evaluation(self, served: ServedModel, schema: bytes, settings: dict[str, Any]) -> Evaluation | None:
+        """The program an earlier request of this model, input schema and settings built (None: none yet, or the
+        evaluator does not cover the query)."""
+        checked = self._checks.get(_check_key(served, schema, settings))
+        return None if checked is None else self._programs.get((_sql_key(served, checked), schema))
 
     def _program(self, key: tuple, query: exp.Expression, schema: pa.Schema) -> Evaluation | None:
         """The compiled query as Python (toolkit.serve.evaluate row-wise, toolkit.serve.evaluate_columns
@@ -182,7 +216,7 @@ class Engine:
                  settings: dict[str, Any]) -> dict[str, Any]:
         """ML.PREDICT's checks of the settings and the input's columns, made once per model version, input schema
         and settings (they depend on nothing else; with TRANSFORM they cost tens of milliseconds)."""
-        key = _check_key(served, schema, settings)
+        key = _check_key(served, _schema_key(schema), settings)
         checked = self._checks.get(key)
         if checked is None:
             checked = checked_predict_call(cursor, served.trained, _INPUT_SQL, settings)
@@ -208,12 +242,28 @@ class Engine:
         return query
 
 
-def _schema_key(schema: pa.Schema) -> tuple:
-    return tuple((f.name, str(f.type)) for f in schema)
+def _schema_key(schema: pa.Schema) -> bytes:
+    """The input schema as a cache key: its IPC serialization (names, types, nullability), exact and cheap."""
+    return schema.serialize().to_pybytes()
 
 
-def _check_key(served: ServedModel, schema: pa.Schema, settings: dict[str, Any]) -> tuple:
-    return served.name, served.version, _schema_key(schema), tuple(sorted((k, repr(v)) for k, v in settings.items()))
+def _check_key(served: ServedModel, schema: bytes, settings: dict[str, Any]) -> tuple:
+    return served.name, served.version, schema, tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+def _check_model(function: str, served: ServedModel) -> None:
+    try:
+        TABLE_FUNCTIONS[function].check_model(served.trained)
+    except ToolkitError as error:
+        raise RequestError(400, error.message, "model", error.hint) from None
+
+
+def _table_of(served: ServedModel, instances: Sequence[Mapping[str, Any]]) -> pa.Table:
+    try:
+        return instances_table(served, instances)
+    except UnicodeEncodeError:  # "\ud800": JSON's escapes allow text that is no Unicode
+        raise RequestError(400, "a field name or value is not valid Unicode (a lone surrogate escape)",
+                           "instances") from None
 
 
 def _sql_key(served: ServedModel, checked: dict[str, Any]) -> tuple:
@@ -243,10 +293,15 @@ def _settings(served: ServedModel, parameters: Mapping[str, Any]) -> dict[str, A
     return settings
 
 
+def asked_version(parameters: Mapping[str, Any]) -> Any:
+    """`parameters.version` (any case), None when not given."""
+    return next((v for k, v in parameters.items() if k.lower() == VERSION), None)
+
+
 def answering(served: ServedModel, parameters: Mapping[str, Any]) -> ServedModel:
     """The version that answers: the served (latest) one, or the stored one `parameters.version` names, loaded on
     demand (as ML.PREDICT's STRUCT(n AS version))."""
-    version = next((v for k, v in parameters.items() if k.lower() == VERSION), None)
+    version = asked_version(parameters)
     if version is None or version == served.version:
         return served
     known = [v["version"] for v in served.versions]
