@@ -62,8 +62,29 @@ def test_multiclass_metrics_are_macro_averages():
 def test_kmeans_and_pca_metrics():
     X = rng.normal(size=(60, 2))
     labels = (X[:, 0] > 0).astype(int)
-    got = kmeans_metrics(X, labels, np.full(60, 4.0))
+    got = kmeans_metrics(X, labels, 4.0)
     assert got["davies_bouldin_index"] == pytest.approx(skm.davies_bouldin_score(X, labels))
     assert got["mean_squared_distance"] == 4.0
     assert pca_metrics(np.array([1.0, 2.0]), np.array([3.0, 1.0]))["total_explained_variance_ratio"] == 0.75
     assert pca_metrics(np.zeros(2), np.zeros(2))["total_explained_variance_ratio"] is None  # every row at the centre
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_sparse_davies_bouldin_and_own_distances_match_dense_oracles(gap):
+    """The CSR Davies-Bouldin index (one pass over the entries) is scikit-learn's on the dense rows, also with an
+    unused label between used ones; each row's distance to its own center is the one of the full distance matrix."""
+    import scipy.sparse as sp
+
+    from toolkit.ml.metrics import _davies_bouldin_sparse, distances_to, own_products
+
+    X = np.hstack([rng.normal(size=(300, 3)), np.eye(5)[rng.integers(0, 5, 300)]])
+    X[rng.random(X.shape) < 0.3] = 0.0
+    labels = rng.integers(0, 4, 300) * (2 if gap else 1)
+    csr = sp.csr_matrix(X)
+    assert _davies_bouldin_sparse(csr, labels) == pytest.approx(skm.davies_bouldin_score(X, labels), rel=1e-12)
+    centers = rng.normal(size=(labels.max() + 1, X.shape[1]))
+    full = csr @ centers.T
+    assert np.array_equal(own_products(csr, centers, labels), full[np.arange(300), labels])  # bit for bit
+    assert np.array_equal(own_products(X, centers, labels), (X @ centers.T)[np.arange(300), labels])
+    expected = np.linalg.norm(X - centers[labels], axis=1)
+    assert distances_to(csr, centers, labels) == pytest.approx(expected, rel=1e-12)

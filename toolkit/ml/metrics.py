@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 from sklearn.metrics import davies_bouldin_score
+from sklearn.utils.extmath import row_norms
 
 from toolkit.ml.types.tasks import HEADLINE_METRICS, chosen_classes
 
@@ -109,33 +110,66 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, squared_distances: np.ndarray) -> Metrics:
-    """`squared_distances`: each row's squared distance to its nearest centroid."""
+def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, mean_squared_distance: float,
+                   rows: np.ndarray | None = None) -> Metrics:
+    """`labels`: each row's nearest centroid (from 0); `rows`: the rows' squared norms ‖x‖², when already known."""
     dbi = None
-    if len(np.unique(labels)) > 1:
-        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels))
-    return {"davies_bouldin_index": dbi, "mean_squared_distance": float(np.mean(squared_distances))}
+    if np.count_nonzero(np.bincount(labels)) > 1:
+        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels, rows))
+    return {"davies_bouldin_index": dbi, "mean_squared_distance": float(mean_squared_distance)}
 
 
-def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """The Euclidean distance of every row of X to the center it is assigned (`nearest`, an index into centers)."""
+def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Each row's dot product with the center it is assigned (`nearest`, an index into centers), the entries of
+    X @ centers.T that the rows' distances to their own centers read. For a CSR X, one pass over its entries: row i's
+    entries re-indexed into the concatenated centers (column nearest_i · width + j), times the flattened centers —
+    each product summed in the order X @ centers.T sums it, so bit for bit the same."""
+    n = X.shape[0]
+    if not sp.issparse(X):
+        return np.asarray(X @ centers.T)[np.arange(n), nearest]
+    k, width = centers.shape
+    dtype = np.int32 if k * width < np.iinfo(np.int32).max else np.int64
+    columns = np.repeat(np.asarray(nearest, dtype) * dtype(width), np.diff(X.indptr))
+    columns += X.indices
+    spread = sp.csr_matrix((X.data, columns, X.indptr), shape=(n, k * width))
+    return spread @ np.ascontiguousarray(centers, np.float64).ravel()
+
+
+def squared_distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
+                         rows: np.ndarray) -> np.ndarray:
+    """‖x − c‖² of every row to the center it is assigned, as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²),
+    tiny negative roundings clamped to 0."""
+    squared = own_products(X, centers, nearest)
+    squared *= -2.0
+    squared += rows
+    squared += (centers * centers).sum(axis=1)[nearest]
+    return np.maximum(squared, 0.0, out=squared)
+
+
+def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """The Euclidean distance of every row of X to the center it is assigned (`nearest`, an index into centers);
+    `rows`: a CSR X's squared row norms, when already known."""
     if not sp.issparse(X):
         return np.linalg.norm(X - centers[nearest], axis=1)
-    rows = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    products = np.asarray(X @ centers.T)[np.arange(X.shape[0]), nearest]
-    squared = rows - 2.0 * products + (centers * centers).sum(axis=1)[nearest]
-    return np.sqrt(np.maximum(squared, 0.0))
+    rows = row_norms(X, squared=True) if rows is None else rows
+    return np.sqrt(squared_distances_to(X, centers, nearest, rows))
 
 
-def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray) -> float:
+def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray, rows: np.ndarray | None = None) -> float:
     """scikit-learn's davies_bouldin_score (its formula and edge cases) for a CSR matrix: the clusters' own means
-    and the rows' mean distance to them, without densifying the rows."""
-    clusters, assigned = np.unique(labels, return_inverse=True)
-    n, k = X.shape[0], len(clusters)
-    membership = sp.csr_matrix((np.ones(n), (assigned, np.arange(n))), shape=(k, n))
-    counts = np.bincount(assigned, minlength=k)
-    means = (membership @ X).toarray() / counts[:, None]
-    intra = np.bincount(assigned, weights=distances_to(X, means, assigned), minlength=k) / counts
+    and the rows' mean distance to them, without densifying the rows (the means summed over the rows in order,
+    one pass over the entries). `labels`: non-negative integers; `rows`: the squared row norms, when known."""
+    labels = np.asarray(labels, np.intp)
+    k, width = int(labels.max()) + 1, X.shape[1]
+    counts = np.bincount(labels, minlength=k)
+    present = counts > 0
+    columns = np.repeat(labels * width, np.diff(X.indptr)) + X.indices
+    sums = np.bincount(columns, weights=X.data, minlength=k * width).reshape(k, width)
+    means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=present[:, None])
+    scatter = np.bincount(labels, weights=distances_to(X, means, labels, rows), minlength=k)
+    intra = (scatter / np.where(present, counts, 1))[present]
+    means = means[present]
     separation = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=2)
     if np.allclose(intra, 0) or np.allclose(separation, 0):
         return 0.0

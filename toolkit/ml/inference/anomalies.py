@@ -48,11 +48,16 @@ def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None,
     if trained.options.model_type == "KMEANS":
         distances = centroid_distances(trained, X) if distances is None else distances
         nearest = np.argmin(distances, axis=1)
-        radius = np.asarray(radii, np.float64)[nearest]
-        return distances[np.arange(X.shape[0]), nearest] / np.where(radius > 0, radius, 1.0), nearest
+        return normalized_distances(distances[np.arange(X.shape[0]), nearest], nearest, radii), nearest
     estimator = trained.estimator
     restored = estimator.inverse_transform(estimator.transform(X))
     return np.mean((X - restored) ** 2, axis=1), None
+
+
+def normalized_distances(distance: np.ndarray, nearest: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """KMEANS's score: each row's distance to its nearest centroid (index `nearest`) over that cluster's radius."""
+    radius = np.asarray(radii, np.float64)[nearest]
+    return distance / np.where(radius > 0, radius, 1.0)
 
 
 def upper_quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +71,26 @@ def upper_quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         positions = np.arange(start, n)
         return positions / (n - 1), ordered[start:]
     grid = np.linspace(0.5, 1.0, GRID)
-    return grid, np.quantile(ordered, grid)
+    return grid, sorted_quantiles(ordered, grid)
+
+
+def sorted_quantiles(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """np.quantile(ordered, quantiles) (its default linear interpolation, bit for bit) of values already sorted,
+    without the partition np.quantile runs: the order statistics around (n − 1) q, interpolated as numpy's _lerp
+    does (from the upper one when the weight is at least 1/2)."""
+    n = len(ordered)
+    virtual = (n - 1) * np.asarray(quantiles, np.float64)
+    below = np.floor(virtual)
+    top = virtual >= n - 1
+    below[top] = n - 1
+    gamma = virtual - below
+    lower = ordered[below.astype(np.intp)]
+    upper = ordered[np.minimum(below.astype(np.intp) + 1, n - 1)]
+    difference = upper - lower
+    result = lower + difference * gamma
+    high = gamma >= 0.5
+    result[high] = (upper - difference * (1 - gamma))[high]
+    return result
 
 
 def threshold(quantiles: np.ndarray, values: np.ndarray, contamination: float) -> float:

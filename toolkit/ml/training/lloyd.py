@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,31 +27,44 @@ from sklearn.utils.extmath import row_norms
 
 from toolkit.ml.inference.anomalies import cluster_summary
 from toolkit.ml.inference.heads import distances_to
+from toolkit.ml.metrics import squared_distances_to
 from toolkit.ml.model import Iteration
 
 Step = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """The training rows under the final centroids, as the last iteration measured them: each row's centroid (from
+    0) and distance to it, each cluster's radius, the loss and the rows' squared norms ‖x‖² — what training's own
+    evaluation and the anomaly record read instead of measuring the rows again."""
+
+    labels: np.ndarray
+    distances: np.ndarray
+    radii: np.ndarray
+    loss: float
+    rows: np.ndarray
+
+
 def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_matrix, rows: np.ndarray,
-             cosine: bool) -> tuple[float, tuple[tuple[int, float, int], ...]]:
+             cosine: bool) -> tuple[float, tuple[tuple[int, float, int], ...], Assignment | None]:
     """The loss (mean squared distance of the rows to their nearest centroid, `labels`) and each cluster's
-    (centroid_id, radius, size), from one product of X with the centroids. COSINE's radii are in 1 - cosine
-    similarity, and its clusters those of the nearest centroid by that distance."""
-    k, n = centers.shape[0], X.shape[0]
-    # ‖x‖² − 2 x·c + ‖c‖² for each row's own centroid c, in place
-    squared = np.asarray(X @ centers.T).ravel()[np.arange(n) * k + labels]
-    squared *= -2.0
-    squared += rows
-    squared += (centers * centers).sum(axis=1)[labels]
-    np.maximum(squared, 0.0, out=squared)
+    (centroid_id, radius, size), from each row's product with its own centroid (one pass over X's entries); and
+    the rows' assignment. COSINE's radii are in 1 - cosine similarity, and its clusters those of the nearest
+    centroid by that distance (no assignment: its distances are not the loss's)."""
+    k = centers.shape[0]
+    squared = squared_distances_to(X, centers, labels, rows)  # ‖x‖² − 2 x·c + ‖c‖² for each row's own c
     loss = float(np.mean(squared))
+    assignment = None
     if cosine:
         radii, sizes = cluster_summary(distances_to(X, centers, True))
     else:
         sizes = np.bincount(labels, minlength=k)
-        sums = np.bincount(labels, weights=np.sqrt(squared, out=squared), minlength=k)
-        radii = np.divide(sums, sizes, out=np.zeros(k), where=sizes > 0)
-    return loss, tuple((i + 1, float(radii[i]), int(sizes[i])) for i in range(k))
+        distances = np.sqrt(squared, out=squared)
+        radii = np.divide(np.bincount(labels, weights=distances, minlength=k), sizes, out=np.zeros(k),
+                          where=sizes > 0)
+        assignment = Assignment(labels, distances, radii, loss, rows)
+    return loss, tuple((i + 1, float(radii[i]), int(sizes[i])) for i in range(k)), assignment
 
 
 def _kernel_step(X: np.ndarray | sp.csr_matrix) -> Step | None:
@@ -88,9 +102,10 @@ def _refit_step(estimator, X: np.ndarray | sp.csr_matrix, rows: np.ndarray) -> S
 
 
 def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[list[float]], bool],
-               cosine: bool = False) -> list[Iteration]:
+               cosine: bool = False) -> tuple[list[Iteration], Assignment | None]:
     """Fit `estimator` (a scikit-learn KMeans) in place, one Lloyd iteration at a time, until `stop(losses)` or
-    `max_iterations`; one row per iteration. `cosine`: the clusters' radii are in 1 - cosine similarity."""
+    `max_iterations`; one row per iteration, and the rows' assignment to the final centroids (the last iteration's;
+    None for COSINE). `cosine`: the clusters' radii are in 1 - cosine similarity."""
     params = estimator.get_params()
     rows: list[Iteration] = []
     losses: list[float] = []
@@ -109,7 +124,7 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
         for i in range(max_iterations):
             if i > 0:  # the pass from these centroids assigns the rows (this row) and gives the next ones
                 labels, following = step(centers)
-            loss, clusters = _measure(centers, labels, X, norms, cosine)
+            loss, clusters, assignment = _measure(centers, labels, X, norms, cosine)
             losses.append(loss)
             rows.append(Iteration(i, loss, None, None, int((time.perf_counter() - start) * 1000), clusters))
             start = time.perf_counter()
@@ -122,4 +137,4 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
     estimator.set_params(**{k: params[k] for k in ("max_iter", "tol", "init", "n_init", "copy_x")})  # the model's own
     estimator.cluster_centers_, estimator.labels_ = centers, labels
     estimator.inertia_, estimator.n_iter_ = losses[-1] * X.shape[0], len(rows)
-    return rows
+    return rows, assignment
