@@ -263,12 +263,21 @@ def test_kmeans_warm_start_continues_from_the_previous_centroids(con):
 
 @pytest.mark.parametrize("n", [2, 3, 1000, 250_001])
 def test_sorted_quantiles_are_numpys_linear_quantiles_bit_for_bit(n):
-    from toolkit.ml.inference.anomalies import GRID, sorted_quantiles
+    from toolkit.ml.inference.anomalies import EXACT_ROWS, GRID, sorted_quantiles, upper_quantiles
 
     rng = np.random.default_rng(n)
-    values = np.sort(np.round(rng.exponential(size=n), 2))  # ties among the order statistics
+    values = np.round(rng.exponential(size=n), 2)  # ties among the order statistics
+    ordered = np.sort(values)
     for quantiles in (np.linspace(0.5, 1.0, GRID), rng.random(500), np.array([0.0, 0.5, 1.0])):
-        assert np.array_equal(sorted_quantiles(values, quantiles), np.quantile(values, quantiles))
+        assert np.array_equal(sorted_quantiles(ordered, quantiles), np.quantile(values, quantiles))
+    start = (n - 1) // 2
+    upper = np.linspace(0.5, 1.0, 1001)
+    assert np.array_equal(sorted_quantiles(ordered[start:], upper, start), np.quantile(values, upper))
+    quantiles, got = upper_quantiles(values)  # the upper half only: every order statistic, or the grid
+    if n <= EXACT_ROWS:
+        assert np.array_equal(quantiles, np.arange(start, n) / (n - 1)) and np.array_equal(got, ordered[start:])
+    else:
+        assert np.array_equal(got, np.quantile(values, np.linspace(0.5, 1.0, GRID)))
 
 
 @pytest.mark.parametrize("sparse", [False, True])

@@ -9,6 +9,8 @@ total_explained_variance_ratio. A metric that is undefined on the data is None."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
@@ -119,6 +121,9 @@ def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, mean_squar
     return {"davies_bouldin_index": dbi, "mean_squared_distance": float(mean_squared_distance)}
 
 
+BLOCK_ROWS = 65_536  # rows measured at a time: a block's temporaries stay in the processor's cache
+
+
 def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
     """Each row's dot product with the center it is assigned (`nearest`, an index into centers), the entries of
     X @ centers.T that the rows' distances to their own centers read. For a CSR X, one pass over its entries: row i's
@@ -135,15 +140,37 @@ def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np
     return spread @ np.ascontiguousarray(centers, np.float64).ravel()
 
 
+def _rows_of(X: np.ndarray | sp.csr_matrix, start: int, stop: int) -> np.ndarray | sp.csr_matrix:
+    """Rows start:stop of X, without copying a CSR matrix's entries."""
+    if not sp.issparse(X):
+        return X[start:stop]
+    lo, hi = X.indptr[start], X.indptr[stop]
+    return sp.csr_matrix((X.data[lo:hi], X.indices[lo:hi], X.indptr[start:stop + 1] - lo),
+                         shape=(stop - start, X.shape[1]))
+
+
 def squared_distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
-                         rows: np.ndarray) -> np.ndarray:
+                         rows: np.ndarray, mapper: Callable = map) -> np.ndarray:
     """‖x − c‖² of every row to the center it is assigned, as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²),
-    tiny negative roundings clamped to 0."""
-    squared = own_products(X, centers, nearest)
-    squared *= -2.0
-    squared += rows
-    squared += (centers * centers).sum(axis=1)[nearest]
-    return np.maximum(squared, 0.0, out=squared)
+    tiny negative roundings clamped to 0; in blocks of BLOCK_ROWS rows, mapped by `mapper` (a thread pool's map
+    measures them in parallel: numpy's and scipy's loops release the GIL). Each row's value does not depend on the
+    blocks."""
+    n = X.shape[0]
+    squared = np.empty(n)
+    norms = (centers * centers).sum(axis=1)
+
+    def measure(start: int) -> None:
+        stop = min(start + BLOCK_ROWS, n)
+        block, assigned = squared[start:stop], nearest[start:stop]
+        block[:] = own_products(_rows_of(X, start, stop), centers, assigned)
+        block *= -2.0
+        block += rows[start:stop]
+        block += norms[assigned]
+        np.maximum(block, 0.0, out=block)
+
+    for _ in mapper(measure, range(0, n, BLOCK_ROWS)):
+        pass
+    return squared
 
 
 def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,

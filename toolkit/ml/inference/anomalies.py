@@ -61,31 +61,31 @@ def normalized_distances(distance: np.ndarray, nearest: np.ndarray, radii: np.nd
 
 
 def upper_quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(quantile, value) pairs of the upper half of `values`' distribution."""
-    ordered = np.sort(np.asarray(values, np.float64))
-    n = len(ordered)
+    """(quantile, value) pairs of the upper half of `values`' distribution (only that half is sorted)."""
+    values = np.asarray(values, np.float64)
+    n = len(values)
+    start = (n - 1) // 2
+    upper = np.sort(np.partition(values, start)[start:]) if n > 1 else values  # the order statistics from start on
     if n == 1:
-        return np.array([0.5, 1.0]), np.array([ordered[0], ordered[0]])
+        return np.array([0.5, 1.0]), np.array([upper[0], upper[0]])
     if n <= EXACT_ROWS:
-        start = (n - 1) // 2
-        positions = np.arange(start, n)
-        return positions / (n - 1), ordered[start:]
+        return np.arange(start, n) / (n - 1), upper
     grid = np.linspace(0.5, 1.0, GRID)
-    return grid, sorted_quantiles(ordered, grid)
+    return grid, sorted_quantiles(upper, grid, start)
 
 
-def sorted_quantiles(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
-    """np.quantile(ordered, quantiles) (its default linear interpolation, bit for bit) of values already sorted,
-    without the partition np.quantile runs: the order statistics around (n − 1) q, interpolated as numpy's _lerp
-    does (from the upper one when the weight is at least 1/2)."""
-    n = len(ordered)
+def sorted_quantiles(ordered: np.ndarray, quantiles: np.ndarray, offset: int = 0) -> np.ndarray:
+    """np.quantile(values, quantiles) (its default linear interpolation, bit for bit) from the sorted order
+    statistics `ordered` of the values, from the `offset`-th on (quantiles at least offset / (n − 1)), without the
+    partition np.quantile runs: the order statistics around (n − 1) q, interpolated as numpy's _lerp does (from the
+    upper one when the weight is at least 1/2)."""
+    n = offset + len(ordered)
     virtual = (n - 1) * np.asarray(quantiles, np.float64)
     below = np.floor(virtual)
-    top = virtual >= n - 1
-    below[top] = n - 1
+    below[virtual >= n - 1] = n - 1
     gamma = virtual - below
-    lower = ordered[below.astype(np.intp)]
-    upper = ordered[np.minimum(below.astype(np.intp) + 1, n - 1)]
+    index = below.astype(np.intp) - offset
+    lower, upper = ordered[index], ordered[np.minimum(index + 1, len(ordered) - 1)]
     difference = upper - lower
     result = lower + difference * gamma
     high = gamma >= 0.5
