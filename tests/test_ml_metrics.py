@@ -88,3 +88,30 @@ def test_sparse_davies_bouldin_and_own_distances_match_dense_oracles(gap):
     assert np.array_equal(own_products(X, centers, labels), (X @ centers.T)[np.arange(300), labels])
     expected = np.linalg.norm(X - centers[labels], axis=1)
     assert distances_to(csr, centers, labels) == pytest.approx(expected, rel=1e-12)
+
+
+def test_own_distances_measured_again_after_a_few_rows_change_center(monkeypatch):
+    """A Lloyd loop's repeated measurement re-indexes only the rows whose center changed: the same values, bit for
+    bit, as measuring afresh, over blocks of rows; those of the dense rows and of the distances themselves."""
+    import scipy.sparse as sp
+
+    from toolkit.ml import metrics
+
+    X = np.hstack([rng.normal(size=(500, 3)), np.eye(6)[rng.integers(0, 6, 500)]])
+    X[rng.random(X.shape) < 0.2] = 0.0
+    csr = sp.csr_matrix(X)
+    rows = (X * X).sum(axis=1)
+    centers = rng.normal(size=(5, X.shape[1]))
+    labels = rng.integers(0, 5, 500)
+    for block in (64, 500):
+        monkeypatch.setattr(metrics, "BLOCK_ROWS", block)
+        own = metrics.OwnDistances(csr, rows)
+        for changed in (500, 30, 0, 1, 100):  # all rows, a few, none, one, over an eighth of them
+            labels = labels.copy()
+            moved = rng.choice(500, changed, replace=False)
+            labels[moved] = (labels[moved] + rng.integers(1, 5, changed)) % 5
+            centers = centers + rng.normal(scale=0.1, size=centers.shape)
+            got = own.squared(centers, labels)
+            assert np.array_equal(got, metrics.OwnDistances(csr, rows).squared(centers, labels))
+            assert got == pytest.approx(metrics.OwnDistances(X, rows).squared(centers, labels), rel=1e-12)
+            assert got == pytest.approx(((X - centers[labels]) ** 2).sum(axis=1), rel=1e-9, abs=1e-12)

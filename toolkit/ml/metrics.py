@@ -9,8 +9,6 @@ total_explained_variance_ratio. A metric that is undefined on the data is None."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
@@ -140,37 +138,67 @@ def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np
     return spread @ np.ascontiguousarray(centers, np.float64).ravel()
 
 
-def _rows_of(X: np.ndarray | sp.csr_matrix, start: int, stop: int) -> np.ndarray | sp.csr_matrix:
-    """Rows start:stop of X, without copying a CSR matrix's entries."""
-    if not sp.issparse(X):
-        return X[start:stop]
-    lo, hi = X.indptr[start], X.indptr[stop]
-    return sp.csr_matrix((X.data[lo:hi], X.indices[lo:hi], X.indptr[start:stop + 1] - lo),
-                         shape=(stop - start, X.shape[1]))
+class OwnDistances:
+    """The squared distances ‖x − c‖² of X's rows to the centers they are assigned, measured again and again while
+    the centers and the assignment change (a Lloyd loop), as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²), tiny
+    negative roundings clamped to 0. For a CSR X, the products are own_products' (the same sums, bit for bit) with
+    its re-indexed entries kept between measurements: only the rows whose center changed are re-indexed. In blocks
+    of BLOCK_ROWS rows, whose temporaries stay in the processor's cache; each row's value does not depend on them."""
+
+    def __init__(self, X: np.ndarray | sp.csr_matrix, rows: np.ndarray):
+        self.X, self.rows, n = X, rows, X.shape[0]
+        self.spans = [(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
+        self.nearest: np.ndarray | None = None  # the assignment `columns` holds
+        self.columns: np.ndarray | None = None  # CSR entries' columns in the concatenated centers
+        self.width = 0  # k · features of `columns`
+
+    def squared(self, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+        X = self.X
+        squared = np.empty(X.shape[0])
+        norms = (centers * centers).sum(axis=1)
+        if sp.issparse(X):
+            self._assign(nearest, centers.shape)
+            # −2 x·c summed as x·(−2c): scaling by a power of two is exact, so the sums are −2 times own_products'
+            scaled = np.ascontiguousarray(-2.0 * centers, np.float64).ravel()
+        for start, stop in self.spans:
+            block, assigned = squared[start:stop], nearest[start:stop]
+            if sp.issparse(X):
+                lo, hi = X.indptr[start], X.indptr[stop]
+                spread = sp.csr_matrix((X.data[lo:hi], self.columns[lo:hi], X.indptr[start:stop + 1] - lo),
+                                       shape=(stop - start, self.width))
+                block[:] = spread @ scaled
+            else:
+                block[:] = own_products(X[start:stop], centers, assigned)
+                block *= -2.0
+            block += self.rows[start:stop]
+            block += norms[assigned]
+            np.maximum(block, 0.0, out=block)
+        return squared
+
+    def _assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
+        """Re-index the entries of the rows whose center differs from the held assignment (all of them at first)."""
+        X, (k, features) = self.X, shape
+        dtype = np.int32 if k * features < np.iinfo(np.int32).max else np.int64
+        counts = np.diff(X.indptr)
+        changed = None
+        if self.columns is not None and self.width == k * features:
+            changed = np.flatnonzero(nearest != self.nearest)
+        if changed is None or len(changed) > len(nearest) // 8:
+            self.columns = np.repeat(np.asarray(nearest, dtype) * dtype(features), counts)
+            self.columns += X.indices
+        elif len(changed):
+            sizes = counts[changed]
+            firsts = np.cumsum(sizes) - sizes  # each changed row's first entry among the changed rows' entries
+            positions = np.arange(sizes.sum()) + np.repeat(X.indptr[changed] - firsts, sizes)
+            moves = (np.asarray(nearest[changed], dtype) - np.asarray(self.nearest[changed], dtype)) * dtype(features)
+            self.columns[positions] += np.repeat(moves, sizes)
+        self.nearest, self.width = np.array(nearest, copy=True), k * features
 
 
 def squared_distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
-                         rows: np.ndarray, mapper: Callable = map) -> np.ndarray:
-    """‖x − c‖² of every row to the center it is assigned, as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²),
-    tiny negative roundings clamped to 0; in blocks of BLOCK_ROWS rows, mapped by `mapper` (a thread pool's map
-    measures them in parallel: numpy's and scipy's loops release the GIL). Each row's value does not depend on the
-    blocks."""
-    n = X.shape[0]
-    squared = np.empty(n)
-    norms = (centers * centers).sum(axis=1)
-
-    def measure(start: int) -> None:
-        stop = min(start + BLOCK_ROWS, n)
-        block, assigned = squared[start:stop], nearest[start:stop]
-        block[:] = own_products(_rows_of(X, start, stop), centers, assigned)
-        block *= -2.0
-        block += rows[start:stop]
-        block += norms[assigned]
-        np.maximum(block, 0.0, out=block)
-
-    for _ in mapper(measure, range(0, n, BLOCK_ROWS)):
-        pass
-    return squared
+                         rows: np.ndarray) -> np.ndarray:
+    """‖x − c‖² of every row to the center it is assigned (`rows`: the rows' ‖x‖²; OwnDistances, once)."""
+    return OwnDistances(X, rows).squared(centers, nearest)
 
 
 def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,

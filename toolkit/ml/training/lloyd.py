@@ -27,7 +27,7 @@ from sklearn.utils.extmath import row_norms
 
 from toolkit.ml.inference.anomalies import cluster_summary
 from toolkit.ml.inference.heads import distances_to
-from toolkit.ml.metrics import squared_distances_to
+from toolkit.ml.metrics import OwnDistances
 from toolkit.ml.model import Iteration
 
 Step = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -46,14 +46,14 @@ class Assignment:
     rows: np.ndarray
 
 
-def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_matrix, rows: np.ndarray,
+def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_matrix, own: OwnDistances,
              cosine: bool) -> tuple[float, tuple[tuple[int, float, int], ...], Assignment | None]:
     """The loss (mean squared distance of the rows to their nearest centroid, `labels`) and each cluster's
     (centroid_id, radius, size), from each row's product with its own centroid (one pass over X's entries); and
     the rows' assignment. COSINE's radii are in 1 - cosine similarity, and its clusters those of the nearest
     centroid by that distance (no assignment: its distances are not the loss's)."""
     k = centers.shape[0]
-    squared = squared_distances_to(X, centers, labels, rows)  # ‖x‖² − 2 x·c + ‖c‖² for each row's own c
+    squared = own.squared(centers, labels)  # ‖x‖² − 2 x·c + ‖c‖² for each row's own c
     loss = float(np.mean(squared))
     assignment = None
     if cosine:
@@ -63,7 +63,7 @@ def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_mat
         distances = np.sqrt(squared, out=squared)
         radii = np.divide(np.bincount(labels, weights=distances, minlength=k), sizes, out=np.zeros(k),
                           where=sizes > 0)
-        assignment = Assignment(labels, distances, radii, loss, rows)
+        assignment = Assignment(labels, distances, radii, loss, own.rows)
     return loss, tuple((i + 1, float(radii[i]), int(sizes[i])) for i in range(k)), assignment
 
 
@@ -110,6 +110,7 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
     rows: list[Iteration] = []
     losses: list[float] = []
     norms = row_norms(X, squared=True)  # once: the rows do not change between iterations
+    own = OwnDistances(X, norms)
     # scikit-learn copies X on every fit unless copy_x = False; a sparse X is never centred, so the copy changes nothing
     copy_x = {"copy_x": False} if sp.issparse(X) else {}
     with warnings.catch_warnings():
@@ -124,7 +125,7 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
         for i in range(max_iterations):
             if i > 0:  # the pass from these centroids assigns the rows (this row) and gives the next ones
                 labels, following = step(centers)
-            loss, clusters, assignment = _measure(centers, labels, X, norms, cosine)
+            loss, clusters, assignment = _measure(centers, labels, X, own, cosine)
             losses.append(loss)
             rows.append(Iteration(i, loss, None, None, int((time.perf_counter() - start) * 1000), clusters))
             start = time.perf_counter()
