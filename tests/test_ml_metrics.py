@@ -92,7 +92,10 @@ def test_sparse_davies_bouldin_and_own_distances_match_dense_oracles(gap):
 
 def test_own_distances_measured_again_after_a_few_rows_change_center(monkeypatch):
     """A Lloyd loop's repeated measurement re-indexes only the rows whose center changed: the same values, bit for
-    bit, as measuring afresh, over blocks of rows; those of the dense rows and of the distances themselves."""
+    bit, as measuring afresh, over blocks of rows (in threads or not); those of the dense rows and of the distances
+    themselves."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import scipy.sparse as sp
 
     from toolkit.ml import metrics
@@ -111,7 +114,9 @@ def test_own_distances_measured_again_after_a_few_rows_change_center(monkeypatch
             moved = rng.choice(500, changed, replace=False)
             labels[moved] = (labels[moved] + rng.integers(1, 5, changed)) % 5
             centers = centers + rng.normal(scale=0.1, size=centers.shape)
-            got = own.squared(centers, labels)
-            assert np.array_equal(got, metrics.OwnDistances(csr, rows).squared(centers, labels))
-            assert got == pytest.approx(metrics.OwnDistances(X, rows).squared(centers, labels), rel=1e-12)
+            got, roots = own.measure(centers, labels)
+            fresh = metrics.OwnDistances(csr, rows, ThreadPoolExecutor(2).map).measure(centers, labels)
+            assert np.array_equal(got, fresh[0]) and np.array_equal(roots, fresh[1])
+            assert np.array_equal(roots, np.sqrt(got))
+            assert got == pytest.approx(metrics.OwnDistances(X, rows).measure(centers, labels)[0], rel=1e-12)
             assert got == pytest.approx(((X - centers[labels]) ** 2).sum(axis=1), rel=1e-9, abs=1e-12)

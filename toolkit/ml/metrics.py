@@ -9,6 +9,8 @@ total_explained_variance_ratio. A metric that is undefined on the data is None."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
@@ -139,41 +141,51 @@ def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np
 
 
 class OwnDistances:
-    """The squared distances ‖x − c‖² of X's rows to the centers they are assigned, measured again and again while
-    the centers and the assignment change (a Lloyd loop), as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²), tiny
-    negative roundings clamped to 0. For a CSR X, the products are own_products' (the same sums, bit for bit) with
-    its re-indexed entries kept between measurements: only the rows whose center changed are re-indexed. In blocks
-    of BLOCK_ROWS rows, whose temporaries stay in the processor's cache; each row's value does not depend on them."""
+    """The distances of X's rows to the centers they are assigned, measured again and again while the centers and
+    the assignment change (a Lloyd loop): ‖x − c‖² as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²), tiny negative
+    roundings clamped to 0, and its square root. For a CSR X the products are own_products' (the same sums, bit for
+    bit), its re-indexed entries kept between measurements: only the rows whose center changed are re-indexed.
+    In blocks of BLOCK_ROWS rows, whose temporaries stay in the processor's cache, mapped by `mapper` (a thread
+    pool's map measures them in parallel: scipy's and numpy's loops release the GIL); a row's values do not depend
+    on the blocks."""
 
-    def __init__(self, X: np.ndarray | sp.csr_matrix, rows: np.ndarray):
-        self.X, self.rows, n = X, rows, X.shape[0]
+    def __init__(self, X: np.ndarray | sp.csr_matrix, rows: np.ndarray, mapper: Callable = map):
+        self.X, self.rows, self.mapper, n = X, rows, mapper, X.shape[0]
         self.spans = [(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
         self.nearest: np.ndarray | None = None  # the assignment `columns` holds
         self.columns: np.ndarray | None = None  # CSR entries' columns in the concatenated centers
         self.width = 0  # k · features of `columns`
 
-    def squared(self, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-        X = self.X
-        squared = np.empty(X.shape[0])
+    def measure(self, centers: np.ndarray, nearest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's squared distance to its center `nearest` (an index into centers), and the distance."""
+        X, n = self.X, self.X.shape[0]
+        squared, distances = np.empty(n), np.empty(n)
         norms = (centers * centers).sum(axis=1)
-        if sp.issparse(X):
+        sparse = sp.issparse(X)
+        if sparse:
             self._assign(nearest, centers.shape)
-            # −2 x·c summed as x·(−2c): scaling by a power of two is exact, so the sums are −2 times own_products'
-            scaled = np.ascontiguousarray(-2.0 * centers, np.float64).ravel()
-        for start, stop in self.spans:
-            block, assigned = squared[start:stop], nearest[start:stop]
-            if sp.issparse(X):
+        # −2 x·c summed as x·(−2c): scaling by a power of two is exact, so the sums are −2 times own_products'
+        scaled = np.ascontiguousarray(-2.0 * centers, np.float64).ravel()
+
+        def block(span: tuple[int, int]) -> None:
+            start, stop = span
+            part, assigned = squared[start:stop], nearest[start:stop]
+            if sparse:
                 lo, hi = X.indptr[start], X.indptr[stop]
                 spread = sp.csr_matrix((X.data[lo:hi], self.columns[lo:hi], X.indptr[start:stop + 1] - lo),
                                        shape=(stop - start, self.width))
-                block[:] = spread @ scaled
+                part[:] = spread @ scaled
             else:
-                block[:] = own_products(X[start:stop], centers, assigned)
-                block *= -2.0
-            block += self.rows[start:stop]
-            block += norms[assigned]
-            np.maximum(block, 0.0, out=block)
-        return squared
+                part[:] = own_products(X[start:stop], centers, assigned)
+                part *= -2.0
+            part += self.rows[start:stop]
+            part += norms[assigned]
+            np.maximum(part, 0.0, out=part)
+            np.sqrt(part, out=distances[start:stop])
+
+        for _ in self.mapper(block, self.spans):
+            pass
+        return squared, distances
 
     def _assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
         """Re-index the entries of the rows whose center differs from the held assignment (all of them at first)."""
@@ -195,12 +207,6 @@ class OwnDistances:
         self.nearest, self.width = np.array(nearest, copy=True), k * features
 
 
-def squared_distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
-                         rows: np.ndarray) -> np.ndarray:
-    """‖x − c‖² of every row to the center it is assigned (`rows`: the rows' ‖x‖²; OwnDistances, once)."""
-    return OwnDistances(X, rows).squared(centers, nearest)
-
-
 def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
                  rows: np.ndarray | None = None) -> np.ndarray:
     """The Euclidean distance of every row of X to the center it is assigned (`nearest`, an index into centers);
@@ -208,7 +214,7 @@ def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np
     if not sp.issparse(X):
         return np.linalg.norm(X - centers[nearest], axis=1)
     rows = row_norms(X, squared=True) if rows is None else rows
-    return np.sqrt(squared_distances_to(X, centers, nearest, rows))
+    return OwnDistances(X, rows).measure(centers, nearest)[1]
 
 
 def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray, rows: np.ndarray | None = None) -> float:

@@ -14,9 +14,11 @@ centroid, BigQuery's ClusterInfo). KMEANS has no eval loss and no learning rate.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,14 +55,13 @@ def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_mat
     the rows' assignment. COSINE's radii are in 1 - cosine similarity, and its clusters those of the nearest
     centroid by that distance (no assignment: its distances are not the loss's)."""
     k = centers.shape[0]
-    squared = own.squared(centers, labels)  # ‖x‖² − 2 x·c + ‖c‖² for each row's own c
+    squared, distances = own.measure(centers, labels)  # ‖x‖² − 2 x·c + ‖c‖² for each row's own c
     loss = float(np.mean(squared))
     assignment = None
     if cosine:
         radii, sizes = cluster_summary(distances_to(X, centers, True))
     else:
         sizes = np.bincount(labels, minlength=k)
-        distances = np.sqrt(squared, out=squared)
         radii = np.divide(np.bincount(labels, weights=distances, minlength=k), sizes, out=np.zeros(k),
                           where=sizes > 0)
         assignment = Assignment(labels, distances, radii, loss, own.rows)
@@ -101,6 +102,11 @@ def _refit_step(estimator, X: np.ndarray | sp.csr_matrix, rows: np.ndarray) -> S
     return step
 
 
+def _threads() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[list[float]], bool],
                cosine: bool = False) -> tuple[list[Iteration], Assignment | None]:
     """Fit `estimator` (a scikit-learn KMeans) in place, one Lloyd iteration at a time, until `stop(losses)` or
@@ -110,10 +116,10 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
     rows: list[Iteration] = []
     losses: list[float] = []
     norms = row_norms(X, squared=True)  # once: the rows do not change between iterations
-    own = OwnDistances(X, norms)
     # scikit-learn copies X on every fit unless copy_x = False; a sparse X is never centred, so the copy changes nothing
     copy_x = {"copy_x": False} if sp.issparse(X) else {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), ThreadPoolExecutor(_threads()) as pool:
+        own = OwnDistances(X, norms, pool.map)  # each iteration measured on every core, between the steps
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
         estimator.set_params(max_iter=1, tol=0.0, **copy_x).fit(X)
