@@ -172,8 +172,9 @@ def test_centroids_print_exact_category_shares(con):
     assert out.column("geography_value").null_count == out.num_rows
 
 
+@pytest.mark.parametrize("init", ["random", "k-means++"])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse):
+def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse, init):
     """The iterations run on scikit-learn's compiled Lloyd step give the centroids of one KMeans.fit run to
     convergence from the same init, and the same rows as the public-API step (a one-iteration refit)."""
     import scipy.sparse as sp
@@ -187,14 +188,21 @@ def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse):
     X = sp.csr_matrix(X) if sparse else X
 
     def run() -> tuple[KMeans, list]:
-        estimator = KMeans(4, init="random", n_init=1, max_iter=50, tol=0.0, random_state=7)
+        estimator = KMeans(4, init=init, n_init=1, max_iter=50, tol=0.0, random_state=7)
         return estimator, lloyd.fit_kmeans(estimator, X, 50, lambda losses: False)[0]
 
     fast, fast_rows = run()
-    oracle = KMeans(4, init="random", n_init=1, max_iter=50, tol=0.0, random_state=7).fit(X)
+    oracle = KMeans(4, init=init, n_init=1, max_iter=50, tol=0.0, random_state=7).fit(X)
     assert np.allclose(fast.cluster_centers_, oracle.cluster_centers_, rtol=1e-12, atol=1e-12)
     assert (fast.labels_ == oracle.labels_).all() and fast.inertia_ == pytest.approx(oracle.inertia_, rel=1e-12)
     assert (fast.predict(X) == fast.labels_).all()
+    if sparse:  # the same compiled steps from the same seeds: bit for bit, whether fit or the loop takes the first
+        assert np.array_equal(fast.cluster_centers_, oracle.cluster_centers_)
+        with monkeypatch.context() as patched:
+            patched.setattr(lloyd, "_seeds", lambda estimator, X, norms: None)
+            fitted, fitted_rows = run()
+        assert np.array_equal(fast.cluster_centers_, fitted.cluster_centers_)
+        assert [(r.loss, r.cluster_info) for r in fast_rows] == [(r.loss, r.cluster_info) for r in fitted_rows]
     monkeypatch.setattr(lloyd, "_kernel_step", lambda X: None)
     slow, slow_rows = run()
     assert len(fast_rows) == len(slow_rows) > 3 and fast_rows[-1].loss == fast_rows[-2].loss  # ran to convergence

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils.extmath import row_norms
@@ -102,6 +103,19 @@ def _refit_step(estimator, X: np.ndarray | sp.csr_matrix, rows: np.ndarray) -> S
     return step
 
 
+def _seeds(estimator, X: np.ndarray | sp.csr_matrix, norms: np.ndarray) -> np.ndarray | None:
+    """The initial centroids KMeans.fit would draw from a sparse X with k-means++: scikit-learn's public
+    kmeans_plusplus on the same random stream, rows' squared norms and unit weights, so that the first iteration can
+    be one compiled step (fit also reassigns the rows and sums their inertia after its step). None where fit draws
+    them itself: a dense X (fit centres it first), RANDOM, the given centroids."""
+    if not sp.issparse(X) or not isinstance(estimator.init, str) or estimator.init != "k-means++" \
+            or estimator.n_init != 1 or X.shape[0] < estimator.n_clusters:
+        return None
+    ones = np.ones(X.shape[0], dtype=X.dtype)
+    return kmeans_plusplus(X, estimator.n_clusters, sample_weight=ones, x_squared_norms=norms,
+                           random_state=estimator.random_state)[0]
+
+
 def _threads() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -122,14 +136,21 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
         own = OwnDistances(X, norms, pool.map)  # each iteration measured on every core, between the steps
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
-        estimator.set_params(max_iter=1, tol=0.0, **copy_x).fit(X)
-        centers = np.asarray(estimator.cluster_centers_, np.float64)
-        labels = np.asarray(estimator.labels_, np.int32)
-        step = _kernel_step(X) or _refit_step(estimator, X, norms)
+        kernel = _kernel_step(X)
+        seeds = _seeds(estimator, X, norms) if kernel is not None else None
+        labels: np.ndarray | None = None
+        if seeds is not None:  # the first iteration is one step like the others, from KMeans.fit's own seeds
+            estimator.set_params(init=seeds, max_iter=1, tol=0.0).fit(seeds)  # its fitted state, from k rows
+            centers = kernel(seeds)[1]
+        else:
+            estimator.set_params(max_iter=1, tol=0.0, **copy_x).fit(X)
+            centers = np.asarray(estimator.cluster_centers_, np.float64)
+            labels = np.asarray(estimator.labels_, np.int32)
+        step = kernel or _refit_step(estimator, X, norms)
         following: np.ndarray | None = None
         previous: np.ndarray | None = None
         for i in range(max_iterations):
-            if i > 0:  # the pass from these centroids assigns the rows (this row) and gives the next ones
+            if i > 0 or labels is None:  # the pass from these centroids assigns the rows (this row), gives the next
                 labels, following = step(centers)
             loss, clusters, assignment = _measure(centers, labels, X, own, cosine)
             losses.append(loss)
