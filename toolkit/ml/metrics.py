@@ -113,11 +113,11 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
 
 
 def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, mean_squared_distance: float,
-                   rows: np.ndarray | None = None) -> Metrics:
-    """`labels`: each row's nearest centroid (from 0); `rows`: the rows' squared norms ‖x‖², when already known."""
+                   own: OwnDistances | None = None) -> Metrics:
+    """`labels`: each row's nearest centroid (from 0); `own`: a CSR X's OwnDistances, when already built."""
     dbi = None
     if np.count_nonzero(np.bincount(labels)) > 1:
-        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels, rows))
+        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels, own))
     return {"davies_bouldin_index": dbi, "mean_squared_distance": float(mean_squared_distance)}
 
 
@@ -152,6 +152,7 @@ class OwnDistances:
     def __init__(self, X: np.ndarray | sp.csr_matrix, rows: np.ndarray, mapper: Callable = map):
         self.X, self.rows, self.mapper, n = X, rows, mapper, X.shape[0]
         self.spans = [(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
+        self.counts = np.diff(X.indptr) if sp.issparse(X) else None  # entries per row
         self.nearest: np.ndarray | None = None  # the assignment `columns` holds
         self.columns: np.ndarray | None = None  # CSR entries' columns in the concatenated centers
         self.width = 0  # k · features of `columns`
@@ -163,7 +164,7 @@ class OwnDistances:
         norms = (centers * centers).sum(axis=1)
         sparse = sp.issparse(X)
         if sparse:
-            self._assign(nearest, centers.shape)
+            self.assign(nearest, centers.shape)
         # −2 x·c summed as x·(−2c): scaling by a power of two is exact, so the sums are −2 times own_products'
         scaled = np.ascontiguousarray(-2.0 * centers, np.float64).ravel()
 
@@ -187,24 +188,25 @@ class OwnDistances:
             pass
         return squared, distances
 
-    def _assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
-        """Re-index the entries of the rows whose center differs from the held assignment (all of them at first)."""
-        X, (k, features) = self.X, shape
+    def assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
+        """Re-index a CSR X's entries for centers of `shape` (k, features) and the assignment `nearest`: only the
+        rows whose center differs from the held assignment's (all of them at first, or when many changed)."""
+        X, counts, (k, features) = self.X, self.counts, shape
         dtype = np.int32 if k * features < np.iinfo(np.int32).max else np.int64
-        counts = np.diff(X.indptr)
         changed = None
         if self.columns is not None and self.width == k * features:
             changed = np.flatnonzero(nearest != self.nearest)
         if changed is None or len(changed) > len(nearest) // 8:
             self.columns = np.repeat(np.asarray(nearest, dtype) * dtype(features), counts)
             self.columns += X.indices
+            self.nearest, self.width = np.array(nearest, copy=True), k * features
         elif len(changed):
             sizes = counts[changed]
             firsts = np.cumsum(sizes) - sizes  # each changed row's first entry among the changed rows' entries
             positions = np.arange(sizes.sum()) + np.repeat(X.indptr[changed] - firsts, sizes)
             moves = (np.asarray(nearest[changed], dtype) - np.asarray(self.nearest[changed], dtype)) * dtype(features)
             self.columns[positions] += np.repeat(moves, sizes)
-        self.nearest, self.width = np.array(nearest, copy=True), k * features
+            self.nearest[changed] = nearest[changed]
 
 
 def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
@@ -217,18 +219,21 @@ def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np
     return OwnDistances(X, rows).measure(centers, nearest)[1]
 
 
-def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray, rows: np.ndarray | None = None) -> float:
+def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray, own: OwnDistances | None = None) -> float:
     """scikit-learn's davies_bouldin_score (its formula and edge cases) for a CSR matrix: the clusters' own means
-    and the rows' mean distance to them, without densifying the rows (the means summed over the rows in order,
-    one pass over the entries). `labels`: non-negative integers; `rows`: the squared row norms, when known."""
+    and the rows' mean distance to them, without densifying the rows (the means summed over the rows in order, one
+    pass over the entries re-indexed by cluster). `labels`: non-negative integers; `own`: X's OwnDistances, when
+    already built (a Lloyd loop's, holding these labels: nothing is re-indexed)."""
     labels = np.asarray(labels, np.intp)
-    k, width = int(labels.max()) + 1, X.shape[1]
+    width = X.shape[1]
+    own = own if own is not None else OwnDistances(X, row_norms(X, squared=True))
+    k = max(int(labels.max()) + 1, own.width // width)
+    own.assign(labels, (k, width))
     counts = np.bincount(labels, minlength=k)
     present = counts > 0
-    columns = np.repeat(labels * width, np.diff(X.indptr)) + X.indices
-    sums = np.bincount(columns, weights=X.data, minlength=k * width).reshape(k, width)
+    sums = np.bincount(own.columns, weights=X.data, minlength=k * width).reshape(k, width)
     means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=present[:, None])
-    scatter = np.bincount(labels, weights=distances_to(X, means, labels, rows), minlength=k)
+    scatter = np.bincount(labels, weights=own.measure(means, labels)[1], minlength=k)
     intra = (scatter / np.where(present, counts, 1))[present]
     means = means[present]
     separation = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=2)

@@ -39,14 +39,14 @@ Step = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 @dataclass(frozen=True)
 class Assignment:
     """The training rows under the final centroids, as the last iteration measured them: each row's centroid (from
-    0) and distance to it, each cluster's radius, the loss and the rows' squared norms ‖x‖² — what training's own
+    0) and distance to it, each cluster's radius, the loss and the measurement's own state — what training's own
     evaluation and the anomaly record read instead of measuring the rows again."""
 
     labels: np.ndarray
     distances: np.ndarray
     radii: np.ndarray
     loss: float
-    rows: np.ndarray
+    own: OwnDistances  # the rows' squared norms, and their entries re-indexed by these labels
 
 
 def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_matrix, own: OwnDistances,
@@ -62,10 +62,11 @@ def _measure(centers: np.ndarray, labels: np.ndarray, X: np.ndarray | sp.csr_mat
     if cosine:
         radii, sizes = cluster_summary(distances_to(X, centers, True))
     else:
-        sizes = np.bincount(labels, minlength=k)
-        radii = np.divide(np.bincount(labels, weights=distances, minlength=k), sizes, out=np.zeros(k),
+        index = labels.astype(np.intp)  # bincount's index type, converted once
+        sizes = np.bincount(index, minlength=k)
+        radii = np.divide(np.bincount(index, weights=distances, minlength=k), sizes, out=np.zeros(k),
                           where=sizes > 0)
-        assignment = Assignment(labels, distances, radii, loss, own.rows)
+        assignment = Assignment(labels, distances, radii, loss, own)
     return loss, tuple((i + 1, float(radii[i]), int(sizes[i])) for i in range(k)), assignment
 
 
@@ -162,6 +163,7 @@ def fit_kmeans(estimator, X: np.ndarray, max_iterations: int, stop: Callable[[li
             if following is None:
                 _, following = step(centers)
             previous, centers, following = centers, following, None
+    own.mapper = map  # the pool is shut down: what reads the assignment afterwards measures on this thread
     estimator.set_params(**{k: params[k] for k in ("max_iter", "tol", "init", "n_init", "copy_x")})  # the model's own
     estimator.cluster_centers_, estimator.labels_ = centers, labels
     estimator.inertia_, estimator.n_iter_ = losses[-1] * X.shape[0], len(rows)

@@ -233,7 +233,7 @@ def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, context: FitCon
         scores = canonical({**stream.over_chunks(X[scored], lambda rows: task.score(trained, rows)), "y": y[scored]})
         metrics, kept = task.metrics(trained, scores, None), scores
     elif assignment is not None and scored == TRAIN:  # the rows as the last Lloyd iteration assigned them
-        metrics, kept = kmeans_metrics(X[TRAIN], assignment.labels, assignment.loss, assignment.rows), None
+        metrics, kept = kmeans_metrics(X[TRAIN], assignment.labels, assignment.loss, assignment.own), None
     else:
         metrics, kept = _evaluate(task, trained, X[scored], y[scored]), None
     return replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
