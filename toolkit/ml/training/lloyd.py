@@ -5,12 +5,16 @@ at most MAX_ITERATIONS iterations, and with EARLY_STOP none after the first whos
 below MIN_REL_PROGRESS; an iteration that moves no centroid ends training in any case (nothing changes after it).
 
 The first iteration is scikit-learn's KMeans with max_iter = 1 from the model's own seeded init (KMEANS++, RANDOM or
-the CUSTOM rows); the next ones are scikit-learn's own Lloyd step (its compiled `lloyd_iter_chunked_*` kernels, the
-loop KMeans.fit runs), one pass over the rows each: the pass from iteration i's centroids assigns every row to its
-nearest one — which gives iteration i's row — and moves them to iteration i + 1's. Each row records the loss — the
-mean squared distance of the training rows to their nearest centroid — and each cluster's centroid_id, radius and
-size under that iteration's centroids (cluster_info; the radius is the mean distance of the cluster's rows to its
-centroid, BigQuery's ClusterInfo). KMEANS has no eval loss and no learning rate."""
+the CUSTOM rows) — for KMEANS++ on sparse rows, one compiled step from the seeds that fit draws, the same centroids
+without fit's extra passes; the next ones are scikit-learn's own Lloyd step (its compiled `lloyd_iter_chunked_*`
+kernels, the loop KMeans.fit runs), one pass over the rows each: the pass from iteration i's centroids assigns every
+row to its nearest one — which gives iteration i's row — and moves them to iteration i + 1's. Each row records the
+loss — the mean squared distance of the training rows to their nearest centroid — and each cluster's centroid_id,
+radius and size under that iteration's centroids (cluster_info; the radius is the mean distance of the cluster's
+rows to its centroid, BigQuery's ClusterInfo), from each row's product with its own centroid only
+(toolkit.ml.metrics.OwnDistances, on every core). The last iteration's assignment is the final centroids', which
+training's evaluation and the anomaly record read instead of measuring the rows again. KMEANS has no eval loss and
+no learning rate."""
 
 from __future__ import annotations
 
