@@ -188,6 +188,13 @@ class OwnDistances:
             pass
         return squared, distances
 
+    def totals(self) -> np.ndarray:
+        """A CSR X's entries summed per column of the concatenated centers (center · features + column) under the
+        held assignment, each sum in row order: the transposed product with ones, which adds the entries as
+        np.bincount would, without its copy of the columns as 64-bit integers."""
+        spread = sp.csr_matrix((self.X.data, self.columns, self.X.indptr), shape=(self.X.shape[0], self.width))
+        return spread.T @ np.ones(self.X.shape[0])
+
     def assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
         """Re-index a CSR X's entries for centers of `shape` (k, features) and the assignment `nearest`: only the
         rows whose center differs from the held assignment's (all of them at first, or when many changed)."""
@@ -231,7 +238,7 @@ def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray, own: OwnDistanc
     own.assign(labels, (k, width))
     counts = np.bincount(labels, minlength=k)
     present = counts > 0
-    sums = np.bincount(own.columns, weights=X.data, minlength=k * width).reshape(k, width)
+    sums = own.totals().reshape(k, width)
     means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=present[:, None])
     scatter = np.bincount(labels, weights=own.measure(means, labels)[1], minlength=k)
     intra = (scatter / np.where(present, counts, 1))[present]
