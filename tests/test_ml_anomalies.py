@@ -172,8 +172,9 @@ def test_centroids_print_exact_category_shares(con):
     assert out.column("geography_value").null_count == out.num_rows
 
 
+@pytest.mark.parametrize("init", ["random", "k-means++"])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse):
+def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse, init):
     """The iterations run on scikit-learn's compiled Lloyd step give the centroids of one KMeans.fit run to
     convergence from the same init, and the same rows as the public-API step (a one-iteration refit)."""
     import scipy.sparse as sp
@@ -187,14 +188,21 @@ def test_kmeans_one_pass_lloyd_steps_match_scikit_learn(monkeypatch, sparse):
     X = sp.csr_matrix(X) if sparse else X
 
     def run() -> tuple[KMeans, list]:
-        estimator = KMeans(4, init="random", n_init=1, max_iter=50, tol=0.0, random_state=7)
-        return estimator, lloyd.fit_kmeans(estimator, X, 50, lambda losses: False)
+        estimator = KMeans(4, init=init, n_init=1, max_iter=50, tol=0.0, random_state=7)
+        return estimator, lloyd.fit_kmeans(estimator, X, 50, lambda losses: False)[0]
 
     fast, fast_rows = run()
-    oracle = KMeans(4, init="random", n_init=1, max_iter=50, tol=0.0, random_state=7).fit(X)
+    oracle = KMeans(4, init=init, n_init=1, max_iter=50, tol=0.0, random_state=7).fit(X)
     assert np.allclose(fast.cluster_centers_, oracle.cluster_centers_, rtol=1e-12, atol=1e-12)
     assert (fast.labels_ == oracle.labels_).all() and fast.inertia_ == pytest.approx(oracle.inertia_, rel=1e-12)
     assert (fast.predict(X) == fast.labels_).all()
+    if sparse:  # the same compiled steps from the same seeds: bit for bit, whether fit or the loop takes the first
+        assert np.array_equal(fast.cluster_centers_, oracle.cluster_centers_)
+        with monkeypatch.context() as patched:
+            patched.setattr(lloyd, "_seeds", lambda estimator, X, norms: None)
+            fitted, fitted_rows = run()
+        assert np.array_equal(fast.cluster_centers_, fitted.cluster_centers_)
+        assert [(r.loss, r.cluster_info) for r in fast_rows] == [(r.loss, r.cluster_info) for r in fitted_rows]
     monkeypatch.setattr(lloyd, "_kernel_step", lambda X: None)
     slow, slow_rows = run()
     assert len(fast_rows) == len(slow_rows) > 3 and fast_rows[-1].loss == fast_rows[-2].loss  # ran to convergence
@@ -259,3 +267,51 @@ def test_kmeans_warm_start_continues_from_the_previous_centroids(con):
                     options={**options, "num_clusters": 4, "warm_start": True})
     with pytest.raises(ToolkitError, match="needs a trained version"):
         train_model(con, name="km_warm", query=NUMBERS, options={**options, "warm_start": True})
+
+
+@pytest.mark.parametrize("n", [2, 3, 1000, 250_001])
+def test_sorted_quantiles_are_numpys_linear_quantiles_bit_for_bit(n):
+    from toolkit.ml.inference.anomalies import EXACT_ROWS, GRID, sorted_quantiles, upper_quantiles
+
+    rng = np.random.default_rng(n)
+    values = np.round(rng.exponential(size=n), 2)  # ties among the order statistics
+    ordered = np.sort(values)
+    for quantiles in (np.linspace(0.5, 1.0, GRID), rng.random(500), np.array([0.0, 0.5, 1.0])):
+        assert np.array_equal(sorted_quantiles(ordered, quantiles), np.quantile(values, quantiles))
+    start = (n - 1) // 2
+    upper = np.linspace(0.5, 1.0, 1001)
+    assert np.array_equal(sorted_quantiles(ordered[start:], upper, start), np.quantile(values, upper))
+    quantiles, got = upper_quantiles(values)  # the upper half only: every order statistic, or the grid
+    if n <= EXACT_ROWS:
+        assert np.array_equal(quantiles, np.arange(start, n) / (n - 1)) and np.array_equal(got, ordered[start:])
+    else:
+        assert np.array_equal(got, np.quantile(values, np.linspace(0.5, 1.0, GRID)))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_kmeans_training_metrics_and_anomaly_record_match_numpy(monkeypatch, sparse):
+    """Training's own evaluation and the anomaly record read the rows as the last Lloyd iteration assigned them:
+    the same figures as the rows' distances to the final centroids, recomputed densely."""
+    from sklearn.metrics import davies_bouldin_score
+
+    from toolkit.ml.inference.anomalies import upper_quantiles
+    from toolkit.ml.training import train
+
+    monkeypatch.setattr(train, "prefers_sparse", lambda preprocessor, rows: sparse)
+    con = connect()
+    trained = train_model(con, name="iris_km_rows", query=IRIS, options={"model_type": "KMEANS", "num_clusters": 4,
+                                                                          "kmeans_init_method": "KMEANS++"}).model
+    X = design_matrix(trained, con.sql(IRIS).to_arrow_table())
+    X = X.toarray() if hasattr(X, "toarray") else X
+    centers = trained.estimator.cluster_centers_
+    distances = np.linalg.norm(X[:, None, :] - centers[None, :, :], axis=2)
+    nearest = distances.argmin(axis=1)
+    own = distances[np.arange(len(X)), nearest]
+    radii = np.array([np.mean(own[nearest == k]) for k in range(len(centers))])
+    assert trained.metrics["mean_squared_distance"] == pytest.approx(np.mean(own ** 2), rel=1e-12)
+    assert trained.metrics["mean_squared_distance"] == trained.iterations[-1].loss
+    assert trained.metrics["davies_bouldin_index"] == pytest.approx(davies_bouldin_score(X, nearest), rel=1e-12)
+    assert trained.anomaly["radii"] == pytest.approx(list(radii), rel=1e-12)
+    quantiles, values = upper_quantiles(own / radii[nearest])
+    assert np.array_equal(trained.anomaly["quantiles"], quantiles)
+    assert trained.anomaly["values"] == pytest.approx(list(values), rel=1e-12)

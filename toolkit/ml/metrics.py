@@ -9,10 +9,13 @@ total_explained_variance_ratio. A metric that is undefined on the data is None."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 from sklearn.metrics import davies_bouldin_score
+from sklearn.utils.extmath import row_norms
 
 from toolkit.ml.types.tasks import HEADLINE_METRICS, chosen_classes
 
@@ -109,33 +112,137 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, squared_distances: np.ndarray) -> Metrics:
-    """`squared_distances`: each row's squared distance to its nearest centroid."""
+def kmeans_metrics(X: np.ndarray | sp.csr_matrix, labels: np.ndarray, mean_squared_distance: float,
+                   own: OwnDistances | None = None) -> Metrics:
+    """`labels`: each row's nearest centroid (from 0); `own`: a CSR X's OwnDistances, when already built."""
     dbi = None
-    if len(np.unique(labels)) > 1:
-        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels))
-    return {"davies_bouldin_index": dbi, "mean_squared_distance": float(np.mean(squared_distances))}
+    if np.count_nonzero(np.bincount(labels)) > 1:
+        dbi = float(davies_bouldin_score(X, labels) if not sp.issparse(X) else _davies_bouldin_sparse(X, labels, own))
+    return {"davies_bouldin_index": dbi, "mean_squared_distance": float(mean_squared_distance)}
 
 
-def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """The Euclidean distance of every row of X to the center it is assigned (`nearest`, an index into centers)."""
+BLOCK_ROWS = 65_536  # rows measured at a time: a block's temporaries stay in the processor's cache
+
+
+def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Each row's dot product with the center it is assigned (`nearest`, an index into centers), the entries of
+    X @ centers.T that the rows' distances to their own centers read. For a CSR X, one pass over its entries: row i's
+    entries re-indexed into the concatenated centers (column nearest_i · width + j), times the flattened centers —
+    each product summed in the order X @ centers.T sums it, so bit for bit the same."""
+    n = X.shape[0]
+    if not sp.issparse(X):
+        return np.asarray(X @ centers.T)[np.arange(n), nearest]
+    k, width = centers.shape
+    dtype = np.int32 if k * width < np.iinfo(np.int32).max else np.int64
+    columns = np.repeat(np.asarray(nearest, dtype) * dtype(width), np.diff(X.indptr))
+    columns += X.indices
+    spread = sp.csr_matrix((X.data, columns, X.indptr), shape=(n, k * width))
+    return spread @ np.ascontiguousarray(centers, np.float64).ravel()
+
+
+class OwnDistances:
+    """The distances of X's rows to the centers they are assigned, measured again and again while the centers and
+    the assignment change (a Lloyd loop): ‖x − c‖² as ‖x‖² − 2 x·c + ‖c‖² (`rows`: the rows' ‖x‖²), tiny negative
+    roundings clamped to 0, and its square root. For a CSR X the products are own_products' (the same sums, bit for
+    bit), its re-indexed entries kept between measurements: only the rows whose center changed are re-indexed.
+    In blocks of BLOCK_ROWS rows, whose temporaries stay in the processor's cache, mapped by `mapper` (a thread
+    pool's map measures them in parallel: scipy's and numpy's loops release the GIL); a row's values do not depend
+    on the blocks."""
+
+    def __init__(self, X: np.ndarray | sp.csr_matrix, rows: np.ndarray, mapper: Callable = map):
+        self.X, self.rows, self.mapper, n = X, rows, mapper, X.shape[0]
+        self.spans = [(start, min(start + BLOCK_ROWS, n)) for start in range(0, n, BLOCK_ROWS)]
+        self.counts = np.diff(X.indptr) if sp.issparse(X) else None  # entries per row
+        self.nearest: np.ndarray | None = None  # the assignment `columns` holds
+        self.columns: np.ndarray | None = None  # CSR entries' columns in the concatenated centers
+        self.width = 0  # k · features of `columns`
+
+    def measure(self, centers: np.ndarray, nearest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's squared distance to its center `nearest` (an index into centers), and the distance."""
+        X, n = self.X, self.X.shape[0]
+        squared, distances = np.empty(n), np.empty(n)
+        norms = (centers * centers).sum(axis=1)
+        sparse = sp.issparse(X)
+        if sparse:
+            self.assign(nearest, centers.shape)
+        # −2 x·c summed as x·(−2c): scaling by a power of two is exact, so the sums are −2 times own_products'
+        scaled = np.ascontiguousarray(-2.0 * centers, np.float64).ravel()
+
+        def block(span: tuple[int, int]) -> None:
+            start, stop = span
+            part, assigned = squared[start:stop], nearest[start:stop]
+            if sparse:
+                lo, hi = X.indptr[start], X.indptr[stop]
+                spread = sp.csr_matrix((X.data[lo:hi], self.columns[lo:hi], X.indptr[start:stop + 1] - lo),
+                                       shape=(stop - start, self.width))
+                part[:] = spread @ scaled
+            else:
+                part[:] = own_products(X[start:stop], centers, assigned)
+                part *= -2.0
+            part += self.rows[start:stop]
+            part += norms[assigned]
+            np.maximum(part, 0.0, out=part)
+            np.sqrt(part, out=distances[start:stop])
+
+        for _ in self.mapper(block, self.spans):
+            pass
+        return squared, distances
+
+    def totals(self) -> np.ndarray:
+        """A CSR X's entries summed per column of the concatenated centers (center · features + column) under the
+        held assignment, each sum in row order: the transposed product with ones, which adds the entries as
+        np.bincount would, without its copy of the columns as 64-bit integers."""
+        spread = sp.csr_matrix((self.X.data, self.columns, self.X.indptr), shape=(self.X.shape[0], self.width))
+        return spread.T @ np.ones(self.X.shape[0])
+
+    def assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
+        """Re-index a CSR X's entries for centers of `shape` (k, features) and the assignment `nearest`: only the
+        rows whose center differs from the held assignment's (all of them at first, or when many changed)."""
+        X, counts, (k, features) = self.X, self.counts, shape
+        dtype = np.int32 if k * features < np.iinfo(np.int32).max else np.int64
+        changed = None
+        if self.columns is not None and self.width == k * features:
+            changed = np.flatnonzero(nearest != self.nearest)
+        if changed is None or len(changed) > len(nearest) // 8:
+            self.columns = np.repeat(np.asarray(nearest, dtype) * dtype(features), counts)
+            self.columns += X.indices
+            self.nearest, self.width = np.array(nearest, copy=True), k * features
+        elif len(changed):
+            sizes = counts[changed]
+            firsts = np.cumsum(sizes) - sizes  # each changed row's first entry among the changed rows' entries
+            positions = np.arange(sizes.sum()) + np.repeat(X.indptr[changed] - firsts, sizes)
+            moves = (np.asarray(nearest[changed], dtype) - np.asarray(self.nearest[changed], dtype)) * dtype(features)
+            self.columns[positions] += np.repeat(moves, sizes)
+            self.nearest[changed] = nearest[changed]
+
+
+def distances_to(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np.ndarray,
+                 rows: np.ndarray | None = None) -> np.ndarray:
+    """The Euclidean distance of every row of X to the center it is assigned (`nearest`, an index into centers);
+    `rows`: a CSR X's squared row norms, when already known."""
     if not sp.issparse(X):
         return np.linalg.norm(X - centers[nearest], axis=1)
-    rows = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    products = np.asarray(X @ centers.T)[np.arange(X.shape[0]), nearest]
-    squared = rows - 2.0 * products + (centers * centers).sum(axis=1)[nearest]
-    return np.sqrt(np.maximum(squared, 0.0))
+    rows = row_norms(X, squared=True) if rows is None else rows
+    return OwnDistances(X, rows).measure(centers, nearest)[1]
 
 
-def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray) -> float:
+def _davies_bouldin_sparse(X: sp.csr_matrix, labels: np.ndarray, own: OwnDistances | None = None) -> float:
     """scikit-learn's davies_bouldin_score (its formula and edge cases) for a CSR matrix: the clusters' own means
-    and the rows' mean distance to them, without densifying the rows."""
-    clusters, assigned = np.unique(labels, return_inverse=True)
-    n, k = X.shape[0], len(clusters)
-    membership = sp.csr_matrix((np.ones(n), (assigned, np.arange(n))), shape=(k, n))
-    counts = np.bincount(assigned, minlength=k)
-    means = (membership @ X).toarray() / counts[:, None]
-    intra = np.bincount(assigned, weights=distances_to(X, means, assigned), minlength=k) / counts
+    and the rows' mean distance to them, without densifying the rows (the means summed over the rows in order, one
+    pass over the entries re-indexed by cluster). `labels`: non-negative integers; `own`: X's OwnDistances, when
+    already built (a Lloyd loop's, holding these labels: nothing is re-indexed)."""
+    labels = np.asarray(labels, np.intp)
+    width = X.shape[1]
+    own = own if own is not None else OwnDistances(X, row_norms(X, squared=True))
+    k = max(int(labels.max()) + 1, own.width // width)
+    own.assign(labels, (k, width))
+    counts = np.bincount(labels, minlength=k)
+    present = counts > 0
+    sums = own.totals().reshape(k, width)
+    means = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=present[:, None])
+    scatter = np.bincount(labels, weights=own.measure(means, labels)[1], minlength=k)
+    intra = (scatter / np.where(present, counts, 1))[present]
+    means = means[present]
     separation = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=2)
     if np.allclose(intra, 0) or np.allclose(separation, 0):
         return 0.0

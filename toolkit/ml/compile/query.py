@@ -117,8 +117,8 @@ def _clusters(layers: Layers, distances: list[str]) -> list[tuple[str, exp.Expre
     ranked = f"{HELPER}ranked"
     layers.add([(ranked, call("list_sort", pairs))])
 
-    def nth(i: int, field: str) -> exp.Expression:
-        return exp.Dot(this=exp.Bracket(this=ref(ranked), expressions=[exp.Literal.number(i)]),
+    def nth(i: int, field: str) -> exp.Expression:  # written 1-based (offset 1): no dialect re-derives the index
+        return exp.Dot(this=exp.Bracket(this=ref(ranked), expressions=[exp.Literal.number(i + 1)], offset=1),
                        expression=exp.to_identifier(field))
 
     nearest = exp.Array(expressions=[_struct(("centroid_id", nth(i, "centroid_id")), ("distance", nth(i, "distance")))

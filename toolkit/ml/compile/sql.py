@@ -36,7 +36,7 @@ def number(value: float) -> exp.Expression:
     text = repr(abs(value))
     if "e" not in text:
         text += "e0"
-    literal = exp.Literal.number(text)
+    literal = exp.Literal(this=text, is_string=False)  # Literal.number's node, without its parse for a sign
     return exp.Neg(this=literal) if math.copysign(1.0, value) < 0 and value != 0 else literal
 
 

@@ -48,25 +48,49 @@ def scores(trained: TrainedModel, X: np.ndarray, radii: np.ndarray | None,
     if trained.options.model_type == "KMEANS":
         distances = centroid_distances(trained, X) if distances is None else distances
         nearest = np.argmin(distances, axis=1)
-        radius = np.asarray(radii, np.float64)[nearest]
-        return distances[np.arange(X.shape[0]), nearest] / np.where(radius > 0, radius, 1.0), nearest
+        return normalized_distances(distances[np.arange(X.shape[0]), nearest], nearest, radii), nearest
     estimator = trained.estimator
     restored = estimator.inverse_transform(estimator.transform(X))
     return np.mean((X - restored) ** 2, axis=1), None
 
 
+def normalized_distances(distance: np.ndarray, nearest: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """KMEANS's score: each row's distance to its nearest centroid (index `nearest`) over that cluster's radius."""
+    radius = np.asarray(radii, np.float64)[nearest]
+    return distance / np.where(radius > 0, radius, 1.0)
+
+
 def upper_quantiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(quantile, value) pairs of the upper half of `values`' distribution."""
-    ordered = np.sort(np.asarray(values, np.float64))
-    n = len(ordered)
+    """(quantile, value) pairs of the upper half of `values`' distribution (only that half is sorted)."""
+    values = np.asarray(values, np.float64)
+    n = len(values)
+    start = (n - 1) // 2
+    upper = np.sort(np.partition(values, start)[start:]) if n > 1 else values  # the order statistics from start on
     if n == 1:
-        return np.array([0.5, 1.0]), np.array([ordered[0], ordered[0]])
+        return np.array([0.5, 1.0]), np.array([upper[0], upper[0]])
     if n <= EXACT_ROWS:
-        start = (n - 1) // 2
-        positions = np.arange(start, n)
-        return positions / (n - 1), ordered[start:]
+        return np.arange(start, n) / (n - 1), upper
     grid = np.linspace(0.5, 1.0, GRID)
-    return grid, np.quantile(ordered, grid)
+    return grid, sorted_quantiles(upper, grid, start)
+
+
+def sorted_quantiles(ordered: np.ndarray, quantiles: np.ndarray, offset: int = 0) -> np.ndarray:
+    """np.quantile(values, quantiles) (its default linear interpolation, bit for bit) from the sorted order
+    statistics `ordered` of the values, from the `offset`-th on (quantiles at least offset / (n − 1)), without the
+    partition np.quantile runs: the order statistics around (n − 1) q, interpolated as numpy's _lerp does (from the
+    upper one when the weight is at least 1/2)."""
+    n = offset + len(ordered)
+    virtual = (n - 1) * np.asarray(quantiles, np.float64)
+    below = np.floor(virtual)
+    below[virtual >= n - 1] = n - 1
+    gamma = virtual - below
+    index = below.astype(np.intp) - offset
+    lower, upper = ordered[index], ordered[np.minimum(index + 1, len(ordered) - 1)]
+    difference = upper - lower
+    result = lower + difference * gamma
+    high = gamma >= 0.5
+    result[high] = (upper - difference * (1 - gamma))[high]
+    return result
 
 
 def threshold(quantiles: np.ndarray, values: np.ndarray, contamination: float) -> float:

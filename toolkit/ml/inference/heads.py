@@ -183,7 +183,7 @@ class Clustering(Head):
     def evaluate(self, trained: TrainedModel, X: np.ndarray, y: np.ndarray | None) -> metrics.Metrics:
         # Training records scikit-learn's Davies-Bouldin score of the rows' own cluster means.
         distances = centroid_distances(trained, X)
-        return metrics.kmeans_metrics(X, np.argmin(distances, axis=1), np.min(distances, axis=1) ** 2)
+        return metrics.kmeans_metrics(X, np.argmin(distances, axis=1), np.mean(np.min(distances, axis=1) ** 2))
 
 
 class Decomposition(Head):

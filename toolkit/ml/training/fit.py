@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from toolkit.ml.inference.heads import HEADS
 from toolkit.ml.model import Iteration
 from toolkit.ml.training.descent import BINARY, MULTINOMIAL, SQUARED, Settings, descend
-from toolkit.ml.training.lloyd import fit_kmeans
+from toolkit.ml.training.lloyd import Assignment, fit_kmeans
 from toolkit.ml.types.options import ModelOptions
 from toolkit.ml.types.tasks import TASKS, Family, Task
 from toolkit.progress import advance
@@ -59,21 +59,29 @@ def stop_after(losses: list[float], min_rel_progress: float) -> int | None:
     return None
 
 
-def fit(family: Family, options: ModelOptions, estimator: object, data: FitData) -> list[Iteration]:
-    """Fit `estimator` in place; the training-info rows."""
+@dataclass(frozen=True)
+class Fitted:
+    """What fitting returns besides the fitted estimator."""
+
+    iterations: list[Iteration]  # the training-info rows
+    assignment: Assignment | None = None  # KMEANS: the training rows under the final centroids
+
+
+def fit(family: Family, options: ModelOptions, estimator: object, data: FitData) -> Fitted:
+    """Fit `estimator` in place; the training-info rows (and KMEANS's assignment of the rows)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if family is Family.BOOSTED_TREE:
-            return _fit_boosted(options, estimator, data)
+            return Fitted(_fit_boosted(options, estimator, data))
         if family is Family.DNN:
-            return _fit_dnn(options, estimator, data)
+            return Fitted(_fit_dnn(options, estimator, data))
         if family is Family.KMEANS:
-            return fit_kmeans(estimator, data.X, options["MAX_ITERATIONS"], lambda losses: bool(
+            return Fitted(*fit_kmeans(estimator, data.X, options["MAX_ITERATIONS"], lambda losses: bool(
                 options["EARLY_STOP"] and stop_after(losses, options["MIN_REL_PROGRESS"]) is not None),
-                cosine=options.get("DISTANCE_TYPE") == "COSINE")
+                cosine=options.get("DISTANCE_TYPE") == "COSINE"))
         if data.descent:
-            return _fit_descent(options, estimator, data)
-        return _fit_once(estimator, data)
+            return Fitted(_fit_descent(options, estimator, data))
+        return Fitted(_fit_once(estimator, data))
 
 
 def _fit_once(estimator: object, data: FitData) -> list[Iteration]:

@@ -38,10 +38,12 @@ from toolkit.ml.features.transform import fit as fit_transform
 from toolkit.ml.inference import anomalies, attributions
 from toolkit.ml.inference.heads import canonical, centroid_distances, head
 from toolkit.ml.inference.predict import encode
+from toolkit.ml.metrics import kmeans_metrics
 from toolkit.ml.model import TrainedModel, jsonable_params
 from toolkit.ml.training import labels, pvalues, stream, warm, width
 from toolkit.ml.training.descent import blocks as descent_blocks
 from toolkit.ml.training.fit import FitData, fit
+from toolkit.ml.training.lloyd import Assignment
 from toolkit.ml.training.split import EVAL, KEY_COLUMN, TEST, TRAIN, Split, key_sql, needs_key, split_rows
 from toolkit.ml.tuning.costs import check_binary
 from toolkit.ml.tuning.trials import Trial, run_trials
@@ -213,14 +215,15 @@ def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, context: FitCon
     start = warm.start_from(previous, unfitted) if opts.get("WARM_START") and model_type.has_weights else None
     data = FitData(X[TRAIN], y[TRAIN], weights, X.get(EVAL), y.get(EVAL), model_type.task, context.n_classes,
                    descent=descent, start=start)
-    iterations = tuple(fit(model_type.family, opts, estimator, data))
+    fitted = fit(model_type.family, opts, estimator, data)
+    iterations, assignment = tuple(fitted.iterations), fitted.assignment
     if opts.get("CALCULATE_P_VALUES"):
         pvalues.attach(opts.model, estimator, X[TRAIN], y[TRAIN], weights, context.n_classes)
     trained = replace(unfitted, estimator=estimator, iterations=iterations,
                       estimator_params=jsonable_params(estimator))
 
     if opts.model_type in anomalies.KINDS:
-        trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN]))
+        trained = replace(trained, anomaly=_anomaly_record(trained, X[TRAIN], assignment))
     if opts.get("ENABLE_GLOBAL_EXPLAIN") and model_type.explainable:
         model_level, per_class = _global_explain(trained, X[EVAL] if EVAL in X else X[TRAIN])
         trained = replace(trained, global_explain=model_level, class_global_explain=per_class)
@@ -229,6 +232,8 @@ def _fit_evaluate(unfitted: TrainedModel, model_type: ModelType, context: FitCon
     if task.keeps_scores:
         scores = canonical({**stream.over_chunks(X[scored], lambda rows: task.score(trained, rows)), "y": y[scored]})
         metrics, kept = task.metrics(trained, scores, None), scores
+    elif assignment is not None and scored == TRAIN:  # the rows as the last Lloyd iteration assigned them
+        metrics, kept = kmeans_metrics(X[TRAIN], assignment.labels, assignment.loss, assignment.own), None
     else:
         metrics, kept = _evaluate(task, trained, X[scored], y[scored]), None
     return replace(trained, metrics=metrics, metrics_split="eval" if scored == EVAL else "training",
@@ -273,11 +278,17 @@ def _evaluate(task, trained: TrainedModel, X, y: np.ndarray | None):
     return task.metrics(trained, {**stream.over_chunks(X, lambda rows: task.score(trained, rows)), "y": y}, None)
 
 
-def _anomaly_record(trained: TrainedModel, X: np.ndarray) -> dict[str, np.ndarray]:
-    """The training rows' anomaly-score distribution (and KMEANS's cluster radii) ML.DETECT_ANOMALIES reads."""
-    distances = centroid_distances(trained, X) if trained.options.model_type == "KMEANS" else None
-    radii = None if distances is None else anomalies.cluster_summary(distances)[0]
-    quantiles, values = anomalies.upper_quantiles(anomalies.scores(trained, X, radii, distances)[0])
+def _anomaly_record(trained: TrainedModel, X: np.ndarray, assignment: Assignment | None) -> dict[str, np.ndarray]:
+    """The training rows' anomaly-score distribution (and KMEANS's cluster radii) ML.DETECT_ANOMALIES reads;
+    `assignment`: KMEANS's rows under its final centroids, as its last iteration measured them."""
+    if assignment is not None:
+        radii = assignment.radii
+        scores = anomalies.normalized_distances(assignment.distances, assignment.labels, radii)
+    else:
+        distances = centroid_distances(trained, X) if trained.options.model_type == "KMEANS" else None
+        radii = None if distances is None else anomalies.cluster_summary(distances)[0]
+        scores = anomalies.scores(trained, X, radii, distances)[0]
+    quantiles, values = anomalies.upper_quantiles(scores)
     record = {"quantiles": quantiles, "values": values}
     return record if radii is None else {**record, "radii": radii}
 
