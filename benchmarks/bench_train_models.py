@@ -3,6 +3,7 @@
     python benchmarks/bench_train_models.py                          # ×3 flights, 3 runs of each variant, both models
     python benchmarks/bench_train_models.py --factor 10 --repeat 3   # ×10 (3.3M rows)
     python benchmarks/bench_train_models.py --model kmeans           # one model only
+    python benchmarks/bench_train_models.py --model kmeans --factor 10 --same-iterations   # KMeans(tol=0): 20 and 20
 
 Both models use bench_train.py's `base` feature set (carrier, origin, dest, distance, dep_delay) of the ×`factor`
 flights table, each variant in its own subprocess (alternating, `--repeat` times; wall time from the query to the
@@ -18,7 +19,10 @@ end, imports excluded; peak RSS), the ratio of the median times.
 - KMEANS, NUM_CLUSTERS = 8, MAX_ITERATIONS = 20, EARLY_STOP = FALSE, KMEANS_INIT_METHOD = 'KMEANS++' (standardized
   numbers, one-hot categories); the script: `Pipeline(ColumnTransformer([OneHotEncoder (sparse), StandardScaler]),
   KMeans(8, init='k-means++', n_init=1, max_iter=20))`. Both report the mean squared distance to the nearest centroid
-  and the Davies–Bouldin index of the training rows (the script's computed after its timing ends).
+  and the Davies–Bouldin index of the training rows (the script's computed after its timing ends). The script stops
+  at KMeans' default `tol=1e-4`, the toolkit (EARLY_STOP = FALSE) when the centroids stop moving, so they may run
+  different numbers of iterations; `--same-iterations` gives the script `tol=0`, which stops where the toolkit does
+  (when no row changes centroid) or at 20.
 Target: toolkit time ≤ 1.1× the script's."""
 
 from __future__ import annotations
@@ -117,7 +121,7 @@ def toolkit_kmeans(path: str) -> dict:
             "metric": trained.metrics["mean_squared_distance"], "dbi": trained.metrics["davies_bouldin_index"]}
 
 
-def script_kmeans(path: str) -> dict:
+def script_kmeans(path: str, same_iterations: bool = False) -> dict:
     from sklearn.cluster import KMeans
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
@@ -131,7 +135,8 @@ def script_kmeans(path: str) -> dict:
     pipeline = Pipeline([
         ("encode", ColumnTransformer([("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
                                       ("numbers", StandardScaler(), NUMERIC)], sparse_threshold=1.0)),
-        ("model", KMeans(n_clusters=CLUSTERS, init="k-means++", n_init=1, max_iter=ITERATIONS, random_state=0)),
+        ("model", KMeans(n_clusters=CLUSTERS, init="k-means++", n_init=1, max_iter=ITERATIONS, random_state=0,
+                         tol=0.0 if same_iterations else 1e-4)),
     ])
     pipeline.fit(df)
     seconds = time.perf_counter() - start
@@ -147,13 +152,16 @@ MODELS = {
 }
 
 
-def child(model: str, variant: str, path: str, ordinal: bool) -> None:
+def child(model: str, variant: str, path: str, ordinal: bool, same_iterations: bool) -> None:
     run = MODELS[model][variant]
-    result = run(path, ordinal) if model == "trees" and variant == "script" else run(path)
+    if variant == "script":
+        result = run(path, ordinal) if model == "trees" else run(path, same_iterations)
+    else:
+        result = run(path)
     print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
 
 
-def compare(source: Path, model: str, repeat: int, ordinal: bool) -> None:
+def compare(source: Path, model: str, repeat: int, ordinal: bool, same_iterations: bool) -> None:
     results: dict[str, list[dict]] = {"script": [], "toolkit": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeat):
@@ -162,7 +170,8 @@ def compare(source: Path, model: str, repeat: int, ordinal: bool) -> None:
                 if variant == "toolkit":  # the model store is written into a copy of the warehouse
                     path = Path(tmp) / f"warehouse_{i}.duckdb"
                     shutil.copyfile(source, path)
-                result = run_child(__file__, variant, path, "--model", model, *(["--ordinal"] if ordinal else []))
+                result = run_child(__file__, variant, path, "--model", model, *(["--ordinal"] if ordinal else []),
+                                   *(["--same-iterations"] if same_iterations else []))
                 results[variant].append(result)
                 dbi = f"  DBI {result['dbi']:.6f}" if "dbi" in result else ""
                 print(f"{model:<6} run {i + 1} {variant:<7} {result['seconds']:6.2f} s  peak "
@@ -187,18 +196,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", choices=[*MODELS, "both"], default="both")
     parser.add_argument("--ordinal", action="store_true",
                         help="the tree script label-encodes the categories as the toolkit does (no native splits)")
+    parser.add_argument("--same-iterations", action="store_true",
+                        help="the KMEANS script runs with tol=0, so it stops where the toolkit does, or at 20")
     parser.add_argument("--child", choices=["toolkit", "script"])
     parser.add_argument("--path")
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.model, args.child, args.path, args.ordinal)
+        return child(args.model, args.child, args.path, args.ordinal, args.same_iterations)
 
     sys.path.insert(0, str(HERE))
     from flights_scaled import ensure_scaled_warehouse
 
     source = ensure_scaled_warehouse(args.factor)
     for model in (MODELS if args.model == "both" else [args.model]):
-        compare(source, model, args.repeat, args.ordinal)
+        compare(source, model, args.repeat, args.ordinal, args.same_iterations)
 
 
 if __name__ == "__main__":
