@@ -129,15 +129,11 @@ def own_products(X: np.ndarray | sp.csr_matrix, centers: np.ndarray, nearest: np
     X @ centers.T that the rows' distances to their own centers read. For a CSR X, one pass over its entries: row i's
     entries re-indexed into the concatenated centers (column nearest_i · width + j), times the flattened centers —
     each product summed in the order X @ centers.T sums it, so bit for bit the same."""
-    n = X.shape[0]
     if not sp.issparse(X):
-        return np.asarray(X @ centers.T)[np.arange(n), nearest]
-    k, width = centers.shape
-    dtype = np.int32 if k * width < np.iinfo(np.int32).max else np.int64
-    columns = np.repeat(np.asarray(nearest, dtype) * dtype(width), np.diff(X.indptr))
-    columns += X.indices
-    spread = sp.csr_matrix((X.data, columns, X.indptr), shape=(n, k * width))
-    return spread @ np.ascontiguousarray(centers, np.float64).ravel()
+        return np.asarray(X @ centers.T)[np.arange(X.shape[0]), nearest]
+    own = OwnDistances(X, np.zeros(0))
+    own.assign(nearest, centers.shape)
+    return own.spread() @ np.ascontiguousarray(centers, np.float64).ravel()
 
 
 class OwnDistances:
@@ -172,10 +168,7 @@ class OwnDistances:
             start, stop = span
             part, assigned = squared[start:stop], nearest[start:stop]
             if sparse:
-                lo, hi = X.indptr[start], X.indptr[stop]
-                spread = sp.csr_matrix((X.data[lo:hi], self.columns[lo:hi], X.indptr[start:stop + 1] - lo),
-                                       shape=(stop - start, self.width))
-                part[:] = spread @ scaled
+                part[:] = self.spread(start, stop) @ scaled
             else:
                 part[:] = own_products(X[start:stop], centers, assigned)
                 part *= -2.0
@@ -192,8 +185,15 @@ class OwnDistances:
         """A CSR X's entries summed per column of the concatenated centers (center · features + column) under the
         held assignment, each sum in row order: the transposed product with ones, which adds the entries as
         np.bincount would, without its copy of the columns as 64-bit integers."""
-        spread = sp.csr_matrix((self.X.data, self.columns, self.X.indptr), shape=(self.X.shape[0], self.width))
-        return spread.T @ np.ones(self.X.shape[0])
+        return self.spread().T @ np.ones(self.X.shape[0])
+
+    def spread(self, start: int = 0, stop: int | None = None) -> sp.csr_matrix:
+        """Rows start to stop of a CSR X with their entries re-indexed into the concatenated centers (`assign`)."""
+        X = self.X
+        stop = X.shape[0] if stop is None else stop
+        lo, hi = X.indptr[start], X.indptr[stop]
+        return sp.csr_matrix((X.data[lo:hi], self.columns[lo:hi], X.indptr[start:stop + 1] - lo),
+                             shape=(stop - start, self.width))
 
     def assign(self, nearest: np.ndarray, shape: tuple[int, int]) -> None:
         """Re-index a CSR X's entries for centers of `shape` (k, features) and the assignment `nearest`: only the
