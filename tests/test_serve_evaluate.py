@@ -4,6 +4,7 @@ numbers, unseen and empty categories, extreme integers), compared value by value
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import struct
@@ -16,7 +17,7 @@ from ml_data import connect
 from test_serve import MODELS, _train
 
 from toolkit.ml.store.versions import load_model, load_prediction
-from toolkit.serve.evaluate import Unsupported, build_program, run_checked
+from toolkit.serve.evaluate import Unsupported, build_program, run_checked, run_json_checked
 from toolkit.serve.evaluate_columns import build_column_program
 from toolkit.serve.evaluate_types import Fallback
 from toolkit.serve.predictor import INPUT
@@ -143,13 +144,26 @@ def test_python_evaluation_is_duckdb_bit_for_bit(store, name):
     for threshold in thresholds:
         sql = render(_query(store, name, threshold))
         program = build_program(parse(sql), table.schema, INPUT)  # Unsupported here fails the test
+        assert program.generated is not None and program.generated_json is not None, "no generated function"
+        closures = dataclasses.replace(program, generated=None, generated_json=None)
         random_rows = table.slice(0, 40)
         got = run_checked(program, random_rows)
         assert got is not None, "the evaluator fell back on ordinary rows"
-        _assert_same(got, _duckdb_rows(oracle, sql, random_rows), "random rows")
+        expected = _duckdb_rows(oracle, sql, random_rows)
+        _assert_same(got, expected, "random rows")
+        _assert_same(run_checked(closures, random_rows), expected, "random rows, closures")
+        as_json = _bits([{k: jsonable(v) for k, v in zip(expected[0], row)} for row in expected[1]])
+        assert _bits(run_json_checked(program, random_rows)) == as_json
+        assert _bits(run_json_checked(closures, random_rows)) == as_json
         edge = table.slice(40)
-        answered = [(index, got) for index in range(edge.num_rows)
-                    if (got := run_checked(program, edge.slice(index, 1))) is not None]  # else DuckDB answers
+        answered = []
+        for index in range(edge.num_rows):
+            got = run_checked(program, edge.slice(index, 1))
+            by_closures = run_checked(closures, edge.slice(index, 1))
+            assert (got is None) == (by_closures is None), f"edge row {index}: one falls back, the other not"
+            if got is not None:  # else DuckDB answers
+                _assert_same(by_closures, got, f"edge row {index}, closures")
+                answered.append((index, got))
         kept = edge.take([index for index, _ in answered])
         together = _duckdb_rows(oracle, sql, kept)  # each row's answer is its own: one query for all
         compared = 0

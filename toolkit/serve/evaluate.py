@@ -7,7 +7,9 @@ expression node. Each node does what DuckDB does: the same IEEE operations in th
 than every number (https://duckdb.org/docs/stable/sql/data_types/numeric#nan-and-infinity), division by zero and
 overflow giving ±inf/NaN, `exp`/`ln`/`sqrt` from the C library (Python's math module calls the same libm), and
 FARM_FINGERPRINT with the toolkit's own implementation. Types are tracked statically so that a CASE mixing an
-integer and a DOUBLE branch answers a DOUBLE, as DuckDB does.
+integer and a DOUBLE branch answers a DOUBLE, as DuckDB does. Where every node also has its code (all of them but
+what a lookup or a closure holds are Python expressions), the program runs as one generated function instead of the
+closures (toolkit.serve.evaluate_code): the same operations, a few times faster.
 
 Anything else — a node, function, cast or input type this module does not cover — raises Unsupported when the
 program is built, and the request runs in DuckDB; a value it will not decide (an integer result that DuckDB might
@@ -16,6 +18,8 @@ compares the two bit for bit."""
 
 from __future__ import annotations
 
+import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +27,38 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from toolkit.serve.evaluate_code import (
+    assign,
+    call,
+    constant,
+    fresh,
+    if_else,
+    is_none,
+    load,
+    row_function,
+)
 from toolkit.serve.evaluate_nodes import NODES
-from toolkit.serve.evaluate_types import JOINED, NULL, TEXT, Context, Fallback, Node, Unsupported, arrow_kind
+from toolkit.serve.evaluate_types import (
+    BOOL,
+    DOUBLE,
+    FLOAT,
+    HUGE,
+    INT,
+    JOINED,
+    NULL,
+    SMALL,
+    TEXT,
+    Context,
+    Fallback,
+    Node,
+    Unsupported,
+    arrow_kind,
+)
+from toolkit.serve.request import jsonable
 
-__all__ = ["Fallback", "Program", "Unsupported", "build_program", "run_checked"]
+__all__ = ["Fallback", "Program", "Unsupported", "build_program", "run_checked", "run_json_checked"]
+
+Generated = Callable[[list[list[Any]]], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -37,11 +69,15 @@ class Program:
     layers: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...]  # innermost first
     output_keys: tuple[str, ...]  # the last layer's columns, in order
     input_keys: tuple[tuple[str, str], ...]  # (lower-cased key, name as given) of the input columns
+    generated: Generated | None = None  # the layers as one function, each row a tuple (None: the closures run)
+    generated_json: Generated | None = None  # the same, each row a JSON object
 
     def run(self, table: pa.Table | list[list[Any]]) -> tuple[list[str], list[tuple]]:
         """The rows for the input table, or its columns' Python values (in input_keys' order)."""
+        columns = self._columns(table)
+        if self.generated is not None:
+            return list(self.names), self.generated(columns)
         rows = []
-        columns = table if isinstance(table, list) else [table.column(name).to_pylist() for _, name in self.input_keys]
         keys = [key for key, _ in self.input_keys]
         outputs = self.output_keys
         for values in zip(*columns):
@@ -50,6 +86,16 @@ class Program:
                 row = layer(row)
             rows.append(tuple(row[key] for key in outputs))
         return list(self.names), rows
+
+    def run_json(self, table: pa.Table | list[list[Any]]) -> list[dict[str, Any]]:
+        """The rows as JSON objects (toolkit.serve.request.jsonable's values)."""
+        if self.generated_json is not None:
+            return self.generated_json(self._columns(table))
+        names, rows = self.run(table)
+        return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
+
+    def _columns(self, table: pa.Table | list[list[Any]]) -> list[list[Any]]:
+        return table if isinstance(table, list) else [table.column(name).to_pylist() for _, name in self.input_keys]
 
 
 @dataclass
@@ -68,13 +114,36 @@ def build_program(query: exp.Expression, schema: pa.Schema, input_table: str) ->
     chain = select_chain(query, input_table)
     scope = input_scope(schema)
     input_keys = tuple((key, name) for key, (name, _) in scope.columns.items())
-    context = Context()
+    context = Context(variables={key: fresh("_c") for key in scope.columns})
+    inputs = list(context.variables.values())
     layers = []
+    statements: list[ast.stmt] | None = []
     for select in chain:
-        layer, scope = _layer(select, scope, context)
+        layer, scope, code = _layer(select, scope, context)
         layers.append(layer)
+        statements = None if statements is None or code is None else statements + code
     names = tuple(name for name, _ in scope.columns.values())
-    return Program(names, tuple(layers), tuple(scope.columns), input_keys)
+    generated = generated_json = None
+    if statements is not None:
+        variables = [context.variables[key] for key in scope.columns]
+        row = ast.Tuple(elts=[load(v) for v in variables], ctx=ast.Load())
+        generated = row_function(inputs, statements, row, context.namespace)
+        json_row = ast.Dict(keys=[constant(n) for n in names],
+                            values=[_json_code(load(v), kind, context) for v, (_, kind) in
+                                    zip(variables, scope.columns.values())])
+        generated_json = row_function(inputs, statements, json_row, context.namespace) if generated else None
+    return Program(names, tuple(layers), tuple(scope.columns), input_keys, generated, generated_json)
+
+
+def _json_code(value: ast.Name, kind: Any, context: Context) -> ast.expr:
+    """jsonable(value) for a value of this kind: texts, integers and booleans as they are, a double unless NaN or
+    infinite, anything else through jsonable."""
+    if kind in (TEXT, BOOL, INT, SMALL, HUGE, NULL):
+        return value
+    if kind in (DOUBLE, FLOAT):
+        finite = ast.BoolOp(op=ast.Or(), values=[is_none(value), call(context.ref(math.isfinite), value)])
+        return if_else(finite, value, constant(None))
+    return call(context.ref(jsonable), value)
 
 
 def select_chain(query: exp.Expression, input_table: str) -> list[exp.Select]:
@@ -138,13 +207,29 @@ def excluded_columns(star: exp.Star) -> set[str]:
     return {column.name.casefold() for column in star.args.get("except_") or star.args.get("except") or []}
 
 
-def _layer(select: exp.Select, scope: Scope,
-           context: Context) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], Scope]:
-    """One SELECT over the previous layer's row: its columns (stars and named expressions), as a new row."""
+def _layer(select: exp.Select, scope: Scope, context: Context) -> tuple[Callable[[dict[str, Any]], dict[str, Any]],
+                                                                     Scope, list[ast.stmt] | None]:
+    """One SELECT over the previous layer's row: its columns (stars and named expressions), as a new row; and as
+    statements assigning each new column to a variable of its own (None: a node has no code). `context.variables`
+    holds the variables of the layer's input; afterwards, of its result."""
     kinds = scope.kinds
     lookups = [lookup_join(join, kinds, context) for join in select.args.get("joins") or []]
-    for _, _, columns, _ in lookups:
+    statements: list[ast.stmt] | None = []
+    variables = dict(context.variables)
+    for key_node, table, columns, _ in lookups:
         kinds.update(columns)
+        if key_node.code is None:
+            statements = None
+            continue
+        found = fresh("_f")
+        statements.append(assign(found, call(context.ref(table.get), key_node.code)))
+        for index, key in enumerate(columns):
+            variables[key] = fresh("_v")
+            statements.append(assign(variables[key], if_else(is_none(load(found)), constant(None),
+                                                             ast.Subscript(value=load(found), slice=constant(index),
+                                                                           ctx=ast.Load()))))
+    context.variables = variables
+    outputs: dict[str, str] = {}
     result = Scope({})
     parts: list[tuple[str, Any]] = []  # ("keep", keys) or ("value", (key, function))
     for expression in select.expressions:
@@ -158,6 +243,7 @@ def _layer(select: exp.Select, scope: Scope,
                 if key in result.columns:
                     raise Unsupported(f"column {key} given twice")
                 result.columns[key] = scope.columns[key]
+                outputs[key] = variables[key]
             parts.append(("keep", kept))
             continue
         if isinstance(expression, exp.Alias):
@@ -172,25 +258,34 @@ def _layer(select: exp.Select, scope: Scope,
         node = compile_node(value, kinds, context)
         result.columns[key] = (name, node.kind)
         parts.append(("value", (key, node.fn)))
+        if node.code is None or statements is None:
+            statements = None
+        elif isinstance(node.code, ast.Name):  # a column under another name: the same variable
+            outputs[key] = node.code.id
+        else:  # every value from the layer's input: assigned to new variables, read only by the next layers
+            outputs[key] = fresh("_v")
+            statements.append(assign(outputs[key], node.code))
+    context.variables = outputs
     if lookups:
         plain = _plain(parts, scope, result)
+        key_functions = [(key_node.fn, table, columns) for key_node, table, columns, _ in lookups]
 
         def joined(row: dict[str, Any]) -> dict[str, Any]:
             row = dict(row)
-            for key_of, table, columns, _ in lookups:
+            for key_of, table, columns in key_functions:
                 found = table.get(key_of(row))  # a LEFT JOIN: no match (or a NULL key) gives NULLs
                 for index, key in enumerate(columns):
                     row[key] = None if found is None else found[index]
             return plain(row)
 
-        return joined, result
-    return _plain(parts, scope, result), result
+        return joined, result, statements
+    return _plain(parts, scope, result), result, statements
 
 
 def lookup_join(join: exp.Join, kinds: dict[str, Any],
-                context: Context) -> tuple[Callable, dict, dict[str, Any], exp.Expression]:
+                context: Context) -> tuple[Node, dict, dict[str, Any], exp.Expression]:
     """A compiled lookup's `LEFT JOIN (VALUES (key, v0, …), …) AS alias("key", "v0", …) ON input.k = alias.key`:
-    the function of the row's key, the table of key → values, the joined columns' keys and kinds, and the key's
+    the node of the row's key, the table of key → values, the joined columns' keys and kinds, and the key's
     expression."""
     values, condition = join.this, join.args.get("on")
     alias = values.args.get("alias") if isinstance(values, exp.Values) else None
@@ -227,7 +322,7 @@ def lookup_join(join: exp.Join, kinds: dict[str, Any],
         if key in table:
             raise Unsupported("a lookup with a key given twice")  # the join would repeat the row
         table[key] = tuple(value.fn({}) for value in row[1:])
-    return key_node.fn, table, columns, left
+    return key_node, table, columns, left
 
 
 def _plain(parts: list[tuple[str, Any]], scope: Scope, result: Scope) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -271,4 +366,14 @@ def run_checked(program: Program, table: pa.Table | list[list[Any]]) -> tuple[li
     except Fallback:
         return None
     except (ArithmeticError, TypeError, ValueError, KeyError):  # anything unforeseen: DuckDB decides
+        return None
+
+
+def run_json_checked(program: Program, table: pa.Table | list[list[Any]]) -> list[dict[str, Any]] | None:
+    """run_checked's rows as JSON objects."""
+    try:
+        return program.run_json(table)
+    except Fallback:
+        return None
+    except (ArithmeticError, TypeError, ValueError, KeyError):
         return None

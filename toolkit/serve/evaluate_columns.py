@@ -41,11 +41,11 @@ from toolkit.serve.evaluate import (
     input_scope,
     lookup_join,
     run_checked,
+    run_json_checked,
     select_chain,
     star_of,
 )
 from toolkit.serve.evaluate_types import Context, Fallback, Node, Unsupported
-from toolkit.serve.request import jsonable
 
 __all__ = ["COLUMNS_FROM", "ColumnProgram", "Evaluation", "build_column_program", "build_evaluation"]
 
@@ -230,11 +230,7 @@ class Evaluation:
                 pass
             except (ArithmeticError, TypeError, ValueError, KeyError, IndexError):
                 pass
-        answered = run_checked(self.rows, table)
-        if answered is None:
-            return None
-        names, rows = answered
-        return [{k: jsonable(v) for k, v in zip(names, row)} for row in rows]
+        return run_json_checked(self.rows, table)
 
 
 def build_evaluation(query: exp.Expression, schema: pa.Schema, input_table: str,

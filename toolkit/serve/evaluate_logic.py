@@ -3,11 +3,14 @@ evaluates it (NULLs propagate; NaN equals itself and orders above every number).
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
+from toolkit.serve.evaluate_code import binary, call, compare, first_present, if_else, is_none, is_true, strict
 from toolkit.serve.evaluate_types import (
     BOOL,
     DOUBLE,
@@ -35,6 +38,10 @@ from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
 _COMPARISONS: dict[type, Callable[[int], bool]] = {
     exp.EQ: lambda c: c == 0, exp.NEQ: lambda c: c != 0, exp.GT: lambda c: c > 0, exp.GTE: lambda c: c >= 0,
     exp.LT: lambda c: c < 0, exp.LTE: lambda c: c <= 0}
+# Python's own comparisons, which order integers, texts and booleans as DuckDB does (no NaN among them; UTF-8's byte
+# order is the code points' order).
+_PYTHON_COMPARISONS: dict[type, type[ast.cmpop]] = {
+    exp.EQ: ast.Eq, exp.NEQ: ast.NotEq, exp.GT: ast.Gt, exp.GTE: ast.GtE, exp.LT: ast.Lt, exp.LTE: ast.LtE}
 
 
 def _comparison(node: exp.Binary, sub: Sub, kinds, context) -> Node:
@@ -53,7 +60,12 @@ def _comparison(node: exp.Binary, sub: Sub, kinds, context) -> Node:
             return None
         b = rf(row)
         return None if b is None else test(duckdb_order(a, b))
-    return Node(fn, BOOL)
+
+    def code(a: ast.expr, b: ast.expr) -> ast.expr:
+        if DOUBLE in pair:
+            return call(context.ref(test), call(context.ref(duckdb_order), a, b))
+        return compare(a, _PYTHON_COMPARISONS[type(node)](), b)
+    return Node(fn, BOOL, code=strict([left.code, right.code], code))
 
 
 def _logic(node: exp.Connector, sub: Sub, kinds, context) -> Node:
@@ -63,12 +75,21 @@ def _logic(node: exp.Connector, sub: Sub, kinds, context) -> Node:
             raise Unsupported(f"{type(node).__name__} of {side.kind}")
     lf, rf, conjunction = left.fn, right.fn, isinstance(node, exp.And)
 
+    combine = _and if conjunction else _or
+
     def fn(row):
-        a, b = lf(row), rf(row)
-        if conjunction:
-            return False if a is False or b is False else (None if a is None or b is None else True)
-        return True if a is True or b is True else (None if a is None or b is None else False)
-    return Node(fn, BOOL)
+        return combine(lf(row), rf(row))
+    code = None if left.code is None or right.code is None else call(context.ref(combine), left.code, right.code)
+    return Node(fn, BOOL, code=code)
+
+
+def _and(a: bool | None, b: bool | None) -> bool | None:
+    """Three-valued AND: both sides evaluated, as DuckDB evaluates them."""
+    return False if a is False or b is False else (None if a is None or b is None else True)
+
+
+def _or(a: bool | None, b: bool | None) -> bool | None:
+    return True if a is True or b is True else (None if a is None or b is None else False)
 
 
 def _not(node: exp.Not, sub: Sub, kinds, context) -> Node:
@@ -76,14 +97,16 @@ def _not(node: exp.Not, sub: Sub, kinds, context) -> Node:
     if inner.kind not in (BOOL, NULL):
         raise Unsupported(f"NOT {inner.kind}")
     fn = inner.fn
-    return Node(lambda row: None if (v := fn(row)) is None else not v, BOOL)
+    return Node(lambda row: None if (v := fn(row)) is None else not v, BOOL,
+                code=strict([inner.code], lambda v: ast.UnaryOp(ast.Not(), v)))
 
 
 def _is(node: exp.Is, sub: Sub, kinds, context) -> Node:
     if not isinstance(node.expression, exp.Null):
         raise Unsupported("IS other than IS NULL")
-    fn = sub(node.this).fn
-    return Node(lambda row: fn(row) is None, BOOL)
+    inner = sub(node.this)
+    fn = inner.fn
+    return Node(lambda row: fn(row) is None, BOOL, code=None if inner.code is None else is_none(inner.code))
 
 
 def _boolean(node: exp.Boolean, sub: Sub, kinds, context) -> Node:
@@ -115,7 +138,17 @@ def _case(node: exp.Case, sub: Sub, kinds, context) -> Node:
             if condition(row) is True:
                 return value(row)
         return otherwise(row)
-    return Node(fn, kind)
+    return Node(fn, kind, code=_case_code([c.code for c in conditions], [v.code for v in values]))
+
+
+def _case_code(conditions: list[ast.expr | None], values: list[ast.expr | None]) -> ast.expr | None:
+    """`v1 if c1 is True else (v2 if c2 is True else … otherwise)`: each condition in turn, one value."""
+    if any(code is None for code in conditions + values):
+        return None
+    code = values[-1]
+    for condition, value in zip(reversed(conditions), reversed(values[:-1])):
+        code = if_else(is_true(condition), value, code)
+    return code
 
 
 def _coalesce(node: exp.Coalesce, sub: Sub, kinds, context) -> Node:
@@ -128,7 +161,7 @@ def _coalesce(node: exp.Coalesce, sub: Sub, kinds, context) -> Node:
             if result is not None:
                 return result
         return None
-    return Node(fn, kind)
+    return Node(fn, kind, code=first_present([v.code for v in values]))
 
 
 def _extreme(greatest: bool) -> Callable:
@@ -138,15 +171,19 @@ def _extreme(greatest: bool) -> Callable:
             raise Unsupported(f"GREATEST / LEAST of {kind}")
         functions = [v.fn for v in values]
 
-        def fn(row):
+        def extreme(*candidates: Any) -> Any:
             best = None
-            for value in functions:
-                v = value(row)
+            for v in candidates:
                 if v is not None and (best is None or (duckdb_order(v, best) > 0 if greatest
                                                        else duckdb_order(v, best) < 0)):
                     best = v
             return best
-        return Node(fn, kind)
+
+        def fn(row):
+            return extreme(*[value(row) for value in functions])
+        codes = [v.code for v in values]
+        code = None if any(c is None for c in codes) else call(context.ref(extreme), *codes)
+        return Node(fn, kind, code=code)
 
     return build
 
@@ -164,7 +201,7 @@ def _concatenate(node: exp.DPipe, sub: Sub, kinds, context) -> Node:
             return None
         b = rf(row)
         return None if b is None else a + b
-    return Node(fn, TEXT)
+    return Node(fn, TEXT, code=strict([left.code, right.code], lambda a, b: binary(a, ast.Add(), b)))
 
 
 def _fingerprint(context: Context, sub: Sub, argument: exp.Expression) -> Node:
@@ -173,17 +210,18 @@ def _fingerprint(context: Context, sub: Sub, argument: exp.Expression) -> Node:
         raise Unsupported(f"FARM_FINGERPRINT of {inner.kind}")
     fn, cache = inner.fn, context.fingerprints
 
-    def fingerprint(row):
-        value = fn(row)
-        if value is None:
-            return None
+    def of_text(value: str) -> int:
         known = cache.get(value)
         if known is None:
             known = fingerprint64(pa.array([value], pa.string()))[0].as_py()
             if len(cache) < 100_000:
                 cache[value] = known
         return known
-    return Node(fingerprint, INT)
+
+    def fingerprint(row):
+        value = fn(row)
+        return None if value is None else of_text(value)
+    return Node(fingerprint, INT, code=strict([inner.code], lambda v: call(context.ref(of_text), v)))
 
 
 def _farm_fingerprint(node: exp.FarmFingerprint, sub: Sub, kinds, context) -> Node:

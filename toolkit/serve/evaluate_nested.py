@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from functools import cmp_to_key
 from typing import Any
 
 from sqlglot import exp
 
+from toolkit.serve.evaluate_code import builtin, call, compare, constant, if_else, strict
 from toolkit.serve.evaluate_types import NUMERIC, TEXT, Node, Sub, Unsupported, duckdb_order, unify
 
 
@@ -24,7 +26,9 @@ def _struct_extract(node: exp.StructExtract, sub: Sub, kinds, context) -> Node:
 def _array(node: exp.Array, sub: Sub, kinds, context) -> Node:
     items, kind = unify([sub(e) for e in node.expressions])
     functions = [i.fn for i in items]
-    return Node(lambda row: [f(row) for f in functions], ("LIST", kind))
+    codes = [i.code for i in items]
+    code = None if any(c is None for c in codes) else ast.List(elts=codes, ctx=ast.Load())
+    return Node(lambda row: [f(row) for f in functions], ("LIST", kind), code=code)
 
 
 def _struct(node: exp.Struct, sub: Sub, kinds, context) -> Node:
@@ -35,7 +39,9 @@ def _struct(node: exp.Struct, sub: Sub, kinds, context) -> Node:
         fields.append((entry.this.name, sub(entry.expression)))
     functions = [(name, f.fn) for name, f in fields]
     kind = ("STRUCT", tuple((name, f.kind) for name, f in fields))
-    return Node(lambda row: {name: f(row) for name, f in functions}, kind)
+    code = None if any(f.code is None for _, f in fields) else ast.Dict(
+        keys=[constant(name) for name, _ in fields], values=[f.code for _, f in fields])
+    return Node(lambda row: {name: f(row) for name, f in functions}, kind, code=code)
 
 
 def _bracket(node: exp.Bracket, sub: Sub, kinds, context) -> Node:
@@ -49,7 +55,11 @@ def _bracket(node: exp.Bracket, sub: Sub, kinds, context) -> Node:
     def item(row):
         values = fn(row)
         return None if values is None or position >= len(values) else values[position]
-    return Node(item, inner.kind[1])
+
+    def code(values: ast.expr) -> ast.expr:
+        return if_else(compare(constant(position), ast.GtE(), builtin("len", values)), constant(None),
+                       ast.Subscript(value=values, slice=constant(position), ctx=ast.Load()))
+    return Node(item, inner.kind[1], code=strict([inner.code], code))
 
 
 def _dot(node: exp.Dot, sub: Sub, kinds, context) -> Node:
@@ -64,7 +74,8 @@ def _field(inner: Node, name: str) -> Node:
         raise Unsupported(f"no field {name}")
     real, kind = fields[name.casefold()]
     fn = inner.fn
-    return Node(lambda row: None if (v := fn(row)) is None else v[real], kind)
+    return Node(lambda row: None if (v := fn(row)) is None else v[real], kind,
+                code=strict([inner.code], lambda v: ast.Subscript(value=v, slice=constant(real), ctx=ast.Load())))
 
 
 def list_sort_order(a: Any, b: Any) -> int:
@@ -92,7 +103,8 @@ def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
     if not simple:
         raise Unsupported(f"list_sort of {element}")
     fn, key = inner.fn, cmp_to_key(list_sort_order)
-    return Node(lambda row: None if (v := fn(row)) is None else sorted(v, key=key), inner.kind)
+    return Node(lambda row: None if (v := fn(row)) is None else sorted(v, key=key), inner.kind,
+                code=strict([inner.code], lambda v: call(ast.Name("sorted", ast.Load()), v, key=context.ref(key))))
 
 
 NESTED_NODES: dict[type, Callable[..., Node]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import operator
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from toolkit.serve.evaluate_code import binary, builtin, call, compare, strict
 from toolkit.serve.evaluate_types import (
     BOOL,
     DECIMAL,
@@ -60,7 +62,8 @@ def _column(node: exp.Column, sub: Sub, kinds, context) -> Node:
         key = node.table.casefold() + JOINED + key
     if key not in kinds:
         raise Unsupported(f"column {node.name} is not known here")
-    return Node(lambda row: row[key], kinds[key])
+    variable = context.variables.get(key)
+    return Node(lambda row: row[key], kinds[key], code=None if variable is None else ast.Name(variable, ast.Load()))
 
 
 # --- arithmetic (IEEE doubles: Python's float is the same binary64, and its + - * round the same way)
@@ -83,9 +86,17 @@ def _divide(a: float, b: float) -> float:
         return math.copysign(INF, a) * math.copysign(1.0, b)
 
 
+_OPERATORS: dict[Any, type[ast.operator]] = {operator.add: ast.Add, operator.sub: ast.Sub, operator.mul: ast.Mult}
+
+
+def _as_double(code: ast.expr, kind: Any) -> ast.expr:
+    return code if kind == DOUBLE else builtin("float", code)
+
+
 def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
     def build(node: exp.Binary, sub: Sub, kinds, context) -> Node:
         left, right = sub(node.this), sub(node.expression)
+        codes = [left.code, right.code]
         if left.kind not in NUMERIC + (NULL,) or right.kind not in NUMERIC + (NULL,) or SMALL in (left.kind,
                                                                                                     right.kind):
             raise Unsupported(f"{type(node).__name__} of {left.kind} and {right.kind}")
@@ -102,7 +113,8 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                     return None
                 b = rf(row)
                 return None if b is None else check(truncated_modulo(a, b))
-            return Node(mod_fn, HUGE if huge else INT)
+            code = strict(codes, lambda a, b: call(context.ref(check), call(context.ref(truncated_modulo), a, b)))
+            return Node(mod_fn, HUGE if huge else INT, code=code)
         if isinstance(node, exp.Div):
             if HUGE in (left.kind, right.kind):
                 raise Unsupported("INT128 division")
@@ -113,7 +125,13 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                     return None
                 b = rf(row)
                 return None if b is None else _divide(float(a), float(b))
-            return Node(fn, DOUBLE)
+
+            def divide(a: ast.expr, b: ast.expr) -> ast.expr:
+                a, b = _as_double(a, left.kind), _as_double(b, right.kind)
+                if right.constant and right.kind in (INT, DOUBLE) and rf({}) != 0:  # no division by zero to catch
+                    return binary(a, ast.Div(), b)
+                return call(context.ref(_divide), a, b)
+            return Node(fn, DOUBLE, code=strict(codes, divide))
         if left.kind in INTEGERS + (NULL,) and right.kind in INTEGERS + (NULL,):
             huge = HUGE in (left.kind, right.kind)
             check = check_huge if huge else check_int
@@ -124,16 +142,18 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                     return None
                 b = rf(row)
                 return None if b is None else check(op(a, b))
-            return Node(int_fn, HUGE if huge else INT)
+            code = strict(codes, lambda a, b: call(context.ref(check), binary(a, _OPERATORS[op](), b)))
+            return Node(int_fn, HUGE if huge else INT, code=code)
 
         if left.kind == DOUBLE and right.kind == DOUBLE:  # no conversions; a constant operand read once
+            code = strict(codes, lambda a, b: binary(a, _OPERATORS[op](), b))
             if right.constant:
                 c = rf({})
 
                 def by_constant(row):
                     a = lf(row)
                     return None if a is None else op(a, c)
-                return Node(by_constant, DOUBLE)
+                return Node(by_constant, DOUBLE, code=code)
 
             def doubles(row):
                 a = lf(row)
@@ -141,7 +161,7 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                     return None
                 b = rf(row)
                 return None if b is None else op(a, b)
-            return Node(doubles, DOUBLE)
+            return Node(doubles, DOUBLE, code=code)
 
         if HUGE in (left.kind, right.kind):
             raise Unsupported("INT128 arithmetic with a DOUBLE")
@@ -152,7 +172,8 @@ def _arithmetic(op: Callable[[Any, Any], Any]) -> Callable:
                 return None
             b = rf(row)
             return None if b is None else op(float(a), float(b))
-        return Node(double_fn, DOUBLE)
+        code = strict(codes, lambda a, b: binary(builtin("float", a), _OPERATORS[op](), builtin("float", b)))
+        return Node(double_fn, DOUBLE, code=code)
 
     return build
 
@@ -162,7 +183,10 @@ def _neg(node: exp.Neg, sub: Sub, kinds, context) -> Node:
     if inner.kind not in (INT, HUGE, DOUBLE):
         raise Unsupported(f"-{inner.kind}")
     fn = inner.fn
-    return Node(lambda row: None if (v := fn(row)) is None else -v, inner.kind)
+    if inner.constant:  # a negative literal
+        return const(None if (value := fn({})) is None else -value, inner.kind)
+    return Node(lambda row: None if (v := fn(row)) is None else -v, inner.kind,
+                code=strict([inner.code], lambda v: ast.UnaryOp(ast.USub(), v)))
 
 
 def _paren(node: exp.Paren, sub: Sub, kinds, context) -> Node:
@@ -195,7 +219,8 @@ def _math(function: Callable[[float], float]) -> Callable:
         if inner.kind not in NUMERIC + (NULL,):
             raise Unsupported(f"{type(node).__name__} of {inner.kind}")
         fn = inner.fn
-        return Node(lambda row: None if (v := fn(row)) is None else function(float(v)), DOUBLE)
+        code = strict([inner.code], lambda v: call(context.ref(function), _as_double(v, inner.kind)))
+        return Node(lambda row: None if (v := fn(row)) is None else function(float(v)), DOUBLE, code=code)
 
     return build
 
@@ -205,36 +230,44 @@ def _isnan(node: exp.IsNan, sub: Sub, kinds, context) -> Node:
     if inner.kind not in NUMERIC + (NULL,):
         raise Unsupported(f"ISNAN of {inner.kind}")
     fn = inner.fn
-    return Node(lambda row: None if (v := fn(row)) is None else v != v, BOOL)
+    return Node(lambda row: None if (v := fn(row)) is None else v != v, BOOL,
+                code=strict([inner.code], lambda v: compare(v, ast.NotEq(), v)))
 
 
 def _cast(node: exp.Cast, sub: Sub, kinds, context) -> Node:
     target = node.to.this
     inner = sub(node.this)
-    fn = inner.fn
+    fn, code = inner.fn, inner.code
+
+    def applied(function: Callable[[ast.expr], ast.expr]) -> ast.expr | None:
+        return strict([code], function)
     if target == exp.DataType.Type.DOUBLE:
         if inner.kind == DECIMAL:  # an exact decimal literal → the nearest double, as float() reads it
             return const(float(fn({})), DOUBLE)
         if inner.kind in (INT, SMALL, DOUBLE, FLOAT, BOOL, NULL):
-            return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE)
+            return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE,
+                        code=applied(lambda v: builtin("float", v)))
     elif target == exp.DataType.Type.FLOAT and inner.kind in (DOUBLE, FLOAT, NULL):
-        return Node(lambda row: None if (v := fn(row)) is None else _float32(v), FLOAT)
+        return Node(lambda row: None if (v := fn(row)) is None else _float32(v), FLOAT,
+                    code=applied(lambda v: call(context.ref(_float32), v)))
     elif target == exp.DataType.Type.BIGINT and inner.kind in (INT, SMALL, NULL):
-        return Node(fn, INT)
+        return Node(fn, INT, code=code)
     elif target == exp.DataType.Type.BIGINT and inner.kind == HUGE:
-        return Node(lambda row: None if (v := fn(row)) is None else _in_bigint(v), INT)
+        return Node(lambda row: None if (v := fn(row)) is None else _in_bigint(v), INT,
+                    code=applied(lambda v: call(context.ref(_in_bigint), v)))
     elif target == exp.DataType.Type.INT128:
         if inner.kind in (INT, HUGE, NULL):
-            return Node(fn, HUGE)
+            return Node(fn, HUGE, code=code)
         if isinstance(node.this, exp.Literal) and node.this.is_string and node.this.this.lstrip("-").isdigit():
             return const(check_huge(int(node.this.this)), HUGE)
     elif target in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
         if inner.kind in (TEXT, NULL):
-            return Node(fn, TEXT)
+            return Node(fn, TEXT, code=code)
         if inner.kind in INTEGERS:
-            return Node(lambda row: None if (v := fn(row)) is None else str(v), TEXT)
+            return Node(lambda row: None if (v := fn(row)) is None else str(v), TEXT,
+                        code=applied(lambda v: builtin("str", v)))
     elif target == exp.DataType.Type.BOOLEAN and inner.kind in (BOOL, NULL):
-        return Node(fn, BOOL)
+        return Node(fn, BOOL, code=code)
     raise Unsupported(f"CAST of {inner.kind} AS {target}")
 
 

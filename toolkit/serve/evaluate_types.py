@@ -3,6 +3,7 @@ helpers every node evaluator shares: type unification and DuckDB's order of numb
 
 from __future__ import annotations
 
+import ast
 import math
 import struct
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
+
+from toolkit.serve.evaluate_code import Code, Namespace, builtin, constant, strict
 
 INT, HUGE, DOUBLE, TEXT, BOOL, NULL, DECIMAL = "BIGINT", "HUGEINT", "DOUBLE", "VARCHAR", "BOOLEAN", "NULL", "DECIMAL"
 SMALL = "SMALLINT"  # 8- and 16-bit integers: compared and cast, never in arithmetic (DuckDB's overflows differ)
@@ -37,11 +40,18 @@ class Node:
     fn: Callable[[dict[str, Any]], Any]
     kind: Any  # INT, DOUBLE, …, ("LIST", kind), ("STRUCT", ((name, kind), …))
     constant: bool = False  # fn ignores the row
+    code: Code = None  # what fn computes as a Python expression (toolkit.serve.evaluate_code); None: fn only
 
 
 @dataclass
 class Context:
     fingerprints: dict[str, int] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # the current layer's column keys → generated names
+    namespace: Namespace = field(default_factory=Namespace)  # what the generated code reads
+
+    def ref(self, value: Any) -> ast.Name:
+        """`value` as a name the generated code reads."""
+        return self.namespace.ref(value)
 
 
 Sub = Callable[[exp.Expression], Node]
@@ -65,7 +75,7 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
 
 
 def const(value: Any, kind: Any) -> Node:
-    return Node(lambda row: value, kind, constant=True)
+    return Node(lambda row: value, kind, constant=True, code=constant(value))
 
 
 def unified_kind(kinds: list[Any]) -> Any:
@@ -92,7 +102,8 @@ def to_double(node: Node) -> Node:
     if node.kind == HUGE:  # DuckDB converts INT128 to DOUBLE through its two halves: not the same rounding
         raise Unsupported("an INT128 converted to DOUBLE")
     fn = node.fn
-    return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE)
+    return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE,
+                code=strict([node.code], lambda v: builtin("float", v)))
 
 
 
