@@ -17,6 +17,7 @@ from ml_data import DIABETES, IRIS, PENGUIN_MASS, connect
 from starlette.testclient import TestClient
 
 from toolkit.ml.functions.apply import applied_ml_calls
+from toolkit.ml.store.lifecycle import drop_model
 from toolkit.ml.store.versions import save_model
 from toolkit.ml.training.train import train_model
 from toolkit.serve.app import ServeOptions, create_app
@@ -377,6 +378,25 @@ def test_parameters_version_answers_with_that_stored_version(small_warehouse):
                                                                         "parameters": {"version": wrong}})
             assert refused.status_code == 400 and refused.json()["error"]["field"] == "parameters.version"
             assert "its versions are 1, 2" in refused.json()["error"]["message"]
+
+
+def test_a_model_dropped_and_trained_again_is_answered_by_the_new_one(small_warehouse):
+    """DROP MODEL then CREATE MODEL numbers the new model version 1 again: nothing the server built for the old
+    version 1 (checks, compiled query, generated program) may answer for it."""
+    sent = instances(small_warehouse, ROWS)
+    with TestClient(create_app(ServeOptions(small_warehouse))) as client:
+        for _ in range(2):  # the second answer from the program built by the first
+            old = client.post("/v1/models/linear_d:predict", json={"instances": sent[:1]}).json()
+        con = connect(small_warehouse)
+        drop_model(con, "linear_d")
+        assert _save_version(con, 500.0) == 1
+        expected = _expected(con, 1)[:1]
+        con.close()
+        assert client.post("/v1/admin:reload").status_code == 200
+        for _ in range(2):
+            new = client.post("/v1/models/linear_d:predict", json={"instances": sent[:1]}).json()
+            assert new["modelVersionId"] == "1" and new["predictions"] == expected
+        assert new["predictions"] != old["predictions"]
 
 
 def test_a_build_holding_the_warehouse_and_the_server_coexist(small_warehouse):

@@ -138,7 +138,33 @@ def _case(node: exp.Case, sub: Sub, kinds, context) -> Node:
             if condition(row) is True:
                 return value(row)
         return otherwise(row)
-    return Node(fn, kind, code=_case_code([c.code for c in conditions], [v.code for v in values]))
+    code = _case_lookup(node, sub, values, context)
+    if code is None:
+        code = _case_code([c.code for c in conditions], [v.code for v in values])
+    return Node(fn, kind, code=code)
+
+
+def _case_lookup(node: exp.Case, sub: Sub, values: list[Node], context: Context) -> ast.expr | None:
+    """`CASE WHEN x = 'a' THEN c1 WHEN x = 'b' THEN c2 … ELSE c END` of one text and constants (a category's
+    weight) as one dictionary look-up, `{'a': c1, 'b': c2, …}.get(x, c)`: the first branch of a value wins, and a
+    NULL x matches none (toolkit.serve.columns_logic does the same column-wise)."""
+    subject, table = None, {}
+    for branch, value in zip(node.args["ifs"], values):
+        condition = branch.this
+        if not (isinstance(condition, exp.EQ) and isinstance(condition.expression, exp.Literal)
+                and condition.expression.is_string and value.constant):
+            return None
+        if subject is None:
+            subject = condition.this
+        elif condition.this != subject:
+            return None
+        table.setdefault(condition.expression.this, value.fn({}))
+    if subject is None or not values[-1].constant:
+        return None
+    key = sub(subject)
+    if key.kind != TEXT or key.code is None:
+        return None
+    return call(context.ref(table.get), key.code, values[-1].code)
 
 
 def _case_code(conditions: list[ast.expr | None], values: list[ast.expr | None]) -> ast.expr | None:

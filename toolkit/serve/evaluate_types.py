@@ -102,6 +102,8 @@ def to_double(node: Node) -> Node:
     if node.kind == HUGE:  # DuckDB converts INT128 to DOUBLE through its two halves: not the same rounding
         raise Unsupported("an INT128 converted to DOUBLE")
     fn = node.fn
+    if node.constant:
+        return const(None if (value := fn({})) is None else float(value), DOUBLE)
     return Node(lambda row: None if (v := fn(row)) is None else float(v), DOUBLE,
                 code=strict([node.code], lambda v: builtin("float", v)))
 

@@ -53,8 +53,9 @@ class Engine:
         self._local = threading.local()
         self._sql: dict[tuple, tuple[exp.Expression, str]] = {}  # compiled queries (and as run), by model and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
-        self._tables: set[str] = set()  # lookup tables made from compiled queries' VALUES
+        self._tables: dict[tuple, str] = {}  # lookup tables made from compiled queries' VALUES, by model and index
         self._schemas: dict[tuple, bytes] = {}  # instance_columns' names and types → their table's schema key
+        self._inline: dict[tuple, Evaluation] = {}  # by model, instance_columns' names and settings
         self._lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -107,7 +108,13 @@ class Engine:
         _check_model(function, served)
         columns = instance_columns(served, instances) if len(instances) < self.columns_from else None
         if columns is not None:
-            evaluation = self._evaluation(served, self._columns_schema(columns), settings)
+            # The fields' names decide their types (each is an input column of the model): no schema to build.
+            key = served.identity, columns.names, _settings_key(settings)
+            evaluation = self._inline.get(key)
+            if evaluation is None:
+                evaluation = self._evaluation(served, self._columns_schema(columns), settings)
+                if evaluation is not None and len(self._inline) < _CACHED_QUERIES:
+                    self._inline[key] = evaluation
             return (None if evaluation is None else evaluation.run_json_checked(columns.values)), instances
         table = _table_of(served, instances)
         evaluation = self._evaluation(served, _schema_key(table.schema), settings)
@@ -232,12 +239,13 @@ class Engine:
         query = query.copy()
         with self._lock:
             for index, values in enumerate(list(query.find_all(exp.Values))):
-                name = f"__toolkit_lookup_{served.name.casefold()}_{served.version}_{index}"
-                if name not in self._tables:
+                name = self._tables.get((served.identity, index))
+                if name is None:
+                    name = f"__toolkit_lookup_{len(self._tables)}"
                     table = exp.Create(this=exp.to_table(name), kind="TABLE", replace=True,
                                        expression=exp.select("*").from_(values.copy()))
                     cursor.execute(render(table))
-                    self._tables.add(name)
+                    self._tables[(served.identity, index)] = name
                 values.replace(exp.Table(this=exp.to_identifier(name), alias=values.args.get("alias")))
         return query
 
@@ -248,7 +256,11 @@ def _schema_key(schema: pa.Schema) -> bytes:
 
 
 def _check_key(served: ServedModel, schema: bytes, settings: dict[str, Any]) -> tuple:
-    return served.name, served.version, schema, tuple(sorted((k, repr(v)) for k, v in settings.items()))
+    return *served.identity, schema, _settings_key(settings)
+
+
+def _settings_key(settings: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in settings.items()))
 
 
 def _check_model(function: str, served: ServedModel) -> None:
@@ -267,7 +279,7 @@ def _table_of(served: ServedModel, instances: Sequence[Mapping[str, Any]]) -> pa
 
 
 def _sql_key(served: ServedModel, checked: dict[str, Any]) -> tuple:
-    return served.name, served.version, tuple(sorted(checked.items()))
+    return *served.identity, tuple(sorted(checked.items()))
 
 
 def _in_process(trained, table: pa.Table, raw: dict[str, Any]) -> pa.Table:

@@ -61,6 +61,12 @@ class ServedModel:
     def version(self) -> int:
         return self.trained.version or 0
 
+    @property
+    def identity(self) -> tuple[str, int, datetime]:
+        """What tells this model version from any other, also from one of the same name and number trained after a
+        DROP MODEL (which numbers versions from 1 again): the name as given, the version and when it was trained."""
+        return self.trained.name, self.version, self.trained.created_at
+
 
 class OlderVersions:
     """The snapshot's other stored versions, loaded on demand from its in-memory copy of the store (not the
