@@ -14,13 +14,14 @@ import duckdb
 import pyarrow as pa
 import pytest
 from ml_data import connect
+from sqlglot import exp
 from test_serve import MODELS, _train
 
 from toolkit.ml.store.versions import load_model, load_prediction
 from toolkit.serve.evaluate import Unsupported, build_program, run_checked, run_json_checked
 from toolkit.serve.evaluate_columns import build_column_program
 from toolkit.serve.evaluate_types import Fallback
-from toolkit.serve.predictor import INPUT
+from toolkit.serve.predictor import INPUT, Engine
 from toolkit.serve.request import jsonable
 from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME, install
@@ -200,3 +201,21 @@ def test_a_query_with_what_the_evaluator_lacks_is_left_to_duckdb():
     with pytest.raises(Unsupported, match="function"):
         build_program(parse(f'SELECT *, my_udf(x) AS y FROM (SELECT * FROM "{INPUT}")'),
                       pa.schema([("x", pa.float64())]), INPUT)
+
+
+def test_a_query_nested_too_deeply_for_python_is_left_to_duckdb():
+    """A sum of 200 terms is generated code; one of 2,000 is too deep for Python and DuckDB runs it."""
+    schema = pa.schema([("x", pa.float64())])
+    for depth, generated in ((200, True), (2_000, False)):
+        total = exp.column("x", table=INPUT)
+        for index in range(depth):
+            total = exp.Add(this=total, expression=exp.Literal.number(f"{index}.5e0"))
+        query = exp.select("*", exp.alias_(total, "y")).from_(exp.to_table(INPUT))
+        program = Engine()._program(("deep", depth), query, schema)
+        assert (program is not None) == generated
+        if generated:
+            assert program.rows.generated is not None
+            expected = 1.0
+            for index in range(depth):
+                expected += index + 0.5
+            assert program.run_checked(pa.table({"x": [1.0]}))[1] == [(1.0, expected)]

@@ -213,7 +213,7 @@ class Engine:
             return self._programs[key]
         try:
             program: Evaluation | None = build_evaluation(parse(render(query)), schema, INPUT, self.columns_from)
-        except Unsupported:
+        except (Unsupported, RecursionError):  # RecursionError: nested too deeply for Python (DuckDB runs it)
             program = None
         if len(self._programs) < _CACHED_QUERIES:
             self._programs[key] = program
