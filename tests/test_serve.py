@@ -21,8 +21,7 @@ from toolkit.ml.store.lifecycle import drop_model
 from toolkit.ml.store.versions import save_model
 from toolkit.ml.training.train import train_model
 from toolkit.serve.app import ServeOptions, create_app
-from toolkit.serve.evaluate_columns import COLUMNS_FROM
-from toolkit.serve.predictor import INLINE_INSTANCES
+from toolkit.serve.predictor import INLINE_INSTANCES, Engine
 from toolkit.serve.request import jsonable
 from toolkit.sql.dialect import DIALECT
 
@@ -119,25 +118,28 @@ def test_predict_answers_what_ml_predict_returns(warehouse, client, name):
     if programs:  # a compiled prediction is row by row: one row alone gets its bits from the batch
         one = client.post(f"/v1/models/{name}:predict", json={"instances": sent[:1]})
         _same(one.json()["predictions"], expected[:1], columns)
-        # Enough instances for the column-wise evaluator: the same bits again.
+        # Column-wise (an engine evaluating column-wise from 2 instances): the same bits again.
         assert all(engine._programs[key].columns is not None for key in programs)
-        repeats = COLUMNS_FROM // len(sent) + 1
-        many = client.post(f"/v1/models/{name}:predict", json={"instances": sent * repeats})
-        _same(many.json()["predictions"], expected * repeats, columns)
+        columnwise, served = type(engine)(columns_from=2), client.app.state.server.snapshot.find(name)
+        for _ in range(2):  # in DuckDB, then column-wise
+            _same(columnwise.run("PREDICT", served, sent, {}), expected, columns)
+        assert [p.columns is not None for p in columnwise._programs.values()] == [True]
 
 
 @pytest.mark.parametrize("name", ["binary", "kmeans", "linear"])
 def test_the_event_loop_answers_what_the_worker_threads_answer(warehouse, client, name):
     """Once a model, input schema and settings have been seen, Engine.begin answers at once (row-wise from the
-    instances' Python values below COLUMNS_FROM, column-wise from their Arrow table above), as DuckDB would."""
+    instances' Python values below `columns_from`, column-wise from their Arrow table above), as DuckDB would."""
     sent = instances(warehouse, MODELS[name][4])
     assert client.post(f"/v1/models/{name}:predict", json={"instances": sent}).status_code == 200
-    engine, served = client.app.state.server.engine, client.app.state.server.snapshot.find(name)
-    duckdb_engine = type(engine)(evaluate=False)
-    for batch in (sent[:1], sent, sent * (COLUMNS_FROM // len(sent) + 1)):
+    served = client.app.state.server.snapshot.find(name)
+    engine, duckdb_engine = type(client.app.state.server.engine)(columns_from=len(sent)), Engine(evaluate=False)
+    assert engine.begin("PREDICT", served, sent, {})[0] is None  # nothing seen yet: DuckDB, in a worker thread
+    engine.answer("PREDICT", served, sent, {})
+    for batch in (sent[:1], sent[:-1], sent, sent * 3):
         answered, passed_on = engine.begin("PREDICT", served, batch, {})
         assert answered is not None and answered == duckdb_engine.run("PREDICT", served, batch, {})
-        assert not isinstance(passed_on, pa.Table) if len(batch) < COLUMNS_FROM else isinstance(passed_on, pa.Table)
+        assert not isinstance(passed_on, pa.Table) if len(batch) < len(sent) else isinstance(passed_on, pa.Table)
     # another version, :explain, or more than INLINE_INSTANCES instances: the worker threads answer
     assert engine.begin("PREDICT", served, sent, {"version": 2}) == (None, sent)
     assert engine.begin("EXPLAIN_PREDICT", served, sent, {}) == (None, sent)

@@ -194,10 +194,10 @@ def _take(column: Col, kind: Any, rows: np.ndarray) -> Col:
     return Col(column.values[safe], None if valid.all() else valid)
 
 
-COLUMNS_FROM = 16
-"""Requests of at least this many rows are evaluated column-wise: below it the row-wise evaluator is as fast or
-faster (numpy's cost per call outweighs a few rows). Measured through Engine.run on the example's models: the two
-cross at about 16 rows for flight_delay and 10 for route_clusters (benchmarks/README.md)."""
+COLUMNS_FROM = 128
+"""Requests of at least this many rows are evaluated column-wise: below it the row-wise evaluator's generated
+function is as fast or faster (numpy's cost per call outweighs its cost per row). Measured on the example's models:
+the two cross at about 150 rows for route_clusters and 300 for flight_delay (benchmarks/README.md)."""
 
 
 @dataclass(frozen=True)
