@@ -173,6 +173,8 @@ def test_python_evaluation_is_duckdb_bit_for_bit(store, name):
                         else _duckdb_rows(oracle, sql, edge.slice(index, 1)))
             assert expected is not None, f"edge row {index}: DuckDB fails, the evaluator answers {got}"
             _assert_same(got, expected, f"edge row {index}")
+            assert _bits(run_json_checked(program, edge.slice(index, 1))) == _bits(
+                [{k: jsonable(v) for k, v in zip(expected[0], row)} for row in expected[1]]), f"edge row {index}"
             compared += 1
         assert compared >= edge.num_rows // 2, f"{compared} of {edge.num_rows} edge rows evaluated"
         columns = build_column_program(parse(sql), table.schema, INPUT)  # column-wise: the same bits

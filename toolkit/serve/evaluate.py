@@ -32,6 +32,7 @@ from toolkit.serve.evaluate_code import (
     call,
     constant,
     fresh,
+    held,
     if_else,
     is_none,
     load,
@@ -135,15 +136,26 @@ def build_program(query: exp.Expression, schema: pa.Schema, input_table: str) ->
     return Program(names, tuple(layers), tuple(scope.columns), input_keys, generated, generated_json)
 
 
-def _json_code(value: ast.Name, kind: Any, context: Context) -> ast.expr:
+def _json_code(value: ast.expr, kind: Any, context: Context) -> ast.expr:
     """jsonable(value) for a value of this kind: texts, integers and booleans as they are, a double unless NaN or
-    infinite, anything else through jsonable."""
+    infinite, lists and structs item by item, anything else through jsonable."""
     if kind in (TEXT, BOOL, INT, SMALL, HUGE, NULL):
         return value
+    first, again = held(value)
     if kind in (DOUBLE, FLOAT):
-        finite = ast.BoolOp(op=ast.Or(), values=[is_none(value), call(context.ref(math.isfinite), value)])
-        return if_else(finite, value, constant(None))
-    return call(context.ref(jsonable), value)
+        finite = ast.BoolOp(op=ast.Or(), values=[is_none(first), call(context.ref(math.isfinite), again)])
+        return if_else(finite, again, constant(None))
+    if isinstance(kind, tuple) and kind[0] == "LIST":
+        item = fresh("_e")
+        items = ast.ListComp(elt=_json_code(load(item), kind[1], context), generators=[ast.comprehension(
+            target=ast.Name(id=item, ctx=ast.Store()), iter=again, ifs=[], is_async=0)])
+        return if_else(is_none(first), constant(None), items)
+    if isinstance(kind, tuple) and kind[0] == "STRUCT":
+        fields = ast.Dict(keys=[constant(name) for name, _ in kind[1]],
+                          values=[_json_code(ast.Subscript(value=again, slice=constant(name), ctx=ast.Load()),
+                                             field_kind, context) for name, field_kind in kind[1]])
+        return if_else(is_none(first), constant(None), fields)
+    return call(context.ref(jsonable), again)
 
 
 def select_chain(query: exp.Expression, input_table: str) -> list[exp.Select]:

@@ -65,7 +65,7 @@ def fresh(prefix: str) -> str:
     return f"{prefix}{next(_TEMPORARIES)}"
 
 
-def _held(code: ast.expr) -> tuple[ast.expr, ast.expr]:
+def held(code: ast.expr) -> tuple[ast.expr, ast.expr]:
     """The code as it is evaluated first (a name or constant as is, else assigned to a temporary) and as it is read
     again afterwards."""
     if isinstance(code, (ast.Name, ast.Constant)):
@@ -81,7 +81,7 @@ def strict(codes: Sequence[Code], build: Callable[..., ast.expr]) -> Code:
         return None
     tests, operands = [], []
     for code in codes:
-        first, again = _held(code)
+        first, again = held(code)
         operands.append(again)
         if not (isinstance(code, ast.Constant) and code.value is not None):
             tests.append(is_none(first))
@@ -100,7 +100,7 @@ def first_present(codes: Sequence[Code]) -> Code:
         return None
     result = codes[-1]
     for code in reversed(codes[:-1]):
-        first, again = _held(code)
+        first, again = held(code)
         result = if_else(compare(first, ast.IsNot(), ast.Constant(value=None)), again, result)
     return result
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from functools import cmp_to_key
 from typing import Any
 
 from sqlglot import exp
@@ -91,6 +90,18 @@ def list_sort_order(a: Any, b: Any) -> int:
     return duckdb_order(a, b)
 
 
+def _value_key(value: Any) -> tuple:
+    """A number's or text's place in list_sort_order as a sort key: values in order, then NaN, then NULL."""
+    if value is None:
+        return (2,)
+    return (1,) if value != value else (0, value)
+
+
+def _struct_key(value: dict[str, Any] | None) -> tuple:
+    """A STRUCT's place in list_sort_order: field by field, a NULL STRUCT last."""
+    return (1,) if value is None else (0, *map(_value_key, value.values()))
+
+
 def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
     if node.expression is not None:
         raise Unsupported("list_sort with a sort order")
@@ -102,7 +113,9 @@ def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
                                              and all(k in NUMERIC + (TEXT,) for _, k in element[1]))
     if not simple:
         raise Unsupported(f"list_sort of {element}")
-    fn, key = inner.fn, cmp_to_key(list_sort_order)
+    # The order of list_sort_order as a key computed once per item, not a comparison per pair (the same order: two
+    # keys are equal exactly when the comparison gives 0, and sorted() is stable).
+    fn, key = inner.fn, _struct_key if isinstance(element, tuple) else _value_key
     return Node(lambda row: None if (v := fn(row)) is None else sorted(v, key=key), inner.kind,
                 code=strict([inner.code], lambda v: call(ast.Name("sorted", ast.Load()), v, key=context.ref(key))))
 
