@@ -18,7 +18,11 @@ between runs: alternating gives each server the same share of it).
 `--load wrk` generates the load with wrk (a C load generator: `apt-get install wrk`) instead of Python threads,
 `--seconds` per level after a one-second warm-up (every worker's first request of an input schema runs DuckDB):
 the Python clients cost more CPU than the server they measure, and on two shared cores they set the latency.
-wrk's connections send the same bodies in turn; its percentiles come from its own latency histogram."""
+wrk's connections send the same bodies in turn; its percentiles come from its own latency histogram.
+
+`--reloads N` (toolkit serve only) asks the server to reload the model store (`POST /v1/admin:reload`) N times
+during each level, evenly spaced, and prints how many reloads answered 200: the load's failed requests then count
+the requests that failed across the swaps."""
 
 from __future__ import annotations
 
@@ -172,6 +176,30 @@ def load_wrk(port: int, path: str, bodies: list[bytes], clients: int, seconds: i
             "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "failed": failed}
 
 
+class Reloads:
+    """`count` reloads of the store (POST /v1/admin:reload) spread over `seconds`, on a thread of their own."""
+
+    def __init__(self, port: int, count: int, seconds: float) -> None:
+        self.answered: list[int] = []
+        self._thread = threading.Thread(target=self._run, args=(port, count, seconds), daemon=True)
+        self._thread.start()
+
+    def _run(self, port: int, count: int, seconds: float) -> None:
+        for index in range(count):
+            time.sleep(seconds / (count + 1))
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection.request("POST", "/v1/admin:reload")
+            response = connection.getresponse()
+            response.read()
+            self.answered.append(response.status)
+            connection.close()
+
+    def finish(self) -> str:
+        """`ok/asked` once every reload has answered."""
+        self._thread.join()
+        return f"{self.answered.count(200)}/{len(self.answered)}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", default="warehouse.duckdb")
@@ -184,6 +212,7 @@ def main() -> None:
     parser.add_argument("--load", choices=["threads", "wrk"], default="threads",
                         help="the load generator: Python threads (bounded by --requests) or wrk (by --seconds)")
     parser.add_argument("--seconds", type=int, default=5, help="with --load wrk: seconds per level")
+    parser.add_argument("--reloads", type=int, default=0, help="toolkit serve: reload the store this often a level")
     arguments = parser.parse_args()
     if arguments.load == "wrk" and shutil.which("wrk") is None:
         raise SystemExit("--load wrk: wrk is not installed (apt-get install wrk)")
@@ -236,6 +265,8 @@ def main() -> None:
                 load_wrk(port, path, singles, max(c for _, c in levels), 1)  # warms every worker up
             for size, clients in levels:
                 bodies = singles if size == 1 else batches
+                reloads = Reloads(port, arguments.reloads, arguments.seconds) if name.startswith("toolkit") and \
+                    arguments.reloads else None
                 if arguments.load == "wrk":
                     result = load_wrk(port, path, bodies, clients, arguments.seconds)
                 else:
@@ -243,7 +274,7 @@ def main() -> None:
                     result = load(port, path, bodies, clients, max(total, clients))
                 print(f"{label:24} {size:>9} {clients:>7} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} "
                       f"{result['requests_per_s']:>8.0f} {result['requests_per_s'] * size:>8.0f} "
-                      f"{result['failed']:>6}")
+                      f"{result['failed']:>6}" + (f"  reloads {reloads.finish()}" if reloads else ""))
         finally:
             process.terminate()
             process.wait(timeout=30)
