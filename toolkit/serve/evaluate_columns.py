@@ -194,10 +194,10 @@ def _take(column: Col, kind: Any, rows: np.ndarray) -> Col:
     return Col(column.values[safe], None if valid.all() else valid)
 
 
-COLUMNS_FROM = 128
+COLUMNS_FROM = 512
 """Requests of at least this many rows are evaluated column-wise: below it the row-wise evaluator's generated
 function is as fast or faster (numpy's cost per call outweighs its cost per row). Measured on the example's models:
-the two cross at about 150 rows for route_clusters and 300 for flight_delay (benchmarks/README.md)."""
+the two cross at about 700 rows for flight_delay and beyond 1,000 for route_clusters (benchmarks/README.md)."""
 
 
 @dataclass(frozen=True)
