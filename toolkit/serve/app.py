@@ -144,6 +144,8 @@ def create_app(options: ServeOptions) -> Starlette:
                 if rows is None:  # in anyio's worker threads: a slow prediction never holds up the event loop
                     served, rows = await run_in_threadpool(engine.answer, function, served, instances, parameters)
                 version = str(served.version)
+                # orjson: a 100-instance answer in a tenth of the standard library's time, floats in their shortest
+                # round-trip form as `json` writes them (requests hold no integer beyond 64 bits: parsing refuses one)
                 content = orjson.dumps({"predictions": rows, "model": served.name, "modelVersionId": version})
                 status = 200
                 headers = [(b"x-model-version", version.encode("latin-1")),
@@ -282,7 +284,7 @@ async def _body(headers: list[tuple[bytes, bytes]], receive: Receive, limit: int
                     raise RequestError(413, f"the body is over {limit} bytes", "body", hint="send fewer instances")
                 chunks.append(chunk)
             if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return b"".join(chunks)
         elif kind == "http.disconnect":
             raise RequestError(400, "the client closed the connection before sending the whole body", "body")
 
