@@ -334,6 +334,110 @@ def test_the_server_keeps_answering_and_counts_errors(warehouse, client):
     assert client.get("/healthz").json()["status"] == "ok"
 
 
+# --- the prediction endpoints as ASGI messages --------------------------------------------------------------------
+def _exchange(app, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]] | None = None,
+              method: str = "POST", root_path: str = "", disconnect: bool = False) -> tuple[int, list, bytes]:
+    """The status, headers and body the application sends for a request whose body comes in `chunks` (then the
+    client leaves, with `disconnect`), driven as uvicorn drives it."""
+    import asyncio
+
+    if headers is None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(b"".join(chunks))).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": root_path + path, "raw_path": (root_path + path).encode(), "query_string": b"",
+             "root_path": root_path, "headers": [(b"host", b"127.0.0.1"), *headers], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+    messages = [{"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1 or disconnect}
+                for index, chunk in enumerate(chunks)]
+    messages.append({"type": "http.disconnect"})
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    return sent[0]["status"], sent[0]["headers"], sent[1]["body"]
+
+
+GOOD = json.dumps({"instances": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+                                 {"sepal_length": 6.7, "sepal_width": 3, "petal_length": 5.2, "petal_width": 2.3}]})
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/models/binary:predict", GOOD), ("/v1/models/BINARY:explain", GOOD), ("/v1/models/binary:predict", "{"),
+    ("/v1/models/binari:predict", GOOD), ("/v1/models/binary:guess", GOOD), ("/v1/models/binary:", GOOD),
+    ("/v1/models/only_t:predict", GOOD), ("/v1/models/binary:predict", '{"instances": [{"sepal_length": 1}]}'),
+])
+def test_predictions_are_answered_as_starlettes_responses_would_be(client, path, body):
+    """Before routing (POST), or through Starlette's routing (below a root path): the same messages, the headers
+    and bodies Starlette's Response and JSONResponse make."""
+    from starlette.responses import JSONResponse, Response
+
+    app = client.app
+    for _ in range(2):  # the second time from the evaluator's and the instance readings' caches
+        status, headers, content = _exchange(app, path, [body.encode()])
+        assert _exchange(app, path, [body.encode()], root_path="/serving") == (status, headers, content)
+        answer = json.loads(content)
+        if status == 200:
+            version = str(answer["modelVersionId"])
+            assert headers == Response(content, media_type="application/json",
+                                       headers={"x-model-version": version}).raw_headers
+        else:
+            expected = JSONResponse(answer, status_code=status)
+            assert (headers, content) == (expected.raw_headers, expected.body) and answer["error"]["code"] == status
+    assert client.post(path, content=body).content == content
+
+
+def test_the_body_is_read_chunk_by_chunk_within_its_limit(client):
+    """A body in pieces answers as in one; its size is checked as it comes when no length is declared; a client
+    leaving before the whole body is a 400. Every outcome is counted."""
+    app = client.app
+    whole = _exchange(app, "/v1/models/binary:predict", [GOOD.encode()])
+    assert whole[0] == 200
+    pieces = [GOOD[i:i + 7].encode() for i in range(0, len(GOOD), 7)] + [b""]
+    assert _exchange(app, "/v1/models/binary:predict", pieces, headers=[]) == whole
+    before = _metric(client, 'toolkit_requests_total{model="binary",endpoint="predict",code="413"}')
+    big = [b'{"instances": [{"pad": "' + b"x" * 15_000, b"x" * 15_000 + b'"}]}']  # the limit is 20,000 bytes
+    status, _, content = _exchange(app, "/v1/models/binary:predict", big, headers=[])
+    assert status == 413 and json.loads(content)["error"]["message"] == "the body is over 20000 bytes"
+    declared = _exchange(app, "/v1/models/binary:predict", [b"{}"], headers=[(b"content-length", b"30000")])
+    assert declared[0] == 413 and "the body has 30000 bytes" in json.loads(declared[2])["error"]["message"]
+    after = _metric(client, 'toolkit_requests_total{model="binary",endpoint="predict",code="413"}')
+    assert after - before == 2
+    status, _, content = _exchange(app, "/v1/models/binary:predict", [GOOD[:20].encode()], disconnect=True)
+    assert status == 400 and json.loads(content)["error"] == {
+        "code": 400, "message": "the client closed the connection before sending the whole body", "field": "body"}
+
+
+def test_get_describes_a_model_and_other_methods_are_refused(client):
+    assert client.get("/v1/models/binary").json()["name"] == "binary"
+    assert client.post("/v1/models/binary").status_code == 405
+    assert client.put("/v1/models/binary:predict", json={}).status_code == 405
+    refused = client.get("/v1/models/binary:predict")  # a GET of a method: its empty body is no request
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "body"
+    assert client.post("/v1/models/binary:predict/more", content=GOOD).status_code == 404
+
+
+def test_a_bug_answering_a_prediction_is_a_500_and_is_raised(small_warehouse):
+    app = create_app(ServeOptions(small_warehouse))
+
+    def broken(*arguments):
+        raise ZeroDivisionError("a bug")
+
+    app.state.server.engine.begin = broken
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/models/linear_d:predict", json={"instances": [{"age": 1}]})
+        assert response.status_code == 500
+        assert response.json() == {"error": {"code": 500, "message": "internal error: ZeroDivisionError"}}
+        assert client.get("/healthz").status_code == 200
+    with TestClient(app) as client, pytest.raises(ZeroDivisionError):
+        client.post("/v1/models/linear_d:predict", json={"instances": [{"age": 1}]})
+
+
 # --- reading the store without holding the warehouse, and reloading it ------------------------------------------
 ROWS = "SELECT * EXCLUDE (target) FROM diabetes WHERE rowid % 50 = 0"
 

@@ -90,11 +90,24 @@ VALUES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max
                    st.text(max_size=4), st.sampled_from(["\ud800", "été", "2024-02-29", "JFK"]))
 
 
+def _model(columns) -> SimpleNamespace:
+    return SimpleNamespace(name="m", inputs=tuple(InputColumn(*column) for column in columns))
+
+
+# Models that request after request see: instance_columns reads their fields as it read them the first time.
+SEEN = [_model(columns) for columns in (COLUMNS[:-1], COLUMNS[2:5], COLUMNS[7:9], COLUMNS[9:], COLUMNS[:1])]
+
+
 @st.composite
-def requests(draw):
-    """A model of some of COLUMNS and instances: mostly well-typed values, now and then anything."""
-    chosen = draw(st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=5, unique=True))
-    served = SimpleNamespace(name="m", inputs=tuple(InputColumn(*column) for column in chosen))
+def requests(draw, models=None):
+    """A model of some of COLUMNS (or one of `models`) and instances: mostly well-typed values, now and then
+    anything."""
+    if models is None:
+        chosen = draw(st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=5, unique=True))
+        served = _model(chosen)
+    else:
+        served = draw(st.sampled_from(models))
+        chosen = [(c.name, c.duckdb_type, c.arrow_type) for c in served.inputs]
     typical = {pa.float64(): st.one_of(st.floats(allow_nan=False), st.integers()), pa.string(): st.text(max_size=4),
                pa.bool_(): st.booleans(), pa.date32(): st.just("2024-02-29")}
     for arrow_type in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32(), pa.uint64()):
@@ -132,7 +145,17 @@ def _read(read, served, instances):
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests())
 def test_instances_read_without_arrow_are_what_the_arrow_table_holds(request):
-    served, instances = request
+    _same_as_the_table(*request)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests(SEEN))
+def test_instances_of_the_same_fields_again_are_what_the_arrow_table_holds(request):
+    """The same models and field names again and again (readings made once), one instance or several."""
+    _same_as_the_table(*request)
+
+
+def _same_as_the_table(served, instances) -> None:
     fast = _read(instance_columns, served, instances)
     table = _read(instances_table, served, instances)
     if fast[0] == "error":  # a field name instance_columns checks as instances_table does
@@ -159,6 +182,23 @@ def test_instances_of_the_usual_kinds_are_read_without_arrow():
     assert instance_columns(served, [{**instance, "note": 1}]) is None
     assert instance_columns(served, [instance, dict(reversed(list(instance.items())))]) is not None
     assert instance_columns(served, [instance, {**instance, "note": 1}]) is None
+
+
+def test_a_reading_is_of_one_model_and_field_names_and_errors_are_not_kept():
+    whole, real = _model([("x", "BIGINT", pa.int64())]), _model([("x", "DOUBLE", pa.float64())])
+    for _ in range(2):
+        assert instance_columns(whole, [{"x": 2}]).values == [[2]]
+        assert _exact(instance_columns(real, [{"x": 2}]).values) == _exact([[2.0]])
+        assert instance_columns(whole, [{"X": 2.5}]) is None and instance_columns(whole, [{"x": 2**63}]) is None
+        assert instance_columns(whole, [{"x": 2**63 - 1}]).values == [[2**63 - 1]]
+        for wrong, field in (({"y": 1}, "instances[0].x"), ({"x": 1, "X": 2}, "instances[0].X"),
+                             ({"x": 1, " ": 2}, "instances[0]")):
+            with pytest.raises(RequestError) as raised:
+                instance_columns(whole, [wrong])
+            assert raised.value.field == field
+    text = _model([("t", "VARCHAR", pa.string())])
+    assert instance_columns(text, [{"t": "été"}]).values == [["été"]]
+    assert instance_columns(text, [{"t": "\ud800"}]) is None
 
 
 def test_the_server_parses_http_in_c_on_libuv():

@@ -160,21 +160,73 @@ def instance_columns(served: ServedModel, instances: Sequence[Mapping[str, Any]]
     (integers, DOUBLE, VARCHAR, BOOLEAN), and every value fits its column; else None: instances_table reads them
     (and names what is wrong). Field names are checked as instances_table checks them."""
     first = instances[0]
-    keys = first.keys()
-    if not all(instance.keys() == keys for instance in instances):
-        return None
-    inputs = {column.name.casefold(): column for column in served.inputs}
-    fields = _fields(served, first, 0)
-    types, columns = [], []
-    for lowered, key in fields.items():
-        column = inputs.get(lowered)
-        read = _PYTHON_READERS.get(column.arrow_type) if column is not None else None
-        values = read([instance[key] for instance in instances]) if read is not None else None
-        if values is None:
+    if len(instances) > 1:
+        keys = first.keys()
+        if not all(instance.keys() == keys for instance in instances):
             return None
+    reading = _field_reading(served, first)
+    if reading.columns is None:
+        return None
+    columns: list[list[Any]] = []
+    if len(instances) == 1:  # the usual online request: each value checked on its own, read as it comes
+        for name, kind, low, high, read in reading.columns:
+            value = first[name]
+            if value is None or (type(value) is kind and (low is None or low <= value <= high)
+                                 and (kind is not str or value.isascii())):
+                columns.append([value])
+                continue
+            values = read([value])
+            if values is None:
+                return None
+            columns.append(values)
+    else:
+        for name, _, _, _, read in reading.columns:
+            values = read([instance[name] for instance in instances])
+            if values is None:
+                return None
+            columns.append(values)
+    return InstanceColumns(reading.names, reading.types, columns)
+
+
+class _Reading(NamedTuple):
+    """How instance_columns reads instances of one model with the same field names (in the same order)."""
+
+    inputs: tuple[InputColumn, ...]  # the model's input columns, held while the key holds their id
+    names: tuple[str, ...]
+    types: tuple[pa.DataType, ...]
+    # Per field: its name as given, the Python type its values are read as they come (with an integer type's
+    # bounds), and the column's reader (which converts the other values, or says they do not fit); None: some field
+    # is no input column, or one of a type Arrow reads.
+    columns: tuple[tuple[str, type, int | None, int | None, Callable[[list[Any]], list[Any] | None]], ...] | None
+
+
+_READINGS: dict[tuple[int, tuple[str, ...]], _Reading] = {}  # by id(served.inputs) and the field names as given
+_CACHED_READINGS = 1_024  # a client sending ever other field names refills it
+
+
+def _field_reading(served: ServedModel, instance: Mapping[str, Any]) -> _Reading:
+    """The reading of instances with this instance's field names, made (and the names checked) once."""
+    inputs = served.inputs
+    key = (id(inputs), tuple(instance))
+    reading = _READINGS.get(key)
+    if reading is not None and reading.inputs is inputs:
+        return reading
+    fields = _fields(served, instance, 0)  # raises RequestError: nothing is kept
+    by_name = {column.name.casefold(): column for column in inputs}
+    types, columns = [], []
+    for lowered, name in fields.items():
+        column = by_name.get(lowered)
+        read = _PYTHON_READERS.get(column.arrow_type) if column is not None else None
+        if read is None:
+            columns = None
+            break
         types.append(column.arrow_type)
-        columns.append(values)
-    return InstanceColumns(tuple(fields.values()), tuple(types), columns)
+        columns.append((name, *_AS_THEY_COME[column.arrow_type], read))
+    reading = _Reading(inputs, tuple(fields.values()), tuple(types), None if columns is None else tuple(columns))
+    if len(_READINGS) >= _CACHED_READINGS:
+        _READINGS.clear()
+    _READINGS[key] = reading
+    return reading
 
 
 def _integers(low: int, high: int) -> Callable[[list[Any]], list[Any] | None]:
@@ -217,17 +269,25 @@ def _booleans(values: list[Any]) -> list[Any] | None:
     return values if set(map(type, values)) <= _AS_IS["boolean"] else None
 
 
-def _integer_range(arrow_type: pa.DataType) -> tuple[pa.DataType, Callable[[list[Any]], list[Any] | None]]:
+def _bounds(arrow_type: pa.DataType) -> tuple[int, int]:
     bits = arrow_type.bit_width
-    signed = pa.types.is_signed_integer(arrow_type)
-    return arrow_type, _integers(-(1 << (bits - 1)) if signed else 0, (1 << (bits - 1 if signed else bits)) - 1)
+    if pa.types.is_signed_integer(arrow_type):
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
 
 
+_INTEGER_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64())
 # The column types whose JSON values are read without Arrow, to the values Arrow's to_pylist would give back.
 _PYTHON_READERS: dict[pa.DataType, Callable[[list[Any]], list[Any] | None]] = {
-    **dict(_integer_range(t) for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(),
-                                        pa.uint32(), pa.uint64())),
+    **{t: _integers(*_bounds(t)) for t in _INTEGER_TYPES},
     pa.float64(): _doubles, pa.string(): _texts, pa.large_string(): _texts, pa.bool_(): _booleans,
+}
+# Per column type of _PYTHON_READERS: the Python type of the values its reader gives back unchanged (null too; an
+# integer within the bounds, text when ASCII), which a one-instance request checks one value at a time.
+_AS_THEY_COME: dict[pa.DataType, tuple[type, int | None, int | None]] = {
+    **{t: (int, *_bounds(t)) for t in _INTEGER_TYPES},
+    pa.float64(): (float, None, None), pa.string(): (str, None, None), pa.large_string(): (str, None, None),
+    pa.bool_(): (bool, None, None),
 }
 
 
