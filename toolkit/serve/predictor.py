@@ -101,15 +101,17 @@ class Engine:
         if (function != PREDICT or not self.evaluate or len(instances) > INLINE_INSTANCES or compiled is None
                 or not compiled.used_by_predict):
             return None, instances
-        version = asked_version(parameters)
-        if version is not None and version != served.version:
-            return None, instances
-        settings = _settings(served, parameters)
+        settings: dict[str, Any] = {}
+        if parameters:
+            version = asked_version(parameters)
+            if version is not None and version != served.version:
+                return None, instances
+            settings = _settings(served, parameters)
         _check_model(function, served)
         columns = instance_columns(served, instances) if len(instances) < self.columns_from else None
         if columns is not None:
             # The fields' names decide their types (each is an input column of the model): no schema to build.
-            key = served.identity, columns.names, _settings_key(settings)
+            key = served.identity, columns.names, _settings_key(settings) if settings else ()
             evaluation = self._inline.get(key)
             if evaluation is None:
                 evaluation = self._evaluation(served, self._columns_schema(columns), settings)
