@@ -7,9 +7,10 @@ expression node. Each node does what DuckDB does: the same IEEE operations in th
 than every number (https://duckdb.org/docs/stable/sql/data_types/numeric#nan-and-infinity), division by zero and
 overflow giving ±inf/NaN, `exp`/`ln`/`sqrt` from the C library (Python's math module calls the same libm), and
 FARM_FINGERPRINT with the toolkit's own implementation. Types are tracked statically so that a CASE mixing an
-integer and a DOUBLE branch answers a DOUBLE, as DuckDB does. Where every node also has its code (all of them but
-what a lookup or a closure holds are Python expressions), the program runs as one generated function instead of the
-closures (toolkit.serve.evaluate_code): the same operations, a few times faster.
+integer and a DOUBLE branch answers a DOUBLE, as DuckDB does. Each node also gives its code, the Python expression
+of what its closure computes, and the program runs as one generated function (toolkit.serve.evaluate_code): the
+same operations, several times faster. The closures run where Python will not compile that function, and for the
+nodes the column-wise evaluator evaluates row by row.
 
 Anything else — a node, function, cast or input type this module does not cover — raises Unsupported when the
 program is built, and the request runs in DuckDB; a value it will not decide (an integer result that DuckDB might

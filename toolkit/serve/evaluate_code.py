@@ -85,8 +85,6 @@ def strict(codes: Sequence[Code], build: Callable[..., ast.expr]) -> Code:
         operands.append(again)
         if not (isinstance(code, ast.Constant) and code.value is not None):
             tests.append(is_none(first))
-        elif first is not again:
-            raise AssertionError("a constant is never held")
     result = build(*operands)
     if not tests:
         return result
