@@ -23,6 +23,7 @@ from toolkit.serve.columns import (
     python_values,
 )
 from toolkit.serve.columns_numeric import to_double_node
+from toolkit.serve.evaluate_logic import case_of_constants
 from toolkit.serve.evaluate_types import (
     BOOL,
     DOUBLE,
@@ -212,23 +213,12 @@ def _case(node: exp.Case, sub: ColumnSub, kinds, context) -> ColumnNode:
 
 
 def _case_lookup(node: exp.Case, sub: ColumnSub, values: list[ColumnNode]) -> ColumnNode | None:
-    """`CASE WHEN x = 'a' THEN c1 WHEN x = 'b' THEN c2 … ELSE c END` of one text and constants (a category's
-    weight): one dictionary look-up per row instead of a comparison per branch; the first branch of a value wins,
-    and a NULL x matches none."""
-    subject = None
-    table: dict[str, Any] = {}
-    for branch, value in zip(node.args["ifs"], values):
-        condition = branch.this
-        if not (isinstance(condition, exp.EQ) and isinstance(condition.expression, exp.Literal)
-                and condition.expression.is_string and value.constant):
-            return None
-        if subject is None:
-            subject = condition.this
-        elif condition.this != subject:
-            return None
-        table.setdefault(condition.expression.this, value.value)
-    if subject is None or not values[-1].constant:
+    """A CASE of a text's constants (case_of_constants): one dictionary look-up per row instead of a comparison per
+    branch; a NULL x matches no branch."""
+    found = case_of_constants(node, [(v.constant, v.value) for v in values])
+    if found is None:
         return None
+    subject, table = found
     key = sub(subject)
     if key.kind != TEXT:
         return None

@@ -144,27 +144,36 @@ def _case(node: exp.Case, sub: Sub, kinds, context) -> Node:
     return Node(fn, kind, code=code)
 
 
-def _case_lookup(node: exp.Case, sub: Sub, values: list[Node], context: Context) -> ast.expr | None:
-    """`CASE WHEN x = 'a' THEN c1 WHEN x = 'b' THEN c2 … ELSE c END` of one text and constants (a category's
-    weight) as one dictionary look-up, `{'a': c1, 'b': c2, …}.get(x, c)`: the first branch of a value wins, and a
-    NULL x matches none (toolkit.serve.columns_logic does the same column-wise)."""
+def case_of_constants(node: exp.Case, constants: list[tuple[bool, Any]]) -> tuple[exp.Expression, dict] | None:
+    """`CASE WHEN x = 'a' THEN c1 WHEN x = 'b' THEN c2 … ELSE c END` of one expression and constants (a category's
+    weight): x and the table {'a': c1, 'b': c2, …}, where the first branch of a value wins; None for another CASE.
+    `constants`: whether each branch's value (the ELSE last) is a constant, and which."""
     subject, table = None, {}
-    for branch, value in zip(node.args["ifs"], values):
+    for branch, (constant, value) in zip(node.args["ifs"], constants):
         condition = branch.this
         if not (isinstance(condition, exp.EQ) and isinstance(condition.expression, exp.Literal)
-                and condition.expression.is_string and value.constant):
+                and condition.expression.is_string and constant):
             return None
         if subject is None:
             subject = condition.this
         elif condition.this != subject:
             return None
-        table.setdefault(condition.expression.this, value.fn({}))
-    if subject is None or not values[-1].constant:
+        table.setdefault(condition.expression.this, value)
+    if subject is None or not constants[-1][0]:
         return None
-    key = sub(subject)
+    return subject, table
+
+
+def _case_lookup(node: exp.Case, sub: Sub, values: list[Node], context: Context) -> ast.expr | None:
+    """A CASE of a text's constants (case_of_constants) as one dictionary look-up, `{'a': c1, …}.get(x, c)`: a NULL
+    x matches no branch (toolkit.serve.columns_logic does the same column-wise)."""
+    found = case_of_constants(node, [(v.constant, v.fn({}) if v.constant else None) for v in values])
+    if found is None:
+        return None
+    key = sub(found[0])
     if key.kind != TEXT or key.code is None:
         return None
-    return call(context.ref(table.get), key.code, values[-1].code)
+    return call(context.ref(found[1].get), key.code, values[-1].code)
 
 
 def _case_code(conditions: list[ast.expr | None], values: list[ast.expr | None]) -> ast.expr | None:
