@@ -164,7 +164,7 @@ def load_wrk(port: int, path: str, bodies: list[bytes], clients: int, seconds: i
     out = done.stdout
 
     def latency(percent: str) -> float:
-        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)[ \t]*$", out, re.M)  # wrk pads "2.83s "
         if found is None:  # no request finished within the level's seconds
             return float("nan")
         return float(found.group(1)) * _WRK_UNITS[found.group(2)]
