@@ -5,6 +5,7 @@ bit. The compiled models' queries are compared in tests/test_serve_evaluate.py."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pytest
 from test_serve_evaluate import _assert_same, _bits
 
-from toolkit.serve.evaluate import build_program, run_checked
+from toolkit.serve.evaluate import build_program, run_checked, run_json_checked
 from toolkit.serve.evaluate_columns import build_column_program, build_evaluation
 from toolkit.serve.evaluate_types import Fallback
 from toolkit.serve.predictor import INPUT
@@ -151,6 +152,19 @@ def test_column_wise_is_duckdb_and_row_wise_row_by_row(oracle, group):
     _assert_same(got, _duckdb(oracle, sql, batch), f"{group}, batch of {batch.num_rows}")
     as_json = [{k: jsonable(v) for k, v in zip(got[0], row)} for row in got[1]]  # the server's answer
     assert _bits(columns.run_json(batch)) == _bits(as_json)
+    # Row-wise, each row alone: the generated function, the closures and DuckDB give the same bits.
+    assert rows.generated is not None, "no generated function"
+    closures = dataclasses.replace(rows, generated=None, generated_json=None)
+    for index in range(table.num_rows):
+        row = table.slice(index, 1)
+        mine, theirs = run_checked(rows, row), run_checked(closures, row)
+        assert (mine is None) == (theirs is None), f"{group}, row {index}: one evaluator falls back, not the other"
+        if mine is None:
+            continue
+        assert _bits(list(mine[1][0])) == _bits(list(theirs[1][0])), f"{group}, row {index}: the two differ"
+        assert duckdb_rows[index] is not None, f"row {index}: DuckDB refuses it, the row-wise evaluator answers"
+        _assert_same(mine, duckdb_rows[index], f"{group}, row {index} row-wise")
+        assert _bits(run_json_checked(rows, row)) == _bits([{k: jsonable(v) for k, v in zip(mine[0], mine[1][0])}])
 
 
 def test_values_it_will_not_decide_go_to_the_row_wise_evaluator_then_duckdb():
