@@ -10,11 +10,14 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
+import uvloop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from uvicorn.loops.auto import auto_loop_factory
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from toolkit.serve.request import RequestError, _document, _not_json, instance_columns, instances_table
-from toolkit.serve.server import implementations
 from toolkit.serve.snapshot import InputColumn
 
 
@@ -202,4 +205,6 @@ def test_a_reading_is_of_one_model_and_field_names_and_errors_are_not_kept():
 
 
 def test_the_server_parses_http_in_c_on_libuv():
-    assert implementations() == {"http": "httptools", "loop": "uvloop"}
+    """uvicorn's `auto` HTTP protocol and event loop, which toolkit serve runs on, are httptools' and uvloop's."""
+    assert AutoHTTPProtocol is HttpToolsProtocol
+    assert auto_loop_factory() is uvloop.new_event_loop

@@ -10,7 +10,6 @@ a JSON body `{"error": {"code", "message", "field", "hint"}}`; a request's failu
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 import time
@@ -150,9 +149,9 @@ def create_app(options: ServeOptions) -> Starlette:
                 status = 200
                 headers = [(b"x-model-version", version.encode("latin-1")),
                            (b"content-length", str(len(content)).encode("latin-1")), _JSON_TYPE]
-            except RequestError as error:
-                status, content = error.status, _error_json(error)
-                headers = [(b"content-length", str(len(content)).encode("latin-1")), _JSON_TYPE]
+            except RequestError as error:  # as the other endpoints answer errors: a JSONResponse's body and headers
+                response = _error(error)
+                status, content, headers = response.status_code, response.body, response.raw_headers
             server.metrics.observe(label, verb or "describe", status, time.perf_counter() - started)
             response_started = True
             await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -291,11 +290,6 @@ async def _body(headers: list[tuple[bytes, bytes]], receive: Receive, limit: int
 
 _MODELS = "/v1/models/"
 _JSON_TYPE = (b"content-type", b"application/json")
-
-
-def _error_json(error: RequestError) -> bytes:
-    """An error's body as JSONResponse renders it (the other endpoints' errors are JSONResponses)."""
-    return json.dumps(error.body(), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 def _error(error: RequestError) -> JSONResponse:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.serve.evaluate_code import builtin, call, compare, constant, if_else, strict
+from toolkit.serve.evaluate_code import builtin, call, compare, constant, if_else, load, strict
 from toolkit.serve.evaluate_types import NUMERIC, TEXT, Node, Sub, Unsupported, duckdb_order, unify
 
 
@@ -117,7 +117,7 @@ def _array_sort(node: exp.ArraySort, sub: Sub, kinds, context) -> Node:
     # keys are equal exactly when the comparison gives 0, and sorted() is stable).
     fn, key = inner.fn, _struct_key if isinstance(element, tuple) else _value_key
     return Node(lambda row: None if (v := fn(row)) is None else sorted(v, key=key), inner.kind,
-                code=strict([inner.code], lambda v: call(ast.Name("sorted", ast.Load()), v, key=context.ref(key))))
+                code=strict([inner.code], lambda v: call(load("sorted"), v, key=context.ref(key))))
 
 
 NESTED_NODES: dict[type, Callable[..., Node]] = {

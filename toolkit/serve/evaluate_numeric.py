@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from toolkit.serve.evaluate_code import binary, builtin, call, compare, strict
+from toolkit.serve.evaluate_code import binary, builtin, call, compare, load, strict
 from toolkit.serve.evaluate_types import (
     BOOL,
     DECIMAL,
@@ -63,7 +63,7 @@ def _column(node: exp.Column, sub: Sub, kinds, context) -> Node:
     if key not in kinds:
         raise Unsupported(f"column {node.name} is not known here")
     variable = context.variables.get(key)
-    return Node(lambda row: row[key], kinds[key], code=None if variable is None else ast.Name(variable, ast.Load()))
+    return Node(lambda row: row[key], kinds[key], code=None if variable is None else load(variable))
 
 
 # --- arithmetic (IEEE doubles: Python's float is the same binary64, and its + - * round the same way)

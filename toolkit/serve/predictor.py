@@ -26,7 +26,7 @@ from toolkit.ml.functions.catalog import TABLE_FUNCTIONS, VERSION
 from toolkit.ml.functions.support import naming
 from toolkit.serve.evaluate import Unsupported
 from toolkit.serve.evaluate_columns import COLUMNS_FROM, Evaluation, build_evaluation
-from toolkit.serve.request import InstanceColumns, RequestError, instance_columns, instances_table, jsonable
+from toolkit.serve.request import RequestError, instance_columns, instances_table, jsonable
 from toolkit.serve.snapshot import ServedModel
 from toolkit.sql.quoting import parse, render
 from toolkit.warehouse.farmhash_sql import MACRO_NAME as FINGERPRINT_MACRO
@@ -54,7 +54,6 @@ class Engine:
         self._sql: dict[tuple, tuple[exp.Expression, str]] = {}  # compiled queries (and as run), by model and settings
         self._checks: dict[tuple, dict[str, Any]] = {}  # checked settings, by model, version, input schema, settings
         self._tables: dict[tuple, str] = {}  # lookup tables made from compiled queries' VALUES, by model and index
-        self._schemas: dict[tuple, bytes] = {}  # instance_columns' names and types → their table's schema key
         self._inline: dict[tuple, Evaluation] = {}  # by model, instance_columns' names and settings
         self._lock = threading.Lock()
 
@@ -111,26 +110,16 @@ class Engine:
         columns = instance_columns(served, instances) if len(instances) < self.columns_from else None
         if columns is not None:
             # The fields' names decide their types (each is an input column of the model): no schema to build.
-            key = served.identity, columns.names, _settings_key(settings) if settings else ()
+            key = served.identity, columns.names, _settings_key(settings)
             evaluation = self._inline.get(key)
             if evaluation is None:
-                evaluation = self._evaluation(served, self._columns_schema(columns), settings)
+                evaluation = self._evaluation(served, _schema_key(columns.schema()), settings)
                 if evaluation is not None and len(self._inline) < _CACHED_QUERIES:
                     self._inline[key] = evaluation
             return (None if evaluation is None else evaluation.run_json_checked(columns.values)), instances
         table = _table_of(served, instances)
         evaluation = self._evaluation(served, _schema_key(table.schema), settings)
         return (None if evaluation is None else evaluation.run_json_checked(table)), table
-
-    def _columns_schema(self, columns: InstanceColumns) -> bytes:
-        """The schema key of instances_table's table for these columns (names and types), made once."""
-        key = columns.names, columns.types
-        schema = self._schemas.get(key)
-        if schema is None:
-            schema = _schema_key(columns.schema())
-            if len(self._schemas) < _CACHED_QUERIES:
-                self._schemas[key] = schema
-        return schema
 
     def run(self, function: str, served: ServedModel, instances: Sequence[Mapping[str, Any]] | pa.Table,
             parameters: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -1,13 +1,13 @@
 """Run the server on uvicorn (https://www.uvicorn.org/settings/). With several workers uvicorn starts each in a
 process of its own, which builds the application from the options passed in the environment.
 
-HTTP is parsed by httptools (C) and the event loop is uvloop's (libuv) where they are installed (they are
-dependencies of the toolkit; uvloop has no Windows build): uvicorn's pure-Python h11 parser and asyncio's loop cost
-about 0.3 ms of a small request's ~1 ms (benchmarks/README.md)."""
+HTTP is parsed by httptools (C) and the event loop is uvloop's (libuv): uvicorn's `auto` settings pick them when
+they are installed, and they are dependencies of the toolkit (uvloop has no Windows build, where asyncio's loop
+runs). uvicorn's pure-Python h11 parser and asyncio's loop cost about 0.3 ms of a small request's ~1 ms
+(benchmarks/README.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from dataclasses import asdict
@@ -28,18 +28,12 @@ def app_from_environment() -> Starlette:
                                       "models": tuple(values["models"])}))
 
 
-def implementations() -> dict[str, str]:
-    """uvicorn's `http` and `loop` settings: the C ones where installed, else the pure-Python ones."""
-    return {"http": "httptools" if importlib.util.find_spec("httptools") else "h11",
-            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"}
-
-
 def serve(options: ServeOptions, host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
     import uvicorn
 
     if workers < 1:
         raise ConfigError(f"--workers {workers}: give at least 1")
-    settings = {"host": host, "port": port, "log_level": log_level, "access_log": False, **implementations()}
+    settings = {"host": host, "port": port, "log_level": log_level, "access_log": False}
     if workers == 1:
         uvicorn.run(create_app(options), **settings)
         return
